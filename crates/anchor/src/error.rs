@@ -1,0 +1,246 @@
+//! The error type: an operation, the path it concerns, a kind that separates
+//! security refusals from plain I/O failures, and (for refusals) how to fix it.
+//!
+//! Only `ENOENT` becomes [`ErrorKind::NotFound`] (THREATS FS-7): every other
+//! failure is reported as it is, never mapped to "missing".
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What went wrong, in categories a caller can act on.
+///
+/// Security refusals ([`ErrorKind::is_security_refusal`]) are distinct from
+/// I/O failures: they mean gw *chose* not to proceed because proceeding could
+/// be exploited.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The path does not exist (`ENOENT`, and only that).
+    NotFound,
+    /// A symbolic link was met where gw never follows one (security refusal).
+    Symlink,
+    /// The path would lead outside the root: absolute, or containing `..`
+    /// (security refusal).
+    Escape,
+    /// A directory on the way is owned by another user or writable by
+    /// group/other (security refusal). The message names the directory, its
+    /// owner and mode, and the fix.
+    InsecureDirectory,
+    /// The target exists but is not a regular file (FIFO, socket, device,
+    /// directory) where only a regular file is acceptable (security refusal).
+    NotRegularFile,
+    /// The root directory was moved or replaced since it was opened
+    /// (security refusal, THREATS FS-8).
+    RootChanged,
+    /// The relative path is malformed: empty, NUL byte, too long, too deep,
+    /// or a trailing slash on a file operation.
+    InvalidPath,
+    /// A component in the middle of the path is not a directory.
+    NotADirectory,
+    /// The target already exists (exclusive create, rename without replace,
+    /// removing a non-empty directory).
+    AlreadyExists,
+    /// The content is larger than the caller's limit.
+    TooLarge,
+    /// A lock could not be taken before the timeout.
+    LockTimeout,
+    /// Any other system error, reported as it is.
+    Io,
+}
+
+impl ErrorKind {
+    /// `true` for refusals made for security (symlink, escape, insecure
+    /// directory, not a regular file, root changed).
+    pub fn is_security_refusal(self) -> bool {
+        matches!(
+            self,
+            Self::Symlink
+                | Self::Escape
+                | Self::InsecureDirectory
+                | Self::NotRegularFile
+                | Self::RootChanged
+        )
+    }
+
+    /// A short stable name for machine-readable output (`--json`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::Symlink => "symlink",
+            Self::Escape => "escape",
+            Self::InsecureDirectory => "insecure_directory",
+            Self::NotRegularFile => "not_regular_file",
+            Self::RootChanged => "root_changed",
+            Self::InvalidPath => "invalid_path",
+            Self::NotADirectory => "not_a_directory",
+            Self::AlreadyExists => "already_exists",
+            Self::TooLarge => "too_large",
+            Self::LockTimeout => "lock_timeout",
+            Self::Io => "io",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error from a gw-anchor operation.
+///
+/// Carries the operation (`"write"`, `"open root"`, ...), the full path it
+/// concerns, a message, an optional fix, and the underlying OS error if any.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    op: &'static str,
+    path: PathBuf,
+    message: String,
+    fix: Option<String>,
+    source: Option<io::Error>,
+}
+
+/// `Result` with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub(crate) fn new(
+        kind: ErrorKind,
+        op: &'static str,
+        path: impl Into<PathBuf>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            op,
+            path: path.into(),
+            message: message.into(),
+            fix: None,
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    /// Classifies an OS error. Only `ENOENT` is "not found" (FS-7); `ELOOP`
+    /// from a no-follow open is a symlink refusal.
+    pub(crate) fn from_errno(op: &'static str, path: impl Into<PathBuf>, err: rustix::io::Errno) -> Self {
+        use rustix::io::Errno;
+        let path = path.into();
+        let ioe = io::Error::from(err);
+        let (kind, message) = match err {
+            Errno::NOENT => (ErrorKind::NotFound, "no such file or directory".to_owned()),
+            Errno::LOOP => {
+                return Self::symlink(op, path);
+            }
+            Errno::XDEV if op_resolves(op) => {
+                return Self::escape(op, path, "the path led outside the root");
+            }
+            Errno::NOTDIR => (ErrorKind::NotADirectory, "a component of the path is not a directory".to_owned()),
+            Errno::EXIST => (ErrorKind::AlreadyExists, "the target already exists".to_owned()),
+            Errno::NOTEMPTY => (ErrorKind::AlreadyExists, "the directory is not empty".to_owned()),
+            _ => (ErrorKind::Io, ioe.to_string()),
+        };
+        let mut e = Self::new(kind, op, path, message);
+        e.source = Some(ioe);
+        e
+    }
+
+    #[cold]
+    pub(crate) fn symlink(op: &'static str, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let fix = format!(
+            "inspect it with `ls -l {}`; if it is not yours, remove it and retry",
+            path.display()
+        );
+        Self::new(
+            ErrorKind::Symlink,
+            op,
+            path,
+            "refused: a symbolic link is on the path, and gw never follows links beneath a root",
+        )
+        .with_fix(fix)
+    }
+
+    #[cold]
+    pub(crate) fn escape(op: &'static str, path: impl Into<PathBuf>, why: &str) -> Self {
+        Self::new(ErrorKind::Escape, op, path, format!("refused: {why}"))
+            .with_fix("give a path relative to the directory, without `..` and without a leading `/`")
+    }
+
+    #[cold]
+    pub(crate) fn not_regular(op: &'static str, path: impl Into<PathBuf>, what: &str) -> Self {
+        let path = path.into();
+        let fix = format!("move the {what} away (`ls -l {}`) or choose another name", path.display());
+        Self::new(
+            ErrorKind::NotRegularFile,
+            op,
+            path,
+            format!("refused: the target is a {what}, and gw only reads or replaces regular files"),
+        )
+        .with_fix(fix)
+    }
+
+    #[cold]
+    pub(crate) fn invalid_path(op: &'static str, path: impl Into<PathBuf>, why: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidPath, op, path, why)
+    }
+
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The operation that failed, e.g. `"write"` or `"open root"`.
+    pub fn op(&self) -> &'static str {
+        self.op
+    }
+
+    /// The path the error concerns (the root joined with the relative path
+    /// where there is one).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What happened, without the operation and path.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// How to fix it, where gw knows.
+    pub fn fix(&self) -> Option<&str> {
+        self.fix.as_deref()
+    }
+
+    /// The raw OS error number, if the error came from a system call.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.source.as_ref().and_then(io::Error::raw_os_error)
+    }
+}
+
+/// Operations that resolve paths, where `EXDEV` from `RESOLVE_BENEATH` means
+/// an escape attempt rather than a cross-device rename.
+fn op_resolves(op: &str) -> bool {
+    !matches!(op, "rename")
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.op, self.path.display(), self.message)?;
+        if let Some(fix) = &self.fix {
+            write!(f, " (fix: {fix})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}

@@ -1,0 +1,61 @@
+//! # gw-anchor: capability-anchored, symlink-proof directory operations
+//!
+//! gw-anchor owns one problem: doing file operations inside a directory
+//! without being redirected by anyone else on the machine. A [`Root`] is an
+//! open directory handle, verified when opened (every directory from `/` is
+//! owned by root or the caller and not writable by others, in the spirit of
+//! OpenSSH's StrictModes and systemd's `chase()`). Every operation takes a
+//! *relative* path and resolves it beneath that handle without following a
+//! single symlink — with Linux `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS
+//! | RESOLVE_NO_MAGICLINKS)`, or a component-by-component `O_NOFOLLOW` walk
+//! where openat2 is unavailable (both always tested, see [`Resolver`]).
+//!
+//! **Guarantees.** Nothing is read or written outside the root, whatever
+//! symlinks or renames another process plants or races (THREATS FS-1,
+//! FS-2); files are replaced atomically and durably, created with their final
+//! mode, through unpredictable exclusive temporaries (FS-3, FS-4, FS-6);
+//! insecure directories are refused with an error that names the fix (FS-5);
+//! only `ENOENT` is "not found" (FS-7); [`Root::verify`] re-checks the chain
+//! before a hand-off (FS-8).
+//!
+//! **Not guaranteed.** gw-anchor does not protect against the caller's own
+//! uid or root acting maliciously inside the root (they own it), does not
+//! make reads atomic against writers that do not use [`Root::write_atomic`],
+//! and on platforms other than Linux relies on the walk resolver alone.
+//! Advisory locks ([`Root::lock`]) bind only cooperating processes.
+//!
+//! The threat rationale lives in `audits/THREAT-MAP.md`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+compile_error!(
+    "gw-anchor is built and tested on Linux; other Unixes are designed for (the walk resolver) but not yet \
+     built, and Windows is unsupported"
+);
+
+mod chain;
+mod error;
+mod list;
+mod lock;
+mod metadata;
+mod mkdir;
+mod path;
+mod policy;
+mod read;
+mod remove;
+mod rename;
+mod replace;
+mod resolve;
+mod root;
+mod sync;
+
+pub use chain::{audit_chain, ChainStep};
+pub use error::{Error, ErrorKind, Result};
+pub use list::DirEntry;
+pub use lock::{LockGuard, LockMode};
+pub use metadata::{FileKind, Metadata};
+pub use path::{RelPath, MAX_DEPTH, MAX_NAME_BYTES, MAX_PATH_BYTES};
+pub use policy::{Policy, Resolver};
+pub use replace::{is_temp_name, Durability, TempStrategy, WriteOptions, TEMP_PREFIX};
+pub use root::Root;

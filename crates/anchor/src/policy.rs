@@ -1,0 +1,180 @@
+//! What a directory must look like to be trusted: the ownership and mode
+//! rules, and the choice of resolver.
+
+use std::path::Path;
+
+use crate::error::{Error, ErrorKind};
+
+/// How paths beneath a root are resolved. Both never follow a symlink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Resolver {
+    /// `openat2` when the kernel offers it, else the walk (decided once per
+    /// process, on the first `ENOSYS`/`EPERM`).
+    #[default]
+    Auto,
+    /// Linux `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+    /// RESOLVE_NO_MAGICLINKS)` only; fails where the kernel refuses it.
+    Openat2,
+    /// A component-by-component `openat(O_NOFOLLOW | O_DIRECTORY)` walk: the
+    /// portable resolver (what other Unixes use).
+    Walk,
+}
+
+impl std::str::FromStr for Resolver {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "openat2" => Ok(Self::Openat2),
+            "walk" => Ok(Self::Walk),
+            other => Err(format!("unknown resolver `{other}` (expected auto, openat2 or walk)")),
+        }
+    }
+}
+
+/// The rules a [`Root`](crate::Root) is opened and used under.
+///
+/// - Every directory on the way to the root must be owned by root or the
+///   caller, and not writable by group/other unless the sticky bit is set
+///   (so `/tmp` is a fine ancestor).
+/// - A step from a directory owned by uid `a` to one owned by uid `b` is
+///   unsafe when `a != 0 && a != b` (systemd's "unsafe transition").
+/// - The root itself, and every directory beneath it whose entries gw
+///   changes, must be owned by the caller (or by root, if allowed) and not
+///   writable by group/other at all.
+/// - Root-owned symlinks in root-owned directories are followed on the way
+///   *to* the root (`/var/run` -> `/run`); beneath the root, never.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    uid: u32,
+    allow_root_owned: bool,
+    resolver: Resolver,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Policy {
+    /// The default policy for the calling process (its effective uid).
+    pub fn new() -> Self {
+        Self {
+            uid: rustix::process::geteuid().as_raw(),
+            allow_root_owned: false,
+            resolver: Resolver::Auto,
+        }
+    }
+
+    /// Accept a root (and directories beneath it) owned by uid 0 as well as
+    /// by the caller.
+    pub fn allow_root_owned(mut self, allow: bool) -> Self {
+        self.allow_root_owned = allow;
+        self
+    }
+
+    /// Choose the resolver (tests run every case on both).
+    pub fn resolver(mut self, resolver: Resolver) -> Self {
+        self.resolver = resolver;
+        self
+    }
+
+    /// The resolver in use.
+    pub fn resolver_kind(&self) -> Resolver {
+        self.resolver
+    }
+
+    /// The uid directories must belong to (the caller's effective uid).
+    pub fn uid(&self) -> u32 {
+        self.uid
+    }
+
+    /// Checks a directory on the way to the root. Returns the problem, if any.
+    pub(crate) fn ancestor_problem(&self, uid: u32, mode: u32) -> Option<Problem> {
+        if uid != 0 && uid != self.uid {
+            return Some(Problem::Owner { uid });
+        }
+        if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+            return Some(Problem::Writable { mode });
+        }
+        None
+    }
+
+    /// Checks the root, or a directory beneath it that gw changes.
+    pub(crate) fn private_dir_problem(&self, uid: u32, mode: u32) -> Option<Problem> {
+        let owner_ok = uid == self.uid || (uid == 0 && self.allow_root_owned);
+        if !owner_ok {
+            return Some(Problem::Owner { uid });
+        }
+        if mode & 0o022 != 0 {
+            return Some(Problem::Writable { mode });
+        }
+        None
+    }
+
+    /// Checks the step from a parent owned by `parent_uid` to a child owned by
+    /// `child_uid`.
+    pub(crate) fn transition_problem(&self, parent_uid: u32, child_uid: u32) -> Option<Problem> {
+        (parent_uid != 0 && parent_uid != child_uid).then_some(Problem::Transition { parent_uid, child_uid })
+    }
+}
+
+/// Why a directory is not trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Problem {
+    Owner { uid: u32 },
+    Writable { mode: u32 },
+    Transition { parent_uid: u32, child_uid: u32 },
+}
+
+impl Problem {
+    /// The refusal for directory `path` with owner `uid` and `mode`.
+    #[cold]
+    pub(crate) fn to_error(self, op: &'static str, path: &Path, uid: u32, mode: u32, policy: &Policy) -> Error {
+        let p = path.display();
+        let me = policy.uid;
+        let (why, fix) = match self {
+            Problem::Owner { uid } => (
+                format!("is owned by uid {uid}, not by you (uid {me}) or root"),
+                format!("`chown {me} {p}`, or use a directory you own"),
+            ),
+            Problem::Writable { mode } => {
+                let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
+                    (true, true) => "group and others",
+                    (true, false) => "its group",
+                    _ => "others",
+                };
+                (
+                    format!("is writable by {who}, so another user could swap its entries"),
+                    format!("`chmod go-w {p}`"),
+                )
+            }
+            Problem::Transition { parent_uid, child_uid } => (
+                format!(
+                    "is owned by uid {child_uid} but sits in a directory owned by uid {parent_uid} \
+                     (an unsafe ownership transition: uid {parent_uid} could swap it)"
+                ),
+                format!("`chown {parent_uid} {p}`, or move it to a directory owned by root or uid {child_uid}"),
+            ),
+        };
+        Error::new(
+            ErrorKind::InsecureDirectory,
+            op,
+            path,
+            format!("refused: directory {why} (owner uid {uid}, mode {:04o})", mode & 0o7777),
+        )
+        .with_fix(fix)
+    }
+
+    /// A one-line description for audits.
+    pub(crate) fn describe(self) -> String {
+        match self {
+            Problem::Owner { uid } => format!("owned by uid {uid}, not by the caller or root"),
+            Problem::Writable { mode } => format!("writable by group/other (mode {:04o})", mode & 0o7777),
+            Problem::Transition { parent_uid, child_uid } => {
+                format!("unsafe transition: uid {child_uid} inside a directory of uid {parent_uid}")
+            }
+        }
+    }
+}

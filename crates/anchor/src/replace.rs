@@ -1,0 +1,380 @@
+//! Atomic replace (`write_atomic`) and exclusive create (`create_new`).
+//!
+//! The protocol (THREATS FS-1, FS-3, FS-4, FS-6):
+//! 1. resolve the parent directory beneath the root (no symlink followed)
+//!    and check it is private (owner, mode);
+//! 2. refuse a symlink or non-regular file at the target;
+//! 3. make the new file in the same directory: anonymous (`O_TMPFILE`) where
+//!    the filesystem supports it, else under an unpredictable name
+//!    (`.gw-tmp.` + 128 random bits) created `O_CREAT | O_EXCL | O_NOFOLLOW`;
+//! 4. give it its final mode with `fchmod` *before any byte is written*
+//!    (independent of the umask);
+//! 5. write everything; `fsync` the file;
+//! 6. publish: `renameat` over the target (replace), or `linkat` /
+//!    `renameat2(RENAME_NOREPLACE)` (create);
+//! 7. `fsync` the directory.
+//!
+//! On any failure the temporary name is removed. The final path is never
+//! opened for writing and never truncated.
+//!
+//! What a `kill -9` leaves: with `O_TMPFILE`, nothing, unless it lands
+//! between `linkat` and `renameat` (two system calls): then one
+//! `.gw-tmp.*` file. With named temporaries, one `.gw-tmp.*` file per killed
+//! write. Either way the target holds one complete version, old or new.
+//! [`Root::remove_stale_temps`] removes such leftovers.
+//!
+//! Why not cap-tempfile: its `TempFile` is created with a mode from the umask
+//! and only chmod-able after creation through a `cap_std::fs::File`, links
+//! through its own name scheme, and offers no exclusive "create with content"
+//! publish; the protocol above needs each step in a fixed order (the strace
+//! test pins it), so it is written here with rustix, one system call a step.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, CWD};
+use rustix::io::Errno;
+
+use crate::error::{Error, Result};
+use crate::metadata::FileKind;
+use crate::path::RelPath;
+use crate::root::Root;
+
+/// The prefix of every temporary name gw-anchor creates.
+pub const TEMP_PREFIX: &str = ".gw-tmp.";
+
+/// Whether a write waits for the data to reach stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `fsync` the file before publishing it and the directory after
+    /// (survives power loss).
+    #[default]
+    Sync,
+    /// No `fsync` (still atomic for readers and crashes of the process).
+    NoSync,
+}
+
+/// How the new file is made before it is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TempStrategy {
+    /// `O_TMPFILE` where the filesystem supports it, else a named temp.
+    #[default]
+    Auto,
+    /// Anonymous `O_TMPFILE` only.
+    Tmpfile,
+    /// An unpredictable name created exclusively.
+    Named,
+}
+
+/// Options for [`Root::write_atomic`] and [`Root::create_new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOptions {
+    mode: u32,
+    durability: Durability,
+    create_parents: bool,
+    temp: TempStrategy,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        Self { mode: 0o600, durability: Durability::Sync, create_parents: false, temp: TempStrategy::Auto }
+    }
+}
+
+impl WriteOptions {
+    /// Defaults: mode 0600, durable, parents must exist, temp strategy auto.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The file's final mode (permission bits only; default 0600).
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode & 0o7777;
+        self
+    }
+    /// Durable or not (default durable).
+    pub fn durability(mut self, d: Durability) -> Self {
+        self.durability = d;
+        self
+    }
+    /// Create missing parent directories (anchored, mode 0700).
+    pub fn create_parents(mut self, yes: bool) -> Self {
+        self.create_parents = yes;
+        self
+    }
+    /// How the new file is made (tests force each strategy).
+    pub fn temp_strategy(mut self, t: TempStrategy) -> Self {
+        self.temp = t;
+        self
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Publish {
+    Replace,
+    NoReplace,
+}
+
+impl Root {
+    /// Atomically replaces (or creates) the regular file `rel` with `bytes`.
+    ///
+    /// Readers see the old content or the new, never a mix; after a crash the
+    /// file holds one complete version. See the module docs for the protocol.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Symlink`] / [`ErrorKind::NotRegularFile`] when the target
+    /// (or a component on the way) is a symlink or not a regular file — it is
+    /// refused, not replaced; [`ErrorKind::InsecureDirectory`] when the parent
+    /// directory is not private; path, not-found and I/O errors. Nothing is
+    /// left behind on failure.
+    ///
+    /// # Security
+    /// THREATS FS-1, FS-2, FS-3, FS-4, FS-6.
+    pub fn write_atomic(&self, rel: impl AsRef<Path>, bytes: &[u8], options: &WriteOptions) -> Result<()> {
+        self.write_new_file("write", rel.as_ref(), bytes, options, Publish::Replace)
+    }
+
+    /// Creates the regular file `rel` with `bytes`, failing if anything
+    /// exists at that name. The file appears complete, with its final mode,
+    /// or not at all.
+    ///
+    /// # Errors
+    /// [`ErrorKind::AlreadyExists`] if the name is taken (by anything,
+    /// including a symlink, which is never followed); otherwise as
+    /// [`Root::write_atomic`].
+    ///
+    /// # Security
+    /// THREATS FS-1, FS-4, FS-6.
+    pub fn create_new(&self, rel: impl AsRef<Path>, bytes: &[u8], options: &WriteOptions) -> Result<()> {
+        self.write_new_file("create", rel.as_ref(), bytes, options, Publish::NoReplace)
+    }
+
+    fn write_new_file(
+        &self,
+        op: &'static str,
+        rel: &Path,
+        bytes: &[u8],
+        options: &WriteOptions,
+        publish: Publish,
+    ) -> Result<()> {
+        let rel = RelPath::parse_file(op, rel)?;
+        let shown = self.shown(&rel);
+        if options.create_parents {
+            let (parent, _) = rel.components().split_at(rel.components().len() - 1);
+            if !parent.is_empty() {
+                self.mkdir_components(op, parent, 0o700)?;
+            }
+        }
+        let (dir, name) = self.open_parent_checked(op, &shown, &rel)?;
+        if publish == Publish::Replace {
+            refuse_non_regular_target(op, &shown, dir.as_fd(), name)?;
+        }
+        let mode = Mode::from_raw_mode(options.mode);
+        let sync = options.durability == Durability::Sync;
+
+        let anon = match options.temp {
+            TempStrategy::Named => None,
+            TempStrategy::Tmpfile => Some(open_tmpfile(dir.as_fd(), mode).map_err(|e| Error::from_errno(op, &shown, e))?),
+            TempStrategy::Auto => open_tmpfile(dir.as_fd(), mode).ok(),
+        };
+        match anon {
+            Some(fd) => {
+                fill(op, &shown, &fd, mode, bytes, sync)?;
+                match publish {
+                    Publish::NoReplace => {
+                        link_anonymous(&fd, dir.as_fd(), name).map_err(|e| Error::from_errno(op, &shown, e))?;
+                    }
+                    Publish::Replace => {
+                        let tmp = link_anonymous_temp(&fd, dir.as_fd()).map_err(|e| Error::from_errno(op, &shown, e))?;
+                        rename_into_place(op, &shown, dir.as_fd(), &tmp, name, publish)?;
+                    }
+                }
+            }
+            None => {
+                let (fd, tmp) = create_named_temp(dir.as_fd(), mode).map_err(|e| Error::from_errno(op, &shown, e))?;
+                if let Err(e) = fill(op, &shown, &fd, mode, bytes, sync) {
+                    let _ = rustix::fs::unlinkat(dir.as_fd(), tmp.as_os_str(), AtFlags::empty());
+                    return Err(e);
+                }
+                drop(fd);
+                rename_into_place(op, &shown, dir.as_fd(), &tmp, name, publish)?;
+            }
+        }
+        if sync {
+            rustix::fs::fsync(&dir).map_err(|e| Error::from_errno(op, &shown, e))?;
+        }
+        Ok(())
+    }
+
+    /// Removes temporary files left in directory `rel` by writers that were
+    /// killed mid-write: regular files named `.gw-tmp.*`, last modified more
+    /// than `older_than` ago. Returns the names removed.
+    ///
+    /// # Errors
+    /// As [`Root::list`]; [`ErrorKind::InsecureDirectory`] if the directory
+    /// is not private.
+    pub fn remove_stale_temps(&self, rel: impl AsRef<Path>, older_than: Duration) -> Result<Vec<OsString>> {
+        const OP: &str = "remove stale temps";
+        let rel = RelPath::parse(rel.as_ref())?;
+        let shown = self.shown(&rel);
+        let dir = self.open_beneath(OP, &shown, &rel, OFlags::RDONLY | OFlags::DIRECTORY)?;
+        self.check_private(OP, &shown, &dir)?;
+        let now = SystemTime::now();
+        let mut removed = Vec::new();
+        for entry in self.list(rel.to_path_buf())? {
+            if entry.kind != FileKind::File || !is_temp_name(&entry.name) {
+                continue;
+            }
+            let st = match rustix::fs::statat(&dir, entry.name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => st,
+                Err(Errno::NOENT) => continue,
+                Err(e) => return Err(Error::from_errno(OP, shown.join(&entry.name), e)),
+            };
+            let meta = crate::Metadata::from_stat(&st);
+            let age = now.duration_since(meta.modified).unwrap_or(Duration::ZERO);
+            if meta.kind == FileKind::File && age >= older_than {
+                match rustix::fs::unlinkat(&dir, entry.name.as_os_str(), AtFlags::empty()) {
+                    Ok(()) => removed.push(entry.name),
+                    Err(Errno::NOENT) => {}
+                    Err(e) => return Err(Error::from_errno(OP, shown.join(&entry.name), e)),
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// `true` for names gw-anchor uses for temporary files.
+pub fn is_temp_name(name: &OsStr) -> bool {
+    let b = name.as_bytes();
+    b.len() == TEMP_PREFIX.len() + 32
+        && b.starts_with(TEMP_PREFIX.as_bytes())
+        && b[TEMP_PREFIX.len()..].iter().all(u8::is_ascii_hexdigit)
+}
+
+/// A fresh unpredictable temporary name: the prefix and 128 random bits.
+fn temp_name() -> std::io::Result<OsString> {
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut name = String::with_capacity(TEMP_PREFIX.len() + 32);
+    name.push_str(TEMP_PREFIX);
+    for b in raw {
+        name.push_str(&format!("{b:02x}"));
+    }
+    Ok(name.into())
+}
+
+fn refuse_non_regular_target(op: &'static str, shown: &Path, dir: BorrowedFd<'_>, name: &OsStr) -> Result<()> {
+    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(Error::from_errno(op, shown, e)),
+        Ok(st) => match FileKind::from_file_type(FileType::from_raw_mode(st.st_mode)) {
+            FileKind::File => Ok(()),
+            FileKind::Symlink => Err(Error::symlink(op, shown)),
+            other => Err(Error::not_regular(op, shown, other.noun())),
+        },
+    }
+}
+
+fn open_tmpfile(dir: BorrowedFd<'_>, mode: Mode) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::openat(dir, ".", OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, mode)
+}
+
+/// Creates a named temp exclusively, retrying on the (2^-128) name clash.
+fn create_named_temp(dir: BorrowedFd<'_>, mode: Mode) -> rustix::io::Result<(OwnedFd, OsString)> {
+    let flags = OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::WRONLY | OFlags::CLOEXEC;
+    for _ in 0..4 {
+        let name = temp_name().map_err(|_| Errno::IO)?;
+        match rustix::fs::openat(dir, name.as_os_str(), flags, mode) {
+            Err(Errno::EXIST) => continue,
+            Ok(fd) => return Ok((fd, name)),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Errno::EXIST)
+}
+
+/// Sets the final mode, writes everything, and (if durable) fsyncs.
+fn fill(op: &'static str, shown: &Path, fd: &OwnedFd, mode: Mode, bytes: &[u8], sync: bool) -> Result<()> {
+    // The file was created with `mode & !umask`, never wider than `mode`;
+    // fchmod makes it exactly `mode` before any byte is written (FS-4).
+    rustix::fs::fchmod(fd, mode).map_err(|e| Error::from_errno(op, shown, e))?;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match rustix::io::write(fd, rest) {
+            Ok(0) => return Err(Error::from_errno(op, shown, Errno::IO)),
+            Ok(n) => rest = &rest[n..],
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(Error::from_errno(op, shown, e)),
+        }
+    }
+    if sync {
+        rustix::fs::fsync(fd).map_err(|e| Error::from_errno(op, shown, e))?;
+    }
+    Ok(())
+}
+
+/// Links an `O_TMPFILE` file at `name`: `linkat(AT_EMPTY_PATH)` where
+/// allowed, else through `/proc/self/fd`. Fails with `EEXIST` if taken.
+fn link_anonymous(fd: &OwnedFd, dir: BorrowedFd<'_>, name: &OsStr) -> rustix::io::Result<()> {
+    match rustix::fs::linkat(fd, "", dir, name, AtFlags::EMPTY_PATH) {
+        Err(Errno::NOENT | Errno::PERM | Errno::INVAL) => {
+            let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+            rustix::fs::linkat(CWD, proc_path.as_str(), dir, name, AtFlags::SYMLINK_FOLLOW)
+        }
+        other => other,
+    }
+}
+
+/// Links an `O_TMPFILE` file under a fresh temporary name.
+fn link_anonymous_temp(fd: &OwnedFd, dir: BorrowedFd<'_>) -> rustix::io::Result<OsString> {
+    for _ in 0..4 {
+        let name = temp_name().map_err(|_| Errno::IO)?;
+        match link_anonymous(fd, dir, &name) {
+            Err(Errno::EXIST) => continue,
+            Ok(()) => return Ok(name),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Errno::EXIST)
+}
+
+/// Renames the temp over (or to) the target; removes the temp on failure.
+fn rename_into_place(
+    op: &'static str,
+    shown: &Path,
+    dir: BorrowedFd<'_>,
+    tmp: &OsStr,
+    name: &OsStr,
+    publish: Publish,
+) -> Result<()> {
+    let res = match publish {
+        Publish::Replace => rustix::fs::renameat(dir, tmp, dir, name),
+        Publish::NoReplace => rustix::fs::renameat_with(dir, tmp, dir, name, RenameFlags::NOREPLACE),
+    };
+    res.map_err(|e| {
+        let _ = rustix::fs::unlinkat(dir, tmp, AtFlags::empty());
+        if e == Errno::ISDIR {
+            return Error::not_regular(op, shown, "directory");
+        }
+        Error::from_errno(op, shown, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_are_unpredictable_and_recognised() {
+        let a = temp_name().unwrap();
+        let b = temp_name().unwrap();
+        assert_ne!(a, b);
+        assert!(is_temp_name(&a));
+        assert!(!is_temp_name(OsStr::new(".gw-tmp.zz")));
+        assert!(!is_temp_name(OsStr::new("config.json")));
+        assert_eq!(a.len(), TEMP_PREFIX.len() + 32, "128 random bits in hex");
+    }
+}
