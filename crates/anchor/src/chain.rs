@@ -123,12 +123,7 @@ pub(crate) fn walk(op: &'static str, path: &Path, policy: &Policy, audit: bool) 
                 let st = rustix::fs::statat(cur_fd, comp.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
                     .map_err(|e| Error::from_errno(op, &here, e))?;
                 if FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
-                    return Err(Error::new(
-                        ErrorKind::NotADirectory,
-                        op,
-                        &here,
-                        "is not a directory",
-                    ));
+                    return Err(Error::new(ErrorKind::NotADirectory, op, &here, "is not a directory"));
                 }
                 let target = rustix::fs::readlinkat(cur_fd, comp.as_os_str(), Vec::new())
                     .map_err(|e| Error::from_errno(op, &here, e))?;

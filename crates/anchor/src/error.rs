@@ -55,11 +55,7 @@ impl ErrorKind {
     pub fn is_security_refusal(self) -> bool {
         matches!(
             self,
-            Self::Symlink
-                | Self::Escape
-                | Self::InsecureDirectory
-                | Self::NotRegularFile
-                | Self::RootChanged
+            Self::Symlink | Self::Escape | Self::InsecureDirectory | Self::NotRegularFile | Self::RootChanged
         )
     }
 
@@ -106,20 +102,8 @@ pub struct Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    pub(crate) fn new(
-        kind: ErrorKind,
-        op: &'static str,
-        path: impl Into<PathBuf>,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            kind,
-            op,
-            path: path.into(),
-            message: message.into(),
-            fix: None,
-            source: None,
-        }
+    pub(crate) fn new(kind: ErrorKind, op: &'static str, path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Self { kind, op, path: path.into(), message: message.into(), fix: None, source: None }
     }
 
     pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Self {
@@ -154,10 +138,7 @@ impl Error {
     #[cold]
     pub(crate) fn symlink(op: &'static str, path: impl Into<PathBuf>) -> Self {
         let path = path.into();
-        let fix = format!(
-            "inspect it with `ls -l {}`; if it is not yours, remove it and retry",
-            path.display()
-        );
+        let fix = format!("inspect it with `ls -l {}`; if it is not yours, remove it and retry", path.display());
         Self::new(
             ErrorKind::Symlink,
             op,

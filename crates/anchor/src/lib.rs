@@ -50,12 +50,12 @@ mod resolve;
 mod root;
 mod sync;
 
-pub use chain::{audit_chain, ChainStep};
+pub use chain::{ChainStep, audit_chain};
 pub use error::{Error, ErrorKind, Result};
 pub use list::DirEntry;
 pub use lock::{LockGuard, LockMode};
 pub use metadata::{FileKind, Metadata};
-pub use path::{RelPath, MAX_DEPTH, MAX_NAME_BYTES, MAX_PATH_BYTES};
+pub use path::{MAX_DEPTH, MAX_NAME_BYTES, MAX_PATH_BYTES, RelPath};
 pub use policy::{Policy, Resolver};
-pub use replace::{is_temp_name, Durability, TempStrategy, WriteOptions, TEMP_PREFIX};
+pub use replace::{Durability, TEMP_PREFIX, TempStrategy, WriteOptions, is_temp_name};
 pub use root::Root;

@@ -52,7 +52,8 @@ impl Root {
         let rel = RelPath::parse_file(OP, rel.as_ref())?;
         let shown = self.shown(&rel);
         let (dir, name) = self.open_parent_checked(OP, &shown, &rel)?;
-        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        let flags =
+            OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(&dir, name, flags, Mode::from_raw_mode(0o600))
             .map_err(|e| Error::from_errno(OP, &shown, e))?;
         let st = rustix::fs::fstat(&fd).map_err(|e| Error::from_errno(OP, &shown, e))?;

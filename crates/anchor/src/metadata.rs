@@ -137,7 +137,8 @@ impl Root {
             return Ok(Metadata::from_stat(&st));
         }
         let (dir, name) = resolve::open_parent(self.resolver(), OP, &shown, self.as_fd(), rel.components())?;
-        let st = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::from_errno(OP, &shown, e))?;
+        let st =
+            rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::from_errno(OP, &shown, e))?;
         Ok(Metadata::from_stat(&st))
     }
 }

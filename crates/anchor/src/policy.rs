@@ -60,11 +60,7 @@ impl Default for Policy {
 impl Policy {
     /// The default policy for the calling process (its effective uid).
     pub fn new() -> Self {
-        Self {
-            uid: rustix::process::geteuid().as_raw(),
-            allow_root_owned: false,
-            resolver: Resolver::Auto,
-        }
+        Self { uid: rustix::process::geteuid().as_raw(), allow_root_owned: false, resolver: Resolver::Auto }
     }
 
     /// Accept a root (and directories beneath it) owned by uid 0 as well as
@@ -145,10 +141,7 @@ impl Problem {
                     (true, false) => "its group",
                     _ => "others",
                 };
-                (
-                    format!("is writable by {who}, so another user could swap its entries"),
-                    format!("`chmod go-w {p}`"),
-                )
+                (format!("is writable by {who}, so another user could swap its entries"), format!("`chmod go-w {p}`"))
             }
             Problem::Transition { parent_uid, child_uid } => (
                 format!(

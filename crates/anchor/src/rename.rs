@@ -49,12 +49,9 @@ impl Root {
         }
         let flags = if no_replace { RenameFlags::NOREPLACE } else { RenameFlags::empty() };
         rustix::fs::renameat_with(&from_dir, from_name, &to_dir, to_name, flags).map_err(|e| match e {
-            Errno::EXIST if no_replace => Error::new(
-                ErrorKind::AlreadyExists,
-                OP,
-                &to_shown,
-                "the target exists and --no-replace was given",
-            ),
+            Errno::EXIST if no_replace => {
+                Error::new(ErrorKind::AlreadyExists, OP, &to_shown, "the target exists and --no-replace was given")
+            }
             e => Error::from_errno(OP, &to_shown, e),
         })
     }

@@ -35,7 +35,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, CWD};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
@@ -176,7 +176,9 @@ impl Root {
 
         let anon = match options.temp {
             TempStrategy::Named => None,
-            TempStrategy::Tmpfile => Some(open_tmpfile(dir.as_fd(), mode).map_err(|e| Error::from_errno(op, &shown, e))?),
+            TempStrategy::Tmpfile => {
+                Some(open_tmpfile(dir.as_fd(), mode).map_err(|e| Error::from_errno(op, &shown, e))?)
+            }
             TempStrategy::Auto => open_tmpfile(dir.as_fd(), mode).ok(),
         };
         match anon {
@@ -187,7 +189,8 @@ impl Root {
                         link_anonymous(&fd, dir.as_fd(), name).map_err(|e| Error::from_errno(op, &shown, e))?;
                     }
                     Publish::Replace => {
-                        let tmp = link_anonymous_temp(&fd, dir.as_fd()).map_err(|e| Error::from_errno(op, &shown, e))?;
+                        let tmp =
+                            link_anonymous_temp(&fd, dir.as_fd()).map_err(|e| Error::from_errno(op, &shown, e))?;
                         rename_into_place(op, &shown, dir.as_fd(), &tmp, name, publish)?;
                     }
                 }

@@ -32,9 +32,7 @@ use crate::sync::{AtomicU8, Ordering};
 /// How many times an `EAGAIN` from openat2 is retried before giving up.
 const OPENAT2_RETRIES: usize = 32;
 
-const RESOLVE: ResolveFlags = ResolveFlags::BENEATH
-    .union(ResolveFlags::NO_SYMLINKS)
-    .union(ResolveFlags::NO_MAGICLINKS);
+const RESOLVE: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_SYMLINKS).union(ResolveFlags::NO_MAGICLINKS);
 
 /// Whether this process may use openat2, learnt on first use: shared by every
 /// `Root` in the process, so it is the one piece of in-process shared state
@@ -69,9 +67,7 @@ impl Openat2Support {
         if refused {
             self.state.store(UNAVAILABLE, Ordering::Relaxed);
         } else {
-            let _ = self
-                .state
-                .compare_exchange(UNKNOWN, AVAILABLE, Ordering::Relaxed, Ordering::Relaxed);
+            let _ = self.state.compare_exchange(UNKNOWN, AVAILABLE, Ordering::Relaxed, Ordering::Relaxed);
         }
     }
 

@@ -109,24 +109,14 @@ impl Root {
         let fd = self.open_beneath(OP, &shown, &rel_path, OFlags::RDONLY | OFlags::DIRECTORY)?;
         let st = rustix::fs::fstat(&fd).map_err(|e| Error::from_errno(OP, &shown, e))?;
         self.check_private(OP, &shown, &fd)?;
-        Ok(Root {
-            fd,
-            path: shown,
-            dev: st.st_dev,
-            ino: st.st_ino,
-            policy: self.policy.clone(),
-        })
+        Ok(Root { fd, path: shown, dev: st.st_dev, ino: st.st_ino, policy: self.policy.clone() })
     }
 
     // ---- helpers shared by the operations ----
 
     /// The full path of `rel` for messages.
     pub(crate) fn shown(&self, rel: &RelPath) -> PathBuf {
-        if rel.is_root() {
-            self.path.clone()
-        } else {
-            self.path.join(rel.to_path_buf())
-        }
+        if rel.is_root() { self.path.clone() } else { self.path.join(rel.to_path_buf()) }
     }
 
     pub(crate) fn resolver(&self) -> Resolver {
