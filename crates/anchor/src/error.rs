@@ -172,6 +172,13 @@ impl Error {
         Self::new(ErrorKind::InvalidPath, op, path, why)
     }
 
+    /// The same error, reported for operation `op` on `path`.
+    pub(crate) fn relabel(mut self, op: &'static str, path: impl Into<PathBuf>) -> Self {
+        self.op = op;
+        self.path = path.into();
+        self
+    }
+
     /// What kind of error this is.
     pub fn kind(&self) -> ErrorKind {
         self.kind

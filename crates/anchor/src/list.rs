@@ -8,7 +8,6 @@ use rustix::fs::{AtFlags, FileType, OFlags};
 
 use crate::error::{Error, Result};
 use crate::metadata::FileKind;
-use crate::path::RelPath;
 use crate::root::Root;
 
 /// One entry of a listed directory.
@@ -29,7 +28,7 @@ impl Root {
     /// through a symlink; not-found, not-a-directory and I/O errors.
     pub fn list(&self, rel: impl AsRef<Path>) -> Result<Vec<DirEntry>> {
         const OP: &str = "list";
-        let rel = RelPath::parse(rel.as_ref())?;
+        let rel = self.rel(OP, rel.as_ref())?;
         let shown = self.shown(&rel);
         let fd = self.open_beneath(OP, &shown, &rel, OFlags::RDONLY | OFlags::DIRECTORY)?;
         let mut dir = rustix::fs::Dir::read_from(&fd).map_err(|e| Error::from_errno(OP, &shown, e))?;

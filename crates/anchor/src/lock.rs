@@ -13,7 +13,6 @@ use rustix::io::Errno;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::metadata::FileKind;
-use crate::path::RelPath;
 use crate::root::Root;
 
 /// Shared or exclusive.
@@ -49,7 +48,7 @@ impl Root {
     /// path is not a regular file; [`ErrorKind::InsecureDirectory`]; I/O.
     pub fn lock(&self, rel: impl AsRef<Path>, mode: LockMode, timeout: Option<Duration>) -> Result<LockGuard> {
         const OP: &str = "lock";
-        let rel = RelPath::parse_file(OP, rel.as_ref())?;
+        let rel = self.rel_file(OP, rel.as_ref())?;
         let shown = self.shown(&rel);
         let (dir, name) = self.open_parent_checked(OP, &shown, &rel)?;
         let flags =

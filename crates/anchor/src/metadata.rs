@@ -6,7 +6,6 @@ use std::time::{Duration, SystemTime};
 use rustix::fs::{AtFlags, FileType, Stat};
 
 use crate::error::{Error, Result};
-use crate::path::RelPath;
 use crate::resolve;
 use crate::root::Root;
 
@@ -130,7 +129,7 @@ impl Root {
     /// [`FileKind::Symlink`], not followed); not-found and I/O errors.
     pub fn metadata(&self, rel: impl AsRef<Path>) -> Result<Metadata> {
         const OP: &str = "stat";
-        let rel = RelPath::parse(rel.as_ref())?;
+        let rel = self.rel(OP, rel.as_ref())?;
         let shown = self.shown(&rel);
         if rel.is_root() {
             let st = rustix::fs::fstat(&self.fd).map_err(|e| Error::from_errno(OP, &shown, e))?;

@@ -8,7 +8,6 @@ use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
-use crate::path::RelPath;
 use crate::resolve;
 use crate::root::Root;
 
@@ -26,7 +25,7 @@ impl Root {
     /// if one is a file; [`ErrorKind::InsecureDirectory`](crate::ErrorKind::InsecureDirectory);
     /// I/O errors.
     pub fn mkdir_all(&self, rel: impl AsRef<Path>, mode: u32) -> Result<()> {
-        let rel = RelPath::parse(rel.as_ref())?;
+        let rel = self.rel("mkdir", rel.as_ref())?;
         if rel.is_root() {
             return self.check_private("mkdir", &self.path, &self.fd);
         }

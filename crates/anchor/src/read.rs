@@ -27,7 +27,7 @@ impl Root {
     /// FS-7), and I/O errors.
     pub fn read(&self, rel: impl AsRef<Path>, max_bytes: u64) -> Result<Vec<u8>> {
         const OP: &str = "read";
-        let rel = RelPath::parse_file(OP, rel.as_ref())?;
+        let rel = self.rel_file(OP, rel.as_ref())?;
         let shown = self.shown(&rel);
         let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
         let fd = match self.open_beneath(OP, &shown, &rel, flags) {

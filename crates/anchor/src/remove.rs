@@ -6,7 +6,6 @@ use rustix::fs::AtFlags;
 use rustix::io::Errno;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::path::RelPath;
 use crate::root::Root;
 
 impl Root {
@@ -20,7 +19,7 @@ impl Root {
     /// an I/O error for a non-empty directory.
     pub fn remove(&self, rel: impl AsRef<Path>) -> Result<()> {
         const OP: &str = "remove";
-        let rel = RelPath::parse(rel.as_ref())?;
+        let rel = self.rel(OP, rel.as_ref())?;
         if rel.is_root() {
             return Err(Error::invalid_path(OP, &self.path, "refused: cannot remove the root itself"));
         }

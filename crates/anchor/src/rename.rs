@@ -9,7 +9,6 @@ use rustix::io::Errno;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::metadata::FileKind;
-use crate::path::RelPath;
 use crate::root::Root;
 
 impl Root {
@@ -26,8 +25,8 @@ impl Root {
     /// not-found and I/O errors.
     pub fn rename(&self, from: impl AsRef<Path>, to: impl AsRef<Path>, no_replace: bool) -> Result<()> {
         const OP: &str = "rename";
-        let from = RelPath::parse_file(OP, from.as_ref())?;
-        let to = RelPath::parse_file(OP, to.as_ref())?;
+        let from = self.rel_file(OP, from.as_ref())?;
+        let to = self.rel_file(OP, to.as_ref())?;
         let from_shown = self.shown(&from);
         let to_shown = self.shown(&to);
         let (from_dir, from_name) = self.open_parent_checked(OP, &from_shown, &from)?;

@@ -40,7 +40,6 @@ use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 use crate::metadata::FileKind;
-use crate::path::RelPath;
 use crate::root::Root;
 
 /// The prefix of every temporary name gw-anchor creates.
@@ -159,7 +158,7 @@ impl Root {
         options: &WriteOptions,
         publish: Publish,
     ) -> Result<()> {
-        let rel = RelPath::parse_file(op, rel)?;
+        let rel = self.rel_file(op, rel)?;
         let shown = self.shown(&rel);
         if options.create_parents {
             let (parent, _) = rel.components().split_at(rel.components().len() - 1);
@@ -220,7 +219,7 @@ impl Root {
     /// is not private.
     pub fn remove_stale_temps(&self, rel: impl AsRef<Path>, older_than: Duration) -> Result<Vec<OsString>> {
         const OP: &str = "remove stale temps";
-        let rel = RelPath::parse(rel.as_ref())?;
+        let rel = self.rel(OP, rel.as_ref())?;
         let shown = self.shown(&rel);
         let dir = self.open_beneath(OP, &shown, &rel, OFlags::RDONLY | OFlags::DIRECTORY)?;
         self.check_private(OP, &shown, &dir)?;

@@ -171,6 +171,16 @@ fn openat2(
             Ok(fd) => return Ok(fd),
             Err(Errno::AGAIN) if tries < OPENAT2_RETRIES => tries += 1,
             Err(e @ (Errno::NOSYS | Errno::PERM)) => return Err((Error::from_errno(op, shown, e), true)),
+            // With `O_DIRECTORY`, a symlink at the last component gives
+            // `ENOTDIR`, not `ELOOP`, and openat2 does not say which component
+            // failed: classify by walking (without following) to it.
+            Err(Errno::NOTDIR) => {
+                let err = match walk(op, shown, dir, comps, flags, mode) {
+                    Err(e) => e,
+                    Ok(_) => Error::from_errno(op, shown, Errno::NOTDIR),
+                };
+                return Err((err, false));
+            }
             Err(e) => return Err((Error::from_errno(op, shown, e), false)),
         }
     }

@@ -104,7 +104,7 @@ impl Root {
     /// As [`Root::open`], plus the path errors of [`RelPath::parse`].
     pub fn open_dir(&self, rel: impl AsRef<Path>) -> Result<Root> {
         const OP: &str = "open dir";
-        let rel_path = RelPath::parse(rel.as_ref())?;
+        let rel_path = self.rel(OP, rel.as_ref())?;
         let shown = self.shown(&rel_path);
         let fd = self.open_beneath(OP, &shown, &rel_path, OFlags::RDONLY | OFlags::DIRECTORY)?;
         let st = rustix::fs::fstat(&fd).map_err(|e| Error::from_errno(OP, &shown, e))?;
@@ -113,6 +113,16 @@ impl Root {
     }
 
     // ---- helpers shared by the operations ----
+
+    /// Validates `rel` for operation `op` (errors name the op and full path).
+    pub(crate) fn rel(&self, op: &'static str, rel: &Path) -> Result<RelPath> {
+        RelPath::parse(rel).map_err(|e| e.relabel(op, self.path.join(rel)))
+    }
+
+    /// Validates `rel` as a file path for operation `op`.
+    pub(crate) fn rel_file(&self, op: &'static str, rel: &Path) -> Result<RelPath> {
+        RelPath::parse_file(op, rel).map_err(|e| e.relabel(op, self.path.join(rel)))
+    }
 
     /// The full path of `rel` for messages.
     pub(crate) fn shown(&self, rel: &RelPath) -> PathBuf {

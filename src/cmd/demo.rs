@@ -1,0 +1,155 @@
+//! `gw demo`: a self-contained tour, run for real in a temporary directory
+//! that is removed afterwards. Each step states what a careful tool must do,
+//! does it through the gw crates, and checks the outcome (the demo fails if a
+//! guarantee does not hold).
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+
+use gw_anchor::{ErrorKind, Policy, Root, WriteOptions};
+use serde_json::{Value, json};
+
+use crate::output::{CliError, EXIT_FAILED, EXIT_OK, Output};
+
+const VICTIM: &[u8] = b"victim's own file: must never change\n";
+
+struct Tour {
+    out: Output,
+    steps: Vec<Value>,
+    failed: usize,
+}
+
+impl Tour {
+    fn step(&mut self, title: &str, threat: &str) {
+        if !self.out.json {
+            println!("\n== {} ({threat})", title);
+        }
+    }
+
+    fn say(&self, line: &str) {
+        if !self.out.json {
+            println!("   {line}");
+        }
+    }
+
+    fn record(&mut self, title: &str, threat: &str, held: bool, detail: String) {
+        if !self.out.json {
+            println!("   {} {}", if held { "✔" } else { "✘ FAILED:" }, detail);
+        }
+        if !held {
+            self.failed += 1;
+        }
+        self.steps.push(json!({ "step": title, "threat": threat, "held": held, "detail": detail }));
+    }
+
+    /// Expects `result` to be a refusal of `kind`; shows the user's error line.
+    fn expect_refusal<T>(&mut self, title: &str, threat: &str, result: gw_anchor::Result<T>, kind: ErrorKind) {
+        match result {
+            Err(e) if e.kind() == kind => {
+                let line = CliError::from(e).line();
+                self.say(&format!("the error a user sees: {line}"));
+                self.record(title, threat, true, format!("refused ({kind})"));
+            }
+            Err(e) => self.record(title, threat, false, format!("expected a {kind} refusal, got: {e}")),
+            Ok(_) => self.record(title, threat, false, format!("expected a {kind} refusal, but it succeeded")),
+        }
+    }
+}
+
+pub(crate) fn run(policy: &Policy, out: Output) -> Result<u8, CliError> {
+    let tmp = tempfile::Builder::new()
+        .prefix("gw-demo-")
+        .tempdir()
+        .map_err(|e| CliError::usage("demo", format!("cannot create a temporary directory: {e}")))?;
+    let base = tmp.path();
+    let mut t = Tour { out, steps: Vec::new(), failed: 0 };
+    if !out.json {
+        println!("gw demo — in {} (removed at the end)", base.display());
+        println!("resolver: {:?}; the home below is a gw root, `outside/` holds a victim file", policy.resolver_kind());
+    }
+    let io = |what: &str, e: std::io::Error| CliError::usage("demo", format!("setup failed ({what}): {e}"));
+    let home = base.join("home");
+    let outside = base.join("outside");
+    fs::create_dir(&home).map_err(|e| io("mkdir home", e))?;
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).map_err(|e| io("chmod home", e))?;
+    fs::create_dir(&outside).map_err(|e| io("mkdir outside", e))?;
+    fs::write(outside.join("victim.txt"), VICTIM).map_err(|e| io("write victim", e))?;
+
+    let root = Root::open(&home, policy)?;
+
+    // 1. Atomic write.
+    let title = "atomic write";
+    t.step(title, "FS-3, FS-4, FS-6");
+    let doc = b"{\n  \"gateway\": \"ws://127.0.0.1:18789\",\n  \"profile\": \"default\"\n}\n";
+    let opts = WriteOptions::new().mode(0o600).create_parents(true);
+    root.write_atomic("profile/auth-profiles.json", doc, &opts)?;
+    let meta = root.metadata("profile/auth-profiles.json")?;
+    let back = root.read("profile/auth-profiles.json", 1 << 20)?;
+    t.say("wrote profile/auth-profiles.json: temp in the same directory (O_TMPFILE or 128-bit random name),");
+    t.say("mode set before the first byte, fsync, rename over the target, fsync of the directory");
+    t.record(
+        title,
+        "FS-3, FS-4, FS-6",
+        back == doc && meta.mode == 0o600,
+        format!("{} bytes read back intact, mode {:04o}", back.len(), meta.mode),
+    );
+
+    // 2. A planted symlink at the target.
+    let title = "symlink planted at the target";
+    t.step(title, "FS-1");
+    symlink(outside.join("victim.txt"), home.join("profile/token.json")).map_err(|e| io("plant link", e))?;
+    t.say("an attacker planted profile/token.json -> ../../outside/victim.txt");
+    let r = root.write_atomic("profile/token.json", b"{\"token\":\"s3cr3t\"}\n", &opts);
+    t.expect_refusal(title, "FS-1", r, ErrorKind::Symlink);
+    let intact = fs::read(outside.join("victim.txt")).map_err(|e| io("read victim", e))? == VICTIM;
+    t.record(title, "FS-1", intact, "the victim file outside is unchanged".into());
+
+    // 3. A symlinked parent directory.
+    let title = "symlinked parent directory";
+    t.step(title, "FS-2");
+    symlink(&outside, home.join("cache")).map_err(|e| io("plant dir link", e))?;
+    t.say("an attacker made cache/ a symlink to outside/");
+    let r = root.write_atomic("cache/token.json", b"{\"token\":\"s3cr3t\"}\n", &opts);
+    t.expect_refusal(title, "FS-2", r, ErrorKind::Symlink);
+    let leaked = outside.join("token.json").exists();
+    t.record(title, "FS-2", !leaked, "nothing was written outside".into());
+
+    // 4. An insecure (world-writable) directory.
+    let title = "insecure directory";
+    t.step(title, "FS-5");
+    let shared = base.join("shared");
+    fs::create_dir(&shared).map_err(|e| io("mkdir shared", e))?;
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).map_err(|e| io("chmod shared", e))?;
+    t.say("shared/ is mode 0777 (anyone could swap its entries)");
+    let r = Root::open(&shared, policy);
+    t.expect_refusal(title, "FS-5", r, ErrorKind::InsecureDirectory);
+
+    // 5. The directory swapped after it was opened.
+    let title = "directory swapped after it was opened";
+    t.step(title, "FS-2, FS-8");
+    let moved = base.join("home.moved");
+    fs::rename(&home, &moved).map_err(|e| io("move home", e))?;
+    symlink(&outside, &home).map_err(|e| io("plant home link", e))?;
+    t.say("home/ was renamed away and replaced by a symlink to outside/");
+    root.write_atomic("after-swap.json", b"{}\n", &opts)?;
+    let anchored = moved.join("after-swap.json").exists() && !outside.join("after-swap.json").exists();
+    t.record(title, "FS-2", anchored, "a write through the open root still lands in the real directory".into());
+    t.say("before handing a file to another program, the chain is re-verified:");
+    let r = root.verify();
+    t.expect_refusal(title, "FS-8", r, ErrorKind::RootChanged);
+
+    let failed = t.failed;
+    if out.json {
+        out.ok("", json!({ "ok": failed == 0, "held": t.steps.len() - failed, "failed": failed, "steps": t.steps }));
+    } else {
+        println!();
+        if failed == 0 {
+            println!("all {} checks held; removing {}", t.steps.len(), base.display());
+        } else {
+            println!("{failed} of {} checks FAILED", t.steps.len());
+        }
+    }
+    drop(root);
+    // `tmp` is removed when it drops, here.
+    Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILED })
+}

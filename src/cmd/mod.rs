@@ -1,0 +1,5 @@
+//! The commands: each parses nothing, decides nothing about security, and
+//! only calls the crates and prints.
+
+pub(crate) mod demo;
+pub(crate) mod fs;
