@@ -24,8 +24,8 @@ pub(crate) const EXIT_NOT_FOUND: u8 = 4;
 #[derive(Debug)]
 pub(crate) struct CliError {
     pub(crate) code: u8,
-    pub(crate) kind: String,
-    pub(crate) op: String,
+    pub(crate) kind: &'static str,
+    pub(crate) op: &'static str,
     pub(crate) path: Option<String>,
     pub(crate) message: String,
     pub(crate) fix: Option<String>,
@@ -33,15 +33,8 @@ pub(crate) struct CliError {
 
 impl CliError {
     /// A usage error (bad input on the command line or stdin).
-    pub(crate) fn usage(op: &str, message: impl Into<String>) -> Self {
-        Self {
-            code: EXIT_USAGE,
-            kind: "usage".into(),
-            op: op.into(),
-            path: None,
-            message: message.into(),
-            fix: None,
-        }
+    pub(crate) fn usage(op: &'static str, message: impl Into<String>) -> Self {
+        Self { code: EXIT_USAGE, kind: "usage", op, path: None, message: message.into(), fix: None }
     }
 
     pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Self {
@@ -96,8 +89,8 @@ impl From<gw_anchor::Error> for CliError {
     fn from(e: gw_anchor::Error) -> Self {
         Self {
             code: Self::code_for(e.kind()),
-            kind: e.kind().as_str().into(),
-            op: e.op().into(),
+            kind: e.kind().as_str(),
+            op: e.op(),
             path: Some(e.path().display().to_string()),
             message: e.message().into(),
             fix: e.fix().map(str::to_owned),

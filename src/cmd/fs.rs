@@ -141,7 +141,13 @@ fn check(a: CheckArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
             Some(t) => format!("{} -> {}", s.path.display(), t.display()),
             None => s.path.display().to_string(),
         };
-        let role = if s.is_root { "root" } else if s.link_target.is_some() { "link" } else { "dir" };
+        let role = if s.is_root {
+            "root"
+        } else if s.link_target.is_some() {
+            "link"
+        } else {
+            "dir"
+        };
         human.push_str(&format!("{role:<4} {:04o} uid={:<6} {what}: {verdict}\n", s.mode, s.uid));
         list.push(json!({
             "path": s.path, "link_target": s.link_target, "role": role,

@@ -79,8 +79,10 @@ pub(crate) fn walk(op: &'static str, path: &Path, policy: &Policy, audit: bool) 
     } else {
         let problem = policy.ancestor_problem(root_stat.st_uid, mode_of(&root_stat));
         record(&mut steps, &mut first_problem, op, Path::new("/"), None, &root_stat, false, problem, policy);
-        if first_problem.is_some() && !audit {
-            return Err(first_problem.unwrap());
+        if !audit {
+            if let Some(err) = first_problem.take() {
+                return Err(err);
+            }
         }
     }
 
@@ -113,8 +115,10 @@ pub(crate) fn walk(op: &'static str, path: &Path, policy: &Policy, audit: bool) 
                     }
                 });
                 record(&mut steps, &mut first_problem, op, &here, None, &st, is_last, problem, policy);
-                if first_problem.is_some() && !audit {
-                    return Err(first_problem.unwrap());
+                if !audit {
+                    if let Some(err) = first_problem.take() {
+                        return Err(err);
+                    }
                 }
                 last_checked_as_root = is_last;
                 stack.push((fd, st, here));
