@@ -18,11 +18,18 @@ use crate::output::{EXIT_USAGE, Output};
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(e) if !e.use_stderr() || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             // --help and --version are not errors.
-            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+        Err(e) => {
+            // One line, like every gw error: clap's first line, and where to look.
+            let rendered = e.render().to_string();
+            let first = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+            let msg = first.trim().strip_prefix("error: ").unwrap_or(first.trim());
+            eprintln!("gw: error: usage: {msg} (fix: see `gw --help`, or `--help` after the subcommand)");
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     let out = Output { json: cli.json };

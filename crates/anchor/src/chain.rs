@@ -126,11 +126,20 @@ pub(crate) fn walk(op: &'static str, path: &Path, policy: &Policy, audit: bool) 
             Err(Errno::LOOP | Errno::NOTDIR) => {
                 let st = rustix::fs::statat(cur_fd, comp.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
                     .map_err(|e| Error::from_errno(op, &here, e))?;
-                if FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
+                let file_type = FileType::from_raw_mode(st.st_mode);
+                if file_type == FileType::Directory {
+                    // Not a directory when opened, one now: swapped in
+                    // between (THREATS FS-2). Refused, not "not a directory".
+                    return Err(Error::swapped(op, &here));
+                }
+                if file_type != FileType::Symlink {
                     return Err(Error::new(ErrorKind::NotADirectory, op, &here, "is not a directory"));
                 }
-                let target = rustix::fs::readlinkat(cur_fd, comp.as_os_str(), Vec::new())
-                    .map_err(|e| Error::from_errno(op, &here, e))?;
+                let target = rustix::fs::readlinkat(cur_fd, comp.as_os_str(), Vec::new()).map_err(|e| match e {
+                    // A link when stat-ed, no longer one now: swapped (FS-2).
+                    Errno::INVAL => Error::swapped(op, &here),
+                    e => Error::from_errno(op, &here, e),
+                })?;
                 let target = PathBuf::from(OsStr::from_bytes(target.as_bytes()));
                 let allowed = st.st_uid == 0 && cur_stat.st_uid == 0;
                 let problem_text = (!allowed).then(|| {

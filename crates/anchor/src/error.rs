@@ -148,6 +148,25 @@ impl Error {
         .with_fix(fix)
     }
 
+    /// A directory open (`O_DIRECTORY | O_NOFOLLOW`) failed because the entry
+    /// was not a directory, yet it is one when looked at again: it was
+    /// swapped while being opened (THREATS FS-2, e.g. a symlink exchanged
+    /// with a directory by `renameat2(RENAME_EXCHANGE)`). Refused as a
+    /// symlink: that is what such a swap plants.
+    #[cold]
+    pub(crate) fn swapped(op: &'static str, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let fix = format!("find out who is renaming entries under `{}`; retry once it is left alone", path.display());
+        Self::new(
+            ErrorKind::Symlink,
+            op,
+            path,
+            "refused: a component of the path was swapped while it was being opened (it was not a directory, \
+             then it was one: a concurrent rename, as when a symlink is exchanged with a directory)",
+        )
+        .with_fix(fix)
+    }
+
     #[cold]
     pub(crate) fn escape(op: &'static str, path: impl Into<PathBuf>, why: &str) -> Self {
         Self::new(ErrorKind::Escape, op, path, format!("refused: {why}"))

@@ -126,7 +126,10 @@ impl Root {
     /// # Errors
     /// [`ErrorKind::Symlink`](crate::ErrorKind::Symlink) for a link *on the
     /// way* (a link at the final component is reported as
-    /// [`FileKind::Symlink`], not followed); not-found and I/O errors.
+    /// [`FileKind::Symlink`], not followed — unless the path ends in a slash,
+    /// which names a directory: then a link is refused and a non-directory is
+    /// [`ErrorKind::NotADirectory`](crate::ErrorKind::NotADirectory));
+    /// not-found and I/O errors.
     pub fn metadata(&self, rel: impl AsRef<Path>) -> Result<Metadata> {
         const OP: &str = "stat";
         let rel = self.rel(OP, rel.as_ref())?;
@@ -138,6 +141,17 @@ impl Root {
         let (dir, name) = resolve::open_parent(self.resolver(), OP, &shown, self.as_fd(), rel.components())?;
         let st =
             rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::from_errno(OP, &shown, e))?;
-        Ok(Metadata::from_stat(&st))
+        let meta = Metadata::from_stat(&st);
+        // A trailing slash names a directory (as for `list`, `mkdir_all` and
+        // `remove`): a file there is not one, and a link there would have to
+        // be followed to reach one.
+        if rel.has_trailing_slash() {
+            match meta.kind {
+                FileKind::Dir => {}
+                FileKind::Symlink => return Err(Error::symlink(OP, &shown)),
+                _ => return Err(Error::from_errno(OP, &shown, rustix::io::Errno::NOTDIR)),
+            }
+        }
+        Ok(meta)
     }
 }

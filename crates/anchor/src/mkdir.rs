@@ -22,8 +22,10 @@ impl Root {
     /// # Errors
     /// [`ErrorKind::Symlink`](crate::ErrorKind::Symlink) if a component is a
     /// symlink; [`ErrorKind::NotADirectory`](crate::ErrorKind::NotADirectory)
-    /// if one is a file; [`ErrorKind::InsecureDirectory`](crate::ErrorKind::InsecureDirectory);
-    /// I/O errors.
+    /// if one is a file; [`ErrorKind::InsecureDirectory`](crate::ErrorKind::InsecureDirectory)
+    /// if a directory on the way is not private, or if `mode` is writable by
+    /// group/other and a directory would have to be created (nothing is
+    /// created); I/O errors.
     pub fn mkdir_all(&self, rel: impl AsRef<Path>, mode: u32) -> Result<()> {
         let rel = self.rel("mkdir", rel.as_ref())?;
         if rel.is_root() {
@@ -47,6 +49,11 @@ impl Root {
                 Ok(fd) => fd,
                 Err(e) if e.kind() == crate::ErrorKind::NotFound => {
                     self.check_private(op, &parent_shown, &parent)?;
+                    // Never create a directory the policy would then refuse:
+                    // the refusal would leave it behind, writable by others.
+                    if mode.as_raw_mode() & 0o022 != 0 {
+                        return Err(insecure_mode(op, &shown, mode.as_raw_mode()));
+                    }
                     match rustix::fs::mkdirat(parent, comp.as_os_str(), mode) {
                         Ok(()) | Err(Errno::EXIST) => {}
                         Err(e) => return Err(Error::from_errno(op, &shown, e)),
@@ -68,4 +75,17 @@ impl Root {
         self.check_private(op, &shown, &fd)?;
         Ok(fd)
     }
+}
+
+#[cold]
+fn insecure_mode(op: &'static str, shown: &std::path::Path, mode: u32) -> Error {
+    Error::new(
+        crate::ErrorKind::InsecureDirectory,
+        op,
+        shown,
+        format!(
+            "refused: mode {mode:04o} would make the new directory writable by group or others; nothing was created"
+        ),
+    )
+    .with_fix("use a mode without group/other write, such as 0700 or 0755")
 }

@@ -45,6 +45,20 @@ impl RelPath {
     pub fn parse(path: &Path) -> Result<Self> {
         const OP: &str = "validate path";
         let bytes = path.as_os_str().as_bytes();
+        // Escapes first, so an absolute or `..` path is always refused as an
+        // escape (a security refusal), even when it is also malformed.
+        let absolute = bytes.first() == Some(&b'/');
+        if absolute || bytes.split(|&b| b == b'/').any(|c| c == b"..") {
+            let why = if absolute {
+                "an absolute path cannot be used beneath a root"
+            } else {
+                "a `..` component could lead outside the root"
+            };
+            if bytes.contains(&0) || bytes.len() > MAX_PATH_BYTES {
+                return Err(Error::escape(OP, lossy(&bytes[..bytes.len().min(64)]), why));
+            }
+            return Err(Error::escape(OP, path, why));
+        }
         if bytes.contains(&0) {
             return Err(Error::invalid_path(OP, lossy(bytes), "refused: the path contains a NUL byte"));
         }
@@ -160,6 +174,10 @@ mod tests {
         assert_eq!(kind(&"a/".repeat(64)), None);
         assert_eq!(kind(&"abcdefgh/".repeat(460)), Some(ErrorKind::InvalidPath));
         assert_eq!(kind("..."), None, "`...` is an ordinary name");
+        // An escape is an escape even when the path is also malformed.
+        assert_eq!(kind("/a\0b"), Some(ErrorKind::Escape));
+        assert_eq!(kind(&format!("{}/..", "x".repeat(256))), Some(ErrorKind::Escape));
+        assert_eq!(kind(&format!("a/..{}", "/a".repeat(3000))), Some(ErrorKind::Escape));
     }
 
     #[test]

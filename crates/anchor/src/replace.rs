@@ -140,9 +140,10 @@ impl Root {
     /// or not at all.
     ///
     /// # Errors
-    /// [`ErrorKind::AlreadyExists`] if the name is taken (by anything,
-    /// including a symlink, which is never followed); otherwise as
-    /// [`Root::write_atomic`].
+    /// [`ErrorKind::AlreadyExists`] if the name is taken;
+    /// [`ErrorKind::Symlink`] if it is taken by a symlink (never followed, and
+    /// reported as the refusal it is, not as a file the caller might take for
+    /// its own); otherwise as [`Root::write_atomic`].
     ///
     /// # Security
     /// THREATS FS-1, FS-4, FS-6.
@@ -185,7 +186,8 @@ impl Root {
                 fill(op, &shown, &fd, mode, bytes, sync)?;
                 match publish {
                     Publish::NoReplace => {
-                        link_anonymous(&fd, dir.as_fd(), name).map_err(|e| Error::from_errno(op, &shown, e))?;
+                        link_anonymous(&fd, dir.as_fd(), name)
+                            .map_err(|e| publish_error(op, &shown, dir.as_fd(), name, e))?;
                     }
                     Publish::Replace => {
                         let tmp =
@@ -361,8 +363,22 @@ fn rename_into_place(
         if e == Errno::ISDIR {
             return Error::not_regular(op, shown, "directory");
         }
-        Error::from_errno(op, shown, e)
+        publish_error(op, shown, dir, name, e)
     })
+}
+
+/// The error for a failed publish. `EEXIST` with a symlink at the name is a
+/// symlink refusal (THREATS FS-1): "already exists" would let a caller take
+/// a planted link for its own file.
+fn publish_error(op: &'static str, shown: &Path, dir: BorrowedFd<'_>, name: &OsStr, e: Errno) -> Error {
+    if e == Errno::EXIST {
+        if let Ok(st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+                return Error::symlink(op, shown);
+            }
+        }
+    }
+    Error::from_errno(op, shown, e)
 }
 
 #[cfg(test)]

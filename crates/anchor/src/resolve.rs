@@ -18,7 +18,7 @@
 //! `openat2(2)`, `openat(2)`, `path_resolution(7)`.
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -175,9 +175,14 @@ fn openat2(
             // `ENOTDIR`, not `ELOOP`, and openat2 does not say which component
             // failed: classify by walking (without following) to it.
             Err(Errno::NOTDIR) => {
-                let err = match walk(op, shown, dir, comps, flags, mode) {
+                // The classifying walk opens with `O_PATH` (keeping only
+                // `O_DIRECTORY`), so it can have no side effect such as a create.
+                let probe = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC | (flags & OFlags::DIRECTORY);
+                let err = match walk(op, shown, dir, comps, probe, Mode::empty()) {
                     Err(e) => e,
-                    Ok(_) => Error::from_errno(op, shown, Errno::NOTDIR),
+                    // The walk found directories all the way: the tree
+                    // changed between the two resolutions (a swap, FS-2).
+                    Ok(_) => Error::swapped(op, shown),
                 };
                 return Err((err, false));
             }
@@ -195,6 +200,11 @@ fn walk(
     flags: OFlags,
     mode: Mode,
 ) -> Result<OwnedFd> {
+    // Defence in depth: `RelPath` never yields these, but the walk must not
+    // depend on it (openat2 has RESOLVE_BENEATH; the walk has this check).
+    if let Some(bad) = comps.iter().find(|c| c.is_empty() || *c == "." || *c == ".." || c.as_bytes().contains(&b'/')) {
+        return Err(Error::escape(op, shown, &format!("`{}` is not a plain name", bad.to_string_lossy())));
+    }
     let Some((last, middle)) = comps.split_last() else {
         return rustix::fs::openat(dir, ".", flags, mode).map_err(|e| Error::from_errno(op, shown, e));
     };
@@ -215,11 +225,18 @@ fn walk(
 }
 
 /// Tells a symlink (refused) from a non-directory after `ENOTDIR`/`ELOOP`.
+///
+/// A no-follow directory open fails with `ENOTDIR` on a symlink or another
+/// non-directory; if the entry is a directory when looked at again, it was
+/// swapped in between (a race, THREATS FS-2): refused, never reported as a
+/// plain "not a directory".
 fn classify(op: &'static str, shown: &Path, dir: BorrowedFd<'_>, name: &OsStr, e: Errno) -> Error {
     if matches!(e, Errno::NOTDIR | Errno::LOOP) {
         if let Ok(st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-                return Error::symlink(op, shown);
+            match FileType::from_raw_mode(st.st_mode) {
+                FileType::Symlink => return Error::symlink(op, shown),
+                FileType::Directory => return Error::swapped(op, shown),
+                _ => {}
             }
         }
     }
@@ -237,7 +254,7 @@ fn join(comps: &[OsString]) -> OsString {
     if out.is_empty() {
         out.push(b'.');
     }
-    OsStr::from_bytes(&out).to_owned()
+    OsString::from_vec(out)
 }
 
 #[cfg(all(test, not(loom)))]

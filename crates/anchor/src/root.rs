@@ -125,8 +125,17 @@ impl Root {
     }
 
     /// The full path of `rel` for messages.
+    /// (Built in one allocation: it is made on every operation, on the hot
+    /// path of `read`.)
     pub(crate) fn shown(&self, rel: &RelPath) -> PathBuf {
-        if rel.is_root() { self.path.clone() } else { self.path.join(rel.to_path_buf()) }
+        let comps = rel.components();
+        let len = self.path.as_os_str().len() + comps.iter().map(|c| c.len() + 1).sum::<usize>();
+        let mut out = PathBuf::with_capacity(len);
+        out.push(&self.path);
+        for c in comps {
+            out.push(c);
+        }
+        out
     }
 
     pub(crate) fn resolver(&self) -> Resolver {
