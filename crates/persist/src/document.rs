@@ -1,0 +1,317 @@
+//! [`Document`]: a typed JSON or plist file beneath a gw-anchor [`Root`]:
+//! strict load, atomic save, and locked read-modify-write with an optional
+//! generation counter.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use gw_anchor::{Durability, LockMode, Root, WriteOptions};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::Format;
+use crate::inproc::KeyedLocks;
+use crate::limits::Limits;
+use crate::pointer;
+
+/// The identity of a lock: the root directory (device, inode) and the lock
+/// file's relative path.
+type LockKey = (u64, u64, PathBuf);
+
+fn inproc_locks() -> &'static KeyedLocks<LockKey> {
+    static LOCKS: OnceLock<KeyedLocks<LockKey>> = OnceLock::new();
+    LOCKS.get_or_init(KeyedLocks::new)
+}
+
+/// A document: a file beneath a root, with a format, a mode and limits.
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use gw_anchor::{Policy, Root};
+/// use gw_persist::Document;
+/// let root = Root::open("/home/me/.gw", &Policy::new())?;
+/// let doc = Document::new(&root, "profiles/default.json");
+/// let next = doc.update_value(|cur| {
+///     let mut v = cur.unwrap_or_else(|| serde_json::json!({"count": 0}));
+///     v["count"] = (v["count"].as_u64().unwrap_or(0) + 1).into();
+///     Ok(v)
+/// })?;
+/// # let _ = next; Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Document<'r> {
+    root: &'r Root,
+    rel: PathBuf,
+    format: Format,
+    mode: u32,
+    limits: Limits,
+    durability: Durability,
+    lock_timeout: Duration,
+    generation: Option<String>,
+}
+
+impl<'r> Document<'r> {
+    /// The document `rel` beneath `root`: plist if it ends in `.plist`, else
+    /// JSON; mode 0600; default [`Limits`]; durable writes; 10 s lock timeout.
+    pub fn new(root: &'r Root, rel: impl Into<PathBuf>) -> Self {
+        let rel = rel.into();
+        Self {
+            format: Format::from_path(&rel),
+            root,
+            rel,
+            mode: 0o600,
+            limits: Limits::default(),
+            durability: Durability::Sync,
+            lock_timeout: Duration::from_secs(10),
+            generation: None,
+        }
+    }
+
+    /// Overrides the format chosen from the extension.
+    pub fn with_format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+    /// The file mode written (default 0600).
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+    /// The parsing limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+    /// Durable (fsync) or not.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+    /// How long `update` waits for the lock.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+    /// Keeps a generation counter at the JSON pointer `field` (an unsigned
+    /// integer, absent = 0): every `update` increments it, and
+    /// [`Document::update_if_generation`] refuses to write over a document
+    /// whose generation moved on.
+    pub fn generation_field(mut self, field: impl Into<String>) -> Self {
+        self.generation = Some(field.into());
+        self
+    }
+
+    /// The document's format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The full path, for messages.
+    pub fn path(&self) -> PathBuf {
+        self.root.path().join(&self.rel)
+    }
+
+    /// Re-verifies the root's directory chain now: call it right before
+    /// handing the file to another program (THREATS FS-8).
+    ///
+    /// # Errors
+    /// As [`Root::verify`].
+    pub fn verify(&self) -> Result<()> {
+        self.root.verify().map_err(Error::from)
+    }
+
+    /// Loads and strictly parses the document. `Ok(None)` **only** when the
+    /// file does not exist.
+    ///
+    /// # Errors
+    /// Every other failure, as it is: refusals (symlink, FIFO, insecure
+    /// directory), I/O and permission errors, and parse errors with the line
+    /// and column.
+    ///
+    /// # Security
+    /// THREATS FS-7 (errors are never mistaken for "missing"), CLI-2.
+    pub fn load_value(&self) -> Result<Option<Value>> {
+        let path = self.path();
+        let bytes = match self.root.read(&self.rel, self.limits.max_bytes) {
+            Ok(b) => b,
+            Err(e) if e.kind() == gw_anchor::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == gw_anchor::ErrorKind::TooLarge => {
+                return Err(Error::new(ErrorKind::TooLarge, "load", &path, e.message().to_owned()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.format.parse(&bytes, &self.limits).map(Some).map_err(|e| e.relabel("load", &path))
+    }
+
+    /// Loads the document as `T`.
+    ///
+    /// # Errors
+    /// As [`Document::load_value`], plus [`ErrorKind::Type`] if the document
+    /// does not match `T`.
+    pub fn load<T: DeserializeOwned>(&self) -> Result<Option<T>> {
+        self.load_value()?.map(|v| self.from_value(v)).transpose()
+    }
+
+    /// Atomically replaces the document with `value` (gw-anchor's protocol:
+    /// unpredictable temp, final mode, fsync, rename, fsync directory).
+    ///
+    /// # Errors
+    /// Serialization errors (e.g. `null` in a plist) and gw-anchor's errors.
+    ///
+    /// # Security
+    /// THREATS FS-1, FS-3, FS-4 (through gw-anchor).
+    pub fn save_value(&self, value: &Value) -> Result<()> {
+        let bytes = self.format.render(value).map_err(|e| e.relabel("save", &self.path()))?;
+        let opts = WriteOptions::new().mode(self.mode).durability(self.durability);
+        self.root.write_atomic(&self.rel, &bytes, &opts)?;
+        Ok(())
+    }
+
+    /// Saves `doc` (serialized through a JSON value, so what is written is
+    /// exactly what [`Document::load`] reads back: no duplicate keys, no
+    /// non-finite numbers).
+    ///
+    /// # Errors
+    /// As [`Document::save_value`], plus [`ErrorKind::Type`].
+    pub fn save<T: Serialize>(&self, doc: &T) -> Result<()> {
+        let value = self.to_value(doc)?;
+        self.save_value(&value)
+    }
+
+    /// Read-modify-write under an exclusive lock: threads of this process
+    /// queue in-process, then the lock file (`.NAME.lock` beside the
+    /// document) is `flock`ed against other processes; the current document
+    /// is loaded, `f` computes the new one, which is written atomically
+    /// before the lock is released. With a generation field, it is
+    /// incremented. Returns the document written.
+    ///
+    /// # Errors
+    /// Lock timeout, load and save errors, and whatever `f` returns (then
+    /// nothing is written).
+    pub fn update_value(&self, f: impl FnOnce(Option<Value>) -> Result<Value>) -> Result<Value> {
+        self.locked_update(None, f)
+    }
+
+    /// [`Document::update_value`], but only if the document's generation is
+    /// `expected` (compare-and-swap).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Conflict`] when the generation differs (nothing is
+    /// written); [`ErrorKind::InvalidSpec`] if no generation field was set.
+    pub fn update_if_generation(&self, expected: u64, f: impl FnOnce(Option<Value>) -> Result<Value>) -> Result<Value> {
+        if self.generation.is_none() {
+            return Err(Error::new(
+                ErrorKind::InvalidSpec,
+                "update",
+                self.path(),
+                "compare-and-swap needs a generation field (Document::generation_field)",
+            ));
+        }
+        self.locked_update(Some(expected), f)
+    }
+
+    /// Typed [`Document::update_value`].
+    ///
+    /// # Errors
+    /// As [`Document::update_value`], plus [`ErrorKind::Type`].
+    pub fn update<T: Serialize + DeserializeOwned>(&self, f: impl FnOnce(Option<T>) -> Result<T>) -> Result<T> {
+        let written = self.locked_update(None, |cur| {
+            let cur = cur.map(|v| self.from_value(v)).transpose()?;
+            self.to_value(&f(cur)?)
+        })?;
+        self.from_value(written)
+    }
+
+    /// The current generation (0 when the document or the field is absent).
+    ///
+    /// # Errors
+    /// As [`Document::load_value`]; [`ErrorKind::Type`] if the field is not
+    /// an unsigned integer.
+    pub fn generation(&self) -> Result<u64> {
+        match self.load_value()? {
+            Some(v) => self.generation_of(&v),
+            None => Ok(0),
+        }
+    }
+
+    fn generation_of(&self, v: &Value) -> Result<u64> {
+        let Some(field) = &self.generation else { return Ok(0) };
+        match v.pointer(field) {
+            None => Ok(0),
+            Some(g) => g.as_u64().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Type,
+                    "update",
+                    self.path(),
+                    format!("generation `{field}` is not an unsigned integer"),
+                )
+            }),
+        }
+    }
+
+    fn locked_update(&self, expected: Option<u64>, f: impl FnOnce(Option<Value>) -> Result<Value>) -> Result<Value> {
+        let path = self.path();
+        let lock_rel = self.lock_rel()?;
+        let root_id = self.root.metadata(".")?;
+        let key = (root_id.dev, root_id.ino, lock_rel.clone());
+        let _threads = inproc_locks().lock(key, self.lock_timeout).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Fs(gw_anchor::ErrorKind::LockTimeout),
+                "update",
+                &path,
+                format!("another thread held the document for longer than {:?}", self.lock_timeout),
+            )
+        })?;
+        let _processes = self.root.lock(&lock_rel, LockMode::Exclusive, Some(self.lock_timeout))?;
+        let current = self.load_value()?;
+        let current_gen = current.as_ref().map(|v| self.generation_of(v)).transpose()?.unwrap_or(0);
+        if let Some(want) = expected {
+            if want != current_gen {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    "update",
+                    &path,
+                    format!("the document is at generation {current_gen}, not {want}: another writer updated it"),
+                )
+                .with_fix("reload the document and apply the change again"));
+            }
+        }
+        let mut next = f(current)?;
+        if let Some(field) = &self.generation {
+            pointer::set(&mut next, field, Value::from(current_gen + 1)).map_err(|e| e.relabel("update", &path))?;
+        }
+        self.save_value(&next)?;
+        Ok(next)
+    }
+
+    /// `.NAME.lock` beside the document.
+    fn lock_rel(&self) -> Result<PathBuf> {
+        let name = self.rel.file_name().ok_or_else(|| {
+            Error::new(ErrorKind::Fs(gw_anchor::ErrorKind::InvalidPath), "update", self.path(), "no file name")
+        })?;
+        let mut lock_name = std::ffi::OsString::from(".");
+        lock_name.push(name);
+        lock_name.push(".lock");
+        Ok(self.rel.parent().unwrap_or(Path::new("")).join(lock_name))
+    }
+
+    fn from_value<T: DeserializeOwned>(&self, v: Value) -> Result<T> {
+        serde_json::from_value(v).map_err(|e| {
+            Error::new(
+                ErrorKind::Type,
+                "load",
+                self.path(),
+                format!("the document does not have the expected shape: {e}"),
+            )
+        })
+    }
+
+    fn to_value<T: Serialize>(&self, doc: &T) -> Result<Value> {
+        serde_json::to_value(doc).map_err(|e| {
+            Error::new(ErrorKind::Type, "save", self.path(), format!("cannot serialize the document: {e}"))
+        })
+    }
+}

@@ -1,0 +1,162 @@
+//! Errors of document operations: the operation, the file, where in the file
+//! (line and column) when parsing, and a kind that keeps gw-anchor's security
+//! refusals distinct.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What went wrong.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// A filesystem error or refusal from gw-anchor (symlink, insecure
+    /// directory, not a regular file, not found on write paths, I/O, ...).
+    Fs(gw_anchor::ErrorKind),
+    /// The document is not valid JSON / plist: syntax, invalid UTF-8, a
+    /// byte-order mark, trailing data after the document.
+    Syntax,
+    /// An object or dictionary has the same key twice (security refusal: two
+    /// parsers keeping different copies is a known attack).
+    DuplicateKey,
+    /// Nesting is deeper than the limit.
+    TooDeep,
+    /// The document is larger than the limit (checked before parsing).
+    TooLarge,
+    /// A value the format cannot hold (`null` in a plist; plist `<data>`,
+    /// `<date>` or UID values, which gw documents do not map).
+    Unsupported,
+    /// The document's shape does not match the expected type.
+    Type,
+    /// The document's generation is not the expected one (another writer
+    /// got there first).
+    Conflict,
+    /// A JSON pointer is malformed or names nothing in the document.
+    Pointer,
+    /// A service definition has an invalid value (relative path, bad label).
+    InvalidSpec,
+    /// A service definition value would inject a directive or break the
+    /// format: newline, control character, unbalanced quote (security refusal).
+    Injection,
+}
+
+impl ErrorKind {
+    /// `true` for refusals made for security.
+    pub fn is_security_refusal(self) -> bool {
+        match self {
+            Self::Fs(k) => k.is_security_refusal(),
+            Self::DuplicateKey | Self::Injection => true,
+            _ => false,
+        }
+    }
+
+    /// A short stable name for machine-readable output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fs(k) => k.as_str(),
+            Self::Syntax => "syntax",
+            Self::DuplicateKey => "duplicate_key",
+            Self::TooDeep => "too_deep",
+            Self::TooLarge => "too_large",
+            Self::Unsupported => "unsupported",
+            Self::Type => "type",
+            Self::Conflict => "conflict",
+            Self::Pointer => "pointer",
+            Self::InvalidSpec => "invalid_spec",
+            Self::Injection => "injection",
+        }
+    }
+}
+
+/// An error from a document operation.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    op: &'static str,
+    path: PathBuf,
+    position: Option<(usize, usize)>,
+    message: String,
+    fix: Option<String>,
+}
+
+/// `Result` with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// A new error of `kind` for operation `op` on `path`.
+    pub fn new(kind: ErrorKind, op: &'static str, path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Self { kind, op, path: path.into(), position: None, message: message.into(), fix: None }
+    }
+
+    /// Adds a line and column (1-based) in the file.
+    pub fn at(mut self, line: usize, column: usize) -> Self {
+        self.position = Some((line, column));
+        self
+    }
+
+    /// Adds how to fix it.
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+    /// The operation, e.g. `"load"`, `"update"`, `"render"`.
+    pub fn op(&self) -> &'static str {
+        self.op
+    }
+    /// The file (or spec) the error concerns.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// Line and column (1-based) of a parse error.
+    pub fn position(&self) -> Option<(usize, usize)> {
+        self.position
+    }
+    /// What happened.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    /// How to fix it, where known.
+    pub fn fix(&self) -> Option<&str> {
+        self.fix.as_deref()
+    }
+
+    /// The same error for another operation and path.
+    pub(crate) fn relabel(mut self, op: &'static str, path: &Path) -> Self {
+        self.op = op;
+        self.path = path.to_path_buf();
+        self
+    }
+}
+
+impl From<gw_anchor::Error> for Error {
+    fn from(e: gw_anchor::Error) -> Self {
+        Self {
+            kind: ErrorKind::Fs(e.kind()),
+            op: e.op(),
+            path: e.path().to_path_buf(),
+            position: None,
+            message: e.message().to_owned(),
+            fix: e.fix().map(str::to_owned),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.op, self.path.display())?;
+        if let Some((line, col)) = self.position {
+            write!(f, ":{line}:{col}")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(fix) = &self.fix {
+            write!(f, " (fix: {fix})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}

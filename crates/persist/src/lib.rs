@@ -1,0 +1,43 @@
+//! # gw-persist: typed documents beneath a gw-anchor root
+//!
+//! gw-persist owns one problem: keeping small configuration and credential
+//! documents (JSON, Apple plist) correct on disk when several processes and
+//! threads read and write them, and when the bytes on disk are hostile.
+//!
+//! **Guarantees.** [`Document::load_value`] returns `None` only for a file
+//! that does not exist (THREATS FS-7); parsing is strict — size limit before
+//! parsing, depth limit, duplicate keys refused, invalid UTF-8, byte-order
+//! marks and trailing data refused — with the line and column in the error.
+//! Saves go through gw-anchor's atomic replace (FS-1, FS-3, FS-4, FS-6).
+//! [`Document::update_value`] is a read-modify-write under a lock that holds
+//! across threads and processes, optionally guarded by a generation counter
+//! (compare-and-swap). [`merge_keeping_local`] mirrors a primary document
+//! into a secondary without dropping the secondary's own entries (CRED-7).
+//!
+//! **Not guaranteed.** Locks are advisory: a writer that bypasses
+//! gw-persist is not excluded (its writes are still atomic if it uses
+//! gw-anchor). plist `<data>`, `<date>` and UID values are refused, not
+//! mapped.
+//!
+//! The threat rationale lives in `audits/THREAT-MAP.md`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod document;
+mod error;
+mod format;
+mod inproc;
+mod json;
+mod limits;
+mod merge;
+mod plist;
+pub mod pointer;
+mod sync;
+
+pub use document::Document;
+pub use error::{Error, ErrorKind, Result};
+pub use format::Format;
+pub use json::{parse_json, to_json_bytes};
+pub use limits::Limits;
+pub use merge::{merge_keeping_local, merge_patch};
+pub use plist::{parse_plist, to_plist_bytes};
