@@ -48,6 +48,79 @@ pub(crate) enum Command {
     /// others unless sticky).
     #[command(subcommand)]
     Fs(FsCommand),
+    /// JSON and plist documents: strict parsing (duplicate keys, BOM, trailing
+    /// data, excessive size or depth refused), locked read-modify-write,
+    /// atomic replace. A document ending in `.plist` is a property list.
+    #[command(subcommand)]
+    Doc(DocCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DocCommand {
+    /// Print the document (or the value at POINTER) as JSON.
+    Get(DocGetArgs),
+    /// Set the value at POINTER (RFC 6901; "" is the whole document) under the
+    /// document lock, creating the document if missing. The value is JSON text,
+    /// from VALUE or, for secrets, from stdin with --stdin (never echoed).
+    Set(DocSetArgs),
+    /// Remove the value at POINTER under the document lock.
+    Rm(DocRmArgs),
+    /// Apply an RFC 7386 JSON merge patch read from stdin under the document lock.
+    Merge(DocTarget),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DocTarget {
+    /// The directory the document is relative to (verified before use).
+    pub(crate) dir: PathBuf,
+    /// The document, relative to DIR.
+    pub(crate) rel: OsString,
+    /// The document's format (default: plist for `.plist`, else json).
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<FormatArg>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum FormatArg {
+    Json,
+    Plist,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DocGetArgs {
+    #[command(flatten)]
+    pub(crate) target: DocTarget,
+    /// A JSON pointer into the document (default: the whole document).
+    pub(crate) pointer: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DocSetArgs {
+    #[command(flatten)]
+    pub(crate) target: DocTarget,
+    /// Where to set the value (e.g. /gateway/port; "" for the whole document).
+    #[arg(allow_hyphen_values = true)]
+    pub(crate) pointer: String,
+    /// The value, as JSON text (e.g. 18789, "\"text\"", {"a":1}). Not for secrets:
+    /// use --stdin.
+    #[arg(required_unless_present = "stdin", conflicts_with = "stdin")]
+    pub(crate) value: Option<String>,
+    /// Read the value from stdin (for secrets: never in argv).
+    #[arg(long)]
+    pub(crate) stdin: bool,
+    /// Take the value as a plain string instead of JSON text (one trailing
+    /// newline is dropped).
+    #[arg(long)]
+    pub(crate) string: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DocRmArgs {
+    #[command(flatten)]
+    pub(crate) target: DocTarget,
+    /// The value to remove.
+    #[arg(allow_hyphen_values = true)]
+    pub(crate) pointer: String,
 }
 
 #[derive(Debug, Subcommand)]

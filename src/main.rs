@@ -41,6 +41,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo => cmd::demo::run(&policy, out),
         Command::Fs(fs) => cmd::fs::run(fs, &policy, out),
+        Command::Doc(doc) => cmd::doc::run(doc, &policy, out),
     };
     ExitCode::from(match result {
         Ok(code) => code,

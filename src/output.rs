@@ -98,6 +98,44 @@ impl From<gw_anchor::Error> for CliError {
     }
 }
 
+impl From<gw_persist::Error> for CliError {
+    fn from(e: gw_persist::Error) -> Self {
+        use gw_persist::ErrorKind as K;
+        let code = match e.kind() {
+            K::Fs(k) => Self::code_for(k),
+            k if k.is_security_refusal() => EXIT_REFUSED,
+            K::Pointer | K::InvalidSpec => EXIT_USAGE,
+            _ => EXIT_FAILED,
+        };
+        let path = match e.position() {
+            Some((line, col)) => format!("{}:{line}:{col}", e.path().display()),
+            None => e.path().display().to_string(),
+        };
+        Self {
+            code,
+            kind: e.kind().as_str(),
+            op: e.op(),
+            path: Some(path),
+            message: e.message().into(),
+            fix: e.fix().map(str::to_owned),
+        }
+    }
+}
+
+impl CliError {
+    /// An error in input the user gave (an argument, stdin, a spec): a usage
+    /// error, unless it is a security refusal (a duplicate key, an injection).
+    pub(crate) fn input(e: gw_persist::Error, what: &str) -> Self {
+        let at = e.position().map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default();
+        let mut err = Self::from(e);
+        if err.code != EXIT_REFUSED {
+            err.code = EXIT_USAGE;
+        }
+        err.path = Some(format!("{what}{at}"));
+        err
+    }
+}
+
 /// Where results go, human or JSON.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Output {

@@ -7,6 +7,7 @@ use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 
 use gw_anchor::{ErrorKind, Policy, Root, WriteOptions};
+use gw_persist::Document;
 use serde_json::{Value, json};
 
 use crate::output::{CliError, EXIT_FAILED, EXIT_OK, Output};
@@ -124,7 +125,57 @@ pub(crate) fn run(policy: &Policy, out: Output) -> Result<u8, CliError> {
     let r = Root::open(&shared, policy);
     t.expect_refusal(title, "FS-5", r, ErrorKind::InsecureDirectory);
 
-    // 5. The directory swapped after it was opened.
+    // 5. Locked concurrent updates of one document.
+    let title = "locked concurrent document updates";
+    t.step(title, "FS-3, documents");
+    let (threads, rounds) = (4u64, 25u64);
+    t.say(&format!(
+        "{threads} threads each increment a counter in profile/state.json {rounds} times (read-modify-write)"
+    ));
+    let doc = Document::new(&root, "profile/state.json");
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                for _ in 0..rounds {
+                    let r = doc.update_value(|cur| {
+                        let mut v = cur.unwrap_or_else(|| json!({ "count": 0 }));
+                        v["count"] = json!(v["count"].as_u64().unwrap_or(0) + 1);
+                        Ok(v)
+                    });
+                    if r.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let count = doc.load_value()?.and_then(|v| v["count"].as_u64()).unwrap_or(0);
+    t.record(title, "FS-3", count == threads * rounds, format!("count = {count}: no update was lost"));
+
+    // 6. A document with a duplicate key.
+    let title = "duplicate-key document refused";
+    t.step(title, "CLI-2");
+    let hostile = b"{\n  \"admin\": false,\n  \"admin\": true\n}\n";
+    root.write_atomic("profile/roles.json", hostile, &opts)?;
+    t.say("profile/roles.json says \"admin\": false, then \"admin\": true (parsers disagree on which wins)");
+    let roles = Document::new(&root, "profile/roles.json");
+    match roles.load_value() {
+        Err(e) if e.kind() == gw_persist::ErrorKind::DuplicateKey => {
+            t.say(&format!("the error a user sees: {}", CliError::from(e).line()));
+            t.record(title, "CLI-2", true, "refused (duplicate_key)".into());
+        }
+        other => t.record(title, "CLI-2", false, format!("expected a duplicate-key refusal, got {other:?}")),
+    }
+    let update = roles.update_value(|cur| Ok(cur.unwrap_or_default()));
+    let unchanged = root.read("profile/roles.json", 1 << 20)? == hostile;
+    t.record(
+        title,
+        "CLI-2",
+        update.is_err() && unchanged,
+        "an update over it writes nothing: the file is byte-for-byte unchanged".into(),
+    );
+
+    // 7. The directory swapped after it was opened.
     let title = "directory swapped after it was opened";
     t.step(title, "FS-2, FS-8");
     let moved = base.join("home.moved");

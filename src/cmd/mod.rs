@@ -2,4 +2,5 @@
 //! only calls the crates and prints.
 
 pub(crate) mod demo;
+pub(crate) mod doc;
 pub(crate) mod fs;
