@@ -259,10 +259,10 @@ impl Trace {
                     handles.push(Handle { call: i, dir, path, flags, mode });
                     table.insert(call.ret, handles.len() - 1);
                 }
-            } else if call.name == "close" {
-                if let Ok(fd) = call.args[0].parse::<i64>() {
-                    table.remove(&fd);
-                }
+            } else if call.name == "close"
+                && let Ok(fd) = call.args[0].parse::<i64>()
+            {
+                table.remove(&fd);
             }
         }
         Self { calls, handles, fd_args }
@@ -486,10 +486,10 @@ fn check_trace(trace: &Trace, strategy: Strategy, len: i64) -> Result<(), String
                 return Err(format!("the final path was chmod-ed after the fact: {}", c.line));
             }
             "ftruncate" | "fchmod" | "write" => {
-                if let Some(h) = trace.handle_at(i, 0) {
-                    if base_name(&trace.handles[h].path) == TARGET_NAME {
-                        return Err(format!("{} on a descriptor of the final path: {}", c.name, c.line));
-                    }
+                if let Some(h) = trace.handle_at(i, 0)
+                    && base_name(&trace.handles[h].path) == TARGET_NAME
+                {
+                    return Err(format!("{} on a descriptor of the final path: {}", c.name, c.line));
                 }
                 if c.name == "fchmod" && trace.handle_at(i, 0) != Some(tmp) {
                     return Err(format!("fchmod of something other than the temp: {}", c.line));

@@ -79,10 +79,8 @@ pub(crate) fn walk(op: &'static str, path: &Path, policy: &Policy, audit: bool) 
     } else {
         let problem = policy.ancestor_problem(root_stat.st_uid, mode_of(&root_stat));
         record(&mut steps, &mut first_problem, op, Path::new("/"), None, &root_stat, false, problem, policy);
-        if !audit {
-            if let Some(err) = first_problem.take() {
-                return Err(err);
-            }
+        if !audit && let Some(err) = first_problem.take() {
+            return Err(err);
         }
     }
 
@@ -115,10 +113,8 @@ pub(crate) fn walk(op: &'static str, path: &Path, policy: &Policy, audit: bool) 
                     }
                 });
                 record(&mut steps, &mut first_problem, op, &here, None, &st, is_last, problem, policy);
-                if !audit {
-                    if let Some(err) = first_problem.take() {
-                        return Err(err);
-                    }
+                if !audit && let Some(err) = first_problem.take() {
+                    return Err(err);
                 }
                 last_checked_as_root = is_last;
                 stack.push((fd, st, here));
@@ -192,10 +188,10 @@ pub(crate) fn walk(op: &'static str, path: &Path, policy: &Policy, audit: bool) 
         let problem = policy.private_dir_problem(stat.st_uid, mode_of(&stat));
         record(&mut steps, &mut first_problem, op, &path, None, &stat, true, problem, policy);
     }
-    if let Some(err) = first_problem {
-        if !audit {
-            return Err(err);
-        }
+    if let Some(err) = first_problem
+        && !audit
+    {
+        return Err(err);
     }
     Ok(Walked { fd, stat, path, steps })
 }

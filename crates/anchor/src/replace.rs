@@ -371,12 +371,11 @@ fn rename_into_place(
 /// symlink refusal (THREATS FS-1): "already exists" would let a caller take
 /// a planted link for its own file.
 fn publish_error(op: &'static str, shown: &Path, dir: BorrowedFd<'_>, name: &OsStr, e: Errno) -> Error {
-    if e == Errno::EXIST {
-        if let Ok(st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-                return Error::symlink(op, shown);
-            }
-        }
+    if e == Errno::EXIST
+        && let Ok(st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        && FileType::from_raw_mode(st.st_mode) == FileType::Symlink
+    {
+        return Error::symlink(op, shown);
     }
     Error::from_errno(op, shown, e)
 }

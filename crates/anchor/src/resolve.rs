@@ -65,7 +65,12 @@ impl Openat2Support {
     /// call was refused, every later `Auto` resolution uses the walk.
     fn learn(&self, refused: bool) {
         if refused {
-            self.state.store(UNAVAILABLE, Ordering::Relaxed);
+            // A swap, not a store: both are fine under the C++ model (a CAS
+            // that read UNKNOWN is ordered before this write), but loom orders
+            // a plain store and a concurrent CAS only partially and would let
+            // this thread read the CAS's AVAILABLE back; read-modify-writes
+            // are totally ordered in loom too.
+            let _ = self.state.swap(UNAVAILABLE, Ordering::Relaxed);
         } else {
             let _ = self.state.compare_exchange(UNKNOWN, AVAILABLE, Ordering::Relaxed, Ordering::Relaxed);
         }
@@ -231,13 +236,13 @@ fn walk(
 /// swapped in between (a race, THREATS FS-2): refused, never reported as a
 /// plain "not a directory".
 fn classify(op: &'static str, shown: &Path, dir: BorrowedFd<'_>, name: &OsStr, e: Errno) -> Error {
-    if matches!(e, Errno::NOTDIR | Errno::LOOP) {
-        if let Ok(st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            match FileType::from_raw_mode(st.st_mode) {
-                FileType::Symlink => return Error::symlink(op, shown),
-                FileType::Directory => return Error::swapped(op, shown),
-                _ => {}
-            }
+    if matches!(e, Errno::NOTDIR | Errno::LOOP)
+        && let Ok(st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+    {
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::Symlink => return Error::symlink(op, shown),
+            FileType::Directory => return Error::swapped(op, shown),
+            _ => {}
         }
     }
     Error::from_errno(op, shown, e)

@@ -152,7 +152,7 @@ impl<'r> Document<'r> {
     /// As [`Document::load_value`], plus [`ErrorKind::Type`] if the document
     /// does not match `T`.
     pub fn load<T: DeserializeOwned>(&self) -> Result<Option<T>> {
-        self.load_value()?.map(|v| self.from_value(v)).transpose()
+        self.load_value()?.map(|v| self.decode(v)).transpose()
     }
 
     /// Atomically replaces the document with `value` (gw-anchor's protocol:
@@ -177,7 +177,7 @@ impl<'r> Document<'r> {
     /// # Errors
     /// As [`Document::save_value`], plus [`ErrorKind::Type`].
     pub fn save<T: Serialize>(&self, doc: &T) -> Result<()> {
-        let value = self.to_value(doc)?;
+        let value = self.encode(doc)?;
         self.save_value(&value)
     }
 
@@ -219,10 +219,10 @@ impl<'r> Document<'r> {
     /// As [`Document::update_value`], plus [`ErrorKind::Type`].
     pub fn update<T: Serialize + DeserializeOwned>(&self, f: impl FnOnce(Option<T>) -> Result<T>) -> Result<T> {
         let written = self.locked_update(None, |cur| {
-            let cur = cur.map(|v| self.from_value(v)).transpose()?;
-            self.to_value(&f(cur)?)
+            let cur = cur.map(|v| self.decode(v)).transpose()?;
+            self.encode(&f(cur)?)
         })?;
-        self.from_value(written)
+        self.decode(written)
     }
 
     /// The current generation (0 when the document or the field is absent).
@@ -268,16 +268,16 @@ impl<'r> Document<'r> {
         let _processes = self.root.lock(&lock_rel, LockMode::Exclusive, Some(self.lock_timeout))?;
         let current = self.load_value()?;
         let current_gen = current.as_ref().map(|v| self.generation_of(v)).transpose()?.unwrap_or(0);
-        if let Some(want) = expected {
-            if want != current_gen {
-                return Err(Error::new(
-                    ErrorKind::Conflict,
-                    "update",
-                    &path,
-                    format!("the document is at generation {current_gen}, not {want}: another writer updated it"),
-                )
-                .with_fix("reload the document and apply the change again"));
-            }
+        if let Some(want) = expected
+            && want != current_gen
+        {
+            return Err(Error::new(
+                ErrorKind::Conflict,
+                "update",
+                &path,
+                format!("the document is at generation {current_gen}, not {want}: another writer updated it"),
+            )
+            .with_fix("reload the document and apply the change again"));
         }
         let mut next = f(current)?;
         if let Some(field) = &self.generation {
@@ -298,7 +298,7 @@ impl<'r> Document<'r> {
         Ok(self.rel.parent().unwrap_or(Path::new("")).join(lock_name))
     }
 
-    fn from_value<T: DeserializeOwned>(&self, v: Value) -> Result<T> {
+    fn decode<T: DeserializeOwned>(&self, v: Value) -> Result<T> {
         serde_json::from_value(v).map_err(|e| {
             Error::new(
                 ErrorKind::Type,
@@ -309,7 +309,7 @@ impl<'r> Document<'r> {
         })
     }
 
-    fn to_value<T: Serialize>(&self, doc: &T) -> Result<Value> {
+    fn encode<T: Serialize>(&self, doc: &T) -> Result<Value> {
         serde_json::to_value(doc).map_err(|e| {
             Error::new(ErrorKind::Type, "save", self.path(), format!("cannot serialize the document: {e}"))
         })
