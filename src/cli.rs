@@ -67,6 +67,32 @@ pub(crate) enum DocCommand {
     Rm(DocRmArgs),
     /// Apply an RFC 7386 JSON merge patch read from stdin under the document lock.
     Merge(DocTarget),
+    /// Render a service definition (launchd agent plist or systemd user unit)
+    /// from a JSON spec, to stdout or written atomically with --write. Values
+    /// that would inject a directive (newlines, control characters, a trailing
+    /// backslash, ...) are refused; nothing is written.
+    Render(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RenderArgs {
+    /// The service manager the definition is for.
+    #[arg(value_enum)]
+    pub(crate) kind: ServiceArg,
+    /// The JSON spec: a file (its directory is verified like any gw
+    /// directory) or `-` for stdin.
+    #[arg(long)]
+    pub(crate) spec: PathBuf,
+    /// Write the definition atomically to DIR/REL (mode 0644) and re-verify the
+    /// directory chain before printing the path to hand to the service manager.
+    #[arg(long, num_args = 2, value_names = ["DIR", "REL"])]
+    pub(crate) write: Option<Vec<OsString>>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ServiceArg {
+    Launchd,
+    Systemd,
 }
 
 #[derive(Debug, Args)]

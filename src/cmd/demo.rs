@@ -8,6 +8,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 
 use gw_anchor::{ErrorKind, Policy, Root, WriteOptions};
 use gw_persist::Document;
+use gw_persist::service::{ServiceKind, ServiceSpec};
 use serde_json::{Value, json};
 
 use crate::output::{CliError, EXIT_FAILED, EXIT_OK, Output};
@@ -175,7 +176,34 @@ pub(crate) fn run(policy: &Policy, out: Output) -> Result<u8, CliError> {
         "an update over it writes nothing: the file is byte-for-byte unchanged".into(),
     );
 
-    // 7. The directory swapped after it was opened.
+    // 7. A rendered service definition.
+    let title = "service definition rendered and handed off";
+    t.step(title, "FS-8, CLI-2");
+    let spec = br#"{"description": "gw reference gateway", "exec_start": ["/usr/bin/gw", "serve", "--port", "18789"],
+        "environment": {"GW_HOME": "%h/.gw $HOME"}, "restart": "on-failure", "restart_sec": 5, "wanted_by": ["default.target"]}"#;
+    let unit = ServiceSpec::from_json(ServiceKind::Systemd, spec)?;
+    let written = unit.write(&root, "gw-serve.service")?;
+    t.say("rendered a systemd user unit from a JSON spec (specifiers `%` escaped, every argument quoted):");
+    for line in
+        String::from_utf8_lossy(written.bytes()).lines().filter(|l| l.starts_with("Exec") || l.starts_with("Env"))
+    {
+        t.say(&format!("    {line}"));
+    }
+    let handoff = written.verify_before_handoff();
+    t.record(title, "FS-8", handoff.is_ok(), "written atomically (0644); chain re-verified before hand-off".into());
+    let hostile = br#"{"description": "gw\nExecStartPre=/bin/sh -c evil", "exec_start": ["/usr/bin/gw"]}"#;
+    t.say("a spec whose description hides a newline and an ExecStartPre= line:");
+    match ServiceSpec::from_json(ServiceKind::Systemd, hostile).and_then(|s| s.render()) {
+        Err(e) if e.kind() == gw_persist::ErrorKind::Injection => {
+            t.say(&format!("the error a user sees: {}", CliError::from(e).line()));
+            t.record(title, "CLI-2", true, "refused (injection); nothing rendered".into());
+        }
+        other => {
+            t.record(title, "CLI-2", false, format!("expected an injection refusal, got {:?}", other.map(|b| b.len())))
+        }
+    }
+
+    // 8. The directory swapped after it was opened.
     let title = "directory swapped after it was opened";
     t.step(title, "FS-2, FS-8");
     let moved = base.join("home.moved");

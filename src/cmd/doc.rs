@@ -1,12 +1,14 @@
 //! `gw doc`: the command line over gw-persist documents.
 
-use std::io::Read;
+use std::io::{Read, Write};
+use std::path::Path;
 
 use gw_anchor::{Policy, Root};
+use gw_persist::service::{MAX_SPEC_BYTES, ServiceKind, ServiceSpec};
 use gw_persist::{Document, Error, ErrorKind, Format, Limits, merge_patch, parse_json, pointer};
 use serde_json::{Value, json};
 
-use crate::cli::{DocCommand, DocGetArgs, DocRmArgs, DocSetArgs, DocTarget, FormatArg};
+use crate::cli::{DocCommand, DocGetArgs, DocRmArgs, DocSetArgs, DocTarget, FormatArg, RenderArgs, ServiceArg};
 use crate::output::{CliError, EXIT_NOT_FOUND, EXIT_OK, Output};
 
 pub(crate) fn run(cmd: DocCommand, policy: &Policy, out: Output) -> Result<u8, CliError> {
@@ -15,6 +17,7 @@ pub(crate) fn run(cmd: DocCommand, policy: &Policy, out: Output) -> Result<u8, C
         DocCommand::Set(a) => set(a, policy, out),
         DocCommand::Rm(a) => rm(a, policy, out),
         DocCommand::Merge(a) => merge(a, policy, out),
+        DocCommand::Render(a) => render(a, policy, out),
     }
 }
 
@@ -70,7 +73,10 @@ fn get(a: DocGetArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
 
 /// Reads stdin up to the document size limit.
 fn stdin_text(what: &str) -> Result<Vec<u8>, CliError> {
-    let max = Limits::DEFAULT_MAX_BYTES;
+    stdin_limited(what, Limits::DEFAULT_MAX_BYTES)
+}
+
+fn stdin_limited(what: &str, max: u64) -> Result<Vec<u8>, CliError> {
     let mut buf = Vec::new();
     std::io::stdin()
         .lock()
@@ -184,4 +190,80 @@ fn relabel_pointer(e: Error, doc: &Document<'_>) -> CliError {
 
 fn show_ptr(p: &str) -> String {
     if p.is_empty() { "the whole document".into() } else { format!("`{p}`") }
+}
+
+/// Reads the spec: stdin for `-`, else the file through an anchored root of
+/// its directory (a spec in an insecure directory could be swapped).
+fn read_spec(spec: &Path, policy: &Policy) -> Result<Vec<u8>, CliError> {
+    if spec == Path::new("-") {
+        return stdin_limited("the spec", MAX_SPEC_BYTES);
+    }
+    let (dir, name) = match (spec.parent(), spec.file_name()) {
+        (Some(d), Some(n)) => (if d.as_os_str().is_empty() { Path::new(".") } else { d }, n),
+        _ => return Err(CliError::usage("render", format!("--spec {}: not a file path", spec.display()))),
+    };
+    let root = Root::open(dir, policy).map_err(|e| {
+        let insecure = e.kind() == gw_anchor::ErrorKind::InsecureDirectory;
+        let err = CliError::from(e);
+        if insecure {
+            // `chmod go-w /tmp` is not the fix for a spec left in /tmp.
+            err.with_fix("keep the spec in a directory only you can write, or pipe it in with `--spec -`")
+        } else {
+            err
+        }
+    })?;
+    Ok(root.read(name, MAX_SPEC_BYTES)?)
+}
+
+fn render(a: RenderArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
+    let kind = match a.kind {
+        ServiceArg::Launchd => ServiceKind::Launchd,
+        ServiceArg::Systemd => ServiceKind::Systemd,
+    };
+    let bytes = read_spec(&a.spec, policy)?;
+    let spec_name = a.spec.display().to_string();
+    let spec = ServiceSpec::from_json(kind, &bytes).map_err(|e| spec_error(e, &spec_name))?;
+    let rendered = spec.render().map_err(|e| spec_error(e, &spec_name))?;
+    let Some(target) = a.write else {
+        if out.json {
+            let text = String::from_utf8_lossy(&rendered).into_owned();
+            out.ok("", json!({ "kind": kind.as_str(), "rendered": text }));
+        } else {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&rendered)
+                .and_then(|()| stdout.flush())
+                .map_err(|e| CliError::usage("write stdout", format!("cannot write to stdout: {e}")))?;
+        }
+        return Ok(EXIT_OK);
+    };
+    let [dir, rel] = <[std::ffi::OsString; 2]>::try_from(target)
+        .map_err(|_| CliError::usage("render", "--write takes DIR and REL"))?;
+    let root = Root::open(&dir, policy)?;
+    let written = spec.write(&root, &rel)?;
+    let handoff = written.verify_before_handoff()?;
+    out.ok(
+        &format!(
+            "wrote {} ({} bytes, mode 0644); directory chain re-verified: hand {} to {}",
+            handoff.display(),
+            written.bytes().len(),
+            handoff.display(),
+            match kind {
+                ServiceKind::Launchd => "launchctl",
+                _ => "systemctl --user",
+            }
+        ),
+        json!({ "kind": kind.as_str(), "path": handoff, "bytes": written.bytes().len(), "verified": true }),
+    );
+    Ok(EXIT_OK)
+}
+
+/// A spec error: it names the spec and the field; injections stay exit 3.
+fn spec_error(e: Error, spec: &str) -> CliError {
+    let field = e.path().display().to_string();
+    let mut err = CliError::input(e, spec);
+    if !field.is_empty() && field != "-" {
+        err.path = Some(format!("{spec} field {field}"));
+    }
+    err
 }

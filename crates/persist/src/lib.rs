@@ -13,6 +13,9 @@
 //! across threads and processes, optionally guarded by a generation counter
 //! (compare-and-swap). [`merge_keeping_local`] mirrors a primary document
 //! into a secondary without dropping the secondary's own entries (CRED-7).
+//! [`service`] renders launchd agents and systemd user units from typed,
+//! validated specs (values that would inject a directive are refused),
+//! writes them atomically and re-verifies the chain before hand-off (FS-8).
 //!
 //! **Not guaranteed.** Locks are advisory: a writer that bypasses
 //! gw-persist is not excluded (its writes are still atomic if it uses
@@ -32,6 +35,7 @@ mod limits;
 mod merge;
 mod plist;
 pub mod pointer;
+pub mod service;
 mod sync;
 
 pub use document::Document;
