@@ -126,8 +126,20 @@ fn set(a: DocSetArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
 
 fn rm(a: DocRmArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
     check_pointer(&a.pointer)?;
+    if a.pointer.is_empty() {
+        // Something is there (the document): "nothing at ``" would be wrong.
+        return Err(CliError::usage(
+            "rm",
+            "the empty JSON pointer names the whole document, which `doc rm` does not remove",
+        )
+        .with_fix("give the pointer of a value inside it; to delete the file use `gw fs rm DIR REL`"));
+    }
     let root = open(&a.target, policy)?;
     let doc = document(&root, &a.target);
+    // A missing document is reported before the lock file is created.
+    if doc.load_value()?.is_none() {
+        return Err(missing(&doc));
+    }
     let mut absent = false;
     let result = doc.update_value(|cur| {
         let Some(mut d) = cur else {

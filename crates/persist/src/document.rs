@@ -128,22 +128,71 @@ impl<'r> Document<'r> {
     ///
     /// # Errors
     /// Every other failure, as it is: refusals (symlink, FIFO, insecure
-    /// directory), I/O and permission errors, and parse errors with the line
-    /// and column.
+    /// directory, a document others can write — [`ErrorKind::InsecureFile`]),
+    /// I/O and permission errors, and parse errors with the line and column.
     ///
     /// # Security
-    /// THREATS FS-7 (errors are never mistaken for "missing"), CLI-2.
+    /// THREATS FS-7 (errors are never mistaken for "missing"), CLI-2, FS-5
+    /// (the document's directory must be one only the caller can change, and
+    /// the document writable by the caller alone).
     pub fn load_value(&self) -> Result<Option<Value>> {
         let path = self.path();
-        let bytes = match self.root.read(&self.rel, self.limits.max_bytes) {
-            Ok(b) => b,
-            Err(e) if e.kind() == gw_anchor::ErrorKind::NotFound => return Ok(None),
-            Err(e) if e.kind() == gw_anchor::ErrorKind::TooLarge => {
-                return Err(Error::new(ErrorKind::TooLarge, "load", &path, e.message().to_owned()));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let Some(bytes) = self.read_trusted(&path)? else { return Ok(None) };
         self.format.parse(&bytes, &self.limits).map(Some).map_err(|e| e.relabel("load", &path))
+    }
+
+    /// The document's bytes, read from its directory opened (and checked, as
+    /// gw-anchor checks directories it changes) as a root of its own: nobody
+    /// but the caller can swap the entry between the read and the check of
+    /// the file's owner and mode that follows. `None` only for not-found.
+    fn read_trusted(&self, path: &Path) -> Result<Option<Vec<u8>>> {
+        let anchor = |e: gw_anchor::Error| match e.kind() {
+            gw_anchor::ErrorKind::NotFound => Ok(None),
+            gw_anchor::ErrorKind::TooLarge => Err(Error::new(ErrorKind::TooLarge, "load", path, e.message().to_owned())),
+            _ => Err(e.into()),
+        };
+        let (dir, name) = match (self.rel.parent(), self.rel.file_name()) {
+            // A path ending in `/`, `.` or `..` has no file name once split
+            // here: let gw-anchor's path validation report it.
+            (_, None) => return self.root.read(&self.rel, self.limits.max_bytes).map(Some).or_else(anchor),
+            _ if self.rel.as_os_str().as_encoded_bytes().ends_with(b"/") => {
+                return self.root.read(&self.rel, self.limits.max_bytes).map(Some).or_else(anchor);
+            }
+            (parent, Some(name)) => {
+                let parent = parent.filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                match self.root.open_dir(parent) {
+                    Ok(dir) => (dir, name),
+                    Err(e) => return anchor(e),
+                }
+            }
+        };
+        let bytes = match dir.read(name, self.limits.max_bytes) {
+            Ok(b) => b,
+            Err(e) => return anchor(e),
+        };
+        let meta = dir.metadata(name)?;
+        let me = self.root.policy().uid();
+        if meta.mode & 0o022 != 0 || (meta.uid != me && meta.uid != 0) {
+            let who = if meta.uid != me && meta.uid != 0 {
+                format!("is owned by uid {}, not by you (uid {me}) or root", meta.uid)
+            } else {
+                "is writable by other users".to_owned()
+            };
+            return Err(Error::new(
+                ErrorKind::InsecureFile,
+                "load",
+                path,
+                format!(
+                    "refused: the document {who} (owner uid {}, mode {:04o}), so anyone could have written its content",
+                    meta.uid, meta.mode
+                ),
+            )
+            .with_fix(format!(
+                "check its content, then `chown {me} {p}` and `chmod go-w {p}` (or save a new document over it)",
+                p = path.display()
+            )));
+        }
+        Ok(Some(bytes))
     }
 
     /// Loads the document as `T`.
@@ -254,6 +303,17 @@ impl<'r> Document<'r> {
 
     fn locked_update(&self, expected: Option<u64>, f: impl FnOnce(Option<Value>) -> Result<Value>) -> Result<Value> {
         let path = self.path();
+        // Refuse a target that can never be a document (a symlink, FIFO,
+        // directory...) before the lock file is created, so refused input
+        // leaves nothing behind. The load under the lock checks again.
+        match self.root.metadata(&self.rel) {
+            Ok(m) if m.kind == gw_anchor::FileKind::File => {}
+            Ok(_) => {
+                self.load_value()?;
+            }
+            Err(e) if e.kind() == gw_anchor::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
         let lock_rel = self.lock_rel()?;
         let root_id = self.root.metadata(".")?;
         let key = (root_id.dev, root_id.ino, lock_rel.clone());
