@@ -148,7 +148,9 @@ impl<'r> Document<'r> {
     fn read_trusted(&self, path: &Path) -> Result<Option<Vec<u8>>> {
         let anchor = |e: gw_anchor::Error| match e.kind() {
             gw_anchor::ErrorKind::NotFound => Ok(None),
-            gw_anchor::ErrorKind::TooLarge => Err(Error::new(ErrorKind::TooLarge, "load", path, e.message().to_owned())),
+            gw_anchor::ErrorKind::TooLarge => {
+                Err(Error::new(ErrorKind::TooLarge, "load", path, e.message().to_owned()))
+            }
             _ => Err(e.into()),
         };
         let (dir, name) = match (self.rel.parent(), self.rel.file_name()) {

@@ -37,6 +37,10 @@ pub enum ErrorKind {
     /// A service definition value would inject a directive or break the
     /// format: newline, control character, unbalanced quote (security refusal).
     Injection,
+    /// The document is writable by its group or by others, or owned by
+    /// another user (not the caller, not root): anyone could have written its
+    /// content (security refusal, THREATS FS-5).
+    InsecureFile,
 }
 
 impl ErrorKind {
@@ -44,7 +48,7 @@ impl ErrorKind {
     pub fn is_security_refusal(self) -> bool {
         match self {
             Self::Fs(k) => k.is_security_refusal(),
-            Self::DuplicateKey | Self::Injection => true,
+            Self::DuplicateKey | Self::Injection | Self::InsecureFile => true,
             _ => false,
         }
     }
@@ -63,6 +67,7 @@ impl ErrorKind {
             Self::Pointer => "pointer",
             Self::InvalidSpec => "invalid_spec",
             Self::Injection => "injection",
+            Self::InsecureFile => "insecure_file",
         }
     }
 }

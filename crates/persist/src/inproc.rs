@@ -149,6 +149,34 @@ mod loom_tests {
         });
     }
 
+    /// Three contenders for one key: when the holder leaves, `notify_all`
+    /// wakes both waiters and only one may take the key — each must check
+    /// again under the mutex (a waiter that took the key on wake-up alone,
+    /// `if` instead of `while`, would share it). Two threads cannot show
+    /// this: the only waiter always finds the key free.
+    #[test]
+    fn loom_three_contenders_take_turns() {
+        loom::model(|| {
+            let locks = Arc::new(KeyedLocks::new());
+            let inside = Arc::new(AtomicUsize::new(0));
+            let handles: Vec<_> = (0..3)
+                .map(|_| {
+                    let (locks, inside) = (Arc::clone(&locks), Arc::clone(&inside));
+                    thread::spawn(move || {
+                        let g = locks.lock(7u8, Duration::from_secs(1)).expect("loom waits without timeout");
+                        assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two holders of one key");
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        drop(g);
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+            assert_eq!(locks.held_count(), 0);
+        });
+    }
+
     /// Different keys never wait for each other.
     #[test]
     fn loom_distinct_keys_are_independent() {

@@ -104,7 +104,9 @@ fn convert(e: serde_json::Error, state: &State) -> Error {
         }
     };
     let err = Error::new(kind, OP, "-", message);
-    if e.line() > 0 { err.at(e.line(), e.column()) } else { err }
+    // serde_json says column 0 for an error before the first character of a
+    // line (at the end of input after a newline); positions here are 1-based.
+    if e.line() > 0 { err.at(e.line(), e.column().max(1)) } else { err }
 }
 
 #[derive(Clone, Copy)]

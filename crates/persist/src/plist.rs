@@ -39,11 +39,19 @@ pub fn parse_plist(bytes: &[u8], limits: &Limits) -> Result<Value> {
                 format!("the document is {} bytes; the limit is {}", bytes.len(), limits.max_bytes),
             ));
         }
-        build(BinaryReader::new(Cursor::new(bytes)), limits)
+        build(BinaryReader::new(Cursor::new(bytes)), limits, false)
     } else {
         check_size_and_encoding(bytes, limits)?;
-        build(XmlReader::new(Cursor::new(bytes)), limits)
+        build(XmlReader::new(Cursor::new(bytes)), limits, true)
     }
+}
+
+/// A character XML 1.0 cannot hold, raw or as a character reference (`Char`
+/// production: controls other than tab, newline and carriage return, and
+/// U+FFFE/U+FFFF). Other parsers (`plutil`, Python's `plistlib`) refuse a
+/// plist with one, so gw neither writes nor accepts it.
+fn not_xml_char(s: &str) -> Option<char> {
+    s.chars().find(|&c| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{fffe}' || c == '\u{ffff}')
 }
 
 /// The document as an XML property list, as `plutil` and launchd accept it.
@@ -59,6 +67,15 @@ pub fn to_plist_bytes(value: &Value) -> Result<Vec<u8>> {
             format!("a property list cannot hold null (at JSON pointer `{at}`)"),
         )
         .with_fix("remove the null or use a JSON document"));
+    }
+    if let Some((at, c)) = find_non_xml(value, String::new()) {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            "serialize",
+            "-",
+            format!("an XML property list cannot hold the character {c:?} (at JSON pointer `{at}`)"),
+        )
+        .with_fix("remove the control character or use a JSON document"));
     }
     let mut out = Vec::new();
     plist::to_writer_xml(&mut out, value)
@@ -80,12 +97,28 @@ fn find_null(v: &Value, at: String) -> Option<String> {
     }
 }
 
+/// The first string or key (by JSON pointer) holding a character XML cannot.
+fn find_non_xml(v: &Value, at: String) -> Option<(String, char)> {
+    match v {
+        Value::String(s) => not_xml_char(s).map(|c| (at, c)),
+        Value::Array(a) => a.iter().enumerate().find_map(|(i, x)| find_non_xml(x, format!("{at}/{i}"))),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            let at = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+            match not_xml_char(k) {
+                Some(c) => Some((at, c)),
+                None => find_non_xml(x, at),
+            }
+        }),
+        _ => None,
+    }
+}
+
 enum Frame {
     Array(Vec<Value>),
     Dict(Map<String, Value>, Option<String>),
 }
 
-fn build<I>(events: I, limits: &Limits) -> Result<Value>
+fn build<I>(events: I, limits: &Limits, xml: bool) -> Result<Value>
 where
     I: Iterator<Item = std::result::Result<plist::stream::OwnedEvent, plist::Error>>,
 {
@@ -123,6 +156,9 @@ where
                 None => return Err(syntax("a collection ends that never started")),
             },
             Event::String(s) => {
+                if let Some(c) = not_xml_char(&s).filter(|_| xml) {
+                    return Err(syntax(&format!("the character {c:?} is not allowed in XML")));
+                }
                 if let Some(Frame::Dict(map, pending @ None)) = stack.last_mut() {
                     if map.contains_key(s.as_ref()) {
                         return Err(Error::new(
