@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Ratios of each bench to its group's baseline, from one criterion run.
+
+Reads target/criterion/<group>/<bench>/new/estimates.json (written by
+`cargo bench --bench replace --bench open_read`) and prints, per bench, its
+mean and median divided by the baseline's mean and median measured in the same
+run, plus the issue's targets. Absolute times are deliberately not printed: the
+machines are noisy, ratios are what carries over.
+
+Usage (from the workspace root):
+    python3 benches/ratios.py [CRITERION_DIR]    # default: $CARGO_TARGET_DIR or target, /criterion
+Exit status 0 whether or not targets are met (this reports, it does not gate).
+"""
+
+import json
+import os
+import sys
+
+# group -> (baseline bench, [benches in display order])
+GROUPS = {
+    "replace_durable": ("atomic_write_file", ["gw_anchor", "atomic_write_file", "tempfile"]),
+    "replace_nosync": ("std_fs_write", ["gw_anchor", "std_fs_write"]),
+    "open_read_8deep": ("std_fs_read", ["gw_openat2", "gw_walk", "cap_std", "std_fs_read"]),
+}
+
+# (group, bench) -> the largest mean ratio the issue accepts
+TARGETS = {
+    ("replace_durable", "gw_anchor"): 1.1,
+    ("open_read_8deep", "gw_openat2"): 1.5,
+    ("open_read_8deep", "gw_walk"): 3.0,
+}
+
+
+def load(base, group, bench):
+    path = os.path.join(base, group, bench, "new", "estimates.json")
+    try:
+        with open(path) as f:
+            est = json.load(f)
+    except FileNotFoundError:
+        return None
+    return est["mean"]["point_estimate"], est["median"]["point_estimate"]
+
+
+def main():
+    if len(sys.argv) > 1:
+        base = sys.argv[1]
+    else:
+        base = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "criterion")
+    found = False
+    for group, (baseline, benches) in GROUPS.items():
+        ref = load(base, group, baseline)
+        if ref is None:
+            print(f"{group}: no results under {base} (run the bench first)")
+            continue
+        found = True
+        print(f"{group} (baseline: {baseline})")
+        print(f"  {'bench':<20}{'mean ratio':>12}{'median ratio':>14}  target")
+        for bench in benches:
+            est = load(base, group, bench)
+            if est is None:
+                print(f"  {bench:<20}{'missing':>12}")
+                continue
+            mean_r, median_r = est[0] / ref[0], est[1] / ref[1]
+            target = TARGETS.get((group, bench))
+            verdict = ""
+            if target is not None:
+                verdict = f"<= {target}x: {'met' if mean_r <= target else 'NOT met'}"
+            print(f"  {bench:<20}{mean_r:>11.2f}x{median_r:>13.2f}x  {verdict}")
+    if not found:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+//! Paired, interleaved ratios for the contenders of `benches/replace.rs` and
+//! `benches/open_read.rs` (the same code, from `benches/common`): a cross-check
+//! of the criterion figures that holds up on a noisy, shared machine.
+//!
+//! Criterion measures one bench after another, so load that comes and goes
+//! (other builds, other fsyncs on the same disk) lands on one contender and
+//! not the next, and a single run's ratios can swing by 2x. Here each round
+//! times a batch of every contender back to back (the order rotating from
+//! round to round) and takes each one's ratio to the baseline *within that
+//! round*; the report is the median and interquartile range of those per-round
+//! ratios. Absolute times are not printed.
+//!
+//! ```text
+//! cargo run --release --example paired            # 31 rounds per group
+//! cargo run --release --example paired -- 61      # more rounds
+//! ```
+
+use std::fs::File;
+use std::hint::black_box;
+use std::time::Instant;
+
+use gw_anchor::{Durability, Resolver};
+
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+/// One contender: a name and one iteration of its work.
+struct Contender<'a> {
+    name: &'static str,
+    run: Box<dyn FnMut() + 'a>,
+}
+
+impl<'a> Contender<'a> {
+    fn new(name: &'static str, run: impl FnMut() + 'a) -> Self {
+        Self { name, run: Box::new(run) }
+    }
+}
+
+/// Runs `rounds` interleaved rounds of `batch` iterations per contender and
+/// prints each contender's per-round ratio to `contenders[0]` (the baseline).
+fn paired(group: &str, contenders: &mut [Contender<'_>], rounds: usize, batch: u32, targets: &[(&str, f64)]) {
+    let n = contenders.len();
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); n];
+    for round in 0..=rounds {
+        let mut per_iter = vec![0f64; n];
+        for k in 0..n {
+            let i = (round + k) % n;
+            let c = &mut contenders[i];
+            let start = Instant::now();
+            for _ in 0..batch {
+                (c.run)();
+            }
+            per_iter[i] = start.elapsed().as_secs_f64() / f64::from(batch);
+        }
+        if round == 0 {
+            continue; // warm-up
+        }
+        for i in 0..n {
+            ratios[i].push(per_iter[i] / per_iter[0]);
+        }
+    }
+    println!("{group} (baseline: {}; {rounds} rounds of {batch} iterations each)", contenders[0].name);
+    println!("  {:<20}{:>14}{:>18}  target", "contender", "median ratio", "p25 - p75");
+    for (c, r) in contenders.iter().zip(ratios.iter_mut()).skip(1) {
+        r.sort_by(f64::total_cmp);
+        let q = |p: f64| r[((r.len() - 1) as f64 * p).round() as usize];
+        let verdict = match targets.iter().find(|(name, _)| *name == c.name) {
+            Some((_, t)) => format!("<= {t:.1}x: {}", if q(0.5) <= *t { "met" } else { "NOT met" }),
+            None => String::new(),
+        };
+        println!("  {:<20}{:>13.2}x{:>10.2} - {:.2}x  {verdict}", c.name, q(0.5), q(0.25), q(0.75));
+    }
+}
+
+fn main() {
+    let rounds: usize = match std::env::args().nth(1) {
+        Some(s) => s.parse().expect("usage: paired [ROUNDS]"),
+        None => 31,
+    };
+    let data = common::payload();
+
+    {
+        let tmp = common::temp_dir("gw-paired-replace.");
+        let dir = tmp.path();
+        let root = common::root(dir, Resolver::Auto);
+        let dir_handle = File::open(dir).expect("open dir");
+        let (awf, tf) = (dir.join("awf.bin"), dir.join("tempfile.bin"));
+        paired(
+            "replace_durable",
+            &mut [
+                Contender::new("atomic_write_file", || common::awf_replace(black_box(&awf), &data)),
+                Contender::new("gw_anchor", || common::gw_replace(&root, black_box("gw.bin"), &data, Durability::Sync)),
+                Contender::new("tempfile", || common::tempfile_replace(dir, &dir_handle, black_box(&tf), &data)),
+            ],
+            rounds,
+            20,
+            &[("gw_anchor", 1.1)],
+        );
+        common::check_written(dir, &["gw.bin", "awf.bin", "tempfile.bin"], &data);
+    }
+
+    {
+        let tmp = common::temp_dir("gw-paired-replace.");
+        let dir = tmp.path();
+        let root = common::root(dir, Resolver::Auto);
+        let std_path = dir.join("std.bin");
+        paired(
+            "replace_nosync",
+            &mut [
+                Contender::new("std_fs_write", || common::std_write(black_box(&std_path), &data)),
+                Contender::new("gw_anchor", || {
+                    common::gw_replace(&root, black_box("gw.bin"), &data, Durability::NoSync)
+                }),
+            ],
+            rounds,
+            100,
+            &[],
+        );
+        common::check_written(dir, &["gw.bin", "std.bin"], &data);
+    }
+
+    {
+        let tmp = common::temp_dir("gw-paired-read.");
+        let dir = tmp.path();
+        let full = common::make_read_tree(dir);
+        let openat2 = common::root(dir, Resolver::Openat2);
+        let walk = common::root(dir, Resolver::Walk);
+        let cap = common::cap_dir(dir);
+        paired(
+            "open_read_8deep",
+            &mut [
+                Contender::new("std_fs_read", || drop(black_box(common::std_read(black_box(&full))))),
+                Contender::new("gw_openat2", || drop(black_box(common::gw_read(black_box(&openat2))))),
+                Contender::new("gw_walk", || drop(black_box(common::gw_read(black_box(&walk))))),
+                Contender::new("cap_std", || drop(black_box(common::cap_read(black_box(&cap))))),
+            ],
+            rounds,
+            5000,
+            &[("gw_openat2", 1.5), ("gw_walk", 3.0)],
+        );
+    }
+}
