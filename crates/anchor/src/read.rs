@@ -26,6 +26,20 @@ impl Root {
     /// [`ErrorKind::TooLarge`], [`ErrorKind::NotFound`] (only for `ENOENT`,
     /// FS-7), and I/O errors.
     pub fn read(&self, rel: impl AsRef<Path>, max_bytes: u64) -> Result<Vec<u8>> {
+        self.read_with_metadata(rel, max_bytes).map(|(bytes, _)| bytes)
+    }
+
+    /// [`Root::read`], also returning the metadata of the file that was read
+    /// (from `fstat` on the open descriptor, so it describes exactly the file
+    /// whose bytes were returned: no window between a check and the read).
+    ///
+    /// # Errors
+    /// As [`Root::read`].
+    ///
+    /// # Security
+    /// Lets callers check the owner and mode of a secret file race-free
+    /// (like ssh refusing an unprotected key).
+    pub fn read_with_metadata(&self, rel: impl AsRef<Path>, max_bytes: u64) -> Result<(Vec<u8>, crate::Metadata)> {
         const OP: &str = "read";
         let rel = self.rel_file(OP, rel.as_ref())?;
         let shown = self.shown(&rel);
@@ -55,7 +69,7 @@ impl Root {
         if out.len() as u64 > max_bytes {
             return Err(too_large(OP, &shown, out.len() as u64, max_bytes));
         }
-        Ok(out)
+        Ok((out, crate::Metadata::from_stat(&st)))
     }
 
     /// If the final component of `rel` is not a regular file, the refusal
