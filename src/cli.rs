@@ -53,6 +53,108 @@ pub(crate) enum Command {
     /// atomic replace. A document ending in `.plist` is a property list.
     #[command(subcommand)]
     Doc(DocCommand),
+    /// Scoped tokens derived from a root secret: bound to scope, audience,
+    /// expiry and locality; narrowed by any holder; verified in constant time.
+    /// Tokens are read from stdin, never from arguments.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create a new root secret file (32 random bytes, mode 0600). Never
+    /// replaces an existing file.
+    Init(SecretFileArg),
+    /// Derive a token from the root secret and print it on stdout.
+    Derive(DeriveArgs),
+    /// Narrow the token on stdin (no secret needed) and print the narrower
+    /// token on stdout. A caveat can only narrow.
+    Attenuate(AttenuateArgs),
+    /// Verify the token on stdin. Exit 0 if valid, 3 if not (the failed check
+    /// on stderr).
+    Verify(VerifyArgs),
+    /// Print the claims of the token on stdin. Verifies nothing.
+    Inspect,
+    /// Compatibility derivation: base64url(HMAC-SHA256(key, LABEL)), the key
+    /// being a string field of a JSON file (e.g. OpenClaw's exec-approvals.json).
+    Label(LabelArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SecretFileArg {
+    /// The root secret file (its directory is verified like any gw directory).
+    #[arg(long)]
+    pub(crate) secret_file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeriveArgs {
+    #[command(flatten)]
+    pub(crate) secret: SecretFileArg,
+    /// A scope to grant (repeat for several), e.g. gateway.connect.
+    #[arg(long = "scope", required = true)]
+    pub(crate) scopes: Vec<String>,
+    /// Bind the token to this audience (the gateway URL it may be sent to).
+    #[arg(long)]
+    pub(crate) aud: Option<String>,
+    /// Lifetime, e.g. 90s, 5m, 8h.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub(crate) ttl: std::time::Duration,
+    /// Only valid when presented from a loopback peer.
+    #[arg(long)]
+    pub(crate) local: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AttenuateArgs {
+    /// Keep only this scope (repeat for several).
+    #[arg(long = "scope")]
+    pub(crate) scopes: Vec<String>,
+    /// Bind to this audience.
+    #[arg(long)]
+    pub(crate) aud: Option<String>,
+    /// Expire at most this long from now, e.g. 30s.
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) ttl: Option<std::time::Duration>,
+    /// Require a loopback peer.
+    #[arg(long)]
+    pub(crate) local: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    pub(crate) secret: SecretFileArg,
+    /// The scope the token must grant.
+    #[arg(long)]
+    pub(crate) scope: String,
+    /// The audience this verifier serves.
+    #[arg(long)]
+    pub(crate) aud: Option<String>,
+    /// The address the token was presented from (required for local tokens).
+    #[arg(long)]
+    pub(crate) peer: Option<std::net::IpAddr>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LabelArgs {
+    /// The JSON file holding the key (read, never created).
+    #[arg(long)]
+    pub(crate) key_file: PathBuf,
+    /// The dotted path of the key's string field.
+    #[arg(long, default_value = "socket.token")]
+    pub(crate) json_field: String,
+    /// The label, e.g. openclaw:gateway-approval-runtime-token:v1.
+    #[arg(long)]
+    pub(crate) label: String,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 90s, 5m or 8h: {e}"))?;
+    if d.as_secs() == 0 {
+        return Err(format!("`{s}` is shorter than a second"));
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Subcommand)]

@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         Command::Demo => cmd::demo::run(&policy, out),
         Command::Fs(fs) => cmd::fs::run(fs, &policy, out),
         Command::Doc(doc) => cmd::doc::run(doc, &policy, out),
+        Command::Token(t) => cmd::token::run(t, &policy, out),
     };
     ExitCode::from(match result {
         Ok(code) => code,

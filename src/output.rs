@@ -122,6 +122,26 @@ impl From<gw_persist::Error> for CliError {
     }
 }
 
+impl From<gw_token::Error> for CliError {
+    fn from(e: gw_token::Error) -> Self {
+        use gw_token::ErrorKind as K;
+        let code = match e.kind() {
+            K::Fs(k) => Self::code_for(k),
+            k if k.is_security_refusal() => EXIT_REFUSED,
+            K::InvalidInput => EXIT_USAGE,
+            _ => EXIT_FAILED,
+        };
+        Self {
+            code,
+            kind: e.kind().as_str(),
+            op: e.op(),
+            path: e.path().map(|p| p.display().to_string()),
+            message: e.message().into(),
+            fix: e.fix().map(str::to_owned),
+        }
+    }
+}
+
 impl CliError {
     /// An error in input the user gave (an argument, stdin, a spec): a usage
     /// error, unless it is a security refusal (a duplicate key, an injection).

@@ -4,3 +4,4 @@
 pub(crate) mod demo;
 pub(crate) mod doc;
 pub(crate) mod fs;
+pub(crate) mod token;

@@ -1,0 +1,179 @@
+//! `gw token`: the command line over gw-token. Tokens come in on stdin and
+//! go out on stdout only where printing them is the command's purpose
+//! (`derive`, `attenuate`, `label`); they never appear in arguments or errors.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use gw_anchor::{Policy, Root};
+use gw_token::{
+    Caveat, Grant, TokenKey, Verifier, attenuate, derive, expose, init_secret_file, inspect, label_token,
+    load_secret_file, read_json_secret, unix_now,
+};
+use secrecy::SecretString;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::cli::{AttenuateArgs, DeriveArgs, LabelArgs, TokenCommand, VerifyArgs};
+use crate::output::{CliError, EXIT_OK, Output};
+
+pub(crate) fn run(cmd: TokenCommand, policy: &Policy, out: Output) -> Result<u8, CliError> {
+    match cmd {
+        TokenCommand::Init(a) => {
+            let (root, name) = open_parent(&a.secret_file, policy)?;
+            init_secret_file(&root, name)?;
+            let path = root.path().join(name);
+            out.ok(
+                &format!(
+                    "created a new root secret in {} (mode 0600); keep it out of backups and argv",
+                    path.display()
+                ),
+                json!({ "path": path, "mode": "0600" }),
+            );
+            Ok(EXIT_OK)
+        }
+        TokenCommand::Derive(a) => derive_cmd(a, policy, out),
+        TokenCommand::Attenuate(a) => attenuate_cmd(a, out),
+        TokenCommand::Verify(a) => verify_cmd(a, policy, out),
+        TokenCommand::Inspect => inspect_cmd(out),
+        TokenCommand::Label(a) => label_cmd(a, policy, out),
+    }
+}
+
+/// A file path as (anchored root of its directory, file name).
+pub(crate) fn open_parent<'p>(path: &'p Path, policy: &Policy) -> Result<(Root, &'p std::ffi::OsStr), CliError> {
+    let name =
+        path.file_name().ok_or_else(|| CliError::usage("open", format!("{}: not a file path", path.display())))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Ok((Root::open(dir, policy)?, name))
+}
+
+fn key_from(secret_file: &Path, policy: &Policy) -> Result<TokenKey, CliError> {
+    let (root, name) = open_parent(secret_file, policy)?;
+    let secret = load_secret_file(&root, name)?;
+    Ok(TokenKey::from_root(&secret))
+}
+
+/// Reads a token from stdin (bounded; surrounding whitespace dropped).
+fn token_from_stdin() -> Result<SecretString, CliError> {
+    let mut buf = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .lock()
+        .take(gw_token::MAX_TOKEN_LEN as u64 + 64)
+        .read_to_end(&mut buf)
+        .map_err(|e| CliError::usage("read stdin", format!("cannot read the token from stdin: {e}")))?;
+    let text =
+        std::str::from_utf8(&buf).map_err(|_| CliError::usage("read stdin", "the token on stdin is not text"))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(CliError::usage("read stdin", "no token on stdin")
+            .with_fix("pipe the token in: `gw token verify ... < token-file`"));
+    }
+    Ok(SecretString::from(token.to_owned()))
+}
+
+/// Prints a token (the command's purpose) followed by a newline.
+fn print_token(out: Output, token: &SecretString, extra: serde_json::Value) -> Result<(), CliError> {
+    if out.json {
+        let mut v = extra;
+        v["token"] = json!(expose(token));
+        out.ok("", v);
+        return Ok(());
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(expose(token).as_bytes())
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush())
+        .map_err(|e| CliError::usage("write stdout", format!("cannot write to stdout: {e}")))
+}
+
+fn derive_cmd(a: DeriveArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
+    let key = key_from(&a.secret.secret_file, policy)?;
+    let grant = Grant { scopes: a.scopes, audience: a.aud, ttl: a.ttl, local: a.local };
+    let now = unix_now();
+    let token = derive(&key, &grant, now)?;
+    let claims = inspect(expose(&token))?.claims;
+    print_token(
+        out,
+        &token,
+        json!({ "scopes": claims.scp, "aud": claims.aud, "expires": claims.exp, "local": claims.loc }),
+    )?;
+    Ok(EXIT_OK)
+}
+
+fn attenuate_cmd(a: AttenuateArgs, out: Output) -> Result<u8, CliError> {
+    let token = token_from_stdin()?;
+    let mut scopes = a.scopes;
+    scopes.sort();
+    scopes.dedup();
+    let caveat = Caveat {
+        scp: (!scopes.is_empty()).then_some(scopes),
+        aud: a.aud,
+        exp: a.ttl.map(|d| unix_now().saturating_add(d.as_secs())),
+        loc: a.local.then_some(true),
+    };
+    let narrowed = attenuate(expose(&token), &caveat)?;
+    let eff = inspect(expose(&narrowed))?.effective;
+    print_token(out, &narrowed, json!({ "scopes": eff.scopes, "expires": eff.expires, "local": eff.local }))?;
+    Ok(EXIT_OK)
+}
+
+fn verify_cmd(a: VerifyArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
+    let key = key_from(&a.secret.secret_file, policy)?;
+    let token = token_from_stdin()?;
+    let mut v = Verifier::new(&key, &a.scope);
+    if let Some(aud) = &a.aud {
+        v = v.audience(aud);
+    }
+    if let Some(peer) = a.peer {
+        v = v.peer(peer);
+    }
+    let eff = v.verify(expose(&token))?;
+    let left = eff.expires.saturating_sub(unix_now());
+    out.ok(
+        &format!(
+            "valid: grants `{}` (scopes: {}), expires in {left}s{}",
+            a.scope,
+            eff.scopes.join(" "),
+            if eff.local { ", loopback peers only" } else { "" }
+        ),
+        json!({ "valid": true, "scopes": eff.scopes, "expires": eff.expires, "local": eff.local }),
+    );
+    Ok(EXIT_OK)
+}
+
+fn inspect_cmd(out: Output) -> Result<u8, CliError> {
+    let token = token_from_stdin()?;
+    let i = inspect(expose(&token))?;
+    let caveats: Vec<_> = i.caveats.iter().map(|c| serde_json::to_value(c).unwrap_or_default()).collect();
+    let aud = match &i.effective.audience {
+        None => json!(null),
+        Some(Some(a)) => json!(a),
+        Some(None) => json!("(conflicting caveats: no audience is acceptable)"),
+    };
+    let value = json!({
+        "verified": false,
+        "claims": i.claims,
+        "caveats": caveats,
+        "effective": { "scopes": i.effective.scopes, "audience": aud, "not_before": i.effective.not_before,
+                       "expires": i.effective.expires, "local": i.effective.local },
+    });
+    let human = format!(
+        "NOT VERIFIED (inspect checks nothing; use `gw token verify`)\n{}",
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    );
+    out.ok(&human, value);
+    Ok(EXIT_OK)
+}
+
+fn label_cmd(a: LabelArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
+    let (root, name) = open_parent(&a.key_file, policy)?;
+    let key = read_json_secret(&root, name, &a.json_field)?;
+    let token = label_token(&key, &a.label);
+    print_token(out, &token, json!({ "label": a.label }))?;
+    Ok(EXIT_OK)
+}
