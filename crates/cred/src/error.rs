@@ -1,0 +1,161 @@
+//! Errors of credential operations: which operation, which gateway or
+//! profile, never the secret.
+
+use std::fmt;
+
+/// What went wrong.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Not a usable gateway URL.
+    InvalidUrl,
+    /// A bad role, profile name, hello-ok message or secret value.
+    InvalidInput,
+    /// The replacement shared token failed validation (nothing changed).
+    ValidationFailed,
+    /// The write came from a connection generation that is no longer current
+    /// (THREATS CRED-6); nothing was written.
+    StaleGeneration,
+    /// Tokens written during a hand-off did not read back identically; the
+    /// bootstrap token was kept (THREATS CRED-3).
+    ReadBackMismatch,
+    /// A document error from gw-persist (parse, lock, conflict, ...).
+    Doc(gw_persist::ErrorKind),
+    /// A filesystem error or refusal from gw-anchor.
+    Fs(gw_anchor::ErrorKind),
+    /// A root secret error from gw-token.
+    Token(gw_token::ErrorKind),
+}
+
+impl ErrorKind {
+    /// `true` for refusals made for security.
+    pub fn is_security_refusal(self) -> bool {
+        match self {
+            Self::Doc(k) => k.is_security_refusal(),
+            Self::Fs(k) => k.is_security_refusal(),
+            Self::Token(k) => k.is_security_refusal(),
+            Self::StaleGeneration => true,
+            _ => false,
+        }
+    }
+
+    /// A short stable name for machine-readable output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidUrl => "invalid_url",
+            Self::InvalidInput => "invalid_input",
+            Self::ValidationFailed => "validation_failed",
+            Self::StaleGeneration => "stale_generation",
+            Self::ReadBackMismatch => "read_back_mismatch",
+            Self::Doc(k) => k.as_str(),
+            Self::Fs(k) => k.as_str(),
+            Self::Token(k) => k.as_str(),
+        }
+    }
+}
+
+/// An error from gw-cred.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    op: &'static str,
+    subject: String,
+    message: String,
+    fix: Option<String>,
+}
+
+/// `Result` with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// A new error of `kind` for `op`; the message must never hold a secret.
+    pub fn new(kind: ErrorKind, op: &'static str, message: impl Into<String>) -> Self {
+        Self { kind, op, subject: String::new(), message: message.into(), fix: None }
+    }
+    pub(crate) fn about(mut self, subject: impl fmt::Display) -> Self {
+        self.subject = subject.to_string();
+        self
+    }
+    pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+    /// The operation.
+    pub fn op(&self) -> &'static str {
+        self.op
+    }
+    /// The gateway key, profile or file concerned (may be empty).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+    /// What happened.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    /// How to fix it, where known.
+    pub fn fix(&self) -> Option<&str> {
+        self.fix.as_deref()
+    }
+}
+
+impl From<gw_persist::Error> for Error {
+    fn from(e: gw_persist::Error) -> Self {
+        let kind = match e.kind() {
+            gw_persist::ErrorKind::Fs(k) => ErrorKind::Fs(k),
+            k => ErrorKind::Doc(k),
+        };
+        let subject = match e.position() {
+            Some((l, c)) => format!("{}:{l}:{c}", e.path().display()),
+            None => e.path().display().to_string(),
+        };
+        Self { kind, op: e.op(), subject, message: e.message().to_owned(), fix: e.fix().map(str::to_owned) }
+    }
+}
+
+impl From<gw_anchor::Error> for Error {
+    fn from(e: gw_anchor::Error) -> Self {
+        Self {
+            kind: ErrorKind::Fs(e.kind()),
+            op: e.op(),
+            subject: e.path().display().to_string(),
+            message: e.message().to_owned(),
+            fix: e.fix().map(str::to_owned),
+        }
+    }
+}
+
+impl From<gw_token::Error> for Error {
+    fn from(e: gw_token::Error) -> Self {
+        let kind = match e.kind() {
+            gw_token::ErrorKind::Fs(k) => ErrorKind::Fs(k),
+            k => ErrorKind::Token(k),
+        };
+        Self {
+            kind,
+            op: e.op(),
+            subject: e.path().map(|p| p.display().to_string()).unwrap_or_default(),
+            message: e.message().to_owned(),
+            fix: e.fix().map(str::to_owned),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.op)?;
+        if !self.subject.is_empty() {
+            write!(f, " {}", self.subject)?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(fix) = &self.fix {
+            write!(f, " (fix: {fix})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,58 @@
+//! The `hello-ok` answer of a gateway handshake: the role tokens it hands
+//! out (`auth.deviceTokens[]`, each `{role, token}`).
+
+use gw_persist::{Limits, parse_json};
+use gw_token::Secret;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The largest hello-ok message accepted.
+pub const MAX_HELLO_BYTES: u64 = 256 * 1024;
+
+/// One role token from a hello-ok answer.
+#[derive(Debug)]
+pub struct DeviceToken {
+    /// The role (`operator`, `node`, ...).
+    pub role: String,
+    /// The token.
+    pub token: Secret,
+}
+
+/// Parses a hello-ok message strictly (size, duplicate keys, `type` must be
+/// `hello-ok`, every role valid and unique, every token a non-empty line of
+/// printable ASCII) and returns **all** its role tokens (THREATS CRED-2).
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`] naming what is wrong (never a token).
+pub fn parse_hello_ok(bytes: &[u8]) -> Result<Vec<DeviceToken>> {
+    const OP: &str = "parse hello-ok";
+    let bad = |why: String| Error::new(ErrorKind::InvalidInput, OP, why);
+    let doc = parse_json(bytes, &Limits::new(MAX_HELLO_BYTES, 32)).map_err(Error::from)?;
+    if doc.get("type").and_then(|t| t.as_str()) != Some("hello-ok") {
+        return Err(bad("the message is not a hello-ok (its `type` is not \"hello-ok\")".into()));
+    }
+    let list = doc
+        .pointer("/auth/deviceTokens")
+        .and_then(|v| v.as_array())
+        .ok_or_else(|| bad("the hello-ok has no auth.deviceTokens array".into()))?;
+    if list.is_empty() {
+        return Err(bad("auth.deviceTokens is empty: there is nothing to hand off".into()));
+    }
+    let mut out: Vec<DeviceToken> = Vec::with_capacity(list.len());
+    for (i, entry) in list.iter().enumerate() {
+        let role =
+            entry.get("role").and_then(|r| r.as_str()).ok_or_else(|| bad(format!("deviceTokens[{i}] has no role")))?;
+        crate::store::check_role(role).map_err(|e| bad(format!("deviceTokens[{i}]: {}", e.message())))?;
+        let token = entry
+            .get("token")
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| bad(format!("deviceTokens[{i}] has no token")))?;
+        crate::store::check_secret_text(token)
+            .map_err(|e| bad(format!("deviceTokens[{i}] ({role}): {}", e.message())))?;
+        if out.iter().any(|d| d.role == role) {
+            return Err(bad(format!("role `{role}` appears twice in deviceTokens")));
+        }
+        out.push(DeviceToken { role: role.to_owned(), token: Secret::from(token.to_owned()) });
+    }
+    Ok(out)
+}
