@@ -280,7 +280,7 @@ impl<S: Storage> CredStore<S> {
     /// # Errors
     /// Storage errors.
     pub fn remove(&self, key: &GatewayKey, slot: Option<&Slot>) -> Result<bool> {
-        if self.load_doc()?.gateways.get(key.as_str()).is_none() {
+        if !self.load_doc()?.gateways.contains_key(key.as_str()) {
             return Ok(false);
         }
         self.update_record(key, |rec| {
