@@ -26,6 +26,11 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = ResolverArg::Auto)]
     pub(crate) resolver: ResolverArg,
 
+    /// The profile `gw cred` and `gw profile show` act on (a directory under
+    /// the gw home: $GW_HOME, else $XDG_CONFIG_HOME/gw, else ~/.config/gw).
+    #[arg(long, global = true, default_value = "default")]
+    pub(crate) profile: String,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -58,6 +63,162 @@ pub(crate) enum Command {
     /// Tokens are read from stdin, never from arguments.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The credential store of a profile: device (role) tokens, the shared
+    /// token and the bootstrap token per gateway. Secrets enter on stdin and
+    /// are printed only with --reveal.
+    #[command(subcommand)]
+    Cred(CredCommand),
+    /// Profiles: isolated directories with their own config, root secret and
+    /// credentials.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CredCommand {
+    /// Store the secret on stdin in one slot of the gateway URL.
+    Set(CredSetArgs),
+    /// Show which credentials are stored for URL (the secret only with
+    /// --reveal and one slot).
+    Get(CredGetArgs),
+    /// Which credential would be used for URL and ROLE, and why: the device
+    /// token for the role, else the shared token, else the bootstrap token.
+    Resolve(CredResolveArgs),
+    /// Persist every role token of the hello-ok answer on stdin, read them
+    /// back, and only then clear the bootstrap token.
+    Handoff(CredUrl),
+    /// Replace the shared token with the one on stdin after --validate-cmd
+    /// accepts it (it gets the token on its stdin; exit 0 = valid). Device
+    /// tokens are cleared only then; a refusal changes nothing.
+    ReplaceShared(ReplaceSharedArgs),
+    /// List every gateway's stored credentials (no secrets).
+    List,
+    /// Remove one slot, or the whole record of URL.
+    Rm(CredRmArgs),
+    /// Mirror the credentials of one profile into another, keeping the
+    /// target's own entries.
+    Mirror(MirrorArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CredUrl {
+    /// The gateway URL (ws, wss, http, https; loopback hosts are one gateway).
+    pub(crate) url: String,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "slot", required = true, multiple = false)]
+pub(crate) struct SlotArgs {
+    /// The device token of this role.
+    #[arg(long, value_name = "ROLE", group = "slot")]
+    pub(crate) device: Option<String>,
+    /// The shared gateway token.
+    #[arg(long, group = "slot")]
+    pub(crate) shared: bool,
+    /// The bootstrap token.
+    #[arg(long, group = "slot")]
+    pub(crate) bootstrap: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CredSetArgs {
+    #[command(flatten)]
+    pub(crate) url: CredUrl,
+    #[command(flatten)]
+    pub(crate) slot: SlotArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct OptSlotArgs {
+    /// The device token of this role.
+    #[arg(long = "role", value_name = "ROLE", conflicts_with_all = ["shared", "bootstrap"])]
+    pub(crate) role: Option<String>,
+    /// The shared gateway token.
+    #[arg(long, conflicts_with = "bootstrap")]
+    pub(crate) shared: bool,
+    /// The bootstrap token.
+    #[arg(long)]
+    pub(crate) bootstrap: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CredGetArgs {
+    #[command(flatten)]
+    pub(crate) url: CredUrl,
+    #[command(flatten)]
+    pub(crate) slot: OptSlotArgs,
+    /// Print the secret of the one selected slot on stdout.
+    #[arg(long)]
+    pub(crate) reveal: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CredResolveArgs {
+    #[command(flatten)]
+    pub(crate) url: CredUrl,
+    /// The role the connection is for.
+    #[arg(long, default_value = "operator")]
+    pub(crate) role: String,
+    /// Print the chosen secret on stdout (the explanation goes to stderr).
+    #[arg(long)]
+    pub(crate) reveal: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReplaceSharedArgs {
+    #[command(flatten)]
+    pub(crate) url: CredUrl,
+    /// The validator: a program and its arguments, split on spaces, run
+    /// without a shell; it reads the new token on stdin and exits 0 if valid.
+    #[arg(long)]
+    pub(crate) validate_cmd: String,
+    /// How long the validator may run.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub(crate) validate_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CredRmArgs {
+    #[command(flatten)]
+    pub(crate) url: CredUrl,
+    #[command(flatten)]
+    pub(crate) slot: OptSlotArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MirrorArgs {
+    /// The primary profile (only read).
+    #[arg(long)]
+    pub(crate) from: String,
+    /// The secondary profile (its own entries are kept).
+    #[arg(long)]
+    pub(crate) to: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProfileCommand {
+    /// Create a profile: directory 0700, config.json (port and the gateway URL
+    /// generated from it), a new root secret (0600).
+    Init(ProfileInitArgs),
+    /// List the profiles.
+    List,
+    /// Show a profile's configuration and stored credentials (no secrets).
+    Show(ProfileName),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProfileInitArgs {
+    /// The profile name (a-z 0-9 - _).
+    pub(crate) name: String,
+    /// The port of the profile's gateway.
+    #[arg(long, default_value_t = 18789)]
+    pub(crate) port: u16,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProfileName {
+    /// The profile name.
+    pub(crate) name: String,
 }
 
 #[derive(Debug, Subcommand)]

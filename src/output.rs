@@ -142,6 +142,29 @@ impl From<gw_token::Error> for CliError {
     }
 }
 
+impl From<gw_cred::Error> for CliError {
+    fn from(e: gw_cred::Error) -> Self {
+        use gw_cred::ErrorKind as K;
+        let code = match e.kind() {
+            K::Fs(k) => Self::code_for(k),
+            K::Doc(gw_persist::ErrorKind::Fs(k)) => Self::code_for(k),
+            K::Token(gw_token::ErrorKind::Fs(k)) => Self::code_for(k),
+            k if k.is_security_refusal() => EXIT_REFUSED,
+            K::ValidationFailed => EXIT_REFUSED,
+            K::InvalidUrl | K::InvalidInput => EXIT_USAGE,
+            _ => EXIT_FAILED,
+        };
+        Self {
+            code,
+            kind: e.kind().as_str(),
+            op: e.op(),
+            path: (!e.subject().is_empty()).then(|| e.subject().to_owned()),
+            message: e.message().into(),
+            fix: e.fix().map(str::to_owned),
+        }
+    }
+}
+
 impl CliError {
     /// An error in input the user gave (an argument, stdin, a spec): a usage
     /// error, unless it is a security refusal (a duplicate key, an injection).

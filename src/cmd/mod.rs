@@ -1,6 +1,7 @@
 //! The commands: each parses nothing, decides nothing about security, and
 //! only calls the crates and prints.
 
+pub(crate) mod cred;
 pub(crate) mod demo;
 pub(crate) mod doc;
 pub(crate) mod fs;

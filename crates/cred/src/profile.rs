@@ -123,6 +123,18 @@ impl Home {
         Ok(Self { root: anchor.open_dir(&rel)? })
     }
 
+    /// Opens the existing home at `path` (never creates it).
+    ///
+    /// # Errors
+    /// Not found (with the fix: create a profile), refusals.
+    pub fn open(path: &Path, policy: &Policy) -> Result<Self> {
+        Root::open(path, policy).map(|root| Self { root }).map_err(|e| {
+            let missing = e.kind() == gw_anchor::ErrorKind::NotFound;
+            let err = Error::from(e);
+            if missing { err.with_fix("create a profile first: `gw profile init default`") } else { err }
+        })
+    }
+
     /// The home's root.
     pub fn root(&self) -> &Root {
         &self.root

@@ -1,0 +1,342 @@
+//! `gw cred` and `gw profile`: the command line over gw-cred.
+
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gw_anchor::Policy;
+use gw_cred::{GatewayKey, Home, Profile, Slot, home_path, mirror, parse_hello_ok};
+use gw_token::Secret;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::cli::{CredCommand, CredGetArgs, CredResolveArgs, OptSlotArgs, ProfileCommand, ReplaceSharedArgs, SlotArgs};
+use crate::output::{CliError, EXIT_NOT_FOUND, EXIT_OK, Output};
+
+/// The existing gw home; only `gw profile init` creates it.
+fn home(policy: &Policy) -> Result<Home, CliError> {
+    Ok(Home::open(&home_path()?, policy)?)
+}
+
+fn key(url: &str) -> Result<GatewayKey, CliError> {
+    Ok(GatewayKey::parse(url)?)
+}
+
+/// Reads a secret from stdin (bounded; one trailing newline dropped).
+fn secret_from_stdin(what: &str, max: u64) -> Result<Secret, CliError> {
+    let mut buf = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .lock()
+        .take(max + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| CliError::usage("read stdin", format!("cannot read {what} from stdin: {e}")))?;
+    if buf.len() as u64 > max {
+        return Err(CliError::usage(
+            "read stdin",
+            format!("{what} on stdin is longer than {max} bytes; nothing was stored"),
+        ));
+    }
+    let mut bytes = buf.to_vec();
+    if bytes.ends_with(b"\n") {
+        bytes.pop();
+    }
+    if bytes.is_empty() {
+        return Err(CliError::usage("read stdin", format!("no {what} on stdin"))
+            .with_fix("pipe it in: `gw cred set URL --shared < token-file`"));
+    }
+    Ok(Secret::new(bytes))
+}
+
+fn slot_of(s: &SlotArgs) -> Slot {
+    match (&s.device, s.shared) {
+        (Some(r), _) => Slot::Device(r.clone()),
+        (None, true) => Slot::Shared,
+        _ => Slot::Bootstrap,
+    }
+}
+
+fn opt_slot(s: &OptSlotArgs) -> Option<Slot> {
+    match (&s.role, s.shared, s.bootstrap) {
+        (Some(r), _, _) => Some(Slot::Device(r.clone())),
+        (None, true, _) => Some(Slot::Shared),
+        (None, false, true) => Some(Slot::Bootstrap),
+        _ => None,
+    }
+}
+
+fn print_secret(secret: &Secret) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(secret.expose())
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+        .map_err(|e| CliError::usage("write stdout", format!("cannot write to stdout: {e}")))
+}
+
+fn not_found(op: &'static str, what: String) -> CliError {
+    let mut e = CliError::usage(op, what);
+    e.code = EXIT_NOT_FOUND;
+    e.kind = "not_found";
+    e
+}
+
+pub(crate) fn run(cmd: CredCommand, profile_name: &str, policy: &Policy, out: Output) -> Result<u8, CliError> {
+    let home = home(policy)?;
+    if let CredCommand::Mirror(a) = &cmd {
+        let (from, to) = (home.profile(&a.from)?, home.profile(&a.to)?);
+        let r = mirror(&from, &to)?;
+        out.ok(
+            &format!(
+                "mirrored profile `{}` into `{}`: {} gateway(s) added, {} merged (the target's own entries kept)",
+                a.from,
+                a.to,
+                r.added.len(),
+                r.merged.len()
+            ),
+            json!({ "from": a.from, "to": a.to, "added": r.added, "merged": r.merged }),
+        );
+        return Ok(EXIT_OK);
+    }
+    let profile = home.profile(profile_name)?;
+    let store = profile.store();
+    match cmd {
+        CredCommand::Set(a) => {
+            let k = key(&a.url.url)?;
+            let slot = slot_of(&a.slot);
+            let secret = secret_from_stdin("the credential", 8192)?;
+            store.set(&k, &slot, &secret)?;
+            out.ok(
+                &format!("stored the {} credential for {k} in profile `{}`", slot.describe(), profile.name()),
+                json!({ "gateway": k.as_str(), "slot": slot.describe(), "profile": profile.name() }),
+            );
+        }
+        CredCommand::Get(a) => return get(a, &profile, out),
+        CredCommand::Resolve(a) => return resolve(a, &profile, out),
+        CredCommand::Handoff(a) => {
+            let k = key(&a.url)?;
+            let hello = secret_from_stdin("the hello-ok message", gw_cred::MAX_HELLO_BYTES)?;
+            let tokens = parse_hello_ok(hello.expose())?;
+            let r = store.handoff(&k, &tokens)?;
+            out.ok(
+                &format!(
+                    "stored and read back {} role token(s) for {k} ({}); bootstrap token {}",
+                    r.roles.len(),
+                    r.roles.join(", "),
+                    if r.bootstrap_cleared { "cleared" } else { "was not stored" }
+                ),
+                json!({ "gateway": k.as_str(), "roles": r.roles, "bootstrap_cleared": r.bootstrap_cleared }),
+            );
+        }
+        CredCommand::ReplaceShared(a) => return replace_shared(a, &profile, out),
+        CredCommand::List => {
+            let list = store.list()?;
+            let mut human = String::new();
+            for s in &list {
+                human.push_str(&format!(
+                    "{}  roles: [{}]  shared: {}  bootstrap: {}  generation: {}\n",
+                    s.gateway,
+                    s.roles.join(", "),
+                    if s.shared { "yes" } else { "no" },
+                    if s.bootstrap { "yes" } else { "no" },
+                    s.generation
+                ));
+            }
+            if list.is_empty() {
+                human = format!("no credentials stored in profile `{}`", profile.name());
+            }
+            out.ok(&human, json!({ "profile": profile.name(), "gateways": list }));
+        }
+        CredCommand::Rm(a) => {
+            let k = key(&a.url.url)?;
+            let slot = opt_slot(&a.slot);
+            if !store.remove(&k, slot.as_ref())? {
+                return Err(not_found(
+                    "rm",
+                    format!(
+                        "nothing stored for {k}{}",
+                        slot.map(|s| format!(" in {}", s.describe())).unwrap_or_default()
+                    ),
+                ));
+            }
+            let what = slot.map(|s| s.describe()).unwrap_or_else(|| "every credential".into());
+            out.ok(&format!("removed {what} for {k}"), json!({ "gateway": k.as_str(), "removed": what }));
+        }
+        CredCommand::Mirror(_) => unreachable!("handled above"),
+    }
+    Ok(EXIT_OK)
+}
+
+fn get(a: CredGetArgs, profile: &Profile, out: Output) -> Result<u8, CliError> {
+    let k = key(&a.url.url)?;
+    let store = profile.store();
+    let slot = opt_slot(&a.slot);
+    if a.reveal {
+        let Some(slot) = slot else {
+            return Err(CliError::usage("get", "--reveal needs exactly one slot: --role R, --shared or --bootstrap"));
+        };
+        let secret = store
+            .get(&k, &slot)?
+            .ok_or_else(|| not_found("get", format!("no {} credential for {k}", slot.describe())))?;
+        if out.json {
+            let text = String::from_utf8_lossy(secret.expose()).into_owned();
+            out.ok("", json!({ "gateway": k.as_str(), "slot": slot.describe(), "secret": text }));
+        } else {
+            print_secret(&secret)?;
+        }
+        return Ok(EXIT_OK);
+    }
+    let summary = store.list()?.into_iter().find(|s| s.gateway == k.as_str());
+    let Some(s) = summary else {
+        return Err(not_found("get", format!("nothing stored for {k}")));
+    };
+    if let Some(slot) = &slot {
+        let present = match slot {
+            Slot::Device(r) => s.roles.contains(r),
+            Slot::Shared => s.shared,
+            Slot::Bootstrap => s.bootstrap,
+        };
+        if !present {
+            return Err(not_found("get", format!("no {} credential for {k}", slot.describe())));
+        }
+    }
+    out.ok(
+        &format!(
+            "{k}: device roles [{}], shared: {}, bootstrap: {} (secrets hidden; --reveal with one slot prints it)",
+            s.roles.join(", "),
+            if s.shared { "stored" } else { "none" },
+            if s.bootstrap { "stored" } else { "none" }
+        ),
+        json!({ "gateway": k.as_str(), "roles": s.roles, "shared": s.shared, "bootstrap": s.bootstrap, "generation": s.generation }),
+    );
+    Ok(EXIT_OK)
+}
+
+fn resolve(a: CredResolveArgs, profile: &Profile, out: Output) -> Result<u8, CliError> {
+    let k = key(&a.url.url)?;
+    gw_cred::check_role(&a.role)?;
+    let r = profile.store().resolve(&k, &a.role)?.ok_or_else(|| {
+        not_found(
+            "resolve",
+            format!("no credential stored for {k} (no device token for `{}`, no shared, no bootstrap token)", a.role),
+        )
+    })?;
+    let why = match &r.slot {
+        Slot::Device(role) => format!("the device token for role `{role}` (highest precedence)"),
+        Slot::Shared => format!("the shared token (no device token for role `{}`)", a.role),
+        Slot::Bootstrap => format!("the bootstrap token (no device token for role `{}` and no shared token)", a.role),
+    };
+    if out.json {
+        let mut v = json!({ "gateway": k.as_str(), "role": a.role, "slot": r.slot.describe(), "why": why });
+        if a.reveal {
+            v["secret"] = json!(String::from_utf8_lossy(r.secret.expose()));
+        }
+        out.ok("", v);
+    } else if a.reveal {
+        eprintln!("gw: {k} would use {why}");
+        print_secret(&r.secret)?;
+    } else {
+        out.ok(&format!("{k} would use {why}"), json!({}));
+    }
+    Ok(EXIT_OK)
+}
+
+/// Runs the validator without a shell, the token on its stdin, bounded in
+/// time (its whole process group is killed on timeout).
+fn validate_with(cmd: &str, timeout: Duration, token: &Secret) -> Result<(), String> {
+    let mut words = cmd.split_whitespace();
+    let program = words.next().ok_or("the validator command is empty")?;
+    let mut child = Command::new(program)
+        .args(words)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("the validator `{program}` could not be started: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A validator that exits without reading is judged by its status.
+        let _ = stdin.write_all(token.expose());
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => return Err(format!("the validator `{program}` refused it ({status})")),
+            Ok(None) if Instant::now() >= deadline => {
+                if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+                }
+                let _ = child.wait();
+                return Err(format!("the validator `{program}` did not answer within {timeout:?} (killed)"));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(format!("waiting for the validator failed: {e}")),
+        }
+    }
+}
+
+fn replace_shared(a: ReplaceSharedArgs, profile: &Profile, out: Output) -> Result<u8, CliError> {
+    let k = key(&a.url.url)?;
+    let new = secret_from_stdin("the new shared token", 8192)?;
+    let cleared =
+        profile.store().replace_shared(&k, &new, |t| validate_with(&a.validate_cmd, a.validate_timeout, t))?;
+    out.ok(
+        &format!(
+            "the validator accepted the new shared token for {k}; stored it and cleared {} device token(s)",
+            cleared.len()
+        ),
+        json!({ "gateway": k.as_str(), "cleared_roles": cleared }),
+    );
+    Ok(EXIT_OK)
+}
+
+pub(crate) fn profile(cmd: ProfileCommand, policy: &Policy, out: Output) -> Result<u8, CliError> {
+    if let ProfileCommand::Init(a) = &cmd {
+        gw_cred::check_profile_name(&a.name)?;
+    }
+    let home = match &cmd {
+        ProfileCommand::Init(_) => Home::open_or_create(&home_path()?, policy)?,
+        _ => home(policy)?,
+    };
+    match cmd {
+        ProfileCommand::Init(a) => {
+            let p = home.init_profile(&a.name, a.port)?;
+            let c = p.config()?;
+            out.ok(
+                &format!(
+                    "created profile `{}` in {} (gateway {}, root secret {}/{} mode 0600)",
+                    c.name,
+                    p.root().path().display(),
+                    c.gateway_url,
+                    p.root().path().display(),
+                    gw_cred::ROOT_KEY_FILE
+                ),
+                json!({ "profile": c.name, "path": p.root().path(), "gateway_url": c.gateway_url, "port": c.port }),
+            );
+        }
+        ProfileCommand::List => {
+            let names = home.profiles()?;
+            let human = if names.is_empty() {
+                "no profiles (create one with `gw profile init NAME`)".to_owned()
+            } else {
+                names.join("\n")
+            };
+            out.ok(&human, json!({ "home": home.root().path(), "profiles": names }));
+        }
+        ProfileCommand::Show(a) => {
+            let p = home.profile(&a.name)?;
+            let c = p.config()?;
+            let creds = p.store().list()?;
+            let human = format!(
+                "profile `{}`\n  directory: {}\n  gateway:   {} (port {})\n  gateways with stored credentials: {}",
+                c.name,
+                p.root().path().display(),
+                c.gateway_url,
+                c.port,
+                creds.len()
+            );
+            out.ok(&human, json!({ "profile": c.name, "path": p.root().path(), "gateway_url": c.gateway_url, "port": c.port, "credentials": creds }));
+        }
+    }
+    Ok(EXIT_OK)
+}
