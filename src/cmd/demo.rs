@@ -7,8 +7,10 @@ use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 
 use gw_anchor::{ErrorKind, Policy, Root, WriteOptions};
+use gw_cred::{DeviceToken, GatewayKey, Home, Slot};
 use gw_persist::Document;
 use gw_persist::service::{ServiceKind, ServiceSpec};
+use gw_token::{Caveat, Grant, Secret, TokenKey, Verifier, attenuate, derive, expose, unix_now};
 use serde_json::{Value, json};
 
 use crate::output::{CliError, EXIT_FAILED, EXIT_OK, Output};
@@ -203,7 +205,102 @@ pub(crate) fn run(policy: &Policy, out: Output) -> Result<u8, CliError> {
         }
     }
 
-    // 8. The directory swapped after it was opened.
+    // 8. A profile with credentials: precedence and a durable hand-off.
+    let title = "profile credentials: precedence and hand-off";
+    t.step(title, "CRED-1, CRED-2, CRED-3, CRED-5");
+    let gw_home = Home::open_or_create(&base.join("gw-home"), policy)?;
+    let profile = gw_home.init_profile("demo", 18789)?;
+    let store = profile.store();
+    let gateway = profile.gateway()?;
+    t.say(&format!("profile `demo` created (0700, root secret 0600); its gateway: {gateway}"));
+    store.set(
+        &GatewayKey::parse("ws://localhost:18789")?,
+        &Slot::Bootstrap,
+        &Secret::from("bootstrap-0001".to_owned()),
+    )?;
+    store.set(&GatewayKey::parse("ws://[::1]:18789")?, &Slot::Shared, &Secret::from("shared-0001".to_owned()))?;
+    let picked = store.resolve(&gateway, "operator")?.map(|r| r.slot);
+    t.say("stored a bootstrap token for ws://localhost:18789 and a shared token for ws://[::1]:18789 (one gateway)");
+    t.record(
+        title,
+        "CRED-1, CRED-5",
+        picked == Some(Slot::Shared),
+        format!("resolve(operator) picks {}", picked.map(|s| s.describe()).unwrap_or_default()),
+    );
+    let hello = [
+        DeviceToken { role: "operator".into(), token: Secret::from("device-op-0001".to_owned()) },
+        DeviceToken { role: "node".into(), token: Secret::from("device-node-0001".to_owned()) },
+    ];
+    let report = store.handoff(&gateway, &hello)?;
+    t.say(&format!(
+        "hand-off of a hello-ok with roles {}: written, read back from disk, then the bootstrap token cleared",
+        report.roles.join(", ")
+    ));
+    let now_picked = store.resolve(&gateway, "node")?.map(|r| r.slot);
+    let boot_gone = store.get(&gateway, &Slot::Bootstrap)?.is_none();
+    t.record(
+        title,
+        "CRED-2, CRED-3",
+        report.roles.len() == 2
+            && report.bootstrap_cleared
+            && boot_gone
+            && now_picked == Some(Slot::Device("node".into())),
+        format!(
+            "both role tokens stored; bootstrap cleared only after read-back; resolve(node) now picks {}",
+            now_picked.map(|s| s.describe()).unwrap_or_default()
+        ),
+    );
+
+    // 9. A scoped token: derived, attenuated, verified; a tampered one refused.
+    let title = "scoped tokens";
+    t.step(title, "TOK-1, TOK-3");
+    let key = TokenKey::from_root(&profile.root_secret()?);
+    let grant = Grant {
+        scopes: vec!["gateway.connect".into(), "approvals.read".into()],
+        audience: Some(gateway.as_str().to_owned()),
+        ttl: std::time::Duration::from_secs(300),
+        local: true,
+    };
+    let token = derive(&key, &grant, unix_now())?;
+    let shown = expose(&token);
+    t.say(&format!(
+        "derived a `gw1.…` token of {} bytes (bound to scope, audience, expiry, loopback peers; never the root secret)",
+        shown.len()
+    ));
+    let verifier = |scope: &str| {
+        Verifier::new(&key, scope).audience(gateway.as_str()).peer("127.0.0.1".parse().expect("an address"))
+    };
+    let ok = verifier("gateway.connect").verify(shown).is_ok();
+    t.record(title, "TOK-1", ok, "verified for gateway.connect from 127.0.0.1".into());
+    let remote = verifier("gateway.connect").peer("192.0.2.7".parse().expect("an address")).verify(shown);
+    t.record(
+        title,
+        "TOK-3",
+        matches!(&remote, Err(e) if e.kind() == gw_token::ErrorKind::Locality),
+        "the same token from 192.0.2.7 is refused (local only)".into(),
+    );
+    let narrow = attenuate(shown, &Caveat { scp: Some(vec!["approvals.read".into()]), ..Caveat::default() })?;
+    let narrowed_ok = verifier("approvals.read").verify(expose(&narrow)).is_ok();
+    let narrowed_wider = verifier("gateway.connect").verify(expose(&narrow)).is_err();
+    t.record(
+        title,
+        "TOK-1",
+        narrowed_ok && narrowed_wider,
+        "attenuated without the secret to approvals.read: it no longer grants gateway.connect".into(),
+    );
+    let mut tampered = shown.as_bytes().to_vec();
+    let i = tampered.len() / 2;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).expect("ASCII");
+    match verifier("gateway.connect").verify(&tampered) {
+        Err(e) => {
+            t.say(&format!("the error a user sees: {}", CliError::from(e).line()));
+            t.record(title, "TOK-1", true, "a token with one character changed is refused".into());
+        }
+        Ok(_) => t.record(title, "TOK-1", false, "a tampered token verified".into()),
+    }
+
+    // 10. The directory swapped after it was opened.
     let title = "directory swapped after it was opened";
     t.step(title, "FS-2, FS-8");
     let moved = base.join("home.moved");
