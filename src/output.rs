@@ -127,6 +127,7 @@ impl From<gw_token::Error> for CliError {
         use gw_token::ErrorKind as K;
         let code = match e.kind() {
             K::Fs(k) => Self::code_for(k),
+            K::Doc(gw_persist::ErrorKind::Fs(k)) => Self::code_for(k),
             k if k.is_security_refusal() => EXIT_REFUSED,
             K::InvalidInput => EXIT_USAGE,
             _ => EXIT_FAILED,

@@ -12,7 +12,7 @@ use serde_json::json;
 use zeroize::Zeroizing;
 
 use crate::cli::{CredCommand, CredGetArgs, CredResolveArgs, OptSlotArgs, ProfileCommand, ReplaceSharedArgs, SlotArgs};
-use crate::output::{CliError, EXIT_NOT_FOUND, EXIT_OK, Output};
+use crate::output::{CliError, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Output};
 
 /// The existing gw home; only `gw profile init` creates it.
 fn home(policy: &Policy) -> Result<Home, CliError> {
@@ -42,7 +42,7 @@ fn secret_from_stdin(what: &str, max: u64) -> Result<Secret, CliError> {
         bytes.pop();
     }
     if bytes.is_empty() {
-        return Err(CliError::usage("read stdin", format!("no {what} on stdin"))
+        return Err(CliError::usage("read stdin", format!("nothing on stdin (expected {what})"))
             .with_fix("pipe it in: `gw cred set URL --shared < token-file`"));
     }
     Ok(Secret::new(bytes))
@@ -115,7 +115,15 @@ pub(crate) fn run(cmd: CredCommand, profile_name: &str, policy: &Policy, out: Ou
         CredCommand::Handoff(a) => {
             let k = key(&a.url)?;
             let hello = secret_from_stdin("the hello-ok message", gw_cred::MAX_HELLO_BYTES)?;
-            let tokens = parse_hello_ok(hello.expose())?;
+            // Malformed stdin is a usage error (2) like every bad input, not an
+            // operational one; a duplicate key stays a refusal (3).
+            let tokens = parse_hello_ok(hello.expose()).map_err(|e| {
+                let mut err = CliError::from(e);
+                if err.code != EXIT_REFUSED {
+                    err.code = EXIT_USAGE;
+                }
+                err
+            })?;
             let r = store.handoff(&k, &tokens)?;
             out.ok(
                 &format!(
@@ -292,7 +300,12 @@ fn replace_shared(a: ReplaceSharedArgs, profile: &Profile, out: Output) -> Resul
 
 pub(crate) fn profile(cmd: ProfileCommand, policy: &Policy, out: Output) -> Result<u8, CliError> {
     if let ProfileCommand::Init(a) = &cmd {
+        // Every check on the arguments before the home is created: bad input
+        // changes nothing (THREATS CLI-2).
         gw_cred::check_profile_name(&a.name)?;
+        if a.port == 0 {
+            return Err(CliError::usage("init profile", "the port must be 1-65535"));
+        }
     }
     let home = match &cmd {
         ProfileCommand::Init(_) => Home::open_or_create(&home_path()?, policy)?,

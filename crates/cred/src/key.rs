@@ -37,7 +37,13 @@ impl GatewayKey {
     /// not loopback (`localhost.example`, `127.0.0.1.nip.io`) never is.
     pub fn parse(input: &str) -> Result<Self> {
         const OP: &str = "parse gateway url";
-        let bad = |why: &str| Error::new(ErrorKind::InvalidUrl, OP, format!("`{}`: {why}", input.escape_debug()));
+        // The URL is repeated in errors, except anything up to its last `@`:
+        // user info there may hold a password.
+        let shown = match input.rfind('@') {
+            Some(at) => format!("…{}", &input[at..]),
+            None => input.to_owned(),
+        };
+        let bad = |why: &str| Error::new(ErrorKind::InvalidUrl, OP, format!("`{}`: {why}", shown.escape_debug()));
         if input.len() > 2048 {
             return Err(bad("longer than 2048 bytes"));
         }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::GatewayKey;
-use crate::store::{CredStore, STORE_FILE};
+use crate::store::{CredStore, STORE_FILE, check_store_value};
 
 /// The profile used when none is named.
 pub const DEFAULT_PROFILE: &str = "default";
@@ -279,9 +279,20 @@ pub fn mirror(primary: &Profile, secondary: &Profile) -> Result<MirrorReport> {
     let Some(from) = from else {
         return Ok(MirrorReport { added: Vec::new(), merged: Vec::new() });
     };
+    // Both stores must be in gw's format: merging a store of another version
+    // or shape would leave the secondary unreadable or mixed (CRED-8).
+    check_store_value(&from).map_err(|e| e.about(primary.root.path().join(STORE_FILE).display()))?;
+    let carried = std::cell::RefCell::new(None);
+    let refuse = |e: Error| {
+        let msg = e.message().to_owned();
+        *carried.borrow_mut() = Some(e);
+        gw_persist::Error::new(gw_persist::ErrorKind::InvalidSpec, "mirror", "-", msg)
+    };
     let mut report = MirrorReport { added: Vec::new(), merged: Vec::new() };
-    Document::new(&secondary.root, STORE_FILE).update_value(|to| {
+    let target = secondary.root.path().join(STORE_FILE);
+    let res = Document::new(&secondary.root, STORE_FILE).update_value(|to| {
         let to = to.unwrap_or_else(|| serde_json::json!({ "version": crate::store::STORE_VERSION, "gateways": {} }));
+        check_store_value(&to).map_err(|e| refuse(e.about(target.display())))?;
         report = MirrorReport { added: Vec::new(), merged: Vec::new() };
         if let (Some(p), Some(s)) =
             (from.get("gateways").and_then(|g| g.as_object()), to.get("gateways").and_then(|g| g.as_object()))
@@ -290,7 +301,12 @@ pub fn mirror(primary: &Profile, secondary: &Profile) -> Result<MirrorReport> {
                 if s.contains_key(k) { report.merged.push(k.clone()) } else { report.added.push(k.clone()) }
             }
         }
-        Ok(merge_keeping_local(&from, &to))
-    })?;
+        let merged = merge_keeping_local(&from, &to);
+        check_store_value(&merged).map_err(|e| refuse(e.about(target.display())))?;
+        Ok(merged)
+    });
+    if let Err(e) = res {
+        return Err(carried.borrow_mut().take().unwrap_or_else(|| Error::from(e)));
+    }
     Ok(report)
 }

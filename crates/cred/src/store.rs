@@ -52,8 +52,9 @@ impl Slot {
     }
 }
 
-/// One gateway's credentials, as stored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// One gateway's credentials, as stored. Its `Debug` shows which slots are
+/// filled, never a credential.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Record {
     /// Connection generation (THREATS CRED-6).
@@ -68,6 +69,17 @@ pub struct Record {
     /// The bootstrap token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<String>,
+}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("generation", &self.generation)
+            .field("device", &self.device.keys().collect::<Vec<_>>())
+            .field("shared", &self.shared.as_ref().map(|_| "[REDACTED]"))
+            .field("bootstrap", &self.bootstrap.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
 }
 
 impl Record {
@@ -189,13 +201,7 @@ impl<S: Storage> CredStore<S> {
         match v {
             None => Ok(StoreDoc { version: STORE_VERSION, gateways: BTreeMap::new() }),
             Some(v) => {
-                let doc: StoreDoc = serde_json::from_value(v).map_err(|e| {
-                    Error::new(
-                        ErrorKind::InvalidInput,
-                        "load credentials",
-                        format!("the credential store is not in gw's format: {e}"),
-                    )
-                })?;
+                let doc = decode_value::<StoreDoc>(v)?;
                 if doc.version != STORE_VERSION {
                     return Err(Error::new(
                         ErrorKind::InvalidInput,
@@ -287,7 +293,10 @@ impl<S: Storage> CredStore<S> {
             let removed = match slot {
                 None => {
                     let had = !rec.is_empty();
-                    *rec = Record::default();
+                    // The generation stays: restarting the count would hand
+                    // out numbers an old, stale connection still holds
+                    // (THREATS CRED-6).
+                    *rec = Record { generation: rec.generation, ..Record::default() };
                     had
                 }
                 Some(Slot::Device(r)) => rec.device.remove(r).is_some(),
@@ -358,8 +367,20 @@ impl<S: Storage> CredStore<S> {
                 .about(key));
             }
         }
-        // 3. Only now the destructive step.
-        let cleared = self.update_record(key, |rec| Ok(rec.bootstrap.take().is_some()))?;
+        // 3. Only now the destructive step, and only if the tokens are still
+        // stored as written when the lock is held (another writer may have
+        // removed them since the read-back).
+        let cleared = self.update_record(key, |rec| {
+            if let Some((role, _)) = pairs.iter().find(|(role, tok)| rec.device.get(role) != Some(tok)) {
+                return Err(Error::new(
+                    ErrorKind::ReadBackMismatch,
+                    OP,
+                    format!("the `{role}` token changed before the bootstrap token was cleared; it was kept"),
+                )
+                .about(key));
+            }
+            Ok(rec.bootstrap.take().is_some())
+        })?;
         Ok(HandoffReport { roles: pairs.into_iter().map(|(r, _)| r).collect(), bootstrap_cleared: cleared })
     }
 
@@ -433,6 +454,14 @@ impl<S: Storage> CredStore<S> {
             check_role(role)?;
         }
         let text = secret_text(secret)?;
+        if generation.gateway() != key.as_str() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "set credential",
+                format!("refused: the connection generation belongs to {}, not to this gateway", generation.gateway()),
+            )
+            .about(key));
+        }
         let stale = |stored: u64| {
             Error::new(
                 ErrorKind::StaleGeneration,
@@ -457,6 +486,64 @@ impl<S: Storage> CredStore<S> {
             })
         })
     }
+}
+
+/// Decodes a stored value as `T`. The error names what is wrong but never
+/// quotes a stored value (serde quotes the value it found, and here that can
+/// be a credential).
+fn decode_value<T: serde::de::DeserializeOwned>(v: Value) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            "load credentials",
+            format!("the credential store is not in gw's format: {}", redact_quoted(&e.to_string())),
+        )
+    })
+}
+
+/// Checks that `v` is a credential store in gw's format (version and shape).
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`], without quoting stored values.
+pub(crate) fn check_store_value(v: &Value) -> Result<()> {
+    CredStore::<Document<'_>>::decode(Some(v.clone())).map(drop)
+}
+
+/// `text` with every `"..."` and `` `...` `` span replaced by `…`, except
+/// the names of the store's own fields. If the spans cannot be told apart
+/// (an unbalanced quote), only the text before the first quote is kept.
+fn redact_quoted(text: &str) -> String {
+    const FIELDS: [&str; 6] = ["version", "gateways", "generation", "device", "shared", "bootstrap"];
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices();
+    while let Some((at, c)) = chars.next() {
+        if c != '"' && c != '`' {
+            out.push(c);
+            continue;
+        }
+        let mut end = None;
+        let mut escaped = false;
+        for (i, d) in chars.by_ref() {
+            if c == '"' && !escaped && d == '\\' {
+                escaped = true;
+                continue;
+            }
+            if d == c && !escaped {
+                end = Some(i);
+                break;
+            }
+            escaped = false;
+        }
+        let Some(end) = end else {
+            let first = text.find(['"', '`']).unwrap_or(text.len());
+            return format!("{}…", &text[..first]);
+        };
+        let inner = &text[at + 1..end];
+        out.push(c);
+        out.push_str(if c == '`' && FIELDS.contains(&inner) { inner } else { "…" });
+        out.push(c);
+    }
+    out
 }
 
 fn put(rec: &mut Record, slot: &Slot, text: String) {

@@ -36,6 +36,9 @@ pub enum ErrorKind {
     /// A filesystem error or refusal from gw-anchor (not found, symlink,
     /// insecure directory, I/O, ...).
     Fs(gw_anchor::ErrorKind),
+    /// A document error from gw-persist while reading a key file (syntax,
+    /// duplicate key — a security refusal —, too large, ...).
+    Doc(gw_persist::ErrorKind),
 }
 
 impl ErrorKind {
@@ -60,6 +63,7 @@ impl ErrorKind {
     pub fn is_security_refusal(self) -> bool {
         match self {
             Self::Fs(k) => k.is_security_refusal(),
+            Self::Doc(k) => k.is_security_refusal(),
             Self::InsecureSecret => true,
             k => k.is_invalid_token(),
         }
@@ -80,6 +84,7 @@ impl ErrorKind {
             Self::InsecureSecret => "insecure_secret",
             Self::BadSecret => "bad_secret",
             Self::Fs(k) => k.as_str(),
+            Self::Doc(k) => k.as_str(),
         }
     }
 }
@@ -158,7 +163,7 @@ impl From<gw_persist::Error> for Error {
     fn from(e: gw_persist::Error) -> Self {
         let kind = match e.kind() {
             gw_persist::ErrorKind::Fs(k) => ErrorKind::Fs(k),
-            _ => ErrorKind::BadSecret,
+            k => ErrorKind::Doc(k),
         };
         Self {
             kind,
