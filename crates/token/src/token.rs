@@ -104,10 +104,13 @@ fn split<'t>(op: &'static str, token: &'t str) -> Result<Parts<'t>> {
     match parts[0] {
         PREFIX => {}
         p if p.starts_with("gw") && p[2..].bytes().all(|b| b.is_ascii_digit()) && p.len() > 2 => {
+            // Bounded: the first part may be thousands of digits.
+            let shown: String = p.chars().take(12).collect();
+            let more = if p.len() > 12 { "…" } else { "" };
             return Err(Error::new(
                 ErrorKind::UnknownVersion,
                 op,
-                format!("token version `{p}` is not supported (only {PREFIX})"),
+                format!("token version `{shown}{more}` is not supported (only {PREFIX})"),
             ));
         }
         _ => return Err(bad("it does not start with `gw1.`")),
@@ -157,9 +160,11 @@ fn decode_claims(op: &'static str, parts: &Parts<'_>) -> Result<(Claims, Vec<Cav
 /// only grant less (see [`Effective::of`]).
 ///
 /// # Errors
-/// [`ErrorKind::Malformed`] if `token` is not a well-formed token,
+/// [`ErrorKind::Malformed`] if `token` is not a well-formed token
+/// ([`ErrorKind::UnknownVersion`] for another version),
 /// [`ErrorKind::InvalidInput`] for a caveat that narrows nothing or is
-/// malformed, or when the token already has the most caveats.
+/// malformed, when the token already has the most caveats, or when the
+/// narrowed token would be longer than [`MAX_TOKEN_LEN`].
 pub fn attenuate(token: &str, caveat: &Caveat) -> Result<SecretString> {
     const OP: &str = "attenuate";
     caveat.check(OP)?;
@@ -168,8 +173,16 @@ pub fn attenuate(token: &str, caveat: &Caveat) -> Result<SecretString> {
         return Err(Error::new(ErrorKind::InvalidInput, OP, format!("the token already has {MAX_CAVEATS} caveats")));
     }
     let cav_b64 = URL_SAFE_NO_PAD.encode(claims::to_canonical(caveat));
-    let tag = keys::caveat_step(&parts.tag, &cav_b64);
     let body = &token[..token.len() - 43];
+    // A longer token would be refused by every verifier (`split`): say so now.
+    if body.len() + cav_b64.len() + 1 + 43 > MAX_TOKEN_LEN {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            OP,
+            format!("the narrowed token would be longer than {MAX_TOKEN_LEN} bytes"),
+        ));
+    }
+    let tag = keys::caveat_step(&parts.tag, &cav_b64);
     Ok(SecretString::from(format!("{body}{cav_b64}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))))
 }
 

@@ -1,0 +1,908 @@
+//! Property tests for gw-token (issue 4 §4):
+//!
+//! - **Round-trip**: any valid grant derives a token that verifies for each
+//!   of its scopes over its whole validity window (± the skew), with exactly
+//!   the effective claims granted, and no longer; the independent spec
+//!   implementation (tests/token_support) re-signs its claims to the same
+//!   token.
+//! - **Any single-bit change is rejected**: every bit of every byte of a
+//!   few tokens (exhaustively), and random bits of random tokens. A flip
+//!   of bit 7 gives a byte that is not UTF-8 (no `&str` can carry it; its
+//!   lossy decoding is refused too); any other flip is refused as
+//!   `malformed` (not base64url, wrong part count, padding, trailing bits),
+//!   `unknown_version` (`gw1` → `gw3`) or `signature` — never accepted, and
+//!   never anything but those three (the MAC is checked before anything in
+//!   the token is interpreted).
+//! - **Attenuation never widens**: for arbitrary caveat chains the effective
+//!   scopes are a subset of the base's (and of every caveat's), expiry is at
+//!   most the base's (and every caveat's), locality is sticky, and the
+//!   audience is never lifted; verification agrees with a small reference
+//!   model for every scope, audience, peer and time probed — so a narrowed
+//!   token never verifies for a scope outside a caveat's set or after a
+//!   caveat's expiry (plus the skew). Each extra caveat only narrows.
+//! - **Canonical encoding**: re-encodings of a valid token — whitespace,
+//!   member order, number and string spellings, `null`, duplicates, padding,
+//!   non-zero trailing bits — are refused as `malformed` even when they carry
+//!   a valid MAC made with the right key (built with the public
+//!   `hmac_sha256`/`hkdf_sha256` and the domain constants).
+//!
+//! Case counts stay at 256 or below.
+
+mod token_support;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use gw_token::{
+    Caveat, Claims, DEFAULT_SKEW_SECS, ErrorKind, Grant, MAX_AUDIENCE_LEN, MAX_CAVEATS, MAX_LIFETIME_SECS,
+    MAX_SCOPE_LEN, MAX_SCOPES, MAX_TOKEN_LEN, TokenKey, Verifier, attenuate, derive_with_id, expose, inspect,
+};
+use proptest::prelude::*;
+use proptest::sample::Index;
+use token_support::*;
+
+const SKEW: u64 = DEFAULT_SKEW_SECS;
+const LOOPBACK: &str = "127.0.0.1";
+const REMOTE: &str = "10.0.0.1";
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+// ---- generators ----
+
+/// A valid scope name: usually short, sometimes at the length limit.
+fn arb_scope() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => "[a-z0-9][a-z0-9._:-]{0,15}",
+        1 => "[a-z0-9][a-z0-9._:-]{63}",
+        1 => "[a-z0-9]",
+    ]
+}
+
+/// A valid audience: printable ASCII without space (quotes, backslashes
+/// and slashes included, to exercise JSON escaping).
+fn arb_audience() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => "(ws|wss|http|https)://[a-z0-9.]{1,20}(:[0-9]{1,5})?",
+        2 => "[!-~]{1,40}",
+        1 => "[\"\\\\/]{1,8}",
+        1 => "[!-~]{256}",
+    ]
+}
+
+/// A clock reading: realistic, or at the ends of the range.
+fn arb_now() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        8 => 1_000_000_000u64..4_000_000_000,
+        1 => 0u64..100,
+        1 => (u64::MAX - 100)..=u64::MAX,
+    ]
+}
+
+fn arb_grant() -> impl Strategy<Value = Grant> {
+    (
+        proptest::collection::vec(arb_scope(), 1..=MAX_SCOPES),
+        proptest::option::of(arb_audience()),
+        prop_oneof![4 => 1u64..100_000, 1 => 1u64..=MAX_LIFETIME_SECS, 1 => Just(MAX_LIFETIME_SECS)],
+        any::<bool>(),
+    )
+        .prop_map(|(scopes, audience, ttl, local)| Grant {
+            scopes,
+            audience,
+            ttl: Duration::from_secs(ttl),
+            local,
+        })
+}
+
+/// A fixed key per test run (the key does not matter to these properties;
+/// the bit-flip test also uses several).
+fn key() -> TokenKey {
+    fixed_key()
+}
+
+/// The sorted, unique scopes of a grant.
+fn sorted_unique(scopes: &[String]) -> Vec<String> {
+    let mut s = scopes.to_vec();
+    s.sort();
+    s.dedup();
+    s
+}
+
+/// A verifier that accepts the token described by `claims` (and
+/// `caveats`): its first effective scope, the right audience, a loopback
+/// peer, at `nbf`.
+fn accepting_verifier<'k>(key: &'k TokenKey, token: &str) -> Verifier<'k> {
+    let eff = inspect(token).expect("a valid token").effective;
+    let mut v = Verifier::new(key, eff.scopes[0].clone()).peer(ip(LOOPBACK)).at(eff.not_before);
+    if let Some(Some(a)) = eff.audience {
+        v = v.audience(a);
+    }
+    v
+}
+
+// ---- round-trip ----
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn derive_verify_round_trip(grant in arb_grant(), now in arb_now(), id in any::<[u8; 16]>()) {
+        let key = key();
+        let token = derive_with_id(&key, &grant, now, &id).expect("a valid grant derives");
+        let token = expose(&token);
+        prop_assert!(token.len() <= MAX_TOKEN_LEN);
+        let scopes = sorted_unique(&grant.scopes);
+        let exp = now.saturating_add(grant.ttl.as_secs());
+
+        // What was signed is what was granted.
+        let i = inspect(token).unwrap();
+        prop_assert_eq!(&i.claims, &Claims {
+            v: 1,
+            scp: scopes.clone(),
+            aud: grant.audience.clone(),
+            nbf: now,
+            exp,
+            loc: grant.local,
+            jti: b64(&id),
+        });
+        prop_assert!(i.caveats.is_empty());
+        // The independent implementation of the spec signs those claims to the same token.
+        prop_assert_eq!(sign_raw(&fixed_root_bytes(), &claims_json(token), &[]), token);
+
+        let peer = ip(if grant.local { "::1" } else { REMOTE });
+        let verifier = |scope: &str, at: u64| {
+            let v = Verifier::new(&key, scope).peer(peer).at(at);
+            match &grant.audience { Some(a) => v.audience(a.clone()), None => v.audience("anything") }
+        };
+        let mid = now + (exp - now) / 2;
+        for at in [now.saturating_sub(SKEW), now, mid, exp, exp.saturating_add(SKEW)] {
+            for s in &scopes {
+                let eff = verifier(s, at).verify(token);
+                prop_assert!(eff.is_ok(), "scope {} at {}: {:?}", s, at, eff.err());
+                let eff = eff.unwrap();
+                prop_assert_eq!(&eff.scopes, &scopes);
+                prop_assert_eq!(eff.audience, grant.audience.clone().map(Some));
+                prop_assert_eq!((eff.not_before, eff.expires, eff.local), (now, exp, grant.local));
+            }
+        }
+        if let Some(late) = exp.checked_add(SKEW + 1) {
+            prop_assert_eq!(verifier(&scopes[0], late).verify(token).unwrap_err().kind(), ErrorKind::Expired);
+        }
+        if let Some(early) = now.checked_sub(SKEW + 1) {
+            prop_assert_eq!(verifier(&scopes[0], early).verify(token).unwrap_err().kind(), ErrorKind::NotYetValid);
+        }
+        prop_assert_eq!(verifier("not-granted-scope!", now).verify(token).unwrap_err().kind(), ErrorKind::Scope);
+    }
+}
+
+// ---- any single-bit change is rejected ----
+
+/// Flips bit `bit` of byte `pos` of `token` and checks the result is refused
+/// by `v`; returns the kind (or `None` for a non-UTF-8 result).
+fn check_flip(v: &Verifier<'_>, token: &str, pos: usize, bit: u8) -> Result<Option<ErrorKind>, String> {
+    let mut bytes = token.as_bytes().to_vec();
+    bytes[pos] ^= 1 << bit;
+    let flipped = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            // Only a flip of bit 7 makes an ASCII byte non-UTF-8. No &str can
+            // carry it; a caller decoding lossily gets U+FFFD, which is refused.
+            if bit != 7 {
+                return Err(format!("byte {pos} bit {bit}: not UTF-8 without bit 7"));
+            }
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            return match v.verify(&lossy) {
+                Ok(_) => Err(format!("byte {pos} bit {bit}: lossy variant accepted")),
+                Err(e) if e.kind() == ErrorKind::Malformed => Ok(None),
+                Err(e) => Err(format!("byte {pos} bit {bit}: lossy variant gave {:?}", e.kind())),
+            };
+        }
+    };
+    match v.verify(&flipped) {
+        Ok(_) => Err(format!("byte {pos} bit {bit}: ACCEPTED {flipped}")),
+        Err(e) => match e.kind() {
+            k @ (ErrorKind::Malformed | ErrorKind::Signature | ErrorKind::UnknownVersion) => Ok(Some(k)),
+            k => Err(format!("byte {pos} bit {bit}: refused as {k:?}, after the MAC should have failed")),
+        },
+    }
+}
+
+/// Tokens of every shape: plain, local with an audience, one caveat, three
+/// caveats, the most caveats, and the largest claims.
+fn flip_corpus(key: &TokenKey) -> Vec<String> {
+    let base = |g: &Grant, id: u8| expose(&derive_with_id(key, g, 1_800_000_000, &[id; 16]).unwrap()).to_owned();
+    let plain = base(&grant(&["gateway.connect"], None, 600, false), 1);
+    let local = base(&grant(&["approvals.read", "gateway.connect"], Some("ws://127.0.0.1:18789"), 600, true), 2);
+    let one = expose(&attenuate(&plain, &Caveat { exp: Some(1_800_000_060), ..Caveat::default() }).unwrap()).to_owned();
+    let mut three = local.clone();
+    for c in [
+        Caveat { scp: Some(vec!["approvals.read".into()]), ..Caveat::default() },
+        Caveat { aud: Some("ws://127.0.0.1:18789".into()), ..Caveat::default() },
+        Caveat { loc: Some(true), exp: Some(1_800_000_300), ..Caveat::default() },
+    ] {
+        three = expose(&attenuate(&three, &c).unwrap()).to_owned();
+    }
+    let mut most = plain.clone();
+    for i in 0..MAX_CAVEATS {
+        most = expose(&attenuate(&most, &Caveat { exp: Some(1_800_000_600 - i as u64), ..Caveat::default() }).unwrap())
+            .to_owned();
+    }
+    let big_scopes: Vec<String> = (0..MAX_SCOPES).map(|i| format!("{i:02}{}", "s".repeat(MAX_SCOPE_LEN - 2))).collect();
+    let big_scopes: Vec<&str> = big_scopes.iter().map(String::as_str).collect();
+    let big = base(&grant(&big_scopes, Some(&"a".repeat(MAX_AUDIENCE_LEN)), 600, true), 3);
+    vec![plain, local, one, three, most, big]
+}
+
+/// Every bit of every byte of each corpus token, under three keys.
+#[test]
+fn every_single_bit_flip_is_rejected_exhaustively() {
+    let mut kinds: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let mut total = 0usize;
+    for key in [key(), TokenKey::from_root(&root_of(0)), TokenKey::from_root(&root_of(0xff))] {
+        for token in flip_corpus(&key) {
+            let v = accepting_verifier(&key, &token);
+            v.verify(&token).expect("the unflipped token is accepted");
+            for pos in 0..token.len() {
+                for bit in 0..8 {
+                    total += 1;
+                    match check_flip(&v, &token, pos, bit) {
+                        Ok(Some(k)) => *kinds.entry(k.as_str()).or_default() += 1,
+                        Ok(None) => *kinds.entry("not_utf8").or_default() += 1,
+                        Err(e) => failures.push(e),
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {total} flips not properly rejected:\n{}", failures.len(), failures.join("\n"));
+    // Each way of failing is exercised (the prefix flip gw1 → gw3 included).
+    for k in ["malformed", "signature", "unknown_version", "not_utf8"] {
+        assert!(kinds.get(k).is_some_and(|&n| n > 0), "no flip failed as {k}: {kinds:?}");
+    }
+    eprintln!("{total} single-bit variants rejected: {kinds:?}");
+}
+
+/// An arbitrary caveat (valid: non-empty, `loc` only `true`).
+fn arb_caveat(now: u64) -> impl Strategy<Value = Caveat> {
+    (
+        proptest::option::of(proptest::collection::btree_set(arb_scope(), 1..=4)),
+        proptest::option::of(arb_audience()),
+        proptest::option::of(now.saturating_sub(1000)..now.saturating_add(200_000)),
+        any::<bool>(),
+    )
+        .prop_filter_map("a caveat narrows something", |(scp, aud, exp, loc)| {
+            let c = Caveat { scp: scp.map(|s| s.into_iter().collect()), aud, exp, loc: loc.then_some(true) };
+            (c != Caveat::default()).then_some(c)
+        })
+}
+
+fn arb_token() -> impl Strategy<Value = (Grant, u64, Vec<Caveat>)> {
+    (arb_grant(), 1_000_000_000u64..4_000_000_000)
+        .prop_flat_map(|(g, now)| (Just(g), Just(now), proptest::collection::vec(arb_caveat(now), 0..4)))
+}
+
+/// Builds the token, stopping at the first caveat `attenuate` refuses (a
+/// token at the length limit).
+fn build(key: &TokenKey, g: &Grant, now: u64, caveats: &[Caveat]) -> (String, usize) {
+    let mut t = expose(&derive_with_id(key, g, now, &[0x42; 16]).unwrap()).to_owned();
+    for (i, c) in caveats.iter().enumerate() {
+        match attenuate(&t, c) {
+            Ok(n) => t = expose(&n).to_owned(),
+            Err(_) => return (t, i),
+        }
+    }
+    (t, caveats.len())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_single_bit_flips_are_rejected(
+        (g, now, caveats) in arb_token(),
+        flips in proptest::collection::vec((any::<Index>(), 0u8..8), 16),
+    ) {
+        let key = key();
+        let (token, _) = build(&key, &g, now, &caveats);
+        // A verifier that accepts the original whenever anything can (the
+        // caveats may have emptied the scopes, made the audience conflict or
+        // expired the token). Either way a flip must fail at the form or the
+        // MAC: `check_flip` refuses any later kind of failure.
+        let eff = inspect(&token).unwrap().effective;
+        let mut v = Verifier::new(&key, eff.scopes.first().cloned().unwrap_or_default())
+            .peer(ip(LOOPBACK))
+            .at(eff.not_before);
+        if let Some(Some(a)) = &eff.audience {
+            v = v.audience(a.clone());
+        }
+        for (pos, bit) in flips {
+            let pos = pos.index(token.len());
+            if let Err(e) = check_flip(&v, &token, pos, bit) {
+                prop_assert!(false, "{}", e);
+            }
+        }
+    }
+}
+
+// ---- attenuation never widens ----
+
+/// A small universe of scopes and audiences, so caveats and probes collide
+/// with the base often.
+const UNIVERSE: &[&str] = &["a", "b", "c.read", "d:write", "e-f", "z"];
+const AUDS: &[&str] = &["ws://127.0.0.1:1", "ws://127.0.0.1:2", "ws://[::1]:3"];
+
+fn arb_small_grant() -> impl Strategy<Value = Grant> {
+    (
+        proptest::sample::subsequence(&UNIVERSE[..5], 1..=5),
+        proptest::option::of(proptest::sample::select(AUDS)),
+        1u64..10_000,
+        any::<bool>(),
+    )
+        .prop_map(|(s, a, ttl, local)| grant(&s, a, ttl, local))
+}
+
+fn arb_small_caveat(now: u64) -> impl Strategy<Value = Caveat> {
+    (
+        proptest::option::of(proptest::sample::subsequence(UNIVERSE, 1..=4)),
+        proptest::option::of(proptest::sample::select(AUDS)),
+        proptest::option::of(now.saturating_sub(100)..now + 12_000),
+        any::<bool>(),
+    )
+        .prop_filter_map("a caveat narrows something", |(scp, aud, exp, loc)| {
+            let c = Caveat {
+                scp: scp.map(|s| s.iter().map(|x| (*x).to_owned()).collect()),
+                aud: aud.map(str::to_owned),
+                exp,
+                loc: loc.then_some(true),
+            };
+            (c != Caveat::default()).then_some(c)
+        })
+}
+
+/// The reference model of verification: what the spec says the outcome is.
+fn model(
+    base: &Claims,
+    caveats: &[Caveat],
+    scope: &str,
+    aud: Option<&str>,
+    peer: Option<&str>,
+    now: u64,
+    skew: u64,
+) -> Result<(), ErrorKind> {
+    let exp = caveats.iter().filter_map(|c| c.exp).fold(base.exp, u64::min);
+    let granted = base.scp.iter().any(|s| s == scope)
+        && caveats.iter().all(|c| c.scp.as_ref().is_none_or(|s| s.iter().any(|x| x == scope)));
+    let mut auds: Vec<&str> = base.aud.iter().map(String::as_str).collect();
+    auds.extend(caveats.iter().filter_map(|c| c.aud.as_deref()));
+    auds.sort();
+    auds.dedup();
+    let local = base.loc || caveats.iter().any(|c| c.loc == Some(true));
+    if now.saturating_add(skew) < base.nbf {
+        return Err(ErrorKind::NotYetValid);
+    }
+    if now > exp.saturating_add(skew) {
+        return Err(ErrorKind::Expired);
+    }
+    if !granted {
+        return Err(ErrorKind::Scope);
+    }
+    match auds[..] {
+        [] => {}
+        [only] if aud == Some(only) => {}
+        _ => return Err(ErrorKind::Audience),
+    }
+    if local && !peer.is_some_and(|p| gw_token::is_loopback(ip(p))) {
+        return Err(ErrorKind::Locality);
+    }
+    Ok(())
+}
+
+proptest! {
+    // 128 cases: each probes 576 verifications of a chain of up to 6 caveats.
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn attenuation_never_widens(
+        (g, now, caveats) in (arb_small_grant(), 1_000_000_000u64..4_000_000_000)
+            .prop_flat_map(|(g, now)| (Just(g), Just(now), proptest::collection::vec(arb_small_caveat(now), 1..=6))),
+        skew in prop_oneof![Just(SKEW), Just(0u64)],
+    ) {
+        let key = key();
+        let base_token = expose(&derive_with_id(&key, &g, now, &[7; 16]).unwrap()).to_owned();
+        let base = inspect(&base_token).unwrap().claims;
+        let mut token = base_token.clone();
+        let mut wider = base_token.clone();
+        let mut prev = inspect(&token).unwrap().effective;
+        for (n, c) in caveats.iter().enumerate() {
+            token = expose(&attenuate(&token, c).unwrap()).to_owned();
+            let i = inspect(&token).unwrap();
+            prop_assert_eq!(&i.caveats[..], &caveats[..=n]);
+            let eff = i.effective;
+
+            // Narrower than the base, than the previous step, and than every caveat.
+            prop_assert!(eff.scopes.iter().all(|s| prev.scopes.contains(s) && base.scp.contains(s)));
+            prop_assert!(caveats[..=n].iter().all(|c| c.scp.as_ref().is_none_or(|cs| eff.scopes.iter().all(|s| cs.contains(s)))));
+            prop_assert!(eff.expires <= prev.expires && eff.expires <= base.exp);
+            prop_assert!(caveats[..=n].iter().all(|c| c.exp.is_none_or(|x| eff.expires <= x)));
+            prop_assert_eq!(eff.not_before, base.nbf);
+            prop_assert!(eff.local >= prev.local && eff.local >= base.loc);
+            if prev.audience.is_some() {
+                prop_assert!(eff.audience.is_some(), "an audience binding is never lifted");
+            }
+            if let (Some(Some(p)), Some(Some(e))) = (&prev.audience, &eff.audience) {
+                prop_assert_eq!(p, e, "a bound audience never changes");
+            }
+
+            prev = eff;
+            if n + 1 < caveats.len() {
+                wider = token.clone();
+                continue;
+            }
+
+            // At the end of the chain: verification agrees with the model
+            // everywhere probed, and the token verifies only where the token
+            // one caveat shorter does.
+            let times = [
+                now.saturating_sub(skew + 1), now, now + 1, prev.expires, prev.expires + skew,
+                prev.expires + skew + 1, base.exp + skew, base.exp + skew + 1,
+            ];
+            for scope in UNIVERSE {
+                for aud in std::iter::once(None).chain(AUDS.iter().copied().map(Some)) {
+                    for peer in [Some(LOOPBACK), Some(REMOTE), None] {
+                        for at in times {
+                            let mut v = Verifier::new(&key, *scope).at(at).skew(skew);
+                            if let Some(a) = aud { v = v.audience(a); }
+                            if let Some(p) = peer { v = v.peer(ip(p)); }
+                            let got = v.verify(&token).map(|_| ()).map_err(|e| e.kind());
+                            let want = model(&base, &caveats, scope, aud, peer, at, skew);
+                            prop_assert_eq!(got, want, "scope {} aud {:?} peer {:?} at {}", scope, aud, peer, at);
+                            if got.is_ok() {
+                                // Never for a scope outside a caveat's set, never after a caveat's expiry.
+                                prop_assert!(caveats.iter().all(|c| c.scp.as_ref().is_none_or(|s| s.iter().any(|x| x == scope))));
+                                prop_assert!(caveats.iter().all(|c| c.exp.is_none_or(|x| at <= x + skew)));
+                                prop_assert!(base.scp.iter().any(|s| s == scope) && at <= base.exp + skew);
+                                prop_assert!(v.verify(&wider).is_ok(), "narrower accepted where wider is not");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---- canonical encoding ----
+
+const NOW: u64 = 1_800_000_000;
+
+fn canonical_token(aud: Option<&str>) -> String {
+    expose(
+        &derive_with_id(&key(), &grant(&["approvals.read", "gateway.connect"], aud, 600, false), NOW, &[0x5e; 16])
+            .unwrap(),
+    )
+    .to_owned()
+}
+
+fn verifier_for<'k>(key: &'k TokenKey, aud: Option<&str>) -> Verifier<'k> {
+    let v = Verifier::new(key, "approvals.read").peer(ip(LOOPBACK)).at(NOW + 1);
+    match aud {
+        Some(a) => v.audience(a),
+        None => v,
+    }
+}
+
+fn sign(claims: &[u8], caveats: &[&[u8]]) -> String {
+    sign_raw(&fixed_root_bytes(), claims, caveats)
+}
+
+/// Claims and caveat bytes that are not the canonical encoding (or not
+/// valid), each with a correct MAC, are refused as `malformed` (or
+/// `unknown_version` for another version).
+#[test]
+fn non_canonical_claims_with_a_valid_mac_are_malformed() {
+    let key = key();
+    const AUD: &str = "ws://127.0.0.1:18789/x";
+    let t = canonical_token(Some(AUD));
+    let c = String::from_utf8(claims_json(&t)).unwrap();
+    // The helper signs exactly like gw-token: the canonical bytes give the same token.
+    assert_eq!(sign(c.as_bytes(), &[]), t);
+    verifier_for(&key, Some(AUD)).verify(&t).unwrap();
+    assert!(c.contains(r#""aud":"ws://127.0.0.1:18789/x""#), "{c}");
+
+    let pretty = serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&c).unwrap()).unwrap();
+    let jti = inspect(&t).unwrap().claims.jti;
+    let mut variants: Vec<(&str, String, ErrorKind)> = vec![
+        ("leading space", format!(" {c}"), ErrorKind::Malformed),
+        ("trailing newline", format!("{c}\n"), ErrorKind::Malformed),
+        ("space after colons", c.replace(':', ": "), ErrorKind::Malformed),
+        ("space after commas", c.replacen(',', ", ", 1), ErrorKind::Malformed),
+        ("tab before brace", c.replacen('}', "\t}", 1), ErrorKind::Malformed),
+        ("pretty", pretty, ErrorKind::Malformed),
+        ("BOM", format!("\u{feff}{c}"), ErrorKind::Malformed),
+        ("member order", c.replacen(r#"{"v":1,"#, "{", 1).replacen('}', r#","v":1}"#, 1), ErrorKind::Malformed),
+        ("v as float", c.replacen(r#""v":1"#, r#""v":1.0"#, 1), ErrorKind::Malformed),
+        ("v as exponent", c.replacen(r#""v":1"#, r#""v":1e0"#, 1), ErrorKind::Malformed),
+        ("v leading zero", c.replacen(r#""v":1"#, r#""v":01"#, 1), ErrorKind::Malformed),
+        ("v as string", c.replacen(r#""v":1"#, r#""v":"1""#, 1), ErrorKind::Malformed),
+        ("nbf as float", c.replacen(&format!("\"nbf\":{NOW}"), &format!("\"nbf\":{NOW}.0"), 1), ErrorKind::Malformed),
+        ("escaped slash", c.replace("/x\"", "\\/x\""), ErrorKind::Malformed),
+        ("unicode escape", c.replacen("\"approvals", "\"\\u0061pprovals", 1), ErrorKind::Malformed),
+        (
+            "escaped jti char",
+            c.replacen(&format!("\"{jti}\""), &format!("\"\\u{:04x}{}\"", jti.as_bytes()[0], &jti[1..]), 1),
+            ErrorKind::Malformed,
+        ),
+        ("unknown member", c.replacen('}', r#","x":1}"#, 1), ErrorKind::Malformed),
+        ("duplicate member", c.replacen(r#""loc":false"#, r#""loc":false,"loc":false"#, 1), ErrorKind::Malformed),
+        ("trailing comma", c.replacen('}', ",}", 1), ErrorKind::Malformed),
+        ("loc as number", c.replacen(r#""loc":false"#, r#""loc":0"#, 1), ErrorKind::Malformed),
+        (
+            "scopes unsorted",
+            c.replacen(r#"["approvals.read","gateway.connect"]"#, r#"["gateway.connect","approvals.read"]"#, 1),
+            ErrorKind::Malformed,
+        ),
+        (
+            "scopes duplicated",
+            c.replacen(r#"["approvals.read","gateway.connect"]"#, r#"["approvals.read","approvals.read"]"#, 1),
+            ErrorKind::Malformed,
+        ),
+        ("no scopes", c.replacen(r#"["approvals.read","gateway.connect"]"#, "[]", 1), ErrorKind::Malformed),
+        ("bad scope", c.replacen("gateway.connect", "Gateway.connect", 1), ErrorKind::Malformed),
+        ("scope too long", c.replacen("gateway.connect", &"g".repeat(MAX_SCOPE_LEN + 1), 1), ErrorKind::Malformed),
+        (
+            "17 scopes",
+            c.replacen(
+                r#"["approvals.read","gateway.connect"]"#,
+                &format!("[{}]", (0..17).map(|i| format!("\"s{i:02}\"")).collect::<Vec<_>>().join(",")),
+                1,
+            ),
+            ErrorKind::Malformed,
+        ),
+        ("empty audience", c.replacen(AUD, "", 1), ErrorKind::Malformed),
+        ("audience with space", c.replacen(AUD, "ws://a b", 1), ErrorKind::Malformed),
+        ("audience non-ASCII", c.replacen(AUD, "ws://ä", 1), ErrorKind::Malformed),
+        ("audience too long", c.replacen(AUD, &"a".repeat(MAX_AUDIENCE_LEN + 1), 1), ErrorKind::Malformed),
+        ("audience null", c.replacen(&format!("\"{AUD}\""), "null", 1), ErrorKind::Malformed),
+        (
+            "exp before nbf",
+            c.replacen(&format!("\"exp\":{}", NOW + 600), &format!("\"exp\":{}", NOW - 1), 1),
+            ErrorKind::Malformed,
+        ),
+        (
+            "lifetime over a year",
+            c.replacen(&format!("\"exp\":{}", NOW + 600), &format!("\"exp\":{}", NOW + MAX_LIFETIME_SECS + 1), 1),
+            ErrorKind::Malformed,
+        ),
+        ("negative exp", c.replacen(&format!("\"exp\":{}", NOW + 600), "\"exp\":-1", 1), ErrorKind::Malformed),
+        (
+            "exp overflow",
+            c.replacen(&format!("\"exp\":{}", NOW + 600), "\"exp\":18446744073709551616", 1),
+            ErrorKind::Malformed,
+        ),
+        ("short jti", c.replacen(&jti, &jti[1..], 1), ErrorKind::Malformed),
+        ("jti with +", c.replacen(&jti, &format!("+{}", &jti[1..]), 1), ErrorKind::Malformed),
+        ("not an object", "[]".to_owned(), ErrorKind::Malformed),
+        ("null", "null".to_owned(), ErrorKind::Malformed),
+        ("empty object", "{}".to_owned(), ErrorKind::Malformed),
+        ("two objects", format!("{c}{c}"), ErrorKind::Malformed),
+        ("NUL after", format!("{c}\0"), ErrorKind::Malformed),
+        ("v 256", c.replacen(r#""v":1"#, r#""v":256"#, 1), ErrorKind::Malformed),
+        ("v 2", c.replacen(r#""v":1"#, r#""v":2"#, 1), ErrorKind::UnknownVersion),
+        ("v 0", c.replacen(r#""v":1"#, r#""v":0"#, 1), ErrorKind::UnknownVersion),
+    ];
+    // Without an audience, `"aud":null` is not the same as omitting it.
+    let t2 = canonical_token(None);
+    let c2 = String::from_utf8(claims_json(&t2)).unwrap();
+    assert_eq!(sign(c2.as_bytes(), &[]), t2);
+    variants.push(("aud null inserted", c2.replacen(r#","nbf""#, r#","aud":null,"nbf""#, 1), ErrorKind::Malformed));
+
+    let mut failures = Vec::new();
+    for (what, bytes, want) in &variants {
+        assert_ne!(bytes, &c, "{what}: the variant must differ");
+        let forged = sign(bytes.as_bytes(), &[]);
+        for v in [verifier_for(&key, Some(AUD)), verifier_for(&key, None)] {
+            match v.verify(&forged) {
+                Err(e) if e.kind() == *want => {}
+                other => failures.push(format!("{what}: want {want:?}, got {:?}", other.map_err(|e| e.to_string()))),
+            }
+        }
+        match inspect(&forged) {
+            Err(e) if e.kind() == *want => {}
+            other => {
+                failures.push(format!("inspect {what}: want {want:?}, got {:?}", other.map_err(|e| e.to_string())))
+            }
+        }
+    }
+    assert!(failures.is_empty(), "non-canonical claims accepted or misclassified:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn non_canonical_caveats_with_a_valid_mac_are_malformed() {
+    let key = key();
+    let t = canonical_token(None);
+    let c = claims_json(&t);
+    let v = verifier_for(&key, None);
+    let good = format!(r#"{{"scp":["approvals.read"],"exp":{}}}"#, NOW + 60);
+    let via_attenuate = attenuate(&t, &serde_json::from_str::<Caveat>(&good).unwrap()).unwrap();
+    assert_eq!(sign(&c, &[good.as_bytes()]), expose(&via_attenuate), "the helper chains like attenuate");
+    v.verify(expose(&via_attenuate)).unwrap();
+
+    let variants: Vec<(&str, String)> = vec![
+        ("empty caveat", "{}".into()),
+        ("loc false", r#"{"loc":false}"#.into()),
+        ("whitespace", good.replace(':', ": ")),
+        ("member order", format!(r#"{{"exp":{},"scp":["approvals.read"]}}"#, NOW + 60)),
+        ("scp null", r#"{"scp":null,"loc":true}"#.into()),
+        ("no scopes", r#"{"scp":[]}"#.into()),
+        ("unsorted scopes", r#"{"scp":["gateway.connect","approvals.read"]}"#.into()),
+        ("duplicate scopes", r#"{"scp":["approvals.read","approvals.read"]}"#.into()),
+        ("bad scope", r#"{"scp":["Approvals"]}"#.into()),
+        ("unknown member nbf", r#"{"nbf":1}"#.into()),
+        ("duplicate member", r#"{"loc":true,"loc":true}"#.into()),
+        ("exp as float", format!(r#"{{"exp":{}.0}}"#, NOW + 60)),
+        ("aud empty", r#"{"aud":""}"#.into()),
+        ("aud escaped slash", r#"{"aud":"ws:\/\/x"}"#.into()),
+        ("not an object", "[]".into()),
+        ("trailing newline", format!("{good}\n")),
+    ];
+    let mut failures = Vec::new();
+    for (what, cav) in &variants {
+        for chain in
+            [vec![cav.as_bytes()], vec![good.as_bytes(), cav.as_bytes()], vec![cav.as_bytes(), good.as_bytes()]]
+        {
+            let forged = sign(&c, &chain);
+            match v.verify(&forged) {
+                Err(e) if e.kind() == ErrorKind::Malformed => {}
+                other => failures.push(format!("{what}: got {:?}", other.map_err(|e| e.to_string()))),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "non-canonical caveats accepted:\n{}", failures.join("\n"));
+}
+
+/// Sets the lowest unused trailing bit of a base64url text whose length is
+/// not a multiple of 4 (a second spelling of the same bytes for a lax
+/// decoder).
+fn with_trailing_bit(text: &str) -> String {
+    assert!(!text.len().is_multiple_of(4), "no trailing bits in {text}");
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let last = text.as_bytes()[text.len() - 1];
+    let v = ALPHABET.iter().position(|&a| a == last).unwrap();
+    assert_eq!(v & 1, 0, "trailing bits are zero in a canonical text");
+    format!("{}{}", &text[..text.len() - 1], ALPHABET[v | 1] as char)
+}
+
+/// Base64url-level re-encodings: padding, trailing bits, the standard
+/// alphabet, wrong tag lengths, empty parts, stray dots and whitespace, too
+/// many caveats, too long — each with a MAC that is valid for the text (or
+/// the right MAC bytes under a non-canonical spelling).
+#[test]
+fn non_canonical_base64_and_framing_are_malformed() {
+    let key = key();
+    let root = fixed_root_bytes();
+    // A token whose claims text has trailing bits (length not a multiple of 4).
+    let t = (0u8..=255)
+        .map(|id| {
+            expose(&derive_with_id(&key, &grant(&["approvals.read"], None, 600, false), NOW, &[id; 16]).unwrap())
+                .to_owned()
+        })
+        .chain((1..40).map(|n| {
+            let s = format!("approvals.read{}", "x".repeat(n));
+            expose(&derive_with_id(&key, &grant(&["approvals.read", &s], None, 600, false), NOW, &[1; 16]).unwrap())
+                .to_owned()
+        }))
+        .find(|t| !parts(t).0.len().is_multiple_of(4))
+        .expect("some claims text has trailing bits");
+    let v = verifier_for(&key, None);
+    v.verify(&t).unwrap();
+    let (claims, _, tag) = parts(&t);
+    let cav = ["a", "ab", "abc"]
+        .iter()
+        .map(|s| b64(format!(r#"{{"scp":["{s}"]}}"#).as_bytes()))
+        .find(|c| !c.len().is_multiple_of(4))
+        .expect("some caveat text has trailing bits");
+    let tag_bytes = unb64(&tag).unwrap();
+
+    let mut variants: Vec<(&str, String)> = vec![
+        ("claims padded", sign_b64(&root, &format!("{claims}{}", "=".repeat(4 - claims.len() % 4)), &[])),
+        ("claims trailing bit", sign_b64(&root, &with_trailing_bit(&claims), &[])),
+        ("claims standard alphabet", sign_b64(&root, &format!("{claims}+"), &[])),
+        ("caveat trailing bit", sign_b64(&root, &claims, &[&with_trailing_bit(&cav)])),
+        ("caveat padded", sign_b64(&root, &claims, &[&format!("{cav}{}", "=".repeat(4 - cav.len() % 4))])),
+        ("caveat empty", sign_b64(&root, &claims, &[""])),
+        (
+            "caveat impossible length",
+            sign_b64(&root, &claims, &[&format!("{cav}AAAAA")[..cav.len() + 1 + (3 - cav.len() % 4)]]),
+        ),
+        ("tag trailing bit (right MAC bytes)", format!("gw1.{claims}.{}", with_trailing_bit(&tag))),
+        ("tag padded (right MAC bytes)", format!("gw1.{claims}.{tag}=")),
+        ("tag 31 bytes", format!("gw1.{claims}.{}", b64(&tag_bytes[..31]))),
+        ("tag 33 bytes", format!("gw1.{claims}.{}", b64(&[&tag_bytes[..], &[0]].concat()))),
+        ("tag empty", format!("gw1.{claims}.")),
+        ("no tag", format!("gw1.{claims}")),
+        ("upper-case prefix", t.replacen("gw1", "GW1", 1)),
+        ("no prefix", t["gw1.".len()..].to_owned()),
+        ("prefix only", "gw1".to_owned()),
+        ("leading dot", format!(".{t}")),
+        ("trailing dot", format!("{t}.")),
+        ("double dot", t.replacen('.', "..", 1)),
+        ("trailing newline", format!("{t}\n")),
+        ("leading space", format!(" {t}")),
+        ("inner space", t.replacen('.', ". ", 1)),
+        ("NUL", format!("{t}\0")),
+        ("non-ASCII", format!("{t}é")),
+        ("empty", String::new()),
+        ("too long", format!("{t}{}", "A".repeat(MAX_TOKEN_LEN))),
+    ];
+    // More caveats than allowed, each correctly chained.
+    let cavs: Vec<String> =
+        (0..=MAX_CAVEATS).map(|i| b64(format!(r#"{{"exp":{}}}"#, NOW + 600 - i as u64).as_bytes())).collect();
+    let refs: Vec<&str> = cavs.iter().map(String::as_str).collect();
+    let most = sign_b64(&root, &claims, &refs[..MAX_CAVEATS]);
+    v.verify(&most).expect("MAX_CAVEATS caveats are fine");
+    variants.push(("too many caveats", sign_b64(&root, &claims, &refs)));
+
+    let mut failures = Vec::new();
+    for (what, forged) in &variants {
+        match v.verify(forged) {
+            Err(e) if e.kind() == ErrorKind::Malformed => {}
+            other => failures.push(format!("{what}: got {:?}", other.map_err(|e| e.to_string()))),
+        }
+    }
+    assert!(failures.is_empty(), "non-canonical framing accepted or misclassified:\n{}", failures.join("\n"));
+    // Another version number in the prefix is `unknown_version`, never
+    // accepted — including spellings a lax parser might read as 1.
+    for p in ["gw2", "gw0", "gw01", "gw10", "gw99999999999999999999"] {
+        let forged = t.replacen("gw1", p, 1);
+        assert_eq!(v.verify(&forged).unwrap_err().kind(), ErrorKind::UnknownVersion, "{p}");
+    }
+}
+
+/// Where whitespace can go in JSON without changing its value.
+fn whitespace_positions(json: &str) -> Vec<usize> {
+    let mut out = vec![0, json.len()];
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, ch) in json.char_indices() {
+        if in_string {
+            match (escaped, ch) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => {
+                    in_string = false;
+                    out.push(i + 1);
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match ch {
+            '"' => {
+                in_string = true;
+                out.push(i);
+            }
+            '{' | '[' | ',' | ':' => out.push(i + 1),
+            '}' | ']' => out.push(i),
+            _ => {}
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Inserting JSON whitespace anywhere it is legal in the claims or in a
+    /// caveat (same value, different bytes), and re-signing with the right
+    /// key, is refused as `malformed`; so is any pretty-printing.
+    #[test]
+    fn whitespace_re_encodings_are_malformed(
+        (g, now, caveats) in arb_token(),
+        spots in proptest::collection::vec((any::<Index>(), proptest::sample::select(vec![" ", "\n", "\t", "\r", "  "])), 1..4),
+        in_caveat in any::<Index>(),
+    ) {
+        let key = key();
+        let (token, _) = build(&key, &g, now, &caveats);
+        let (claims, cavs, _) = parts(&token);
+        let mut jsons: Vec<String> = std::iter::once(&claims).chain(&cavs)
+            .map(|p| String::from_utf8(unb64(p).unwrap()).unwrap()).collect();
+        let target = in_caveat.index(jsons.len());
+        let mut json = jsons[target].clone();
+        let original = json.clone();
+        let positions = whitespace_positions(&json);
+        let mut picked: Vec<(usize, &str)> = spots.iter().map(|(i, ws)| (positions[i.index(positions.len())], *ws)).collect();
+        picked.sort_by_key(|p| std::cmp::Reverse(p.0));
+        for (pos, ws) in picked {
+            json.insert_str(pos, ws);
+        }
+        // Same value, different bytes.
+        prop_assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+            serde_json::from_str::<serde_json::Value>(&original).unwrap()
+        );
+        jsons[target] = json;
+        let bytes: Vec<&[u8]> = jsons.iter().map(|j| j.as_bytes()).collect();
+        let forged = sign(bytes[0], &bytes[1..]);
+        let kind = Verifier::new(&key, g.scopes[0].clone()).at(now).verify(&forged).map(|_| ()).map_err(|e| e.kind());
+        // A token over the length limit is malformed for that reason alone: also fine.
+        prop_assert_eq!(kind, Err(ErrorKind::Malformed));
+
+        jsons[target] = serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&original).unwrap()).unwrap();
+        let bytes: Vec<&[u8]> = jsons.iter().map(|j| j.as_bytes()).collect();
+        let forged = sign(bytes[0], &bytes[1..]);
+        let kind = Verifier::new(&key, g.scopes[0].clone()).at(now).verify(&forged).map(|_| ()).map_err(|e| e.kind());
+        prop_assert_eq!(kind, Err(ErrorKind::Malformed));
+    }
+
+    /// What `attenuate` returns is always a token verifiers can parse: never
+    /// longer than the limit or otherwise malformed. When the chain would
+    /// grow past the limit, attenuation is refused instead.
+    #[test]
+    fn attenuate_never_returns_an_unverifiable_token(
+        (g, now, caveats) in arb_token(),
+        extra in proptest::collection::vec(
+            (proptest::collection::btree_set("[a-z][a-z0-9]{63}", 1..=MAX_SCOPES), proptest::option::of("[!-~]{256}")),
+            0..6,
+        ),
+    ) {
+        let key = key();
+        let mut token = expose(&derive_with_id(&key, &g, now, &[3; 16]).unwrap()).to_owned();
+        let big = extra.into_iter().map(|(s, a)| Caveat { scp: Some(s.into_iter().collect()), aud: a, ..Caveat::default() });
+        for c in caveats.into_iter().chain(big) {
+            match attenuate(&token, &c) {
+                Ok(n) => {
+                    let n = expose(&n).to_owned();
+                    prop_assert!(n.len() <= MAX_TOKEN_LEN, "attenuate returned {} bytes (limit {})", n.len(), MAX_TOKEN_LEN);
+                    let res = Verifier::new(&key, "x").at(now).verify(&n);
+                    prop_assert!(
+                        !matches!(res.as_ref().map_err(|e| e.kind()), Err(ErrorKind::Malformed | ErrorKind::Signature)),
+                        "an attenuated token failed to parse/verify: {:?}", res.err().map(|e| e.to_string())
+                    );
+                    token = n;
+                }
+                Err(e) => {
+                    prop_assert_eq!(e.kind(), ErrorKind::InvalidInput, "{}", e);
+                }
+            }
+        }
+    }
+}
+
+/// Regression: `attenuate` used to return tokens longer than
+/// `MAX_TOKEN_LEN` (two caveats of 16 long scopes on a large token), which
+/// every verifier then refused as malformed. It now refuses to make them,
+/// and what it does make at the limit still verifies.
+#[test]
+fn attenuate_refuses_to_exceed_the_length_limit() {
+    let key = key();
+    let scopes: Vec<String> = (0..MAX_SCOPES).map(|i| format!("{i:02}{}", "s".repeat(MAX_SCOPE_LEN - 2))).collect();
+    let refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let mut token = expose(
+        &derive_with_id(&key, &grant(&refs, Some(&"a".repeat(MAX_AUDIENCE_LEN)), 600, false), NOW, &[1; 16]).unwrap(),
+    )
+    .to_owned();
+    let v = Verifier::new(&key, scopes[0].clone()).audience("a".repeat(MAX_AUDIENCE_LEN)).at(NOW);
+    let caveat = Caveat { scp: Some(scopes.clone()), ..Caveat::default() };
+    let mut refused = false;
+    for _ in 0..MAX_CAVEATS {
+        match attenuate(&token, &caveat) {
+            Ok(n) => {
+                token = expose(&n).to_owned();
+                assert!(token.len() <= MAX_TOKEN_LEN, "{} bytes", token.len());
+                v.verify(&token).expect("every token attenuate returns verifies");
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+                assert!(e.to_string().contains(&MAX_TOKEN_LEN.to_string()), "{e}");
+                refused = true;
+                break;
+            }
+        }
+    }
+    assert!(refused, "the chain reached the length limit");
+}
