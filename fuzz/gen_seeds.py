@@ -3,7 +3,9 @@
 
     python3 fuzz/gen_seeds.py        # from the repository root or from fuzz/
 
-rel_path seeds are plain path bytes. anchor_ops seeds are plans encoded the way
+rel_path, json_load and plist_load seeds are plain documents (the binary
+plists are made with Python's plistlib, some patched by hand: a duplicate key,
+a cycle). anchor_ops seeds are plans encoded the way
 `arbitrary` 1.x decodes the `#[derive(Arbitrary)]` types in
 fuzz_targets/anchor_ops.rs (fields in order; integers little-endian; a bool is
 one byte, odd = true; an enum is a u32 `x` choosing variant `(x * n) >> 32`; the
@@ -12,9 +14,19 @@ variant lists below in the order of the Rust enums. Check a seed decodes as
 intended with:
 
     GW_FUZZ_DEBUG=1 cargo +nightly fuzz run anchor_ops fuzz/seeds/anchor_ops/<seed>
+
+service_render seeds are `Input` values of fuzz_targets/service_render.rs,
+encoded the same way; their strings are spelled with that file's TOKENS (read
+from the Rust source, so the two cannot drift apart) and single `char`s. Check
+one the same way (GW_FUZZ_DEBUG=1 prints the spec JSON and what rendering gave).
 """
 
+import datetime
+import functools
+import json
 import os
+import plistlib
+import re
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -201,6 +213,430 @@ REL_PATH = {
 REL_PATH_DICT = ["/", ".", "..", "//", "/.", "./", "../", "/..", "/../", "\\x00", "\\xff", "..."]
 
 
+# ---------------------------------------------------------------- json_load
+
+
+def nest(n):
+    return b"[" * n + b"]" * n
+
+
+JSON_LOAD = {
+    "spec-systemd": json.dumps(
+        {
+            "description": "gw reference gateway",
+            "exec_start": ["/usr/bin/gw", "serve", "--port", "18789"],
+            "environment": {"GW_HOME": "/home/me/.gw"},
+            "restart": "on-failure",
+            "restart_sec": 5,
+            "wanted_by": ["default.target"],
+        },
+        indent=2,
+    ).encode()
+    + b"\n",
+    "document": b'{"a": [1, -2, 3.5, true, false, null, "x"], "b": {"c": {}, "d": []}, "e": ""}\n',
+    "dup-top": b'{"admin": false, "admin": true}',
+    "dup-nested": b'{"x": [{"k": 1, "k": 1}]}',
+    "dup-escaped": b'{"a\\u0041": 1, "aA": 2}',
+    "dup-after-error": b'{"a": 1, "a": 2, ]',
+    "deep-64": nest(64),
+    "deep-65": nest(65),
+    "deep-120-objects": b'{"a":' * 120 + b"1" + b"}" * 120,
+    "deep-121": nest(121),
+    "deep-130-unclosed": b"[" * 130,
+    "bom": b"\xef\xbb\xbf{}",
+    "trailing-garbage": b"{} x",
+    "two-documents": b"{}{}",
+    "invalid-utf8": b'{"a": "\xff"}',
+    "overlong-utf8": b'["\xc0\xaf"]',
+    "invalid-utf8-line3": b'{\n\n  "a": \xff}',
+    "lone-surrogate": b'["\\ud800", "\\udc00x"]',
+    "surrogate-pair": b'["\\ud83d\\ude00", "\\u00e9", "\\u0000"]',
+    "escapes": b'"\\"\\\\\\/\\b\\f\\n\\r\\t"',
+    "raw-control-char": b'"a\x01b"',
+    "numbers": b"[0, -0, -0.0, 1e308, 1.7976931348623157e308, 5e-324, 0.30000000000000004, 0.1, 1E+2, 1.0e-7,"
+    b" 18446744073709551615, -9223372036854775808, 18446744073709551616, 123456789012345678901234567890]",
+    "number-overflow": b"[1e400]",
+    "number-forms": b"[01, 1., .5, -, +1, 0x10, NaN, Infinity]",
+    "scalar-string": b'"x"',
+    "scalar-null": b"null",
+    "scalar-number-ws": b"  42  \n\t\r ",
+    "empty": b"",
+    "whitespace-only": b" \n\t\r",
+    "error-line-5": b'{\n  "a": 1,\n  "b": [\n    2,\n    3,,\n  ]\n}\n',
+    "unclosed-string": b'{"a": "b',
+    "nul-byte": b'{"a": 1}\x00',
+}
+
+JSON_DICT_HEADER = [
+    "json_load: JSON syntax, escapes, number edges, a BOM, invalid UTF-8, and the",
+    "shapes of a duplicate key.",
+]
+JSON_DICT = [
+    "{", "}", "[", "]", ":", ",", '"', '""', "{}", "[]", '{"a":', '"a":1,"a":2', "true", "false", "null",
+    "\\u0000", "\\u0041", "\\ud800", "\\udc00", "\\ud83d\\ude00", '\\"', "\\\\", "\\/", "\\b", "\\f", "\\n",
+    "\\r", "\\t", "-0", "0.1", "1e308", "1e400", "5e-324", "1E+2", "18446744073709551615",
+    "18446744073709551616", "-9223372036854775808", "0.30000000000000004", " ", "\t", "\n", "\r",
+    b"\xef\xbb\xbf", b"\xff", b"\xc0\xaf", b"\x00",
+]
+
+# ---------------------------------------------------------------- plist_load
+
+PLIST_HEAD = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    b'<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n'
+    b'<plist version="1.0">\n'
+)
+
+
+def xml(body):
+    return PLIST_HEAD + body.encode() + b"\n</plist>\n"
+
+
+def patch_once(data, old, new):
+    assert data.count(old) == 1, (data, old)
+    return data.replace(old, new)
+
+
+AGENT = {
+    "Label": "ai.gw.serve",
+    "ProgramArguments": ["/usr/local/bin/gw", "serve", "--port", "18789"],
+    "EnvironmentVariables": {"GW_HOME": "/Users/me/.gw"},
+    "RunAtLoad": True,
+    "KeepAlive": False,
+    "StandardOutPath": "/Users/me/.gw/log/out.log",
+    "ThrottleInterval": 10,
+    "Ratio": 0.5,
+}
+
+
+def plist_seeds():
+    binary = lambda v: plistlib.dumps(v, fmt=plistlib.FMT_BINARY, sort_keys=True)  # noqa: E731
+    deep = []
+    for _ in range(64):
+        deep = [deep]
+    return {
+        "agent-xml": plistlib.dumps(AGENT, fmt=plistlib.FMT_XML, sort_keys=True),
+        "agent-binary": binary(AGENT),
+        "dup-key-xml": xml("<dict><key>a</key><string>1</string><key>a</key><string>2</string></dict>"),
+        "dup-key-nested-xml": xml("<array><dict><key>k</key><true/><key>k</key><false/></dict></array>"),
+        # Two string objects, then the second renamed to the first: a dictionary with key "a" twice.
+        "dup-key-binary": patch_once(binary({"a": 1, "b": 2}), b"\x51b", b"\x51a"),
+        "data-date-xml": xml("<dict><key>d</key><data>AAAA</data><key>t</key><date>2024-01-01T00:00:00Z</date></dict>"),
+        "data-binary": binary({"d": b"\x00\x01"}),
+        "date-binary": binary([datetime.datetime(2024, 1, 1)]),
+        "uid-binary": binary([plistlib.UID(1)]),
+        "deep-65-xml": xml("<array>" * 65 + "</array>" * 65),
+        "deep-65-binary": binary(deep),
+        # The outer array of [[]] made to contain itself.
+        "cycle-binary": patch_once(binary([[]]), b"\xa1\x01", b"\xa1\x00"),
+        "truncated-binary": binary(AGENT)[:40],
+        "bom-xml": b"\xef\xbb\xbf" + xml("<dict/>"),
+        "trailing-data-xml": xml("<dict/>") + b"<string>x</string>\n",
+        "two-values-xml": xml("<dict/><dict/>"),
+        "control-char-ref-xml": xml("<string>a&#x1;b</string>"),
+        "control-char-binary": binary(["a\x01b", {"k\x1b": "v"}]),
+        "numbers-xml": xml(
+            "<array><integer>-9223372036854775808</integer><integer>18446744073709551615</integer>"
+            "<integer>18446744073709551616</integer><integer>0x10</integer><real>-0.0</real><real>1e308</real>"
+            "<real>nan</real><real>inf</real><real>5e-324</real><real>0.30000000000000004</real></array>"
+        ),
+        "numbers-binary": binary([2**64 - 1, -(2**63), 0.1, -0.0, 1e308, float("inf")]),
+        "markup-xml": xml(
+            "<dict><key>&amp;&lt;&gt;</key><string><![CDATA[<x>]]></string><!-- c --><key>e</key>"
+            "<string>&#233;&#x10FFFF;</string><key>empty</key><string/></dict>"
+        ),
+        "key-without-value-xml": xml("<dict><key>a</key></dict>"),
+        "non-string-key-xml": xml("<dict><integer>1</integer><string>x</string></dict>"),
+        "unclosed-xml": PLIST_HEAD + b"<dict><key>a</key><array>",
+        "no-wrapper-xml": b"<dict><key>a</key><string>b</string></dict>",
+        "ascii-plist": b'{ Label = "ai.gw.serve"; ProgramArguments = ( "/bin/true" ); }',
+        "entity-xml": b'<?xml version="1.0"?>\n<!DOCTYPE plist [<!ENTITY x "y">]>\n<plist><string>&x;</string></plist>',
+        # Documents the plist crate's XML reader once read differently from
+        # conforming XML parsers (gw-persist now refuses or normalizes them):
+        # a CDATA key hiding a duplicate, CDATA text, an undeclared entity,
+        # raw carriage returns, another encoding, a late XML declaration, a
+        # namespace prefix, `]]>` in text, `<` in an attribute.
+        "differ-cdata-dup-key": xml(
+            "<dict><key>a</key><string>1</string><key><![CDATA[a]]></key><string>2</string></dict>"
+        ),
+        "differ-cdata-text": xml("<string>a<![CDATA[<b>]]>c</string>"),
+        "differ-undeclared-entity": xml("<string>a&x;b</string>"),
+        "differ-crlf": PLIST_HEAD.replace(b"\n", b"\r\n") + b"<dict>\r\n<key>a\rb</key><string>c\r\nd&#13;</string>\r\n</dict>\r\n</plist>\r\n",
+        "differ-latin1": b'<?xml version="1.0" encoding="ISO-8859-1"?>\n<plist><string>\xc3\xa9</string></plist>\n',
+        "differ-late-declaration": b'<plist><string>x</string><?xml version="1.0"?></plist>',
+        "differ-namespace-prefix": xml('<array xmlns:x="u"><x:string>a</x:string><string>b</string></array>'),
+        "differ-cdata-end-in-text": xml("<string>a]]>b</string>"),
+        "differ-lt-in-attribute": b'<plist version="<"><string>x</string></plist>',
+        "comment-pi-in-string": xml("<string>a<!-- & <![CDATA[ -->b<?pi & ?>c</string>"),
+    }
+
+
+PLIST_DICT_HEADER = [
+    "plist_load: XML plist markup, entities, and binary plist object markers",
+    "(high nibble: type; low nibble: size).",
+]
+PLIST_DICT = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">',
+    '<plist version="1.0">', "</plist>", "<dict>", "</dict>", "<dict/>", "<array>", "</array>", "<array/>",
+    "<key>", "</key>", "<string>", "</string>", "<string/>", "<integer>", "</integer>", "<real>", "</real>",
+    "<true/>", "<false/>", "<data>", "</data>", "<date>", "</date>", "<key>a</key>", "&amp;", "&lt;", "&gt;",
+    "&quot;", "&#x1;", "&#10;", "&#xFFFE;", "<![CDATA[", "]]>", "<!--", "-->", "<?", "?>", "nan", "inf",
+    "-9223372036854775808", "18446744073709551616", "&x;", "\r\n", "\r", ' xmlns:x="u"', "<x:string>",
+    ' encoding="ISO-8859-1"', ' version="1.1"', "<!DOCTYPE plist [", '<!ENTITY x "y">', "]>",
+    b"bplist00", b"\x08", b"\x09", b"\x10", b"\x13", b"\x14", b"\x23", b"\x33", b"\x40", b"\x50", b"\x51",
+    b"\x5f\x10", b"\x61", b"\x80", b"\xa0", b"\xa1", b"\xd0", b"\xd1", b"\x00\x00\x00\x00\x00\x00\x01\x01",
+    b"\xef\xbb\xbf",
+]
+
+# ---------------------------------------------------------------- service_render
+
+
+@functools.cache
+def rust_tokens():
+    """The TOKENS of fuzz_targets/service_render.rs, in order."""
+    with open(os.path.join(HERE, "fuzz_targets", "service_render.rs"), encoding="utf-8") as f:
+        src = f.read()
+    block = src.split("// BEGIN TOKENS\n", 1)[1].split("// END TOKENS\n", 1)[0]
+    tokens = []
+    for line in block.splitlines():
+        line = line.strip()
+        if not line.startswith('"'):
+            continue
+        lit = line.rstrip(",")
+        assert lit.endswith('"'), line
+        tokens.append(unescape_rust(lit[1:-1]))
+    return tokens
+
+
+def unescape_rust(s):
+    out, i = [], 0
+    simple = {"n": "\n", "r": "\r", "t": "\t", "0": "\0", "\\": "\\", '"': '"', "'": "'"}
+    while i < len(s):
+        c = s[i]
+        if c != "\\":
+            out.append(c)
+            i += 1
+            continue
+        e = s[i + 1]
+        if e in simple:
+            out.append(simple[e])
+            i += 2
+        elif e == "u":
+            m = re.match(r"\{([0-9a-fA-F]+)\}", s[i + 2 :])
+            out.append(chr(int(m.group(1), 16)))
+            i += 2 + len(m.group(0))
+        elif e == "x":
+            out.append(chr(int(s[i + 2 : i + 4], 16)))
+            i += 4
+        else:
+            raise ValueError(f"unknown escape \\{e} in {s!r}")
+    return "".join(out)
+
+
+PIECE = ["Tok", "Char", "Repeat", "Raw"]
+PATH_IN = ["Abs", "Raw"]
+NAMED = ["Known", "Raw"]
+ARGV_IN = ["Missing", "Empty", "Cmd"]
+INTERVAL = ["Small", "Any"]
+MANGLE = ["None", "Unknown", "Duplicate", "WrongType"]
+INPUT = ["Systemd", "Launchd"]
+
+
+def vec(items):
+    return b"".join(b"\x01" + x for x in items) + b"\x00"
+
+
+def option(x):
+    return b"\x00" if x is None else b"\x01" + x
+
+
+def u64(v):
+    return struct.pack("<Q", v)
+
+
+class Rep:
+    """A `Piece::Repeat`: token `tok` repeated `n` times."""
+
+    def __init__(self, tok, n):
+        self.tok, self.n = tok, n
+
+
+def text(*parts):
+    """A `Text`: each str part spelled with the longest matching tokens, else
+    one `Piece::Char` per character; a Rep part is one `Piece::Repeat`."""
+    toks = rust_tokens()
+    pieces = []
+    for part in parts:
+        if isinstance(part, Rep):
+            pieces.append(variant(PIECE, "Repeat") + u8(toks.index(part.tok)) + u16(part.n))
+            continue
+        i = 0
+        while i < len(part):
+            best = max((t for t in toks if part.startswith(t, i)), key=len, default=None)
+            if best is None:
+                pieces.append(variant(PIECE, "Char") + struct.pack("<I", ord(part[i])))
+                i += 1
+            else:
+                pieces.append(variant(PIECE, "Tok") + u8(toks.index(best)))
+                i += len(best)
+    return vec(pieces)
+
+
+def abs_path(*parts):
+    """`PathIn::Abs`: '/' + parts joined by '/'."""
+    return variant(PATH_IN, "Abs") + vec([text(p) for p in parts])
+
+
+def raw_path(s):
+    return variant(PATH_IN, "Raw") + text(s)
+
+
+def path(p):
+    if p.startswith("/") and p != "/":
+        return abs_path(*p[1:].split("/"))
+    return raw_path(p)
+
+
+def named(*parts):
+    return variant(NAMED, "Raw") + text(*parts)
+
+
+def cmd(program, *args):
+    return variant(ARGV_IN, "Cmd") + path(program) + vec([text(*a) if isinstance(a, tuple) else text(a) for a in args])
+
+
+def small(s):
+    return variant(INTERVAL, "Small") + u16(s)
+
+
+def any_secs(s):
+    return variant(INTERVAL, "Any") + u64(s)
+
+
+def mangle(kind="None", arg=None):
+    out = variant(MANGLE, kind)
+    if kind == "Unknown":
+        out += text(arg)
+    elif kind in ("Duplicate", "WrongType"):
+        out += u8(arg)
+    return out
+
+
+def systemd(exec_start, description=None, after=(), env=(), restart=None, restart_sec=None, watchdog_sec=None,
+            wd=None, wanted_by=(), mangled=None):
+    return (
+        variant(INPUT, "Systemd")
+        + option(None if description is None else text(description))
+        + vec([named(u) for u in after])
+        + exec_start
+        + vec([named(k) + text(v) for k, v in env])
+        + option(None if restart is None else named(restart))
+        + option(restart_sec)
+        + option(watchdog_sec)
+        + option(None if wd is None else path(wd))
+        + vec([named(u) for u in wanted_by])
+        + (mangled or mangle())
+    )
+
+
+def launchd(label, args, env=(), run_at_load=None, keep_alive=None, out=None, err=None, wd=None, throttle=None,
+            mangled=None):
+    return (
+        variant(INPUT, "Launchd")
+        + named(label)
+        + args
+        + vec([named(k) + text(v) for k, v in env])
+        + option(None if run_at_load is None else boolean(run_at_load))
+        + option(None if keep_alive is None else boolean(keep_alive))
+        + option(None if out is None else path(out))
+        + option(None if err is None else path(err))
+        + option(None if wd is None else path(wd))
+        + option(throttle)
+        + (mangled or mangle())
+    )
+
+
+GW = cmd("/usr/bin/gw", "serve", "--port", "18789")
+HOSTILE_ARGS = ['"', "'", "\\", "%h", "%%", "$HOME", "${HOME}", "$$", ";", "a b", "", "é", "\\x2d", "#", "[Service]"]
+
+
+def service_seeds():
+    return {
+        "systemd-reference": systemd(
+            GW, description="gw reference gateway", after=["network-online.target"], env=[("GW_HOME", "/home/me/.gw")],
+            restart="on-failure", restart_sec=small(5), watchdog_sec=small(30), wd="/home/me/.gw",
+            wanted_by=["default.target"],
+        ),
+        "systemd-quoting": systemd(
+            cmd("/usr/bin/gw", *HOSTILE_ARGS), description='50% of $HOME "quoted" \\x2d ; # [Unit]',
+            env=[("A1", 'v "q" \\ %h $HOME ${HOME} ;'), ("_", "")], wd="/home/me/a b/%h",
+        ),
+        "systemd-description-newline": systemd(GW, description="x\nExecStartPre=/bin/evil"),
+        "systemd-description-cr": systemd(GW, description="x\rExecStartPre=/bin/evil"),
+        "systemd-description-backslash": systemd(GW, description="ends with \\"),
+        "systemd-wd-backslash": systemd(GW, wd="/home/me/x\\"),
+        "systemd-env-section": systemd(GW, env=[("GW_HOME", "a\n[Install]\nWantedBy=evil.target")]),
+        "systemd-arg-newline": systemd(cmd("/usr/bin/gw", "\\\nExecStartPre=/bin/evil")),
+        "systemd-arg-separators": systemd(cmd("/usr/bin/gw", "a\u2028b", "\u202eevil", "\ufeff", "\u0085")),
+        "systemd-exec-relative": systemd(cmd("bin/gw")),
+        "systemd-exec-prefix": systemd(cmd("-/usr/bin/gw")),
+        "systemd-exec-quote": systemd(cmd('/usr/bin/g"w')),
+        "systemd-exec-dotdot": systemd(cmd("/usr/../bin/gw")),
+        "systemd-exec-empty": systemd(variant(ARGV_IN, "Empty")),
+        "systemd-exec-missing": systemd(variant(ARGV_IN, "Missing"), description="no exec_start"),
+        "systemd-bad-units": systemd(GW, after=["a\\x2d.target", "%i.service"], wanted_by=["evil.target\nX=1"]),
+        "systemd-bad-env-name": systemd(GW, env=[("A=B", "x"), ("1A", "y")]),
+        "systemd-long-arg": systemd(cmd("/usr/bin/gw", (Rep("a", 4097),))),
+        "systemd-interval-range": systemd(GW, restart_sec=small(0), watchdog_sec=any_secs(2**64 - 1)),
+        "systemd-restart-bogus": systemd(GW, restart="sometimes"),
+        "systemd-duplicate-key": systemd(GW, description="d", mangled=mangle("Duplicate", 1)),
+        "systemd-unknown-field": systemd(GW, mangled=mangle("Unknown", "ExecStartPre")),
+        "systemd-wrong-type": systemd(GW, restart_sec=small(5), mangled=mangle("WrongType", 1)),
+        "launchd-reference": launchd(
+            "ai.gw.serve", GW, env=[("GW_HOME", "/Users/me/.gw")], run_at_load=True, keep_alive=False,
+            out="/Users/me/.gw/out.log", err="/Users/me/.gw/err.log", wd="/Users/me/.gw", throttle=small(10),
+        ),
+        "launchd-xml-markup": launchd(
+            "ai.gw.serve",
+            cmd("/usr/local/bin/gw", "</string><key>Evil</key><string>", "<![CDATA[", "]]>", "&amp;", "<!--", "é"),
+            env=[("GW_HOME", "<&>\"'")], wd="/Users/me/<dir>&",
+        ),
+        "launchd-control-char": launchd("ai.gw.serve", cmd("/usr/local/bin/gw", "a\x01b")),
+        "launchd-noncharacter": launchd("ai.gw.serve", cmd("/usr/local/bin/gw"), env=[("A1", "\uffff")]),
+        "launchd-newline": launchd("ai.gw.serve", cmd("/usr/local/bin/gw"), env=[("A1", "x\n</string>")]),
+        "launchd-bad-label": launchd("../evil", GW),
+        "launchd-relative-paths": launchd("ai.gw.serve", GW, out="~/log", err="log", wd="$HOME"),
+        "launchd-throttle-zero": launchd("ai.gw.serve", GW, throttle=small(0)),
+        "launchd-duplicate-key": launchd("ai.gw.serve", GW, mangled=mangle("Duplicate", 0)),
+        "launchd-wrong-type": launchd("ai.gw.serve", GW, run_at_load=True, mangled=mangle("WrongType", 2)),
+    }
+
+
+SERVICE_DICT_HEADER = [
+    "service_render: format-breaking strings (they land in `Piece::Raw` strings)",
+    "and the u32 values that select each variant of Piece and Mangle",
+    "(arbitrary's derive: variant = (x * n) >> 32), little-endian.",
+]
+
+
+def service_dict():
+    out = [t for t in rust_tokens() if len(t.encode()) > 1 or not t.isalnum()]
+    for names in (PIECE, MANGLE):  # both have four variants: the same four values
+        out += [variant(names, n) for n in names if variant(names, n) not in out]
+    return out
+
+
+def dict_entry(tok):
+    """One libFuzzer dictionary line: printable ASCII as is (`\\` and `"`
+    escaped), every other byte as \\xNN."""
+    data = tok.encode() if isinstance(tok, str) else tok
+    body = "".join(
+        "\\" + chr(b) if b in (0x5C, 0x22) else chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in data
+    )
+    return f'"{body}"'
+
+
 def write(dirname, name, data):
     os.makedirs(dirname, exist_ok=True)
     with open(os.path.join(dirname, name), "wb") as f:
@@ -226,6 +662,17 @@ def main():
             esc = "".join(f"\\x{b:02x}" for b in variant(names, n))
             lines.append(f'{enum.lower()}_{n.lower()}="{esc}"')
     write(os.path.join(HERE, "dicts"), "anchor_ops.dict", ("\n".join(lines) + "\n").encode())
+
+    for target, seeds in [("json_load", JSON_LOAD), ("plist_load", plist_seeds()), ("service_render", service_seeds())]:
+        for name, data in seeds.items():
+            write(os.path.join(HERE, "seeds", target), name, data)
+    for target, header, tokens in [
+        ("json_load", JSON_DICT_HEADER, JSON_DICT),
+        ("plist_load", PLIST_DICT_HEADER, PLIST_DICT),
+        ("service_render", SERVICE_DICT_HEADER, service_dict()),
+    ]:
+        lines = [f"# {line}" for line in header] + [dict_entry(t) for t in tokens]
+        write(os.path.join(HERE, "dicts"), f"{target}.dict", ("\n".join(lines) + "\n").encode())
 
 
 if __name__ == "__main__":

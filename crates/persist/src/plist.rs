@@ -8,18 +8,29 @@
 //! booleans); `<data>`, `<date>` and UID values are refused as unsupported
 //! rather than converted lossily. Old-style ASCII plists are not read.
 //!
+//! The XML reader underneath (the plist crate's, on quick-xml) does not read
+//! every well-formed document the way a conforming XML parser (`plutil`,
+//! launchd, Python's `plistlib`) does: it drops CDATA sections and unknown
+//! entity references, keeps carriage returns, ignores the declared encoding
+//! and strips namespace prefixes. Any of these lets one document mean two
+//! things — a key spelled `<key><![CDATA[a]]></key>` is an empty key to it
+//! and a second `a` to everyone else, which defeats the duplicate-key
+//! refusal. So XML documents go through [`check_xml`] first: line ends are
+//! normalized as XML 1.0 §2.11 requires, and those constructs are refused.
+//!
 //! Writing never uses the plist crate's `to_file_*` helpers (they open the
 //! final path with `File::create`, following symlinks and truncating in
 //! place): the document is serialized to bytes and written through
 //! gw-anchor's atomic replace.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use plist::stream::{BinaryReader, Event, XmlReader};
 use serde_json::{Map, Number, Value};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::json::check_size_and_encoding;
+use crate::json::{check_size_and_encoding, line_col};
 use crate::limits::Limits;
 
 const OP: &str = "parse";
@@ -42,8 +53,135 @@ pub fn parse_plist(bytes: &[u8], limits: &Limits) -> Result<Value> {
         build(BinaryReader::new(Cursor::new(bytes)), limits, false)
     } else {
         check_size_and_encoding(bytes, limits)?;
-        build(XmlReader::new(Cursor::new(bytes)), limits, true)
+        let bytes = check_xml(bytes)?;
+        build(XmlReader::new(Cursor::new(bytes.as_ref())), limits, true)
     }
+}
+
+/// Refuses the XML constructs the plist crate's reader would read
+/// differently from a conforming XML parser, and normalizes line ends
+/// (`\r\n` and a lone `\r` become `\n`, XML 1.0 §2.11; a carriage return
+/// in a value is written `&#13;`).
+///
+/// Refused (as [`ErrorKind::Syntax`], with the line and column): a CDATA
+/// section; an entity reference other than `&amp;` `&lt;` `&gt;` `&quot;`
+/// `&apos;` and character references; a DOCTYPE with an internal subset
+/// (entity declarations); an XML declaration anywhere but at the start, or
+/// one naming a version other than 1.0 or an encoding other than UTF-8; a
+/// namespace-prefixed element; a tag with `<` or an unbalanced quote in it;
+/// `]]>` in text. Comments and processing instructions are skipped (their
+/// content is not part of any value). gw's own writer produces none of these.
+fn check_xml(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
+    let refuse = |at: usize, what: &str| {
+        let (line, col) = line_col(bytes, at);
+        Err(syntax(&format!("{what} is refused (XML readers disagree on it)")).at(line, col))
+    };
+    let find = |from: usize, pat: &[u8]| bytes[from.min(bytes.len())..].windows(pat.len()).position(|w| w == pat);
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        match rest[0] {
+            b'<' if rest.starts_with(b"<!--") => match find(i + 4, b"-->") {
+                Some(n) => i += 4 + n + 3,
+                None => break, // unterminated: the reader refuses it
+            },
+            b'<' if rest.starts_with(b"<![CDATA[") => return refuse(i, "a CDATA section"),
+            b'<' if rest.starts_with(b"<?") => {
+                let Some(n) = find(i + 2, b"?>") else { break };
+                let pi = &rest[..2 + n];
+                let target = pi[2..].split(|b| b.is_ascii_whitespace()).next().unwrap_or_default();
+                if target.eq_ignore_ascii_case(b"xml") {
+                    if i != 0 {
+                        return refuse(i, "an XML declaration that is not at the start of the document");
+                    }
+                    if pseudo_attr(pi, b"version").is_some_and(|v| v != b"1.0") {
+                        return refuse(i, "an XML version other than 1.0");
+                    }
+                    if pseudo_attr(pi, b"encoding").is_some_and(|e| !e.eq_ignore_ascii_case(b"utf-8")) {
+                        return refuse(i, "an encoding other than UTF-8");
+                    }
+                }
+                i += 2 + n + 2;
+            }
+            b'<' if rest.starts_with(b"<!") => {
+                // A DOCTYPE (or a stray declaration, which the reader refuses):
+                // up to the first `>`, which with no `[` or `<` and balanced
+                // quotes is its end for every reader.
+                let end = rest.iter().position(|&b| b == b'>').unwrap_or(rest.len());
+                let decl = &rest[..end];
+                if decl.contains(&b'[') || decl[1..].contains(&b'<') || !quotes_balanced(decl) {
+                    return refuse(i, "a DOCTYPE with an internal subset (entity declarations)");
+                }
+                i += end + 1;
+            }
+            b'<' => {
+                // A start or end tag, up to the first `>`: with no `<` in it
+                // and balanced quotes, no reader sees it end elsewhere.
+                let end = rest.iter().position(|&b| b == b'>').unwrap_or(rest.len());
+                let tag = &rest[1..end];
+                let name = tag.strip_prefix(b"/").unwrap_or(tag);
+                let name_len = name.iter().position(|&b| b.is_ascii_whitespace() || b == b'/').unwrap_or(name.len());
+                if name[..name_len].contains(&b':') {
+                    return refuse(i, "a namespace-prefixed element");
+                }
+                if tag.contains(&b'<') || !quotes_balanced(tag) {
+                    return refuse(i, "a tag with `<` or an unbalanced quote in it");
+                }
+                i += end + 1;
+            }
+            b'&' => {
+                let len = rest.iter().take(12).position(|&b| b == b';');
+                let ok = len.is_some_and(|n| {
+                    let name = &rest[1..n];
+                    matches!(name, b"amp" | b"lt" | b"gt" | b"quot" | b"apos")
+                        || name
+                            .strip_prefix(b"#x")
+                            .is_some_and(|h| !h.is_empty() && h.iter().all(u8::is_ascii_hexdigit))
+                        || name.strip_prefix(b"#").is_some_and(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit))
+                });
+                if !ok {
+                    return refuse(i, "an entity reference other than &amp; &lt; &gt; &quot; &apos; or &#N;");
+                }
+                i += len.unwrap_or(0) + 1;
+            }
+            b']' if rest.starts_with(b"]]>") => return refuse(i, "`]]>` in text"),
+            _ => i += 1,
+        }
+    }
+    if !bytes.contains(&b'\r') {
+        return Ok(Cow::Borrowed(bytes));
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut it = bytes.iter().copied().peekable();
+    while let Some(b) = it.next() {
+        if b == b'\r' {
+            it.next_if_eq(&b'\n');
+            out.push(b'\n');
+        } else {
+            out.push(b);
+        }
+    }
+    Ok(Cow::Owned(out))
+}
+
+/// `name="value"` (or `'value'`) in an XML declaration.
+fn pseudo_attr<'a>(decl: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let at = decl.windows(name.len()).position(|w| w == name)?;
+    let rest = decl[at + name.len()..].trim_ascii_start().strip_prefix(b"=")?.trim_ascii_start();
+    let (&quote, rest) = rest.split_first()?;
+    rest.iter().position(|&b| b == quote).map(|end| &rest[..end])
+}
+
+fn quotes_balanced(tag: &[u8]) -> bool {
+    let mut open: Option<u8> = None;
+    for &b in tag {
+        match open {
+            None if b == b'"' || b == b'\'' => open = Some(b),
+            Some(q) if b == q => open = None,
+            _ => {}
+        }
+    }
+    open.is_none()
 }
 
 /// A character XML 1.0 cannot hold, raw or as a character reference (`Char`
@@ -82,6 +220,19 @@ pub fn to_plist_bytes(value: &Value) -> Result<Vec<u8>> {
         .map_err(|e| Error::new(ErrorKind::Type, "serialize", "-", format!("cannot write the plist: {e}")))?;
     if !out.ends_with(b"\n") {
         out.push(b'\n');
+    }
+    // The writer leaves a carriage return in a string raw, and every XML
+    // reader (gw's too) turns a raw one into a newline: write it as a
+    // character reference. Only strings and keys can hold one.
+    if out.contains(&b'\r') {
+        let mut escaped = Vec::with_capacity(out.len() + 16);
+        for b in out {
+            match b {
+                b'\r' => escaped.extend_from_slice(b"&#13;"),
+                b => escaped.push(b),
+            }
+        }
+        out = escaped;
     }
     Ok(out)
 }
@@ -237,6 +388,40 @@ mod tests {
         let data = doc("<dict><key>a</key><data>AAAA</data></dict>");
         assert_eq!(parse_plist(&data, &Limits::default()).unwrap_err().kind(), ErrorKind::Unsupported);
         assert_eq!(to_plist_bytes(&json!({"a": null})).unwrap_err().kind(), ErrorKind::Unsupported);
+    }
+
+    #[test]
+    fn refuses_xml_that_readers_disagree_on() {
+        let kind = |body: &str| parse_plist(&doc(body), &Limits::default()).unwrap_err().kind();
+        // The plist crate's reader would drop the CDATA key: one `a` to gw,
+        // two to plutil and plistlib.
+        let cdata_dup = "<dict><key>a</key><string>1</string><key><![CDATA[a]]></key><string>2</string></dict>";
+        assert_eq!(kind(cdata_dup), ErrorKind::Syntax);
+        assert_eq!(kind("<string><![CDATA[<x>]]></string>"), ErrorKind::Syntax);
+        assert_eq!(kind("<string>a&x;b</string>"), ErrorKind::Syntax);
+        assert_eq!(kind("<string>a]]>b</string>"), ErrorKind::Syntax);
+        assert_eq!(kind("<array><x:string xmlns:x=\"u\">a</x:string></array>"), ErrorKind::Syntax);
+        let subset =
+            b"<?xml version=\"1.0\"?>\n<!DOCTYPE plist [<!ENTITY x \"y\">]>\n<plist><string>x</string></plist>";
+        assert_eq!(parse_plist(subset, &Limits::default()).unwrap_err().kind(), ErrorKind::Syntax);
+        let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><plist><string>x</string></plist>";
+        assert_eq!(parse_plist(latin1, &Limits::default()).unwrap_err().kind(), ErrorKind::Syntax);
+        let late = b"<plist><string>x</string><?xml version=\"1.0\"?></plist>";
+        assert_eq!(parse_plist(late, &Limits::default()).unwrap_err().kind(), ErrorKind::Syntax);
+        // What stays accepted: comments, processing instructions, the five
+        // entities and character references, CRLF line ends.
+        let ok = doc("<string>&amp;&lt;&gt;&quot;&apos;&#233;&#xE9;<!-- & <![CDATA[ -->x<?pi & ?></string>");
+        assert_eq!(parse_plist(&ok, &Limits::default()).unwrap(), json!("&<>\"'ééx"));
+    }
+
+    #[test]
+    fn carriage_returns_read_and_write_as_xml_readers_do() {
+        let crlf = doc("<array>\r\n<string>a\r\nb\rc&#13;</string>\r\n</array>");
+        assert_eq!(parse_plist(&crlf, &Limits::default()).unwrap(), json!(["a\nb\nc\r"]));
+        let v = json!({"k\r": "a\r\nb\r"});
+        let bytes = to_plist_bytes(&v).unwrap();
+        assert!(!bytes.contains(&b'\r'), "{}", String::from_utf8_lossy(&bytes));
+        assert_eq!(parse_plist(&bytes, &Limits::default()).unwrap(), v);
     }
 
     #[test]
