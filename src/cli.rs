@@ -31,8 +31,37 @@ pub(crate) struct Cli {
     #[arg(long, global = true, default_value = "default")]
     pub(crate) profile: String,
 
+    /// Where `gw cred` writes secrets: `file` (inline in the profile's 0600
+    /// credentials.json), `keyring` (the OS keyring, the file keeps only
+    /// references; if the keyring is unavailable the command is refused and
+    /// nothing is written), `keyring-or-file` (the keyring if available,
+    /// else the file — with a notice on stderr before anything is written).
+    /// Reading resolves keyring references whatever this says.
+    #[arg(long, global = true, value_enum, default_value_t = StoreArg::File)]
+    pub(crate) store: StoreArg,
+
+    /// The OS keyring of --store keyring / keyring-or-file: `secret-service`
+    /// (D-Bus, e.g. gnome-keyring; durable) or `keyutils` (the kernel's
+    /// session keyring; kernel memory only: lost at reboot, and when the
+    /// persistent keyring expires, by default 3 days after its last use).
+    #[arg(long, global = true, value_enum, default_value_t = KeyringArg::SecretService)]
+    pub(crate) keyring: KeyringArg,
+
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StoreArg {
+    File,
+    Keyring,
+    KeyringOrFile,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum KeyringArg {
+    SecretService,
+    Keyutils,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -43,7 +43,10 @@ fn main() -> ExitCode {
         Command::Fs(fs) => cmd::fs::run(fs, &policy, out),
         Command::Doc(doc) => cmd::doc::run(doc, &policy, out),
         Command::Token(t) => cmd::token::run(t, &policy, out),
-        Command::Cred(c) => cmd::cred::run(c, &cli.profile, &policy, out),
+        Command::Cred(c) => {
+            let store = cmd::cred::store_config(cli.store, cli.keyring);
+            cmd::cred::run(c, &cli.profile, store, &policy, out)
+        }
         Command::Profile(p) => cmd::cred::profile(p, &policy, out),
     };
     ExitCode::from(match result {

@@ -6,13 +6,55 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use gw_anchor::Policy;
-use gw_cred::{GatewayKey, Home, Profile, Slot, home_path, mirror, parse_hello_ok};
+use gw_cred::{
+    CredStore, Decision, GatewayKey, Home, KeyringKind, Slot, StoreConfig, StorePolicy, home_path, mirror_with,
+    parse_hello_ok,
+};
+use gw_persist::Document;
 use gw_token::Secret;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::cli::{CredCommand, CredGetArgs, CredResolveArgs, OptSlotArgs, ProfileCommand, ReplaceSharedArgs, SlotArgs};
+use crate::cli::{
+    CredCommand, CredGetArgs, CredResolveArgs, KeyringArg, OptSlotArgs, ProfileCommand, ReplaceSharedArgs, SlotArgs,
+    StoreArg,
+};
 use crate::output::{CliError, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Output};
+
+/// The store configuration of `--store` and `--keyring`. Notices (the
+/// keyring-or-file fallback, delivered before anything is written; keyring
+/// entries left behind) go to stderr as they happen (THREATS CRED-9).
+pub(crate) fn store_config(store: StoreArg, keyring: KeyringArg) -> StoreConfig {
+    let policy = match store {
+        StoreArg::File => StorePolicy::File,
+        StoreArg::Keyring => StorePolicy::Keyring,
+        StoreArg::KeyringOrFile => StorePolicy::KeyringOrFile,
+    };
+    let kind = match keyring {
+        KeyringArg::SecretService => KeyringKind::SecretService,
+        KeyringArg::Keyutils => KeyringKind::Keyutils,
+    };
+    StoreConfig::new(policy).keyring_kind(kind).on_notice(|n| {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "gw: notice: {n}");
+        let _ = err.flush();
+    })
+}
+
+/// Where the secrets of this command went: for its success line, and as
+/// JSON (`{"backend": "file" | KEYRING, "fallback": bool}`).
+fn stored_where(store: &CredStore<Document<'_>>) -> (String, serde_json::Value) {
+    match store.decide() {
+        Ok(Decision::Keyring { keyring }) => {
+            (format!("in the {keyring} keyring"), json!({ "backend": keyring, "fallback": false }))
+        }
+        Ok(Decision::FileFallback { .. }) => (
+            "in the credentials file (the keyring was unavailable)".into(),
+            json!({ "backend": "file", "fallback": true }),
+        ),
+        _ => ("in the credentials file".into(), json!({ "backend": "file", "fallback": false })),
+    }
+}
 
 /// The existing gw home; only `gw profile init` creates it.
 fn home(policy: &Policy) -> Result<Home, CliError> {
@@ -80,38 +122,50 @@ fn not_found(op: &'static str, what: String) -> CliError {
     e
 }
 
-pub(crate) fn run(cmd: CredCommand, profile_name: &str, policy: &Policy, out: Output) -> Result<u8, CliError> {
+pub(crate) fn run(
+    cmd: CredCommand,
+    profile_name: &str,
+    config: StoreConfig,
+    policy: &Policy,
+    out: Output,
+) -> Result<u8, CliError> {
     let home = home(policy)?;
     if let CredCommand::Mirror(a) = &cmd {
         let (from, to) = (home.profile(&a.from)?, home.profile(&a.to)?);
-        let r = mirror(&from, &to)?;
+        let r = mirror_with(&from, &to, config)?;
+        let copied = if r.from_keyring > 0 {
+            format!("; {} secret(s) copied out of the keyring", r.from_keyring)
+        } else {
+            String::new()
+        };
         out.ok(
             &format!(
-                "mirrored profile `{}` into `{}`: {} gateway(s) added, {} merged (the target's own entries kept)",
+                "mirrored profile `{}` into `{}`: {} gateway(s) added, {} merged (the target's own entries kept){copied}",
                 a.from,
                 a.to,
                 r.added.len(),
                 r.merged.len()
             ),
-            json!({ "from": a.from, "to": a.to, "added": r.added, "merged": r.merged }),
+            json!({ "from": a.from, "to": a.to, "added": r.added, "merged": r.merged, "from_keyring": r.from_keyring }),
         );
         return Ok(EXIT_OK);
     }
     let profile = home.profile(profile_name)?;
-    let store = profile.store();
+    let store = profile.store_with(config);
     match cmd {
         CredCommand::Set(a) => {
             let k = key(&a.url.url)?;
             let slot = slot_of(&a.slot);
             let secret = secret_from_stdin("the credential", 8192)?;
             store.set(&k, &slot, &secret)?;
+            let (at, stored) = stored_where(&store);
             out.ok(
-                &format!("stored the {} credential for {k} in profile `{}`", slot.describe(), profile.name()),
-                json!({ "gateway": k.as_str(), "slot": slot.describe(), "profile": profile.name() }),
+                &format!("stored the {} credential for {k} in profile `{}` {at}", slot.describe(), profile.name()),
+                json!({ "gateway": k.as_str(), "slot": slot.describe(), "profile": profile.name(), "stored": stored }),
             );
         }
-        CredCommand::Get(a) => return get(a, &profile, out),
-        CredCommand::Resolve(a) => return resolve(a, &profile, out),
+        CredCommand::Get(a) => return get(a, &store, out),
+        CredCommand::Resolve(a) => return resolve(a, &store, out),
         CredCommand::Handoff(a) => {
             let k = key(&a.url)?;
             let hello = secret_from_stdin("the hello-ok message", gw_cred::MAX_HELLO_BYTES)?;
@@ -125,17 +179,18 @@ pub(crate) fn run(cmd: CredCommand, profile_name: &str, policy: &Policy, out: Ou
                 err
             })?;
             let r = store.handoff(&k, &tokens)?;
+            let (at, stored) = stored_where(&store);
             out.ok(
                 &format!(
-                    "stored and read back {} role token(s) for {k} ({}); bootstrap token {}",
+                    "stored {at} and read back {} role token(s) for {k} ({}); bootstrap token {}",
                     r.roles.len(),
                     r.roles.join(", "),
                     if r.bootstrap_cleared { "cleared" } else { "was not stored" }
                 ),
-                json!({ "gateway": k.as_str(), "roles": r.roles, "bootstrap_cleared": r.bootstrap_cleared }),
+                json!({ "gateway": k.as_str(), "roles": r.roles, "bootstrap_cleared": r.bootstrap_cleared, "stored": stored }),
             );
         }
-        CredCommand::ReplaceShared(a) => return replace_shared(a, &profile, out),
+        CredCommand::ReplaceShared(a) => return replace_shared(a, &store, out),
         CredCommand::List => {
             let list = store.list()?;
             let mut human = String::new();
@@ -174,9 +229,8 @@ pub(crate) fn run(cmd: CredCommand, profile_name: &str, policy: &Policy, out: Ou
     Ok(EXIT_OK)
 }
 
-fn get(a: CredGetArgs, profile: &Profile, out: Output) -> Result<u8, CliError> {
+fn get(a: CredGetArgs, store: &CredStore<Document<'_>>, out: Output) -> Result<u8, CliError> {
     let k = key(&a.url.url)?;
-    let store = profile.store();
     let slot = opt_slot(&a.slot);
     if a.reveal {
         let Some(slot) = slot else {
@@ -207,22 +261,40 @@ fn get(a: CredGetArgs, profile: &Profile, out: Output) -> Result<u8, CliError> {
             return Err(not_found("get", format!("no {} credential for {k}", slot.describe())));
         }
     }
+    let locations = store.locations(&k)?;
+    let at =
+        |slot: &Slot| locations.iter().find(|(s, _)| s == slot).map(|(_, l)| l.as_str()).unwrap_or("file").to_owned();
+    let roles: Vec<String> = s
+        .roles
+        .iter()
+        .map(|r| match at(&Slot::Device(r.clone())).as_str() {
+            "file" => r.clone(),
+            keyring => format!("{r} ({keyring} keyring)"),
+        })
+        .collect();
+    let state = |present: bool, slot: Slot| match (present, at(&slot).as_str()) {
+        (false, _) => "none".to_owned(),
+        (true, "file") => "stored".to_owned(),
+        (true, keyring) => format!("stored ({keyring} keyring)"),
+    };
+    let where_json: serde_json::Map<String, serde_json::Value> =
+        locations.iter().map(|(slot, l)| (slot.describe(), json!(l))).collect();
     out.ok(
         &format!(
             "{k}: device roles [{}], shared: {}, bootstrap: {} (secrets hidden; --reveal with one slot prints it)",
-            s.roles.join(", "),
-            if s.shared { "stored" } else { "none" },
-            if s.bootstrap { "stored" } else { "none" }
+            roles.join(", "),
+            state(s.shared, Slot::Shared),
+            state(s.bootstrap, Slot::Bootstrap)
         ),
-        json!({ "gateway": k.as_str(), "roles": s.roles, "shared": s.shared, "bootstrap": s.bootstrap, "generation": s.generation }),
+        json!({ "gateway": k.as_str(), "roles": s.roles, "shared": s.shared, "bootstrap": s.bootstrap, "generation": s.generation, "locations": where_json }),
     );
     Ok(EXIT_OK)
 }
 
-fn resolve(a: CredResolveArgs, profile: &Profile, out: Output) -> Result<u8, CliError> {
+fn resolve(a: CredResolveArgs, store: &CredStore<Document<'_>>, out: Output) -> Result<u8, CliError> {
     let k = key(&a.url.url)?;
     gw_cred::check_role(&a.role)?;
-    let r = profile.store().resolve(&k, &a.role)?.ok_or_else(|| {
+    let r = store.resolve(&k, &a.role)?.ok_or_else(|| {
         not_found(
             "resolve",
             format!("no credential stored for {k} (no device token for `{}`, no shared, no bootstrap token)", a.role),
@@ -283,17 +355,17 @@ fn validate_with(cmd: &str, timeout: Duration, token: &Secret) -> Result<(), Str
     }
 }
 
-fn replace_shared(a: ReplaceSharedArgs, profile: &Profile, out: Output) -> Result<u8, CliError> {
+fn replace_shared(a: ReplaceSharedArgs, store: &CredStore<Document<'_>>, out: Output) -> Result<u8, CliError> {
     let k = key(&a.url.url)?;
     let new = secret_from_stdin("the new shared token", 8192)?;
-    let cleared =
-        profile.store().replace_shared(&k, &new, |t| validate_with(&a.validate_cmd, a.validate_timeout, t))?;
+    let cleared = store.replace_shared(&k, &new, |t| validate_with(&a.validate_cmd, a.validate_timeout, t))?;
+    let (at, stored) = stored_where(store);
     out.ok(
         &format!(
-            "the validator accepted the new shared token for {k}; stored it and cleared {} device token(s)",
+            "the validator accepted the new shared token for {k}; stored it {at} and cleared {} device token(s)",
             cleared.len()
         ),
-        json!({ "gateway": k.as_str(), "cleared_roles": cleared }),
+        json!({ "gateway": k.as_str(), "cleared_roles": cleared, "stored": stored }),
     );
     Ok(EXIT_OK)
 }

@@ -19,6 +19,16 @@ pub enum ErrorKind {
     /// Tokens written during a hand-off did not read back identically; the
     /// bootstrap token was kept (THREATS CRED-3).
     ReadBackMismatch,
+    /// The OS keyring could not be used (not running, locked, access
+    /// denied, no answer in time), or it failed; see the fix.
+    KeyringUnavailable,
+    /// A keyring entry the document refers to is not in the keyring (any
+    /// more); the document was not changed.
+    KeyringEntryMissing,
+    /// The `keyring` policy refused to write a secret anywhere else while
+    /// the keyring is unavailable (THREATS CRED-9, fail closed); nothing was
+    /// written.
+    FallbackRefused,
     /// A document error from gw-persist (parse, lock, conflict, ...).
     Doc(gw_persist::ErrorKind),
     /// A filesystem error or refusal from gw-anchor.
@@ -34,7 +44,7 @@ impl ErrorKind {
             Self::Doc(k) => k.is_security_refusal(),
             Self::Fs(k) => k.is_security_refusal(),
             Self::Token(k) => k.is_security_refusal(),
-            Self::StaleGeneration => true,
+            Self::StaleGeneration | Self::FallbackRefused => true,
             _ => false,
         }
     }
@@ -47,6 +57,9 @@ impl ErrorKind {
             Self::ValidationFailed => "validation_failed",
             Self::StaleGeneration => "stale_generation",
             Self::ReadBackMismatch => "read_back_mismatch",
+            Self::KeyringUnavailable => "keyring_unavailable",
+            Self::KeyringEntryMissing => "keyring_entry_missing",
+            Self::FallbackRefused => "fallback_refused",
             Self::Doc(k) => k.as_str(),
             Self::Fs(k) => k.as_str(),
             Self::Token(k) => k.as_str(),

@@ -66,7 +66,18 @@ impl GatewayKey {
         let port = url.port().unwrap_or(default_port);
         let (host, loopback) = match url.host() {
             Some(Host::Domain(d)) => {
-                let d = d.trim_end_matches('.').to_ascii_lowercase();
+                // One trailing dot is the fully qualified form of the same
+                // name; more would be an empty label. Without its dot the
+                // name must read back as this same domain (`127.0.0.1..` or
+                // `0x7f.1..` would read as an address, `a.1..` not at all),
+                // or the key would not re-parse to itself.
+                let d = d.strip_suffix('.').unwrap_or(d).to_ascii_lowercase();
+                if d.is_empty() {
+                    return Err(bad("no host"));
+                }
+                if d.ends_with('.') || !matches!(Host::parse(&d), Ok(Host::Domain(ref again)) if *again == d) {
+                    return Err(bad("the host is not a domain name in canonical form (an empty label?)"));
+                }
                 if d == "localhost" { ("127.0.0.1".to_owned(), true) } else { (d, false) }
             }
             Some(Host::Ipv4(v4)) => canonical_ip(IpAddr::V4(v4)),
@@ -160,6 +171,12 @@ mod tests {
             "ws://127.0.0.1:1#f",
             "nonsense",
             "ws://:1",
+            // Found by fuzzing (fuzz/gateway_url): with every trailing dot
+            // dropped these gave keys that were not canonical.
+            "ws://127.0.0.1..:1",
+            "ws://0x7f.1..:1",
+            "ws://a.1..:1",
+            "ws://localhost..:1",
         ] {
             assert!(GatewayKey::parse(u).is_err(), "{u}");
         }

@@ -17,8 +17,21 @@
 //! entries (CRED-7, CRED-8). The store is a 0600 gw-persist document,
 //! written atomically under a lock.
 //!
-//! **Not yet.** The OS keyring backend and its explicit fallback policy
-//! (CRED-9) are not built: the file store is the only backend.
+//! **Backends** (CRED-9). By default secrets are inline in that document
+//! ([`StorePolicy::File`]). The OS keyring is opt-in through a
+//! [`StoreConfig`]: the Secret Service (D-Bus) or the
+//! kernel's keyutils, via the keyring-rs stores. With a keyring, the
+//! document holds only [`KeyringRef`]s (which keyring, service, account),
+//! never a secret, and reading resolves them; stores of inline secrets keep
+//! loading as they are. [`StorePolicy::Keyring`] fails closed: a keyring that
+//! is unavailable is a refusal ([`ErrorKind::FallbackRefused`]) and nothing
+//! is written anywhere. [`StorePolicy::KeyringOrFile`] falls back to the file
+//! only after telling the caller — [`Notice::FallbackToFile`] through
+//! [`StoreConfig::on_notice`], or [`CredStore::decide`] — before anything is
+//! written. Precedence, hand-off (read back from the keyring), replace-shared
+//! and generations work the same with both backends; [`mirror_with`] copies
+//! keyring-held secrets as the target's policy says and refuses to copy
+//! them into a file under the file policy.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -26,6 +39,7 @@ mod error;
 mod generation;
 mod hello;
 mod key;
+mod keyring;
 mod profile;
 mod store;
 mod sync;
@@ -34,11 +48,15 @@ pub use error::{Error, ErrorKind, Result};
 pub use generation::Generation;
 pub use hello::{DeviceToken, MAX_HELLO_BYTES, parse_hello_ok};
 pub use key::GatewayKey;
+pub use keyring::{
+    DEFAULT_KEYRING_TIMEOUT, Decision, KEYRING_SERVICE, Keyring, KeyringKind, KeyringRef, Notice, StoreConfig,
+    StorePolicy, SystemKeyring,
+};
 pub use profile::{
     CONFIG_FILE, DEFAULT_PORT, DEFAULT_PROFILE, Home, MirrorReport, Profile, ProfileConfig, ROOT_KEY_FILE,
-    check_profile_name, home_path, mirror,
+    check_profile_name, home_path, mirror, mirror_with,
 };
 pub use store::{
-    CredStore, HandoffReport, Record, Resolved, STORE_FILE, STORE_VERSION, Slot, Storage, Summary, check_role,
+    CredStore, HandoffReport, Record, Resolved, STORE_FILE, STORE_VERSION, Slot, Storage, Stored, Summary, check_role,
     check_secret_text,
 };

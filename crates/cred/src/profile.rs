@@ -5,7 +5,8 @@
 //! `profiles/NAME` (0700) holding `config.json` (its port and the gateway URL
 //! generated from it), `root.key` (its root secret, 0600) and
 //! `credentials.json` (its credential store, 0600). A profile's operations
-//! only ever touch its own directory (THREATS CRED-8); mirroring one profile
+//! only ever touch its own directory (THREATS CRED-8) — and, with a keyring
+//! policy, keyring entries named after the profile; mirroring one profile
 //! into another keeps the target's own entries (CRED-7).
 
 use std::ffi::OsString;
@@ -17,7 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::GatewayKey;
-use crate::store::{CredStore, STORE_FILE, check_store_value};
+use crate::keyring::{StoreConfig, StorePolicy};
+use crate::store::{CredStore, STORE_FILE, STORE_VERSION, Slot, Stored, Target, check_store_value, secret_text};
 
 /// The profile used when none is named.
 pub const DEFAULT_PROFILE: &str = "default";
@@ -240,9 +242,16 @@ impl Profile {
     pub fn gateway(&self) -> Result<GatewayKey> {
         GatewayKey::parse(&self.config()?.gateway_url)
     }
-    /// The profile's credential store.
+    /// The profile's credential store, with the file policy.
     pub fn store(&self) -> CredStore<Document<'_>> {
         CredStore::new(Document::new(&self.root, STORE_FILE))
+    }
+    /// The profile's credential store, writing secrets as `config` says;
+    /// keyring entries are named after the profile (unless `config` names
+    /// a namespace).
+    pub fn store_with(&self, config: StoreConfig) -> CredStore<Document<'_>> {
+        let config = if config.namespace.is_some() { config } else { config.namespace(self.name.clone()) };
+        CredStore::with_config(Document::new(&self.root, STORE_FILE), config)
     }
     /// The profile's root secret (never created by reading, TOK-4).
     ///
@@ -260,40 +269,114 @@ pub struct MirrorReport {
     pub added: Vec<String>,
     /// Gateways both had: merged, the secondary's own entries kept.
     pub merged: Vec<String>,
+    /// Secrets the primary keeps in a keyring that were copied (read from
+    /// the keyring and stored as the secondary's store policy says).
+    pub from_keyring: usize,
+}
+
+/// Mirrors the credentials of `primary` into `secondary` with the file
+/// policy: as [`mirror_with`] and [`StoreConfig::file`]. Secrets the primary
+/// keeps in a keyring are refused rather than copied into the file.
+///
+/// # Errors
+/// As [`mirror_with`].
+///
+/// # Security
+/// THREATS CRED-7, CRED-8, CRED-9.
+pub fn mirror(primary: &Profile, secondary: &Profile) -> Result<MirrorReport> {
+    mirror_with(primary, secondary, StoreConfig::file())
 }
 
 /// Mirrors the credentials of `primary` into `secondary`, keeping every
 /// entry the secondary already has (its values win); one locked, atomic
 /// update of the secondary's store. The primary is only read.
 ///
+/// Every secret copied is stored for the secondary as `config` says: under
+/// a keyring policy in new keyring entries of the secondary's (or, under
+/// `keyring-or-file` with the keyring unavailable, in its file after the
+/// notice). A secret the primary keeps in a keyring is never shared by
+/// reference (the two profiles would then delete each other's entries): it
+/// is read from the keyring and stored anew. Under the `file` policy such
+/// secrets are **refused** ([`ErrorKind::FallbackRefused`], nothing
+/// changed): copying them into a file would silently downgrade their
+/// storage (THREATS CRED-9); inline secrets are copied as they are.
+///
 /// # Errors
-/// Storage errors of either store.
+/// Storage and keyring errors of either store; the refusal above.
 ///
 /// # Security
-/// THREATS CRED-7 (merge keeps local), CRED-8 (the primary is not changed).
-pub fn mirror(primary: &Profile, secondary: &Profile) -> Result<MirrorReport> {
+/// THREATS CRED-7 (merge keeps local), CRED-8 (the primary is not changed),
+/// CRED-9 (no downgrade without the policy saying so).
+pub fn mirror_with(primary: &Profile, secondary: &Profile, config: StoreConfig) -> Result<MirrorReport> {
     if primary.root.path() == secondary.root.path() {
         return Err(Error::new(ErrorKind::InvalidInput, "mirror", "a profile cannot be mirrored into itself"));
     }
     let from = Document::new(&primary.root, STORE_FILE).load_value()?;
     let Some(from) = from else {
-        return Ok(MirrorReport { added: Vec::new(), merged: Vec::new() });
+        return Ok(MirrorReport { added: Vec::new(), merged: Vec::new(), from_keyring: 0 });
     };
     // Both stores must be in gw's format: merging a store of another version
     // or shape would leave the secondary unreadable or mixed (CRED-8).
-    check_store_value(&from).map_err(|e| e.about(primary.root.path().join(STORE_FILE).display()))?;
+    let source_path = primary.root.path().join(STORE_FILE);
+    check_store_value(&from).map_err(|e| e.about(source_path.display()))?;
+    let target = secondary.root.path().join(STORE_FILE);
+    let to_store = secondary.store_with(config);
+    let mut created = Vec::new();
+    // Keyring references of the primary that the copy must not carry:
+    // slots the secondary has (its own value stays) are left out, the others
+    // are copied as secrets.
+    let mut left_out: Vec<(String, Slot)> = Vec::new();
+    let mut from_keyring = 0;
+    let from_doc = CredStore::<Document<'_>>::decode(Some(from.clone()))?;
+    let from = if from_doc.has_refs() || to_store.config().policy() != StorePolicy::File {
+        let copied = copy_keyring_secrets(primary, &to_store, from_doc, &mut created, &mut left_out, &mut from_keyring)
+            .and_then(|copied| {
+                serde_json::to_value(&copied)
+                    .map_err(|e| Error::new(ErrorKind::InvalidInput, "mirror", format!("cannot encode the copy: {e}")))
+            });
+        match copied {
+            Ok(v) => v,
+            Err(e) => {
+                // Entries already made for the copy are deleted again.
+                to_store.dispose(created);
+                return Err(e);
+            }
+        }
+    } else {
+        from
+    };
     let carried = std::cell::RefCell::new(None);
     let refuse = |e: Error| {
         let msg = e.message().to_owned();
         *carried.borrow_mut() = Some(e);
         gw_persist::Error::new(gw_persist::ErrorKind::InvalidSpec, "mirror", "-", msg)
     };
-    let mut report = MirrorReport { added: Vec::new(), merged: Vec::new() };
-    let target = secondary.root.path().join(STORE_FILE);
+    let mut report = MirrorReport { added: Vec::new(), merged: Vec::new(), from_keyring };
     let res = Document::new(&secondary.root, STORE_FILE).update_value(|to| {
-        let to = to.unwrap_or_else(|| serde_json::json!({ "version": crate::store::STORE_VERSION, "gateways": {} }));
+        let to = to.unwrap_or_else(|| serde_json::json!({ "version": STORE_VERSION, "gateways": {} }));
         check_store_value(&to).map_err(|e| refuse(e.about(target.display())))?;
-        report = MirrorReport { added: Vec::new(), merged: Vec::new() };
+        if !left_out.is_empty() {
+            // The secondary must still have every slot whose keyring
+            // reference was left out of the copy.
+            let now = CredStore::<Document<'_>>::decode(Some(to.clone())).map_err(&refuse)?;
+            if let Some((gw, slot)) =
+                left_out.iter().find(|(gw, slot)| now.gateways.get(gw).and_then(|r| r.get(slot)).is_none())
+            {
+                return Err(refuse(
+                    Error::new(
+                        ErrorKind::InvalidInput,
+                        "mirror",
+                        format!(
+                            "the {} credential of {gw} was removed from the target while mirroring; nothing was \
+                             changed, run the mirror again",
+                            slot.describe()
+                        ),
+                    )
+                    .about(target.display()),
+                ));
+            }
+        }
+        report = MirrorReport { added: Vec::new(), merged: Vec::new(), from_keyring };
         if let (Some(p), Some(s)) =
             (from.get("gateways").and_then(|g| g.as_object()), to.get("gateways").and_then(|g| g.as_object()))
         {
@@ -305,8 +388,136 @@ pub fn mirror(primary: &Profile, secondary: &Profile) -> Result<MirrorReport> {
         check_store_value(&merged).map_err(|e| refuse(e.about(target.display())))?;
         Ok(merged)
     });
+    // Entries made for the copy that the secondary does not name (its own
+    // value was kept, or the update failed) are deleted again.
+    to_store.dispose(created);
     if let Err(e) = res {
         return Err(carried.borrow_mut().take().unwrap_or_else(|| Error::from(e)));
     }
     Ok(report)
+}
+
+/// The primary's document prepared for the merge: a keyring reference is
+/// left out where the secondary has the slot (its own value stays); every
+/// secret the secondary lacks is stored as the secondary's policy says —
+/// read from the primary's keyring where it is kept there, into a new entry
+/// of the secondary's under a keyring policy. Inline secrets stay inline
+/// when the target is the file.
+fn copy_keyring_secrets(
+    primary: &Profile,
+    to_store: &CredStore<Document<'_>>,
+    mut doc: crate::store::StoreDoc,
+    created: &mut Vec<crate::keyring::KeyringRef>,
+    left_out: &mut Vec<(String, Slot)>,
+    copied: &mut usize,
+) -> Result<crate::store::StoreDoc> {
+    let local = to_store.load_doc()?;
+    // The target's keyring configuration also resolves the primary's
+    // references (the keyring a reference names is found by its name).
+    let source = primary.store_with(to_store.config().clone());
+    let mut needed: Vec<(String, Slot, Stored)> = Vec::new();
+    for (gw, rec) in &doc.gateways {
+        for (slot, v) in rec.slots() {
+            if local.gateways.get(gw).and_then(|r| r.get(&slot)).is_none() {
+                needed.push((gw.clone(), slot, v.clone()));
+            } else if v.keyring_ref().is_some() {
+                left_out.push((gw.clone(), slot));
+            }
+        }
+    }
+    for (gw, slot) in left_out.iter() {
+        if let Some(rec) = doc.gateways.get_mut(gw) {
+            rec.remove_slot(slot);
+        }
+    }
+    let in_keyring = needed.iter().filter(|(_, _, v)| v.keyring_ref().is_some()).count();
+    if needed.is_empty() || (in_keyring == 0 && to_store.config().policy() == StorePolicy::File) {
+        return Ok(doc);
+    }
+    let target = to_store.target()?;
+    if in_keyring > 0 && matches!(target, Target::File) && to_store.config().policy() == StorePolicy::File {
+        return Err(Error::new(
+            ErrorKind::FallbackRefused,
+            "mirror",
+            format!(
+                "profile `{}` keeps {} credential(s) in a keyring; the file store policy would copy them into \
+                 profile `{}`'s credentials file, a downgrade of their storage; nothing was changed",
+                primary.name,
+                in_keyring,
+                to_store.config().namespace.as_deref().unwrap_or("?"),
+            ),
+        )
+        .with_fix("mirror with `--store keyring` (or `--store keyring-or-file` to accept the file when the keyring is unavailable)"));
+    }
+    for (gw, slot, v) in needed {
+        if matches!((&target, &v), (Target::File, Stored::Inline(_))) {
+            continue;
+        }
+        let secret = source.reveal(&v)?;
+        let text = secret_text(&secret)?;
+        let nv = to_store.stage(&target, &gw, &slot, &text, created)?;
+        if let Some(rec) = doc.gateways.get_mut(&gw) {
+            rec.put_slot(&slot, nv);
+        }
+        if v.keyring_ref().is_some() {
+            *copied += 1;
+        }
+    }
+    Ok(doc)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::keyring::MemoryKeyring;
+    use gw_token::Secret;
+
+    #[test]
+    fn cred_9_mirror_copies_keyring_secrets_or_refuses_a_downgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let home = Home::open_or_create(&dir.path().join("gw"), &Policy::new()).unwrap();
+        let (main, rescue) = (home.init_profile("main", 1).unwrap(), home.init_profile("rescue", 2).unwrap());
+        let mem = Arc::new(MemoryKeyring::default());
+        let kr = || StoreConfig::new(StorePolicy::Keyring).keyring(mem.clone());
+        let (a, b) = (GatewayKey::parse("ws://127.0.0.1:1").unwrap(), GatewayKey::parse("ws://127.0.0.1:2").unwrap());
+        let m = main.store_with(kr());
+        m.set(&a, &Slot::Shared, &Secret::from("main-a-shared".to_owned())).unwrap();
+        m.set(&b, &Slot::Shared, &Secret::from("main-b-shared".to_owned())).unwrap();
+        main.store().set(&b, &Slot::Bootstrap, &Secret::from("main-b-boot".to_owned())).unwrap();
+        rescue.store().set(&b, &Slot::Shared, &Secret::from("rescue-b-own".to_owned())).unwrap();
+        let rescue_file = rescue.root().path().join(STORE_FILE);
+        let before = std::fs::read(&rescue_file).unwrap();
+        // The file policy would put main's keyring secrets into rescue's file: refused.
+        let e = mirror(&main, &rescue).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::FallbackRefused);
+        assert!(e.fix().unwrap().contains("--store keyring"), "{e}");
+        assert_eq!(std::fs::read(&rescue_file).unwrap(), before);
+        assert_eq!(mem.len(), 2);
+        // With the keyring policy: copied into rescue's own new entries; its own shared kept.
+        let r = mirror_with(&main, &rescue, kr()).unwrap();
+        assert_eq!((r.added.len(), r.merged.len(), r.from_keyring), (1, 1, 1));
+        // main-a-shared copied; main-b-boot (inline in main) went to rescue's keyring too.
+        assert_eq!(mem.len(), 4);
+        let text = std::fs::read_to_string(&rescue_file).unwrap();
+        assert!(!text.contains("main-a-shared") && text.contains("rescue/ws://127.0.0.1:1/shared/"), "{text}");
+        assert!(!text.contains("main-b-boot") && text.contains("rescue/ws://127.0.0.1:2/bootstrap/"), "{text}");
+        assert!(text.contains("rescue-b-own"), "the rescue's own inline secret stays: {text}");
+        let rs = rescue.store_with(kr());
+        assert_eq!(rs.get(&a, &Slot::Shared).unwrap().unwrap().expose(), b"main-a-shared");
+        assert_eq!(rs.get(&b, &Slot::Shared).unwrap().unwrap().expose(), b"rescue-b-own");
+        assert_eq!(rs.get(&b, &Slot::Bootstrap).unwrap().unwrap().expose(), b"main-b-boot");
+        // The two profiles do not share an entry: removing rescue's leaves main's.
+        assert!(rs.remove(&a, None).unwrap());
+        assert_eq!(m.get(&a, &Slot::Shared).unwrap().unwrap().expose(), b"main-a-shared");
+        assert_eq!(mem.len(), 3);
+        // Mirroring again copies nothing: the rescue has every slot (its own
+        // entries kept, none created and left behind).
+        mirror_with(&main, &rescue, kr()).unwrap();
+        assert_eq!(mem.len(), 4);
+        mirror_with(&main, &rescue, kr()).unwrap();
+        assert_eq!(mem.len(), 4);
+    }
 }
