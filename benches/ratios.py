@@ -2,7 +2,7 @@
 """Ratios of each bench to its group's baseline, from one criterion run.
 
 Reads target/criterion/<group>/<bench>/new/estimates.json (written by
-`cargo bench --bench replace --bench open_read`) and prints, per bench, its
+`cargo bench --bench replace --bench open_read --bench persist`) and prints, per bench, its
 mean and median divided by the baseline's mean and median measured in the same
 run, plus the issue's targets. Absolute times are deliberately not printed: the
 machines are noisy, ratios are what carries over.
@@ -21,6 +21,17 @@ GROUPS = {
     "replace_durable": ("atomic_write_file", ["gw_anchor", "atomic_write_file", "tempfile"]),
     "replace_nosync": ("std_fs_write", ["gw_anchor", "std_fs_write"]),
     "open_read_8deep": ("std_fs_read", ["gw_openat2", "gw_walk", "cap_std", "std_fs_read"]),
+    "save_durable": ("serde_anchor", ["gw_persist_save", "gw_persist_save_value", "serde_anchor"]),
+    "save_nosync": ("serde_anchor", ["gw_persist_save", "gw_persist_save_value", "serde_anchor"]),
+    "update_durable": (
+        "unlocked_rmw",
+        ["gw_persist_update", "flock_rmw", "checked_rmw", "strict_rmw", "unlocked_rmw"],
+    ),
+    "update_nosync": (
+        "unlocked_rmw",
+        ["gw_persist_update", "flock_rmw", "checked_rmw", "strict_rmw", "unlocked_rmw"],
+    ),
+    "parse_1mib": ("serde_json_from_slice", ["gw_persist_parse_json", "serde_json_from_slice"]),
 }
 
 # (group, bench) -> the largest mean ratio the issue accepts
@@ -28,6 +39,9 @@ TARGETS = {
     ("replace_durable", "gw_anchor"): 1.1,
     ("open_read_8deep", "gw_openat2"): 1.5,
     ("open_read_8deep", "gw_walk"): 3.0,
+    ("save_durable", "gw_persist_save"): 1.1,
+    ("save_nosync", "gw_persist_save"): 1.1,
+    ("parse_1mib", "gw_persist_parse_json"): 1.5,
 }
 
 
@@ -54,18 +68,18 @@ def main():
             continue
         found = True
         print(f"{group} (baseline: {baseline})")
-        print(f"  {'bench':<20}{'mean ratio':>12}{'median ratio':>14}  target")
+        print(f"  {'bench':<24}{'mean ratio':>12}{'median ratio':>14}  target")
         for bench in benches:
             est = load(base, group, bench)
             if est is None:
-                print(f"  {bench:<20}{'missing':>12}")
+                print(f"  {bench:<24}{'missing':>12}")
                 continue
             mean_r, median_r = est[0] / ref[0], est[1] / ref[1]
             target = TARGETS.get((group, bench))
             verdict = ""
             if target is not None:
                 verdict = f"<= {target}x: {'met' if mean_r <= target else 'NOT met'}"
-            print(f"  {bench:<20}{mean_r:>11.2f}x{median_r:>13.2f}x  {verdict}")
+            print(f"  {bench:<24}{mean_r:>11.2f}x{median_r:>13.2f}x  {verdict}")
     if not found:
         sys.exit(1)
 

@@ -1,6 +1,7 @@
-//! Paired, interleaved ratios for the contenders of `benches/replace.rs` and
-//! `benches/open_read.rs` (the same code, from `benches/common`): a cross-check
-//! of the criterion figures that holds up on a noisy, shared machine.
+//! Paired, interleaved ratios for the contenders of `benches/replace.rs`,
+//! `benches/open_read.rs` and `benches/persist.rs` (the same code, from
+//! `benches/common`): a cross-check of the criterion figures that holds up on
+//! a noisy, shared machine.
 //!
 //! Criterion measures one bench after another, so load that comes and goes
 //! (other builds, other fsyncs on the same disk) lands on one contender and
@@ -11,8 +12,10 @@
 //! ratios. Absolute times are not printed.
 //!
 //! ```text
-//! cargo run --release --example paired            # 31 rounds per group
-//! cargo run --release --example paired -- 61      # more rounds
+//! cargo run --release --example paired                  # 31 rounds per group
+//! cargo run --release --example paired -- 61            # more rounds
+//! cargo run --release --example paired -- 31 persist    # gw-persist groups only
+//! cargo run --release --example paired -- 31 anchor     # gw-anchor groups only
 //! ```
 
 use std::fs::File;
@@ -74,9 +77,25 @@ fn paired(group: &str, contenders: &mut [Contender<'_>], rounds: usize, batch: u
 
 fn main() {
     let rounds: usize = match std::env::args().nth(1) {
-        Some(s) => s.parse().expect("usage: paired [ROUNDS]"),
+        Some(s) => s.parse().expect("usage: paired [ROUNDS] [anchor|persist]"),
         None => 31,
     };
+    let (anchor, persist) = match std::env::args().nth(2).as_deref() {
+        None => (true, true),
+        Some("anchor") => (true, false),
+        Some("persist") => (false, true),
+        Some(other) => panic!("unknown selection `{other}`: usage: paired [ROUNDS] [anchor|persist]"),
+    };
+    if anchor {
+        anchor_groups(rounds);
+    }
+    if persist {
+        persist_groups(rounds);
+    }
+}
+
+/// gw-anchor: `benches/replace.rs` and `benches/open_read.rs`.
+fn anchor_groups(rounds: usize) {
     let data = common::payload();
 
     {
@@ -137,6 +156,96 @@ fn main() {
             rounds,
             5000,
             &[("gw_openat2", 1.5), ("gw_walk", 3.0)],
+        );
+    }
+}
+
+/// gw-persist: `benches/persist.rs`.
+fn persist_groups(rounds: usize) {
+    let typed = common::profile_doc(common::DOC_SIZE);
+    let value = serde_json::to_value(&typed).expect("to value");
+    println!(
+        "save/update document: {} bytes as written ({} profiles)",
+        common::pretty(&value).len(),
+        typed.profiles.len()
+    );
+
+    for (group, durability, batch) in [("save_durable", Durability::Sync, 60), ("save_nosync", Durability::NoSync, 300)]
+    {
+        let tmp = common::temp_dir("gw-paired-persist.");
+        let dir = tmp.path();
+        let root = common::root(dir, Resolver::Auto);
+        let doc = common::document(&root, "save.json", durability);
+        let doc_value = common::document(&root, "save_value.json", durability);
+        paired(
+            group,
+            &mut [
+                Contender::new("serde_anchor", || {
+                    common::serde_anchor_save(&root, black_box("plain.json"), &typed, durability)
+                }),
+                Contender::new("gw_persist_save", || common::persist_save(black_box(&doc), &typed)),
+                Contender::new("gw_persist_save_value", || common::persist_save_value(black_box(&doc_value), &value)),
+            ],
+            rounds,
+            batch,
+            &[("gw_persist_save", 1.1)],
+        );
+        common::check_json(dir, &["plain.json", "save.json", "save_value.json"], &value);
+    }
+
+    for (group, durability, batch) in
+        [("update_durable", Durability::Sync, 60), ("update_nosync", Durability::NoSync, 300)]
+    {
+        let tmp = common::temp_dir("gw-paired-persist.");
+        let dir = tmp.path();
+        let root = common::root(dir, Resolver::Auto);
+        let files = ["plain.json", "strict.json", "checked.json", "flock.json", "doc.json"];
+        for name in files {
+            common::serde_anchor_save(&root, name, &typed, durability);
+        }
+        let doc = common::document(&root, "doc.json", durability);
+        common::persist_update(&doc); // creates .doc.json.lock
+        common::checked_rmw(&root, "flock.json", Some(".flock.json.lock"), durability);
+        paired(
+            group,
+            &mut [
+                Contender::new("unlocked_rmw", || common::plain_rmw(&root, black_box("plain.json"), durability)),
+                Contender::new("strict_rmw", || common::strict_rmw(&root, black_box("strict.json"), durability)),
+                Contender::new("checked_rmw", || {
+                    common::checked_rmw(&root, black_box("checked.json"), None, durability)
+                }),
+                Contender::new("flock_rmw", || {
+                    common::checked_rmw(&root, black_box("flock.json"), Some(black_box(".flock.json.lock")), durability)
+                }),
+                Contender::new("gw_persist_update", || common::persist_update(black_box(&doc))),
+            ],
+            rounds,
+            batch,
+            &[],
+        );
+        // Every contender ran (rounds + 1) * batch times (+ 1 before timing).
+        let runs = (rounds as u64 + 1) * u64::from(batch);
+        for (name, before) in
+            [("plain.json", 0), ("strict.json", 0), ("checked.json", 0), ("flock.json", 1), ("doc.json", 1)]
+        {
+            assert_eq!(common::generation_of(dir, name), runs + before, "{name}");
+        }
+        common::check_updated(dir, &files, &value);
+    }
+
+    {
+        let bytes = common::parse_input();
+        println!("parse document: {} bytes", bytes.len());
+        assert_eq!(common::persist_parse(&bytes), common::serde_parse(&bytes), "both parsers agree");
+        paired(
+            "parse_1mib",
+            &mut [
+                Contender::new("serde_json_from_slice", || drop(black_box(common::serde_parse(black_box(&bytes))))),
+                Contender::new("gw_persist_parse_json", || drop(black_box(common::persist_parse(black_box(&bytes))))),
+            ],
+            rounds,
+            5,
+            &[("gw_persist_parse_json", 1.5)],
         );
     }
 }
