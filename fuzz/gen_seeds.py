@@ -15,14 +15,25 @@ intended with:
 
     GW_FUZZ_DEBUG=1 cargo +nightly fuzz run anchor_ops fuzz/seeds/anchor_ops/<seed>
 
+token_verify seeds are tokens made with docs/token-format.md's key schedule
+and MAC chain (checked against the doc's test vectors), and `chain-*` seeds:
+"!" and a `Chain` of fuzz_targets/token_verify.rs, encoded as above, its
+known scopes, audiences and peers indexes into that file's lists (read from
+the Rust source). Check one with GW_FUZZ_DEBUG=1 as above. gateway_url and
+hello_ok seeds are plain documents.
+
 service_render seeds are `Input` values of fuzz_targets/service_render.rs,
 encoded the same way; their strings are spelled with that file's TOKENS (read
 from the Rust source, so the two cannot drift apart) and single `char`s. Check
 one the same way (GW_FUZZ_DEBUG=1 prints the spec JSON and what rendering gave).
 """
 
+import base64
 import datetime
 import functools
+import hashlib
+import hmac
+import itertools
 import json
 import os
 import plistlib
@@ -627,6 +638,566 @@ def service_dict():
     return out
 
 
+# ---------------------------------------------------------------- token_verify
+#
+# Raw seeds are token strings, made here from docs/token-format.md's key
+# schedule and MAC chain with the doc's test-vector root secret (bytes
+# 00..1f, the target's too), so a seed with a broken claim or caveat still
+# carries a valid MAC and reaches the checks after it. Chain seeds are "!"
+# and a `Chain` of fuzz_targets/token_verify.rs, encoded the way `arbitrary`
+# decodes it; known scopes, audiences and peers are indexes into that file's
+# SCOPES, AUDIENCES and PEERS lists (read from the Rust source).
+
+TOKEN_ROOT = bytes(range(32))
+TOKEN_NOW = 1_700_000_000
+JTI_A = bytes(range(0xA0, 0xB0))
+JTI_B = bytes(range(0xB0, 0xC0))
+
+
+def hmac256(key, msg):
+    return hmac.new(key, msg, hashlib.sha256).digest()
+
+
+K_TOKEN = hmac256(hmac256(b"gw-token/v1", TOKEN_ROOT), b"gw-token/v1/mac-key\x01")
+
+
+def b64u(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def cjson(obj):
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def claims(scp, aud=None, nbf=TOKEN_NOW, ttl=3600, loc=False, jti=JTI_A, v=1):
+    c = {"v": v, "scp": scp}
+    if aud is not None:
+        c["aud"] = aud
+    c.update({"nbf": nbf, "exp": nbf + ttl, "loc": loc, "jti": b64u(jti)})
+    return cjson(c)
+
+
+def caveat(scp=None, aud=None, exp=None, loc=None):
+    c = {k: v for k, v in (("scp", scp), ("aud", aud), ("exp", exp), ("loc", loc)) if v is not None}
+    return cjson(c)
+
+
+def signed(claims_part, caveat_parts=(), prefix="gw1"):
+    """A token of these part texts (taken as they are) with its MAC chain."""
+    tag = hmac256(K_TOKEN, b"gw1." + claims_part.encode())
+    for p in caveat_parts:
+        tag = hmac256(tag, b"gw1-caveat." + p.encode())
+    return ".".join([prefix, claims_part, *caveat_parts, b64u(tag)])
+
+
+def token(claims_json, *caveat_jsons):
+    """A token of these JSON texts (str or bytes)."""
+    enc = [x.encode() if isinstance(x, str) else x for x in (claims_json, *caveat_jsons)]
+    return signed(b64u(enc[0]), [b64u(c) for c in enc[1:]])
+
+
+def odd_bits(part):
+    """`part` with non-zero unused bits in its last character (the same bytes
+    to a lenient decoder)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    assert len(part) % 4 in (2, 3)
+    return part[:-1] + alphabet[alphabet.index(part[-1]) | 1]
+
+
+AUD = "ws://127.0.0.1:18789"
+CLAIMS_A = claims(["approvals.read", "gateway.connect"])
+CAVEAT_1 = caveat(scp=["admin", "approvals.read"], exp=TOKEN_NOW + 600)
+CAVEAT_2 = caveat(aud=AUD, loc=True)
+CLAIMS_B = claims(["gateway.connect"], aud=AUD, ttl=300, loc=True, jti=JTI_B)
+
+
+def doc_vectors():
+    """token_a … token_b of docs/token-format.md, made here and checked
+    against the doc (when it is there)."""
+    a2 = token(CLAIMS_A, CAVEAT_1, CAVEAT_2)
+    parts = a2.split(".")
+    made = {
+        "token_a": token(CLAIMS_A),
+        "token_a1": token(CLAIMS_A, CAVEAT_1),
+        "token_a2": a2,
+        "token_a2_stripped": ".".join(parts[:3] + parts[4:]),
+        "token_b": token(CLAIMS_B),
+    }
+    doc = os.path.join(HERE, "..", "docs", "token-format.md")
+    if os.path.exists(doc):
+        with open(doc, encoding="utf-8") as f:
+            lines = dict(line.split(": ", 1) for line in f.read().splitlines() if line.startswith("token_"))
+        for name, value in made.items():
+            assert lines[name] == value, f"{name} differs from docs/token-format.md"
+    return made
+
+
+def long_token(total):
+    """A token of exactly `total` bytes that verifies for scope "a" * 64 and
+    audience "~" * 256: 16 scopes of 49 to 64 characters, and caveats that
+    keep the longest scope, name the same audience or none, and set far
+    expiries of 10 to 20 digits (so their lengths differ)."""
+    scopes = ["a" * n for n in range(49, 65)]
+    aud = "~" * 256
+    base = b64u(claims(scopes, aud=aud).encode())
+    exps = [int("9" * d) for d in range(10, 20)] + [2**64 - 1]
+    options = [b64u(caveat(scp=[scopes[-1]], aud=a, exp=e).encode()) for a in (aud, None) for e in exps]
+    fixed = len("gw1.") + len(base) + len(".") + 43
+    for n in range(1, 17):
+        for combo in itertools.combinations_with_replacement(options, n):
+            if fixed + sum(len(c) + 1 for c in combo) == total:
+                t = signed(base, list(combo))
+                assert len(t) == total
+                return t
+    raise AssertionError(f"no token of {total} bytes")
+
+
+class Case(tuple):
+    """(claims JSON, caveat JSONs): a seed whose parts carry a valid MAC."""
+
+
+def case(claims_json, *caveat_jsons):
+    return Case((claims_json, caveat_jsons))
+
+
+def token_seeds():
+    """Raw token seeds, and `#` (signed JSON) seeds: "#", then the claims'
+    and each caveat's JSON text, one per line, for every case."""
+    v = doc_vectors()
+    a = v["token_a"]
+    a_parts = a.split(".")
+    c_a = b64u(CLAIMS_A.encode())
+    sixteen = [caveat(exp=TOKEN_NOW + 3600 - i) for i in range(16)]
+    scp17 = sorted(f"s{i:02}" for i in range(17))
+    out = {f"doc-{k.replace('_', '-')}": v[k] for k in v}
+    out.update({
+        "caveats-16": case(CLAIMS_A, *sixteen),
+        "caveats-17": case(CLAIMS_A, *sixteen, caveat(loc=True)),
+        "max-len-4096": long_token(4096),
+        "over-len-4097": long_token(4097),
+        "audience-conflict": case(CLAIMS_A, caveat(aud=AUD), caveat(aud="ws://127.0.0.1:1")),
+        "audience-agree": case(CLAIMS_B, caveat(aud=AUD), caveat(aud=AUD, scp=["gateway.connect"])),
+        "caveat-exp-before-nbf": case(CLAIMS_A, caveat(exp=TOKEN_NOW - 100)),
+        "caveat-ungranted-scope": case(CLAIMS_A, caveat(scp=["admin"])),
+        "caveat-exp-later": case(CLAIMS_A, caveat(exp=TOKEN_NOW + 10**6)),
+        "local-any-audience": case(claims(["gateway.connect"], loc=True)),
+        "lifetime-max": case(claims(["a"], ttl=366 * 24 * 3600)),
+        "lifetime-zero": case(claims(["a"], ttl=0)),
+        "escaped-audience": case(claims(["a"], aud='a"b\\c')),
+        # Valid MACs over claims or caveats that break a rule.
+        "claims-whitespace": case(json.dumps(json.loads(CLAIMS_A))),
+        "claims-reordered": case(cjson(dict(sorted(json.loads(CLAIMS_A).items())))),
+        "claims-escape-u0061": case(CLAIMS_A.replace("approvals", "\\u0061pprovals")),
+        "claims-escaped-slash": case(CLAIMS_B.replace("ws://", "ws:\\/\\/")),
+        "claims-aud-null": case(CLAIMS_A.replace('"nbf"', '"aud":null,"nbf"')),
+        "claims-duplicate-v": case(CLAIMS_A.replace('{"v":1,', '{"v":1,"v":1,')),
+        "claims-unknown-field": case(CLAIMS_A.replace('{"v":1,', '{"v":1,"x":0,')),
+        "claims-v2": case(claims(["a"], v=2)),
+        "claims-v0": case(claims(["a"], v=0)),
+        "claims-v256": case(claims(["a"], v=256)),
+        "claims-no-v": case(CLAIMS_A.replace('"v":1,', "")),
+        "claims-exp-before-nbf": case(claims(["a"], ttl=-1)),
+        "claims-lifetime-366d-plus-1": case(claims(["a"], ttl=366 * 24 * 3600 + 1)),
+        "claims-jti-short": case(claims(["a"], jti=bytes(15))),
+        "claims-jti-padded": case(CLAIMS_A.replace('"oKGio6SlpqeoqaqrrK2urw"', '"oKGio6SlpqeoqaqrrK2urw=="')),
+        "claims-scp-unsorted": case(claims(["b", "a"])),
+        "claims-scp-duplicate": case(claims(["a", "a"])),
+        "claims-scp-empty": case(claims([])),
+        "claims-scp-17": case(claims(scp17)),
+        "claims-scope-upper": case(claims(["Admin"])),
+        "claims-scope-65": case(claims(["a" * 65])),
+        "claims-aud-space": case(claims(["a"], aud="a b")),
+        "claims-aud-empty": case(claims(["a"], aud="")),
+        "claims-aud-257": case(claims(["a"], aud="a" * 257)),
+        "claims-aud-unicode": case(claims(["a"], aud="caf\u00e9")),
+        "claims-number-forms": case(CLAIMS_A.replace('"nbf":1700000000', '"nbf":1.7e9')),
+        "claims-leading-zero": case(CLAIMS_A.replace('"v":1', '"v":01')),
+        "claims-negative": case(CLAIMS_A.replace('"nbf":1700000000', '"nbf":-1')),
+        "claims-trailing-newline": case(CLAIMS_A + "\n"),
+        "claims-array": case("[]"),
+        "claims-not-json": case(b"\xff\xfe"),
+        "caveat-empty": case(CLAIMS_A, "{}"),
+        "caveat-loc-false": case(CLAIMS_A, caveat(loc=False)),
+        "caveat-misordered": case(CLAIMS_A, '{"loc":true,"exp":1700000100}'),
+        "caveat-unknown-field": case(CLAIMS_A, '{"nbf":1}'),
+        "caveat-scp-empty": case(CLAIMS_A, '{"scp":[]}'),
+        "caveat-aud-null": case(CLAIMS_A, '{"aud":null}'),
+        "caveat-as-claims": case(CLAIMS_A, CLAIMS_A),
+        # Base64 and form.
+        "claims-odd-bits": signed(odd_bits(c_a)),
+        "claims-padded": signed(c_a + "=="),
+        "claims-len-mod4-1": signed(c_a + "A" if len(c_a) % 4 == 0 else c_a[: len(c_a) - len(c_a) % 4 + 1]),
+        "caveat-odd-bits": signed(c_a, [odd_bits(b64u(caveat(scp=["approvals.read"]).encode()))]),
+        "part-empty": signed(c_a, [""]),
+        "tag-odd-bits": a[:-1] + odd_bits(a_parts[-1])[-1],
+        "tag-42": a[:-1],
+        "tag-44": a + "A",
+        "tag-flipped": a[:-1] + ("A" if a[-1] != "A" else "E"),
+        "no-caveat-no-tag": "gw1." + c_a,
+        "prefix-only": "gw1",
+        "dots": "gw1..",
+        "version-2": signed(c_a, prefix="gw2"),
+        "version-01": signed(c_a, prefix="gw01"),
+        "version-long": "gw" + "9" * 40 + ".a.b",
+        "version-upper": "GW1" + a[3:],
+        "leading-space": " " + a,
+        "trailing-newline": a + "\n",
+        "standard-alphabet": a.replace("-", "+").replace("_", "/") + "+/",
+        "non-utf8": a.encode()[:20] + b"\xff\xfe" + a.encode()[20:],
+        "empty": "",
+    })
+    out.update({
+        "signed-doc-a": case(CLAIMS_A),
+        "signed-doc-a2": case(CLAIMS_A, CAVEAT_1, CAVEAT_2),
+        "signed-doc-b": case(CLAIMS_B),
+    })
+    seeds = {}
+    for name, t in out.items():
+        if isinstance(t, Case):
+            texts = [x.encode() if isinstance(x, str) else x for x in (t[0], *t[1])]
+            if not name.startswith("signed-"):
+                seeds[name] = token(*texts).encode()
+            if not any(b"\n" in x for x in texts):
+                seeds[name if name.startswith("signed-") else "signed-" + name] = b"#" + b"\n".join(texts)
+        else:
+            seeds[name] = t.encode() if isinstance(t, str) else t
+    return seeds
+
+
+@functools.cache
+def rust_strings(target, name):
+    """The string literals of `const NAME: &[&str] = &[ … ];` in
+    fuzz_targets/TARGET.rs, one per line, in order."""
+    with open(os.path.join(HERE, "fuzz_targets", f"{target}.rs"), encoding="utf-8") as f:
+        src = f.read()
+    block = src.split(f"const {name}: &[&str] = &[\n", 1)[1].split("\n];", 1)[0]
+    out = []
+    for line in block.splitlines():
+        line = line.strip().rstrip(",")
+        assert line.startswith('"') and line.endswith('"'), line
+        out.append(unescape_rust(line[1:-1]))
+    return out
+
+
+TEXT = ["Known", "Raw"]
+TTL = ["Small", "Any"]
+TIME = ["Rel", "Any"]
+PEER = ["Unknown", "Known", "V4", "V6"]
+EXTENSION = ["Caveat", "Json", "Part"]
+MUTATION = [
+    "FlipBit", "SetByte", "Insert", "Delete", "Truncate", "DropPart", "DupPart", "SwapParts", "ReplacePart",
+    "Extend",
+]
+
+
+def scope(name):
+    return variant(TEXT, "Known") + u8(rust_strings("token_verify", "SCOPES").index(name))
+
+
+def audience(name):
+    return variant(TEXT, "Known") + u8(rust_strings("token_verify", "AUDIENCES").index(name))
+
+
+def rel(secs):
+    """`Time::Rel`: NOW plus `secs`."""
+    return variant(TIME, "Rel") + struct.pack("<i", secs)
+
+
+def caveat_in(scp=None, sort=True, aud=None, exp=None, loc=None):
+    return (
+        option(None if scp is None else boolean(sort) + vec([scope(s) for s in scp]))
+        + option(None if aud is None else audience(aud))
+        + option(None if exp is None else rel(exp))
+        + option(None if loc is None else boolean(loc))
+    )
+
+
+def verify_in(scp, aud=None, peer=None, at=60, skew=None):
+    """peer: None (unknown) or a PEERS entry."""
+    if peer is None:
+        p = variant(PEER, "Unknown")
+    else:
+        p = variant(PEER, "Known") + u8(rust_strings("token_verify", "PEERS").index(peer))
+    return (
+        scope(scp)
+        + option(None if aud is None else audience(aud))
+        + p
+        + rel(at)
+        + option(None if skew is None else u16(skew))
+    )
+
+
+def mutation(kind, *args):
+    out = variant(MUTATION, kind)
+    if kind in ("FlipBit", "SetByte", "Insert", "Delete"):
+        pos, x = args
+        out += u16(pos) + u8(x)
+    elif kind == "Truncate":
+        out += u16(args[0])
+    elif kind in ("DropPart", "DupPart"):
+        out += u8(args[0])
+    elif kind == "SwapParts":
+        out += u8(args[0]) + u8(args[1])
+    elif kind == "Extend":
+        out += variant(EXTENSION, "Caveat") + args[0]
+    else:
+        raise ValueError(kind)
+    return out
+
+
+def chain(scopes, verify, aud=None, ttl=3600, local=False, caveats=(), mutations=(), ttl_any=False):
+    return (
+        b"!"
+        + vec([scope(s) for s in scopes])
+        + option(None if aud is None else audience(aud))
+        + (variant(TTL, "Any") + u64(ttl) if ttl_any else variant(TTL, "Small") + u16(ttl))
+        + boolean(local)
+        + JTI_A
+        + vec(caveats)
+        + verify
+        + vec(mutations)
+    )
+
+
+GATEWAY_SCOPES = ["gateway.connect", "approvals.read"]
+CAVEATS_A2 = [caveat_in(scp=["admin", "approvals.read"], exp=600), caveat_in(aud=AUD, loc=True)]
+
+
+def token_chain_seeds():
+    ok = verify_in("approvals.read", aud=AUD, peer="127.0.0.1")
+    return {
+        "chain-doc-a2": chain(GATEWAY_SCOPES, ok, caveats=CAVEATS_A2),
+        "chain-doc-b-remote": chain(["gateway.connect"], verify_in("gateway.connect", AUD, "192.168.1.10"), aud=AUD,
+                                    ttl=300, local=True),
+        "chain-flip-tag": chain(GATEWAY_SCOPES, ok, caveats=CAVEATS_A2, mutations=[mutation("FlipBit", 700, 0)]),
+        "chain-flip-claims": chain(GATEWAY_SCOPES, ok, caveats=CAVEATS_A2, mutations=[mutation("FlipBit", 10, 2)]),
+        "chain-drop-caveat": chain(GATEWAY_SCOPES, ok, caveats=CAVEATS_A2, mutations=[mutation("DropPart", 3)]),
+        "chain-swap-caveats": chain(GATEWAY_SCOPES, ok, caveats=CAVEATS_A2, mutations=[mutation("SwapParts", 2, 3)]),
+        "chain-dup-caveat": chain(GATEWAY_SCOPES, ok, caveats=CAVEATS_A2, mutations=[mutation("DupPart", 2)]),
+        "chain-extend-valid": chain(
+            GATEWAY_SCOPES, ok, caveats=CAVEATS_A2,
+            mutations=[mutation("Extend", caveat_in(scp=["approvals.read"], exp=120))],
+        ),
+        "chain-extend-lift-locality": chain(
+            GATEWAY_SCOPES, verify_in("approvals.read", aud=AUD, peer="10.0.0.1"), caveats=CAVEATS_A2,
+            mutations=[mutation("Extend", caveat_in(loc=False))],
+        ),
+        "chain-extend-widen-scope": chain(
+            ["approvals.read"], verify_in("admin"),
+            mutations=[mutation("Extend", caveat_in(scp=["admin", "approvals.read"]))],
+        ),
+        "chain-extend-unsorted": chain(
+            GATEWAY_SCOPES, verify_in("approvals.read"),
+            mutations=[mutation("Extend", caveat_in(scp=["gateway.connect", "approvals.read"], sort=False))],
+        ),
+        "chain-drop-then-extend": chain(
+            GATEWAY_SCOPES, verify_in("gateway.connect"), caveats=[caveat_in(scp=["approvals.read"])],
+            mutations=[mutation("DropPart", 2), mutation("Extend", caveat_in(exp=100))],
+        ),
+        "chain-truncate-delete-insert": chain(
+            GATEWAY_SCOPES, verify_in("gateway.connect"), caveats=CAVEATS_A2,
+            mutations=[mutation("Truncate", 200), mutation("Delete", 50, 3), mutation("Insert", 4, ord("."))],
+        ),
+        "chain-audience-conflict": chain(
+            GATEWAY_SCOPES, verify_in("gateway.connect", aud=AUD),
+            caveats=[caveat_in(aud=AUD), caveat_in(aud="ws://127.0.0.1:1")],
+        ),
+        "chain-caveats-17": chain(
+            GATEWAY_SCOPES, verify_in("gateway.connect"), caveats=[caveat_in(exp=3600 - i) for i in range(17)],
+        ),
+        "chain-long-scopes": chain(
+            rust_strings("token_verify", "SCOPES"), verify_in("a"),
+            caveats=[caveat_in(scp=rust_strings("token_verify", "SCOPES"))] * 6,
+        ),
+        "chain-expiry-edge": chain(GATEWAY_SCOPES, verify_in("gateway.connect", at=3630), ttl=3600),
+        "chain-expired": chain(GATEWAY_SCOPES, verify_in("gateway.connect", at=3631), ttl=3600),
+        "chain-not-yet-valid": chain(GATEWAY_SCOPES, verify_in("gateway.connect", at=-31)),
+        "chain-skew-zero": chain(GATEWAY_SCOPES, verify_in("gateway.connect", at=-1, skew=0)),
+        "chain-local-mapped": chain(["a"], verify_in("a", peer="::ffff:127.0.0.1"), local=True),
+        "chain-local-compatible": chain(["a"], verify_in("a", peer="::127.0.0.1"), local=True),
+        "chain-local-unknown-peer": chain(["a"], verify_in("a"), local=True),
+        "chain-ttl-zero": chain(["a"], verify_in("a"), ttl=0),
+        "chain-ttl-over-a-year": chain(["a"], verify_in("a"), ttl=366 * 24 * 3600 + 1, ttl_any=True),
+        "chain-no-scopes": chain([], verify_in("a")),
+    }
+
+
+TOKEN_DICT_HEADER = [
+    "token_verify: token syntax, base64url of claim and caveat JSON openings,",
+    "claim keys and values (for the JSON a chain extension carries), the",
+    "chain marker, and the u32 values that select each Mutation variant",
+    "(arbitrary's derive: variant = (x * n) >> 32), little-endian.",
+]
+
+
+def token_dict():
+    out = ["gw1.", "gw2.", "gw1", ".", "..", "-", "_", "A", "Q", "g", "w", "AA", "AAAA", "=", "==", "+", "/", "!"]
+    # base64url of the JSON openings (aligned: each starts a part).
+    for opening in ['{"v":1,"scp":["', '{"scp":["', '{"aud":"', '{"exp":', '{"loc":true}', '{"loc":false}', "{}"]:
+        out.append(b64u(opening.encode())[: len(opening) * 4 // 3])
+    out += ['"v"', '"scp"', '"aud"', '"nbf"', '"exp"', '"loc"', '"jti"', "true", "false", "null", "1700000000",
+            "18446744073709551615", '"gateway.connect"', '"approvals.read"', '"admin"', f'"{AUD}"', "\\u0061", "\\/"]
+    out += [variant(MUTATION, m) for m in MUTATION]
+    return out
+
+
+# ---------------------------------------------------------------- gateway_url
+
+GATEWAY_URL = {
+    "loopback-name": b"ws://localhost:18789",
+    "loopback-name-fqdn": b"WS://LOCALHOST.:18789/",
+    "loopback-name-two-dots": b"ws://localhost..:18789",
+    "loopback-ipv4": b"ws://127.0.0.1:18789",
+    "loopback-ipv4-net": b"wss://127.3.2.1",
+    "loopback-ipv4-short": b"http://127.1:8080",
+    "loopback-ipv4-hex-octal": b"ws://0x7f.0.0.01:1",
+    "loopback-ipv4-integer": b"ws://2130706433:1",
+    "loopback-ipv4-dot": b"ws://127.0.0.1.:1",
+    "loopback-ipv4-two-dots": b"ws://127.0.0.1..:1",
+    "loopback-hex-two-dots": b"ws://0x7f.1..:1",
+    "loopback-ipv6": b"ws://[::1]:18789",
+    "loopback-ipv6-long": b"ws://[0:0:0:0:0:0:0:1]:18789",
+    "loopback-mapped": b"ws://[::ffff:127.0.0.1]:18789",
+    "loopback-mapped-hex": b"ws://[::ffff:7f00:1]:18789",
+    "loopback-percent-encoded": b"ws://local%68ost:1",
+    "loopback-fullwidth": "ws://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54:1".encode(),
+    "not-loopback-compatible": b"ws://[::127.0.0.1]:1",
+    "not-loopback-mapped-private": b"ws://[::ffff:10.0.0.1]:1",
+    "not-loopback-any": b"ws://0.0.0.0:1",
+    "not-loopback-suffix": b"ws://localhost.example:1",
+    "not-loopback-nip": b"ws://127.0.0.1.nip.io:1",
+    "not-loopback-label": b"ws://localhost-1:1",
+    "domain": b"https://Gateway.Example.COM",
+    "domain-fqdn": b"https://gateway.example.com.:443/",
+    "domain-two-dots": b"https://a.1..:1",
+    "domain-idna": "wss://b\u00fccher.example".encode(),
+    "domain-punycode": b"wss://xn--bcher-kva.example",
+    "ipv6": b"http://[2001:DB8::1]:8443",
+    "default-ports": b"http://a:80",
+    "port-zero": b"ws://a:0",
+    "port-max": b"ws://a:65535",
+    "port-overflow": b"ws://a:65536",
+    "port-leading-zeros": b"ws://a:00018789",
+    "userinfo": b"ws://user:hunter2-password@127.0.0.1:1",
+    "userinfo-empty": b"ws://@127.0.0.1:1",
+    "userinfo-colon": b"ws://:@127.0.0.1:1",
+    "at-in-path": b"ws://user:hunter2-password@h/a@b",
+    "at-in-bad-url": b"hunter2-password@",
+    "at-backslash": b"ws://user:hunter2-password@h\\@x",
+    "path": b"ws://127.0.0.1:1/path",
+    "dot-path": b"ws://127.0.0.1:1/./",
+    "query": b"ws://127.0.0.1:1?",
+    "fragment": b"ws://127.0.0.1:1#",
+    "scheme-ftp": b"ftp://127.0.0.1",
+    "scheme-file": b"file:///etc/passwd",
+    "scheme-missing": b"127.0.0.1:18789",
+    "no-host": b"ws://:1",
+    "dot-host": b"ws://.:1",
+    "whitespace": b" \tws://loc\nalhost:1 \r\n",
+    "backslashes": b"ws:\\\\127.0.0.1\\",
+    "invalid-ipv6": b"ws://[::1:1",
+    "invalid-utf8": b"ws://\xff\xfe:1",
+    "long": b"ws://" + b"a" * 2040 + b":80",
+    "long-key-over-limit": b"ws://" + b"a" * 2043,
+    "too-long": b"ws://" + b"a" * 2044,
+}
+
+GATEWAY_URL_DICT_HEADER = [
+    "gateway_url: schemes, loopback spellings (names, IPv4 number forms,",
+    "IPv6, mapped), user info, ports, and URL delimiters.",
+]
+GATEWAY_URL_DICT = [
+    "ws://", "wss://", "http://", "https://", "WS://", "ftp://", "://", "localhost", "LOCALHOST", "localhost.",
+    "127.0.0.1", "127.1", "127.", "0x7f", "0177", "2130706433", "0.0.0.0", "[::1]", "[::ffff:127.0.0.1]",
+    "[::ffff:7f00:1]", "[::127.0.0.1]", "::", "ffff", "[", "]", ":", "@", "user:pass@", ":@", "/", "\\", "?",
+    "#", "%", "%2e", "%40", "%00", ".", "..", "xn--", ".nip.io", ":18789", ":443", ":80", ":0", ":65535",
+    ":65536", " ", "\t", "\n", b"\xef\xbc\x8e",
+]
+
+# ---------------------------------------------------------------- hello_ok
+
+
+def hello(tokens, extra=None, auth_extra=None, typ="hello-ok"):
+    """A hello-ok message: tokens is [(role, token)] or raw entries."""
+    auth = {"deviceTokens": [{"role": r, "token": t} if isinstance(r, str) else r for r, t in tokens]}
+    auth.update(auth_extra or {})
+    msg = {"type": typ, "auth": auth}
+    msg.update(extra or {})
+    return json.dumps(msg).encode()
+
+
+TOK = "dT0k-0123456789abcdefABCDEF_xyz"
+
+
+def hello_seeds():
+    many = [(f"role-{i}", f"{TOK}.{i}") for i in range(200)]
+    deep32 = {"type": "hello-ok", "auth": {"deviceTokens": [{"role": "operator", "token": TOK}]}}
+    deep32["x"] = functools.reduce(lambda v, _: [v], range(31), 0)  # 31 arrays in the top object
+    return {
+        "one": hello([("operator", TOK)]),
+        "roles": hello([("operator", TOK + "1"), ("node", TOK + "2"), ("a.b_c-9", "!#$%&*+<=>?@^|~")]),
+        "extra-fields": hello([("operator", TOK)], extra={"protocol": 3, "server": {"v": "1"}},
+                              auth_extra={"role": "x", "scopes": ["a"]}),
+        "compact": b'{"type":"hello-ok","auth":{"deviceTokens":[{"role":"node","token":"t!k"}]}}',
+        "duplicate-role": hello([("operator", TOK + "1"), ("operator", TOK + "2")]),
+        "duplicate-key-type": b'{"type":"hello-ok","type":"hello-ok",'
+        b'"auth":{"deviceTokens":[{"role":"a","token":"t#1"}]}}',
+        "duplicate-key-token": b'{"type":"hello-ok",'
+        b'"auth":{"deviceTokens":[{"role":"a","token":"t#1","token":"t#2"}]}}',
+        "duplicate-key-device-tokens": b'{"type":"hello-ok",'
+        b'"auth":{"deviceTokens":[],"deviceTokens":[{"role":"a","token":"t#1"}]}}',
+        # gw-persist names a duplicated key: here one that equals a token.
+        "duplicate-key-is-token": b'{"type":"hello-ok","auth":{"deviceTokens":[{"role":"a","token":"s3cr#t"}]},'
+        b'"s3cr#t":1,"s3cr#t":2}',
+        "escaped-token": b'{"type":"hello-ok","auth":{"deviceTokens":[{"role":"a","token":"\\u0041\\"\\\\\\/#"}]}}',
+        "escaped-key": b'{"\\u0074ype":"hello-ok","auth":{"deviceTokens":[{"role":"a","token":"t#1"}]}}',
+        "token-newline": hello([("operator", "t#1\nx")]),
+        "token-space": hello([("operator", "t#1 x")]),
+        "token-empty": hello([("operator", "")]),
+        "token-unicode": hello([("operator", "t#\u00e9")]),
+        "token-4096": hello([("operator", "#" * 4096)]),
+        "token-4097": hello([("operator", "#" * 4097)]),
+        "token-number": b'{"type":"hello-ok","auth":{"deviceTokens":[{"role":"a","token":12345}]}}',
+        "token-missing": b'{"type":"hello-ok","auth":{"deviceTokens":[{"role":"a"}]}}',
+        "role-upper": hello([("Operator", "t#1")]),
+        "role-65": hello([("a" * 65, "t#1")]),
+        "role-dot-first": hello([(".a", "t#1")]),
+        "role-empty": hello([("", "t#1")]),
+        "role-null": b'{"type":"hello-ok","auth":{"deviceTokens":[{"role":null,"token":"t#1"}]}}',
+        "role-is-token": hello([("s3cr#t-t0ken", "operator")]),
+        "second-entry-bad": hello([("operator", "t#1"), ("node", "t #2")]),
+        "entry-not-object": b'{"type":"hello-ok","auth":{"deviceTokens":[["operator","t#1"]]}}',
+        "device-tokens-empty": hello([]),
+        "device-tokens-object": b'{"type":"hello-ok","auth":{"deviceTokens":{"role":"a","token":"t#1"}}}',
+        "auth-array": b'{"type":"hello-ok","auth":[{"deviceTokens":[{"role":"a","token":"t#1"}]}]}',
+        "no-auth": b'{"type":"hello-ok"}',
+        "type-wrong": hello([("operator", "t#1")], typ="hello-error"),
+        "type-missing": b'{"auth":{"deviceTokens":[{"role":"a","token":"t#1"}]}}',
+        "type-not-string": b'{"type":["hello-ok"],"auth":{"deviceTokens":[{"role":"a","token":"t#1"}]}}',
+        "top-array": b'[{"type":"hello-ok"}]',
+        "nested-32": json.dumps(deep32).encode(),
+        "nested-33": json.dumps({**deep32, "x": [deep32["x"]]}).encode(),
+        "many-roles": hello(many),
+        "huge-over-limit": hello([("operator", TOK)]) + b" " * (256 * 1024),
+        "bom": b"\xef\xbb\xbf" + hello([("operator", "t#1")]),
+        "trailing-garbage": hello([("operator", "t#1")]) + b"x",
+        "invalid-utf8": b'{"type":"hello-ok","auth":{"deviceTokens":[{"role":"a","token":"t#\xff"}]}}',
+        "syntax-error-after-token": b'{"type":"hello-ok","auth":{"deviceTokens":[{"role":"a","token":"t#1"}]},]',
+    }
+
+
+HELLO_DICT_HEADER = [
+    "hello_ok: the message's keys and values, JSON syntax and escapes, and",
+    "characters a role or a token may not hold.",
+]
+HELLO_DICT = [
+    '"type"', '"hello-ok"', '"auth"', '"deviceTokens"', '"role"', '"token"', '"operator"', '"node"',
+    '{"role":"a","token":"t#1"}', "{", "}", "[", "]", ":", ",", '""', "{}", "[]", "null", "true", "0",
+    "\\u0000", "\\u0041", "\\u00e9", '\\"', "\\\\", "\\n", " ", "#", "!", "~", b"\x7f", b"\xc3\xa9",
+    b"\xef\xbb\xbf",
+]
+
+
 def dict_entry(tok):
     """One libFuzzer dictionary line: printable ASCII as is (`\\` and `"`
     escaped), every other byte as \\xNN."""
@@ -663,13 +1234,23 @@ def main():
             lines.append(f'{enum.lower()}_{n.lower()}="{esc}"')
     write(os.path.join(HERE, "dicts"), "anchor_ops.dict", ("\n".join(lines) + "\n").encode())
 
-    for target, seeds in [("json_load", JSON_LOAD), ("plist_load", plist_seeds()), ("service_render", service_seeds())]:
+    for target, seeds in [
+        ("json_load", JSON_LOAD),
+        ("plist_load", plist_seeds()),
+        ("service_render", service_seeds()),
+        ("token_verify", {**token_seeds(), **token_chain_seeds()}),
+        ("gateway_url", GATEWAY_URL),
+        ("hello_ok", hello_seeds()),
+    ]:
         for name, data in seeds.items():
             write(os.path.join(HERE, "seeds", target), name, data)
     for target, header, tokens in [
         ("json_load", JSON_DICT_HEADER, JSON_DICT),
         ("plist_load", PLIST_DICT_HEADER, PLIST_DICT),
         ("service_render", SERVICE_DICT_HEADER, service_dict()),
+        ("token_verify", TOKEN_DICT_HEADER, token_dict()),
+        ("gateway_url", GATEWAY_URL_DICT_HEADER, GATEWAY_URL_DICT),
+        ("hello_ok", HELLO_DICT_HEADER, HELLO_DICT),
     ]:
         lines = [f"# {line}" for line in header] + [dict_entry(t) for t in tokens]
         write(os.path.join(HERE, "dicts"), f"{target}.dict", ("\n".join(lines) + "\n").encode())

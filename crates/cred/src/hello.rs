@@ -42,7 +42,10 @@ pub fn parse_hello_ok(bytes: &[u8]) -> Result<Vec<DeviceToken>> {
     for (i, entry) in list.iter().enumerate() {
         let role =
             entry.get("role").and_then(|r| r.as_str()).ok_or_else(|| bad(format!("deviceTokens[{i}] has no role")))?;
-        crate::store::check_role(role).map_err(|e| bad(format!("deviceTokens[{i}]: {}", e.message())))?;
+        // The value is not echoed: a gateway that swapped `role` and `token`
+        // would otherwise print a token.
+        crate::store::check_role(role)
+            .map_err(|_| bad(format!("deviceTokens[{i}]: the role is not a role name (1-64 of a-z 0-9 . _ -)")))?;
         let token = entry
             .get("token")
             .and_then(|t| t.as_str())

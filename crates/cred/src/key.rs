@@ -87,7 +87,13 @@ impl GatewayKey {
         if host.is_empty() {
             return Err(bad("no host"));
         }
-        Ok(Self { canonical: format!("{scheme}://{host}:{port}"), loopback, port })
+        let canonical = format!("{scheme}://{host}:{port}");
+        // A key is parsed again when read back, so it must be within the
+        // limit too (the explicit port can make it longer than the input).
+        if canonical.len() > 2048 {
+            return Err(bad("the canonical form would be longer than 2048 bytes"));
+        }
+        Ok(Self { canonical, loopback, port })
     }
 
     /// The canonical string, e.g. `ws://127.0.0.1:18789`.
@@ -180,5 +186,11 @@ mod tests {
         ] {
             assert!(GatewayKey::parse(u).is_err(), "{u}");
         }
+        // Found by fuzzing: a URL at the length limit whose key (with its
+        // explicit port) would be over it, so the key would not re-parse.
+        let long = format!("ws://{}", "a".repeat(2043));
+        assert_eq!(long.len(), 2048);
+        assert!(GatewayKey::parse(&long).is_err());
+        assert!(GatewayKey::parse(&format!("ws://{}:80", "a".repeat(2040))).is_ok());
     }
 }
