@@ -2,9 +2,10 @@
 """Ratios of each bench to its group's baseline, from one criterion run.
 
 Reads target/criterion/<group>/<bench>/new/estimates.json (written by
-`cargo bench --bench replace --bench open_read --bench persist`) and prints, per bench, its
-mean and median divided by the baseline's mean and median measured in the same
-run, plus the issue's targets. Absolute times are deliberately not printed: the
+`cargo bench --bench replace --bench open_read --bench persist --bench token`) and prints,
+per bench, its mean and median divided by the baseline's mean and median measured in the
+same run, plus the issue's targets; and, for the token groups, how many times faster
+gw-token is than jsonwebtoken (the slower one's time over the faster one's, same run). Absolute times are deliberately not printed: the
 machines are noisy, ratios are what carries over.
 
 Usage (from the workspace root):
@@ -32,6 +33,9 @@ GROUPS = {
         ["gw_persist_update", "flock_rmw", "checked_rmw", "strict_rmw", "unlocked_rmw"],
     ),
     "parse_1mib": ("serde_json_from_slice", ["gw_persist_parse_json", "serde_json_from_slice"]),
+    "token_verify": ("hmac_sha256", ["gw_verify", "b64_hmac_json", "jsonwebtoken_decode", "hmac_sha256"]),
+    "token_verify_caveat": ("hmac_sha256", ["gw_verify", "mac_chain", "jsonwebtoken_decode", "hmac_sha256"]),
+    "token_derive": ("hmac_sha256", ["gw_derive_with_id", "gw_derive", "jsonwebtoken_encode", "hmac_sha256"]),
 }
 
 # (group, bench) -> the largest mean ratio the issue accepts
@@ -42,6 +46,16 @@ TARGETS = {
     ("save_durable", "gw_persist_save"): 1.1,
     ("save_nosync", "gw_persist_save"): 1.1,
     ("parse_1mib", "gw_persist_parse_json"): 1.5,
+    ("token_verify", "gw_verify"): 2.0,
+    ("token_verify_caveat", "gw_verify"): 2.0,
+}
+
+# (group, slower bench, faster bench) -> the smallest speed-up the issue accepts
+# (None: reported, no target)
+SPEEDUPS = {
+    ("token_verify", "jsonwebtoken_decode", "gw_verify"): 3.0,
+    ("token_verify_caveat", "jsonwebtoken_decode", "gw_verify"): 3.0,
+    ("token_derive", "jsonwebtoken_encode", "gw_derive_with_id"): None,
 }
 
 
@@ -80,6 +94,18 @@ def main():
             if target is not None:
                 verdict = f"<= {target}x: {'met' if mean_r <= target else 'NOT met'}"
             print(f"  {bench:<24}{mean_r:>11.2f}x{median_r:>13.2f}x  {verdict}")
+        for (g, slow, fast), least in SPEEDUPS.items():
+            if g != group:
+                continue
+            s, f = load(base, group, slow), load(base, group, fast)
+            if s is None or f is None:
+                print(f"  {slow} / {fast}: missing")
+                continue
+            mean_x, median_x = s[0] / f[0], s[1] / f[1]
+            verdict = ""
+            if least is not None:
+                verdict = f">= {least}x: {'met' if mean_x >= least else 'NOT met'}"
+            print(f"  {slow} / {fast}: {mean_x:.2f}x (median {median_x:.2f}x)  {verdict}")
     if not found:
         sys.exit(1)
 

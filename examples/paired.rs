@@ -1,5 +1,5 @@
 //! Paired, interleaved ratios for the contenders of `benches/replace.rs`,
-//! `benches/open_read.rs` and `benches/persist.rs` (the same code, from
+//! `benches/open_read.rs`, `benches/persist.rs` and `benches/token.rs` (the same code, from
 //! `benches/common`): a cross-check of the criterion figures that holds up on
 //! a noisy, shared machine.
 //!
@@ -16,6 +16,7 @@
 //! cargo run --release --example paired -- 61            # more rounds
 //! cargo run --release --example paired -- 31 persist    # gw-persist groups only
 //! cargo run --release --example paired -- 31 anchor     # gw-anchor groups only
+//! cargo run --release --example paired -- 31 token      # gw-token groups only
 //! ```
 
 use std::fs::File;
@@ -42,8 +43,23 @@ impl<'a> Contender<'a> {
 /// Runs `rounds` interleaved rounds of `batch` iterations per contender and
 /// prints each contender's per-round ratio to `contenders[0]` (the baseline).
 fn paired(group: &str, contenders: &mut [Contender<'_>], rounds: usize, batch: u32, targets: &[(&str, f64)]) {
+    paired_with(group, contenders, rounds, batch, targets, &[]);
+}
+
+/// [`paired`], plus, for each `(slow, fast, min)` in `speedups`, the per-round
+/// ratio of `slow`'s time to `fast`'s (how many times faster `fast` is), with
+/// the target "at least `min`".
+fn paired_with(
+    group: &str,
+    contenders: &mut [Contender<'_>],
+    rounds: usize,
+    batch: u32,
+    targets: &[(&str, f64)],
+    speedups: &[(&str, &str, f64)],
+) {
     let n = contenders.len();
-    let mut ratios: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); n];
+    // times[i][r]: contender i's time per iteration in round r.
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); n];
     for round in 0..=rounds {
         let mut per_iter = vec![0f64; n];
         for k in 0..n {
@@ -59,38 +75,59 @@ fn paired(group: &str, contenders: &mut [Contender<'_>], rounds: usize, batch: u
             continue; // warm-up
         }
         for i in 0..n {
-            ratios[i].push(per_iter[i] / per_iter[0]);
+            times[i].push(per_iter[i]);
         }
     }
+    // Per-round ratios of contender `num` to contender `den`, sorted.
+    let ratios = |num: usize, den: usize| {
+        let mut r: Vec<f64> = times[num].iter().zip(&times[den]).map(|(a, b)| a / b).collect();
+        r.sort_by(f64::total_cmp);
+        r
+    };
+    let q = |r: &[f64], p: f64| r[((r.len() - 1) as f64 * p).round() as usize];
     println!("{group} (baseline: {}; {rounds} rounds of {batch} iterations each)", contenders[0].name);
     println!("  {:<20}{:>14}{:>18}  target", "contender", "median ratio", "p25 - p75");
-    for (c, r) in contenders.iter().zip(ratios.iter_mut()).skip(1) {
-        r.sort_by(f64::total_cmp);
-        let q = |p: f64| r[((r.len() - 1) as f64 * p).round() as usize];
+    for (i, c) in contenders.iter().enumerate().skip(1) {
+        let r = ratios(i, 0);
         let verdict = match targets.iter().find(|(name, _)| *name == c.name) {
-            Some((_, t)) => format!("<= {t:.1}x: {}", if q(0.5) <= *t { "met" } else { "NOT met" }),
+            Some((_, t)) => format!("<= {t:.1}x: {}", if q(&r, 0.5) <= *t { "met" } else { "NOT met" }),
             None => String::new(),
         };
-        println!("  {:<20}{:>13.2}x{:>10.2} - {:.2}x  {verdict}", c.name, q(0.5), q(0.25), q(0.75));
+        println!("  {:<20}{:>13.2}x{:>10.2} - {:.2}x  {verdict}", c.name, q(&r, 0.5), q(&r, 0.25), q(&r, 0.75));
+    }
+    let index = |name: &str| contenders.iter().position(|c| c.name == name).expect("a contender of this group");
+    for (slow, fast, min) in speedups {
+        let r = ratios(index(slow), index(fast));
+        let verdict = if q(&r, 0.5) >= *min { "met" } else { "NOT met" };
+        println!(
+            "  {slow} / {fast}: {:.2}x (p25 - p75 {:.2} - {:.2}x)  >= {min:.1}x: {verdict}",
+            q(&r, 0.5),
+            q(&r, 0.25),
+            q(&r, 0.75)
+        );
     }
 }
 
 fn main() {
     let rounds: usize = match std::env::args().nth(1) {
-        Some(s) => s.parse().expect("usage: paired [ROUNDS] [anchor|persist]"),
+        Some(s) => s.parse().expect("usage: paired [ROUNDS] [anchor|persist|token]"),
         None => 31,
     };
-    let (anchor, persist) = match std::env::args().nth(2).as_deref() {
-        None => (true, true),
-        Some("anchor") => (true, false),
-        Some("persist") => (false, true),
-        Some(other) => panic!("unknown selection `{other}`: usage: paired [ROUNDS] [anchor|persist]"),
+    let (anchor, persist, token) = match std::env::args().nth(2).as_deref() {
+        None => (true, true, true),
+        Some("anchor") => (true, false, false),
+        Some("persist") => (false, true, false),
+        Some("token") => (false, false, true),
+        Some(other) => panic!("unknown selection `{other}`: usage: paired [ROUNDS] [anchor|persist|token]"),
     };
     if anchor {
         anchor_groups(rounds);
     }
     if persist {
         persist_groups(rounds);
+    }
+    if token {
+        token_groups(rounds);
     }
 }
 
@@ -248,4 +285,58 @@ fn persist_groups(rounds: usize) {
             &[("gw_persist_parse_json", 1.5)],
         );
     }
+}
+
+/// gw-token: `benches/token.rs`. CPU only, so the batches are large.
+fn token_groups(rounds: usize) {
+    let b = common::TokenBench::new();
+    println!(
+        "gw1 token: {} bytes, with one caveat {} bytes; JWT: {} bytes",
+        b.plain.len(),
+        b.caveated.len(),
+        b.jwt.len()
+    );
+    paired_with(
+        "token_verify",
+        &mut [
+            Contender::new("hmac_sha256", || common::bare_hmac_verify(&b, black_box(&b.plain_signed), &b.plain_tag)),
+            Contender::new("b64_hmac_json", || drop(black_box(common::b64_hmac_json(&b, black_box(&b.plain))))),
+            Contender::new("gw_verify", || drop(black_box(common::gw_verify(&b, black_box(&b.plain))))),
+            Contender::new("jsonwebtoken_decode", || drop(black_box(common::jwt_decode(black_box(&b))))),
+        ],
+        rounds,
+        20_000,
+        &[("gw_verify", 2.0)],
+        &[("jsonwebtoken_decode", "gw_verify", 3.0)],
+    );
+    paired_with(
+        "token_verify_caveat",
+        &mut [
+            Contender::new("hmac_sha256", || {
+                common::bare_hmac_verify(&b, black_box(&b.caveated_signed), &b.caveated_flat_tag)
+            }),
+            Contender::new("mac_chain", || common::mac_chain_verify(black_box(&b))),
+            Contender::new("gw_verify", || drop(black_box(common::gw_verify(&b, black_box(&b.caveated))))),
+            Contender::new("jsonwebtoken_decode", || drop(black_box(common::jwt_decode(black_box(&b))))),
+        ],
+        rounds,
+        20_000,
+        &[("gw_verify", 2.0)],
+        &[("jsonwebtoken_decode", "gw_verify", 3.0)],
+    );
+    paired_with(
+        "token_derive",
+        &mut [
+            Contender::new("hmac_sha256", || {
+                black_box(common::bare_hmac(black_box(&b)));
+            }),
+            Contender::new("gw_derive_with_id", || drop(black_box(common::gw_derive_with_id(black_box(&b))))),
+            Contender::new("gw_derive", || drop(black_box(common::gw_derive(black_box(&b))))),
+            Contender::new("jsonwebtoken_encode", || drop(black_box(common::jwt_encode(black_box(&b))))),
+        ],
+        rounds,
+        20_000,
+        &[],
+        &[("jsonwebtoken_encode", "gw_derive_with_id", 1.0)],
+    );
 }

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::hint::black_box;
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -403,4 +404,312 @@ pub(crate) fn check_updated(dir: &Path, names: &[&str], original: &Value) {
         got["generation"] = original["generation"].clone();
         assert_eq!(&got, original, "{name} holds the document");
     }
+}
+
+// ---- gw-token (benches/token.rs) ----
+//
+// One realistic grant: two scopes, an audience, local-only, 8 hours. The
+// same grant three ways: a `gw1` token without caveats, the same token
+// narrowed by one caveat (one scope, a shorter expiry), and an HS256 JWT with
+// the same claims (`jsonwebtoken`, signed with the same 32-byte key). The
+// bare-HMAC baseline is HMAC-SHA256 with that key over the bytes the token
+// signs. Keys (gw-token's `TokenKey`, jsonwebtoken's `EncodingKey` and
+// `DecodingKey`, the bare HMAC key) are made once, outside the timed loop.
+
+/// A fixed root secret (the benches need no randomness in their inputs).
+pub(crate) const TOKEN_ROOT: [u8; 32] = *b"gw-bench-root-secret-32-bytes-ok";
+/// The two scopes granted (stored sorted, as gw-token stores them).
+pub(crate) const TOKEN_SCOPES: [&str; 2] = ["approvals.read", "gateway.connect"];
+/// The scope every verifier asks for (kept by the caveat).
+pub(crate) const TOKEN_SCOPE: &str = "approvals.read";
+/// The audience: the gateway's URL.
+pub(crate) const TOKEN_AUD: &str = "ws://127.0.0.1:18789";
+/// The lifetime granted: long enough to outlast any run of the benches.
+pub(crate) const TOKEN_TTL: Duration = Duration::from_secs(8 * 3600);
+/// The token id used by `derive_with_id` and in the JWT (`jti`).
+pub(crate) const TOKEN_ID: [u8; 16] = *b"gw-bench-tok-id!";
+/// The clock skew both verifiers tolerate (gw-token's default; jsonwebtoken's
+/// `leeway`).
+pub(crate) const TOKEN_SKEW: u64 = gw_token::DEFAULT_SKEW_SECS;
+
+/// The JWT's claims: the same as the `gw1` token's (`v` aside: the JWT header
+/// names the algorithm instead), with the same names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct JwtClaims {
+    pub(crate) scp: Vec<String>,
+    pub(crate) aud: String,
+    pub(crate) nbf: u64,
+    pub(crate) exp: u64,
+    pub(crate) loc: bool,
+    pub(crate) jti: String,
+}
+
+/// Everything the token contenders use, made once.
+pub(crate) struct TokenBench {
+    /// gw-token's key, `TokenKey::from_root` (HKDF, once).
+    pub(crate) key: gw_token::TokenKey,
+    /// The same key's bytes, from the public `hkdf_sha256` and gw-token's
+    /// labels: the bare HMAC's key and the JWT's secret.
+    pub(crate) mac_key: zeroize::Zeroizing<[u8; 32]>,
+    /// The grant derived (the `derive` contenders derive it again).
+    pub(crate) grant: gw_token::Grant,
+    /// The issue time of the tokens (the clock when the bench started).
+    pub(crate) now: u64,
+    /// A loopback peer (the tokens are local-only).
+    pub(crate) peer: IpAddr,
+    /// The `gw1` token without caveats.
+    pub(crate) plain: String,
+    /// What it signs: `"gw1." || claims_b64`.
+    pub(crate) plain_signed: Vec<u8>,
+    /// Its tag.
+    pub(crate) plain_tag: [u8; 32],
+    /// The same token with one caveat.
+    pub(crate) caveated: String,
+    /// The two MAC inputs of its chain (`"gw1." || claims_b64`, then
+    /// `"gw1-caveat." || caveat_b64`), concatenated: the bare HMAC runs over
+    /// all of them at once.
+    pub(crate) caveated_signed: Vec<u8>,
+    /// HMAC-SHA256(`mac_key`, `caveated_signed`) (what the bare HMAC of the
+    /// caveat group compares with; not the token's tag, which is chained).
+    pub(crate) caveated_flat_tag: [u8; 32],
+    /// The caveated token's claims part and caveat part (base64url).
+    pub(crate) caveated_parts: (String, String),
+    /// Its tag (the end of the chain).
+    pub(crate) caveated_tag: [u8; 32],
+    /// The HS256 JWT of the same claims.
+    pub(crate) jwt: String,
+    pub(crate) jwt_header: jsonwebtoken::Header,
+    pub(crate) jwt_enc: jsonwebtoken::EncodingKey,
+    pub(crate) jwt_dec: jsonwebtoken::DecodingKey,
+    /// HS256 only; `exp`, `nbf` and `aud` required and checked, with gw's
+    /// skew as leeway.
+    pub(crate) jwt_validation: jsonwebtoken::Validation,
+}
+
+fn b64url(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).expect("base64url")
+}
+
+fn tag_of(token: &str) -> [u8; 32] {
+    b64url(token.rsplit('.').next().expect("a tag")).try_into().expect("32 bytes")
+}
+
+impl TokenBench {
+    pub(crate) fn new() -> Self {
+        use gw_token::{Caveat, Grant, HKDF_SALT, INFO_MAC_KEY, Secret, TokenKey};
+        let key = TokenKey::from_root(&Secret::new(TOKEN_ROOT.to_vec()));
+        let mac_key = gw_token::hkdf_sha256(HKDF_SALT, &TOKEN_ROOT, INFO_MAC_KEY);
+        let grant = Grant {
+            scopes: TOKEN_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
+            audience: Some(TOKEN_AUD.to_owned()),
+            ttl: TOKEN_TTL,
+            local: true,
+        };
+        let now = gw_token::unix_now();
+        let plain =
+            gw_token::expose(&gw_token::derive_with_id(&key, &grant, now, &TOKEN_ID).expect("derive")).to_owned();
+        let parts: Vec<&str> = plain.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        let plain_signed = format!("gw1.{}", parts[1]).into_bytes();
+        let plain_tag = tag_of(&plain);
+        let caveat = Caveat {
+            scp: Some(vec![TOKEN_SCOPE.to_owned()]),
+            exp: Some(now + TOKEN_TTL.as_secs() / 2),
+            ..Caveat::default()
+        };
+        let caveated = gw_token::expose(&gw_token::attenuate(&plain, &caveat).expect("attenuate")).to_owned();
+        let cparts: Vec<&str> = caveated.split('.').collect();
+        assert_eq!(cparts.len(), 4);
+        let caveated_signed = [b"gw1.", cparts[1].as_bytes(), b"gw1-caveat.", cparts[2].as_bytes()].concat();
+        let caveated_flat_tag = *gw_token::hmac_sha256(mac_key.as_ref(), &[&caveated_signed]);
+        let caveated_parts = (cparts[1].to_owned(), cparts[2].to_owned());
+        let caveated_tag = tag_of(&caveated);
+
+        let jwt_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        let jwt_enc = jsonwebtoken::EncodingKey::from_secret(mac_key.as_ref());
+        let jwt_dec = jsonwebtoken::DecodingKey::from_secret(mac_key.as_ref());
+        let mut jwt_validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        jwt_validation.set_audience(&[TOKEN_AUD]);
+        jwt_validation.set_required_spec_claims(&["exp", "nbf", "aud"]);
+        jwt_validation.validate_exp = true;
+        jwt_validation.validate_nbf = true;
+        jwt_validation.validate_aud = true;
+        jwt_validation.leeway = TOKEN_SKEW;
+
+        let mut b = Self {
+            key,
+            mac_key,
+            grant,
+            now,
+            peer: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            plain,
+            plain_signed,
+            plain_tag,
+            caveated,
+            caveated_signed,
+            caveated_flat_tag,
+            caveated_parts,
+            caveated_tag,
+            jwt: String::new(),
+            jwt_header,
+            jwt_enc,
+            jwt_dec,
+            jwt_validation,
+        };
+        b.jwt = jwt_encode(&b);
+        b.check();
+        b
+    }
+
+    /// Every contender computes what it should, and the JWT carries the gw
+    /// token's claims.
+    fn check(&self) {
+        // The bare HMAC over the signed bytes is the token's tag.
+        assert_eq!(*gw_token::hmac_sha256(self.mac_key.as_ref(), &[&self.plain_signed]), self.plain_tag);
+        bare_hmac_verify(self, &self.plain_signed, &self.plain_tag);
+        bare_hmac_verify(self, &self.caveated_signed, &self.caveated_flat_tag);
+        mac_chain_verify(self);
+        assert_eq!(b64_hmac_json(self, &self.plain).jti, gw_token::inspect(&self.plain).expect("inspect").claims.jti);
+        assert_eq!(bare_hmac(self), self.plain_tag);
+        let i = gw_token::inspect(&self.plain).expect("inspect");
+        let e = gw_verify(self, &self.plain);
+        assert_eq!(e.scopes, TOKEN_SCOPES);
+        let ec = gw_verify(self, &self.caveated);
+        assert_eq!(ec.scopes, [TOKEN_SCOPE]);
+        assert!(ec.local && ec.expires < e.expires);
+        // The JWT: the same claims, and it decodes and validates.
+        let j = jwt_decode(self);
+        assert_eq!(
+            j,
+            JwtClaims {
+                scp: i.claims.scp.clone(),
+                aud: i.claims.aud.clone().expect("aud"),
+                nbf: i.claims.nbf,
+                exp: i.claims.exp,
+                loc: i.claims.loc,
+                jti: i.claims.jti.clone(),
+            }
+        );
+        // Both refuse a wrong audience and an altered token.
+        let v = gw_token::Verifier::new(&self.key, TOKEN_SCOPE).audience("ws://127.0.0.1:1").peer(self.peer);
+        assert!(v.verify(&self.plain).is_err());
+        let mut wrong = self.jwt_validation.clone();
+        wrong.set_audience(&["ws://127.0.0.1:1"]);
+        assert!(jsonwebtoken::decode::<JwtClaims>(&self.jwt, &self.jwt_dec, &wrong).is_err());
+        let flip = |t: &str| {
+            let mut b = t.as_bytes().to_vec();
+            let k = b.len() / 2;
+            b[k] = if b[k] == b'A' { b'B' } else { b'A' };
+            String::from_utf8(b).expect("ascii")
+        };
+        let v = gw_token::Verifier::new(&self.key, TOKEN_SCOPE).audience(TOKEN_AUD).peer(self.peer);
+        assert!(v.verify(&flip(&self.plain)).is_err());
+        assert!(jsonwebtoken::decode::<JwtClaims>(flip(&self.jwt), &self.jwt_dec, &self.jwt_validation).is_err());
+        // The derive contenders make the same token (with_id) or one like it.
+        assert_eq!(gw_token::expose(&gw_derive_with_id(self)), self.plain);
+        assert_eq!(gw_token::expose(&gw_derive(self)).len(), self.plain.len());
+    }
+}
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// The verify baseline: HMAC-SHA256 with the token key over `signed`, then
+/// a constant-time comparison with `tag` (`Mac::verify_slice`). Nothing else.
+pub(crate) fn bare_hmac_verify(b: &TokenBench, signed: &[u8], tag: &[u8; 32]) {
+    use hmac::Mac;
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(b.mac_key.as_ref()).expect("any key length");
+    mac.update(signed);
+    mac.verify_slice(tag).expect("bare HMAC matches");
+}
+
+/// The derive baseline: HMAC-SHA256 with the token key over the bytes the
+/// token without caveats signs; the tag is returned.
+pub(crate) fn bare_hmac(b: &TokenBench) -> [u8; 32] {
+    use hmac::Mac;
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(b.mac_key.as_ref()).expect("any key length");
+    mac.update(&b.plain_signed);
+    mac.finalize().into_bytes().into()
+}
+
+/// The caveated token's MAC chain alone (two chained HMACs, as gw-token
+/// computes them, from the parts split beforehand), the last compared in
+/// constant time with its tag: the floor of any verification of that token.
+pub(crate) fn mac_chain_verify(b: &TokenBench) {
+    use hmac::Mac;
+    let (claims, caveat) = &b.caveated_parts;
+    let t0 = gw_token::hmac_sha256(b.mac_key.as_ref(), &[gw_token::CLAIMS_DOMAIN, claims.as_bytes()]);
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(t0.as_ref()).expect("any key length");
+    mac.update(gw_token::CAVEAT_DOMAIN);
+    mac.update(caveat.as_bytes());
+    mac.verify_slice(&b.caveated_tag).expect("the chain matches");
+}
+
+/// The least any verifier of a token with JSON claims does, written
+/// directly: split the token without caveats at its dots, base64url-decode
+/// the claims and the tag, HMAC-SHA256 over the signed bytes compared in
+/// constant time, `serde_json::from_slice` into gw-token's `Claims`. No
+/// canonical-form check, no check of the claims, no time, scope, audience or
+/// locality. The step from here to `gw_verify` is gw-token's own work.
+pub(crate) fn b64_hmac_json(b: &TokenBench, token: &str) -> gw_token::Claims {
+    use base64::Engine;
+    use hmac::Mac;
+    let engine = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (signed, tag_b64) = token.rsplit_once('.').expect("a tag");
+    let (_, claims_b64) = signed.split_once('.').expect("claims");
+    let tag = engine.decode(tag_b64).expect("tag base64");
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(b.mac_key.as_ref()).expect("any key length");
+    mac.update(signed.as_bytes());
+    mac.verify_slice(&tag).expect("MAC");
+    let claims = engine.decode(claims_b64).expect("claims base64");
+    serde_json::from_slice(&claims).expect("claims JSON")
+}
+
+/// gw-token: a verifier as a server makes one per request (the scope it
+/// serves, its audience, the peer's address; the clock read by
+/// `Verifier::new`), then `verify`: split, canonical base64, the MAC chain
+/// compared in constant time, canonical JSON, time, scope, audience,
+/// locality.
+pub(crate) fn gw_verify(b: &TokenBench, token: &str) -> gw_token::Effective {
+    gw_token::Verifier::new(&b.key, TOKEN_SCOPE).audience(TOKEN_AUD).peer(b.peer).verify(token).expect("gw verify")
+}
+
+/// jsonwebtoken: `decode` (header, HS256 MAC, claims, `exp`/`nbf`/`aud`
+/// with the same leeway), then the two checks gw-token makes and a JWT
+/// library cannot: the scope, and locality against the peer.
+pub(crate) fn jwt_decode(b: &TokenBench) -> JwtClaims {
+    let data = jsonwebtoken::decode::<JwtClaims>(&b.jwt, &b.jwt_dec, &b.jwt_validation).expect("jwt decode");
+    assert!(data.claims.scp.iter().any(|s| s == TOKEN_SCOPE), "scope");
+    assert!(!data.claims.loc || gw_token::is_loopback(b.peer), "locality");
+    data.claims
+}
+
+/// gw-token: `derive_with_id` (the fixed id: no randomness, like the JWT
+/// contender): claims from the grant, checks, canonical JSON, base64url, the
+/// MAC, the token string.
+pub(crate) fn gw_derive_with_id(b: &TokenBench) -> secrecy::SecretString {
+    gw_token::derive_with_id(&b.key, &b.grant, b.now, &TOKEN_ID).expect("derive")
+}
+
+/// gw-token: `derive`, the real API (a fresh 128-bit id from the OS each time).
+pub(crate) fn gw_derive(b: &TokenBench) -> secrecy::SecretString {
+    gw_token::derive(&b.key, &b.grant, b.now).expect("derive")
+}
+
+/// jsonwebtoken: the JWT claims built from the same grant (scopes sorted, as
+/// gw-token stores them; the same fixed id, base64url), then `encode`.
+pub(crate) fn jwt_encode(b: &TokenBench) -> String {
+    use base64::Engine;
+    let mut scp = b.grant.scopes.clone();
+    scp.sort();
+    scp.dedup();
+    let claims = JwtClaims {
+        scp,
+        aud: b.grant.audience.clone().expect("aud"),
+        nbf: b.now,
+        exp: b.now + b.grant.ttl.as_secs(),
+        loc: b.grant.local,
+        jti: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(TOKEN_ID),
+    };
+    jsonwebtoken::encode(&b.jwt_header, &claims, &b.jwt_enc).expect("jwt encode")
 }
