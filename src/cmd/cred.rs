@@ -1,6 +1,6 @@
 //! `gw cred` and `gw profile`: the command line over gw-cred.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,12 +13,12 @@ use gw_cred::{
 use gw_persist::Document;
 use gw_token::Secret;
 use serde_json::json;
-use zeroize::Zeroizing;
 
 use crate::cli::{
     CredCommand, CredGetArgs, CredResolveArgs, KeyringArg, OptSlotArgs, ProfileCommand, ReplaceSharedArgs, SlotArgs,
     StoreArg,
 };
+use crate::input::read_stdin;
 use crate::output::{CliError, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Output};
 
 /// The store configuration of `--store` and `--keyring`. Notices (the
@@ -67,19 +67,11 @@ fn key(url: &str) -> Result<GatewayKey, CliError> {
 
 /// Reads a secret from stdin (bounded; one trailing newline dropped).
 fn secret_from_stdin(what: &str, max: u64) -> Result<Secret, CliError> {
-    let mut buf = Zeroizing::new(Vec::new());
-    std::io::stdin()
-        .lock()
-        .take(max + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| CliError::usage("read stdin", format!("cannot read {what} from stdin: {e}")))?;
-    if buf.len() as u64 > max {
-        return Err(CliError::usage(
-            "read stdin",
-            format!("{what} on stdin is longer than {max} bytes; nothing was stored"),
-        ));
-    }
-    let mut bytes = buf.to_vec();
+    let mut buf = read_stdin(what, max)?.ok_or_else(|| {
+        CliError::usage("read stdin", format!("{what} on stdin is longer than {max} bytes; nothing was stored"))
+    })?;
+    // Moved, not copied: `Secret` wipes it on drop.
+    let mut bytes = std::mem::take(&mut *buf);
     if bytes.ends_with(b"\n") {
         bytes.pop();
     }

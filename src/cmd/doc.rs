@@ -1,14 +1,16 @@
 //! `gw doc`: the command line over gw-persist documents.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use gw_anchor::{Policy, Root};
 use gw_persist::service::{MAX_SPEC_BYTES, ServiceKind, ServiceSpec};
 use gw_persist::{Document, Error, ErrorKind, Format, Limits, merge_patch, parse_json, pointer};
 use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
 use crate::cli::{DocCommand, DocGetArgs, DocRmArgs, DocSetArgs, DocTarget, FormatArg, RenderArgs, ServiceArg};
+use crate::input::read_stdin;
 use crate::output::{CliError, EXIT_NOT_FOUND, EXIT_OK, Output};
 
 pub(crate) fn run(cmd: DocCommand, policy: &Policy, out: Output) -> Result<u8, CliError> {
@@ -72,36 +74,27 @@ fn get(a: DocGetArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
 }
 
 /// Reads stdin up to the document size limit.
-fn stdin_text(what: &str) -> Result<Vec<u8>, CliError> {
+fn stdin_text(what: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
     stdin_limited(what, Limits::DEFAULT_MAX_BYTES)
 }
 
-fn stdin_limited(what: &str, max: u64) -> Result<Vec<u8>, CliError> {
-    let mut buf = Vec::new();
-    std::io::stdin()
-        .lock()
-        .take(max + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| CliError::usage("read stdin", format!("cannot read {what} from stdin: {e}")))?;
-    if buf.len() as u64 > max {
-        return Err(CliError::usage(
-            "read stdin",
-            format!("{what} on stdin is larger than {max} bytes; nothing was written"),
-        ));
-    }
-    Ok(buf)
+fn stdin_limited(what: &str, max: u64) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    read_stdin(what, max)?.ok_or_else(|| {
+        CliError::usage("read stdin", format!("{what} on stdin is larger than {max} bytes; nothing was written"))
+    })
 }
 
 fn set(a: DocSetArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
     check_pointer(&a.pointer)?;
     let root = open(&a.target, policy)?;
     let doc = document(&root, &a.target);
-    let raw = match &a.value {
-        Some(v) => v.as_bytes().to_vec(),
+    let mut raw = match &a.value {
+        Some(v) => Zeroizing::new(v.as_bytes().to_vec()),
         None => stdin_text("the value")?,
     };
     let value = if a.string {
-        let mut text = String::from_utf8(raw).map_err(|_| CliError::usage("set", "the value is not valid UTF-8"))?;
+        let mut text = String::from_utf8(std::mem::take(&mut *raw))
+            .map_err(|_| CliError::usage("set", "the value is not valid UTF-8"))?;
         if text.ends_with('\n') {
             text.pop();
         }
@@ -206,7 +199,7 @@ fn show_ptr(p: &str) -> String {
 
 /// Reads the spec: stdin for `-`, else the file through an anchored root of
 /// its directory (a spec in an insecure directory could be swapped).
-fn read_spec(spec: &Path, policy: &Policy) -> Result<Vec<u8>, CliError> {
+fn read_spec(spec: &Path, policy: &Policy) -> Result<Zeroizing<Vec<u8>>, CliError> {
     if spec == Path::new("-") {
         return stdin_limited("the spec", MAX_SPEC_BYTES);
     }
@@ -224,7 +217,7 @@ fn read_spec(spec: &Path, policy: &Policy) -> Result<Vec<u8>, CliError> {
             err
         }
     })?;
-    Ok(root.read(name, MAX_SPEC_BYTES)?)
+    Ok(Zeroizing::new(root.read(name, MAX_SPEC_BYTES)?))
 }
 
 fn render(a: RenderArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {

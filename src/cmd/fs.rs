@@ -1,12 +1,14 @@
 //! `gw fs`: the command line over gw-anchor.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use gw_anchor::{Durability, Policy, Root, TempStrategy, WriteOptions, audit_chain};
 use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
 use crate::cli::{CheckArgs, FsCommand, LsArgs, MkdirArgs, MvArgs, ReadArgs, TempArg, WriteArgs};
+use crate::input::read_stdin;
 use crate::output::{CliError, EXIT_OK, EXIT_REFUSED, Output};
 
 pub(crate) fn run(cmd: FsCommand, policy: &Policy, out: Output) -> Result<u8, CliError> {
@@ -55,21 +57,14 @@ fn sync_note(no_sync: bool) -> &'static str {
 }
 
 /// Reads stdin, refusing more than `max` bytes.
-fn read_stdin_limited(max: u64) -> Result<Vec<u8>, CliError> {
-    let mut buf = Vec::new();
-    std::io::stdin()
-        .lock()
-        .take(max.saturating_add(1))
-        .read_to_end(&mut buf)
-        .map_err(|e| CliError::usage("read stdin", format!("cannot read stdin: {e}")))?;
-    if buf.len() as u64 > max {
-        return Err(CliError::usage(
+fn read_stdin_limited(max: u64) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    read_stdin("the content", max)?.ok_or_else(|| {
+        CliError::usage(
             "read stdin",
             format!("stdin is larger than the --max-bytes limit of {max} bytes; nothing was written"),
         )
-        .with_fix("raise --max-bytes if this size is expected"));
-    }
-    Ok(buf)
+        .with_fix("raise --max-bytes if this size is expected")
+    })
 }
 
 fn read(a: ReadArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
