@@ -31,9 +31,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// # Security
 /// THREATS CLI-2 (hostile input is refused, never half-accepted).
 pub fn parse_json(bytes: &[u8], limits: &Limits) -> Result<Value> {
-    check_size_and_encoding(bytes, limits)?;
-    // Checked just above: the bytes are UTF-8.
-    let text = std::str::from_utf8(bytes).map_err(|_| Error::new(ErrorKind::Syntax, OP, "-", "invalid UTF-8"))?;
+    let text = check_size_and_encoding(bytes, limits)?;
     let state = State { max_depth: limits.max_depth, violation: Cell::new(None) };
     let mut de = serde_json::Deserializer::from_str(text);
     let value = Seed { depth: 0, state: &state }.deserialize(&mut de).map_err(|e| convert(e, &state))?;
@@ -41,9 +39,8 @@ pub fn parse_json(bytes: &[u8], limits: &Limits) -> Result<Value> {
     Ok(value)
 }
 
-/// The size limit, then no byte-order mark, then valid UTF-8 (with the
-/// position of the first invalid byte).
-pub(crate) fn check_size_and_encoding(bytes: &[u8], limits: &Limits) -> Result<()> {
+/// The size limit, checked before any parsing.
+pub(crate) fn check_size(bytes: &[u8], limits: &Limits) -> Result<()> {
     if bytes.len() as u64 > limits.max_bytes {
         return Err(Error::new(
             ErrorKind::TooLarge,
@@ -52,16 +49,22 @@ pub(crate) fn check_size_and_encoding(bytes: &[u8], limits: &Limits) -> Result<(
             format!("the document is {} bytes; the limit is {}", bytes.len(), limits.max_bytes),
         ));
     }
+    Ok(())
+}
+
+/// The size limit, then no byte-order mark, then valid UTF-8 (with the
+/// position of the first invalid byte). Returns the text, validated once.
+pub(crate) fn check_size_and_encoding<'b>(bytes: &'b [u8], limits: &Limits) -> Result<&'b str> {
+    check_size(bytes, limits)?;
     if bytes.starts_with(BOM) {
         return Err(Error::new(ErrorKind::Syntax, OP, "-", "refused: a byte-order mark (BOM) starts the document")
             .at(1, 1)
             .with_fix("save the file as UTF-8 without a BOM"));
     }
-    if let Err(e) = std::str::from_utf8(bytes) {
+    std::str::from_utf8(bytes).map_err(|e| {
         let (line, col) = line_col(bytes, e.valid_up_to());
-        return Err(Error::new(ErrorKind::Syntax, OP, "-", "invalid UTF-8").at(line, col));
-    }
-    Ok(())
+        Error::new(ErrorKind::Syntax, OP, "-", "invalid UTF-8").at(line, col)
+    })
 }
 
 /// 1-based line and column of byte `offset`.

@@ -30,7 +30,7 @@ use plist::stream::{BinaryReader, Event, XmlReader};
 use serde_json::{Map, Number, Value};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::json::{check_size_and_encoding, line_col};
+use crate::json::{check_size, check_size_and_encoding, line_col};
 use crate::limits::Limits;
 
 const OP: &str = "parse";
@@ -42,14 +42,7 @@ const OP: &str = "parse";
 /// gw does not map.
 pub fn parse_plist(bytes: &[u8], limits: &Limits) -> Result<Value> {
     if bytes.starts_with(b"bplist00") {
-        if bytes.len() as u64 > limits.max_bytes {
-            return Err(Error::new(
-                ErrorKind::TooLarge,
-                OP,
-                "-",
-                format!("the document is {} bytes; the limit is {}", bytes.len(), limits.max_bytes),
-            ));
-        }
+        check_size(bytes, limits)?;
         build(BinaryReader::new(Cursor::new(bytes)), limits, false)
     } else {
         check_size_and_encoding(bytes, limits)?;
