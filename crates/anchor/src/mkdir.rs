@@ -29,7 +29,7 @@ impl Root {
     pub fn mkdir_all(&self, rel: impl AsRef<Path>, mode: u32) -> Result<()> {
         let rel = self.rel("mkdir", rel.as_ref())?;
         if rel.is_root() {
-            return self.check_private("mkdir", &self.path, &self.fd);
+            return self.check_private("mkdir", &self.path, &self.fd).map(|_| ());
         }
         self.mkdir_components("mkdir", rel.components(), mode)?;
         Ok(())

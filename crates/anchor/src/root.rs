@@ -107,8 +107,7 @@ impl Root {
         let rel_path = self.rel(OP, rel.as_ref())?;
         let shown = self.shown(&rel_path);
         let fd = self.open_beneath(OP, &shown, &rel_path, OFlags::RDONLY | OFlags::DIRECTORY)?;
-        let st = rustix::fs::fstat(&fd).map_err(|e| Error::from_errno(OP, &shown, e))?;
-        self.check_private(OP, &shown, &fd)?;
+        let st = self.check_private(OP, &shown, &fd)?;
         Ok(Root { fd, path: shown, dev: st.st_dev, ino: st.st_ino, policy: self.policy.clone() })
     }
 
@@ -161,12 +160,12 @@ impl Root {
     }
 
     /// Checks an open directory against the policy for directories whose
-    /// entries gw changes.
-    pub(crate) fn check_private(&self, op: &'static str, shown: &Path, dir: &impl AsFd) -> Result<()> {
+    /// entries gw changes. Returns its `fstat`, for callers that need it too.
+    pub(crate) fn check_private(&self, op: &'static str, shown: &Path, dir: &impl AsFd) -> Result<rustix::fs::Stat> {
         let st = rustix::fs::fstat(dir).map_err(|e| Error::from_errno(op, shown, e))?;
         let mode = mode_of(&st);
         match self.policy.private_dir_problem(st.st_uid, mode) {
-            None => Ok(()),
+            None => Ok(st),
             Some(p) => Err(p.to_error(op, shown, st.st_uid, mode, &self.policy)),
         }
     }
