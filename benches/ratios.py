@@ -33,8 +33,8 @@ GROUPS = {
         ["gw_persist_update", "flock_rmw", "checked_rmw", "strict_rmw", "unlocked_rmw"],
     ),
     "parse_1mib": ("serde_json_from_slice", ["gw_persist_parse_json", "serde_json_from_slice"]),
-    "token_verify": ("hmac_sha256", ["gw_verify", "b64_hmac_json", "jsonwebtoken_decode", "hmac_sha256"]),
-    "token_verify_caveat": ("hmac_sha256", ["gw_verify", "mac_chain", "jsonwebtoken_decode", "hmac_sha256"]),
+    "token_verify": ("hmac_sha256", ["gw_verify", "hmac_sha256_prekeyed", "jsonwebtoken_decode", "hmac_sha256"]),
+    "token_verify_caveat": ("hmac_sha256", ["gw_verify", "hmac_sha256_prekeyed", "mac_chain", "jsonwebtoken_decode", "hmac_sha256"]),
     "token_derive": ("hmac_sha256", ["gw_derive_with_id", "gw_derive", "jsonwebtoken_encode", "hmac_sha256"]),
 }
 

@@ -4,22 +4,23 @@
 //!
 //! The grant: two scopes, an audience, local-only, 8 hours (see
 //! `benches/common`).
-//! - `token_verify`: a `gw1` token without caveats. `gw_verify`: a
+//! - `token_verify`: a `gw2` token without caveats. `gw_verify`: a
 //!   `Verifier` as a server makes one per request (scope, audience, peer, the
 //!   clock), then `verify`. `hmac_sha256` (the baseline): HMAC-SHA256 with the
-//!   same key over the bytes the token signs (`"gw1." || claims_b64`), then a
-//!   constant-time comparison with the tag. `jsonwebtoken_decode`: `decode`
-//!   of the HS256 JWT (`exp`, `nbf`, `aud` required and checked, gw's skew as
+//!   same key over exactly the bytes the token's MAC authenticates
+//!   (`CLAIMS_DOMAIN || claims record`), key setup included
+//!   (`Hmac::new_from_slice`), then a constant-time comparison with the tag.
+//!   `hmac_sha256_prekeyed`: the same from a keyed `Hmac` made once and
+//!   cloned (no per-call key setup, as gw-token's `TokenKey` keeps its key
+//!   state): the floor of the MAC alone. `jsonwebtoken_decode`: `decode` of
+//!   the HS256 JWT (`exp`, `nbf`, `aud` required and checked, gw's skew as
 //!   leeway), then the scope and locality checks gw makes and a JWT library
-//!   does not. `b64_hmac_json`: the least a verifier of JSON claims does
-//!   (split, base64url, the MAC, `serde_json` into gw-token's `Claims`; no
-//!   canonical form, no checks), written directly: what is left between it
-//!   and `gw_verify` is gw-token's own work.
+//!   does not.
 //! - `token_verify_caveat`: the same token narrowed by one caveat (one scope,
-//!   a shorter expiry). `hmac_sha256`: one HMAC over both MAC inputs
-//!   concatenated. `mac_chain`: the two chained HMACs gw-token computes (the
-//!   floor of verifying this token). `jsonwebtoken_decode`: the same JWT as
-//!   above (a JWT cannot be narrowed by its holder).
+//!   a shorter expiry). `hmac_sha256` / `hmac_sha256_prekeyed`: one HMAC over
+//!   both MAC inputs concatenated. `mac_chain`: the two chained HMACs with the
+//!   `hmac` crate. `jsonwebtoken_decode`: the same JWT as above (a JWT cannot
+//!   be narrowed by its holder).
 //! - `token_derive`: `gw_derive_with_id` (fixed token id) and
 //!   `jsonwebtoken_encode` (claims built from the same grant, the same id):
 //!   like for like; `gw_derive`, the real API, adds a fresh random id from the
@@ -41,7 +42,9 @@ fn bench_verify(c: &mut Criterion) {
     group.bench_function("hmac_sha256", |it| {
         it.iter(|| common::bare_hmac_verify(&b, black_box(&b.plain_signed), black_box(&b.plain_tag)));
     });
-    group.bench_function("b64_hmac_json", |it| it.iter(|| common::b64_hmac_json(&b, black_box(&b.plain))));
+    group.bench_function("hmac_sha256_prekeyed", |it| {
+        it.iter(|| common::prekeyed_hmac_verify(&b, black_box(&b.plain_signed), black_box(&b.plain_tag)));
+    });
     group.bench_function("gw_verify", |it| it.iter(|| common::gw_verify(&b, black_box(&b.plain))));
     group.bench_function("jsonwebtoken_decode", |it| it.iter(|| common::jwt_decode(black_box(&b))));
     group.finish();
@@ -52,6 +55,9 @@ fn bench_verify_caveat(c: &mut Criterion) {
     let mut group = c.benchmark_group("token_verify_caveat");
     group.bench_function("hmac_sha256", |it| {
         it.iter(|| common::bare_hmac_verify(&b, black_box(&b.caveated_signed), black_box(&b.caveated_flat_tag)));
+    });
+    group.bench_function("hmac_sha256_prekeyed", |it| {
+        it.iter(|| common::prekeyed_hmac_verify(&b, black_box(&b.caveated_signed), black_box(&b.caveated_flat_tag)));
     });
     group.bench_function("mac_chain", |it| it.iter(|| common::mac_chain_verify(black_box(&b))));
     group.bench_function("gw_verify", |it| it.iter(|| common::gw_verify(&b, black_box(&b.caveated))));

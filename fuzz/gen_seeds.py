@@ -658,42 +658,64 @@ def hmac256(key, msg):
     return hmac.new(key, msg, hashlib.sha256).digest()
 
 
-K_TOKEN = hmac256(hmac256(b"gw-token/v1", TOKEN_ROOT), b"gw-token/v1/mac-key\x01")
+K_TOKEN = hmac256(hmac256(b"gw-token/v2", TOKEN_ROOT), b"gw-token/v2/mac-key\x01")
 
 
 def b64u(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def cjson(obj):
-    return json.dumps(obj, separators=(",", ":"))
+def rstr(s):
+    """A length-prefixed string of the records (bytes or str; the length
+    byte wraps as a careless encoder's would)."""
+    b = s.encode() if isinstance(s, str) else s
+    return bytes([len(b) & 0xFF]) + b
 
 
-def claims(scp, aud=None, nbf=TOKEN_NOW, ttl=3600, loc=False, jti=JTI_A, v=1):
-    c = {"v": v, "scp": scp}
+def claims(scp, aud=None, nbf=TOKEN_NOW, ttl=3600, loc=False, jti=JTI_A, flags=None):
+    """A claims record (docs/token-format.md): flags, nbf u64 BE, lifetime
+    u32 BE, jti, scopes, audience. `flags` overrides the computed flags."""
+    f = (1 if loc else 0) | (2 if aud is not None else 0)
+    out = bytes([f if flags is None else flags])
+    out += struct.pack(">Q", nbf) + struct.pack(">I", ttl & 0xFFFFFFFF) + jti
+    out += bytes([len(scp) & 0xFF]) + b"".join(rstr(x) for x in scp)
     if aud is not None:
-        c["aud"] = aud
-    c.update({"nbf": nbf, "exp": nbf + ttl, "loc": loc, "jti": b64u(jti)})
-    return cjson(c)
+        out += rstr(aud)
+    return out
 
 
-def caveat(scp=None, aud=None, exp=None, loc=None):
-    c = {k: v for k, v in (("scp", scp), ("aud", aud), ("exp", exp), ("loc", loc)) if v is not None}
-    return cjson(c)
+def caveat(scp=None, aud=None, exp=None, loc=False, flags=None):
+    """A caveat record: flags (scopes 1, audience 2, expiry 4, local 8),
+    then the present fields."""
+    f = (1 if scp is not None else 0) | (2 if aud is not None else 0) | (4 if exp is not None else 0)
+    f |= 8 if loc else 0
+    out = bytes([f if flags is None else flags])
+    if scp is not None:
+        out += bytes([len(scp) & 0xFF]) + b"".join(rstr(x) for x in scp)
+    if aud is not None:
+        out += rstr(aud)
+    if exp is not None:
+        out += struct.pack(">Q", exp & 0xFFFFFFFFFFFFFFFF)
+    return out
 
 
-def signed(claims_part, caveat_parts=(), prefix="gw1"):
-    """A token of these part texts (taken as they are) with its MAC chain."""
-    tag = hmac256(K_TOKEN, b"gw1." + claims_part.encode())
+def unb64u_lenient(text):
+    text = text.rstrip("=")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)) if len(text) % 4 != 1 else text.encode()
+
+
+def signed(claims_part, caveat_parts=(), prefix="gw2"):
+    """A token of these part texts (taken as they are) with the MAC chain
+    over what a lenient decoder reads from them."""
+    tag = hmac256(K_TOKEN, b"gw2.claims." + unb64u_lenient(claims_part))
     for p in caveat_parts:
-        tag = hmac256(tag, b"gw1-caveat." + p.encode())
+        tag = hmac256(tag, b"gw2.caveat." + unb64u_lenient(p))
     return ".".join([prefix, claims_part, *caveat_parts, b64u(tag)])
 
 
-def token(claims_json, *caveat_jsons):
-    """A token of these JSON texts (str or bytes)."""
-    enc = [x.encode() if isinstance(x, str) else x for x in (claims_json, *caveat_jsons)]
-    return signed(b64u(enc[0]), [b64u(c) for c in enc[1:]])
+def token(claims_rec, *caveat_recs):
+    """A token of these records."""
+    return signed(b64u(claims_rec), [b64u(c) for c in caveat_recs])
 
 
 def odd_bits(part):
@@ -734,15 +756,17 @@ def doc_vectors():
 
 def long_token(total):
     """A token of exactly `total` bytes that verifies for scope "a" * 64 and
-    audience "~" * 256: 16 scopes of 49 to 64 characters, and caveats that
-    keep the longest scope, name the same audience or none, and set far
-    expiries of 10 to 20 digits (so their lengths differ)."""
+    audience "~" * 255: 16 scopes of 49 to 64 characters, and caveats that
+    keep the longest scope, name the same audience or none, and set an
+    expiry or not (so their lengths differ)."""
     scopes = ["a" * n for n in range(49, 65)]
-    aud = "~" * 256
-    base = b64u(claims(scopes, aud=aud).encode())
-    exps = [int("9" * d) for d in range(10, 20)] + [2**64 - 1]
-    options = [b64u(caveat(scp=[scopes[-1]], aud=a, exp=e).encode()) for a in (aud, None) for e in exps]
-    fixed = len("gw1.") + len(base) + len(".") + 43
+    aud = "~" * 255
+    base = b64u(claims(scopes, aud=aud))
+    options = sorted({b64u(caveat(scp=[scopes[-1]][: k], aud=a, exp=e, loc=loc))
+                      for a in (aud, None) for e in (None, 2**64 - 1) for loc in (False, True) for k in (0, 1)
+                      if not (k == 0 and a is None and e is None and not loc)}, key=len)
+    options = [o for o in options if o]
+    fixed = len("gw2.") + len(base) + len(".") + 43
     for n in range(1, 17):
         for combo in itertools.combinations_with_replacement(options, n):
             if fixed + sum(len(c) + 1 for c in combo) == total:
@@ -753,20 +777,21 @@ def long_token(total):
 
 
 class Case(tuple):
-    """(claims JSON, caveat JSONs): a seed whose parts carry a valid MAC."""
+    """(claims record, caveat records): a seed whose parts carry a valid MAC."""
 
 
-def case(claims_json, *caveat_jsons):
-    return Case((claims_json, caveat_jsons))
+def case(claims_rec, *caveat_recs):
+    return Case((claims_rec, caveat_recs))
 
 
 def token_seeds():
-    """Raw token seeds, and `#` (signed JSON) seeds: "#", then the claims'
-    and each caveat's JSON text, one per line, for every case."""
+    """Raw token seeds, and `#` (signed records) seeds: "#", then each
+    record as one length byte and its bytes, for every case whose records
+    are at most 255 bytes."""
     v = doc_vectors()
     a = v["token_a"]
     a_parts = a.split(".")
-    c_a = b64u(CLAIMS_A.encode())
+    c_a = b64u(CLAIMS_A)
     sixteen = [caveat(exp=TOKEN_NOW + 3600 - i) for i in range(16)]
     scp17 = sorted(f"s{i:02}" for i in range(17))
     out = {f"doc-{k.replace('_', '-')}": v[k] for k in v}
@@ -783,63 +808,60 @@ def token_seeds():
         "local-any-audience": case(claims(["gateway.connect"], loc=True)),
         "lifetime-max": case(claims(["a"], ttl=366 * 24 * 3600)),
         "lifetime-zero": case(claims(["a"], ttl=0)),
-        "escaped-audience": case(claims(["a"], aud='a"b\\c')),
-        # Valid MACs over claims or caveats that break a rule.
-        "claims-whitespace": case(json.dumps(json.loads(CLAIMS_A))),
-        "claims-reordered": case(cjson(dict(sorted(json.loads(CLAIMS_A).items())))),
-        "claims-escape-u0061": case(CLAIMS_A.replace("approvals", "\\u0061pprovals")),
-        "claims-escaped-slash": case(CLAIMS_B.replace("ws://", "ws:\\/\\/")),
-        "claims-aud-null": case(CLAIMS_A.replace('"nbf"', '"aud":null,"nbf"')),
-        "claims-duplicate-v": case(CLAIMS_A.replace('{"v":1,', '{"v":1,"v":1,')),
-        "claims-unknown-field": case(CLAIMS_A.replace('{"v":1,', '{"v":1,"x":0,')),
-        "claims-v2": case(claims(["a"], v=2)),
-        "claims-v0": case(claims(["a"], v=0)),
-        "claims-v256": case(claims(["a"], v=256)),
-        "claims-no-v": case(CLAIMS_A.replace('"v":1,', "")),
-        "claims-exp-before-nbf": case(claims(["a"], ttl=-1)),
+        "quoted-audience": case(claims(["a"], aud='a"b\\c')),
+        # Valid MACs over records that break a rule.
+        "claims-trailing-byte": case(CLAIMS_A + b"\x00"),
+        "claims-truncated": case(CLAIMS_A[:-1]),
+        "claims-truncated-in-nbf": case(CLAIMS_A[:5]),
+        "claims-flag-bit-2": case(claims(["a"], flags=0x04)),
+        "claims-flag-bit-7": case(claims(["a"], flags=0x80)),
+        "claims-aud-flag-no-aud": case(claims(["a"], flags=0x02)),
+        "claims-aud-no-flag": case(claims(["a"], aud=AUD, flags=0x00)),
         "claims-lifetime-366d-plus-1": case(claims(["a"], ttl=366 * 24 * 3600 + 1)),
+        "claims-lifetime-u32-max": case(claims(["a"], ttl=0xFFFFFFFF)),
+        "claims-exp-overflow": case(claims(["a"], nbf=2**64 - 10, ttl=600)),
         "claims-jti-short": case(claims(["a"], jti=bytes(15))),
-        "claims-jti-padded": case(CLAIMS_A.replace('"oKGio6SlpqeoqaqrrK2urw"', '"oKGio6SlpqeoqaqrrK2urw=="')),
         "claims-scp-unsorted": case(claims(["b", "a"])),
         "claims-scp-duplicate": case(claims(["a", "a"])),
         "claims-scp-empty": case(claims([])),
         "claims-scp-17": case(claims(scp17)),
         "claims-scope-upper": case(claims(["Admin"])),
+        "claims-scope-leading-dot": case(claims([".a"])),
+        "claims-scope-empty": case(claims([""])),
         "claims-scope-65": case(claims(["a" * 65])),
+        "claims-scope-len-past-end": case(claims(["a"])[:-1] + b"\x09" + b"a"),
         "claims-aud-space": case(claims(["a"], aud="a b")),
         "claims-aud-empty": case(claims(["a"], aud="")),
-        "claims-aud-257": case(claims(["a"], aud="a" * 257)),
+        "claims-aud-del": case(claims(["a"], aud="a\x7f")),
         "claims-aud-unicode": case(claims(["a"], aud="caf\u00e9")),
-        "claims-number-forms": case(CLAIMS_A.replace('"nbf":1700000000', '"nbf":1.7e9')),
-        "claims-leading-zero": case(CLAIMS_A.replace('"v":1', '"v":01')),
-        "claims-negative": case(CLAIMS_A.replace('"nbf":1700000000', '"nbf":-1')),
-        "claims-trailing-newline": case(CLAIMS_A + "\n"),
-        "claims-array": case("[]"),
-        "claims-not-json": case(b"\xff\xfe"),
-        "caveat-empty": case(CLAIMS_A, "{}"),
-        "caveat-loc-false": case(CLAIMS_A, caveat(loc=False)),
-        "caveat-misordered": case(CLAIMS_A, '{"loc":true,"exp":1700000100}'),
-        "caveat-unknown-field": case(CLAIMS_A, '{"nbf":1}'),
-        "caveat-scp-empty": case(CLAIMS_A, '{"scp":[]}'),
-        "caveat-aud-null": case(CLAIMS_A, '{"aud":null}'),
+        "claims-empty": case(b""),
+        "caveat-empty": case(CLAIMS_A, b""),
+        "caveat-flags-zero": case(CLAIMS_A, b"\x00"),
+        "caveat-flag-bit-4": case(CLAIMS_A, b"\x18"),
+        "caveat-trailing-byte": case(CLAIMS_A, caveat(loc=True) + b"\x00"),
+        "caveat-exp-truncated": case(CLAIMS_A, caveat(exp=TOKEN_NOW + 100)[:-1]),
+        "caveat-scp-empty": case(CLAIMS_A, caveat(scp=[])),
+        "caveat-scp-unsorted": case(CLAIMS_A, caveat(scp=["gateway.connect", "approvals.read"])),
+        "caveat-aud-empty": case(CLAIMS_A, caveat(aud="")),
         "caveat-as-claims": case(CLAIMS_A, CLAIMS_A),
         # Base64 and form.
-        "claims-odd-bits": signed(odd_bits(c_a)),
+        "claims-odd-bits": signed(odd_bits(c_a) if len(c_a) % 4 else odd_bits(b64u(CLAIMS_B))),
         "claims-padded": signed(c_a + "=="),
         "claims-len-mod4-1": signed(c_a + "A" if len(c_a) % 4 == 0 else c_a[: len(c_a) - len(c_a) % 4 + 1]),
-        "caveat-odd-bits": signed(c_a, [odd_bits(b64u(caveat(scp=["approvals.read"]).encode()))]),
+        "caveat-odd-bits": signed(c_a, [odd_bits(b64u(caveat(scp=["approvals.read"])))]),
         "part-empty": signed(c_a, [""]),
         "tag-odd-bits": a[:-1] + odd_bits(a_parts[-1])[-1],
         "tag-42": a[:-1],
         "tag-44": a + "A",
         "tag-flipped": a[:-1] + ("A" if a[-1] != "A" else "E"),
-        "no-caveat-no-tag": "gw1." + c_a,
-        "prefix-only": "gw1",
-        "dots": "gw1..",
-        "version-2": signed(c_a, prefix="gw2"),
-        "version-01": signed(c_a, prefix="gw01"),
+        "no-caveat-no-tag": "gw2." + c_a,
+        "prefix-only": "gw2",
+        "dots": "gw2..",
+        "version-1": signed(c_a, prefix="gw1"),
+        "version-3": signed(c_a, prefix="gw3"),
+        "version-02": signed(c_a, prefix="gw02"),
         "version-long": "gw" + "9" * 40 + ".a.b",
-        "version-upper": "GW1" + a[3:],
+        "version-upper": "GW2" + a[3:],
         "leading-space": " " + a,
         "trailing-newline": a + "\n",
         "standard-alphabet": a.replace("-", "+").replace("_", "/") + "+/",
@@ -854,11 +876,12 @@ def token_seeds():
     seeds = {}
     for name, t in out.items():
         if isinstance(t, Case):
-            texts = [x.encode() if isinstance(x, str) else x for x in (t[0], *t[1])]
+            recs = [t[0], *t[1]]
             if not name.startswith("signed-"):
-                seeds[name] = token(*texts).encode()
-            if not any(b"\n" in x for x in texts):
-                seeds[name if name.startswith("signed-") else "signed-" + name] = b"#" + b"\n".join(texts)
+                seeds[name] = token(*recs).encode()
+            if all(len(r) <= 255 for r in recs):
+                framed = b"".join(bytes([len(r)]) + r for r in recs[:-1]) + bytes([len(recs[-1])]) + recs[-1]
+                seeds[name if name.startswith("signed-") else "signed-" + name] = b"#" + framed
         else:
             seeds[name] = t.encode() if isinstance(t, str) else t
     return seeds
@@ -883,7 +906,7 @@ TEXT = ["Known", "Raw"]
 TTL = ["Small", "Any"]
 TIME = ["Rel", "Any"]
 PEER = ["Unknown", "Known", "V4", "V6"]
-EXTENSION = ["Caveat", "Json", "Part"]
+EXTENSION = ["Caveat", "Record", "Part"]
 MUTATION = [
     "FlipBit", "SetByte", "Insert", "Delete", "Truncate", "DropPart", "DupPart", "SwapParts", "ReplacePart",
     "Extend",
@@ -980,7 +1003,7 @@ def token_chain_seeds():
         ),
         "chain-extend-lift-locality": chain(
             GATEWAY_SCOPES, verify_in("approvals.read", aud=AUD, peer="10.0.0.1"), caveats=CAVEATS_A2,
-            mutations=[mutation("Extend", caveat_in(loc=False))],
+            mutations=[mutation("Extend", caveat_in(loc=False)), mutation("Extend", caveat_in(exp=100, loc=False))],
         ),
         "chain-extend-widen-scope": chain(
             ["approvals.read"], verify_in("admin"),
@@ -1023,20 +1046,25 @@ def token_chain_seeds():
 
 
 TOKEN_DICT_HEADER = [
-    "token_verify: token syntax, base64url of claim and caveat JSON openings,",
-    "claim keys and values (for the JSON a chain extension carries), the",
+    "token_verify: token syntax, base64url openings of claims and caveat",
+    "records (their flag bytes), record bytes (flags, lengths, times, scope",
+    "names, the audience) for signed-record inputs and chain extensions, the",
     "chain marker, and the u32 values that select each Mutation variant",
     "(arbitrary's derive: variant = (x * n) >> 32), little-endian.",
 ]
 
 
 def token_dict():
-    out = ["gw1.", "gw2.", "gw1", ".", "..", "-", "_", "A", "Q", "g", "w", "AA", "AAAA", "=", "==", "+", "/", "!"]
-    # base64url of the JSON openings (aligned: each starts a part).
-    for opening in ['{"v":1,"scp":["', '{"scp":["', '{"aud":"', '{"exp":', '{"loc":true}', '{"loc":false}', "{}"]:
-        out.append(b64u(opening.encode())[: len(opening) * 4 // 3])
-    out += ['"v"', '"scp"', '"aud"', '"nbf"', '"exp"', '"loc"', '"jti"', "true", "false", "null", "1700000000",
-            "18446744073709551615", '"gateway.connect"', '"approvals.read"', '"admin"', f'"{AUD}"', "\\u0061", "\\/"]
+    out = ["gw2.", "gw1.", "gw3.", "gw2", ".", "..", "-", "_", "A", "Q", "g", "w", "AA", "AAAA", "=", "==", "+",
+           "/", "!", "#"]
+    # base64url of record openings (aligned: each starts a part): claims
+    # flags and the start of nbf, caveat flags.
+    for opening in [b"\x00\x00\x00", b"\x01\x00\x00", b"\x02\x00\x00", b"\x03\x00\x00", b"\x01\x01", b"\x02\x14",
+                    b"\x04\x00", b"\x08", b"\x05\x01"]:
+        out.append(b64u(opening)[: len(opening) * 4 // 3])
+    out += [b"\x00", b"\x01", b"\x02", b"\x03", b"\x04", b"\x08", b"\x0f", b"\x10", b"\x80", b"\xff",
+            struct.pack(">Q", TOKEN_NOW), struct.pack(">I", 3600), struct.pack(">I", 366 * 24 * 3600),
+            b"\xff" * 4, b"\xff" * 8, rstr("gateway.connect"), rstr("approvals.read"), rstr("admin"), rstr(AUD)]
     out += [variant(MUTATION, m) for m in MUTATION]
     return out
 

@@ -150,7 +150,7 @@ impl Env {
         assert_eq!(run.code, 0, "derive {extra:?}: {run:?}");
         assert!(run.stderr.is_empty(), "derive: nothing on stderr: {run:?}");
         let token = run.stdout.trim_end_matches('\n');
-        assert!(token.starts_with("gw1.") && !token.contains('\n'), "one token on stdout: {run:?}");
+        assert!(token.starts_with("gw2.") && !token.contains('\n'), "one token on stdout: {run:?}");
         token.to_owned()
     }
 
@@ -406,7 +406,7 @@ fn cli_1_attenuate_token_not_in_proc_cmdline_or_environ() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.is_empty(), "{run:?}");
     let narrowed = run.stdout.trim_end().to_owned();
-    assert!(narrowed.starts_with("gw1.") && narrowed != token, "{run:?}");
+    assert!(narrowed.starts_with("gw2.") && narrowed != token, "{run:?}");
     // The chained tag replaces the original one: a holder of the narrowed
     // token cannot recover the wider one.
     assert_no_secret(&run, &secrets, "attenuate");
@@ -459,7 +459,7 @@ fn cli_1_derive_root_secret_not_in_proc_nor_output() {
     assert_eq!(run.code, 0, "{run:?}");
     let printed = &run.stdout.as_bytes()[filled..];
     let token = std::str::from_utf8(printed).unwrap().trim_end();
-    assert!(token.starts_with("gw1.") && !token.contains('\n'), "one token: {token:?}");
+    assert!(token.starts_with("gw2.") && !token.contains('\n'), "one token: {token:?}");
     assert!(run.stderr.is_empty(), "{run:?}");
     assert_no_secret(&run, &secrets, "derive");
     assert_eq!(env.verify(&key, token, &["--scope", SCOPE, "--peer", "::1"]).code, 0);
@@ -523,11 +523,11 @@ fn cli_1_no_secret_in_any_output() {
         (vec!["token", "verify", "--secret-file", k, "--scope", SCOPE], Some(""), EXIT_USAGE),
         (vec!["token", "inspect"], Some(&with_token), 0),
         (vec!["token", "inspect"], Some(&with_tampered), 0),
-        (vec!["token", "inspect"], Some("gw1.garbage\n"), EXIT_REFUSED),
+        (vec!["token", "inspect"], Some("gw2.garbage\n"), EXIT_REFUSED),
         (vec!["token", "init", "--secret-file", k], None, EXIT_FAILED),
         (vec!["token", "derive", "--secret-file", k, "--scope", "Bad Scope"], None, EXIT_USAGE),
         (vec!["token", "derive", "--secret-file", k, "--scope", SCOPE, "--ttl", "0s"], None, EXIT_USAGE),
-        (vec!["token", "attenuate", "--scope", SCOPE], Some("gw1.x.y\n"), EXIT_REFUSED),
+        (vec!["token", "attenuate", "--scope", SCOPE], Some("gw2.x.y\n"), EXIT_REFUSED),
         (vec!["token", "label", "--key-file", k, "--json-field", "socket.token", "--label", LABEL], None, EXIT_FAILED),
     ];
     for json_flag in [false, true] {
@@ -724,11 +724,12 @@ fn tampered_garbage_and_empty_tokens() {
         flip(token.len() - 3),
         format!("{}.{}", parts[0], parts[1]),
         format!("{token}.AAAA"),
-        format!("gw2{}", &token[3..]),
+        format!("gw3{}", &token[3..]),
+        format!("gw1{}", &token[3..]),
         token[..token.len() - 1].to_owned(),
         format!("{token}A"),
         "garbage".to_owned(),
-        "gw1...".to_owned(),
+        "gw2...".to_owned(),
         "a".repeat(100_000),
     ];
     // Claims re-encoded with padding: not canonical.

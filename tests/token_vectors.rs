@@ -294,7 +294,7 @@ fn computed_vectors() -> Vec<(String, String)> {
     let t = tokens();
     let mut v: Vec<(String, String)> = Vec::new();
     let mut put = |k: &str, val: String| v.push((k.to_owned(), val));
-    let text = |b64_part: &str| String::from_utf8(unb64(b64_part).expect("canonical part")).expect("UTF-8 JSON");
+    let record = |b64_part: &str| hex(&unb64(b64_part).expect("canonical part"));
 
     put("root_secret_hex", hex(root.expose()));
     put("root_secret_file", b64(root.expose()));
@@ -306,19 +306,19 @@ fn computed_vectors() -> Vec<(String, String)> {
     put("jti_hex", hex(&jti()));
 
     let (a_claims, _, a_tag) = parts(&t.a);
-    put("claims_a_json", text(&a_claims));
+    put("claims_a_hex", record(&a_claims));
     put("claims_a_b64", a_claims.clone());
     put("tag_a_hex", hex(&unb64(&a_tag).unwrap()));
     put("token_a", t.a.clone());
 
     let (_, a1_cav, a1_tag) = parts(&t.a1);
-    put("caveat_1_json", text(&a1_cav[0]));
+    put("caveat_1_hex", record(&a1_cav[0]));
     put("caveat_1_b64", a1_cav[0].clone());
     put("tag_a1_hex", hex(&unb64(&a1_tag).unwrap()));
     put("token_a1", t.a1.clone());
 
     let (_, a2_cav, a2_tag) = parts(&t.a2);
-    put("caveat_2_json", text(&a2_cav[1]));
+    put("caveat_2_hex", record(&a2_cav[1]));
     put("caveat_2_b64", a2_cav[1].clone());
     put("tag_a2_hex", hex(&unb64(&a2_tag).unwrap()));
     put("token_a2", t.a2.clone());
@@ -331,7 +331,7 @@ fn computed_vectors() -> Vec<(String, String)> {
 
     put("jti_b_hex", hex(&jti_b()));
     let (b_claims, _, _) = parts(&t.b);
-    put("claims_b_json", text(&b_claims));
+    put("claims_b_hex", record(&b_claims));
     put("token_b", t.b.clone());
 
     put("default_skew_secs", DEFAULT_SKEW_SECS.to_string());
@@ -351,7 +351,7 @@ fn computed_vectors() -> Vec<(String, String)> {
 /// trying to lift a caveat would present.
 fn stripped(token: &str) -> String {
     let (claims, caveats, tag) = parts(token);
-    let mut out = format!("gw1.{claims}");
+    let mut out = format!("gw2.{claims}");
     for c in &caveats[..caveats.len() - 1] {
         out.push('.');
         out.push_str(c);
@@ -450,45 +450,72 @@ fn doc_vectors_follow_the_spec() {
     let root = unhex(get(&v, "root_secret_hex"));
     assert_eq!(root, fixed_root_bytes());
     assert_eq!(unb64(get(&v, "root_secret_file")).unwrap(), root, "the secret file holds base64url of the secret");
-    assert_eq!(get(&v, "hkdf_salt").as_bytes(), b"gw-token/v1");
-    assert_eq!(get(&v, "hkdf_info").as_bytes(), b"gw-token/v1/mac-key");
+    assert_eq!(get(&v, "hkdf_salt").as_bytes(), b"gw-token/v2");
+    assert_eq!(get(&v, "hkdf_info").as_bytes(), b"gw-token/v2/mac-key");
 
     // Key schedule: PRK = HMAC(salt, root); K = T(1) = HMAC(PRK, info || 1).
-    let prk = hmac_sha256(b"gw-token/v1", &[&root]);
+    let prk = hmac_sha256(b"gw-token/v2", &[&root]);
     assert_eq!(hex(prk.as_ref()), get(&v, "prk_hex"));
-    let k = hmac_sha256(prk.as_ref(), &[b"gw-token/v1/mac-key", &[1]]);
+    let k = hmac_sha256(prk.as_ref(), &[b"gw-token/v2/mac-key", &[1]]);
     assert_eq!(hex(k.as_ref()), get(&v, "token_key_hex"));
     let k: [u8; 32] = *k;
 
-    // Claims: canonical JSON, base64url, MAC over "gw1." || claims_b64.
+    // Claims record, written out byte by byte from the spec: flags (not
+    // local, no audience), nbf u64 BE, lifetime u32 BE, jti, 2 scopes
+    // (length-prefixed, sorted); then MAC over "gw2.claims." || record.
     let now: u64 = get(&v, "now").parse().unwrap();
-    let jti = b64(&unhex(get(&v, "jti_hex")));
-    let claims_a = format!(
-        r#"{{"v":1,"scp":["approvals.read","gateway.connect"],"nbf":{now},"exp":{},"loc":false,"jti":"{jti}"}}"#,
-        now + 3600
+    let jti = unhex(get(&v, "jti_hex"));
+    let mut claims_a = vec![0x00];
+    claims_a.extend_from_slice(&now.to_be_bytes());
+    claims_a.extend_from_slice(&3600u32.to_be_bytes());
+    claims_a.extend_from_slice(&jti);
+    claims_a.push(2);
+    claims_a.push(14);
+    claims_a.extend_from_slice(b"approvals.read");
+    claims_a.push(15);
+    claims_a.extend_from_slice(b"gateway.connect");
+    assert_eq!(
+        claims_a,
+        spec_claims(
+            &["approvals.read", "gateway.connect"],
+            None,
+            now,
+            now + 3600,
+            false,
+            &jti.clone().try_into().unwrap()
+        )
     );
-    assert_eq!(get(&v, "claims_a_json"), claims_a);
-    assert_eq!(get(&v, "claims_a_b64"), b64(claims_a.as_bytes()));
-    let tag_a = *hmac_sha256(&k, &[b"gw1.", get(&v, "claims_a_b64").as_bytes()]);
+    assert_eq!(get(&v, "claims_a_hex"), hex(&claims_a));
+    assert_eq!(get(&v, "claims_a_b64"), b64(&claims_a));
+    let tag_a = *hmac_sha256(&k, &[b"gw2.claims.", &claims_a]);
     assert_eq!(get(&v, "tag_a_hex"), hex(&tag_a));
-    assert_eq!(get(&v, "token_a"), format!("gw1.{}.{}", b64(claims_a.as_bytes()), b64(&tag_a)));
+    assert_eq!(get(&v, "token_a"), format!("gw2.{}.{}", b64(&claims_a), b64(&tag_a)));
 
-    // Caveats: tag_i = HMAC(tag_{i-1}, "gw1-caveat." || caveat_b64).
-    let cav1 = format!(r#"{{"scp":["admin","approvals.read"],"exp":{}}}"#, now + 600);
-    let cav2 = r#"{"aud":"ws://127.0.0.1:18789","loc":true}"#;
-    assert_eq!(get(&v, "caveat_1_json"), cav1);
-    assert_eq!(get(&v, "caveat_2_json"), cav2);
-    assert_eq!(get(&v, "caveat_1_b64"), b64(cav1.as_bytes()));
-    assert_eq!(get(&v, "caveat_2_b64"), b64(cav2.as_bytes()));
-    let tag_a1 = *hmac_sha256(&tag_a, &[b"gw1-caveat.", b64(cav1.as_bytes()).as_bytes()]);
-    let tag_a2 = *hmac_sha256(&tag_a1, &[b"gw1-caveat.", b64(cav2.as_bytes()).as_bytes()]);
+    // Caveats: tag_i = HMAC(tag_{i-1}, "gw2.caveat." || caveat record).
+    // Caveat 1: flags scopes|expiry (0x05), 2 scopes, exp u64 BE.
+    let mut cav1 = vec![0x05, 2, 5];
+    cav1.extend_from_slice(b"admin");
+    cav1.push(14);
+    cav1.extend_from_slice(b"approvals.read");
+    cav1.extend_from_slice(&(now + 600).to_be_bytes());
+    // Caveat 2: flags audience|local (0x0a), the audience.
+    let mut cav2 = vec![0x0a, AUD.len() as u8];
+    cav2.extend_from_slice(AUD.as_bytes());
+    assert_eq!(cav1, spec_caveat(Some(&["admin", "approvals.read"]), None, Some(now + 600), false));
+    assert_eq!(cav2, spec_caveat(None, Some(AUD), None, true));
+    assert_eq!(get(&v, "caveat_1_hex"), hex(&cav1));
+    assert_eq!(get(&v, "caveat_2_hex"), hex(&cav2));
+    assert_eq!(get(&v, "caveat_1_b64"), b64(&cav1));
+    assert_eq!(get(&v, "caveat_2_b64"), b64(&cav2));
+    let tag_a1 = *hmac_sha256(&tag_a, &[b"gw2.caveat.", &cav1]);
+    let tag_a2 = *hmac_sha256(&tag_a1, &[b"gw2.caveat.", &cav2]);
     assert_eq!(get(&v, "tag_a1_hex"), hex(&tag_a1));
     assert_eq!(get(&v, "tag_a2_hex"), hex(&tag_a2));
-    let body = format!("gw1.{}.{}", b64(claims_a.as_bytes()), b64(cav1.as_bytes()));
+    let body = format!("gw2.{}.{}", b64(&claims_a), b64(&cav1));
     assert_eq!(get(&v, "token_a1"), format!("{body}.{}", b64(&tag_a1)));
-    assert_eq!(get(&v, "token_a2"), format!("{body}.{}.{}", b64(cav2.as_bytes()), b64(&tag_a2)));
+    assert_eq!(get(&v, "token_a2"), format!("{body}.{}.{}", b64(&cav2), b64(&tag_a2)));
     assert_eq!(get(&v, "token_a2_stripped"), format!("{body}.{}", b64(&tag_a2)));
-    assert_eq!(get(&v, "token_a2"), sign_raw(&root, claims_a.as_bytes(), &[cav1.as_bytes(), cav2.as_bytes()]));
+    assert_eq!(get(&v, "token_a2"), sign_raw(&root, &claims_a, &[&cav1, &cav2]));
 
     // Effective claims of token_a2: scopes ∩, min expiry, the caveat's audience, sticky locality.
     assert_eq!(get(&v, "effective_a2_scopes"), "approvals.read");
@@ -497,13 +524,11 @@ fn doc_vectors_follow_the_spec() {
     assert_eq!(get(&v, "effective_a2_expires"), (now + 600).to_string());
     assert_eq!(get(&v, "effective_a2_local"), "true");
 
-    let claims_b = format!(
-        r#"{{"v":1,"scp":["gateway.connect"],"aud":"{AUD}","nbf":{now},"exp":{},"loc":true,"jti":"{}"}}"#,
-        now + 300,
-        b64(&unhex(get(&v, "jti_b_hex")))
-    );
-    assert_eq!(get(&v, "claims_b_json"), claims_b);
-    assert_eq!(get(&v, "token_b"), sign_raw(&root, claims_b.as_bytes(), &[]));
+    let jti_b: [u8; 16] = unhex(get(&v, "jti_b_hex")).try_into().unwrap();
+    let claims_b = spec_claims(&["gateway.connect"], Some(AUD), now, now + 300, true, &jti_b);
+    assert_eq!(claims_b[0], 0x03, "flags: local | audience");
+    assert_eq!(get(&v, "claims_b_hex"), hex(&claims_b));
+    assert_eq!(get(&v, "token_b"), sign_raw(&root, &claims_b, &[]));
 
     // The published outcomes, verified by gw-token on the doc's strings.
     assert_eq!(get(&v, "default_skew_secs"), "30");

@@ -1,12 +1,13 @@
-//! Fuzz target: the `gw1` token parser and verifier (`gw_token::inspect`,
+//! Fuzz target: the `gw2` token parser and verifier (`gw_token::inspect`,
 //! `Verifier::verify`), plus `derive_with_id` and `attenuate`, under one
 //! fixed root secret (the doc's test-vector secret, bytes 00..1f).
 //!
 //! An input starting with `!` is a structure-aware **chain** (the rest
-//! decoded by `arbitrary`); one starting with `#` is **signed** JSON (the
-//! rest, split at newlines, is the claims' and then each caveat's JSON
-//! text, base64url-encoded and signed with the key, so any JSON reaches the
-//! decoders behind a valid MAC, as a gateway's own odd token would); any
+//! decoded by `arbitrary`); one starting with `#` is **signed records** (the
+//! rest is a sequence of records, each one length byte and that many bytes,
+//! the last one whatever is left: the claims record, then each caveat
+//! record, base64url-encoded and signed with the key, so any bytes reach the
+//! record parsers behind a valid MAC, as a gateway's own odd token would); any
 //! other input is a **raw** token string (the bytes read as UTF-8, invalid
 //! sequences replaced). Signed tokens are checked as raw ones.
 //!
@@ -15,12 +16,13 @@
 //! × no peer, a loopback one, a remote one), requiring the token's first
 //! scope. Properties, against an independent model of
 //! `docs/token-format.md` (its own base64url, MAC chain over
-//! `hmac_sha256` with the HKDF-derived key, canonical JSON written out by
-//! hand, effective claims, and verification rules):
+//! `hmac_sha256` with the HKDF-derived key over the decoded records, the
+//! binary records written out by hand, effective claims, and verification
+//! rules):
 //! - nothing panics; `inspect` refuses only as `malformed` or
 //!   `unknown_version`, `verify` only with a kind naming a failed check;
 //! - a token `inspect` reads has canonical parts: writing its claims and
-//!   caveats as canonical JSON and base64url gives back exactly its parts,
+//!   caveats as records and base64url gives back exactly its parts,
 //!   and its tag is canonical base64url of 32 bytes; its effective claims
 //!   are the model's and lie within its base claims (scopes a subset,
 //!   expiry no later, the same not-before, locality kept, an audience kept
@@ -157,68 +159,66 @@ fn unb64(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// A JSON string of printable ASCII: only `"` and `\` escaped.
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            ' '..='~' => out.push(c),
-            _ => out.push_str(&format!("\\u{:04x}", c as u32)),
-        }
+/// A length-prefixed string (one length byte, truncated as a careless
+/// encoder would: the model writes whatever it is given).
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.push(s.len() as u8);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_scopes(out: &mut Vec<u8>, v: &[String]) {
+    out.push(v.len() as u8);
+    for s in v {
+        put_str(out, s);
     }
-    out.push('"');
+}
+
+/// The claims record of docs/token-format.md: flags (bit 0 local, bit 1
+/// audience), nbf u64 BE, lifetime u32 BE, the jti's 16 bytes, scopes,
+/// audience.
+fn claims_rec(c: &Claims) -> Vec<u8> {
+    let mut out = vec![u8::from(c.loc) | u8::from(c.aud.is_some()) << 1];
+    out.extend_from_slice(&c.nbf.to_be_bytes());
+    out.extend_from_slice(&(c.exp.wrapping_sub(c.nbf) as u32).to_be_bytes());
+    out.extend_from_slice(&unb64(&c.jti).unwrap_or_default());
+    put_scopes(&mut out, &c.scp);
+    if let Some(a) = &c.aud {
+        put_str(&mut out, a);
+    }
     out
 }
 
-fn json_list(v: &[String]) -> String {
-    format!("[{}]", v.iter().map(|s| json_str(s)).collect::<Vec<_>>().join(","))
-}
-
-fn claims_json(c: &Claims) -> String {
-    let aud = c.aud.as_ref().map(|a| format!("\"aud\":{},", json_str(a))).unwrap_or_default();
-    format!(
-        "{{\"v\":{},\"scp\":{},{aud}\"nbf\":{},\"exp\":{},\"loc\":{},\"jti\":{}}}",
-        c.v,
-        json_list(&c.scp),
-        c.nbf,
-        c.exp,
-        c.loc,
-        json_str(&c.jti)
-    )
-}
-
-fn caveat_json(c: &Caveat) -> String {
-    let mut m = Vec::new();
+/// A caveat record: flags (bit 0 scopes, 1 audience, 2 expiry, 3 local),
+/// then the present fields. `loc: Some(false)` has no encoding (no flag).
+fn caveat_rec(c: &Caveat) -> Vec<u8> {
+    let flags = u8::from(c.scp.is_some())
+        | u8::from(c.aud.is_some()) << 1
+        | u8::from(c.exp.is_some()) << 2
+        | u8::from(c.loc == Some(true)) << 3;
+    let mut out = vec![flags];
     if let Some(s) = &c.scp {
-        m.push(format!("\"scp\":{}", json_list(s)));
+        put_scopes(&mut out, s);
     }
     if let Some(a) = &c.aud {
-        m.push(format!("\"aud\":{}", json_str(a)));
+        put_str(&mut out, a);
     }
     if let Some(e) = c.exp {
-        m.push(format!("\"exp\":{e}"));
+        out.extend_from_slice(&e.to_be_bytes());
     }
-    if let Some(l) = c.loc {
-        m.push(format!("\"loc\":{l}"));
-    }
-    format!("{{{}}}", m.join(","))
+    out
 }
 
-/// The spec's MAC chain over the parts' texts.
-fn chain_tag(claims_b64: &str, caveats_b64: &[&str]) -> [u8; 32] {
-    let mut tag = *hmac_sha256(&*K_TOKEN, &[CLAIMS_DOMAIN, claims_b64.as_bytes()]);
-    for c in caveats_b64 {
+/// The spec's MAC chain over the decoded records.
+fn chain_tag(claims: &[u8], caveats: &[Vec<u8>]) -> [u8; 32] {
+    let mut tag = *hmac_sha256(&*K_TOKEN, &[CLAIMS_DOMAIN, claims]);
+    for c in caveats {
         tag = step(&tag, c);
     }
     tag
 }
 
-fn step(tag: &[u8], caveat_b64: &str) -> [u8; 32] {
-    *hmac_sha256(tag, &[CAVEAT_DOMAIN, caveat_b64.as_bytes()])
+fn step(tag: &[u8], caveat: &[u8]) -> [u8; 32] {
+    *hmac_sha256(tag, &[CAVEAT_DOMAIN, caveat])
 }
 
 fn scope_ok(s: &str) -> bool {
@@ -232,7 +232,7 @@ fn scopes_ok(v: &[String]) -> bool {
 }
 
 fn aud_ok(a: &str) -> bool {
-    (1..=256).contains(&a.len()) && a.bytes().all(|b| (0x21..=0x7e).contains(&b))
+    (1..=255).contains(&a.len()) && a.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
 
 fn caveat_ok(c: &Caveat) -> bool {
@@ -349,7 +349,7 @@ fn form(token: &str) -> Option<(Vec<&str>, [u8; 32])> {
         return None;
     }
     let parts: Vec<&str> = token.split('.').collect();
-    if parts[0] != "gw1" || parts.len() < 3 || parts.len() - 3 > MAX_CAVEATS {
+    if parts[0] != "gw2" || parts.len() < 3 || parts.len() - 3 > MAX_CAVEATS {
         return None;
     }
     let tag: [u8; 32] = unb64(parts[parts.len() - 1])?.try_into().ok()?;
@@ -357,6 +357,13 @@ fn form(token: &str) -> Option<(Vec<&str>, [u8; 32])> {
         return None;
     }
     Some((parts, tag))
+}
+
+/// The model's MAC chain over a well-formed token's decoded parts.
+fn model_mac(parts: &[&str]) -> [u8; 32] {
+    let dec = |p: &str| unb64(p).expect("form checked");
+    let caveats: Vec<Vec<u8>> = parts[2..parts.len() - 1].iter().map(|p| dec(p)).collect();
+    chain_tag(&dec(parts[1]), &caveats)
 }
 
 /// No error message holds the token or (unless a decoded part has that
@@ -392,30 +399,29 @@ fn check_token(token: &str, checks: &[Check]) -> Vec<Result<Effective, ErrorKind
         Ok(i) => {
             let (parts, tag) = parts.as_ref().expect("inspect read a token the model's form rules refuse");
             assert_eq!(parts.len(), i.caveats.len() + 3, "part count");
-            assert_eq!(parts[1], b64(claims_json(&i.claims).as_bytes()), "claims part not canonical");
+            assert_eq!(parts[1], b64(&claims_rec(&i.claims)), "claims part not canonical");
             for (p, c) in parts[2..].iter().zip(&i.caveats) {
-                assert_eq!(*p, b64(caveat_json(c).as_bytes()), "caveat part not canonical");
+                assert_eq!(*p, b64(&caveat_rec(c)), "caveat part not canonical");
                 assert!(caveat_ok(c), "inspect read a caveat the rules refuse: {c:?}");
             }
             assert_eq!(parts[parts.len() - 1], b64(tag), "tag not canonical");
             let c = &i.claims;
-            assert!(c.v == 1 && scopes_ok(&c.scp) && c.aud.as_deref().is_none_or(aud_ok), "claims: {c:?}");
+            assert!(c.v == 2 && scopes_ok(&c.scp) && c.aud.as_deref().is_none_or(aud_ok), "claims: {c:?}");
             assert!(c.nbf <= c.exp && c.exp - c.nbf <= MAX_LIFETIME_SECS, "lifetime: {c:?}");
-            // 22 characters of the alphabet (the spec's rule: the unused
-            // bits of the last one are not checked; nothing decodes a jti).
-            assert!(c.jti.len() == 22 && c.jti.bytes().all(|b| B64.contains(&b)), "jti: {c:?}");
+            // 16 bytes, shown as 22 characters of canonical base64url.
+            assert!(c.jti.len() == 22 && unb64(&c.jti).is_some_and(|j| j.len() == 16), "jti: {c:?}");
             let model = effective(c, &i.caveats);
             assert_eq!(i.effective, model, "effective claims differ from the model's");
             assert_eq!(Effective::of(c, &i.caveats), model);
             let base = effective(c, &[]);
             assert!(within(&i.effective, &base), "effective claims wider than the base: {i:?}");
-            mac_ok = chain_tag(parts[1], &parts[2..parts.len() - 1]) == *tag;
+            mac_ok = model_mac(parts) == *tag;
         }
     }
     // With the form right, the MAC decides before anything is interpreted.
     if inspected.is_err() {
         if let Some((parts, tag)) = &parts {
-            mac_ok = chain_tag(parts[1], &parts[2..parts.len() - 1]) == *tag;
+            mac_ok = model_mac(parts) == *tag;
         }
     }
 
@@ -583,11 +589,12 @@ impl VerifyIn {
 /// A part a holder appends (chaining the MAC from the current tag).
 #[derive(Arbitrary, Debug)]
 enum Extension {
-    /// A caveat written as canonical JSON (valid or not).
+    /// A caveat written as a record (valid or not).
     Caveat(CaveatIn),
-    /// Any JSON text, base64url-encoded.
-    Json(String),
-    /// Any part text.
+    /// Any record bytes, base64url-encoded.
+    Record(Vec<u8>),
+    /// Any part text (chained over its canonical decoding, or over the text
+    /// itself when it has none).
     Part(String),
 }
 
@@ -656,12 +663,15 @@ fn mutate(token: &str, m: &Mutation) -> String {
         }
         Mutation::Extend(e) => {
             let Some(tag) = unb64(&parts[n - 1]) else { return token.to_owned() };
-            let part = match e {
-                Extension::Caveat(c) => b64(caveat_json(&c.build()).as_bytes()),
-                Extension::Json(j) => b64(j.as_bytes()),
-                Extension::Part(p) => p.clone(),
+            let (part, rec) = match e {
+                Extension::Caveat(c) => {
+                    let r = caveat_rec(&c.build());
+                    (b64(&r), r)
+                }
+                Extension::Record(r) => (b64(r), r.clone()),
+                Extension::Part(p) => (p.clone(), unb64(p).unwrap_or_else(|| p.as_bytes().to_vec())),
             };
-            let tag = step(&tag, &part);
+            let tag = step(&tag, &rec);
             parts[n - 1] = part;
             parts.push(b64(&tag));
             return parts.join(".");
@@ -687,7 +697,7 @@ fn chain(c: &Chain) {
     scopes.dedup();
     let ttl = grant.ttl.as_secs();
     let claims = Claims {
-        v: 1,
+        v: 2,
         scp: scopes,
         aud: grant.audience.clone(),
         nbf: NOW,
@@ -712,17 +722,17 @@ fn chain(c: &Chain) {
             return;
         }
     };
-    let claims_b64 = b64(claims_json(&claims).as_bytes());
-    let mut tag = chain_tag(&claims_b64, &[]);
-    assert_eq!(token, format!("gw1.{claims_b64}.{}", b64(&tag)), "derive differs from the spec");
+    let claims_r = claims_rec(&claims);
+    let mut tag = chain_tag(&claims_r, &[]);
+    assert_eq!(token, format!("gw2.{}.{}", b64(&claims_r), b64(&tag)), "derive differs from the spec");
 
     // Attenuate.
     let mut applied: Vec<Caveat> = Vec::new();
     for ci in &c.caveats {
         let cav = ci.build();
-        let cav_b64 = b64(caveat_json(&cav).as_bytes());
+        let cav_r = caveat_rec(&cav);
         let body = &token[..token.len() - 43];
-        let spec = format!("{body}{cav_b64}.{}", b64(&step(&tag, &cav_b64)));
+        let spec = format!("{body}{}.{}", b64(&cav_r), b64(&step(&tag, &cav_r)));
         let ok = caveat_ok(&cav) && applied.len() < MAX_CAVEATS && spec.len() <= MAX_TOKEN_LEN;
         let r = attenuate(&token, &cav);
         if debug() {
@@ -732,7 +742,7 @@ fn chain(c: &Chain) {
             Ok(t) => {
                 assert!(ok, "attenuate accepted {cav:?} ({} caveats, {} bytes)", applied.len(), spec.len());
                 assert_eq!(expose(&t), spec, "attenuate differs from the spec");
-                tag = step(&tag, &cav_b64);
+                tag = step(&tag, &cav_r);
                 token = spec;
                 applied.push(cav);
             }
@@ -792,14 +802,21 @@ fuzz_target!(|data: &[u8]| {
             chain(&c);
         }
         Some((b'#', rest)) => {
-            let mut jsons = rest.split(|&b| b == b'\n');
-            let claims = b64(jsons.next().unwrap_or_default());
-            let caveats: Vec<String> = jsons.map(b64).collect();
-            let refs: Vec<&str> = caveats.iter().map(String::as_str).collect();
-            let tag = chain_tag(&claims, &refs);
-            let token: String = std::iter::once("gw1")
-                .chain(std::iter::once(claims.as_str()))
-                .chain(refs)
+            // Length-prefixed records; the last takes what is left.
+            let mut records: Vec<Vec<u8>> = Vec::new();
+            let mut rest = rest;
+            while let Some((&n, tail)) = rest.split_first() {
+                let n = usize::from(n).min(tail.len());
+                records.push(tail[..n].to_vec());
+                rest = &tail[n..];
+            }
+            if records.is_empty() {
+                records.push(Vec::new());
+            }
+            let tag = chain_tag(&records[0], &records[1..]);
+            let texts: Vec<String> = records.iter().map(|r| b64(r)).collect();
+            let token: String = std::iter::once("gw2")
+                .chain(texts.iter().map(String::as_str))
                 .chain(std::iter::once(b64(&tag).as_str()))
                 .collect::<Vec<_>>()
                 .join(".");

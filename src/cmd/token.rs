@@ -157,13 +157,17 @@ fn inspect_cmd(out: Output) -> Result<u8, CliError> {
     };
     let value = json!({
         "verified": false,
+        "format": gw_token::PREFIX,
         "claims": i.claims,
         "caveats": caveats,
         "effective": { "scopes": i.effective.scopes, "audience": aud, "not_before": i.effective.not_before,
                        "expires": i.effective.expires, "local": i.effective.local },
     });
     let human = format!(
-        "NOT VERIFIED (inspect checks nothing; use `gw token verify`)\n{}",
+        "NOT VERIFIED (inspect checks nothing; use `gw token verify`)\n\
+         format: {} (binary claims record and {} caveat record(s), each base64url; HMAC-SHA256 chain tag)\n{}",
+        gw_token::PREFIX,
+        i.caveats.len(),
         serde_json::to_string_pretty(&value).unwrap_or_default()
     );
     out.ok(&human, value);

@@ -1,6 +1,6 @@
 //! Helpers shared by the gw-token tests: an independent, strict base64url
 //! codec and hex, a token builder that follows `docs/token-format.md` from
-//! the public primitives only (so tests can MAC arbitrary claims bytes with
+//! the public primitives only (so tests can MAC arbitrary claims records with
 //! the right key), fixed fixtures, and a "no secret in this text" check.
 //!
 //! Nothing here calls gw-token's own encoder: the builder is a second
@@ -106,19 +106,98 @@ pub fn spec_key(root: &[u8]) -> [u8; 32] {
     *hkdf_sha256(HKDF_SALT, root, INFO_MAC_KEY)
 }
 
-/// The MAC chain over the base64url *texts* of the claims and caveats.
-pub fn spec_tag(key: &[u8; 32], claims_b64: &str, caveats_b64: &[&str]) -> [u8; 32] {
-    let mut tag = *hmac_sha256(key, &[CLAIMS_DOMAIN, claims_b64.as_bytes()]);
-    for c in caveats_b64 {
-        tag = *hmac_sha256(&tag, &[CAVEAT_DOMAIN, c.as_bytes()]);
+/// The MAC chain over the decoded claims and caveat records:
+/// `tag_0 = HMAC(K, "gw2.claims." || claims)`,
+/// `tag_i = HMAC(tag_{i-1}, "gw2.caveat." || caveat_i)`.
+pub fn spec_tag(key: &[u8; 32], claims: &[u8], caveats: &[&[u8]]) -> [u8; 32] {
+    let mut tag = *hmac_sha256(key, &[CLAIMS_DOMAIN, claims]);
+    for c in caveats {
+        tag = *hmac_sha256(&tag, &[CAVEAT_DOMAIN, c]);
     }
     tag
 }
 
+/// A length-prefixed string (one length byte).
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.push(u8::try_from(s.len()).expect("at most 255 bytes"));
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_scopes(out: &mut Vec<u8>, scopes: &[&str]) {
+    out.push(u8::try_from(scopes.len()).expect("at most 255 scopes"));
+    for s in scopes {
+        put_str(out, s);
+    }
+}
+
+/// A claims record as `docs/token-format.md` lays it out, from the given
+/// values exactly as given (valid or not: scopes are NOT sorted here):
+/// flags (bit 0 local, bit 1 audience), nbf u64 BE, lifetime u32 BE
+/// (`exp - nbf`, truncated to 32 bits), jti, scopes, audience.
+pub fn spec_claims(scopes: &[&str], aud: Option<&str>, nbf: u64, exp: u64, local: bool, jti: &[u8; 16]) -> Vec<u8> {
+    let mut out = vec![u8::from(local) | (u8::from(aud.is_some()) << 1)];
+    out.extend_from_slice(&nbf.to_be_bytes());
+    out.extend_from_slice(&(exp.wrapping_sub(nbf) as u32).to_be_bytes());
+    out.extend_from_slice(jti);
+    put_scopes(&mut out, scopes);
+    if let Some(a) = aud {
+        put_str(&mut out, a);
+    }
+    out
+}
+
+/// A caveat record: flags (bit 0 scopes, bit 1 audience, bit 2 expiry,
+/// bit 3 local), then the present fields in that order.
+pub fn spec_caveat(scopes: Option<&[&str]>, aud: Option<&str>, exp: Option<u64>, local: bool) -> Vec<u8> {
+    let flags = u8::from(scopes.is_some())
+        | (u8::from(aud.is_some()) << 1)
+        | (u8::from(exp.is_some()) << 2)
+        | (u8::from(local) << 3);
+    let mut out = vec![flags];
+    if let Some(s) = scopes {
+        put_scopes(&mut out, s);
+    }
+    if let Some(a) = aud {
+        put_str(&mut out, a);
+    }
+    if let Some(x) = exp {
+        out.extend_from_slice(&x.to_be_bytes());
+    }
+    out
+}
+
+/// Lenient base64url / base64 decoding, for building tokens whose text is
+/// NOT canonical but whose MAC is right for the bytes a lenient decoder
+/// would see: padding and whitespace dropped, `+ /` read as `- _`, unused
+/// trailing bits ignored. `None` for other characters.
+pub fn unb64_lenient(text: &str) -> Option<Vec<u8>> {
+    let vals: Vec<u32> = text
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+        .map(|c| match c {
+            b'+' => Some(62),
+            b'/' => Some(63),
+            c => ALPHABET.iter().position(|&a| a == c).map(|p| p as u32),
+        })
+        .collect::<Option<Vec<u32>>>()?;
+    let mut out = Vec::new();
+    for chunk in vals.chunks(4) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &v)| acc | (v << (18 - 6 * i)));
+        for i in 0..chunk.len().saturating_sub(1) {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    Some(out)
+}
+
 /// A token from base64url texts exactly as given (canonical or not), with
-/// the correct MAC for `root`: `gw1.<claims>[.<caveat>]*.<tag>`.
+/// the MAC right for `root` over what a lenient decoder reads from them:
+/// `gw2.<claims>[.<caveat>]*.<tag>`.
 pub fn sign_b64(root: &[u8], claims_b64: &str, caveats_b64: &[&str]) -> String {
-    let tag = spec_tag(&spec_key(root), claims_b64, caveats_b64);
+    let claims = unb64_lenient(claims_b64).expect("decodable claims text");
+    let cav: Vec<Vec<u8>> = caveats_b64.iter().map(|c| unb64_lenient(c).expect("decodable caveat text")).collect();
+    let cav: Vec<&[u8]> = cav.iter().map(Vec::as_slice).collect();
+    let tag = spec_tag(&spec_key(root), &claims, &cav);
     let mut out = format!("{PREFIX}.{claims_b64}");
     for c in caveats_b64 {
         out.push('.');
@@ -129,8 +208,8 @@ pub fn sign_b64(root: &[u8], claims_b64: &str, caveats_b64: &[&str]) -> String {
     out
 }
 
-/// A token carrying arbitrary claims and caveat *bytes* (canonical JSON or
-/// not), correctly MAC-ed for `root`.
+/// A token carrying arbitrary claims and caveat *bytes* (canonical records
+/// or not), correctly MAC-ed for `root`.
 pub fn sign_raw(root: &[u8], claims: &[u8], caveats: &[&[u8]]) -> String {
     let cav: Vec<String> = caveats.iter().map(|c| b64(c)).collect();
     let cav: Vec<&str> = cav.iter().map(String::as_str).collect();
@@ -147,9 +226,14 @@ pub fn parts(token: &str) -> (String, Vec<String>, String) {
     (claims, caveats, tag)
 }
 
-/// The decoded claims JSON of a token.
-pub fn claims_json(token: &str) -> Vec<u8> {
+/// The decoded claims record of a token.
+pub fn claims_record(token: &str) -> Vec<u8> {
     unb64(&parts(token).0).expect("canonical claims")
+}
+
+/// The decoded caveat records of a token.
+pub fn caveat_records(token: &str) -> Vec<Vec<u8>> {
+    parts(token).1.iter().map(|c| unb64(c).expect("canonical caveat")).collect()
 }
 
 // ---- leak checks ----

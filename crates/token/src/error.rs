@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
-    /// The token is not a well-formed `gw1` token (length, characters,
+    /// The token is not a well-formed `gw2` token (length, characters,
     /// non-canonical base64 or claims, too many caveats).
     Malformed,
     /// The token's version is not one this library verifies.

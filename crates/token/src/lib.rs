@@ -6,7 +6,7 @@
 //! **What it provides.** [`Secret`] (never printed, zeroized on drop, read
 //! only through an explicit call); root secret files created only by an
 //! explicit [`init_secret_file`] and loaded by [`load_secret_file`], which
-//! never creates anything (TOK-4) and refuses a file others can read; `gw1`
+//! never creates anything (TOK-4) and refuses a file others can read; `gw2`
 //! tokens [`derive`]d from the root secret through HKDF-SHA256 with
 //! versioned labels, binding scope, audience, not-before/expiry and
 //! locality; holder-side [`attenuate`] (macaroon-style chained HMAC, a
@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod b64;
 mod claims;
 mod error;
 mod keys;
