@@ -5,12 +5,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// gw — a hardened toolkit for local gateways: anchored, symlink-proof file
-/// operations with atomic replace (more capabilities arrive in later releases).
+/// gw — a hardened toolkit for local gateways: anchored, symlink-proof files
+/// and documents, scoped tokens and credentials, proven port ownership before
+/// a secret is sent, liveness records, supervised watchers, and an audit.
 ///
 /// Exit codes (every command): 0 ok, 1 operational error, 2 usage error,
 /// 3 refused for security (symlink, escape, insecure directory, not a regular
-/// file, root changed), 4 not found.
+/// file, root changed, a port not proven to be owned by the expected process,
+/// a high doctor finding), 4 not found.
 ///
 /// Secrets are never taken from arguments or the environment: file content
 /// comes from stdin.
@@ -101,6 +103,49 @@ pub(crate) enum Command {
     /// credentials.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Liveness records: register a process in a registry directory, list
+    /// the live records, prune dead, expired and recycled ones. A record
+    /// names its process by pid, start time, boot id and pid namespace.
+    #[command(subcommand)]
+    Lease(crate::cmd::lease::LeaseCommand),
+    /// Watchers: approve pending requests of allowlisted clients (fast, then
+    /// keepalive until a deadline), or watch a gateway's health and run a
+    /// recovery command. External commands run without a shell, bounded in
+    /// time (their process group is killed).
+    #[command(subcommand)]
+    Watch(crate::cmd::watch::WatchCommand),
+    /// Audit a gw home without changing it: the directory chain, owner and
+    /// mode of every secret and document, symlinks and special files, temp
+    /// files of interrupted writes, stale leases, keyring availability, who
+    /// holds each configured gateway's port, and the kernel's link
+    /// protections. Every finding has a severity, the why and the exact fix.
+    /// Audits every profile, or only the one named with --profile. Exit 0
+    /// when no finding is high, 3 when one is.
+    Doctor(crate::cmd::doctor::DoctorArgs),
+    /// The reference gateway of the profile (--profile): a WebSocket server on
+    /// 127.0.0.1 and ::1 that requires `Authorization: Bearer` (a scoped
+    /// gateway.connect token of the profile's root secret, local ones only
+    /// from loopback peers; or a shared/device/bootstrap credential it
+    /// issued) and answers hello-ok. Pidfile serve.pid and a lease in
+    /// leases/ in the profile directory; SIGTERM/SIGINT stop it cleanly and
+    /// remove both.
+    Serve(crate::cmd::serve::ServeArgs),
+    /// A verified connection to a local gateway: the port's owner is proven
+    /// (every listener belongs to --pid/--pidfile, or to the profile's own
+    /// gw serve) before a byte is sent; then the WebSocket hello with the
+    /// credential the URL's origin allows (a URL given here: only the stored
+    /// credential; the profile's own gateway, without URL: the stored one,
+    /// else a runtime token). A bootstrap credential's hello-ok role tokens
+    /// are handed off (stored, read back, then the bootstrap cleared).
+    /// Exit 3 if the owner is not proven (nothing sent) or the gateway
+    /// refuses the credential; 4 if no credential is stored.
+    Probe(crate::cmd::probe::ProbeArgs),
+    /// Loopback port ownership: `who` lists every listener on a port (uid,
+    /// pid and command where visible); `verify` proves that every listener
+    /// belongs to an expected process (--pid or --pidfile), exit 3 if not or
+    /// if it cannot be proven.
+    #[command(subcommand)]
+    Port(crate::cmd::port::PortCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -117,7 +162,8 @@ pub(crate) enum CredCommand {
     /// back, and only then clear the bootstrap token.
     Handoff(CredUrl),
     /// Replace the shared token with the one on stdin after --validate-cmd
-    /// accepts it (it gets the token on its stdin; exit 0 = valid). Device
+    /// accepts it (it gets the token on its stdin; exit 0 = valid), or after
+    /// a verified probe of URL with it (--validate-with-probe). Device
     /// tokens are cleared only then; a refusal changes nothing.
     ReplaceShared(ReplaceSharedArgs),
     /// List every gateway's stored credentials (no secrets).
@@ -199,8 +245,15 @@ pub(crate) struct ReplaceSharedArgs {
     pub(crate) url: CredUrl,
     /// The validator: a program and its arguments, split on spaces, run
     /// without a shell; it reads the new token on stdin and exits 0 if valid.
-    #[arg(long)]
-    pub(crate) validate_cmd: String,
+    #[arg(long, required_unless_present = "validate_with_probe", conflicts_with = "validate_with_probe")]
+    pub(crate) validate_cmd: Option<String>,
+    /// Validate by a verified probe instead: the gateway at URL, proven to
+    /// belong to --pid/--pidfile before anything is sent, must answer
+    /// hello-ok to the new token as its shared token.
+    #[arg(long, requires = "probe_owner")]
+    pub(crate) validate_with_probe: bool,
+    #[command(flatten)]
+    pub(crate) owner: crate::cmd::probe::OwnerArgs,
     /// How long the validator may run.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub(crate) validate_timeout: std::time::Duration,

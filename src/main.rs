@@ -5,6 +5,8 @@
 
 mod cli;
 mod cmd;
+mod doctor;
+mod gateway;
 mod input;
 mod output;
 
@@ -49,6 +51,15 @@ fn main() -> ExitCode {
             cmd::cred::run(c, &cli.profile, store, &policy, out)
         }
         Command::Profile(p) => cmd::cred::profile(p, &policy, out),
+        Command::Lease(l) => cmd::lease::run(l, &policy, out),
+        Command::Watch(w) => cmd::watch::run(w, &cli.profile, &policy, out),
+        Command::Doctor(d) => cmd::doctor::run(d, &cli.profile, &policy, out),
+        Command::Serve(s) => cmd::serve::run(s, &cli.profile, &policy, out),
+        Command::Probe(p) => {
+            let store = cmd::cred::store_config(cli.store, cli.keyring);
+            cmd::probe::run(p, &cli.profile, store, &policy, out)
+        }
+        Command::Port(p) => cmd::port::run(p, &policy, out),
     };
     ExitCode::from(match result {
         Ok(code) => code,

@@ -182,7 +182,7 @@ pub(crate) fn run(
                 json!({ "gateway": k.as_str(), "roles": r.roles, "bootstrap_cleared": r.bootstrap_cleared, "stored": stored }),
             );
         }
-        CredCommand::ReplaceShared(a) => return replace_shared(a, &store, out),
+        CredCommand::ReplaceShared(a) => return replace_shared(a, &store, policy, out),
         CredCommand::List => {
             let list = store.list()?;
             let mut human = String::new();
@@ -347,14 +347,22 @@ fn validate_with(cmd: &str, timeout: Duration, token: &Secret) -> Result<(), Str
     }
 }
 
-fn replace_shared(a: ReplaceSharedArgs, store: &CredStore<Document<'_>>, out: Output) -> Result<u8, CliError> {
+fn replace_shared(
+    a: ReplaceSharedArgs,
+    store: &CredStore<Document<'_>>,
+    policy: &Policy,
+    out: Output,
+) -> Result<u8, CliError> {
     let k = key(&a.url.url)?;
     let new = secret_from_stdin("the new shared token", 8192)?;
-    let cleared = store.replace_shared(&k, &new, |t| validate_with(&a.validate_cmd, a.validate_timeout, t))?;
+    let cleared = store.replace_shared(&k, &new, |t| match &a.validate_cmd {
+        Some(cmd) => validate_with(cmd, a.validate_timeout, t),
+        None => crate::cmd::probe::validate_shared(&k, &a.owner, policy, t, a.validate_timeout),
+    })?;
     let (at, stored) = stored_where(store);
     out.ok(
         &format!(
-            "the validator accepted the new shared token for {k}; stored it {at} and cleared {} device token(s)",
+            "the validation accepted the new shared token for {k}; stored it {at} and cleared {} device token(s)",
             cleared.len()
         ),
         json!({ "gateway": k.as_str(), "cleared_roles": cleared, "stored": stored }),

@@ -264,7 +264,7 @@ pub(crate) fn run(policy: &Policy, out: Output) -> Result<u8, CliError> {
     let token = derive(&key, &grant, unix_now())?;
     let shown = expose(&token);
     t.say(&format!(
-        "derived a `gw1.…` token of {} bytes (bound to scope, audience, expiry, loopback peers; never the root secret)",
+        "derived a `gw2.…` token of {} bytes (bound to scope, audience, expiry, loopback peers; never the root secret)",
         shown.len()
     ));
     let verifier = |scope: &str| {
@@ -314,6 +314,15 @@ pub(crate) fn run(policy: &Policy, out: Output) -> Result<u8, CliError> {
     let r = root.verify();
     t.expect_refusal(title, "FS-8", r, ErrorKind::RootChanged);
 
+    if let Err(e) = gateway_tour(&mut t, base, policy) {
+        t.record("gateway tour", "PORT-1", false, e.line());
+    }
+    if let Err(e) = lease_tour(&mut t, base, policy) {
+        t.record("liveness records", "LEASE-1", false, e.line());
+    }
+    if let Err(e) = doctor_tour(&mut t, base, policy) {
+        t.record("gw doctor", "FS-4", false, e.line());
+    }
     let failed = t.failed;
     if out.json {
         out.ok("", json!({ "ok": failed == 0, "held": t.steps.len() - failed, "failed": failed, "steps": t.steps }));
@@ -328,4 +337,272 @@ pub(crate) fn run(policy: &Policy, out: Output) -> Result<u8, CliError> {
     drop(root);
     // `tmp` is removed when it drops, here.
     Ok(if failed == 0 { EXIT_OK } else { EXIT_FAILED })
+}
+
+/// The gateway part of the tour: `gw serve` (this binary, re-executed) as a
+/// background child, a verified `gw probe` that hands off the bootstrap
+/// token, then hijackers — a second listener on the port's ::1 side, and a
+/// process that re-binds the port after the gateway died — refused by
+/// `gw probe` before a single byte (so no token) reaches them. Every step is
+/// a real process on real sockets; the child is stopped at the end.
+fn gateway_tour(t: &mut Tour, base: &std::path::Path, policy: &Policy) -> Result<(), CliError> {
+    use std::io::{BufRead, Read, Write};
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+    use std::process::{Child, Command, Stdio};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// The background gateway, killed on every way out.
+    struct Bg(Child);
+    impl Drop for Bg {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    /// A hijacker's connection: every byte read is recorded.
+    struct Rec(TcpStream, Arc<Mutex<Vec<u8>>>);
+    impl Read for Rec {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(buf)?;
+            self.1.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+    }
+    impl Write for Rec {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.0.flush()
+        }
+    }
+    /// A listener that answers like a perfect gateway (upgrade, hello-ok
+    /// with role tokens) and records everything it receives.
+    fn hijack(listener: TcpListener) -> Arc<Mutex<Vec<u8>>> {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let g = got.clone();
+        std::thread::spawn(move || {
+            for s in listener.incoming().flatten() {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                if let Ok(mut ws) = tungstenite::accept(Rec(s, g.clone())) {
+                    let hello = json!({ "type": "hello-ok", "auth": { "method": "bootstrap",
+                        "deviceTokens": [{ "role": "operator", "token": "hijacked-operator" }] } });
+                    let _ = ws.send(tungstenite::Message::text(hello.to_string()));
+                }
+            }
+        });
+        got
+    }
+    let fail = |m: String| CliError::usage("demo", m);
+    let exe = std::env::current_exe().map_err(|e| fail(format!("cannot find the gw binary: {e}")))?;
+    let home = base.join("gw-gateway-home");
+    let gw_home = Home::open_or_create(&home, policy)?;
+    // A port free on both loopback addresses (the hijacker takes ::1 later).
+    let port = (0..64)
+        .find_map(|_| {
+            let a = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
+            let p = a.local_addr().ok()?.port();
+            TcpListener::bind((Ipv6Addr::LOCALHOST, p)).ok().map(|_| p)
+        })
+        .ok_or_else(|| fail("no free loopback port".into()))?;
+    let profile = gw_home.init_profile("gateway", port)?;
+    let gw = |args: &[&str]| {
+        let mut c = Command::new(&exe);
+        c.args(["--json", "--profile", "gateway"]).args(args).env("GW_HOME", &home);
+        c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c
+    };
+    let run = |args: &[&str]| -> Result<(i32, Value, String), CliError> {
+        let o = gw(args).output().map_err(|e| fail(format!("cannot run gw {args:?}: {e}")))?;
+        let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        let err = String::from_utf8_lossy(&o.stderr).trim_end().to_owned();
+        Ok((o.status.code().unwrap_or(-1), v, err))
+    };
+
+    // 11. The reference gateway, and a verified probe with a hand-off.
+    let title = "gw serve + verified probe + hand-off";
+    t.step(title, "PORT-1, TOK-2, CRED-2, CRED-3");
+    let mut child = gw(&["serve", "--bind", "ipv4", "--issue-bootstrap"])
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| fail(format!("cannot start gw serve: {e}")))?;
+    let stdout = child.stdout.take();
+    let mut bg = Bg(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        if let Some(s) = stdout {
+            let _ = std::io::BufReader::new(s).read_line(&mut line);
+        }
+        let _ = tx.send(line);
+    });
+    let ready: Value = rx
+        .recv_timeout(Duration::from_secs(10))
+        .ok()
+        .and_then(|l| serde_json::from_str(&l).ok())
+        .ok_or_else(|| fail("gw serve did not become ready".into()))?;
+    t.say(&format!(
+        "started `gw serve` (pid {}) on 127.0.0.1:{port}; it stored a bootstrap token for {}",
+        ready["pid"], ready["url"]
+    ));
+    let (code, v, _) = run(&["probe"])?;
+    t.say("`gw probe` proved the port's owner (every listener held by the pidfile's process) before sending");
+    t.record(
+        title,
+        "PORT-1, CRED-2, CRED-3",
+        code == 0 && v["credential"] == "bootstrap" && v["handoff"]["bootstrap_cleared"] == true,
+        format!(
+            "verified; sent the bootstrap token; handed off role tokens {}; bootstrap cleared",
+            v["handoff"]["roles"]
+        ),
+    );
+    let (code, v, _) = run(&["probe"])?;
+    t.record(
+        title,
+        "CRED-1",
+        code == 0 && v["credential"] == "device:operator",
+        "the next probe uses the device token".into(),
+    );
+    let store = profile.store();
+    let key = profile.gateway()?;
+    let device = store.get(&key, &Slot::Device("operator".into()))?;
+
+    // 12. A second listener on the port (::1) — a hijacker — is refused.
+    let title = "hijacker on the port's ::1 side";
+    t.step(title, "PORT-1, PORT-2, PORT-5");
+    let h6 = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port)))
+        .map_err(|e| fail(format!("cannot bind the hijacker: {e}")))?;
+    let got6 = hijack(h6);
+    t.say(&format!("a hijacker listens on [::1]:{port} and answers a perfect hello-ok"));
+    let (code, _, err) = run(&["probe"])?;
+    t.say(&format!("the error a user sees: {err}"));
+    std::thread::sleep(Duration::from_millis(100));
+    let n6 = got6.lock().map(|g| g.len()).unwrap_or(usize::MAX);
+    t.record(title, "PORT-5", code == 3 && n6 == 0, format!("refused (exit {code}); the hijacker received {n6} bytes"));
+
+    // 13. The gateway dies; a hijacker re-binds 127.0.0.1 too.
+    let title = "gateway died, its port re-bound";
+    t.step(title, "PORT-1, PORT-2");
+    let _ = bg.0.kill();
+    let _ = bg.0.wait();
+    let got4 = match TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))) {
+        Ok(l) => hijack(l),
+        Err(e) => return Err(fail(format!("cannot bind the hijacker: {e}"))),
+    };
+    t.say("gw serve was killed (its pidfile stays, stale); a hijacker took 127.0.0.1 as well");
+    let (code, _, err) = run(&["probe"])?;
+    t.say(&format!("the error a user sees: {err}"));
+    std::thread::sleep(Duration::from_millis(100));
+    let all: Vec<u8> = [&got4, &got6].iter().flat_map(|g| g.lock().map(|v| v.clone()).unwrap_or_default()).collect();
+    let leaked = device.as_ref().is_some_and(|d| all.windows(d.len().max(1)).any(|w| w == d.expose()));
+    t.record(
+        title,
+        "PORT-1, PORT-2",
+        code == 3 && all.is_empty() && !leaked,
+        format!("refused (exit {code}); the hijackers received {} bytes, no token", all.len()),
+    );
+    let unchanged = store.get(&key, &Slot::Device("operator".into()))?.map(|s| s.expose().to_vec())
+        == device.map(|s| s.expose().to_vec());
+    t.record(title, "PORT-2", unchanged, "the hijacker's \"role tokens\" were never stored".into());
+    Ok(())
+}
+
+/// `gw doctor` on a home of its own with two planted problems — a root
+/// secret made world-readable and a temp file left by an interrupted write —
+/// shows the report and checks both were found with their fixes. Kernel
+/// findings (this machine's fs.protected_*) are shown but never decide
+/// whether the demo passed.
+fn doctor_tour(t: &mut Tour, base: &std::path::Path, policy: &Policy) -> Result<(), CliError> {
+    use crate::doctor::{Options, Severity};
+    let title = "gw doctor";
+    t.step(title, "FS-4, FS-3, LEASE-1");
+    let io = |what: &str, e: std::io::Error| CliError::usage("demo", format!("setup failed ({what}): {e}"));
+    let home_path = base.join("doctor-home");
+    fs::create_dir(&home_path).map_err(|e| io("mkdir doctor-home", e))?;
+    fs::set_permissions(&home_path, fs::Permissions::from_mode(0o700)).map_err(|e| io("chmod doctor-home", e))?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| io("pick a port", e))?
+        .port();
+    let profile = Home::open(&home_path, policy)?.init_profile("demo", port)?;
+    let dir = profile.root().path().to_path_buf();
+    let key = dir.join(gw_cred::ROOT_KEY_FILE);
+    let temp = dir.join(".gw-tmp.00112233445566778899aabbccddeeff");
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).map_err(|e| io("chmod root.key", e))?;
+    fs::write(&temp, b"{\"half\": ").map_err(|e| io("plant temp", e))?;
+    // A lease of a process that has since died (registered while it ran).
+    let leases = dir.join("leases");
+    let mut child = std::process::Command::new("sleep").arg("30").spawn().map_err(|e| io("spawn sleep", e))?;
+    let lease = gw_lease::Registry::open(&leases)
+        .and_then(|reg| reg.register(&gw_lease::Registration::new("demo-worker")?.pid(child.id())))
+        .map(|(guard, _)| guard.persist());
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = lease {
+        return Err(CliError::usage("demo", format!("setup failed (register a lease): {e}")));
+    }
+    let dead = leases.join("demo-worker.json");
+    t.say("planted: root.key made 0644, a temp file of an interrupted write, a lease of a dead process");
+    let opts = Options { home: Some(home_path), home_error: None, profile: None, keyring_probe: false, kernel: true };
+    let report = crate::doctor::audit(&opts, policy);
+    let mut shown: Vec<_> = report.findings.iter().collect();
+    shown.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    for f in shown {
+        t.say(&format!("[{}] {}: {}", f.severity.as_str(), f.subject, f.what));
+        t.say(&format!("       fix: {}", f.fix));
+    }
+    let found = |path: &std::path::Path, severity: Severity| {
+        report.findings.iter().any(|f| f.subject == path.display().to_string() && f.severity == severity)
+    };
+    let key_found = found(&key, Severity::High) && report.exit_code() == 3;
+    t.record(title, "FS-4", key_found, "the world-readable root secret is a high finding (`chmod 600`), exit 3".into());
+    let temp_found = found(&temp, Severity::Info) || found(&temp, Severity::Low);
+    t.record(title, "FS-3", temp_found, "the leftover temp file is reported with `rm --` (and left in place)".into());
+    t.record(
+        title,
+        "LEASE-1",
+        found(&dead, Severity::Low),
+        "the dead process's lease is reported (`gw lease prune`)".into(),
+    );
+    t.record(
+        title,
+        "CLI-2",
+        temp.exists() && dead.exists(),
+        "the doctor changed nothing: the temp file and the stale lease are still there".into(),
+    );
+    Ok(())
+}
+
+/// Liveness records: a registry with a record of a process that has
+/// crashed (a `sleep` child, killed and reaped) and one of this live
+/// process; a prune removes the stale one (LEASE-1) and keeps the live one
+/// (LEASE-2), and the live one's guard removes it on drop.
+fn lease_tour(t: &mut Tour, base: &std::path::Path, policy: &Policy) -> Result<(), CliError> {
+    let title = "liveness records";
+    t.step(title, "LEASE-1, LEASE-2");
+    let lease_err = |e: gw_lease::Error| CliError::usage("demo", format!("lease step failed: {e}"));
+    let registry = gw_lease::Registry::open_with(base.join("leases"), policy).map_err(lease_err)?;
+    let live = gw_lease::Registration::new("live-gateway").map_err(lease_err)?;
+    let (guard, _) = registry.register(&live).map_err(lease_err)?;
+    t.say(&format!("registered live-gateway (this process, pid {})", std::process::id()));
+    let mut crashed = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .map_err(|e| CliError::usage("demo", format!("setup failed (spawn sleep): {e}")))?;
+    let stale = gw_lease::Registration::new("crashed-gateway").map_err(lease_err)?.pid(crashed.id());
+    registry.register(&stale).map_err(lease_err)?.0.persist();
+    let _ = crashed.kill();
+    let _ = crashed.wait();
+    t.say(&format!("registered crashed-gateway (pid {}), then that process died without cleaning up", crashed.id()));
+    let report = registry.prune(false).map_err(lease_err)?;
+    let removed = report.removed.iter().any(|r| r.id == "crashed-gateway");
+    let kept = report.kept.iter().any(|k| k.id == "live-gateway") && guard.path().exists();
+    let why = report.removed.first().map(|r| r.reason.as_str()).unwrap_or("nothing removed");
+    t.record(title, "LEASE-1", removed, format!("the stale record was pruned ({why})"));
+    t.record(title, "LEASE-2", kept, "the live record was kept".into());
+    let path = guard.path();
+    drop(guard);
+    t.record(title, "LEASE-1", !path.exists(), "the live record was removed when its guard dropped".into());
+    Ok(())
 }

@@ -4,5 +4,11 @@
 pub(crate) mod cred;
 pub(crate) mod demo;
 pub(crate) mod doc;
+pub(crate) mod doctor;
 pub(crate) mod fs;
+pub(crate) mod lease;
+pub(crate) mod port;
+pub(crate) mod probe;
+pub(crate) mod serve;
 pub(crate) mod token;
+pub(crate) mod watch;

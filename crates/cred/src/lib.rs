@@ -43,6 +43,7 @@ mod keyring;
 mod profile;
 mod store;
 mod sync;
+mod target;
 
 pub use error::{Error, ErrorKind, Result};
 pub use generation::Generation;
@@ -60,3 +61,4 @@ pub use store::{
     CredStore, HandoffReport, Record, Resolved, STORE_FILE, STORE_VERSION, Slot, Storage, Stored, Summary, check_role,
     check_secret_text,
 };
+pub use target::{Allowed, Credential, GATEWAY_CONNECT_SCOPE, Origin, RUNTIME_TOKEN_TTL, Target, credential_for};

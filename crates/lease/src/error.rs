@@ -1,0 +1,145 @@
+//! Errors of registry operations: the operation, the path (or id) concerned,
+//! and a kind that keeps gw-anchor's security refusals distinct.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What went wrong.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// A filesystem error or refusal from gw-anchor (insecure registry
+    /// directory, symlink, not a regular file, lock timeout, I/O, ...).
+    Fs(gw_anchor::ErrorKind),
+    /// A record id outside the strict charset `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`.
+    InvalidId,
+    /// The caller's payload is too large or not acceptable JSON.
+    InvalidPayload,
+    /// A record file is not a valid record (syntax, duplicate key, unknown
+    /// field, unsupported version, out-of-range value).
+    Malformed,
+    /// The process to register does not exist (or is a zombie).
+    ProcessNotFound,
+    /// The process's identity (start time, boot id, pid namespace) could not
+    /// be read from `/proc`.
+    ProcessUnreadable,
+    /// The id is held by a record this registry keeps (a live process, or one
+    /// that cannot be judged from here): it is not overwritten (LEASE-2).
+    AlreadyRegistered,
+    /// The record is no longer the one this guard wrote (removed by a prune
+    /// after expiry, or replaced by another registrar).
+    NotOurs,
+    /// The platform has no `/proc` to judge processes by.
+    Unsupported,
+}
+
+impl ErrorKind {
+    /// `true` for refusals made for security.
+    pub fn is_security_refusal(self) -> bool {
+        match self {
+            Self::Fs(k) => k.is_security_refusal(),
+            _ => false,
+        }
+    }
+
+    /// A short stable name for machine-readable output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fs(k) => k.as_str(),
+            Self::InvalidId => "invalid_id",
+            Self::InvalidPayload => "invalid_payload",
+            Self::Malformed => "malformed_record",
+            Self::ProcessNotFound => "process_not_found",
+            Self::ProcessUnreadable => "process_unreadable",
+            Self::AlreadyRegistered => "already_registered",
+            Self::NotOurs => "not_ours",
+            Self::Unsupported => "unsupported_platform",
+        }
+    }
+}
+
+/// An error from a registry operation.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    op: &'static str,
+    path: PathBuf,
+    message: String,
+    fix: Option<String>,
+}
+
+/// `Result` with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// A new error of `kind` for operation `op` on `path` (a file, or a
+    /// record id, or `-` for input that is not a file yet).
+    pub fn new(kind: ErrorKind, op: &'static str, path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Self { kind, op, path: path.into(), message: message.into(), fix: None }
+    }
+
+    /// Adds how to fix it.
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    pub(crate) fn relabel(mut self, path: impl Into<PathBuf>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// `true` for refusals made for security.
+    pub fn is_security_refusal(&self) -> bool {
+        self.kind.is_security_refusal()
+    }
+
+    /// The operation that failed (`"register"`, `"prune"`, ...).
+    pub fn op(&self) -> &'static str {
+        self.op
+    }
+
+    /// The path (or record id) the error concerns.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What happened, without the operation and path.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// How to fix it, where known.
+    pub fn fix(&self) -> Option<&str> {
+        self.fix.as_deref()
+    }
+}
+
+impl From<gw_anchor::Error> for Error {
+    fn from(e: gw_anchor::Error) -> Self {
+        Self {
+            kind: ErrorKind::Fs(e.kind()),
+            op: e.op(),
+            path: e.path().to_owned(),
+            message: e.message().to_owned(),
+            fix: e.fix().map(str::to_owned),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.op, self.path.display(), self.message)?;
+        if let Some(fix) = &self.fix {
+            write!(f, " (fix: {fix})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,61 @@
+//! # gw-lease: liveness records that survive crashes and pid reuse
+//!
+//! gw-lease owns one problem: a directory of "I am alive, here is how to
+//! reach me" records (like bridge or relay registrations) that clients can
+//! trust. A record names its process by pid **and** process start time
+//! (`/proc/PID/stat` field 22) **and** boot id, and says in which pid
+//! namespace the pid means something. [`Registry::register`] prunes first
+//! and returns a [`LeaseGuard`] that removes the record when dropped;
+//! [`Registry::prune`] removes what is dead, expired or recycled and reports
+//! why; [`Registry::list_live`] lists what is left.
+//!
+//! **Guarantees.** Records of crashed processes (gone, zombie), expired
+//! records and records whose pid was reused (other start time, other boot)
+//! are removed (THREATS LEASE-1, LEASE-3). Records of other live processes
+//! are never removed or overwritten (LEASE-2); a process that exists but
+//! cannot be signalled (`EPERM`) is alive (LEASE-4); a record written in
+//! another pid namespace cannot be judged here and is kept until it expires
+//! (LEASE-5). Only regular files named `<id>.json` are ever touched;
+//! symlinks, FIFOs, directories and malformed records are reported, never
+//! followed or deleted. Concurrent registrars and pruners — threads and
+//! processes — never delete a live record or lose a registration: every
+//! change happens under an in-process mutex and a directory `flock`, and a
+//! removal re-checks that the file is still the version that was judged.
+//! The registry directory is a gw-anchor [`gw_anchor::Root`]: an insecure
+//! directory is refused (FS-5), nothing beneath it is reached through a
+//! symlink (FS-1, FS-2), records are replaced atomically (FS-3).
+//!
+//! **Not guaranteed.** Locks are advisory: a process that writes the
+//! directory without gw-lease is not excluded. A record written in another
+//! pid namespace without an expiry is kept forever (give such records a
+//! TTL). A same-uid attacker can write or remove records (the directory is
+//! theirs too). Linux only: elsewhere every probe is "unknown" and records
+//! are kept until they expire.
+//!
+//! Record files are parsed strictly ([`parse_record`]): gw-persist's JSON
+//! parser (duplicate keys, BOM, trailing data refused), no unknown field,
+//! every field range-checked. The threat rationale lives in
+//! `audits/THREAT-MAP.md`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+mod judge;
+#[cfg(loom)]
+mod loom_model;
+mod oracle;
+mod record;
+mod registry;
+mod store;
+mod sync;
+mod txn;
+
+pub use error::{Error, ErrorKind, Result};
+pub use judge::{Context, RemoveReason, Status, Verdict, judge};
+pub use oracle::{Clock, Identity, Probe, ProcOracle, ProcStat, ProcessOracle, SystemClock, parse_proc_stat};
+pub use record::{
+    FORMAT_VERSION, MAX_ID_LEN, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH, MAX_RECORD_BYTES, PID_MAX, RECORD_SUFFIX, Record,
+    check_id, check_payload, file_name, id_from_file_name, is_valid_boot_id, is_valid_id, parse_record,
+};
+pub use registry::{LOCK_TIMEOUT, LeaseGuard, Registration, Registry};
+pub use txn::{Kept, LOCK_FILE, Listed, Listing, PruneReport, Removed, SkipReason, Skipped};

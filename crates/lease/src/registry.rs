@@ -1,0 +1,333 @@
+//! [`Registry`]: an anchored directory of records, and the lock every
+//! change is made under; [`Registration`] and the [`LeaseGuard`] it returns.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gw_anchor::{LockMode, Policy, Root};
+use serde_json::Value;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::judge::{Context, Verdict};
+use crate::oracle::{Clock, ProcOracle, ProcessOracle, SystemClock};
+use crate::record::{self, FORMAT_VERSION, Record};
+use crate::sync::Mutex;
+use crate::txn::{self, LOCK_FILE, Listing, PruneReport};
+
+/// How long an operation waits for another holder of the registry lock.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A registry: an anchored directory of `<id>.json` records.
+///
+/// Cheap to clone (shared inside); `Send + Sync`. Every change (register,
+/// prune, release, renew) is made under the registry lock: first an
+/// in-process mutex (threads sharing this registry queue there instead of
+/// polling `flock`), then an exclusive `flock` on `DIR/.lock`, which
+/// excludes other processes and other `Registry` values of this one.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    root: Root,
+    oracle: Arc<dyn ProcessOracle>,
+    clock: Arc<dyn Clock>,
+    inproc: Mutex<()>,
+}
+
+impl Registry {
+    /// Opens the registry at `path` with the default [`Policy`], creating
+    /// the directory (mode 0700, parents too) if it is missing, and judging
+    /// processes through `/proc` with the system clock.
+    ///
+    /// # Errors
+    /// The refusals of [`Root::open`] (kind [`ErrorKind::Fs`]): a directory
+    /// on the way, or the registry itself, owned by another user or
+    /// writable by group/other (`InsecureDirectory`), a symlink, ...
+    ///
+    /// # Security
+    /// THREATS FS-5 through gw-anchor: an insecure registry is refused.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, &Policy::new())
+    }
+
+    /// [`Registry::open`] with a chosen policy.
+    ///
+    /// # Errors
+    /// As [`Registry::open`].
+    pub fn open_with(path: impl AsRef<Path>, policy: &Policy) -> Result<Self> {
+        let path = path.as_ref();
+        create_dir_0700(path)?;
+        Ok(Self::from_root(Root::open(path, policy)?))
+    }
+
+    /// A registry over an open root, with the real oracle and clock.
+    pub fn from_root(root: Root) -> Self {
+        Self::from_parts(root, Arc::new(ProcOracle), Arc::new(SystemClock))
+    }
+
+    /// A registry over an open root, with an injected process oracle and
+    /// clock (tests run the registry without real processes this way).
+    pub fn from_parts(root: Root, oracle: Arc<dyn ProcessOracle>, clock: Arc<dyn Clock>) -> Self {
+        Self { inner: Arc::new(Inner { root, oracle, clock, inproc: Mutex::new(()) }) }
+    }
+
+    /// The registry directory.
+    pub fn path(&self) -> &Path {
+        self.inner.root.path()
+    }
+
+    /// The directory handle.
+    pub fn root(&self) -> &Root {
+        &self.inner.root
+    }
+
+    fn context(&self) -> Context {
+        Context {
+            now_unix_ms: self.inner.clock.now_unix_ms(),
+            boot_id: self.inner.oracle.boot_id(),
+            pid_namespace: self.inner.oracle.pid_namespace(),
+        }
+    }
+
+    /// Runs `f` under the registry lock.
+    fn locked<T>(&self, f: impl FnOnce(&crate::store::FsStore<'_>) -> Result<T>) -> Result<T> {
+        with_inproc_lock(&self.inner.inproc, || {
+            let _flock = self.inner.root.lock(LOCK_FILE, LockMode::Exclusive, Some(LOCK_TIMEOUT))?;
+            f(&crate::store::FsStore { root: &self.inner.root })
+        })
+    }
+
+    /// Registers a process: prunes the registry first (LEASE-1), then writes
+    /// the record `<id>.json` atomically (mode 0600) and returns a guard
+    /// that removes it when dropped, with the prune's report.
+    ///
+    /// The process is `registration`'s pid, or the calling process.
+    ///
+    /// # Errors
+    /// [`ErrorKind::AlreadyRegistered`] if a kept record (another live
+    /// process, or one that cannot be judged from here) holds the id — it is
+    /// not overwritten; [`ErrorKind::Malformed`] if an unreadable entry
+    /// holds the id's file name; [`ErrorKind::ProcessNotFound`] /
+    /// [`ErrorKind::ProcessUnreadable`]; filesystem errors (lock timeout, ...).
+    ///
+    /// # Security
+    /// LEASE-1 (prunes first), LEASE-2 (never overwrites a live record),
+    /// LEASE-3 (records pid, start time, boot id), LEASE-5 (records the pid
+    /// namespace).
+    pub fn register(&self, registration: &Registration) -> Result<(LeaseGuard, PruneReport)> {
+        let oracle = &self.inner.oracle;
+        let pid = registration.pid.unwrap_or_else(|| oracle.current_pid());
+        let identity = oracle.identify(pid).map_err(|e| e.relabel(format!("pid {pid}")))?;
+        let ctx = self.context();
+        let boot_id = ctx.boot_id.clone().ok_or_else(|| {
+            Error::new(ErrorKind::ProcessUnreadable, "register", "/proc/sys/kernel/random/boot_id", "boot id unknown")
+        })?;
+        let record = Record {
+            version: FORMAT_VERSION,
+            id: registration.id.clone(),
+            pid,
+            start_time: identity.start_time,
+            boot_id,
+            pid_namespace: identity.pid_namespace,
+            uid: identity.uid,
+            port: registration.port,
+            created_unix_ms: ctx.now_unix_ms,
+            expires_unix_ms: registration.ttl.map(|t| ctx.now_unix_ms.saturating_add(t.as_millis() as u64)),
+            nonce: record::new_nonce()?,
+            payload: registration.payload.clone(),
+        };
+        let report = self.locked(|store| txn::register(store, &ctx, &|p| oracle.probe(p), &record))?;
+        Ok((LeaseGuard { registry: self.clone(), record, armed: true }, report))
+    }
+
+    /// Every record with its verdict, and the entries that are not records.
+    /// Changes nothing (no lock: records are replaced atomically).
+    ///
+    /// # Errors
+    /// Filesystem errors listing the directory (a record that cannot be read
+    /// is reported in [`Listing::skipped`], not an error).
+    pub fn list(&self) -> Result<Listing> {
+        let ctx = self.context();
+        let store = crate::store::FsStore { root: &self.inner.root };
+        let scanned = txn::scan(&store, &ctx, &|p| self.inner.oracle.probe(p))?;
+        Ok(Listing { records: scanned.listed.into_iter().map(|(l, _)| l).collect(), skipped: scanned.skipped })
+    }
+
+    /// The records a prune would keep: live processes (LEASE-2, LEASE-4) and
+    /// records that cannot be judged from here and have not expired (LEASE-5).
+    ///
+    /// # Errors
+    /// As [`Registry::list`].
+    pub fn list_live(&self) -> Result<Vec<Record>> {
+        Ok(self
+            .list()?
+            .records
+            .into_iter()
+            .filter(|l| matches!(l.verdict, Verdict::Keep(_)))
+            .map(|l| l.record)
+            .collect())
+    }
+
+    /// Removes dead, expired and recycled records (with `dry_run`, only
+    /// reports them) and says what was removed, kept and left alone, and why.
+    ///
+    /// # Errors
+    /// Filesystem errors on the directory or its lock. A record that cannot
+    /// be read or removed is reported, not an error.
+    ///
+    /// # Security
+    /// LEASE-1 … LEASE-5; see [`crate::judge()`] for the order of the checks.
+    pub fn prune(&self, dry_run: bool) -> Result<PruneReport> {
+        let ctx = self.context();
+        let oracle = &self.inner.oracle;
+        if dry_run {
+            let store = crate::store::FsStore { root: &self.inner.root };
+            return txn::prune(&store, &ctx, &|p| oracle.probe(p), true);
+        }
+        self.locked(|store| txn::prune(store, &ctx, &|p| oracle.probe(p), false))
+    }
+}
+
+/// Runs `f` holding the in-process half of the registry lock (the loom
+/// models run the transactions through this very function).
+pub(crate) fn with_inproc_lock<T>(lock: &Mutex<()>, f: impl FnOnce() -> T) -> T {
+    let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
+    f()
+}
+
+/// Creates `path` (and missing parents) with mode 0700 if it is missing.
+/// The result is verified by `Root::open` afterwards, whoever created it:
+/// this only saves the caller a `mkdir`. (Not gw-anchor's `mkdir_all`: the
+/// parent of a registry need not be a directory gw may anchor, e.g. `/tmp`.)
+fn create_dir_0700(path: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path) {
+        Ok(()) => Ok(()),
+        // An existing non-directory (or a symlink) is refused by Root::open,
+        // with a better message.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::new(ErrorKind::Fs(gw_anchor::ErrorKind::Io), "create registry", path, e.to_string())),
+    }
+}
+
+/// What to register.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    id: String,
+    pid: Option<u32>,
+    port: Option<u16>,
+    ttl: Option<Duration>,
+    payload: Value,
+}
+
+impl Registration {
+    /// A registration of the calling process under `id`, without port,
+    /// expiry or payload.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidId`] unless `id` is `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`.
+    pub fn new(id: impl Into<String>) -> Result<Self> {
+        let id = id.into();
+        record::check_id(&id)?;
+        Ok(Self { id, pid: None, port: None, ttl: None, payload: Value::Null })
+    }
+
+    /// Register process `pid` instead of the calling process.
+    pub fn pid(mut self, pid: u32) -> Self {
+        self.pid = Some(pid);
+        self
+    }
+
+    /// The port the process serves.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Expire the record `ttl` after registering (renew with [`LeaseGuard::renew`]).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// The caller's payload.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidPayload`] if it is over 16 KiB serialized or 16 levels deep.
+    pub fn payload(mut self, payload: Value) -> Result<Self> {
+        record::check_payload(&payload)?;
+        self.payload = payload;
+        Ok(self)
+    }
+
+    /// The id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// A registration; removes its record when dropped, if the record is still
+/// its own (same nonce: not replaced by another registration meanwhile).
+#[derive(Debug)]
+pub struct LeaseGuard {
+    registry: Registry,
+    record: Record,
+    armed: bool,
+}
+
+impl LeaseGuard {
+    /// The record as written.
+    pub fn record(&self) -> &Record {
+        &self.record
+    }
+
+    /// The record's path.
+    pub fn path(&self) -> PathBuf {
+        self.registry.path().join(record::file_name(&self.record.id))
+    }
+
+    /// Removes the record now if it is still ours; `Ok(false)` if it was
+    /// already gone or replaced.
+    ///
+    /// # Errors
+    /// Filesystem errors (lock timeout, ...).
+    pub fn release(mut self) -> Result<bool> {
+        self.armed = false;
+        let (id, nonce) = (&self.record.id, &self.record.nonce);
+        self.registry.locked(|store| txn::release(store, id, nonce))
+    }
+
+    /// Moves the expiry to `ttl` from now (if the record is still ours).
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotOurs`] if it was pruned or replaced; filesystem errors.
+    pub fn renew(&mut self, ttl: Duration) -> Result<()> {
+        let expires = self.registry.inner.clock.now_unix_ms().saturating_add(ttl.as_millis() as u64);
+        let (id, nonce) = (&self.record.id, &self.record.nonce);
+        let rec = self.registry.locked(|store| txn::renew(store, id, nonce, Some(expires)))?;
+        self.record = rec;
+        Ok(())
+    }
+
+    /// Leaves the record in place after the guard is gone (for a process
+    /// that registers another, like `gw lease register`). Returns the record.
+    pub fn persist(mut self) -> Record {
+        self.armed = false;
+        self.record.clone()
+    }
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let (id, nonce) = (&self.record.id, &self.record.nonce);
+            // Nothing to report to in a destructor; a record left behind is
+            // pruned as dead once this process exits (LEASE-1).
+            let _ = self.registry.locked(|store| txn::release(store, id, nonce));
+        }
+    }
+}

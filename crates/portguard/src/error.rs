@@ -1,0 +1,137 @@
+//! The error type: operation, subject (port, pid or path), kind, message.
+
+use std::fmt;
+use std::io;
+
+/// What went wrong, in categories a caller can act on.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Not supported on this platform (only Linux inspects sockets).
+    Unsupported,
+    /// The inspection did not finish within its time bound.
+    Timeout,
+    /// What the kernel returned could not be parsed.
+    Parse,
+    /// The process is not running (or not visible).
+    NotRunning,
+    /// The pidfile was refused for security (insecure directory, symlink,
+    /// not a regular file...), see gw-anchor.
+    PidfileRefused,
+    /// The pidfile's content is not `PID` or `PID STARTTIME`.
+    PidfileInvalid,
+    /// The pidfile does not exist.
+    PidfileNotFound,
+    /// Any other system error, reported as it is.
+    Io,
+}
+
+impl ErrorKind {
+    /// `true` for refusals made for security.
+    pub fn is_security_refusal(self) -> bool {
+        matches!(self, Self::PidfileRefused)
+    }
+
+    /// A short stable name for `--json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unsupported => "unsupported",
+            Self::Timeout => "timeout",
+            Self::Parse => "parse",
+            Self::NotRunning => "not_running",
+            Self::PidfileRefused => "pidfile_refused",
+            Self::PidfileInvalid => "pidfile_invalid",
+            Self::PidfileNotFound => "not_found",
+            Self::Io => "io",
+        }
+    }
+}
+
+/// An error from a gw-portguard operation: the operation (`"list listeners"`,
+/// `"read pidfile"`...), its subject (`port 8080`, `pid 42`, a path), a
+/// message and, for refusals, a fix.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    op: &'static str,
+    subject: String,
+    message: String,
+    fix: Option<String>,
+    source: Option<io::Error>,
+}
+
+/// `Result` with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    #[cold]
+    pub(crate) fn new(
+        kind: ErrorKind,
+        op: &'static str,
+        subject: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self { kind, op, subject: subject.into(), message: message.into(), fix: None, source: None }
+    }
+
+    #[cold]
+    pub(crate) fn io(op: &'static str, subject: impl Into<String>, err: io::Error) -> Self {
+        let kind = if matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
+            ErrorKind::Timeout
+        } else {
+            ErrorKind::Io
+        };
+        Self { kind, op, subject: subject.into(), message: err.to_string(), fix: None, source: Some(err) }
+    }
+
+    pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+
+    /// The category.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The operation that failed.
+    pub fn op(&self) -> &'static str {
+        self.op
+    }
+
+    /// What it concerned (`port 8080`, `pid 42`, a path).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// What went wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// How to fix it, where known.
+    pub fn fix(&self) -> Option<&str> {
+        self.fix.as_deref()
+    }
+
+    /// `true` for security refusals.
+    pub fn is_security_refusal(&self) -> bool {
+        self.kind.is_security_refusal()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.op, self.subject, self.message)?;
+        if let Some(fix) = &self.fix {
+            write!(f, " (fix: {fix})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}

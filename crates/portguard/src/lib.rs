@@ -1,0 +1,261 @@
+//! # gw-portguard: prove who owns a loopback port before a secret goes there
+//!
+//! gw-portguard owns one problem: before a client sends a token to
+//! `127.0.0.1:PORT`, prove that the process listening there is the managed
+//! service and not whatever bound the port first (THREATS PORT-1..PORT-5).
+//!
+//! **How.** [`listeners`] asks the kernel for every TCP socket in LISTEN state
+//! on the port — IPv4 and IPv6, every address — with its socket inode and
+//! uid, through netlink `NETLINK_SOCK_DIAG` (inet_diag), or from
+//! `/proc/net/tcp{,6}` when netlink is unavailable ([`Source`]; both always
+//! tested). [`verify`] pins the expected process with `pidfd_open(2)` and its
+//! start time (`/proc/PID/stat` field 22), looks for `socket:[inode]` **only in
+//! the file descriptors of that process and (optionally) its descendants**,
+//! then re-checks the pidfd and start time, so a pid that died and was reused
+//! during the check is refused. [`connect_verified`] additionally finds the
+//! server side of the connection it just made (sock_diag by 4-tuple), waits a
+//! bounded time for it to be accepted, and attributes *that* socket to the
+//! tree before handing out the stream. Nothing shells out (`ss`, `lsof`).
+//!
+//! **Verdicts.** [`Verdict::Owned`] only when every listener on the port is
+//! held by the tree (and has the expected uid, if given). A second
+//! SO_REUSEPORT listener, a `::1` listener beside the service's `127.0.0.1`,
+//! or no listener at all is [`Verdict::NotOwned`]. Whatever cannot be proven
+//! — permission denied on another user's `/proc/PID/fd`, hidepid, a `/proc`
+//! from another pid namespace, a timeout, a platform other than Linux — is
+//! [`Verdict::Unknown`], and **callers must treat `Unknown` exactly like
+//! `NotOwned`** (fail closed). Every inspection is bounded by
+//! [`Options::timeout`].
+//!
+//! **Cost.** The ownership search reads the fds of the expected process
+//! first and stops when all listeners are found there; only when a listener
+//! is held elsewhere is the process tree built, which (without
+//! `/proc/PID/task/*/children`) reads every `/proc/*/stat` once. Sockets of
+//! unrelated processes are never read. Naming a *foreign* listener's pid
+//! ([`who`], and [`Options::identify_foreign`] on a NotOwned verdict) scans
+//! every visible process's fds; it never influences a verdict.
+//!
+//! **Residual risks (not guaranteed).**
+//! - An owned socket can be passed to another process (`SCM_RIGHTS`) or
+//!   inherited by a child that is later reparented away; gw sees who holds
+//!   the socket, not what that process does with the bytes. A service that
+//!   proxies its connections elsewhere is trusted as the service.
+//! - [`verify`] answers for an instant: a listener can appear right after it.
+//!   [`connect_verified`] closes that window for *its* connection by
+//!   attributing the accepted socket itself; only then does it return the
+//!   stream, and nothing is written before.
+//! - A socket shared by the tree and an outsider (fork after bind) counts as
+//!   owned: the tree holds it.
+//! - Root (or the service's own uid, via ptrace or /proc/PID/mem) can
+//!   subvert the service itself; that is out of scope.
+//! - Descendants are found by ppid at one moment: a double-forked daemon
+//!   reparented to init is not part of the tree (NotOwned, fail closed).
+//!
+//! The threat rationale lives in `audits/THREAT-MAP.md`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod error;
+mod expected;
+pub mod parse;
+#[cfg(target_os = "linux")]
+mod process;
+#[cfg(target_os = "linux")]
+mod sockets;
+mod verdict;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+pub use error::{Error, ErrorKind, Result};
+pub use expected::{Expected, pidfile_line, start_time_of};
+pub use verdict::{ConnectError, Verdict};
+
+/// One TCP socket in LISTEN state on the port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Listener {
+    /// Local address: `127.0.0.1:P`, `[::1]:P`, `0.0.0.0:P`, `[::]:P`...
+    pub addr: SocketAddr,
+    /// Socket inode (what `/proc/PID/fd/N -> socket:[inode]` shows).
+    pub inode: u64,
+    /// Owner uid of the socket, from the kernel.
+    pub uid: u32,
+    /// The pid holding it, where attributed or visible.
+    pub pid: Option<u32>,
+    /// That process's command name, where visible.
+    pub command: Option<String>,
+}
+
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} uid {}", self.addr, self.uid)?;
+        match (self.pid, &self.command) {
+            (Some(p), Some(c)) if !c.is_empty() => write!(f, " pid {p} ({c})"),
+            (Some(p), _) => write!(f, " pid {p}"),
+            (None, _) => f.write_str(" pid ?"),
+        }
+    }
+}
+
+/// Where the socket table comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    /// Netlink sock_diag; `/proc/net/tcp{,6}` only if netlink is unavailable.
+    #[default]
+    Auto,
+    /// Netlink `NETLINK_SOCK_DIAG` only.
+    Netlink,
+    /// `/proc/net/tcp` and `/proc/net/tcp6` only.
+    ProcNet,
+}
+
+/// How to inspect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Socket table source.
+    pub source: Source,
+    /// Bound on the whole inspection (and, for [`connect_verified`], on the
+    /// connect plus the wait for the accept). Past it the answer is
+    /// `Unknown`.
+    pub timeout: Duration,
+    /// On a NotOwned verdict, scan every visible process to name the
+    /// foreign listeners' pids (message only; bounded by the same timeout).
+    pub identify_foreign: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { source: Source::Auto, timeout: Duration::from_millis(500), identify_foreign: true }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+const UNSUPPORTED: &str = "unsupported platform";
+
+/// Every TCP listener on `port` (IPv4 and IPv6, all addresses), with inode
+/// and uid; `pid`/`command` are `None`.
+///
+/// # Errors
+/// `Timeout` past `opts.timeout`; `Io`/`Parse` if the source fails;
+/// `Unsupported` off Linux.
+pub fn listeners(port: u16, opts: &Options) -> Result<Vec<Listener>> {
+    #[cfg(target_os = "linux")]
+    {
+        let deadline = std::time::Instant::now() + opts.timeout;
+        listeners_until(port, opts.source, deadline)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = opts;
+        Err(Error::new(ErrorKind::Unsupported, "list listeners", format!("port {port}"), UNSUPPORTED))
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn listeners_until(port: u16, source: Source, deadline: std::time::Instant) -> Result<Vec<Listener>> {
+    let q = sockets::Query { states: 1 << parse::TCP_LISTEN, sport: port, dport: None };
+    let mut seen = HashSet::new();
+    let mut out: Vec<Listener> = sockets::fetch(q, source, deadline)?
+        .into_iter()
+        .filter(|e| seen.insert((e.local, e.inode)))
+        .map(|e| Listener { addr: e.local, inode: e.inode, uid: e.uid, pid: None, command: None })
+        .collect();
+    out.sort_by_key(|l| (l.addr.is_ipv6(), l.addr, l.inode));
+    Ok(out)
+}
+
+/// Every listener on `port` with the pid and command holding it where
+/// visible (scans the fds of every process we may read, bounded by
+/// `opts.timeout`; listeners of processes we cannot see keep `pid: None`).
+/// For display (`gw port who`), never for a decision: use [`verify`].
+///
+/// # Errors
+/// As [`listeners`].
+pub fn who(port: u16, opts: &Options) -> Result<Vec<Listener>> {
+    #[cfg(target_os = "linux")]
+    {
+        let deadline = std::time::Instant::now() + opts.timeout;
+        let mut ls = listeners_until(port, opts.source, deadline)?;
+        name_holders(&mut ls, deadline);
+        Ok(ls)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        listeners(port, opts)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn name_holders(ls: &mut [Listener], deadline: std::time::Instant) {
+    let want: HashSet<u64> = ls.iter().filter(|l| l.pid.is_none()).map(|l| l.inode).collect();
+    if want.is_empty() {
+        return;
+    }
+    let named = process::identify(&want, deadline);
+    for l in ls.iter_mut() {
+        if let Some((pid, comm)) = named.get(&l.inode) {
+            l.pid = Some(*pid);
+            l.command = Some(comm.clone());
+        }
+    }
+}
+
+/// Decides whether every listener on `port` belongs to `expected`.
+///
+/// Never fails: whatever cannot be established is [`Verdict::Unknown`],
+/// which callers treat like [`Verdict::NotOwned`].
+///
+/// # Security
+/// PORT-1 (fail closed), PORT-3 (descendants count, same-uid strangers do
+/// not), PORT-5 (every listener in both families; SO_REUSEPORT; bounded),
+/// and pid reuse (pidfd + start time re-checked after the search).
+pub fn verify(port: u16, expected: &Expected, opts: &Options) -> Verdict {
+    #[cfg(target_os = "linux")]
+    {
+        let deadline = std::time::Instant::now() + opts.timeout;
+        verdict::verify_linux(port, expected, opts, deadline).0
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (port, expected, opts);
+        Verdict::Unknown { reason: UNSUPPORTED.into() }
+    }
+}
+
+/// Connects to `addr` and returns the stream only once *this connection*
+/// is proven to have reached `expected`.
+///
+/// Steps: [`verify`] the port (must be Owned); connect; find the server side
+/// of this connection by its 4-tuple (state ESTABLISHED, local = `addr`,
+/// remote = our address) through the same source; wait (bounded by
+/// `opts.timeout`, counted from the call) until it has been accepted (it
+/// has an inode only then); that inode must be held by the expected tree;
+/// re-check the pidfd and start time. Nothing is written to the stream here:
+/// on refusal it is closed unused.
+///
+/// # Errors
+/// [`ConnectError::Refused`] with the verdict when ownership is not proven
+/// (including a hijacker that never accepts: Unknown after the timeout);
+/// [`ConnectError::Io`] when the connect itself fails.
+///
+/// # Security
+/// PORT-1 and PORT-2: a hijacker that answers exactly like the service is
+/// refused, because the decision is made from the kernel's socket table and
+/// the process tree, never from what the peer says.
+pub fn connect_verified(
+    addr: SocketAddr,
+    expected: &Expected,
+    opts: &Options,
+) -> std::result::Result<TcpStream, ConnectError> {
+    #[cfg(target_os = "linux")]
+    {
+        verdict::connect_linux(addr, expected, opts)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (addr, expected, opts);
+        Err(ConnectError::Refused(Verdict::Unknown { reason: UNSUPPORTED.into() }))
+    }
+}

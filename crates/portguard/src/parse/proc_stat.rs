@@ -1,0 +1,113 @@
+//! `/proc/PID/stat` (proc(5)): `pid (comm) state ppid ... starttime ...`.
+//!
+//! `comm` is chosen by the process (prctl `PR_SET_NAME`) and may contain
+//! spaces, parentheses and `)`; it ends at the *last* `)` of the line,
+//! since no later field can contain one.
+
+use super::ParseError;
+
+const WHAT: &str = "/proc/PID/stat";
+
+/// The fields of `/proc/PID/stat` that gw uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcStat {
+    /// Field 1: the process id.
+    pub pid: u32,
+    /// Field 2: the command name, without the parentheses (raw bytes).
+    pub comm: Vec<u8>,
+    /// Field 3: the state letter (`R`, `S`, `Z`, ...).
+    pub state: u8,
+    /// Field 4: the parent's pid (0 for pid 1 and kernel threads' parent).
+    pub ppid: u32,
+    /// Field 22: start time after boot, in clock ticks. With the pid it
+    /// identifies one process across pid reuse.
+    pub start_time: u64,
+}
+
+impl ProcStat {
+    /// The command name as text (lossy).
+    pub fn comm_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.comm).into_owned()
+    }
+}
+
+/// Parses `/proc/PID/stat`.
+///
+/// # Errors
+/// A [`ParseError`] when the input is longer than 4096 bytes, lacks the
+/// `pid (comm)` frame, has fewer than 22 fields, or a used field is not a
+/// number.
+pub fn proc_stat(buf: &[u8]) -> Result<ProcStat, ParseError> {
+    if buf.len() > 4096 {
+        return Err(ParseError::new(WHAT, 4096, "longer than 4096 bytes"));
+    }
+    let open = buf.iter().position(|&b| b == b'(').ok_or_else(|| ParseError::new(WHAT, 0, "no '('"))?;
+    let close = buf.iter().rposition(|&b| b == b')').ok_or_else(|| ParseError::new(WHAT, 0, "no ')'"))?;
+    if close < open || open < 2 || buf[open - 1] != b' ' {
+        return Err(ParseError::new(WHAT, open, "malformed 'pid (comm)'"));
+    }
+    let pid = num(&buf[..open - 1], 0)?;
+    let comm = buf[open + 1..close].to_vec();
+    let rest = &buf[close + 1..];
+    if rest.first() != Some(&b' ') {
+        return Err(ParseError::new(WHAT, close + 1, "expected ' ' after comm"));
+    }
+    let fields: Vec<&[u8]> = rest[1..].split(|&b| b == b' ').collect();
+    // fields[0] is field 3 (state); field N is fields[N - 3].
+    if fields.len() < 20 {
+        return Err(ParseError::new(WHAT, close + 1, format!("{} fields after comm, need 20", fields.len())));
+    }
+    let state = match fields[0] {
+        [s] if s.is_ascii_alphabetic() => *s,
+        _ => return Err(ParseError::new(WHAT, close + 2, "bad state")),
+    };
+    let ppid = num(fields[1], close + 2)?;
+    let start_time = num(trim_nl(fields[19]), close + 2)?;
+    Ok(ProcStat {
+        pid: u32::try_from(pid).map_err(|_| ParseError::new(WHAT, 0, "pid too large"))?,
+        comm,
+        state,
+        ppid: u32::try_from(ppid).map_err(|_| ParseError::new(WHAT, close + 2, "ppid too large"))?,
+        start_time,
+    })
+}
+
+fn trim_nl(b: &[u8]) -> &[u8] {
+    b.strip_suffix(b"\n").unwrap_or(b)
+}
+
+fn num(b: &[u8], at: usize) -> Result<u64, ParseError> {
+    if b.is_empty() || b.len() > 20 || !b.iter().all(u8::is_ascii_digit) {
+        return Err(ParseError::new(WHAT, at, format!("not a number: {:?}", String::from_utf8_lossy(b))));
+    }
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ParseError::new(WHAT, at, "number out of range"))
+}
+
+/// Formats a stat line as the kernel would (for round-trip tests and seeds).
+pub fn format_proc_stat(s: &ProcStat) -> Vec<u8> {
+    let mut out = format!("{} (", s.pid).into_bytes();
+    out.extend_from_slice(&s.comm);
+    out.extend_from_slice(
+        format!(
+            ") {} {} {} {} 0 -1 4194560 120 0 0 0 3 1 0 0 20 0 1 0 {} 12345678 345 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n",
+            s.state as char, s.ppid, s.pid, s.pid, s.start_time
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comm_with_parens_and_spaces() {
+        let s = ProcStat { pid: 42, comm: b"a) (b ) c".to_vec(), state: b'S', ppid: 7, start_time: 123456 };
+        assert_eq!(proc_stat(&format_proc_stat(&s)).unwrap(), s);
+        assert_eq!(proc_stat(&std::fs::read("/proc/self/stat").unwrap()).unwrap().pid, std::process::id());
+    }
+}

@@ -1,0 +1,464 @@
+//! The approval watcher: list pending requests, approve allowlisted clients
+//! exactly once, reject the others once.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{Clock, sleep_until};
+use crate::command::{CommandLine, Outcome, Runner};
+use crate::error::{Error, Result};
+use crate::event::{Event, Log, ms};
+use crate::schedule::Schedule;
+
+/// The largest list output accepted, in bytes.
+pub const MAX_LIST_BYTES: usize = 1024 * 1024;
+/// The most requests one list may hold.
+pub const MAX_REQUESTS: usize = 1000;
+/// The longest id.
+const MAX_ID: usize = 128;
+/// The longest client name or scope, in bytes.
+const MAX_NAME: usize = 256;
+/// The most scopes one request may name.
+const MAX_SCOPES: usize = 64;
+
+/// A request id: 1 to 128 of `[A-Za-z0-9._:-]`, not starting with `-`.
+///
+/// # Security
+/// The id becomes an argument of the approve command: the charset keeps out
+/// whitespace, quotes, `/`, `$` and control characters, and the first
+/// character may not be `-`, so an id can never be read as an option.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// Validates `id`.
+    ///
+    /// # Errors
+    /// `Refused` if it is empty, too long, starts with `-`, or has a
+    /// character outside `[A-Za-z0-9._:-]`.
+    pub fn new(id: &str) -> Result<Self> {
+        let op = "validate request id";
+        let shown: String = id.chars().take(40).flat_map(char::escape_debug).collect();
+        if id.is_empty() || id.len() > MAX_ID {
+            return Err(Error::refused(op, shown, format!("an id is 1 to {MAX_ID} characters")));
+        }
+        if id.starts_with('-') {
+            return Err(Error::refused(op, shown, "an id may not start with `-` (it would read as an option)"));
+        }
+        if let Some(c) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))) {
+            return Err(Error::refused(
+                op,
+                shown,
+                format!("character {c:?} is not allowed in an id (only A-Z a-z 0-9 . _ : -)"),
+            ));
+        }
+        Ok(Self(id.to_owned()))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One pending request as the list command reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingRequest {
+    /// Its id (validated).
+    pub id: RequestId,
+    /// The client asking (1 to 256 bytes, no control characters).
+    pub client: String,
+    /// The scopes asked for (informational; at most 64).
+    pub scopes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    id: String,
+    client: String,
+    scopes: Vec<String>,
+}
+
+fn check_name(what: &str, s: &str) -> Result<()> {
+    if s.is_empty() || s.len() > MAX_NAME {
+        return Err(Error::list(format!("a {what} is 1 to {MAX_NAME} bytes")));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(Error::list(format!("a {what} contains a control character")));
+    }
+    Ok(())
+}
+
+/// Parses the list command's output: a JSON array of
+/// `{"id": "...", "client": "...", "scopes": ["..."]}`, nothing else.
+///
+/// Strict: at most [`MAX_LIST_BYTES`] and [`MAX_REQUESTS`]; no other fields,
+/// no duplicate fields, no trailing data, no byte-order mark; ids checked by
+/// [`RequestId::new`]; the same id twice refuses the whole list.
+///
+/// # Errors
+/// `InvalidList` for malformed or oversized output, `Refused` for an id
+/// outside the charset or a duplicate id.
+pub fn parse_pending(bytes: &[u8]) -> Result<Vec<PendingRequest>> {
+    if bytes.len() > MAX_LIST_BYTES {
+        return Err(Error::list(format!("{} bytes is more than the {MAX_LIST_BYTES} allowed", bytes.len())));
+    }
+    let raw: Vec<RawRequest> = serde_json::from_slice(bytes).map_err(|e| Error::list(e.to_string()))?;
+    if raw.len() > MAX_REQUESTS {
+        return Err(Error::list(format!("{} requests is more than the {MAX_REQUESTS} allowed", raw.len())));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(raw.len());
+    for r in raw {
+        let id = RequestId::new(&r.id)?;
+        if !seen.insert(id.clone()) {
+            return Err(Error::refused("parse pending list", id.0, "the same id is listed twice"));
+        }
+        check_name("client", &r.client)?;
+        if r.scopes.len() > MAX_SCOPES {
+            return Err(Error::list(format!("request {id} names more than {MAX_SCOPES} scopes")));
+        }
+        for s in &r.scopes {
+            check_name("scope", s)?;
+        }
+        out.push(PendingRequest { id, client: r.client, scopes: r.scopes });
+    }
+    Ok(out)
+}
+
+/// What the approval watcher runs and whom it approves.
+#[derive(Debug, Clone)]
+pub struct ApprovalConfig {
+    list: CommandLine,
+    approve: CommandLine,
+    allow: BTreeSet<String>,
+    call_timeout: Duration,
+}
+
+impl ApprovalConfig {
+    /// A configuration: the list command, the approve command (an argument
+    /// must carry `{id}`), the allowlisted client names (exact match) and the
+    /// timeout of each call.
+    ///
+    /// # Errors
+    /// `InvalidConfig` if the approve command has no `{id}`, the allowlist
+    /// is empty, or the timeout is zero.
+    pub fn new(
+        list: CommandLine,
+        approve: CommandLine,
+        allow: impl IntoIterator<Item = String>,
+        call_timeout: Duration,
+    ) -> Result<Self> {
+        let op = "approval watcher";
+        if !approve.has_placeholder() {
+            return Err(Error::config(op, "--approve-cmd", "no argument carries {id} (fix: e.g. 'tool approve {id}')"));
+        }
+        if list.has_placeholder() {
+            return Err(Error::config(op, "--list-cmd", "the list command takes no {id}"));
+        }
+        let allow: BTreeSet<String> = allow.into_iter().collect();
+        if allow.is_empty() {
+            return Err(Error::config(op, "--allow", "the allowlist is empty: nothing could ever be approved"));
+        }
+        if call_timeout.is_zero() {
+            return Err(Error::config(op, "--call-timeout", "must be longer than zero"));
+        }
+        Ok(Self { list, approve, allow, call_timeout })
+    }
+}
+
+/// Caps of a bounded one-shot pass (WATCH-5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OneShotLimits {
+    /// The most approvals attempted.
+    pub max_approvals: usize,
+    /// The most time the pass may take, calls included.
+    pub max_time: Duration,
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PassReport {
+    /// Requests listed (0 if the list failed).
+    pub listed: usize,
+    /// Approved in this pass.
+    pub approved: Vec<RequestId>,
+    /// Rejected in this pass (first sight of a non-allowlisted client).
+    pub rejected: Vec<RequestId>,
+    /// Approvals that failed in this pass (transient or permanent).
+    pub failed: Vec<RequestId>,
+    /// Approval attempts made (successful or not).
+    pub attempts: usize,
+    /// Why the list could not be used, if it could not.
+    pub list_error: Option<String>,
+    /// The pass stopped at its count cap.
+    pub capped_count: bool,
+    /// The pass stopped at its time cap (or the run's deadline).
+    pub capped_time: bool,
+}
+
+/// What a whole run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    /// Polls in the fast window.
+    pub fast_polls: u32,
+    /// Polls after it (keepalive).
+    pub slow_polls: u32,
+    /// Every request approved.
+    pub approved: Vec<RequestId>,
+    /// Every request rejected.
+    pub rejected: Vec<RequestId>,
+    /// Requests whose approval failed permanently.
+    pub failed: Vec<RequestId>,
+    /// Whether the run was stopped before its deadline.
+    pub stopped: bool,
+    /// When the run ended, in milliseconds from its start.
+    pub ended_at_ms: u64,
+}
+
+/// The approval watcher and its bookkeeping.
+///
+/// # Security
+/// - WATCH-2: an approval that timed out or failed transiently is not
+///   marked handled; the next poll retries it, and once it succeeds the id
+///   is never approved again.
+/// - WATCH-4: a client not on the allowlist is never approved; its request
+///   is logged once and never retried.
+/// - WATCH-1: every call is bounded by the call timeout and by what is left
+///   of the deadline.
+#[derive(Debug)]
+pub struct ApprovalWatcher<R> {
+    config: ApprovalConfig,
+    runner: R,
+    approved: BTreeSet<RequestId>,
+    rejected: BTreeSet<RequestId>,
+    failed: BTreeSet<RequestId>,
+}
+
+impl<R: Runner> ApprovalWatcher<R> {
+    /// A watcher with empty bookkeeping.
+    pub fn new(config: ApprovalConfig, runner: R) -> Self {
+        Self { config, runner, approved: BTreeSet::new(), rejected: BTreeSet::new(), failed: BTreeSet::new() }
+    }
+
+    /// Ids approved so far.
+    pub fn approved(&self) -> &BTreeSet<RequestId> {
+        &self.approved
+    }
+
+    /// Ids rejected so far.
+    pub fn rejected(&self) -> &BTreeSet<RequestId> {
+        &self.rejected
+    }
+
+    /// Ids whose approval failed permanently.
+    pub fn failed(&self) -> &BTreeSet<RequestId> {
+        &self.failed
+    }
+
+    /// One pass: list, then approve what is allowlisted and not yet handled,
+    /// attempting at most `max_approvals` approvals, no call running past
+    /// `until`.
+    pub fn pass(&mut self, clock: &dyn Clock, log: &mut dyn Log, until: Instant, max_approvals: usize) -> PassReport {
+        let mut report = PassReport::default();
+        let Some(budget) = self.budget(clock, until) else {
+            report.capped_time = true;
+            return report;
+        };
+        let call = self.runner.run(self.config.list.argv(), budget);
+        if call.outcome != Outcome::Done {
+            log.event(&Event::ListFailed { outcome: call.outcome, detail: call.detail.clone() });
+            report.list_error = Some(call.detail);
+            report.capped_time = call.timed_out && clock.now() >= until;
+            return report;
+        }
+        let requests = match parse_pending(&call.stdout) {
+            Ok(r) => r,
+            Err(e) => {
+                log.event(&Event::InvalidList { detail: e.to_string() });
+                report.list_error = Some(e.to_string());
+                return report;
+            }
+        };
+        report.listed = requests.len();
+        for req in requests {
+            if self.approved.contains(&req.id) || self.rejected.contains(&req.id) || self.failed.contains(&req.id) {
+                continue;
+            }
+            if !self.config.allow.contains(&req.client) {
+                log.event(&Event::Rejected { id: req.id.0.clone(), client: req.client.clone() });
+                report.rejected.push(req.id.clone());
+                self.rejected.insert(req.id);
+                continue;
+            }
+            if report.attempts >= max_approvals {
+                report.capped_count = true;
+                continue;
+            }
+            let Some(budget) = self.budget(clock, until) else {
+                report.capped_time = true;
+                break;
+            };
+            report.attempts += 1;
+            let argv = self.config.approve.substitute(req.id.as_str());
+            let call = self.runner.run(&argv, budget);
+            match call.outcome {
+                Outcome::Done => {
+                    log.event(&Event::Approved { id: req.id.0.clone(), client: req.client.clone() });
+                    report.approved.push(req.id.clone());
+                    self.approved.insert(req.id);
+                }
+                outcome => {
+                    let outcome = if outcome == Outcome::Rejected { Outcome::Permanent } else { outcome };
+                    log.event(&Event::ApproveFailed {
+                        id: req.id.0.clone(),
+                        client: req.client.clone(),
+                        outcome,
+                        detail: call.detail,
+                    });
+                    report.failed.push(req.id.clone());
+                    if outcome == Outcome::Permanent {
+                        self.failed.insert(req.id);
+                    }
+                }
+            }
+        }
+        if report.capped_count {
+            log.event(&Event::Capped { cap: "count" });
+        }
+        if report.capped_time {
+            log.event(&Event::Capped { cap: "time" });
+        }
+        report
+    }
+
+    /// What a call may take: the call timeout, cut to what is left before
+    /// `until`; `None` when nothing is left.
+    fn budget(&self, clock: &dyn Clock, until: Instant) -> Option<Duration> {
+        let left = until.saturating_duration_since(clock.now());
+        (!left.is_zero()).then(|| left.min(self.config.call_timeout))
+    }
+
+    /// The bounded best-effort pass (WATCH-5): one pass, at most
+    /// `limits.max_approvals` approval attempts and `limits.max_time` in all.
+    /// It never fails: every failure is logged and in the report.
+    pub fn one_shot(&mut self, limits: OneShotLimits, clock: &dyn Clock, log: &mut dyn Log) -> PassReport {
+        let start = clock.now();
+        let report = self.pass(clock, log, start + limits.max_time, limits.max_approvals);
+        log.event(&Event::Finished { at_ms: ms(clock.now() - start), reason: "pass_done" });
+        report
+    }
+
+    /// Polls on `schedule` until its deadline (or until `stop` returns
+    /// true): fast, then keepalive (WATCH-3, WATCH-6). No call runs past the
+    /// deadline (WATCH-1).
+    pub fn run(
+        &mut self,
+        schedule: &Schedule,
+        clock: &dyn Clock,
+        log: &mut dyn Log,
+        stop: &dyn Fn() -> bool,
+    ) -> RunReport {
+        let start = clock.now();
+        let end = start + schedule.deadline();
+        let mut report = RunReport::default();
+        let mut next = Duration::ZERO;
+        let mut slow = false;
+        loop {
+            if sleep_until(clock, start + next, stop) {
+                report.stopped = true;
+                break;
+            }
+            let at = clock.now() - start;
+            if at > schedule.deadline() {
+                break;
+            }
+            let fast = schedule.is_fast(at);
+            if !fast && !slow {
+                slow = true;
+                log.event(&Event::SlowPhase { at_ms: ms(at) });
+            }
+            if fast {
+                report.fast_polls += 1;
+            } else {
+                report.slow_polls += 1;
+            }
+            self.pass_logged(clock, log, end, at, fast);
+            match schedule.next_poll(at, clock.now() - start) {
+                Some(n) => next = n,
+                None => break,
+            }
+        }
+        report.approved = self.approved.iter().cloned().collect();
+        report.rejected = self.rejected.iter().cloned().collect();
+        report.failed = self.failed.iter().cloned().collect();
+        report.ended_at_ms = ms(clock.now() - start);
+        let reason = if report.stopped { "stopped" } else { "deadline" };
+        log.event(&Event::Finished { at_ms: report.ended_at_ms, reason });
+        report
+    }
+
+    fn pass_logged(&mut self, clock: &dyn Clock, log: &mut dyn Log, end: Instant, at: Duration, fast: bool) {
+        // The Polled event goes before the pass's own events.
+        let mut buffered: Vec<Event> = Vec::new();
+        let pass = self.pass(clock, &mut buffered, end, usize::MAX);
+        if pass.list_error.is_none() {
+            log.event(&Event::Polled { at_ms: ms(at), fast, pending: pass.listed });
+        }
+        for e in &buffered {
+            log.event(e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_strict() {
+        for ok in ["a", "req-1", "A.b_c:d-9", &"x".repeat(128)] {
+            assert!(RequestId::new(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-rf", "--force", "a b", "a/b", "a;b", "$x", "é", "a\n", &"x".repeat(129)] {
+            let e = RequestId::new(bad).unwrap_err();
+            assert!(e.kind().is_security_refusal(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_list_parser_is_strict() {
+        let ok = br#"[{"id":"r1","client":"cli","scopes":["a.b"]},{"id":"r2","client":"x y","scopes":[]}]"#;
+        let v = parse_pending(ok).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[1].client, "x y");
+        assert!(parse_pending(b"[]").unwrap().is_empty());
+        for bad in [
+            &br#"{"id":"r1"}"#[..],
+            br#"[{"id":"r1","client":"c"}]"#,
+            br#"[{"id":"r1","client":"c","scopes":[],"extra":1}]"#,
+            br#"[{"id":"r1","id":"r2","client":"c","scopes":[]}]"#,
+            br#"[{"id":"r1","client":"c","scopes":[]}] x"#,
+            br#"[{"id":"r1","client":"c","scopes":[]},{"id":"r1","client":"d","scopes":[]}]"#,
+            br#"[{"id":"-r1","client":"c","scopes":[]}]"#,
+            br#"[{"id":"r1","client":"","scopes":[]}]"#,
+            br#"[{"id":"r1","client":"a\u0007","scopes":[]}]"#,
+            b"\xef\xbb\xbf[]",
+        ] {
+            assert!(parse_pending(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        let big = format!("[{}]", vec![r#"{"id":"a","client":"c","scopes":[]}"#; 40_000].join(","));
+        assert!(parse_pending(big.as_bytes()).is_err());
+    }
+}

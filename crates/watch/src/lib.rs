@@ -1,0 +1,61 @@
+//! gw-watch: supervised polling that cannot be pinned, flooded or tricked.
+//!
+//! The problem this crate owns is running *other programs* on a schedule
+//! from a long-lived watcher without the watcher itself becoming the
+//! weak point:
+//!
+//! - [`Schedule`]: a fast cadence during a fast window, then a slow
+//!   keepalive cadence until an overall deadline (WATCH-6). The schedule
+//!   depends only on time, never on what the polls found, so a request that
+//!   stays pending cannot keep the fast cadence past the window (WATCH-3).
+//! - [`CommandLine`] and [`ProcessRunner`]: external commands run without a
+//!   shell (an argv vector), each call bounded by a timeout after which its
+//!   whole process group is killed and reaped (WATCH-1), its output bounded
+//!   in size, and its result classified as an [`Outcome`].
+//! - [`ApprovalWatcher`]: polls a list command for pending requests
+//!   ([`parse_pending`], strict and size-bounded), approves allowlisted
+//!   clients exactly once, rejects the others once (WATCH-4), retries
+//!   approvals that failed transiently (WATCH-2); [`ApprovalWatcher::run`]
+//!   follows the schedule to the deadline, [`ApprovalWatcher::one_shot`] is
+//!   the bounded best-effort pass that never fails its caller (WATCH-5).
+//! - [`Watchdog`]: probes health through an injected probe, runs a recovery
+//!   command after K consecutive failures, with exponential backoff and
+//!   jitter and a restart rate limit, never two recoveries at once.
+//!
+//! Time comes from a [`Clock`], so every schedule is tested in virtual time
+//! ([`VirtualClock`]); commands go through a [`Runner`], so the bookkeeping is
+//! tested without processes and the process handling with real ones.
+//!
+//! What it does not do: it does not judge whether a client *should* be on the
+//! allowlist, and it cannot bound a command that escapes its process group
+//! (`setsid`) other than by no longer waiting for it (its output pipe is
+//! abandoned after a short grace, the call reported as failed).
+//!
+//! Concurrency: a watcher's bookkeeping (approved / rejected / failed sets)
+//! is owned by one `&mut` loop and never shared between threads, so there is
+//! no loom model for it; the only threads are the per-call pipe readers,
+//! which own their buffers and hand them back over a channel.
+//!
+//! Threat rationale: shared/THREATS.md WATCH-1 … WATCH-6 (audits/ maps them to
+//! tests).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod approval;
+mod clock;
+mod command;
+mod error;
+mod event;
+mod schedule;
+mod watchdog;
+
+pub use approval::{
+    ApprovalConfig, ApprovalWatcher, MAX_LIST_BYTES, MAX_REQUESTS, OneShotLimits, PassReport, PendingRequest,
+    RequestId, RunReport, parse_pending,
+};
+pub use clock::{Clock, SystemClock, VirtualClock};
+pub use command::{CallReport, CommandLine, ID_PLACEHOLDER, Outcome, ProcessRunner, Runner};
+pub use error::{Error, ErrorKind, Result};
+pub use event::{Event, Log};
+pub use schedule::Schedule;
+pub use watchdog::{RateLimit, Watchdog, WatchdogConfig, WatchdogExit, WatchdogReport};

@@ -1,0 +1,70 @@
+//! Fuzz target: the approval watcher's list parser,
+//! `gw_watch::parse_pending`, on arbitrary bytes (the list command's stdout
+//! is untrusted: THREATS WATCH-4).
+//!
+//! Properties:
+//! - it never panics; input over `MAX_LIST_BYTES` is always refused;
+//! - an accepted input is, read independently with serde_json as a value, an
+//!   array of at most `MAX_REQUESTS` objects with exactly the keys `id`,
+//!   `client`, `scopes` (strings, strings, array of strings), in the same
+//!   order and with the same values as the parser returned;
+//! - every accepted id is 1 to 128 of `[A-Za-z0-9._:-]`, does not start with
+//!   `-`, and ids are unique; clients and scopes are 1 to 256 bytes without
+//!   control characters, at most 64 scopes;
+//! - substituted into an approve command, an accepted id is exactly one
+//!   whole argument (no splitting, nothing else changed);
+//! - the accepted list serialises back to JSON that parses to the same list.
+//!
+//! `GW_FUZZ_DEBUG=1` prints each input and result.
+#![no_main]
+
+use std::collections::BTreeSet;
+
+use gw_watch::{CommandLine, MAX_LIST_BYTES, MAX_REQUESTS, parse_pending};
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+
+fuzz_target!(|data: &[u8]| {
+    let got = parse_pending(data);
+    if std::env::var_os("GW_FUZZ_DEBUG").is_some() {
+        eprintln!("input {:?}\n  -> {got:?}", String::from_utf8_lossy(data));
+    }
+    let Ok(list) = got else {
+        return;
+    };
+    assert!(data.len() <= MAX_LIST_BYTES);
+    assert!(list.len() <= MAX_REQUESTS);
+
+    // Independent reading.
+    let v: Value = serde_json::from_slice(data).expect("accepted input is JSON");
+    let arr = v.as_array().expect("accepted input is an array");
+    assert_eq!(arr.len(), list.len());
+    let mut ids = BTreeSet::new();
+    let approve = CommandLine::parse("approve --yes {id} tail").unwrap();
+    for (obj, req) in arr.iter().zip(&list) {
+        let obj = obj.as_object().expect("each request is an object");
+        let keys: BTreeSet<&str> = obj.keys().map(String::as_str).collect();
+        assert_eq!(keys, BTreeSet::from(["id", "client", "scopes"]));
+        assert_eq!(obj["id"].as_str(), Some(req.id.as_str()));
+        assert_eq!(obj["client"].as_str(), Some(req.client.as_str()));
+        let scopes: Vec<&str> = obj["scopes"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+        assert_eq!(scopes, req.scopes);
+
+        let id = req.id.as_str();
+        assert!((1..=128).contains(&id.len()));
+        assert!(!id.starts_with('-'));
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')));
+        assert!(ids.insert(id.to_owned()), "duplicate id accepted");
+        for name in std::iter::once(&req.client).chain(&req.scopes) {
+            assert!((1..=256).contains(&name.len()));
+            assert!(!name.chars().any(char::is_control));
+        }
+        assert!(req.scopes.len() <= 64);
+
+        let argv = approve.substitute(id);
+        assert_eq!(argv, ["approve", "--yes", id, "tail"]);
+    }
+
+    let again = serde_json::to_vec(&list).unwrap();
+    assert_eq!(parse_pending(&again).expect("re-serialised list parses"), list);
+});

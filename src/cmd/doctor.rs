@@ -1,0 +1,67 @@
+//! `gw doctor`: audits a gw home and prints findings with their fixes. The
+//! checks are in `src/doctor/` (over gw-anchor, gw-cred, gw-lease and
+//! gw-portguard); this file parses, runs and prints.
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+
+use clap::Args;
+use gw_anchor::Policy;
+
+use crate::doctor::{self, Options};
+use crate::output::{CliError, Output};
+
+/// `gw doctor [--home DIR] [--profile NAME]`.
+#[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    /// The gw home to audit (default: $GW_HOME, else $XDG_CONFIG_HOME/gw,
+    /// else ~/.config/gw). It need not exist: a missing home is reported
+    /// with the directory it would be created in.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) home: Option<PathBuf>,
+    /// Do not probe the OS keyrings. (The probe is gw-cred's availability
+    /// check: it stores, reads back and deletes one entry holding no secret;
+    /// it is the only thing the doctor writes anywhere.)
+    #[arg(long)]
+    pub(crate) no_keyring_probe: bool,
+    /// Do not read the kernel's fs.protected_* settings.
+    #[arg(long, hide = true)]
+    pub(crate) skip_kernel: bool,
+}
+
+/// Whether `--profile` was given on the command line (the global flag has a
+/// default, and the doctor audits every profile unless one is named).
+fn profile_named() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != OsStr::new("--"))
+        .any(|a| a == OsStr::new("--profile") || a.as_encoded_bytes().starts_with(b"--profile="))
+}
+
+pub(crate) fn run(args: DoctorArgs, profile: &str, policy: &Policy, out: Output) -> Result<u8, CliError> {
+    let (home, home_error) = match args.home {
+        Some(h) => (Some(h), None),
+        None => match gw_cred::home_path() {
+            Ok(h) => (Some(h), None),
+            Err(e) => (None, Some(format!("{} (fix: {})", e.message(), e.fix().unwrap_or("set GW_HOME")))),
+        },
+    };
+    let opts = Options {
+        home,
+        home_error,
+        profile: profile_named().then(|| profile.to_owned()),
+        keyring_probe: !args.no_keyring_probe,
+        kernel: !args.skip_kernel,
+    };
+    if let Some(p) = &opts.profile {
+        gw_cred::check_profile_name(p)?;
+    }
+    let report = doctor::audit(&opts, policy);
+    let code = report.exit_code();
+    let mut json = report.to_json();
+    if let serde_json::Value::Object(map) = &mut json {
+        map.insert("ok".into(), serde_json::Value::Bool(code == 0));
+    }
+    out.ok(&report.to_text(), json);
+    Ok(code)
+}

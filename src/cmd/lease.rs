@@ -1,0 +1,214 @@
+//! `gw lease`: the command line over gw-lease (register / list / prune).
+//! Every decision (what is alive, what is removed) is gw-lease's.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use gw_anchor::Policy;
+use gw_lease::{Listed, PruneReport, Record, Registration, Registry, SkipReason, Skipped, Verdict};
+use serde_json::json;
+
+use crate::output::{CliError, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, Output};
+
+/// Liveness records in a registry directory.
+#[derive(Debug, Subcommand)]
+pub(crate) enum LeaseCommand {
+    /// Register a process in the registry DIR (created 0700 if missing):
+    /// prunes dead, expired and recycled records first, then writes
+    /// DIR/ID.json atomically with the process's pid, start time, boot id
+    /// and pid namespace. Refused if a live record of another process holds
+    /// ID. The record stays after gw exits; it is pruned once its process is
+    /// gone or its TTL has passed.
+    Register(RegisterArgs),
+    /// List the live records of DIR (alive, alive but owned by another user,
+    /// or from another pid namespace and not yet expired). Changes nothing.
+    List(ListArgs),
+    /// Remove the records of DIR whose process is gone or a zombie, whose
+    /// TTL has passed, or whose pid now belongs to another process (other
+    /// start time or boot). Records of live processes are kept, and so are
+    /// records from another pid namespace until they expire. Symlinks,
+    /// FIFOs, directories and malformed records are reported, never
+    /// followed or deleted.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RegisterArgs {
+    /// The registry directory (must be yours and not group/other writable;
+    /// created 0700 if missing).
+    pub(crate) dir: PathBuf,
+    /// The record id: 1-64 characters of A-Z a-z 0-9 . _ - starting with a
+    /// letter or digit. The record is DIR/ID.json.
+    #[arg(long)]
+    pub(crate) id: String,
+    /// The process to register. Default: gw's parent process (the shell or
+    /// program that ran `gw lease register`), since gw itself exits at once.
+    #[arg(long)]
+    pub(crate) pid: Option<u32>,
+    /// The port the process serves (recorded for clients).
+    #[arg(long)]
+    pub(crate) port: Option<u16>,
+    /// Expire the record after this long (e.g. 30s, 10m, 1h). Default: no
+    /// expiry (the record lives as long as its process).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub(crate) ttl: Option<Duration>,
+    /// A JSON value stored with the record (at most 16 KiB; parsed strictly).
+    /// Arguments are readable by other processes: never put a secret here.
+    #[arg(long)]
+    pub(crate) payload: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// The registry directory.
+    pub(crate) dir: PathBuf,
+    /// Show every record with its verdict (also those a prune would remove),
+    /// and the entries that are not records.
+    #[arg(long)]
+    pub(crate) all: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PruneArgs {
+    /// The registry directory.
+    pub(crate) dir: PathBuf,
+    /// Report what would be removed, remove nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+/// The CLI form of a gw-lease error.
+fn cli_err(e: gw_lease::Error) -> CliError {
+    use gw_lease::ErrorKind as K;
+    let code = match e.kind() {
+        K::Fs(k) => CliError::code_for(k),
+        K::InvalidId | K::InvalidPayload => EXIT_USAGE,
+        K::ProcessNotFound => EXIT_NOT_FOUND,
+        _ => EXIT_FAILED,
+    };
+    CliError {
+        code,
+        kind: e.kind().as_str(),
+        op: e.op(),
+        path: Some(e.path().display().to_string()),
+        message: e.message().into(),
+        fix: e.fix().map(str::to_owned),
+    }
+}
+
+pub(crate) fn run(cmd: LeaseCommand, policy: &Policy, out: Output) -> Result<u8, CliError> {
+    match cmd {
+        LeaseCommand::Register(a) => register(a, policy, out),
+        LeaseCommand::List(a) => list(a, policy, out),
+        LeaseCommand::Prune(a) => prune(a, policy, out),
+    }
+}
+
+fn register(a: RegisterArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
+    let mut reg = Registration::new(&a.id).map_err(cli_err)?;
+    let pid = match a.pid {
+        Some(p) => p,
+        None => rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32).ok_or_else(|| {
+            CliError::usage("register", "gw has no parent process to register").with_fix("pass --pid PID")
+        })?,
+    };
+    reg = reg.pid(pid);
+    if let Some(p) = a.port {
+        reg = reg.port(p);
+    }
+    if let Some(t) = a.ttl {
+        reg = reg.ttl(t);
+    }
+    if let Some(text) = &a.payload {
+        let value = gw_persist::parse_json(text.as_bytes(), &gw_persist::Limits::default())
+            .map_err(|e| CliError::input(e, "--payload"))?;
+        reg = reg.payload(value).map_err(cli_err)?;
+    }
+    let registry = Registry::open_with(&a.dir, policy).map_err(cli_err)?;
+    let (guard, report) = registry.register(&reg).map_err(cli_err)?;
+    let path = guard.path();
+    let record = guard.persist();
+    let mut human = format!("registered {} (pid {}) in {}", record.id, record.pid, path.display());
+    if !report.removed.is_empty() {
+        human.push('\n');
+        human.push_str(&removed_lines(&report));
+    }
+    out.ok(&human, json!({ "path": path, "record": record, "pruned": report }));
+    Ok(EXIT_OK)
+}
+
+fn list(a: ListArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
+    let registry = Registry::open_with(&a.dir, policy).map_err(cli_err)?;
+    let listing = registry.list().map_err(cli_err)?;
+    let shown: Vec<&Listed> =
+        listing.records.iter().filter(|l| a.all || matches!(l.verdict, Verdict::Keep(_))).collect();
+    let mut human = String::new();
+    for l in &shown {
+        human.push_str(&record_line(&l.record, &verdict_str(&l.verdict)));
+        human.push('\n');
+    }
+    if a.all {
+        human.push_str(&skipped_lines(&listing.skipped));
+    }
+    if human.is_empty() {
+        human = format!("no live records in {}", registry.path().display());
+    }
+    let value =
+        if a.all { json!({ "records": shown, "skipped": listing.skipped }) } else { json!({ "records": shown }) };
+    out.ok(&human, value);
+    Ok(EXIT_OK)
+}
+
+fn prune(a: PruneArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
+    let registry = Registry::open_with(&a.dir, policy).map_err(cli_err)?;
+    let report = registry.prune(a.dry_run).map_err(cli_err)?;
+    let mut human = removed_lines(&report);
+    for k in &report.kept {
+        human.push_str(&record_line(&k.record, &format!("kept: {}", k.status.as_str())));
+        human.push('\n');
+    }
+    human.push_str(&skipped_lines(&report.skipped));
+    human.push_str(&format!(
+        "{} {} record(s), kept {}, left {} other entr{} alone",
+        if a.dry_run { "would remove" } else { "removed" },
+        report.removed.len(),
+        report.kept.len(),
+        report.skipped.len(),
+        if report.skipped.len() == 1 { "y" } else { "ies" },
+    ));
+    out.ok(&human, json!({ "report": report }));
+    Ok(EXIT_OK)
+}
+
+fn verdict_str(v: &Verdict) -> String {
+    match v {
+        Verdict::Keep(s) => format!("live: {}", s.as_str()),
+        Verdict::Remove(r) => format!("stale: {}", r.as_str()),
+    }
+}
+
+fn record_line(r: &Record, what: &str) -> String {
+    let port = r.port.map(|p| format!(" port {p}")).unwrap_or_default();
+    format!("{}\tpid {}{port}\t{what}", r.id, r.pid)
+}
+
+fn removed_lines(report: &PruneReport) -> String {
+    let verb = if report.dry_run { "would remove" } else { "removed" };
+    report.removed.iter().map(|r| format!("{}\tpid {}\t{verb}: {}\n", r.id, r.record.pid, r.reason.as_str())).collect()
+}
+
+fn skipped_lines(skipped: &[Skipped]) -> String {
+    skipped
+        .iter()
+        .map(|s| {
+            let why = match &s.reason {
+                SkipReason::NotRegular { kind } => format!("not a regular file ({kind}): left alone, not followed"),
+                SkipReason::UnrecognisedName => "not a record name: left alone".to_owned(),
+                SkipReason::Malformed { message } => format!("malformed record, left alone: {message}"),
+                SkipReason::Failed { message } => format!("left alone: {message}"),
+            };
+            format!("{}\t{why}\n", s.name)
+        })
+        .collect()
+}

@@ -1,0 +1,539 @@
+//! `gw serve`: the reference gateway. A WebSocket server on 127.0.0.1 and
+//! ::1 (one process, one port) that checks `Authorization: Bearer` on the
+//! upgrade request (see src/gateway.rs for what it accepts) and answers a
+//! `hello-ok` in the format gw-cred parses, with fresh device tokens for a
+//! bootstrap client.
+//!
+//! Bounds: at most `--max-connections` at once (more get HTTP 503), the
+//! upgrade must complete within `--handshake-timeout` and 16 KiB, messages
+//! are at most `--max-message-bytes` (a bigger one is answered with close
+//! code 1009 and the connection ends), idle connections are closed after
+//! `--idle-timeout`. Its pidfile (`serve.pid` in the profile directory,
+//! "PID STARTTIME", 0644) is written atomically once both listeners are
+//! bound, with a gw-lease liveness record in the profile's `leases/`; both
+//! are removed on SIGTERM/SIGINT. Logs go to stderr and name the
+//! peer, the method and the outcome, never a token.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use gw_anchor::{Policy, Root, WriteOptions};
+use gw_cred::{GatewayKey, Home, Slot, home_path};
+use gw_token::{Secret, unix_now};
+use serde_json::json;
+use tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tungstenite::http::StatusCode;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tungstenite::{Message, WebSocket};
+
+use crate::gateway::{Auth, Gate};
+use crate::output::{CliError, EXIT_FAILED, EXIT_OK, Output};
+
+/// The pidfile of `gw serve`, in the profile directory.
+pub(crate) const PIDFILE: &str = "serve.pid";
+/// The liveness records directory in the profile directory.
+pub(crate) const LEASES_DIR: &str = "leases";
+/// The header a client names its role in (optional; `operator` if absent).
+pub(crate) const ROLE_HEADER: &str = "x-gw-role";
+/// The most bytes an upgrade request may take.
+const MAX_HANDSHAKE_BYTES: u64 = 16 * 1024;
+
+/// Which loopback addresses `gw serve` listens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Bind {
+    /// 127.0.0.1 and ::1 (the default: `localhost` may resolve to either).
+    Both,
+    /// 127.0.0.1 only.
+    Ipv4,
+    /// ::1 only.
+    Ipv6,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The port (default: the profile's config.json). 0 picks a free port;
+    /// the ready line says which.
+    #[arg(long)]
+    pub(crate) port: Option<u16>,
+    /// The loopback addresses to listen on (both by default, on one port).
+    #[arg(long, value_enum, default_value_t = Bind::Both)]
+    pub(crate) bind: Bind,
+    /// Issue a fresh bootstrap token at start and store it in the profile's
+    /// credential store (slot `bootstrap`) for this gateway's URL; the gateway
+    /// keeps only its digest (in gateway-issued.json, 0600). A client using
+    /// it gets device tokens for the roles operator and node in its hello-ok.
+    #[arg(long)]
+    pub(crate) issue_bootstrap: bool,
+    /// How long an issued bootstrap token is valid (it is also retired when
+    /// a device token issued for it is first used).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub(crate) bootstrap_ttl: Duration,
+    /// A file holding the gateway's shared token (read once at start; its
+    /// directory is verified like any gw directory; one trailing newline dropped).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) shared_token_file: Option<PathBuf>,
+    /// The most connections served at once; more are answered HTTP 503.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) max_connections: u32,
+    /// The largest WebSocket message accepted, in bytes; a bigger one is
+    /// answered with close code 1009 and ends the connection.
+    #[arg(long, default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(1024..=(16 << 20)))]
+    pub(crate) max_message_bytes: u32,
+    /// The time a client has to complete the upgrade request.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub(crate) handshake_timeout: Duration,
+    /// Idle connections are closed after this long.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub(crate) idle_timeout: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 5s or 10m: {e}"))?;
+    if d.is_zero() {
+        return Err(format!("`{s}` is zero"));
+    }
+    Ok(d)
+}
+
+fn failed(op: &'static str, at: impl Into<String>, message: impl Into<String>) -> CliError {
+    CliError { code: EXIT_FAILED, kind: "io", op, path: Some(at.into()), message: message.into(), fix: None }
+}
+
+/// Log one line on stderr (never a token: callers pass only peers, methods,
+/// roles and reasons).
+fn log(line: &str) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "gw serve: {line}");
+    let _ = err.flush();
+}
+
+/// Binds the listeners of `bind` on `port` (0: a free port both families share).
+fn bind_all(bind: Bind, port: u16) -> Result<Vec<TcpListener>, CliError> {
+    let v4 = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let v6 = SocketAddr::from((Ipv6Addr::LOCALHOST, port));
+    let one = |a: SocketAddr| {
+        TcpListener::bind(a).map_err(|e| {
+            failed("serve", a.to_string(), format!("cannot listen: {e}"))
+                .with_fix("pick another port with --port, or stop what holds this one (`gw port who PORT`)")
+        })
+    };
+    match bind {
+        Bind::Ipv4 => Ok(vec![one(v4)?]),
+        Bind::Ipv6 => Ok(vec![one(v6)?]),
+        Bind::Both if port != 0 => Ok(vec![one(v4)?, one(v6)?]),
+        Bind::Both => {
+            // A free port on 127.0.0.1 may be taken on ::1: try a few.
+            for _ in 0..32 {
+                let a = one(v4)?;
+                let p = a.local_addr().map_err(|e| failed("serve", v4.to_string(), e.to_string()))?.port();
+                if let Ok(b) = TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, p))) {
+                    return Ok(vec![a, b]);
+                }
+            }
+            Err(failed("serve", "127.0.0.1:0", "found no port free on both 127.0.0.1 and ::1"))
+        }
+    }
+}
+
+pub(crate) fn run(a: ServeArgs, profile_name: &str, policy: &Policy, out: Output) -> Result<u8, CliError> {
+    let home = Home::open(&home_path()?, policy)?;
+    let profile = home.profile(profile_name)?;
+    let config = profile.config()?;
+    let root_secret = profile.root_secret()?;
+    let shared = match &a.shared_token_file {
+        Some(path) => Some(read_shared(path, policy)?),
+        None => None,
+    };
+    // Signals first: a SIGTERM that arrives once the pidfile exists must remove it.
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])
+        .map_err(|e| failed("serve", "signals", format!("cannot install the signal handlers: {e}")))?;
+    let listeners = bind_all(a.bind, a.port.unwrap_or(config.port))?;
+    let port = listeners[0].local_addr().map_err(|e| failed("serve", "listener", e.to_string()))?.port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let key = GatewayKey::parse(&url)?;
+    let gate = Arc::new(Gate::new(profile.root(), &root_secret, key.as_str().to_owned(), shared.as_ref()));
+    drop(root_secret);
+    let now = unix_now();
+    if a.issue_bootstrap {
+        let token = gate
+            .issue_bootstrap(now, now.saturating_add(a.bootstrap_ttl.as_secs()))
+            .map_err(|e| failed("serve", "issue bootstrap", e))?;
+        profile.store().set(&key, &Slot::Bootstrap, &token)?;
+    }
+    write_pidfile(profile.root())?;
+    // A liveness record in the profile's leases/ (pid, start time, boot id,
+    // port): removed on clean shutdown, pruned by the next registrar if this
+    // process dies (THREATS LEASE-1, LEASE-3).
+    let leases = profile.root().path().join(LEASES_DIR);
+    let lease = gw_lease::Registration::new(format!("serve-{port}"))
+        .and_then(|r| r.port(port).payload(json!({ "url": key.as_str(), "profile": profile.name() })))
+        .and_then(|r| gw_lease::Registry::open_with(&leases, policy)?.register(&r))
+        .map_err(|e| {
+            remove_pidfile(profile.root());
+            failed("serve", leases.display().to_string(), format!("cannot register the lease: {}", e.message()))
+        })?
+        .0;
+    let addrs: Vec<String> = listeners.iter().filter_map(|l| l.local_addr().ok()).map(|a| a.to_string()).collect();
+    let pidfile = profile.root().path().join(PIDFILE);
+    out.ok(
+        &format!(
+            "gw serve: ready: profile `{}` listening on {} (pid {}, pidfile {}){}",
+            profile.name(),
+            addrs.join(" and "),
+            std::process::id(),
+            pidfile.display(),
+            if a.issue_bootstrap { "; a bootstrap token was stored in the profile's credentials" } else { "" }
+        ),
+        json!({
+            "event": "ready", "profile": profile.name(), "port": port, "url": key.as_str(), "listen": addrs,
+            "pid": std::process::id(), "pidfile": pidfile, "bootstrap_issued": a.issue_bootstrap,
+            "shared_token": shared.is_some(),
+        }),
+    );
+    let limits = Limits {
+        max_connections: a.max_connections as usize,
+        max_message: a.max_message_bytes as usize,
+        handshake: a.handshake_timeout,
+        idle: a.idle_timeout,
+        profile: profile.name().to_owned(),
+    };
+    let active = Arc::new(AtomicUsize::new(0));
+    let limits = Arc::new(limits);
+    // The profile directory is borrowed by the gate; the accept loops run
+    // in scoped threads that live until the process exits.
+    std::thread::scope(|s| {
+        for l in listeners {
+            let (gate, active, limits) = (gate.clone(), active.clone(), limits.clone());
+            s.spawn(move || accept_loop(l, &gate, &active, &limits));
+        }
+        let sig = signals.forever().next();
+        log(&format!("signal {} received: shutting down", sig.unwrap_or(0)));
+        remove_pidfile(profile.root());
+        if let Err(e) = lease.release() {
+            log(&format!("could not remove the lease: {}", e.message()));
+        }
+        std::process::exit(i32::from(EXIT_OK));
+    })
+}
+
+/// Reads the shared token from `path` through gw-anchor (its directory
+/// verified; symlinks refused).
+fn read_shared(path: &std::path::Path, policy: &Policy) -> Result<Secret, CliError> {
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(d), Some(n)) => (if d.as_os_str().is_empty() { std::path::Path::new(".") } else { d }, n),
+        _ => return Err(CliError::usage("serve", format!("`{}` is not a file path", path.display()))),
+    };
+    let root = Root::open(dir, policy)?;
+    let mut bytes = root.read(name, 8192)?;
+    if bytes.ends_with(b"\n") {
+        bytes.pop();
+    }
+    let secret = Secret::new(bytes);
+    let text = std::str::from_utf8(secret.expose())
+        .map_err(|_| CliError::usage("serve", "the shared token file is not UTF-8"))?;
+    gw_cred::check_secret_text(text)?;
+    Ok(secret)
+}
+
+/// `PID STARTTIME\n`: the start time lets a reader detect a reused pid
+/// (the format gw-portguard's `Expected::from_pidfile` reads).
+fn pidfile_line() -> Result<String, CliError> {
+    gw_portguard::pidfile_line(std::process::id())
+        .map_err(|e| failed("serve", PIDFILE, format!("cannot read this process's start time: {}", e.message())))
+}
+
+fn write_pidfile(dir: &Root) -> Result<(), CliError> {
+    let line = pidfile_line()?;
+    dir.write_atomic(PIDFILE, line.as_bytes(), &WriteOptions::new().mode(0o644))?;
+    Ok(())
+}
+
+/// Removes the pidfile if it still names this process (a newer `gw serve`
+/// may have replaced it).
+fn remove_pidfile(dir: &Root) {
+    let ours = pidfile_line().ok();
+    match dir.read(PIDFILE, 64) {
+        Ok(b) if ours.as_deref().map(str::as_bytes) == Some(b.as_slice()) => {
+            if let Err(e) = dir.remove(PIDFILE) {
+                log(&format!("could not remove the pidfile: {e}"));
+            }
+        }
+        Ok(_) => log("the pidfile names another process: left in place"),
+        Err(e) => log(&format!("could not read the pidfile: {e}")),
+    }
+}
+
+#[derive(Debug)]
+struct Limits {
+    max_connections: usize,
+    max_message: usize,
+    handshake: Duration,
+    idle: Duration,
+    profile: String,
+}
+
+/// Holds one connection slot until dropped.
+struct ConnSlot<'a>(&'a AtomicUsize);
+impl Drop for ConnSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The most 503 answers being written at once.
+const MAX_REJECTING: usize = 16;
+
+fn reject_busy(mut stream: TcpStream) {
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+    let mut buf = [0u8; 4096];
+    let _ = stream.read(&mut buf);
+    let _ = stream.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.read(&mut buf);
+}
+
+fn accept_loop(listener: TcpListener, gate: &Arc<Gate<'_>>, active: &Arc<AtomicUsize>, limits: &Arc<Limits>) {
+    let rejecting = Arc::new(AtomicUsize::new(0));
+    std::thread::scope(|s| {
+        loop {
+            let (stream, peer) = match listener.accept() {
+                Ok(x) => x,
+                Err(e) => {
+                    log(&format!("accept failed: {e}"));
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+            };
+            if active.fetch_add(1, Ordering::SeqCst) >= limits.max_connections {
+                active.fetch_sub(1, Ordering::SeqCst);
+                log(&format!("{peer}: refused: {} connections already (HTTP 503)", limits.max_connections));
+                // Answered in a thread of its own, bounded in number and
+                // time: the request is read first (closing with it unread
+                // would reset the connection and lose the answer).
+                if rejecting.fetch_add(1, Ordering::SeqCst) < MAX_REJECTING {
+                    let rejecting = rejecting.clone();
+                    s.spawn(move || {
+                        let _slot = ConnSlot(&rejecting);
+                        reject_busy(stream);
+                    });
+                } else {
+                    rejecting.fetch_sub(1, Ordering::SeqCst);
+                }
+                continue;
+            }
+            let (gate, active, limits) = (gate.clone(), active.clone(), limits.clone());
+            s.spawn(move || {
+                let _slot = ConnSlot(&active);
+                serve_one(stream, peer, &gate, &limits);
+            });
+        }
+    });
+}
+
+/// A stream with a deadline and a byte budget during the upgrade, then an
+/// idle timeout per read.
+struct Timed {
+    stream: TcpStream,
+    deadline: Option<Instant>,
+    budget: u64,
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(d) = self.deadline {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "the upgrade took too long"));
+            }
+            self.stream.set_read_timeout(Some(left))?;
+            if self.budget == 0 {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "the upgrade request is too large"));
+            }
+            let cap = buf.len().min(usize::try_from(self.budget).unwrap_or(usize::MAX));
+            let n = self.stream.read(&mut buf[..cap])?;
+            self.budget -= n as u64;
+            return Ok(n);
+        }
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+fn serve_one(stream: TcpStream, peer: SocketAddr, gate: &Gate<'_>, limits: &Limits) {
+    let _ = stream.set_write_timeout(Some(limits.handshake));
+    let timed = Timed { stream, deadline: Some(Instant::now() + limits.handshake), budget: MAX_HANDSHAKE_BYTES };
+    let peer_ip = canonical_peer(peer.ip());
+    let mut outcome: Option<(Auth, String)> = None;
+    // The error type is tungstenite's `Callback` signature, not ours to shrink.
+    #[allow(clippy::result_large_err)]
+    let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+        let header = req.headers().get("authorization").map(|v| v.as_bytes());
+        let role = match req.headers().get(ROLE_HEADER).map(|v| v.to_str()) {
+            None => "operator".to_owned(),
+            Some(Ok(r)) if gw_cred::check_role(r).is_ok() => r.to_owned(),
+            Some(_) => {
+                log(&format!("{peer}: refused (400): the {ROLE_HEADER} header is not a role name"));
+                return Err(status(StatusCode::BAD_REQUEST));
+            }
+        };
+        match gate.authorize(header, peer_ip, unix_now()) {
+            Ok(auth) => {
+                outcome = Some((auth, role));
+                Ok(resp)
+            }
+            Err(why) => {
+                log(&format!("{peer}: refused (401): {}", why.0));
+                Err(status(StatusCode::UNAUTHORIZED))
+            }
+        }
+    };
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(limits.max_message))
+        .max_frame_size(Some(limits.max_message))
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_write_buffer_size(1 << 20);
+    let mut ws = match tungstenite::accept_hdr_with_config(timed, callback, Some(config)) {
+        Ok(ws) => ws,
+        Err(tungstenite::HandshakeError::Interrupted(_)) => {
+            log(&format!("{peer}: dropped: the upgrade did not complete within {:?}", limits.handshake));
+            return;
+        }
+        Err(tungstenite::HandshakeError::Failure(e)) => {
+            if !matches!(e, tungstenite::Error::Http(_)) {
+                log(&format!("{peer}: dropped: the upgrade failed: {}", scrub(&e)));
+            }
+            return;
+        }
+    };
+    let Some((auth, role)) = outcome else { return };
+    ws.get_mut().deadline = None;
+    let _ = ws.get_ref().stream.set_read_timeout(Some(limits.idle));
+    let _ = ws.get_ref().stream.set_write_timeout(Some(limits.idle));
+    let role = match &auth {
+        Auth::Device { role } => role.clone(),
+        _ => role,
+    };
+    let mut hello = json!({
+        "type": "hello-ok",
+        "protocol": 1,
+        "server": { "name": "gw serve", "version": env!("CARGO_PKG_VERSION"), "profile": limits.profile },
+        "auth": { "method": auth.method(), "role": role },
+    });
+    if let Auth::Bootstrap { digest } = &auth {
+        match gate.issue_devices(digest) {
+            Ok(tokens) => {
+                let list: Vec<_> = tokens
+                    .iter()
+                    .map(|(r, t)| json!({ "role": r, "token": String::from_utf8_lossy(t.expose()) }))
+                    .collect();
+                hello["auth"]["deviceTokens"] = json!(list);
+            }
+            Err(e) => {
+                log(&format!("{peer}: issuing device tokens failed: {e}"));
+                let _ = ws.close(Some(CloseFrame { code: CloseCode::Error, reason: "internal error".into() }));
+                return;
+            }
+        }
+    }
+    let issued = hello["auth"]["deviceTokens"].as_array().map_or(0, Vec::len);
+    log(&format!(
+        "{peer}: accepted ({}, role {role}){}",
+        auth.method(),
+        if issued > 0 { format!("; issued {issued} device token(s)") } else { String::new() }
+    ));
+    let text = hello.to_string();
+    // The hello is built from a `Value`: the tokens in it are wiped with it.
+    drop(hello);
+    if ws.send(Message::text(text)).is_err() {
+        return;
+    }
+    talk(&mut ws, peer, limits);
+}
+
+/// After the hello: every text or binary message is acknowledged with its
+/// size; ends on close, an oversized message (1009), idleness or an error.
+fn talk(ws: &mut WebSocket<Timed>, peer: SocketAddr, limits: &Limits) {
+    loop {
+        match ws.read() {
+            Ok(Message::Text(t)) => {
+                let ack = json!({ "type": "ack", "bytes": t.len() }).to_string();
+                if ws.send(Message::text(ack)).is_err() {
+                    return;
+                }
+            }
+            Ok(Message::Binary(b)) => {
+                let ack = json!({ "type": "ack", "bytes": b.len() }).to_string();
+                if ws.send(Message::text(ack)).is_err() {
+                    return;
+                }
+            }
+            Ok(Message::Close(_)) => {
+                let _ = ws.flush();
+                return;
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::Capacity(e)) => {
+                log(&format!("{peer}: closed (1009): {e} (limit {} bytes)", limits.max_message));
+                let reason = format!("message larger than {} bytes", limits.max_message);
+                let _ = ws.close(Some(CloseFrame { code: CloseCode::Size, reason: reason.into() }));
+                let _ = ws.flush();
+                return;
+            }
+            Err(tungstenite::Error::Io(e))
+                if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+            {
+                log(&format!("{peer}: closed: idle for {:?}", limits.idle));
+                let _ = ws.close(Some(CloseFrame { code: CloseCode::Away, reason: "idle".into() }));
+                let _ = ws.flush();
+                return;
+            }
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => return,
+            Err(e) => {
+                log(&format!("{peer}: closed: {}", scrub(&e)));
+                return;
+            }
+        }
+    }
+}
+
+/// An IPv4-mapped IPv6 peer as its IPv4 address (the verifier's locality
+/// check handles both; logs read better).
+fn canonical_peer(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn status(code: StatusCode) -> ErrorResponse {
+    let mut r = ErrorResponse::new(None);
+    *r.status_mut() = code;
+    r
+}
+
+/// An error for the log: tungstenite's protocol errors do not carry request
+/// data, but HTTP errors can echo the request; those are never printed.
+fn scrub(e: &tungstenite::Error) -> String {
+    match e {
+        tungstenite::Error::Http(r) => format!("HTTP {}", r.status()),
+        tungstenite::Error::HttpFormat(_) => "malformed HTTP".into(),
+        tungstenite::Error::Url(_) => "bad URL".into(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,360 @@
+//! `gw watch`: the approval watcher and the rescue watchdog, over gw-watch.
+//!
+//! Events go to stderr, one line each (`--json`: one JSON object per line);
+//! the final report goes to stdout. SIGTERM and SIGINT end a watcher at its
+//! next step (a running call is still bounded by its timeout).
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use gw_anchor::{Policy, Root};
+use gw_cred::{GatewayKey, Home, home_path};
+use gw_portguard::{Expected, Options};
+use gw_watch::{
+    ApprovalConfig, ApprovalWatcher, CommandLine, Event, MAX_LIST_BYTES, OneShotLimits, ProcessRunner, RateLimit,
+    Schedule, SystemClock, Watchdog, WatchdogConfig, WatchdogExit,
+};
+use serde_json::json;
+
+use crate::output::{CliError, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Output};
+
+/// `gw watch` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum WatchCommand {
+    /// Approve pending requests of allowlisted clients (once each).
+    ///
+    /// Polls a list command fast for a window, then slowly (keepalive)
+    /// until a deadline. Each
+    /// request is approved at most once; requests of other clients are
+    /// rejected once (logged, never retried); approvals that time out or fail
+    /// temporarily (exit 75) are retried at the next poll. Commands run
+    /// without a shell, each bounded by --call-timeout (its whole process
+    /// group is killed) and by the deadline.
+    Approvals(ApprovalsArgs),
+    /// Rescue watchdog: run a recovery command when a gateway stays unhealthy.
+    ///
+    /// Every --interval, connect to the gateway only if its
+    /// port is proven to belong to the expected process (gw-portguard; a
+    /// hijacked or unverifiable port counts as a failure); after --failures
+    /// failures in a row, run --on-fail (no shell, bounded by
+    /// --call-timeout), then wait with exponential backoff and jitter
+    /// (from --interval, doubling up to 16 times it, plus up to as much
+    /// again) before probing again. Never two recoveries at once. Past
+    /// --max-restarts the watchdog gives up (exit 1).
+    Health(HealthArgs),
+}
+
+/// `gw watch health` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct HealthArgs {
+    /// The gateway URL (ws://, loopback; 127.0.0.1 is probed); needs --pid
+    /// or --pidfile. Without URL: the --profile's own gateway (port from its
+    /// config.json, owner from its serve.pid, re-read at every probe so a
+    /// restarted gateway is recognised).
+    pub(crate) url: Option<String>,
+    /// The gateway's pid (every listener on the port must belong to it or
+    /// its descendants). A restart changes the pid: prefer --pidfile.
+    #[arg(long, group = "health_owner", requires = "url")]
+    pub(crate) pid: Option<u32>,
+    /// A pidfile naming the gateway ("PID" or "PID STARTTIME"), re-read at
+    /// every probe; its directory is verified like any gw directory.
+    #[arg(long, value_name = "PATH", group = "health_owner", requires = "url")]
+    pub(crate) pidfile: Option<PathBuf>,
+    /// The recovery command (split like a shell would, run without one).
+    #[arg(long, value_name = "'CMD ARGS'")]
+    pub(crate) on_fail: String,
+    /// Time between probes.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub(crate) interval: Duration,
+    /// Consecutive failed probes before a recovery.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) failures: u32,
+    /// At most N recoveries within DUR (like systemd's StartLimitBurst /
+    /// StartLimitIntervalSec); one more and the watchdog gives up.
+    #[arg(long, default_value = "5/10m", value_parser = parse_rate, value_name = "N/DUR")]
+    pub(crate) max_restarts: RateLimit,
+    /// How long the recovery command may run before its process group is killed.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub(crate) call_timeout: Duration,
+    /// How long one probe (ownership proof and connection) may take.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub(crate) probe_timeout: Duration,
+    /// Stop watching after this long (default: until SIGTERM/SIGINT).
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) deadline: Option<Duration>,
+}
+
+/// `N/DUR`, e.g. `5/10m`.
+fn parse_rate(s: &str) -> Result<RateLimit, String> {
+    let (n, d) = s.split_once('/').ok_or_else(|| format!("`{s}` is not N/DURATION like 5/10m"))?;
+    let burst: u32 = n.trim().parse().map_err(|_| format!("`{n}` is not a number of restarts"))?;
+    if burst == 0 {
+        return Err("at least one restart must be allowed".into());
+    }
+    Ok(RateLimit { burst, window: parse_duration(d.trim())? })
+}
+
+/// `gw watch approvals` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct ApprovalsArgs {
+    /// The list command (split like a shell would, run without one). It
+    /// prints the pending requests on stdout as a JSON array of
+    /// {"id": ID, "client": NAME, "scopes": [SCOPE, ...]} (at most 1 MiB,
+    /// 1000 requests; ids of A-Z a-z 0-9 . _ : - not starting with -).
+    #[arg(long, value_name = "'CMD ARGS'")]
+    pub(crate) list_cmd: String,
+    /// The approve command; the argument `{id}` is replaced by the request id.
+    /// Exit 0 = approved, 75 = try again later, anything else = failed for good.
+    #[arg(long, value_name = "'CMD ARGS {id}'")]
+    pub(crate) approve_cmd: String,
+    /// A client whose requests are approved (exact name; repeat for several).
+    #[arg(long = "allow", value_name = "CLIENT", required = true)]
+    pub(crate) allow: Vec<String>,
+    /// Time between polls during the fast window.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub(crate) fast_interval: Duration,
+    /// How long the fast cadence lasts from the start.
+    #[arg(long, default_value = "10m", value_parser = parse_duration_or_zero)]
+    pub(crate) fast_window: Duration,
+    /// Time between polls after the fast window (keepalive).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub(crate) slow_interval: Duration,
+    /// When the watcher stops, from its start.
+    #[arg(long, default_value = "8h", value_parser = parse_duration)]
+    pub(crate) deadline: Duration,
+    /// How long one list or approve call may run before its process group is
+    /// killed.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub(crate) call_timeout: Duration,
+    /// One bounded pass instead of a watcher: list once, approve at most
+    /// --max requests within --max-time. Always exits 0 unless the arguments
+    /// are wrong (failures are logged and reported).
+    #[arg(long)]
+    pub(crate) once: bool,
+    /// With --once: the most approvals attempted.
+    #[arg(long, default_value_t = 10, requires = "once", value_name = "N")]
+    pub(crate) max: usize,
+    /// With --once: the most time the pass may take.
+    #[arg(long, default_value = "30s", requires = "once", value_parser = parse_duration, value_name = "DUR")]
+    pub(crate) max_time: Duration,
+}
+
+/// A duration like 500ms, 90s, 5m or 8h; at least a millisecond.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration_or_zero(s)?;
+    if d < Duration::from_millis(1) {
+        return Err(format!("`{s}` is shorter than a millisecond"));
+    }
+    Ok(d)
+}
+
+fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 500ms, 90s, 5m or 8h: {e}"))
+}
+
+/// Runs a `gw watch` subcommand.
+pub(crate) fn run(cmd: WatchCommand, profile: &str, policy: &Policy, out: Output) -> Result<u8, CliError> {
+    match cmd {
+        WatchCommand::Approvals(a) => approvals(a, out),
+        WatchCommand::Health(h) => health(h, profile, policy, out),
+    }
+}
+
+fn watch_error(e: gw_watch::Error) -> CliError {
+    let code = if e.kind().is_security_refusal() { EXIT_REFUSED } else { EXIT_USAGE };
+    CliError {
+        code,
+        kind: e.kind().as_str(),
+        op: e.op(),
+        path: (!e.subject().is_empty()).then(|| e.subject().to_owned()),
+        message: e.message().to_owned(),
+        fix: None,
+    }
+}
+
+/// Prints each event on stderr as it happens.
+fn logger(out: Output) -> impl FnMut(&Event) {
+    move |e: &Event| {
+        let mut err = std::io::stderr().lock();
+        let _ = if out.json {
+            writeln!(err, "{}", serde_json::to_string(e).unwrap_or_default())
+        } else {
+            writeln!(err, "gw watch: {e}")
+        };
+        let _ = err.flush();
+    }
+}
+
+/// A flag raised by SIGTERM or SIGINT.
+fn stop_flag() -> Result<Arc<AtomicBool>, CliError> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&flag)).map_err(|e| CliError {
+            code: EXIT_FAILED,
+            kind: "io",
+            op: "watch",
+            path: None,
+            message: format!("cannot handle signal {sig}: {e}"),
+            fix: None,
+        })?;
+    }
+    Ok(flag)
+}
+
+fn approvals(a: ApprovalsArgs, out: Output) -> Result<u8, CliError> {
+    let list = CommandLine::parse(&a.list_cmd).map_err(watch_error)?;
+    let approve = CommandLine::parse(&a.approve_cmd).map_err(watch_error)?;
+    let config = ApprovalConfig::new(list, approve, a.allow, a.call_timeout).map_err(watch_error)?;
+    let schedule = Schedule::new(a.fast_interval, a.fast_window, a.slow_interval, a.deadline).map_err(watch_error)?;
+    let mut watcher = ApprovalWatcher::new(config, ProcessRunner::new(MAX_LIST_BYTES));
+    let mut log = logger(out);
+    if a.once {
+        let limits = OneShotLimits { max_approvals: a.max, max_time: a.max_time };
+        let rep = watcher.one_shot(limits, &SystemClock, &mut log);
+        let human = format!(
+            "one pass: {} listed, {} approved, {} rejected, {} failed{}{}{}",
+            rep.listed,
+            rep.approved.len(),
+            rep.rejected.len(),
+            rep.failed.len(),
+            rep.list_error.as_ref().map(|e| format!("; list failed: {e}")).unwrap_or_default(),
+            if rep.capped_count { "; stopped at --max" } else { "" },
+            if rep.capped_time { "; stopped at --max-time" } else { "" },
+        );
+        out.ok(&human, json!({ "mode": "once", "report": rep }));
+        // WATCH-5: a best-effort pass never fails its caller.
+        return Ok(EXIT_OK);
+    }
+    let flag = stop_flag()?;
+    let stop = move || flag.load(Ordering::Relaxed);
+    let rep = watcher.run(&schedule, &SystemClock, &mut log, &stop);
+    let human = format!(
+        "{} after {} fast and {} keepalive polls: {} approved, {} rejected, {} failed",
+        if rep.stopped { "stopped" } else { "deadline reached" },
+        rep.fast_polls,
+        rep.slow_polls,
+        rep.approved.len(),
+        rep.rejected.len(),
+        rep.failed.len(),
+    );
+    out.ok(&human, json!({ "mode": "watch", "report": rep }));
+    Ok(EXIT_OK)
+}
+
+fn health_error(code: u8, at: impl Into<String>, message: impl Into<String>) -> CliError {
+    CliError { code, kind: "health", op: "watch health", path: Some(at.into()), message: message.into(), fix: None }
+}
+
+/// Whose port it must be: a fixed pid, or a pidfile re-read at every probe.
+enum Owner {
+    Pid(u32),
+    Pidfile(Root, PathBuf),
+}
+
+impl Owner {
+    fn expected(&self) -> Result<Expected, String> {
+        match self {
+            Self::Pid(pid) => Ok(Expected::pid(*pid)),
+            Self::Pidfile(root, name) => Expected::from_pidfile(root, name).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+fn pidfile_owner(path: &Path, policy: &Policy) -> Result<Owner, CliError> {
+    let shown = path.display().to_string();
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(d), Some(n)) => (if d.as_os_str().is_empty() { Path::new(".") } else { d }, n),
+        _ => return Err(CliError::usage("watch health", format!("`{shown}` is not a file path"))),
+    };
+    Ok(Owner::Pidfile(Root::open(dir, policy)?, PathBuf::from(name)))
+}
+
+/// The loopback address of a ws:// gateway key (refused if not loopback).
+fn loopback(key: &GatewayKey) -> Result<SocketAddr, CliError> {
+    if !key.as_str().starts_with("ws://") {
+        return Err(CliError::usage("watch health", format!("{key}: only ws:// gateways can be probed")));
+    }
+    if !key.is_loopback() {
+        return Err(health_error(
+            EXIT_REFUSED,
+            key.as_str(),
+            "the host is not loopback: who owns a remote port cannot be proven",
+        ));
+    }
+    Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, key.port())))
+}
+
+fn health(h: HealthArgs, profile: &str, policy: &Policy, out: Output) -> Result<u8, CliError> {
+    let recovery = CommandLine::parse(&h.on_fail).map_err(watch_error)?;
+    let (addr, owner) = match &h.url {
+        Some(url) => {
+            let addr = loopback(&GatewayKey::parse(url)?)?;
+            let owner = match (h.pid, &h.pidfile) {
+                (Some(pid), _) => Owner::Pid(pid),
+                (None, Some(path)) => pidfile_owner(path, policy)?,
+                (None, None) => {
+                    return Err(CliError::usage(
+                        "watch health",
+                        "a URL needs --pid or --pidfile: who should own its port cannot be guessed",
+                    )
+                    .with_fix("add --pidfile PATH of the gateway, or watch the profile's own gateway without a URL"));
+                }
+            };
+            (addr, owner)
+        }
+        None => {
+            let home = Home::open(&home_path()?, policy)?;
+            let p = home.profile(profile)?;
+            let addr = loopback(&p.gateway()?)?;
+            let dir = Root::open(p.root().path(), policy)?;
+            (addr, Owner::Pidfile(dir, PathBuf::from(crate::cmd::serve::PIDFILE)))
+        }
+    };
+    let backoff_max = h.interval.saturating_mul(16).max(h.interval);
+    let config = WatchdogConfig {
+        interval: h.interval,
+        failures: h.failures,
+        recovery,
+        call_timeout: h.call_timeout,
+        backoff_min: h.interval,
+        backoff_max,
+        rate: h.max_restarts,
+        deadline: h.deadline,
+    };
+    let mut watchdog = Watchdog::new(config, ProcessRunner::default()).map_err(watch_error)?;
+    let opts = Options { timeout: h.probe_timeout, ..Options::default() };
+    let mut probe = || -> Result<(), String> {
+        let expected = owner.expected()?;
+        gw_portguard::connect_verified(addr, &expected, &opts).map(drop).map_err(|e| e.to_string())
+    };
+    let flag = stop_flag()?;
+    let stop = move || flag.load(Ordering::Relaxed);
+    let mut log = logger(out);
+    let rep = watchdog.run(&mut probe, &SystemClock, &mut log, &stop);
+    if rep.exit == WatchdogExit::StartLimitHit {
+        return Err(health_error(
+            EXIT_FAILED,
+            addr.to_string(),
+            format!(
+                "recovery did not restore health: {} recoveries within {} (--max-restarts); gave up",
+                h.max_restarts.burst,
+                humantime::format_duration(h.max_restarts.window)
+            ),
+        )
+        .with_fix("look at why the gateway keeps failing, then start the watchdog again"));
+    }
+    let human = format!(
+        "{}: {} probes, {} failed, {} recoveries",
+        if rep.exit == WatchdogExit::Stopped { "stopped" } else { "deadline reached" },
+        rep.probes,
+        rep.probe_failures,
+        rep.recoveries
+    );
+    out.ok(&human, json!({ "gateway": addr.to_string(), "report": rep }));
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,198 @@
+//! End to end, real processes on real sockets: `gw serve` issues a
+//! bootstrap token; the hand-off of its hello-ok role tokens is done by
+//! `gw probe` (verified connect) or by `gw cred handoff`; afterwards
+//! `gw probe` connects with the device token (CRED-1, CRED-2, CRED-3).
+//! `gw cred replace-shared --validate-with-probe` validates the new shared
+//! token against the verified gateway and changes nothing when it is
+//! refused or when the port's owner is not proven (CRED-4, PORT-1). A probe
+//! for profile B reads only B's configuration whatever the environment
+//! says for profile A (PORT-4).
+
+mod serve_support;
+
+use std::net::{SocketAddr, TcpListener};
+
+use serde_json::Value;
+use serve_support::{EXIT_REFUSED, Env, Hijacker, connect, free_port};
+
+fn json(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+#[test]
+fn e2e_serve_probe_handoff_then_probe_with_the_device_token() {
+    let env = Env::new();
+    let port = free_port();
+    env.profile("p", port);
+    let serve = env.serve("p", &["--issue-bootstrap"]);
+    let url = serve.url();
+    let boot = env.stored("p", &url, &["--bootstrap"]).unwrap();
+    // 1. The verified probe sends the bootstrap token and hands off.
+    let v = json(&env.ok(&["--profile", "p", "--json", "probe"], None));
+    assert_eq!(v["credential"], "bootstrap");
+    assert_eq!(v["hello"]["method"], "bootstrap");
+    assert_eq!(v["handoff"]["roles"], serde_json::json!(["operator", "node"]));
+    assert_eq!(v["handoff"]["bootstrap_cleared"], true);
+    assert_eq!(v["owner"]["pid"], serve.pid);
+    assert_eq!(env.stored("p", &url, &["--bootstrap"]), None, "bootstrap cleared after read-back");
+    let op = env.stored("p", &url, &["--role", "operator"]).unwrap();
+    let node = env.stored("p", &url, &["--role", "node"]).unwrap();
+    assert_ne!(op, node);
+    // 2. The next probe uses the device token (precedence), by URL with the pidfile too.
+    let v = json(&env.ok(&["--profile", "p", "--json", "probe"], None));
+    assert_eq!((&v["credential"], &v["hello"]["method"]), (&"device:operator".into(), &"device".into()));
+    let pidfile = serve.pidfile.to_str().unwrap().to_owned();
+    let v = json(&env.ok(
+        &[
+            "--profile",
+            "p",
+            "--json",
+            "probe",
+            &format!("ws://localhost:{port}"),
+            "--pidfile",
+            &pidfile,
+            "--role",
+            "node",
+        ],
+        None,
+    ));
+    assert_eq!((&v["credential"], &v["hello"]["role"]), (&"device:node".into(), &"node".into()));
+    assert_eq!(v["target"], "given");
+    // The gateway retired the bootstrap token on the device token's first use.
+    assert_eq!(connect(SocketAddr::from(([127, 0, 0, 1], port)), Some(&boot), None).status(), 401);
+    for t in [&boot, &op, &node] {
+        assert!(!serve.log().contains(t.as_str()));
+    }
+}
+
+#[test]
+fn e2e_serve_cred_handoff_then_probe() {
+    let env = Env::new();
+    let port = free_port();
+    env.profile("p", port);
+    let serve = env.serve("p", &["--issue-bootstrap"]);
+    let url = format!("ws://localhost:{port}");
+    let boot = env.stored("p", &url, &["--bootstrap"]).unwrap();
+    let (_ws, hello, _) = connect(SocketAddr::from(([127, 0, 0, 1], port)), Some(&boot), None).hello();
+    let v = json(&env.ok(&["--profile", "p", "--json", "cred", "handoff", &url], Some(hello.as_bytes())));
+    assert_eq!(v["roles"], serde_json::json!(["operator", "node"]));
+    let v = json(&env.ok(&["--profile", "p", "--json", "probe"], None));
+    assert_eq!(v["credential"], "device:operator");
+    assert_eq!(v["hello"]["method"], "device");
+    drop(serve);
+}
+
+#[test]
+fn cred_4_replace_shared_validated_by_a_verified_probe() {
+    let env = Env::new();
+    let port = free_port();
+    env.profile("p", port);
+    let file = env.tmp.path().join("gateway-shared.txt");
+    std::fs::write(&file, "new-shared-token-42\n").unwrap();
+    let serve = env.serve("p", &["--shared-token-file", file.to_str().unwrap()]);
+    let url = serve.url();
+    let pidfile = serve.pidfile.to_str().unwrap().to_owned();
+    env.store("p", &url, "--shared", "old-shared-token");
+    env.store("p", &url, "--device=operator", "old-device-token");
+    let store = env.profile_dir("p").join("credentials.json");
+    let before = std::fs::read(&store).unwrap();
+    let replace = |token: &str, owner: &[&str]| {
+        let mut args = vec!["--profile", "p", "cred", "replace-shared", url.as_str(), "--validate-with-probe"];
+        args.extend_from_slice(owner);
+        env.run(&args, Some(token.as_bytes()))
+    };
+    // A token the gateway refuses: nothing changes.
+    let r = replace("wrong-shared-token", &["--pidfile", &pidfile]);
+    assert_eq!(r.code, EXIT_REFUSED, "{r:?}");
+    assert!(r.stderr.contains("401"), "{r:?}");
+    assert!(!r.stderr.contains("wrong-shared-token"));
+    assert_eq!(std::fs::read(&store).unwrap(), before);
+    // The right token but an owner that is not proven: refused, nothing sent or changed.
+    let innocent = std::process::Command::new("sleep").arg("300").spawn().unwrap();
+    let r = replace("new-shared-token-42", &["--pid", &innocent.id().to_string()]);
+    assert_eq!(r.code, EXIT_REFUSED, "{r:?}");
+    assert!(r.stderr.contains("not owned"), "{r:?}");
+    assert_eq!(std::fs::read(&store).unwrap(), before);
+    // No owner at all: a usage error before anything.
+    let r = env.run(&["--profile", "p", "cred", "replace-shared", &url, "--validate-with-probe"], Some(b"x"));
+    assert_eq!(r.code, 2, "{r:?}");
+    // The right token, proven owner: stored, device tokens cleared.
+    let r = replace("new-shared-token-42", &["--pidfile", &pidfile]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(env.stored("p", &url, &["--shared"]).as_deref(), Some("new-shared-token-42"));
+    assert_eq!(env.stored("p", &url, &["--role", "operator"]), None);
+    let mut innocent = innocent;
+    let _ = innocent.kill();
+    let _ = innocent.wait();
+}
+
+#[test]
+fn port_1_replace_shared_validation_never_sends_to_a_hijacker() {
+    let env = Env::new();
+    let port = free_port();
+    env.profile("p", port);
+    let url = format!("ws://127.0.0.1:{port}");
+    env.store("p", &url, "--device=operator", "device-1");
+    let hijacker = Hijacker::start(TcpListener::bind(("127.0.0.1", port)).unwrap(), None);
+    let mut innocent = std::process::Command::new("sleep").arg("300").spawn().unwrap();
+    let r = env.run(
+        &[
+            "--profile",
+            "p",
+            "cred",
+            "replace-shared",
+            &url,
+            "--validate-with-probe",
+            "--pid",
+            &innocent.id().to_string(),
+        ],
+        Some(b"candidate-shared-token"),
+    );
+    assert_eq!(r.code, EXIT_REFUSED, "{r:?}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(hijacker.bytes().is_empty(), "received {:?}", String::from_utf8_lossy(&hijacker.bytes()));
+    assert_eq!(env.stored("p", &url, &["--role", "operator"]).as_deref(), Some("device-1"));
+    let _ = innocent.kill();
+    let _ = innocent.wait();
+}
+
+#[test]
+fn port_4_probe_for_profile_b_reads_only_b_config() {
+    let env = Env::new();
+    let (pa, pb) = (free_port(), free_port());
+    env.profile("a", pa);
+    env.profile("b", pb);
+    let serve_a = env.serve("a", &[]);
+    let serve_b = env.serve("b", &[]);
+    // Overrides meant for profile a, in the environment of a probe for b.
+    let a_url = format!("ws://127.0.0.1:{pa}");
+    let mut cmd = env.command(&["--profile", "b", "--json", "probe"]);
+    for (k, v) in [
+        ("GW_PORT", pa.to_string()),
+        ("GW_GATEWAY_PORT", pa.to_string()),
+        ("GW_GATEWAY_URL", a_url.clone()),
+        ("GW_URL", a_url.clone()),
+        ("GW_PROFILE", "a".to_owned()),
+        ("OPENCLAW_GATEWAY_PORT", pa.to_string()),
+        ("OPENCLAW_GATEWAY_URL", a_url.clone()),
+    ] {
+        cmd.env(k, v);
+    }
+    let r = env.run_cmd(cmd, None, "gw --profile b probe");
+    assert_eq!(r.code, 0, "{r:?}");
+    let v = json(&r.stdout);
+    assert_eq!(v["gateway"], format!("ws://127.0.0.1:{pb}"));
+    assert_eq!(v["owner"]["pid"], serve_b.pid);
+    serve_support::eventually("b's gateway logs the probe", || serve_b.log().contains("accepted (scoped"));
+    assert!(!serve_a.log().contains("accepted"), "profile a's gateway saw nothing: {}", serve_a.log());
+    // Profile a's own config pointing at b's port does not move b's probe either.
+    let cfg = env.profile_dir("a").join("config.json");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(&pa.to_string(), &pb.to_string());
+    std::fs::write(&cfg, text).unwrap();
+    let v = json(&env.ok(&["--profile", "b", "--json", "probe"], None));
+    assert_eq!(v["gateway"], format!("ws://127.0.0.1:{pb}"));
+    // And a's probe follows a's (edited) config to b's port, where b's owner
+    // is not a's gateway: refused (the pidfile is a's).
+    let r = env.run(&["--profile", "a", "probe"], None);
+    assert_eq!(r.code, EXIT_REFUSED, "{r:?}");
+}

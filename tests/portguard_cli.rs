@@ -1,0 +1,149 @@
+//! `gw port who|verify`: exit codes, one-line reasons, --json, pidfiles
+//! through gw-anchor — with real listeners, on both sources.
+
+mod portguard_support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Output};
+
+use portguard_support::{NOBODY, SOURCES, Spec, Svc, source_arg};
+
+fn gw(args: &[&str], uid: Option<u32>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gw"));
+    c.args(args).env("GW_HOME", "/nonexistent-gw-home");
+    if let Some(u) = uid {
+        c.uid(u).gid(u).current_dir("/");
+    }
+    c.output().expect("run gw")
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&o.stdout);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn port_1_cli_verify_owned_exits_0_and_foreign_exits_3_naming_the_listener() {
+    for src in SOURCES {
+        let s = source_arg(src);
+        let service = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
+        let port = service.port.to_string();
+        let pid = service.root.to_string();
+        let o = gw(&["port", "verify", &port, "--pid", &pid, "--timeout", "10s", "--source", s], None);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("owned by pid"));
+        let o = gw(&["--json", "port", "verify", &port, "--pid", &pid, "--timeout", "10s", "--source", s], None);
+        let j = json(&o);
+        assert_eq!((j["ok"].as_bool(), j["verdict"].as_str()), (Some(true), Some("owned")));
+        assert_eq!(j["listeners"][0]["pid"].as_u64(), Some(u64::from(service.root)));
+
+        let intruder = Svc::spawn(Spec::on(&["::1"], service.port));
+        let o = gw(&["port", "verify", &port, "--pid", &pid, "--timeout", "10s", "--source", s], None);
+        assert_eq!(o.status.code(), Some(3));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.starts_with("gw: refused: port verify port"), "{err}");
+        assert!(err.contains(&format!("[::1]:{port}")) && err.contains(&intruder.leaf.to_string()), "{err}");
+        assert!(err.contains("(fix: "), "{err}");
+        let o = gw(&["--json", "port", "verify", &port, "--pid", &pid, "--timeout", "10s", "--source", s], None);
+        assert_eq!(o.status.code(), Some(3));
+        let j = json(&o);
+        assert_eq!(j["verdict"].as_str(), Some("not_owned"));
+        assert_eq!(j["foreign"][0]["pid"].as_u64(), Some(u64::from(intruder.leaf)));
+        assert_eq!(j["exit_code"].as_u64(), Some(3));
+    }
+}
+
+#[test]
+fn port_3_cli_no_descendants_refuses_a_grandchild_listener() {
+    for src in SOURCES {
+        let svc = Svc::spawn(Spec { depth: 2, ..Spec::on(&["127.0.0.1"], 0) });
+        let (port, pid) = (svc.port.to_string(), svc.root.to_string());
+        let base = ["port", "verify", &port, "--pid", &pid, "--timeout", "10s", "--source", source_arg(src)];
+        assert_eq!(gw(&base, None).status.code(), Some(0));
+        let mut nd = base.to_vec();
+        nd.push("--no-descendants");
+        assert_eq!(gw(&nd, None).status.code(), Some(3));
+        let mut wrong_uid = base.to_vec();
+        wrong_uid.extend(["--uid", "65534"]);
+        assert_eq!(gw(&wrong_uid, None).status.code(), Some(3));
+    }
+}
+
+#[test]
+fn port_5_cli_other_uid_checker_against_root_listener_is_unknown() {
+    for src in SOURCES {
+        let svc = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
+        let (port, pid) = (svc.port.to_string(), svc.root.to_string());
+        let args = ["--json", "port", "verify", &port, "--pid", &pid, "--timeout", "10s", "--source", source_arg(src)];
+        // As root: owned. As uid 65534: the root process's fds cannot be read,
+        // so ownership is unprovable -> unknown, exit 3.
+        assert_eq!(gw(&args, None).status.code(), Some(0));
+        let o = gw(&args, Some(NOBODY));
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        let j = json(&o);
+        assert_eq!(j["verdict"].as_str(), Some("unknown"), "{j}");
+        assert!(stderr(&o).contains("permission denied"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn port_1_cli_who_lists_every_listener() {
+    for src in SOURCES {
+        let a = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
+        let b = Svc::spawn(Spec { uid: Some(NOBODY), ..Spec::on(&["::1"], a.port) });
+        let port = a.port.to_string();
+        let o = gw(&["--json", "port", "who", &port, "--timeout", "10s", "--source", source_arg(src)], None);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let j = json(&o);
+        let ls = j["listeners"].as_array().unwrap();
+        assert_eq!(ls.len(), 2, "{j}");
+        assert_eq!(ls[0]["address"].as_str(), Some(format!("127.0.0.1:{port}").as_str()));
+        assert_eq!((ls[0]["uid"].as_u64(), ls[0]["pid"].as_u64()), (Some(0), Some(u64::from(a.leaf))));
+        assert_eq!((ls[1]["uid"].as_u64(), ls[1]["pid"].as_u64()), (Some(65534), Some(u64::from(b.leaf))));
+        let o = gw(&["port", "who", &port, "--source", source_arg(src)], None);
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains(&format!("[::1]:{port}\tuid 65534\tpid {}", b.leaf)), "{text}");
+    }
+}
+
+#[test]
+fn port_1_cli_pidfile_in_world_writable_directory_is_refused() {
+    let svc = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
+    let port = svc.port.to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("run");
+    std::fs::create_dir(&good).unwrap();
+    std::fs::set_permissions(&good, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(good.join("svc.pid"), gw_portguard::pidfile_line(svc.root).unwrap()).unwrap();
+    let pf = good.join("svc.pid");
+    let o = gw(&["port", "verify", &port, "--pidfile", pf.to_str().unwrap(), "--timeout", "10s"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // world-writable, not sticky: anyone could have written the pidfile
+    let bad = tmp.path().join("open");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::write(bad.join("svc.pid"), format!("{}\n", svc.root)).unwrap();
+    let pf = bad.join("svc.pid");
+    let o = gw(&["port", "verify", &port, "--pidfile", pf.to_str().unwrap(), "--timeout", "10s"], None);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).starts_with("gw: refused:"), "{}", stderr(&o));
+
+    // a stale pidfile (recorded start time of another process) is refused
+    std::fs::write(good.join("stale.pid"), format!("{} 1\n", svc.root)).unwrap();
+    let pf = good.join("stale.pid");
+    let o = gw(&["port", "verify", &port, "--pidfile", pf.to_str().unwrap(), "--timeout", "10s"], None);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("reused"), "{}", stderr(&o));
+
+    // missing pidfile: not found (4); neither --pid nor --pidfile: usage (2)
+    let o = gw(&["port", "verify", &port, "--pidfile", good.join("none.pid").to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert_eq!(gw(&["port", "verify", &port], None).status.code(), Some(2));
+}

@@ -1,0 +1,138 @@
+//! Real listeners in real process trees for the gw-portguard tests, from
+//! `helper.py` (python3): spawned in their own process group, killed (the
+//! whole group) on drop.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use gw_portguard::{Options, Source};
+
+/// The uid of the "other user".
+pub const NOBODY: u32 = 65534;
+
+/// Both socket-table sources: every case runs on each.
+pub const SOURCES: [Source; 2] = [Source::Netlink, Source::ProcNet];
+
+/// Options for tests: the given source, a generous bound (2 noisy cores).
+pub fn opts(source: Source) -> Options {
+    Options { source, timeout: Duration::from_secs(10), identify_foreign: true }
+}
+
+/// The `--source` value for the CLI.
+pub fn source_arg(source: Source) -> &'static str {
+    match source {
+        Source::Netlink => "netlink",
+        Source::ProcNet => "procnet",
+        Source::Auto => "auto",
+    }
+}
+
+fn helper_py() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/portguard_support/helper.py")
+}
+
+/// A helper process tree holding listeners.
+#[derive(Debug)]
+pub struct Svc {
+    child: Child,
+    /// The pid we spawned (root of the tree).
+    pub root: u32,
+    /// The pid of the process that listens (the leaf).
+    pub leaf: u32,
+    /// The port.
+    pub port: u16,
+}
+
+/// What to spawn.
+#[derive(Debug, Clone, Default)]
+pub struct Spec {
+    pub binds: Vec<&'static str>,
+    pub port: u16,
+    pub reuseport: bool,
+    pub depth: u32,
+    pub escape: bool,
+    pub record: Option<PathBuf>,
+    pub greeting: Option<&'static str>,
+    pub uid: Option<u32>,
+}
+
+impl Spec {
+    pub fn on(binds: &[&'static str], port: u16) -> Self {
+        Self { binds: binds.to_vec(), port, ..Self::default() }
+    }
+}
+
+impl Svc {
+    pub fn spawn(spec: Spec) -> Self {
+        let mut cmd = Command::new("python3");
+        cmd.arg(helper_py());
+        for b in &spec.binds {
+            cmd.args(["--bind", b]);
+        }
+        cmd.args(["--port", &spec.port.to_string(), "--depth", &spec.depth.to_string()]);
+        if spec.reuseport {
+            cmd.arg("--reuseport");
+        }
+        if spec.escape {
+            cmd.arg("--escape");
+        }
+        if let Some(r) = &spec.record {
+            cmd.arg("--record").arg(r);
+        }
+        if let Some(g) = spec.greeting {
+            cmd.args(["--greeting", g]);
+        }
+        if let Some(uid) = spec.uid {
+            cmd.uid(uid).gid(uid);
+        }
+        cmd.process_group(0).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("spawn python3 helper");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read helper line");
+        let v: serde_json::Value =
+            serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("helper did not start ({e}): {line:?}"));
+        let root = child.id();
+        Self {
+            child,
+            root,
+            leaf: v["pid"].as_u64().expect("pid") as u32,
+            port: v["port"].as_u64().expect("port") as u16,
+        }
+    }
+
+    /// Kills the whole process group and reaps the root.
+    pub fn kill(&mut self) {
+        if let Some(pgid) = rustix::process::Pid::from_raw(self.root as i32) {
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+        }
+        let _ = self.child.wait();
+        // The leaf may be a grandchild: wait until it is gone.
+        for _ in 0..500 {
+            if !Path::new(&format!("/proc/{}", self.leaf)).exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Svc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A private temp dir for record files (0700 under /tmp), readable by the
+/// helper even when it runs as another uid (then the dir is chowned).
+pub fn record_dir(owner: Option<u32>) -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("tempdir");
+    if let Some(uid) = owner {
+        std::os::unix::fs::chown(d.path(), Some(uid), Some(uid)).expect("chown");
+    }
+    d
+}

@@ -1,0 +1,249 @@
+//! gw-portguard security regressions, named by THREATS id, with real
+//! listeners in real processes (python3 helpers), on both socket-table
+//! sources (netlink sock_diag and /proc/net/tcp{,6}).
+
+mod portguard_support;
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use gw_portguard::{ConnectError, Expected, Verdict, connect_verified, listeners, start_time_of, verify};
+use portguard_support::{NOBODY, SOURCES, Spec, Svc, opts, record_dir};
+
+fn owned_pids(v: &Verdict) -> Vec<u32> {
+    match v {
+        Verdict::Owned { listeners, .. } => listeners.iter().map(|l| l.pid.expect("holder pid")).collect(),
+        other => panic!("expected Owned, got {other}"),
+    }
+}
+
+fn assert_not_owned(v: &Verdict) -> &[gw_portguard::Listener] {
+    match v {
+        Verdict::NotOwned { foreign, .. } => foreign,
+        other => panic!("expected NotOwned, got {other:?}"),
+    }
+}
+
+#[test]
+fn port_3_expected_process_listening_itself_is_owned() {
+    for src in SOURCES {
+        let svc = Svc::spawn(Spec::on(&["127.0.0.1", "::1"], 0));
+        let v = verify(svc.port, &Expected::pid(svc.root), &opts(src));
+        assert_eq!(owned_pids(&v), vec![svc.root, svc.root], "{src:?}");
+        // the same, with the uid and without descendants
+        let v = verify(svc.port, &Expected::pid(svc.root).uid(0).descendants(false), &opts(src));
+        assert!(v.is_owned(), "{src:?}: {v}");
+        // a wrong expected uid is a no
+        let v = verify(svc.port, &Expected::pid(svc.root).uid(NOBODY), &opts(src));
+        assert!(matches!(v, Verdict::NotOwned { .. }), "{src:?}: {v}");
+    }
+}
+
+#[test]
+fn port_3_child_and_grandchild_listeners_are_owned_unless_descendants_excluded() {
+    for src in SOURCES {
+        for depth in [1, 2] {
+            let svc = Svc::spawn(Spec { depth, ..Spec::on(&["127.0.0.1"], 0) });
+            assert_ne!(svc.leaf, svc.root);
+            let v = verify(svc.port, &Expected::pid(svc.root), &opts(src));
+            assert_eq!(owned_pids(&v), vec![svc.leaf], "{src:?} depth {depth}");
+            let v = verify(svc.port, &Expected::pid(svc.root).descendants(false), &opts(src));
+            let foreign = assert_not_owned(&v);
+            assert_eq!(foreign.len(), 1, "{src:?} depth {depth}: {v}");
+        }
+    }
+}
+
+#[test]
+fn port_3_unrelated_same_uid_process_is_not_owned() {
+    for src in SOURCES {
+        let service = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
+        let stranger = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
+        let v = verify(stranger.port, &Expected::pid(service.root), &opts(src));
+        let foreign = assert_not_owned(&v);
+        assert_eq!(foreign.len(), 1);
+        assert_eq!(foreign[0].pid, Some(stranger.leaf), "the foreign listener is named: {v}");
+        assert!(v.to_string().contains(&stranger.leaf.to_string()), "{v}");
+        // and the stranger itself is not owned by the service's pid either way round
+        assert!(verify(service.port, &Expected::pid(stranger.root), &opts(src)).to_string().starts_with("not owned"));
+    }
+}
+
+#[test]
+fn port_1_listener_of_another_uid_is_not_owned() {
+    for src in SOURCES {
+        let service = Svc::spawn(Spec::on(&["::1"], 0));
+        let nobody = Svc::spawn(Spec { uid: Some(NOBODY), ..Spec::on(&["127.0.0.1"], service.port) });
+        let v = verify(service.port, &Expected::pid(service.root), &opts(src));
+        let foreign = assert_not_owned(&v);
+        assert_eq!(foreign.len(), 1, "{v}");
+        assert_eq!((foreign[0].uid, foreign[0].pid), (NOBODY, Some(nobody.leaf)), "{v}");
+        assert_eq!(foreign[0].addr, format!("127.0.0.1:{}", service.port).parse::<SocketAddr>().unwrap());
+    }
+}
+
+#[test]
+fn port_5_reuseport_second_listener_is_not_owned() {
+    for src in SOURCES {
+        let service = Svc::spawn(Spec { reuseport: true, ..Spec::on(&["127.0.0.1"], 0) });
+        assert!(verify(service.port, &Expected::pid(service.root), &opts(src)).is_owned());
+        let second = Svc::spawn(Spec { reuseport: true, ..Spec::on(&["127.0.0.1"], service.port) });
+        let ls = listeners(service.port, &opts(src)).unwrap();
+        assert_eq!(ls.len(), 2, "both SO_REUSEPORT listeners are seen: {ls:?}");
+        let v = verify(service.port, &Expected::pid(service.root), &opts(src));
+        let foreign = assert_not_owned(&v);
+        assert_eq!(foreign.iter().map(|l| l.pid).collect::<Vec<_>>(), vec![Some(second.leaf)], "{v}");
+    }
+}
+
+#[test]
+fn port_5_other_process_on_ipv6_loopback_is_not_owned() {
+    for src in SOURCES {
+        let service = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
+        let v6 = Svc::spawn(Spec::on(&["::1"], service.port));
+        let v = verify(service.port, &Expected::pid(service.root), &opts(src));
+        let foreign = assert_not_owned(&v);
+        assert_eq!(foreign.len(), 1);
+        assert!(foreign[0].addr.is_ipv6() && foreign[0].pid == Some(v6.leaf), "{v}");
+    }
+}
+
+#[test]
+fn port_1_no_listener_is_not_owned() {
+    for src in SOURCES {
+        let mut svc = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
+        let port = svc.port;
+        let other = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
+        svc.kill();
+        let v = verify(port, &Expected::pid(other.root), &opts(src));
+        assert!(matches!(&v, Verdict::NotOwned { foreign, .. } if foreign.is_empty()), "{v}");
+    }
+}
+
+#[test]
+fn port_1_service_dies_and_another_process_rebinds_is_refused() {
+    for src in SOURCES {
+        let mut service = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
+        let expected = Expected::pid(service.root).record().unwrap();
+        assert!(verify(service.port, &expected, &opts(src)).is_owned());
+        let port = service.port;
+        service.kill();
+        let hijacker = Svc::spawn(Spec::on(&["127.0.0.1"], port));
+        for e in [expected.clone(), Expected::pid(service.root)] {
+            let v = verify(port, &e, &opts(src));
+            assert!(!v.is_owned(), "{src:?}: {v}");
+        }
+        // and the hijacker's pid is no help to a caller that knows the service's
+        assert_eq!(hijacker.port, port);
+    }
+}
+
+#[test]
+fn port_1_reused_pid_start_time_mismatch_is_refused() {
+    for src in SOURCES {
+        let service = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
+        let real = start_time_of(service.root).unwrap();
+        assert!(verify(service.port, &Expected::pid(service.root).start_time(real), &opts(src)).is_owned());
+        // A recorded start time that differs means the pid now names another
+        // process (what pid reuse looks like): refused.
+        let v = verify(service.port, &Expected::pid(service.root).start_time(real + 1), &opts(src));
+        match &v {
+            Verdict::NotOwned { reason, .. } => assert!(reason.contains("reused"), "{reason}"),
+            other => panic!("{other}"),
+        }
+    }
+}
+
+#[test]
+fn port_1_port_2_connect_verified_to_hijacker_is_refused_before_any_byte() {
+    const GREETING: &str = "{\"type\":\"hello\",\"gateway\":\"gw\"}\n";
+    for src in SOURCES {
+        let dir = record_dir(None);
+        // The real service: connect_verified succeeds and what we write arrives.
+        let rec = dir.path().join("service.bin");
+        let service =
+            Svc::spawn(Spec { record: Some(rec.clone()), greeting: Some(GREETING), ..Spec::on(&["127.0.0.1"], 0) });
+        let addr: SocketAddr = format!("127.0.0.1:{}", service.port).parse().unwrap();
+        let mut s = connect_verified(addr, &Expected::pid(service.root), &opts(src)).expect("owned service");
+        s.write_all(b"TOKEN-FOR-SERVICE").unwrap();
+        let mut greet = vec![0u8; GREETING.len()];
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.read_exact(&mut greet).unwrap();
+        drop(s);
+        wait_for(|| std::fs::read(&rec).unwrap_or_default() == b"TOKEN-FOR-SERVICE");
+
+        // A hijacker alone on another port, answering exactly like the service.
+        let hrec = dir.path().join("hijacker.bin");
+        let hijacker =
+            Svc::spawn(Spec { record: Some(hrec.clone()), greeting: Some(GREETING), ..Spec::on(&["127.0.0.1"], 0) });
+        let haddr: SocketAddr = format!("127.0.0.1:{}", hijacker.port).parse().unwrap();
+        let r = connect_verified(haddr, &Expected::pid(service.root), &opts(src));
+        assert!(matches!(r, Err(ConnectError::Refused(Verdict::NotOwned { .. }))), "{r:?}");
+
+        // The listener is held by the service's tree, but the connection is
+        // accepted by a process that left the tree (inherited the listening
+        // socket, reparented away): verify says Owned, the connection is refused.
+        let erec = dir.path().join("escaped.bin");
+        let escaped = Svc::spawn(Spec {
+            escape: true,
+            record: Some(erec.clone()),
+            greeting: Some(GREETING),
+            ..Spec::on(&["127.0.0.1"], 0)
+        });
+        let eaddr: SocketAddr = format!("127.0.0.1:{}", escaped.port).parse().unwrap();
+        assert!(verify(escaped.port, &Expected::pid(escaped.root), &opts(src)).is_owned());
+        let r = connect_verified(eaddr, &Expected::pid(escaped.root), &opts(src));
+        match r {
+            Err(ConnectError::Refused(Verdict::NotOwned { reason, foreign })) => {
+                assert!(reason.contains("accepted by"), "{reason}");
+                assert_eq!(foreign[0].pid, Some(escaped.leaf), "{reason}");
+            }
+            other => panic!("{src:?}: expected refusal, got {other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(std::fs::read(&hrec).unwrap_or_default(), b"", "the hijacker received nothing");
+        assert_eq!(std::fs::read(&erec).unwrap_or_default(), b"", "the escaped acceptor received nothing");
+    }
+}
+
+#[test]
+fn port_5_hijacker_that_never_accepts_is_unknown_within_the_bound() {
+    // A listener held by the expected process that never accepts: the
+    // connection cannot be attributed, the answer is a bounded "no".
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    for src in SOURCES {
+        let o = gw_portguard::Options { timeout: Duration::from_millis(300), ..opts(src) };
+        let start = std::time::Instant::now();
+        let r = connect_verified(addr, &Expected::pid(std::process::id()), &o);
+        assert!(matches!(r, Err(ConnectError::Refused(Verdict::Unknown { .. }))), "{r:?}");
+        assert!(start.elapsed() < Duration::from_secs(5), "bounded");
+    }
+}
+
+fn wait_for(cond: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("condition not met in 5 s");
+}
+
+#[test]
+fn port_5_every_inspection_is_bounded_and_out_of_time_is_unknown() {
+    let svc = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
+    for src in SOURCES {
+        let o = gw_portguard::Options { timeout: Duration::ZERO, ..opts(src) };
+        let v = verify(svc.port, &Expected::pid(svc.root), &o);
+        assert!(matches!(&v, Verdict::Unknown { reason } if reason.contains("time")), "{src:?}: {v}");
+        assert!(listeners(svc.port, &o).is_err());
+        let addr: SocketAddr = format!("127.0.0.1:{}", svc.port).parse().unwrap();
+        let r = connect_verified(addr, &Expected::pid(svc.root), &o);
+        assert!(matches!(r, Err(ConnectError::Refused(Verdict::Unknown { .. }))), "{r:?}");
+        // and with time, the same check is owned
+        assert!(verify(svc.port, &Expected::pid(svc.root), &opts(src)).is_owned());
+    }
+}

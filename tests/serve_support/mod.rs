@@ -1,0 +1,423 @@
+//! Helpers of the gateway tests (tests/serve_*.rs, probe_*.rs, e2e_*.rs):
+//! a private gw home, `gw serve` as a real child process (waited for on its
+//! ready line, stopped with SIGTERM), a WebSocket client, and hijackers that
+//! record every byte they receive.
+//!
+//! Each test binary uses a different subset, hence the allowance.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tungstenite::client::IntoClientRequest;
+use tungstenite::http::HeaderValue;
+use tungstenite::{Message, WebSocket};
+
+pub const GW: &str = env!("CARGO_BIN_EXE_gw");
+pub const EXIT_REFUSED: i32 = 3;
+pub const EXIT_NOT_FOUND: i32 = 4;
+/// The longest any single `gw` run (or wait) may take.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a `gw` run did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A private (0700) temp dir whose `home` is the `GW_HOME` of every child.
+#[derive(Debug)]
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+    pub home: PathBuf,
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Env {
+    pub fn new() -> Self {
+        let tmp = tempfile::Builder::new()
+            .prefix("gw-gateway-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .expect("tempdir");
+        let home = tmp.path().join("home");
+        Self { tmp, home }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(GW);
+        cmd.args(args).env("GW_HOME", &self.home).current_dir(self.tmp.path());
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Runs `gw ARGS` with `stdin`, bounded in time.
+    pub fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
+        self.run_cmd(self.command(args), stdin, &format!("gw {args:?}"))
+    }
+
+    pub fn run_cmd(&self, mut cmd: Command, stdin: Option<&[u8]>, ctx: &str) -> Run {
+        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        let mut child = cmd.spawn().expect("spawn gw");
+        if let Some(data) = stdin {
+            let mut pipe = child.stdin.take().unwrap();
+            let data = data.to_vec();
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&data);
+            });
+        }
+        let mut out = child.stdout.take().unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let o = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        });
+        let e = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        let deadline = Instant::now() + TIMEOUT;
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break st;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{ctx}: did not finish within {TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        Run { code: status.code().unwrap_or(-1), stdout: o.join().unwrap(), stderr: e.join().unwrap() }
+    }
+
+    /// `gw ARGS` that must succeed; returns stdout.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str], stdin: Option<&[u8]>) -> String {
+        let r = self.run(args, stdin);
+        assert_eq!(r.code, 0, "gw {args:?}: {r:?}");
+        r.stdout
+    }
+
+    /// Creates profile `name` on `port`.
+    pub fn profile(&self, name: &str, port: u16) {
+        self.ok(&["profile", "init", name, "--port", &port.to_string()], None);
+    }
+
+    pub fn profile_dir(&self, name: &str) -> PathBuf {
+        self.home.join("profiles").join(name)
+    }
+
+    /// Stores `secret` in `slot` (`--shared`, `--bootstrap`, `--device=R`) for `url`.
+    pub fn store(&self, profile: &str, url: &str, slot: &str, secret: &str) {
+        self.ok(&["--profile", profile, "cred", "set", url, slot], Some(secret.as_bytes()));
+    }
+
+    /// The stored secret of `slot` for `url`, if any.
+    pub fn stored(&self, profile: &str, url: &str, slot: &[&str]) -> Option<String> {
+        let mut args = vec!["--profile", profile, "cred", "get", url, "--reveal"];
+        args.extend_from_slice(slot);
+        let r = self.run(&args, None);
+        (r.code == 0).then(|| r.stdout.trim_end().to_owned())
+    }
+
+    /// A scoped token of profile `name`'s root secret.
+    pub fn derive(&self, name: &str, extra: &[&str]) -> String {
+        let key = self.profile_dir(name).join("root.key");
+        let mut args = vec!["token", "derive", "--secret-file", key.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.ok(&args, None).trim_end().to_owned()
+    }
+
+    /// Starts `gw --json --profile NAME serve ARGS` and waits for its ready line.
+    pub fn serve(&self, profile: &str, args: &[&str]) -> Serve {
+        let mut full = vec!["--json", "--profile", profile, "serve"];
+        full.extend_from_slice(args);
+        Serve::start(self.command(&full), &format!("gw {full:?}"))
+    }
+}
+
+/// A port free on both 127.0.0.1 and ::1 (when this returns).
+pub fn free_port() -> u16 {
+    for _ in 0..64 {
+        let a = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let p = a.local_addr().unwrap().port();
+        if TcpListener::bind((Ipv6Addr::LOCALHOST, p)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no port free on both loopback addresses");
+}
+
+/// A running `gw serve`: stopped with SIGTERM (then SIGKILL) on drop.
+#[derive(Debug)]
+pub struct Serve {
+    pub child: Child,
+    pub ready: Value,
+    pub port: u16,
+    pub pid: u32,
+    pub pidfile: PathBuf,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Serve {
+    pub fn start(mut cmd: Command, ctx: &str) -> Self {
+        let mut child = cmd.spawn().expect("spawn gw serve");
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let l2 = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                l2.lock().unwrap().push_str(&line);
+                l2.lock().unwrap().push('\n');
+            }
+        });
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let first = lines.next();
+            let _ = tx.send(first);
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(TIMEOUT) {
+            Ok(Some(Ok(l))) => l,
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{ctx}: no ready line ({other:?}); stderr: {}", log.lock().unwrap());
+            }
+        };
+        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{ctx}: ready line {line:?}: {e}"));
+        assert_eq!(ready["event"], "ready", "{ctx}: {ready}");
+        let port = ready["port"].as_u64().unwrap() as u16;
+        let pid = ready["pid"].as_u64().unwrap() as u32;
+        assert_eq!(pid, child.id(), "{ctx}: the ready line names the process");
+        let pidfile = PathBuf::from(ready["pidfile"].as_str().unwrap());
+        Self { child, ready, port, pid, pidfile, stderr: log }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    /// Everything logged on stderr so far.
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn signal(&self, sig: rustix::process::Signal) {
+        rustix::process::kill_process(rustix::process::Pid::from_raw(self.pid as i32).unwrap(), sig).unwrap();
+    }
+
+    /// SIGTERM, then the exit status (bounded wait).
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(self.pid as i32).unwrap(),
+            rustix::process::Signal::TERM,
+        );
+        self.wait()
+    }
+
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("gw serve did not exit within {TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// What a WebSocket connection attempt got.
+#[derive(Debug)]
+pub enum Conn {
+    /// Upgraded; the hello-ok (raw text and parsed).
+    Open(Box<WebSocket<TcpStream>>, String, Value),
+    /// Refused with this HTTP status (and body).
+    Http(u16, String),
+    /// Anything else.
+    Failed(String),
+}
+
+impl Conn {
+    #[track_caller]
+    pub fn hello(self) -> (WebSocket<TcpStream>, String, Value) {
+        match self {
+            Conn::Open(ws, text, v) => (*ws, text, v),
+            other => panic!("expected an open connection, got {other:?}"),
+        }
+    }
+    #[track_caller]
+    pub fn status(&self) -> u16 {
+        match self {
+            Conn::Http(s, _) => *s,
+            other => panic!("expected an HTTP refusal, got {other:?}"),
+        }
+    }
+}
+
+/// Connects to `addr` with `Authorization: Bearer TOKEN` (none if `None`)
+/// and reads the hello-ok.
+pub fn connect(addr: SocketAddr, token: Option<&str>, role: Option<&str>) -> Conn {
+    let stream = match TcpStream::connect_timeout(&addr, TIMEOUT) {
+        Ok(s) => s,
+        Err(e) => return Conn::Failed(format!("connect: {e}")),
+    };
+    connect_over(stream, token, role)
+}
+
+pub fn connect_over(stream: TcpStream, token: Option<&str>, role: Option<&str>) -> Conn {
+    let addr = stream.peer_addr().unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut req = format!("ws://{addr}").into_client_request().unwrap();
+    if let Some(t) = token {
+        req.headers_mut().insert("authorization", HeaderValue::from_str(&format!("Bearer {t}")).unwrap());
+    }
+    if let Some(r) = role {
+        req.headers_mut().insert("x-gw-role", HeaderValue::from_str(r).unwrap());
+    }
+    match tungstenite::client::client(req, stream) {
+        Ok((mut ws, _)) => match ws.read() {
+            Ok(Message::Text(t)) => {
+                let text = t.as_str().to_owned();
+                let v: Value = serde_json::from_str(&text).unwrap();
+                Conn::Open(Box::new(ws), text, v)
+            }
+            other => Conn::Failed(format!("no hello: {other:?}")),
+        },
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(r))) => {
+            let body = r.body().as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+            Conn::Http(r.status().as_u16(), body)
+        }
+        Err(e) => Conn::Failed(e.to_string()),
+    }
+}
+
+/// A fake gateway on a port: accepts every connection and records every
+/// byte it receives. With `hello`, it answers like a real gateway: a
+/// WebSocket upgrade (whatever the credential) and that hello-ok text.
+#[derive(Debug, Clone)]
+pub struct Hijacker {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<u8>>>,
+    pub connections: Arc<Mutex<usize>>,
+}
+
+impl Hijacker {
+    /// Listens on `listener` in a thread.
+    pub fn start(listener: TcpListener, hello: Option<String>) -> Self {
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(Mutex::new(0));
+        let (r2, c2) = (received.clone(), connections.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                *c2.lock().unwrap() += 1;
+                let (r3, hello) = (r2.clone(), hello.clone());
+                std::thread::spawn(move || record(stream, &r3, hello));
+            }
+        });
+        Self { addr, received, connections }
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        self.received.lock().unwrap().clone()
+    }
+    pub fn accepted(&self) -> usize {
+        *self.connections.lock().unwrap()
+    }
+}
+
+/// A stream that copies every byte read into a log.
+struct Recording {
+    s: TcpStream,
+    log: Arc<Mutex<Vec<u8>>>,
+}
+impl Read for Recording {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.s.read(buf)?;
+        self.log.lock().unwrap().extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+impl Write for Recording {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.s.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.s.flush()
+    }
+}
+
+fn record(s: TcpStream, log: &Arc<Mutex<Vec<u8>>>, hello: Option<String>) {
+    let _ = s.set_read_timeout(Some(TIMEOUT));
+    let rec = Recording { s, log: log.clone() };
+    match hello {
+        None => {
+            let mut rec = rec;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = rec.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+        Some(h) => {
+            if let Ok(mut ws) = tungstenite::accept(rec) {
+                let _ = ws.send(Message::text(h));
+                while ws.read().is_ok() {}
+            }
+        }
+    }
+}
+
+/// `true` if `hay` contains `needle`.
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Waits until `f` holds (bounded).
+#[track_caller]
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The file's mode bits.
+pub fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}

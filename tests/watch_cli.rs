@@ -1,0 +1,386 @@
+//! `gw watch` end to end, in real time with small durations: the real
+//! binary, real list/approve/recovery commands (scripts run with `sh`), a
+//! real `gw serve` for the health watchdog.
+
+mod serve_support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use serve_support::{Env, Run, free_port};
+
+const EXIT_USAGE: i32 = 2;
+
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    fs::write(&p, body).unwrap();
+    p
+}
+
+fn lines(p: &Path) -> Vec<String> {
+    fs::read_to_string(p).unwrap_or_default().lines().map(str::to_owned).collect()
+}
+
+/// A list command printing `dir/list.json` and an approve command logging
+/// each id to `dir/approved`.
+struct Fixture {
+    env: Env,
+    list: String,
+    approve: String,
+}
+
+impl Fixture {
+    fn new(list_json: &str) -> Self {
+        let env = Env::new();
+        let dir = env.tmp.path();
+        fs::write(dir.join("list.json"), list_json).unwrap();
+        let approve = script(dir, "approve.sh", "echo \"$1\" >> \"$(dirname \"$0\")/approved\"\n");
+        Self {
+            list: format!("cat '{}'", dir.join("list.json").display()),
+            approve: format!("sh '{}' {{id}}", approve.display()),
+            env,
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        self.env.tmp.path()
+    }
+
+    fn approvals(&self, extra: &[&str]) -> Run {
+        let mut args = vec!["watch", "approvals", "--list-cmd", &self.list, "--approve-cmd", &self.approve];
+        args.extend_from_slice(extra);
+        self.env.run(&args, None)
+    }
+}
+
+const TWO: &str =
+    r#"[{"id":"r1","client":"alice","scopes":["operator.pairing"]},{"id":"r2","client":"mallory","scopes":[]}]"#;
+
+#[test]
+fn once_approves_allowlisted_and_rejects_others() {
+    let f = Fixture::new(TWO);
+    let r = f.approvals(&["--allow", "alice", "--once", "--json"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["report"]["approved"], serde_json::json!(["r1"]));
+    assert_eq!(v["report"]["rejected"], serde_json::json!(["r2"]));
+    assert_eq!(lines(&f.dir().join("approved")), ["r1"]);
+    // --json: every stderr line is one JSON event.
+    let events: Vec<Value> = r.stderr.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    assert!(events.iter().any(|e| e["event"] == "rejected" && e["id"] == "r2" && e["client"] == "mallory"));
+    assert!(events.iter().any(|e| e["event"] == "approved" && e["id"] == "r1"));
+}
+
+#[test]
+fn watch_5_once_never_fails_the_caller() {
+    let f = Fixture::new(TWO);
+    // A list command that cannot start, and one that hangs past --max-time.
+    for list in ["/nonexistent/gw-list --json", "sleep 1000"] {
+        let t0 = Instant::now();
+        let r = f.env.run(
+            &[
+                "watch",
+                "approvals",
+                "--list-cmd",
+                list,
+                "--approve-cmd",
+                &f.approve,
+                "--allow",
+                "alice",
+                "--once",
+                "--max-time",
+                "500ms",
+                "--json",
+            ],
+            None,
+        );
+        assert_eq!(r.code, 0, "a best-effort pass exits 0: {r:?}");
+        assert!(t0.elapsed() < Duration::from_secs(25), "{list}: took {:?}", t0.elapsed());
+        let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        assert!(v["report"]["list_error"].is_string(), "{v}");
+    }
+    // The count cap.
+    let reqs: Vec<String> = (1..=4).map(|i| format!(r#"{{"id":"q{i}","client":"alice","scopes":[]}}"#)).collect();
+    fs::write(f.dir().join("list.json"), format!("[{}]", reqs.join(","))).unwrap();
+    let r = f.approvals(&["--allow", "alice", "--once", "--max", "3"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(lines(&f.dir().join("approved")), ["q1", "q2", "q3"]);
+    assert!(r.stdout.contains("stopped at --max"), "{r:?}");
+}
+
+#[test]
+fn watch_6_watcher_runs_to_its_deadline_and_approves_a_late_request() {
+    let f = Fixture::new("[]");
+    let mut cmd = f.env.command(&[
+        "watch",
+        "approvals",
+        "--list-cmd",
+        &f.list,
+        "--approve-cmd",
+        &f.approve,
+        "--allow",
+        "alice",
+        "--fast-interval",
+        "50ms",
+        "--fast-window",
+        "300ms",
+        "--slow-interval",
+        "200ms",
+        "--deadline",
+        "2s",
+    ]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let t0 = Instant::now();
+    let child = cmd.spawn().unwrap();
+    // The request arrives after the fast window.
+    std::thread::sleep(Duration::from_millis(800));
+    fs::write(f.dir().join("list.json.tmp"), TWO).unwrap();
+    fs::rename(f.dir().join("list.json.tmp"), f.dir().join("list.json")).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let took = t0.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // The last poll is the last one that fits before the deadline: at most
+    // one slow interval (200 ms) before it.
+    assert!(took >= Duration::from_millis(1800), "ran to the deadline: {took:?}");
+    assert!(took < Duration::from_secs(25), "{took:?}");
+    assert_eq!(lines(&f.dir().join("approved")), ["r1"], "{stderr}");
+    assert!(stderr.contains("keepalive cadence"), "{stderr}");
+    assert_eq!(stderr.matches("rejected r2").count(), 1, "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deadline reached"));
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    let f = Fixture::new("[]");
+    let cases: [&[&str]; 5] = [
+        &["watch", "approvals", "--list-cmd", "true", "--approve-cmd", "true no-placeholder", "--allow", "a"],
+        &["watch", "approvals", "--list-cmd", "true", "--approve-cmd", "true {id}"],
+        &["watch", "approvals", "--list-cmd", "'unbalanced", "--approve-cmd", "true {id}", "--allow", "a"],
+        &["watch", "approvals", "--list-cmd", "true", "--approve-cmd", "true {id}", "--allow", "a", "--max", "3"],
+        &[
+            "watch",
+            "approvals",
+            "--list-cmd",
+            "true",
+            "--approve-cmd",
+            "true {id}",
+            "--allow",
+            "a",
+            "--deadline",
+            "soon",
+        ],
+    ];
+    for args in cases {
+        let r = f.env.run(args, None);
+        assert_eq!(r.code, EXIT_USAGE, "{args:?}: {r:?}");
+        assert!(r.stderr.starts_with("gw: error: "), "{r:?}");
+    }
+    let r = f.env.run(&["watch", "health", "ws://127.0.0.1:1", "--on-fail", "true"], None);
+    assert_eq!(r.code, EXIT_USAGE, "a URL without an owner: {r:?}");
+    let r = f.env.run(&["watch", "health", "--on-fail", "true", "--max-restarts", "0/1m"], None);
+    assert_eq!(r.code, EXIT_USAGE, "{r:?}");
+}
+
+#[test]
+fn the_id_is_one_argument_and_no_shell_runs() {
+    let f = Fixture::new(r#"[{"id":"x:1.a_b-c","client":"alice","scopes":[]}]"#);
+    let out = f.dir().join("argv");
+    // The approve command line carries shell syntax that must stay literal.
+    let approve = script(f.dir(), "argv.sh", &format!("printf '%s\\n' \"$@\" > '{}'\n", out.display()));
+    let approve_cmd = format!("sh '{}' --id={{id}} '$(touch pwned)' ';' {{id}}", approve.display());
+    let r = f.env.run(
+        &["watch", "approvals", "--list-cmd", &f.list, "--approve-cmd", &approve_cmd, "--allow", "alice", "--once"],
+        None,
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(lines(&out), ["--id=x:1.a_b-c", "$(touch pwned)", ";", "x:1.a_b-c"]);
+    assert!(!f.dir().join("pwned").exists());
+}
+
+/// A recovery command that counts its runs in `dir/recovered`.
+fn recovery(dir: &Path) -> String {
+    let sc = script(dir, "recover.sh", "echo run >> \"$(dirname \"$0\")/recovered\"\n");
+    format!("sh '{}'", sc.display())
+}
+
+#[test]
+fn health_of_a_profile_gateway_then_recovery_when_it_is_gone() {
+    let env = Env::new();
+    env.profile("p", free_port());
+    let mut serve = env.serve("p", &[]);
+    let on_fail = recovery(env.tmp.path());
+    let args = [
+        "--profile",
+        "p",
+        "watch",
+        "health",
+        "--on-fail",
+        &on_fail,
+        "--interval",
+        "100ms",
+        "--failures",
+        "2",
+        "--max-restarts",
+        "1/1h",
+        "--deadline",
+        "1s",
+        "--json",
+    ];
+    let r = env.run(&args, None);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert!(v["report"]["probes"].as_u64().unwrap() >= 2, "{v}");
+    assert_eq!(v["report"]["probe_failures"], 0, "{v}; serve log: {}", serve.log());
+    assert!(!env.tmp.path().join("recovered").exists());
+
+    serve.stop();
+    let r = env.run(&args, None);
+    assert_eq!(r.code, 1, "one recovery allowed, it did not help: gave up: {r:?}");
+    assert!(r.stderr.contains("recovery did not restore health"), "{r:?}");
+    assert_eq!(lines(&env.tmp.path().join("recovered")), ["run"]);
+}
+
+#[test]
+fn health_counts_a_port_held_by_someone_else_as_a_failure() {
+    let env = Env::new();
+    // This test process listens (and accepts); the expected owner is an
+    // innocent `sleep`: the port is not its, so every probe fails.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        // Accepted connections are kept open: the verified connect proves
+        // the accepted socket belongs to the owner.
+        let mut kept = Vec::new();
+        for s in listener.incoming() {
+            kept.push(s);
+        }
+    });
+    let mut innocent = Command::new("sleep").arg("300").spawn().unwrap();
+    let on_fail = recovery(env.tmp.path());
+    let url = format!("ws://127.0.0.1:{port}");
+    let pid = innocent.id().to_string();
+    let r = env.run(
+        &[
+            "watch",
+            "health",
+            &url,
+            "--pid",
+            &pid,
+            "--on-fail",
+            &on_fail,
+            "--interval",
+            "50ms",
+            "--failures",
+            "1",
+            "--max-restarts",
+            "2/1h",
+            "--json",
+        ],
+        None,
+    );
+    let _ = innocent.kill();
+    let _ = innocent.wait();
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(lines(&env.tmp.path().join("recovered")), ["run", "run"]);
+    assert!(r.stderr.contains("\"event\":\"probe_failed\""), "{r:?}");
+    assert!(r.stderr.contains("not owned"), "the probe says why: {r:?}");
+    // The control: the same listener with its real owner is healthy.
+    let me = std::process::id().to_string();
+    let r = env.run(
+        &[
+            "watch",
+            "health",
+            &url,
+            "--pid",
+            &me,
+            "--on-fail",
+            &on_fail,
+            "--interval",
+            "50ms",
+            "--deadline",
+            "500ms",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["report"]["probe_failures"], 0, "{v}");
+}
+
+#[test]
+fn watch_1_hanging_list_is_killed_and_the_deadline_is_met() {
+    let f = Fixture::new("[]");
+    let pidfile = f.dir().join("grandchild.pid");
+    let hang = script(f.dir(), "hang.sh", &format!("sleep 1000 &\necho $! > '{}'\nwait\n", pidfile.display()));
+    let list = format!("sh '{}'", hang.display());
+    let t0 = Instant::now();
+    let r = f.env.run(
+        &[
+            "watch",
+            "approvals",
+            "--list-cmd",
+            &list,
+            "--approve-cmd",
+            &f.approve,
+            "--allow",
+            "alice",
+            "--call-timeout",
+            "300ms",
+            "--fast-interval",
+            "100ms",
+            "--deadline",
+            "1s",
+        ],
+        None,
+    );
+    assert!(t0.elapsed() < Duration::from_secs(25), "{:?}", t0.elapsed());
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("did not finish within"), "{r:?}");
+    let pid: u32 = fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    let gone = |pid: u32| match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')),
+    };
+    while !gone(pid) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(gone(pid), "the grandchild {pid} holding the list's stdout survived");
+}
+
+#[test]
+fn sigterm_stops_a_watcher_at_its_next_step() {
+    let f = Fixture::new("[]");
+    let mut cmd = f.env.command(&[
+        "watch",
+        "approvals",
+        "--list-cmd",
+        &f.list,
+        "--approve-cmd",
+        &f.approve,
+        "--allow",
+        "alice",
+        "--fast-interval",
+        "100ms",
+        "--deadline",
+        "8h",
+        "--json",
+    ]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let t0 = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(25));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["report"]["stopped"], true, "{v}");
+}
