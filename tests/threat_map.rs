@@ -1,0 +1,181 @@
+//! The audit map stays true: every threat id of the catalogue has a row in
+//! `audits/THREAT-MAP.md`, every row names at least one test named by its id,
+//! and every test or function the map names exists in the sources (a renamed
+//! or deleted test fails here instead of leaving a stale claim in the audit).
+//!
+//! The catalogue is `THREATS.md` beside the project (`../shared/THREATS.md`)
+//! when it is there; the ids below are the catalogue as of this commit, so the
+//! check also runs in a clone without it.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const CATALOGUE: &[&str] = &[
+    "FS-1", "FS-2", "FS-3", "FS-4", "FS-5", "FS-6", "FS-7", "FS-8", "PORT-1", "PORT-2", "PORT-3", "PORT-4", "PORT-5",
+    "TOK-1", "TOK-2", "TOK-3", "TOK-4", "CRED-1", "CRED-2", "CRED-3", "CRED-4", "CRED-5", "CRED-6", "CRED-7", "CRED-8",
+    "CRED-9", "LEASE-1", "LEASE-2", "LEASE-3", "LEASE-4", "LEASE-5", "CLI-1", "CLI-2", "WATCH-1", "WATCH-2", "WATCH-3",
+    "WATCH-4", "WATCH-5", "WATCH-6",
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The ids of a THREATS.md: every `**ID-N` at the start of a bullet.
+fn ids_of_catalogue(text: &str) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for line in text.lines() {
+        let Some(rest) = line.trim_start().strip_prefix("- **") else { continue };
+        let id: String =
+            rest.chars().take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '-').collect();
+        if id.contains('-') && id.ends_with(|c: char| c.is_ascii_digit()) {
+            ids.insert(id);
+        }
+    }
+    ids
+}
+
+/// Every identifier-like word of every Rust source of the workspace.
+fn words_of_sources() -> BTreeSet<String> {
+    fn walk(dir: &Path, words: &mut BTreeSet<String>) {
+        let Ok(entries) = fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name == "target" || name.starts_with('.') {
+                continue;
+            }
+            if p.is_dir() {
+                walk(&p, words);
+            } else if let Some(stem) = name.strip_suffix(".rs") {
+                // A file is named by its stem too (fuzz targets, test files).
+                words.insert(stem.to_string());
+                let text = fs::read_to_string(&p).unwrap_or_default();
+                for w in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                    if !w.is_empty() {
+                        words.insert(w.to_string());
+                    }
+                }
+            }
+        }
+    }
+    let mut words = BTreeSet::new();
+    for d in ["src", "crates", "tests", "benches", "examples", "fuzz/fuzz_targets"] {
+        walk(&root().join(d), &mut words);
+    }
+    words
+}
+
+/// The backticked spans of a line.
+fn code_spans(line: &str) -> Vec<&str> {
+    line.split('`').skip(1).step_by(2).collect()
+}
+
+/// A span that names a test or function: lower-case words with underscores,
+/// optionally a `module::` path, `{a,b}` alternatives and `*` wildcards.
+fn as_name_pattern(span: &str) -> Option<&str> {
+    let last = span.rsplit("::").next().unwrap_or(span);
+    let ok = last.contains('_')
+        && last.starts_with(|c: char| c.is_ascii_lowercase())
+        && last.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_{},*".contains(c));
+    ok.then_some(last)
+}
+
+/// `a_{x,y}_b` → `a_x_b`, `a_y_b` (one level, repeated).
+fn expand(pattern: &str) -> Vec<String> {
+    let (Some(open), Some(close)) = (pattern.find('{'), pattern.find('}')) else { return vec![pattern.to_string()] };
+    if close < open {
+        return vec![pattern.to_string()];
+    }
+    let (head, tail) = (&pattern[..open], &pattern[close + 1..]);
+    pattern[open + 1..close].split(',').flat_map(|alt| expand(&format!("{head}{alt}{tail}"))).collect()
+}
+
+/// Glob with `*` only.
+fn glob(pattern: &str, word: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == word;
+    }
+    let mut rest = word;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else { return false };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            let Some(at) = rest.find(part) else { return false };
+            rest = &rest[at + part.len()..];
+        }
+    }
+    true
+}
+
+fn resolves(pattern: &str, words: &BTreeSet<String>) -> bool {
+    expand(pattern).iter().all(|p| if p.contains('*') { words.iter().any(|w| glob(p, w)) } else { words.contains(p) })
+}
+
+#[test]
+fn every_threat_id_has_a_row_with_a_test_named_by_its_id() {
+    let map = fs::read_to_string(root().join("audits/THREAT-MAP.md")).expect("audits/THREAT-MAP.md");
+    let mut ids: BTreeSet<String> = CATALOGUE.iter().map(|s| s.to_string()).collect();
+    if let Ok(text) = fs::read_to_string(root().join("../shared/THREATS.md")) {
+        let live = ids_of_catalogue(&text);
+        assert!(!live.is_empty(), "../shared/THREATS.md has no ids: the parser is out of date");
+        ids.extend(live);
+    }
+    let words = words_of_sources();
+    let mut problems = Vec::new();
+    for id in &ids {
+        let rows: Vec<&str> =
+            map.lines().filter(|l| l.starts_with(&format!("| {id} ")) || l.starts_with(&format!("| {id}|"))).collect();
+        if rows.is_empty() {
+            problems.push(format!("{id}: no row in audits/THREAT-MAP.md"));
+            continue;
+        }
+        let prefix = format!("{}_", id.to_ascii_lowercase().replace('-', "_"));
+        let named = rows
+            .iter()
+            .flat_map(|r| code_spans(r))
+            .filter_map(as_name_pattern)
+            .any(|p| expand(p).iter().any(|e| e.contains(&prefix)) && resolves(p, &words));
+        if !named {
+            problems.push(format!("{id}: no existing test whose name contains `{prefix}` in its row"));
+        }
+    }
+    assert!(problems.is_empty(), "THREAT-MAP gaps:\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn every_test_the_map_names_exists() {
+    let map = fs::read_to_string(root().join("audits/THREAT-MAP.md")).expect("audits/THREAT-MAP.md");
+    let words = words_of_sources();
+    let mut checked = 0;
+    let mut missing = BTreeSet::new();
+    for line in map.lines() {
+        for span in code_spans(line) {
+            let Some(pattern) = as_name_pattern(span) else { continue };
+            checked += 1;
+            if !resolves(pattern, &words) {
+                missing.insert(span.to_string());
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} names found in THREAT-MAP.md: the span parser is out of date");
+    assert!(missing.is_empty(), "THREAT-MAP.md names what the sources do not define:\n  {:?}", missing);
+}
+
+#[test]
+fn the_checker_itself_catches_a_missing_name() {
+    let words: BTreeSet<String> = ["fs_1_a_openat2", "fs_1_a_walk", "tok_2_x"].iter().map(|s| s.to_string()).collect();
+    assert!(resolves("fs_1_a_{openat2,walk}", &words));
+    assert!(!resolves("fs_1_a_{openat2,walk,other}", &words));
+    assert!(resolves("tok_2_*", &words));
+    assert!(!resolves("tok_3_*", &words));
+    assert_eq!(as_name_pattern("target::tests::tok_2_*"), Some("tok_2_*"));
+    assert_eq!(as_name_pattern("resolve.rs"), None);
+    assert_eq!(ids_of_catalogue("- **PORT-1 Port hijack.** x\n- other").into_iter().collect::<Vec<_>>(), ["PORT-1"]);
+}
