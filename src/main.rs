@@ -12,15 +12,19 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 use gw_anchor::{Policy, Resolver};
 
 use crate::cli::{Cli, Command, ResolverArg};
 use crate::output::{EXIT_USAGE, Output};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    // Parsed through ArgMatches (not `Cli::try_parse`) so a command can tell a
+    // global flag given on the command line from its default.
+    let parsed = Cli::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) if !e.use_stderr() || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             // --help and --version are not errors.
             let _ = e.print();
@@ -53,7 +57,11 @@ fn main() -> ExitCode {
         Command::Profile(p) => cmd::cred::profile(p, &policy, out),
         Command::Lease(l) => cmd::lease::run(l, &policy, out),
         Command::Watch(w) => cmd::watch::run(w, &cli.profile, &policy, out),
-        Command::Doctor(d) => cmd::doctor::run(d, &cli.profile, &policy, out),
+        Command::Doctor(d) => {
+            // The doctor audits every profile unless one is named.
+            let named = matches.value_source("profile") == Some(ValueSource::CommandLine);
+            cmd::doctor::run(d, named.then_some(cli.profile.as_str()), &policy, out)
+        }
         Command::Serve(s) => cmd::serve::run(s, &cli.profile, &policy, out),
         Command::Probe(p) => {
             let store = cmd::cred::store_config(cli.store, cli.keyring);

@@ -2,7 +2,6 @@
 //! checks are in `src/doctor/` (over gw-anchor, gw-cred, gw-lease and
 //! gw-portguard); this file parses, runs and prints.
 
-use std::ffi::OsStr;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -29,16 +28,7 @@ pub(crate) struct DoctorArgs {
     pub(crate) skip_kernel: bool,
 }
 
-/// Whether `--profile` was given on the command line (the global flag has a
-/// default, and the doctor audits every profile unless one is named).
-fn profile_named() -> bool {
-    std::env::args_os()
-        .skip(1)
-        .take_while(|a| a != OsStr::new("--"))
-        .any(|a| a == OsStr::new("--profile") || a.as_encoded_bytes().starts_with(b"--profile="))
-}
-
-pub(crate) fn run(args: DoctorArgs, profile: &str, policy: &Policy, out: Output) -> Result<u8, CliError> {
+pub(crate) fn run(args: DoctorArgs, profile: Option<&str>, policy: &Policy, out: Output) -> Result<u8, CliError> {
     let (home, home_error) = match args.home {
         Some(h) => (Some(h), None),
         None => match gw_cred::home_path() {
@@ -49,7 +39,7 @@ pub(crate) fn run(args: DoctorArgs, profile: &str, policy: &Policy, out: Output)
     let opts = Options {
         home,
         home_error,
-        profile: profile_named().then(|| profile.to_owned()),
+        profile: profile.map(str::to_owned),
         keyring_probe: !args.no_keyring_probe,
         kernel: !args.skip_kernel,
     };
