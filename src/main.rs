@@ -33,8 +33,14 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line, like every gw error: clap's first line, and where to look.
             let rendered = e.render().to_string();
-            let first = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
-            let msg = first.trim().strip_prefix("error: ").unwrap_or(first.trim());
+            let mut lines = rendered.lines().map(str::trim).skip_while(|l| l.is_empty());
+            let first = lines.next().unwrap_or("invalid arguments");
+            let mut msg = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+            if msg.ends_with(':') {
+                // "the following required arguments were not provided:" — name them.
+                let listed: Vec<&str> = lines.take_while(|l| !l.is_empty()).collect();
+                msg = format!("{msg} {}", listed.join(", "));
+            }
             eprintln!("gw: error: usage: {msg} (fix: see `gw --help`, or `--help` after the subcommand)");
             return ExitCode::from(EXIT_USAGE);
         }
