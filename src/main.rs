@@ -17,7 +17,7 @@ use clap::{CommandFactory, FromArgMatches};
 use gw_anchor::{Policy, Resolver};
 
 use crate::cli::{Cli, Command, ResolverArg};
-use crate::output::{EXIT_USAGE, Output};
+use crate::output::{CliError, EXIT_USAGE, Output};
 
 fn main() -> ExitCode {
     // Parsed through ArgMatches (not `Cli::try_parse`) so a command can tell a
@@ -41,8 +41,11 @@ fn main() -> ExitCode {
                 let listed: Vec<&str> = lines.take_while(|l| !l.is_empty()).collect();
                 msg = format!("{msg} {}", listed.join(", "));
             }
-            eprintln!("gw: error: usage: {msg} (fix: see `gw --help`, or `--help` after the subcommand)");
-            return ExitCode::from(EXIT_USAGE);
+            // The arguments did not parse, so `--json` is looked for by hand
+            // (up to a `--`): scripts get the usage error as JSON too.
+            let json = std::env::args_os().skip(1).take_while(|a| a != "--").any(|a| a == "--json");
+            let err = CliError::usage("usage", msg).with_fix("see `gw --help`, or `--help` after the subcommand");
+            return ExitCode::from(Output { json }.error(&err));
         }
     };
     let out = Output { json: cli.json };

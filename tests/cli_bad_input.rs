@@ -448,6 +448,20 @@ fn cli_2_malformed_command_line_changes_nothing(r: Resolver) {
         assert_eq!(run.stderr.lines().count(), 1, "{argv:?}: one line: {run:?}");
         assert!(run.stdout.is_empty(), "{argv:?}: {run:?}");
         assert_same_tree(&before, &snapshot(sb.tmp()), &format!("{argv:?}"));
+
+        // With --json, the same usage error is also a JSON object on stdout.
+        let mut with_json = argv.clone();
+        with_json.insert(0, "--json".into());
+        let run = gw(r, &with_json, Some(b"PWNED"));
+        assert_eq!(run.code, EXIT_USAGE, "{with_json:?}: {run:?}");
+        assert!(run.stderr.starts_with("gw: error: usage: "), "{with_json:?}: {run:?}");
+        let v: serde_json::Value =
+            serde_json::from_str(run.stdout.trim()).unwrap_or_else(|e| panic!("{with_json:?}: {e}: {run:?}"));
+        assert_eq!(v["ok"], false, "{v}");
+        assert_eq!(v["exit_code"], 2, "{v}");
+        assert_eq!(v["error"]["kind"], "usage", "{v}");
+        assert!(!v["error"]["message"].as_str().unwrap_or("").is_empty(), "{v}");
+        assert_same_tree(&before, &snapshot(sb.tmp()), &format!("{with_json:?}"));
     }
 }
 

@@ -31,6 +31,17 @@ pub enum ErrorKind {
     NotOurs,
     /// The platform has no `/proc` to judge processes by.
     Unsupported,
+    /// [`crate::Registry::live_owner`]: the record's process is not running
+    /// (gone, zombie, expired, or its pid now names a process that started
+    /// at another time).
+    NotRunning,
+    /// [`crate::Registry::live_owner`]: the record was written in another
+    /// boot or another pid namespace: its pid cannot name a process here.
+    ForeignRecord,
+    /// [`crate::Registry::live_owner`]: whether the record's process is
+    /// running cannot be proven from here (probe failed, boot id or pid
+    /// namespace unknown).
+    Unproven,
 }
 
 impl ErrorKind {
@@ -38,6 +49,7 @@ impl ErrorKind {
     pub fn is_security_refusal(self) -> bool {
         match self {
             Self::Fs(k) => k.is_security_refusal(),
+            Self::ForeignRecord | Self::Unproven => true,
             _ => false,
         }
     }
@@ -54,6 +66,9 @@ impl ErrorKind {
             Self::AlreadyRegistered => "already_registered",
             Self::NotOurs => "not_ours",
             Self::Unsupported => "unsupported_platform",
+            Self::NotRunning => "not_running",
+            Self::ForeignRecord => "foreign_record",
+            Self::Unproven => "unproven",
         }
     }
 }
