@@ -28,7 +28,8 @@ fn e2e_serve_probe_handoff_then_probe_with_the_device_token() {
     let url = serve.url();
     let boot = env.stored("p", &url, &["--bootstrap"]).unwrap();
     // 1. The verified probe sends the bootstrap token and hands off.
-    let v = json(&env.ok(&["--profile", "p", "--json", "probe"], None));
+    let first = env.run(&["--profile", "p", "--json", "probe"], None);
+    let v = json(&first.stdout);
     assert_eq!(v["credential"], "bootstrap");
     assert_eq!(v["hello"]["method"], "bootstrap");
     assert_eq!(v["handoff"]["roles"], serde_json::json!(["operator", "node"]));
@@ -60,8 +61,11 @@ fn e2e_serve_probe_handoff_then_probe_with_the_device_token() {
     assert_eq!(v["target"], "given");
     // The gateway retired the bootstrap token on the device token's first use.
     assert_eq!(connect(SocketAddr::from(([127, 0, 0, 1], port)), Some(&boot), None).status(), 401);
+    // CLI-1: no secret in the gateway's log, nor in what the probe printed
+    // (the hand-off stored the role tokens; it never shows them).
     for t in [&boot, &op, &node] {
         assert!(!serve.log().contains(t.as_str()));
+        assert!(!first.stdout.contains(t.as_str()) && !first.stderr.contains(t.as_str()), "{first:?}");
     }
 }
 
