@@ -1,7 +1,7 @@
 //! `gw port`: who listens on a port, and whether an expected process owns
 //! it — the command line over gw-portguard (which makes every decision).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -9,7 +9,7 @@ use gw_anchor::Policy;
 use gw_portguard::{Expected, Listener, Options, Source, Verdict};
 use serde_json::{Value, json};
 
-use crate::output::{CliError, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, Output};
+use crate::output::{CliError, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Output};
 
 /// `gw port ...`.
 #[derive(Debug, Subcommand)]
@@ -20,7 +20,8 @@ pub(crate) enum PortCommand {
     /// use `gw port verify` to decide.
     Who(WhoArgs),
     /// Proves that every listener on PORT is held by the expected process
-    /// (or, unless --no-descendants, its descendants). Exit 0 when owned,
+    /// (or, unless --no-descendants, its descendants), named by --pid,
+    /// --pidfile or a gw-lease record (--lease DIR --id ID). Exit 0 when owned,
     /// 3 when not owned or when ownership cannot be proven (a foreign or
     /// extra listener, no listener, another user's process, timeout).
     Verify(VerifyArgs),
@@ -66,7 +67,7 @@ pub(crate) struct WhoArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("owner").required(true).args(["pid", "pidfile"])))]
+#[command(group(clap::ArgGroup::new("owner").required(true).args(["pid", "pidfile", "lease"])))]
 pub(crate) struct VerifyArgs {
     /// The TCP port.
     port: u16,
@@ -78,6 +79,8 @@ pub(crate) struct VerifyArgs {
     /// (an insecure directory is refused, exit 3).
     #[arg(long, value_name = "PATH")]
     pidfile: Option<PathBuf>,
+    #[command(flatten)]
+    lease: LeaseOwnerArgs,
     /// Every listener must also be owned by this uid.
     #[arg(long)]
     uid: Option<u32>,
@@ -86,6 +89,65 @@ pub(crate) struct VerifyArgs {
     no_descendants: bool,
     #[command(flatten)]
     inspect: InspectArgs,
+}
+
+/// `--lease DIR --id ID`: the expected owner named by a gw-lease record
+/// (also flattened into `gw probe` and `gw watch health`).
+#[derive(Debug, Args)]
+pub(crate) struct LeaseOwnerArgs {
+    /// A gw-lease registry directory (`gw serve` keeps one in its profile
+    /// directory: `~/.gw/profiles/NAME/leases`); with --id, the expected owner
+    /// is the record's process, named by pid and start time. Refused (exit 3)
+    /// if the directory is insecure or the record's process is not running
+    /// (dead, expired, pid reused) or was registered in another boot or pid
+    /// namespace; exit 4 if no record has the id. Read only: nothing is pruned.
+    #[arg(long, value_name = "DIR", requires = "id")]
+    pub(crate) lease: Option<PathBuf>,
+    /// The lease record's id (`gw serve` registers `serve-PORT`).
+    #[arg(long, value_name = "ID", requires = "lease")]
+    pub(crate) id: Option<String>,
+}
+
+/// The lease registry at `dir`, opened read-only: not created if missing
+/// (exit 4), refused if insecure (exit 3).
+pub(crate) fn lease_registry(dir: &Path, policy: &Policy) -> Result<gw_lease::Registry, CliError> {
+    Ok(gw_lease::Registry::from_root(gw_anchor::Root::open(dir, policy)?))
+}
+
+/// The expected owner named by record `id`: gw-lease decides whether the
+/// record names a process running here (boot, pid namespace, expiry, start
+/// time); gw-portguard pins that pid and start time (a pid reused after
+/// this check is refused there).
+pub(crate) fn lease_expected(reg: &gw_lease::Registry, id: &str) -> Result<Expected, gw_lease::Error> {
+    let rec = reg.live_owner(id)?;
+    Ok(Expected::pid(rec.pid).start_time(rec.start_time))
+}
+
+/// [`lease_registry`] + [`lease_expected`], errors as the CLI reports them.
+pub(crate) fn lease_owner(dir: &Path, id: &str, policy: &Policy) -> Result<Expected, CliError> {
+    lease_expected(&lease_registry(dir, policy)?, id).map_err(lease_error)
+}
+
+/// A gw-lease error met while naming an expected owner: exit 4 if the
+/// record (or registry) is missing, 3 for a refusal or a record whose
+/// process is not running here, 2 for a bad id, else 1.
+pub(crate) fn lease_error(e: gw_lease::Error) -> CliError {
+    use gw_lease::ErrorKind as K;
+    let code = match e.kind() {
+        K::Fs(k) => CliError::code_for(k),
+        K::InvalidId => EXIT_USAGE,
+        K::NotRunning | K::ForeignRecord | K::Unproven => EXIT_REFUSED,
+        k if k.is_security_refusal() => EXIT_REFUSED,
+        _ => EXIT_FAILED,
+    };
+    CliError {
+        code,
+        kind: e.kind().as_str(),
+        op: e.op(),
+        path: Some(e.path().display().to_string()),
+        message: e.message().to_owned(),
+        fix: e.fix().map(str::to_owned),
+    }
 }
 
 pub(crate) fn run(cmd: PortCommand, policy: &Policy, out: Output) -> Result<u8, CliError> {
@@ -153,13 +215,14 @@ fn who(a: WhoArgs, out: Output) -> Result<u8, CliError> {
 }
 
 fn verify(a: VerifyArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
-    let mut expected = match (&a.pid, &a.pidfile) {
-        (Some(pid), _) => Expected::pid(*pid),
-        (None, Some(path)) => {
+    let mut expected = match (&a.pid, &a.pidfile, &a.lease.lease, &a.lease.id) {
+        (Some(pid), _, _, _) => Expected::pid(*pid),
+        (None, Some(path), _, _) => {
             let (root, name) = super::token::open_parent(path, policy)?;
             Expected::from_pidfile(&root, name).map_err(port_error)?
         }
-        (None, None) => return Err(CliError::usage("port verify", "give --pid PID or --pidfile PATH")),
+        (None, None, Some(dir), Some(id)) => lease_owner(dir, id, policy)?,
+        _ => return Err(CliError::usage("port verify", "give --pid PID, --pidfile PATH or --lease DIR --id ID")),
     };
     if let Some(uid) = a.uid {
         expected = expected.uid(uid);

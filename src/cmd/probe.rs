@@ -39,6 +39,17 @@ pub(crate) struct OwnerArgs {
     /// directory is verified like any gw directory.
     #[arg(long, value_name = "PATH", group = "probe_owner")]
     pub(crate) pidfile: Option<PathBuf>,
+    /// A gw-lease registry directory (`gw serve` keeps one in its profile
+    /// directory: `~/.gw/profiles/NAME/leases`); with --id, the gateway is
+    /// the record's process, named by pid and start time. Refused (exit 3,
+    /// nothing sent) if the directory is insecure or the record's process is
+    /// not running (dead, expired, pid reused) or was registered in another
+    /// boot or pid namespace; exit 4 if no record has the id.
+    #[arg(long, value_name = "DIR", group = "probe_owner", requires = "id")]
+    pub(crate) lease: Option<PathBuf>,
+    /// The lease record's id (`gw serve` registers `serve-PORT`).
+    #[arg(long, value_name = "ID", requires = "lease")]
+    pub(crate) id: Option<String>,
     /// Every listener must also be owned by this uid.
     #[arg(long)]
     pub(crate) uid: Option<u32>,
@@ -47,9 +58,10 @@ pub(crate) struct OwnerArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ProbeArgs {
     /// The gateway URL (ws://, loopback). It gets only the credential stored
-    /// for it, never a runtime token, and needs --pid or --pidfile. Without
-    /// URL: the --profile's own gateway (URL generated from its config.json,
-    /// owner from its serve.pid), which may get a runtime token.
+    /// for it, never a runtime token, and needs --pid, --pidfile or --lease
+    /// DIR --id ID. Without URL: the --profile's own gateway (URL generated
+    /// from its config.json, owner from its serve.pid unless --pid, --pidfile
+    /// or --lease is given), which may get a runtime token.
     pub(crate) url: Option<String>,
     #[command(flatten)]
     pub(crate) owner: OwnerArgs,
@@ -78,6 +90,12 @@ fn err(code: u8, kind: &'static str, at: &str, message: impl Into<String>) -> Cl
 fn expected(owner: &OwnerArgs, profile_dir: Option<&Root>, policy: &Policy) -> Result<Expected, CliError> {
     let e = match (owner.pid, &owner.pidfile, profile_dir) {
         (Some(pid), _, _) => Expected::pid(pid),
+        (None, None, _) if owner.lease.is_some() => {
+            let (Some(dir), Some(id)) = (&owner.lease, &owner.id) else {
+                return Err(CliError::usage("probe", "--lease DIR needs --id ID"));
+            };
+            crate::cmd::port::lease_owner(dir, id, policy)?
+        }
         (None, Some(path), _) => {
             let (dir, name) = split(path)?;
             let root = Root::open(dir, policy)?;
@@ -88,7 +106,8 @@ fn expected(owner: &OwnerArgs, profile_dir: Option<&Root>, policy: &Policy) -> R
         (None, None, None) => {
             return Err(CliError::usage(
                 "probe",
-                "a URL from the command line needs --pid or --pidfile: who should own its port cannot be guessed",
+                "a URL from the command line needs --pid, --pidfile or --lease DIR --id ID: who should own its port \
+                 cannot be guessed",
             )
             .with_fix(
                 "add --pidfile PATH (or --pid PID) of the gateway, or probe the profile's own gateway without a URL",

@@ -52,8 +52,8 @@ pub(crate) enum WatchCommand {
 /// `gw watch health` arguments.
 #[derive(Debug, Args)]
 pub(crate) struct HealthArgs {
-    /// The gateway URL (ws://, loopback; 127.0.0.1 is probed); needs --pid
-    /// or --pidfile. Without URL: the --profile's own gateway (port from its
+    /// The gateway URL (ws://, loopback; 127.0.0.1 is probed); needs --pid,
+    /// --pidfile or --lease DIR --id ID. Without URL: the --profile's own gateway (port from its
     /// config.json, owner from its serve.pid, re-read at every probe so a
     /// restarted gateway is recognised).
     pub(crate) url: Option<String>,
@@ -65,6 +65,15 @@ pub(crate) struct HealthArgs {
     /// every probe; its directory is verified like any gw directory.
     #[arg(long, value_name = "PATH", group = "health_owner", requires = "url")]
     pub(crate) pidfile: Option<PathBuf>,
+    /// A gw-lease registry directory; with --id, the gateway is the record's
+    /// process (pid and start time), re-read at every probe so a restarted
+    /// gateway that registers again is recognised. A record whose process is
+    /// not running (or of another boot or pid namespace) is a failed probe.
+    #[arg(long, value_name = "DIR", group = "health_owner", requires_all = ["url", "id"])]
+    pub(crate) lease: Option<PathBuf>,
+    /// The lease record's id (`gw serve` registers `serve-PORT`).
+    #[arg(long, value_name = "ID", requires = "lease")]
+    pub(crate) id: Option<String>,
     /// The recovery command (split like a shell would, run without one).
     #[arg(long, value_name = "'CMD ARGS'")]
     pub(crate) on_fail: String,
@@ -254,6 +263,7 @@ fn health_error(code: u8, at: impl Into<String>, message: impl Into<String>) -> 
 enum Owner {
     Pid(u32),
     Pidfile(Root, PathBuf),
+    Lease(gw_lease::Registry, String),
 }
 
 impl Owner {
@@ -261,6 +271,7 @@ impl Owner {
         match self {
             Self::Pid(pid) => Ok(Expected::pid(*pid)),
             Self::Pidfile(root, name) => Expected::from_pidfile(root, name).map_err(|e| e.to_string()),
+            Self::Lease(reg, id) => crate::cmd::port::lease_expected(reg, id).map_err(|e| e.to_string()),
         }
     }
 }
@@ -294,13 +305,17 @@ fn health(h: HealthArgs, profile: &str, policy: &Policy, out: Output) -> Result<
     let (addr, owner) = match &h.url {
         Some(url) => {
             let addr = loopback(&GatewayKey::parse(url)?)?;
-            let owner = match (h.pid, &h.pidfile) {
-                (Some(pid), _) => Owner::Pid(pid),
-                (None, Some(path)) => pidfile_owner(path, policy)?,
-                (None, None) => {
+            let owner = match (h.pid, &h.pidfile, &h.lease, &h.id) {
+                (Some(pid), _, _, _) => Owner::Pid(pid),
+                (None, Some(path), _, _) => pidfile_owner(path, policy)?,
+                (None, None, Some(dir), Some(id)) => {
+                    gw_lease::check_id(id).map_err(crate::cmd::port::lease_error)?;
+                    Owner::Lease(crate::cmd::port::lease_registry(dir, policy)?, id.clone())
+                }
+                _ => {
                     return Err(CliError::usage(
                         "watch health",
-                        "a URL needs --pid or --pidfile: who should own its port cannot be guessed",
+                        "a URL needs --pid, --pidfile or --lease DIR --id ID: who should own its port cannot be guessed",
                     )
                     .with_fix("add --pidfile PATH of the gateway, or watch the profile's own gateway without a URL"));
                 }

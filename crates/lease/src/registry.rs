@@ -9,11 +9,12 @@ use gw_anchor::{LockMode, Policy, Root};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::judge::{Context, Verdict};
+use crate::judge::{Context, RemoveReason, Status, Verdict, judge};
 use crate::oracle::{Clock, ProcOracle, ProcessOracle, SystemClock};
 use crate::record::{self, FORMAT_VERSION, Record};
+use crate::store::Store;
 use crate::sync::Mutex;
-use crate::txn::{self, LOCK_FILE, Listing, PruneReport};
+use crate::txn::{self, LOCK_FILE, Listed, Listing, PruneReport};
 
 /// How long an operation waits for another holder of the registry lock.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -172,6 +173,114 @@ impl Registry {
             .collect())
     }
 
+    /// Record `id` and the verdict on it, as [`Registry::list`] would give
+    /// it: read without the lock (records are replaced atomically) and
+    /// without following a symlink (gw-anchor); changes nothing.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidId`]; `ErrorKind::Fs(NotFound)` if no record has
+    /// the id; [`ErrorKind::Malformed`] if the file is not a valid record of
+    /// that id; gw-anchor's refusals (a symlink or other non-regular entry
+    /// in the record's place, kind `Fs(..)`, a security refusal).
+    pub fn get(&self, id: &str) -> Result<Listed> {
+        record::check_id(id)?;
+        let name = record::file_name(id);
+        let at = self.path().join(&name);
+        let store = crate::store::FsStore { root: &self.inner.root };
+        let (bytes, _) = match store.read(&name) {
+            Ok(x) => x,
+            Err(e) if e.kind() == ErrorKind::Fs(gw_anchor::ErrorKind::NotFound) => {
+                return Err(Error::new(e.kind(), "read lease", at, format!("no record with id `{id}`"))
+                    .with_fix(format!("`gw lease list {}` shows the registered ids", self.path().display())));
+            }
+            Err(e) => return Err(e),
+        };
+        let record = parse_record_named(&bytes, id).map_err(|e| {
+            Error::new(ErrorKind::Malformed, "read lease", &at, e.message().to_owned())
+                .with_fix("inspect the file; `gw lease list` reports it, nothing removes it")
+        })?;
+        let verdict = judge(&record, &self.context(), |p| self.inner.oracle.probe(p));
+        Ok(Listed { record, verdict })
+    }
+
+    /// The record `id` if it names a process running here now: same boot,
+    /// same pid namespace, not expired, and its pid held by a process with
+    /// the recorded start time (or one of another uid, `EPERM`, LEASE-4).
+    /// Read-only, no lock ([`Registry::get`]).
+    ///
+    /// This is how a lease becomes an *expected owner* for gw-portguard:
+    /// the caller passes the record's `pid` and `start_time` to
+    /// `gw_portguard::Expected::pid(pid).start_time(start_time)`, which
+    /// pins the process and refuses it again if the pid is reused after this
+    /// check. It lives here, and answers plain values, because judging a
+    /// record (boot, namespace, expiry, start time) is gw-lease's job and
+    /// proving a port is gw-portguard's: neither crate depends on the other,
+    /// and the CLI composes them.
+    ///
+    /// # Errors
+    /// Those of [`Registry::get`]; [`ErrorKind::NotRunning`] (gone, zombie,
+    /// expired, pid reused — the fix names `gw lease prune`);
+    /// [`ErrorKind::ForeignRecord`] (written in another boot or pid
+    /// namespace: its pid cannot name a process here); [`ErrorKind::Unproven`]
+    /// (nothing could be concluded). The last two are security refusals.
+    ///
+    /// # Security
+    /// LEASE-3 (a reused pid, another boot), LEASE-5 (another namespace), and
+    /// PORT-1 for its callers: a stale record never names the port's owner.
+    pub fn live_owner(&self, id: &str) -> Result<Record> {
+        let Listed { record, verdict } = self.get(id)?;
+        let at = self.path().join(record::file_name(id));
+        let pid = record.pid;
+        let prune = format!(
+            "`gw lease prune {}` removes the stale record; restart the process so it registers again",
+            self.path().display()
+        );
+        let not_running = |msg: String| Error::new(ErrorKind::NotRunning, "read lease", &at, msg).with_fix(&prune);
+        match verdict {
+            Verdict::Keep(Status::Alive | Status::AliveNoPermission) => Ok(record),
+            Verdict::Keep(Status::OtherPidNamespace) => Err(Error::new(
+                ErrorKind::ForeignRecord,
+                "read lease",
+                &at,
+                format!(
+                    "the record was written in another pid namespace (ns {}): its pid {pid} cannot name a process here",
+                    record.pid_namespace
+                ),
+            )
+            .with_fix("verify from inside that pid namespace")),
+            Verdict::Keep(Status::Unknown(why)) => Err(Error::new(
+                ErrorKind::Unproven,
+                "read lease",
+                &at,
+                format!("whether pid {pid} is the record's process cannot be proven: {why}"),
+            )),
+            Verdict::Remove(RemoveReason::BootIdDiffers) => Err(Error::new(
+                ErrorKind::ForeignRecord,
+                "read lease",
+                &at,
+                format!(
+                    "the record was written in another boot (boot id {}): its pid {pid} cannot name a process in \
+                     this boot",
+                    record.boot_id
+                ),
+            )
+            .with_fix(&prune)),
+            Verdict::Remove(RemoveReason::ProcessGone) => {
+                Err(not_running(format!("the record's process (pid {pid}) is not running")))
+            }
+            Verdict::Remove(RemoveReason::Zombie) => {
+                Err(not_running(format!("the record's process (pid {pid}) is not running: it exited (zombie)")))
+            }
+            Verdict::Remove(RemoveReason::Expired) => Err(not_running(format!(
+                "the record expired (its process, pid {pid}, stopped renewing it): not running"
+            ))),
+            Verdict::Remove(RemoveReason::StartTimeDiffers { recorded, found }) => Err(not_running(format!(
+                "the record's process is not running: pid {pid} was reused (recorded start time {recorded}, the \
+                 process with that pid now started at {found})"
+            ))),
+        }
+    }
+
     /// Removes dead, expired and recycled records (with `dry_run`, only
     /// reports them) and says what was removed, kept and left alone, and why.
     ///
@@ -190,6 +299,20 @@ impl Registry {
         }
         self.locked(|store| txn::prune(store, &ctx, &|p| oracle.probe(p), false))
     }
+}
+
+/// Parses a record file that must be record `id`.
+fn parse_record_named(bytes: &[u8], id: &str) -> Result<Record> {
+    let r = record::parse_record(bytes)?;
+    if r.id != id {
+        return Err(Error::new(
+            ErrorKind::Malformed,
+            "parse record",
+            "-",
+            format!("the record's id {:?} is not its file name's", r.id),
+        ));
+    }
+    Ok(r)
 }
 
 /// Runs `f` holding the in-process half of the registry lock (the loom
