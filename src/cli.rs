@@ -243,8 +243,10 @@ pub(crate) struct CredResolveArgs {
 pub(crate) struct ReplaceSharedArgs {
     #[command(flatten)]
     pub(crate) url: CredUrl,
-    /// The validator: a program and its arguments, split on spaces, run
-    /// without a shell; it reads the new token on stdin and exits 0 if valid.
+    /// The validator: a program and its arguments, split into words like a
+    /// shell would (quotes group words) but run without a shell; it reads the
+    /// new token on stdin and exits 0 if valid. Bounded by
+    /// --validate-timeout: its whole process group is killed then.
     #[arg(long, required_unless_present = "validate_with_probe", conflicts_with = "validate_with_probe")]
     pub(crate) validate_cmd: Option<String>,
     /// Validate by a verified probe instead: the gateway at URL, proven to

@@ -1,9 +1,7 @@
 //! `gw cred` and `gw profile`: the command line over gw-cred.
 
 use std::io::Write;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gw_anchor::Policy;
 use gw_cred::{
@@ -312,38 +310,18 @@ fn resolve(a: CredResolveArgs, store: &CredStore<Document<'_>>, out: Output) -> 
     Ok(EXIT_OK)
 }
 
-/// Runs the validator without a shell, the token on its stdin, bounded in
-/// time (its whole process group is killed on timeout).
+/// Runs the validator through gw-watch's bounded runner: no shell (the
+/// command line is split like a shell would, without one), the token on its
+/// stdin only, its whole process group killed at the timeout and after it
+/// exits (THREATS CRED-4, WATCH-1, CLI-1).
 fn validate_with(cmd: &str, timeout: Duration, token: &Secret) -> Result<(), String> {
-    let mut words = cmd.split_whitespace();
-    let program = words.next().ok_or("the validator command is empty")?;
-    let mut child = Command::new(program)
-        .args(words)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("the validator `{program}` could not be started: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A validator that exits without reading is judged by its status.
-        let _ = stdin.write_all(token.expose());
-    }
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => return Err(format!("the validator `{program}` refused it ({status})")),
-            Ok(None) if Instant::now() >= deadline => {
-                if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-                    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-                }
-                let _ = child.wait();
-                return Err(format!("the validator `{program}` did not answer within {timeout:?} (killed)"));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("waiting for the validator failed: {e}")),
-        }
+    let line = gw_watch::CommandLine::parse(cmd).map_err(|e| format!("the validator command: {e}"))?;
+    let program = &line.argv()[0];
+    let report = gw_watch::ProcessRunner::default().run_with_input(line.argv(), token.expose(), timeout);
+    match report.outcome {
+        gw_watch::Outcome::Done => Ok(()),
+        _ if report.timed_out => Err(format!("the validator `{program}` did not answer within {timeout:?} (killed)")),
+        _ => Err(format!("the validator refused it: {}", report.detail)),
     }
 }
 

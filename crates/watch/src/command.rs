@@ -1,7 +1,7 @@
 //! External commands: argv without a shell, a timeout that kills the whole
 //! process group, bounded output, and a classified outcome.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -194,13 +194,38 @@ enum ReadResult {
 #[cfg(target_os = "linux")]
 impl Runner for ProcessRunner {
     fn run(&self, argv: &[String], timeout: Duration) -> CallReport {
+        self.call(argv, None, timeout)
+    }
+}
+
+impl ProcessRunner {
+    /// As [`Runner::run`], with `input` written to the call's stdin (then
+    /// closed) instead of /dev/null — how a secret reaches a validator without
+    /// appearing in its argv or environment (THREATS CLI-1). The input is
+    /// written by a helper thread from a copy that is zeroized afterwards, so
+    /// a call that never reads its stdin (or shrinks its pipe) cannot block
+    /// the caller past `timeout`: once the group is killed the write fails.
+    pub fn run_with_input(&self, argv: &[String], input: &[u8], timeout: Duration) -> CallReport {
+        #[cfg(target_os = "linux")]
+        {
+            self.call(argv, Some(input), timeout)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = input;
+            self.run(argv, timeout)
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn call(&self, argv: &[String], input: Option<&[u8]>, timeout: Duration) -> CallReport {
         let Some((program, args)) = argv.split_first() else {
             return CallReport::new(Outcome::Permanent, "empty command");
         };
         let started = Instant::now();
         let mut child = match Command::new(program)
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .process_group(0)
@@ -217,6 +242,13 @@ impl Runner for ProcessRunner {
             }
         };
         let pid = Pid::from_child(&child);
+        if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+            let copy = zeroize::Zeroizing::new(input.to_vec());
+            std::thread::spawn(move || {
+                // A call that exits without reading is judged by its status.
+                let _ = stdin.write_all(&copy);
+            });
+        }
         let (tx, rx) = mpsc::channel();
         if let Some(stdout) = child.stdout.take() {
             let limit = self.output_limit;
@@ -317,6 +349,21 @@ fn classify(program: &str, status: ExitStatus) -> CallReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn run_with_input_delivers_stdin_and_never_blocks_on_a_call_that_does_not_read() {
+        let runner = ProcessRunner::default();
+        let r = runner.run_with_input(&["cat".to_string()], b"the secret", Duration::from_secs(10));
+        assert_eq!((r.outcome, r.stdout.as_slice()), (Outcome::Done, &b"the secret"[..]), "{}", r.detail);
+        // 4 MiB never fits a pipe: a caller writing it itself would block
+        // forever on a call that does not read; the timeout still holds.
+        let big = vec![b'x'; 4 << 20];
+        let started = Instant::now();
+        let r = runner.run_with_input(&["sleep".to_string(), "30".to_string()], &big, Duration::from_millis(300));
+        assert!(r.timed_out && r.outcome == Outcome::Transient, "{}", r.detail);
+        assert!(started.elapsed() < Duration::from_secs(10), "returned after {:?}", started.elapsed());
+    }
 
     #[test]
     fn parse_splits_like_a_shell_without_one() {
