@@ -245,6 +245,58 @@ fn health_of_a_profile_gateway_then_recovery_when_it_is_gone() {
     assert_eq!(lines(&env.tmp.path().join("recovered")), ["run"]);
 }
 
+/// The owner named by `gw serve`'s lease (pid + start time): healthy while
+/// it serves; once it is gone and a hijacker holds the port, every probe is
+/// a failure (PORT-1) and the recovery runs.
+#[test]
+fn port_1_health_by_lease_fails_once_the_leased_gateway_is_gone_and_the_port_hijacked() {
+    let env = Env::new();
+    let port = free_port();
+    env.profile("p", port);
+    let mut serve = env.serve("p", &[]);
+    let leases = env.profile_dir("p").join("leases");
+    let (url, id) = (format!("ws://127.0.0.1:{port}"), format!("serve-{port}"));
+    let on_fail = recovery(env.tmp.path());
+    let args = [
+        "watch",
+        "health",
+        &url,
+        "--lease",
+        leases.to_str().unwrap(),
+        "--id",
+        &id,
+        "--on-fail",
+        &on_fail,
+        "--interval",
+        "100ms",
+        "--failures",
+        "2",
+        "--max-restarts",
+        "1/1h",
+        "--deadline",
+        "1s",
+        "--json",
+    ];
+    let r = env.run(&args, None);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert!(v["report"]["probes"].as_u64().unwrap() >= 2, "{v}");
+    assert_eq!(v["report"]["probe_failures"], 0, "{v}; serve log: {}", serve.log());
+    assert!(!env.tmp.path().join("recovered").exists());
+
+    // The gateway dies without cleaning up (its lease stays) and another
+    // process takes the port.
+    serve.signal(rustix::process::Signal::KILL);
+    serve.wait();
+    let hijacker = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let r = env.run(&args, None);
+    drop(hijacker);
+    assert_eq!(r.code, 1, "one recovery allowed, it did not help: gave up: {r:?}");
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["report"]["probes"], v["report"]["probe_failures"], "every probe failed: {v}");
+    assert_eq!(lines(&env.tmp.path().join("recovered")), ["run"]);
+}
+
 #[test]
 fn health_counts_a_port_held_by_someone_else_as_a_failure() {
     let env = Env::new();
