@@ -178,7 +178,7 @@ pub(crate) fn verified_hello(
 ) -> Result<Probed, CliError> {
     let addr = address(key)?;
     let opts = Options { timeout: timeout.min(Duration::from_secs(2)), ..Options::default() };
-    let stream = match gw_portguard::connect_verified(addr, expected, &opts) {
+    let (stream, owner) = match gw_portguard::connect_verified_with_verdict(addr, expected, &opts) {
         Ok(s) => s,
         Err(ConnectError::Refused(v)) => {
             let kind = if matches!(v, Verdict::Unknown { .. }) { "unknown_owner" } else { "not_owned" };
@@ -193,7 +193,6 @@ pub(crate) fn verified_hello(
                 .with_fix("is the gateway running? (`gw serve --profile NAME`)"));
         }
     };
-    let owner = gw_portguard::verify(addr.port(), expected, &opts);
     let (method, role_got, hello) = upgrade(stream, key, secret, role, timeout)?;
     Ok(Probed { owner, hello, method, role: role_got })
 }

@@ -249,6 +249,20 @@ pub fn connect_verified(
     expected: &Expected,
     opts: &Options,
 ) -> std::result::Result<TcpStream, ConnectError> {
+    connect_verified_with_verdict(addr, expected, opts).map(|(stream, _)| stream)
+}
+
+/// As [`connect_verified`], also returning the [`Verdict::Owned`] that proved
+/// the port's listeners before the connect (which process, which listeners),
+/// so a caller that reports the owner need not inspect the port again.
+///
+/// # Errors
+/// As [`connect_verified`].
+pub fn connect_verified_with_verdict(
+    addr: SocketAddr,
+    expected: &Expected,
+    opts: &Options,
+) -> std::result::Result<(TcpStream, Verdict), ConnectError> {
     #[cfg(target_os = "linux")]
     {
         verdict::connect_linux(addr, expected, opts)

@@ -261,7 +261,7 @@ mod linux {
         addr: SocketAddr,
         expected: &Expected,
         opts: &Options,
-    ) -> Result<TcpStream, ConnectError> {
+    ) -> Result<(TcpStream, Verdict), ConnectError> {
         let deadline = Instant::now() + opts.timeout;
         let (verdict, pin) = verify_linux(addr.port(), expected, opts, deadline);
         let Some(pin) = pin.filter(|_| verdict.is_owned()) else { return Err(ConnectError::Refused(verdict)) };
@@ -333,7 +333,7 @@ mod linux {
                 foreign: holder,
             }));
         }
-        Ok(stream)
+        Ok((stream, verdict))
     }
 
     fn refused_unknown(reason: String) -> ConnectError {
