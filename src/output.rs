@@ -166,6 +166,32 @@ impl From<gw_cred::Error> for CliError {
     }
 }
 
+impl From<gw_lease::Error> for CliError {
+    /// `gw lease` and the `--lease DIR --id ID` owner of `gw port`/`probe`/
+    /// `watch`: exit 4 for a missing registry, record or process, 3 for a
+    /// refusal or a record whose process is not running here (dead, expired,
+    /// reused pid, another boot or pid namespace), 2 for a bad id or payload.
+    fn from(e: gw_lease::Error) -> Self {
+        use gw_lease::ErrorKind as K;
+        let code = match e.kind() {
+            K::Fs(k) => Self::code_for(k),
+            K::InvalidId | K::InvalidPayload => EXIT_USAGE,
+            K::ProcessNotFound => EXIT_NOT_FOUND,
+            K::NotRunning | K::ForeignRecord | K::Unproven => EXIT_REFUSED,
+            k if k.is_security_refusal() => EXIT_REFUSED,
+            _ => EXIT_FAILED,
+        };
+        Self {
+            code,
+            kind: e.kind().as_str(),
+            op: e.op(),
+            path: Some(e.path().display().to_string()),
+            message: e.message().into(),
+            fix: e.fix().map(str::to_owned),
+        }
+    }
+}
+
 impl CliError {
     /// An error in input the user gave (an argument, stdin, a spec): a usage
     /// error, unless it is a security refusal (a duplicate key, an injection).

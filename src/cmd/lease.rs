@@ -9,7 +9,7 @@ use gw_anchor::Policy;
 use gw_lease::{Listed, PruneReport, Record, Registration, Registry, SkipReason, Skipped, Verdict};
 use serde_json::json;
 
-use crate::output::{CliError, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, Output};
+use crate::output::{CliError, EXIT_OK, Output};
 
 /// Liveness records in a registry directory.
 #[derive(Debug, Subcommand)]
@@ -78,25 +78,6 @@ pub(crate) struct PruneArgs {
     pub(crate) dry_run: bool,
 }
 
-/// The CLI form of a gw-lease error.
-fn cli_err(e: gw_lease::Error) -> CliError {
-    use gw_lease::ErrorKind as K;
-    let code = match e.kind() {
-        K::Fs(k) => CliError::code_for(k),
-        K::InvalidId | K::InvalidPayload => EXIT_USAGE,
-        K::ProcessNotFound => EXIT_NOT_FOUND,
-        _ => EXIT_FAILED,
-    };
-    CliError {
-        code,
-        kind: e.kind().as_str(),
-        op: e.op(),
-        path: Some(e.path().display().to_string()),
-        message: e.message().into(),
-        fix: e.fix().map(str::to_owned),
-    }
-}
-
 pub(crate) fn run(cmd: LeaseCommand, policy: &Policy, out: Output) -> Result<u8, CliError> {
     match cmd {
         LeaseCommand::Register(a) => register(a, policy, out),
@@ -106,7 +87,7 @@ pub(crate) fn run(cmd: LeaseCommand, policy: &Policy, out: Output) -> Result<u8,
 }
 
 fn register(a: RegisterArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
-    let mut reg = Registration::new(&a.id).map_err(cli_err)?;
+    let mut reg = Registration::new(&a.id)?;
     let pid = match a.pid {
         Some(p) => p,
         None => rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32).ok_or_else(|| {
@@ -123,10 +104,10 @@ fn register(a: RegisterArgs, policy: &Policy, out: Output) -> Result<u8, CliErro
     if let Some(text) = &a.payload {
         let value = gw_persist::parse_json(text.as_bytes(), &gw_persist::Limits::default())
             .map_err(|e| CliError::input(e, "--payload"))?;
-        reg = reg.payload(value).map_err(cli_err)?;
+        reg = reg.payload(value)?;
     }
-    let registry = Registry::open_with(&a.dir, policy).map_err(cli_err)?;
-    let (guard, report) = registry.register(&reg).map_err(cli_err)?;
+    let registry = Registry::open_with(&a.dir, policy)?;
+    let (guard, report) = registry.register(&reg)?;
     let path = guard.path();
     let record = guard.persist();
     let mut human = format!("registered {} (pid {}) in {}", record.id, record.pid, path.display());
@@ -139,8 +120,8 @@ fn register(a: RegisterArgs, policy: &Policy, out: Output) -> Result<u8, CliErro
 }
 
 fn list(a: ListArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
-    let registry = Registry::open_with(&a.dir, policy).map_err(cli_err)?;
-    let listing = registry.list().map_err(cli_err)?;
+    let registry = Registry::open_with(&a.dir, policy)?;
+    let listing = registry.list()?;
     let shown: Vec<&Listed> =
         listing.records.iter().filter(|l| a.all || matches!(l.verdict, Verdict::Keep(_))).collect();
     let mut human = String::new();
@@ -161,8 +142,8 @@ fn list(a: ListArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
 }
 
 fn prune(a: PruneArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
-    let registry = Registry::open_with(&a.dir, policy).map_err(cli_err)?;
-    let report = registry.prune(a.dry_run).map_err(cli_err)?;
+    let registry = Registry::open_with(&a.dir, policy)?;
+    let report = registry.prune(a.dry_run)?;
     let mut human = removed_lines(&report);
     for k in &report.kept {
         human.push_str(&record_line(&k.record, &format!("kept: {}", k.status.as_str())));

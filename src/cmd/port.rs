@@ -9,7 +9,7 @@ use gw_anchor::Policy;
 use gw_portguard::{Expected, Listener, Options, Source, Verdict};
 use serde_json::{Value, json};
 
-use crate::output::{CliError, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Output};
+use crate::output::{CliError, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, Output};
 
 /// `gw port ...`.
 #[derive(Debug, Subcommand)]
@@ -125,29 +125,7 @@ pub(crate) fn lease_expected(reg: &gw_lease::Registry, id: &str) -> Result<Expec
 
 /// [`lease_registry`] + [`lease_expected`], errors as the CLI reports them.
 pub(crate) fn lease_owner(dir: &Path, id: &str, policy: &Policy) -> Result<Expected, CliError> {
-    lease_expected(&lease_registry(dir, policy)?, id).map_err(lease_error)
-}
-
-/// A gw-lease error met while naming an expected owner: exit 4 if the
-/// record (or registry) is missing, 3 for a refusal or a record whose
-/// process is not running here, 2 for a bad id, else 1.
-pub(crate) fn lease_error(e: gw_lease::Error) -> CliError {
-    use gw_lease::ErrorKind as K;
-    let code = match e.kind() {
-        K::Fs(k) => CliError::code_for(k),
-        K::InvalidId => EXIT_USAGE,
-        K::NotRunning | K::ForeignRecord | K::Unproven => EXIT_REFUSED,
-        k if k.is_security_refusal() => EXIT_REFUSED,
-        _ => EXIT_FAILED,
-    };
-    CliError {
-        code,
-        kind: e.kind().as_str(),
-        op: e.op(),
-        path: Some(e.path().display().to_string()),
-        message: e.message().to_owned(),
-        fix: e.fix().map(str::to_owned),
-    }
+    lease_expected(&lease_registry(dir, policy)?, id).map_err(CliError::from)
 }
 
 pub(crate) fn run(cmd: PortCommand, policy: &Policy, out: Output) -> Result<u8, CliError> {

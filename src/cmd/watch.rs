@@ -309,7 +309,7 @@ fn health(h: HealthArgs, profile: &str, policy: &Policy, out: Output) -> Result<
                 (Some(pid), _, _, _) => Owner::Pid(pid),
                 (None, Some(path), _, _) => pidfile_owner(path, policy)?,
                 (None, None, Some(dir), Some(id)) => {
-                    gw_lease::check_id(id).map_err(crate::cmd::port::lease_error)?;
+                    gw_lease::check_id(id)?;
                     Owner::Lease(crate::cmd::port::lease_registry(dir, policy)?, id.clone())
                 }
                 _ => {
