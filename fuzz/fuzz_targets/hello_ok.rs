@@ -26,11 +26,12 @@
 //! `GW_FUZZ_DEBUG=1` prints each result.
 #![no_main]
 
-use std::fmt;
+#[path = "common/json_tree.rs"]
+mod json_tree;
 
 use gw_cred::{ErrorKind, MAX_HELLO_BYTES, check_role, check_secret_text, parse_hello_ok};
+use json_tree::Tree;
 use libfuzzer_sys::fuzz_target;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 /// The nesting limit `parse_hello_ok` gives gw-persist.
@@ -38,85 +39,8 @@ const MAX_DEPTH: usize = 32;
 /// Characters in no error message text (see the header).
 const DISTINCT: &[u8] = b"!#$%&*+<=>?@^|~";
 
-/// A JSON document as written: objects keep every entry, in order.
-#[derive(Debug)]
-enum Tree {
-    /// `null`, a boolean or a number.
-    Scalar,
-    Str(String),
-    Arr(Vec<Tree>),
-    Obj(Vec<(String, Tree)>),
-}
-
-impl<'de> Deserialize<'de> for Tree {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(TreeVisitor)
-    }
-}
-
-struct TreeVisitor;
-
-impl<'de> Visitor<'de> for TreeVisitor {
-    type Value = Tree;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Tree, E> {
-        Ok(Tree::Scalar)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Tree, E> {
-        Ok(Tree::Scalar)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Tree, E> {
-        Ok(Tree::Scalar)
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Tree, E> {
-        if v.is_finite() { Ok(Tree::Scalar) } else { Err(E::custom("not finite")) }
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Tree, E> {
-        Ok(Tree::Str(v.to_owned()))
-    }
-    fn visit_unit<E>(self) -> Result<Tree, E> {
-        Ok(Tree::Scalar)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tree, A::Error> {
-        let mut out = Vec::new();
-        while let Some(v) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Tree::Arr(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tree, A::Error> {
-        let mut out = Vec::new();
-        while let Some((k, v)) = map.next_entry::<String, Tree>()? {
-            out.push((k, v));
-        }
-        Ok(Tree::Obj(out))
-    }
-}
-
+/// What only this target asks of the model tree.
 impl Tree {
-    /// Arrays and objects on the deepest path (a scalar is 0, `[]` is 1).
-    fn depth(&self) -> usize {
-        match self {
-            Tree::Arr(a) => 1 + a.iter().map(Tree::depth).max().unwrap_or(0),
-            Tree::Obj(o) => 1 + o.iter().map(|(_, v)| v.depth()).max().unwrap_or(0),
-            _ => 0,
-        }
-    }
-
-    fn has_duplicate_key(&self) -> bool {
-        match self {
-            Tree::Arr(a) => a.iter().any(Tree::has_duplicate_key),
-            Tree::Obj(o) => {
-                let mut keys: Vec<&str> = o.iter().map(|(k, _)| k.as_str()).collect();
-                keys.sort_unstable();
-                keys.windows(2).any(|w| w[0] == w[1]) || o.iter().any(|(_, v)| v.has_duplicate_key())
-            }
-            _ => false,
-        }
-    }
-
     /// The (first) value of `key` in an object.
     fn get(&self, key: &str) -> Option<&Tree> {
         match self {
