@@ -1,5 +1,5 @@
 //! Security-regression tests for the credential threats of
-//! `shared/THREATS.md`, named by threat id: CRED-1 (precedence), CRED-2 (all
+//! `audits/THREATS.md`, named by threat id: CRED-1 (precedence), CRED-2 (all
 //! role tokens), CRED-3 (durable before destructive, with failures injected
 //! at every step of a hand-off through a wrapping `Storage`), CRED-4
 //! (validate before replace), CRED-5 (loopback-equivalent URLs), CRED-6

@@ -1,5 +1,5 @@
 //! Security-regression tests for gw-persist documents, named by threat id
-//! (`shared/THREATS.md`): FS-1, FS-2, FS-5, FS-7 and FS-8 as they reach a
+//! (`audits/THREATS.md`): FS-1, FS-2, FS-5, FS-7 and FS-8 as they reach a
 //! [`Document`], CLI-2 (hostile documents change nothing) and CRED-7
 //! (mirroring keeps local credentials).
 //!

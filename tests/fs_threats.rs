@@ -1,5 +1,5 @@
 //! Security-regression tests for the filesystem threats of
-//! `shared/THREATS.md`, named by threat id (FS-1 … FS-8).
+//! `audits/THREATS.md`, named by threat id (FS-1 … FS-8).
 //!
 //! Every test body takes the [`Resolver`] and runs twice, as `<name>_openat2`
 //! and `<name>_walk` (see [`both_resolvers!`]): the openat2 fast path and the

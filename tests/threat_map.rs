@@ -3,9 +3,10 @@
 //! and every test or function the map names exists in the sources (a renamed
 //! or deleted test fails here instead of leaving a stale claim in the audit).
 //!
-//! The catalogue is `THREATS.md` beside the project (`../shared/THREATS.md`)
-//! when it is there; the ids below are the catalogue as of this commit, so the
-//! check also runs in a clone without it.
+//! The catalogue is `audits/THREATS.md`. The ids below are a floor: an id may
+//! be added to the catalogue, never dropped from it without this list changing
+//! too. Nothing in the repository links outside it (a clone must be able to
+//! look up every id the code cites).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -122,11 +123,11 @@ fn resolves(pattern: &str, words: &BTreeSet<String>) -> bool {
 fn every_threat_id_has_a_row_with_a_test_named_by_its_id() {
     let map = fs::read_to_string(root().join("audits/THREAT-MAP.md")).expect("audits/THREAT-MAP.md");
     let mut ids: BTreeSet<String> = CATALOGUE.iter().map(|s| s.to_string()).collect();
-    if let Ok(text) = fs::read_to_string(root().join("../shared/THREATS.md")) {
-        let live = ids_of_catalogue(&text);
-        assert!(!live.is_empty(), "../shared/THREATS.md has no ids: the parser is out of date");
-        ids.extend(live);
-    }
+    let text = fs::read_to_string(root().join("audits/THREATS.md")).expect("audits/THREATS.md");
+    let live = ids_of_catalogue(&text);
+    let dropped: Vec<&String> = ids.iter().filter(|id| !live.contains(*id)).collect();
+    assert!(dropped.is_empty(), "audits/THREATS.md lost the ids {dropped:?}");
+    ids.extend(live);
     let words = words_of_sources();
     let mut problems = Vec::new();
     for id in &ids {
@@ -178,4 +179,37 @@ fn the_checker_itself_catches_a_missing_name() {
     assert_eq!(as_name_pattern("target::tests::tok_2_*"), Some("tok_2_*"));
     assert_eq!(as_name_pattern("resolve.rs"), None);
     assert_eq!(ids_of_catalogue("- **PORT-1 Port hijack.** x\n- other").into_iter().collect::<Vec<_>>(), ["PORT-1"]);
+}
+
+/// Every text file of the repository that git tracks, as (path, contents).
+fn tracked_texts() -> Vec<(String, String)> {
+    let out = std::process::Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(root())
+        .output()
+        .expect("git ls-files");
+    assert!(out.status.success(), "git ls-files failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .split('\0')
+        .filter(|p| !p.is_empty() && !p.ends_with(".lock"))
+        .filter_map(|p| Some((p.to_string(), fs::read_to_string(root().join(p)).ok()?)))
+        .collect()
+}
+
+#[test]
+fn nothing_in_the_repository_points_outside_it() {
+    // The project is read from a clone: a link to `../shared/…` (where its
+    // first drafts lived) would be dead there.
+    let needle = ["..", "/shared/"].concat();
+    let bad: Vec<String> = tracked_texts()
+        .into_iter()
+        .flat_map(|(path, text)| {
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| l.contains(&needle))
+                .map(|(i, _)| format!("{path}:{}", i + 1))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(bad.is_empty(), "links outside the repository: {bad:?}");
 }

@@ -1,4 +1,4 @@
-//! Security-regression tests for the token threats of `shared/THREATS.md`,
+//! Security-regression tests for the token threats of `audits/THREATS.md`,
 //! named by threat id: TOK-1 (no raw root secret on the wire), TOK-3
 //! (locality on the verifying side), TOK-4 (reading never creates the
 //! secrets file), and that no error ever carries a secret or a token.

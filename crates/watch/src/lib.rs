@@ -36,7 +36,7 @@
 //! no loom model for it; the only threads are the per-call pipe readers,
 //! which own their buffers and hand them back over a channel.
 //!
-//! Threat rationale: shared/THREATS.md WATCH-1 … WATCH-6 (audits/ maps them to
+//! Threat rationale: audits/THREATS.md WATCH-1 … WATCH-6 (audits/ maps them to
 //! tests).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
