@@ -198,8 +198,8 @@ fn tracked_texts() -> Vec<(String, String)> {
 
 #[test]
 fn nothing_in_the_repository_points_outside_it() {
-    // The project is read from a clone: a link to `../shared/…` (where its
-    // first drafts lived) would be dead there.
+    // The project is read from a clone: a link to the drafts beside it (dot-dot,
+    // then `shared/`) would be dead there.
     let needle = ["..", "/shared/"].concat();
     let bad: Vec<String> = tracked_texts()
         .into_iter()
