@@ -183,11 +183,8 @@ fn the_checker_itself_catches_a_missing_name() {
 
 /// Every text file of the repository that git tracks, as (path, contents).
 fn tracked_texts() -> Vec<(String, String)> {
-    let out = std::process::Command::new("git")
-        .args(["ls-files", "-z"])
-        .current_dir(root())
-        .output()
-        .expect("git ls-files");
+    let out =
+        std::process::Command::new("git").args(["ls-files", "-z"]).current_dir(root()).output().expect("git ls-files");
     assert!(out.status.success(), "git ls-files failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout)
         .split('\0')

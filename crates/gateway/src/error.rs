@@ -1,0 +1,186 @@
+//! Errors of the gateway protocol: the operation, the gateway (or file)
+//! concerned, a kind that keeps refusals apart from failures, and — for a
+//! gateway's own refusal — its code and recommended next step.
+
+use std::fmt;
+
+/// What went wrong.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The gateway refused the credential or the device (`res` with
+    /// `ok:false` for `connect`, then close 1008): a security refusal.
+    AuthRefused,
+    /// The gateway answered `UNAVAILABLE` (still starting, or busy): not a
+    /// refusal; connect again later.
+    Unavailable,
+    /// The gateway speaks a protocol version this client does not.
+    VersionMismatch,
+    /// A frame broke the protocol: not JSON, over the size limit, duplicate
+    /// keys, wrong types, a `res` before the challenge, a binary frame, a
+    /// hello-ok without `auth`, ...
+    Protocol,
+    /// The gateway did not answer in time (challenge wait, handshake bound).
+    Timeout,
+    /// The connection failed or closed (I/O, WebSocket upgrade).
+    Io,
+    /// The device key file: a gw-token / gw-anchor error reading or creating
+    /// it (insecure file, symlink, not found, malformed).
+    Key(gw_token::ErrorKind),
+    /// The caller's request cannot be sent (an empty credential, a field
+    /// with a `|` that would make the signed payload ambiguous, ...).
+    InvalidRequest,
+}
+
+impl ErrorKind {
+    /// `true` for refusals made for security (the CLI's exit 3).
+    pub fn is_security_refusal(self) -> bool {
+        match self {
+            Self::AuthRefused => true,
+            Self::Key(k) => k.is_security_refusal(),
+            _ => false,
+        }
+    }
+
+    /// A short stable name for machine-readable output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthRefused => "auth_refused",
+            Self::Unavailable => "unavailable",
+            Self::VersionMismatch => "version_mismatch",
+            Self::Protocol => "protocol",
+            Self::Timeout => "timeout",
+            Self::Io => "io",
+            Self::Key(k) => k.as_str(),
+            Self::InvalidRequest => "invalid_request",
+        }
+    }
+}
+
+/// A refusal as the gateway worded it (`error` of a `res` frame).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// `error.code` (`INVALID_REQUEST`, ...).
+    pub code: String,
+    /// `error.details.code` (`AUTH_TOKEN_MISMATCH`, ...), when given.
+    pub detail_code: Option<String>,
+    /// `error.details.recommendedNextStep`, when given.
+    pub next_step: Option<String>,
+    /// `error.message`, cut to a bounded length.
+    pub message: String,
+}
+
+/// An error of a protocol operation.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    op: &'static str,
+    at: String,
+    message: String,
+    refusal: Option<Box<Refusal>>,
+    fix: Option<String>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// `Result` with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, op: &'static str, at: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { kind, op, at: at.into(), message: message.into(), refusal: None, fix: None, source: None }
+    }
+
+    pub(crate) fn refused(op: &'static str, at: impl Into<String>, refusal: Refusal) -> Self {
+        let what = match (&refusal.detail_code, &refusal.next_step) {
+            (Some(c), Some(n)) => format!("the gateway refused the connect: {c} (recommended next step: {n}): "),
+            (Some(c), None) => format!("the gateway refused the connect: {c}: "),
+            _ => format!("the gateway refused the connect: {}: ", refusal.code),
+        };
+        let kind = if refusal.code == "UNAVAILABLE" { ErrorKind::Unavailable } else { ErrorKind::AuthRefused };
+        let mut e = Self::new(kind, op, at, format!("{what}{}", refusal.message));
+        e.refusal = Some(Box::new(refusal));
+        e
+    }
+
+    pub(crate) fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// `true` for refusals made for security.
+    pub fn is_security_refusal(&self) -> bool {
+        self.kind.is_security_refusal()
+    }
+
+    /// The operation that failed (`"handshake"`, `"load device key"`, ...).
+    pub fn op(&self) -> &'static str {
+        self.op
+    }
+
+    /// The gateway (URL or address) or file concerned.
+    pub fn at(&self) -> &str {
+        &self.at
+    }
+
+    /// What happened, without the operation and place.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The gateway's own answer, for [`ErrorKind::AuthRefused`] and
+    /// [`ErrorKind::Unavailable`].
+    pub fn refusal(&self) -> Option<&Refusal> {
+        self.refusal.as_deref()
+    }
+
+    /// How to fix it, where there is a known fix.
+    pub fn fix(&self) -> Option<String> {
+        if let Some(f) = &self.fix {
+            return Some(f.clone());
+        }
+        if self.kind == ErrorKind::Unavailable {
+            return Some("the gateway is starting or busy: try again in a few seconds".to_owned());
+        }
+        if let Some(r) = &self.refusal {
+            return Some(
+                match r.next_step.as_deref() {
+                    Some("update_auth_credentials") => "the credential is wrong: store the gateway's current token",
+                    Some("retry_with_device_token") => "connect again with the device token stored for this gateway",
+                    Some("wait_then_retry") => "the device waits for approval on the gateway: approve it, then retry",
+                    Some("update_auth_configuration" | "review_auth_configuration") => {
+                        "the gateway's auth configuration does not allow this client: review gateway.auth"
+                    }
+                    _ => "check the credential and the device pairing on the gateway",
+                }
+                .to_owned(),
+            );
+        }
+        None
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.op, self.at, self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<gw_token::Error> for Error {
+    fn from(e: gw_token::Error) -> Self {
+        let at = e.path().map(|p| p.display().to_string()).unwrap_or_else(|| "-".to_owned());
+        let mut out = Self::new(ErrorKind::Key(e.kind()), "device key", at, e.message().to_owned());
+        out.fix = e.fix().map(str::to_owned);
+        out.with_source(e)
+    }
+}

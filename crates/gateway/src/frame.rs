@@ -1,0 +1,366 @@
+//! The frames of protocol 4 that a client reads and writes during the
+//! handshake, parsed strictly.
+//!
+//! A server frame is one WebSocket text message holding one JSON object:
+//! - `{"type":"event","event":NAME,"payload":{…}}` — the first one is
+//!   `connect.challenge` with `{"nonce":STRING,"ts":INTEGER_MS}`;
+//! - `{"type":"res","id":ID,"ok":true,"payload":{…}}` — for `connect`, the
+//!   payload is the hello-ok;
+//! - `{"type":"res","id":ID,"ok":false,"error":{"code","message","details":{"code","recommendedNextStep",…}}}`.
+//!
+//! Every frame is bounded ([`MAX_FRAME_BYTES`], nesting depth 32) and goes
+//! through gw-persist's strict JSON reader, so a duplicate key is refused,
+//! not resolved one way here and another way in the gateway. Messages about
+//! a bad frame never quote a field that could hold a credential.
+
+use gw_persist::{Limits, parse_json};
+use gw_token::Secret;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, ErrorKind, Refusal, Result};
+
+/// The protocol version gw speaks.
+pub const PROTOCOL_VERSION: u64 = 4;
+/// The largest server frame read during the handshake (the real hello-ok is
+/// about 15 KiB).
+pub const MAX_FRAME_BYTES: u64 = 1024 * 1024;
+const MAX_DEPTH: usize = 32;
+/// The longest challenge nonce accepted.
+pub const MAX_NONCE_LEN: usize = 256;
+const MAX_TEXT: usize = 512;
+
+/// A frame the server sent.
+#[derive(Debug)]
+pub enum ServerFrame {
+    /// An event.
+    Event {
+        /// Its name (`connect.challenge`, `tick`, ...).
+        event: String,
+        /// Its payload (`null` when absent).
+        payload: Value,
+    },
+    /// A response to a request.
+    Res {
+        /// The request id it answers.
+        id: String,
+        /// The payload of a success, or the gateway's refusal.
+        outcome: std::result::Result<Value, Refusal>,
+    },
+}
+
+fn bad(at: &str, why: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Protocol, "read frame", at, why)
+}
+
+/// Parses one text frame from the server.
+///
+/// # Errors
+/// [`ErrorKind::Protocol`]: over the size or depth limit, not JSON, a
+/// duplicate key, not an object, an unknown `type`, or fields of the wrong
+/// type.
+pub fn parse_server_frame(bytes: &[u8], at: &str) -> Result<ServerFrame> {
+    let v = parse_json(bytes, &Limits::new(MAX_FRAME_BYTES, MAX_DEPTH))
+        .map_err(|e| bad(at, format!("the frame is not acceptable JSON: {}", e.message())))?;
+    let Value::Object(mut o) = v else { return Err(bad(at, "the frame is not a JSON object")) };
+    match o.get("type").and_then(Value::as_str) {
+        Some("event") => {
+            let event = short_str(&o, "event").ok_or_else(|| bad(at, "an event frame without a string `event`"))?;
+            let payload = o.remove("payload").unwrap_or(Value::Null);
+            Ok(ServerFrame::Event { event, payload })
+        }
+        Some("res") => {
+            let id = short_str(&o, "id").ok_or_else(|| bad(at, "a res frame without a string `id`"))?;
+            match o.get("ok") {
+                Some(Value::Bool(true)) => {
+                    let payload = o.remove("payload").ok_or_else(|| bad(at, "a successful res without `payload`"))?;
+                    Ok(ServerFrame::Res { id, outcome: Ok(payload) })
+                }
+                Some(Value::Bool(false)) => {
+                    let Some(Value::Object(err)) = o.get("error") else {
+                        return Err(bad(at, "a failed res without an `error` object"));
+                    };
+                    Ok(ServerFrame::Res { id, outcome: Err(refusal_of(err)) })
+                }
+                _ => Err(bad(at, "a res frame without a boolean `ok`")),
+            }
+        }
+        Some(_) => Err(bad(at, "a frame of an unknown `type` (expected event or res)")),
+        None => Err(bad(at, "a frame without a string `type`")),
+    }
+}
+
+fn short_str(o: &Map<String, Value>, key: &str) -> Option<String> {
+    o.get(key).and_then(Value::as_str).filter(|s| s.len() <= MAX_TEXT).map(str::to_owned)
+}
+
+/// The printable part of a gateway's text, bounded: what a refusal shows.
+fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(MAX_TEXT).collect()
+}
+
+fn refusal_of(err: &Map<String, Value>) -> Refusal {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(printable);
+    let details = err.get("details").and_then(Value::as_object);
+    Refusal {
+        code: text(err.get("code")).unwrap_or_else(|| "?".to_owned()),
+        detail_code: details.and_then(|d| text(d.get("code"))),
+        next_step: details.and_then(|d| text(d.get("recommendedNextStep"))),
+        message: text(err.get("message")).unwrap_or_default(),
+    }
+}
+
+/// The server's `connect.challenge`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// The nonce to sign and send back.
+    pub nonce: String,
+    /// The server's time (ms), sent back as `device.signedAt`.
+    pub ts: u64,
+}
+
+/// Reads a `connect.challenge` event's payload.
+///
+/// # Errors
+/// [`ErrorKind::Protocol`]: no payload object; a nonce that is missing,
+/// empty, longer than [`MAX_NONCE_LEN`] or not printable ASCII without `|`;
+/// a `ts` that is missing or not a non-negative integer.
+pub fn parse_challenge(payload: &Value, at: &str) -> Result<Challenge> {
+    let o = payload.as_object().ok_or_else(|| bad(at, "the challenge has no payload object"))?;
+    let nonce = o
+        .get("nonce")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty() && n.len() <= MAX_NONCE_LEN && n.bytes().all(|b| b.is_ascii_graphic() && b != b'|'))
+        .ok_or_else(|| bad(at, "the challenge's nonce is missing or malformed"))?;
+    let ts = o
+        .get("ts")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| bad(at, "the challenge's ts is missing or not a non-negative integer"))?;
+    Ok(Challenge { nonce: nonce.to_owned(), ts })
+}
+
+/// A token the gateway issued in its hello-ok.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// The role it is for.
+    pub role: String,
+    /// The scopes it grants.
+    pub scopes: Vec<String>,
+    /// The token.
+    pub token: Secret,
+    /// When it was issued (ms), if said.
+    pub issued_at_ms: Option<u64>,
+}
+
+/// The `auth` part of a hello-ok.
+#[derive(Debug)]
+pub struct HelloAuth {
+    /// How the connect was authenticated (`token`, `bootstrap-token`, ...).
+    pub method: Option<String>,
+    /// The negotiated role.
+    pub role: String,
+    /// The connection's effective scopes.
+    pub scopes: Vec<String>,
+    /// `auth.deviceToken` (for [`Self::role`] and [`Self::scopes`]), if issued.
+    pub device_token: Option<IssuedToken>,
+    /// `auth.deviceTokens[]`: extra hand-off tokens (bootstrap only).
+    pub device_tokens: Vec<IssuedToken>,
+}
+
+/// A parsed hello-ok.
+#[derive(Debug)]
+pub struct HelloOk {
+    /// The protocol the server chose.
+    pub protocol: u64,
+    /// `server.version`, if given.
+    pub server_version: Option<String>,
+    /// The negotiated authorization.
+    pub auth: HelloAuth,
+}
+
+/// Parses the payload of a successful `connect` response.
+///
+/// # Errors
+/// [`ErrorKind::VersionMismatch`] if `protocol` is not [`PROTOCOL_VERSION`]
+/// (naming both); [`ErrorKind::Protocol`] if `type` is not `hello-ok`, `auth`
+/// is missing, a role is not a role name, a scope is not a scope name, a
+/// token is not 1–4096 printable ASCII characters, or a role appears twice
+/// among the issued tokens. No message quotes a role or a token (a gateway
+/// that swapped them would otherwise print a token).
+pub fn parse_hello_ok(payload: &Value, at: &str) -> Result<HelloOk> {
+    let o = payload.as_object().ok_or_else(|| bad(at, "the hello-ok is not an object"))?;
+    if o.get("type").and_then(Value::as_str) != Some("hello-ok") {
+        return Err(bad(at, "the connect answer is not a hello-ok (its `type` is not \"hello-ok\")"));
+    }
+    let protocol = o.get("protocol").and_then(Value::as_u64).ok_or_else(|| bad(at, "the hello-ok has no protocol"))?;
+    if protocol != PROTOCOL_VERSION {
+        return Err(Error::new(
+            ErrorKind::VersionMismatch,
+            "handshake",
+            at,
+            format!("the gateway speaks protocol {protocol}; gw speaks protocol {PROTOCOL_VERSION}"),
+        ));
+    }
+    let server_version = o.get("server").and_then(|s| s.get("version")).and_then(Value::as_str).map(printable);
+    let a = o.get("auth").and_then(Value::as_object).ok_or_else(|| bad(at, "the hello-ok has no `auth` object"))?;
+    let role = role_at(a.get("role"), at, "auth.role")?;
+    let scopes = scopes_at(a.get("scopes"), at, "auth.scopes")?;
+    let issued_at_ms = a.get("issuedAtMs").and_then(Value::as_u64);
+    let device_token = match a.get("deviceToken") {
+        None | Some(Value::Null) => None,
+        Some(t) => Some(IssuedToken {
+            role: role.clone(),
+            scopes: scopes.clone(),
+            token: token_at(t, at, "auth.deviceToken")?,
+            issued_at_ms,
+        }),
+    };
+    let mut device_tokens: Vec<IssuedToken> = Vec::new();
+    match a.get("deviceTokens") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(list)) => {
+            for (i, e) in list.iter().enumerate() {
+                let field = format!("auth.deviceTokens[{i}]");
+                let e = e.as_object().ok_or_else(|| bad(at, format!("{field} is not an object")))?;
+                let t = IssuedToken {
+                    role: role_at(e.get("role"), at, &field)?,
+                    scopes: scopes_at(e.get("scopes"), at, &field)?,
+                    token: token_at(e.get("deviceToken").unwrap_or(&Value::Null), at, &field)?,
+                    issued_at_ms: e.get("issuedAtMs").and_then(Value::as_u64),
+                };
+                let primary = device_token.as_ref().map(|d| d.role.as_str());
+                if primary == Some(t.role.as_str()) || device_tokens.iter().any(|d| d.role == t.role) {
+                    return Err(bad(at, format!("{field}: a role is issued twice")));
+                }
+                device_tokens.push(t);
+            }
+        }
+        Some(_) => return Err(bad(at, "auth.deviceTokens is not an array")),
+    }
+    let method = a.get("method").and_then(Value::as_str).map(printable);
+    Ok(HelloOk { protocol, server_version, auth: HelloAuth { method, role, scopes, device_token, device_tokens } })
+}
+
+fn role_at(v: Option<&Value>, at: &str, field: &str) -> Result<String> {
+    let r = v.and_then(Value::as_str).ok_or_else(|| bad(at, format!("{field}: no role")))?;
+    gw_cred::check_role(r)
+        .map_err(|_| bad(at, format!("{field}: the role is not a role name (1-64 of a-z 0-9 . _ -)")))?;
+    Ok(r.to_owned())
+}
+
+fn scopes_at(v: Option<&Value>, at: &str, field: &str) -> Result<Vec<String>> {
+    let list = match v {
+        None => return Ok(Vec::new()),
+        Some(Value::Array(l)) if l.len() <= 64 => l,
+        Some(_) => return Err(bad(at, format!("{field}: scopes is not an array of at most 64"))),
+    };
+    list.iter()
+        .map(|s| {
+            s.as_str()
+                .filter(|s| is_scope(s))
+                .map(str::to_owned)
+                .ok_or_else(|| bad(at, format!("{field}: a scope is not a scope name (1-128 of a-z A-Z 0-9 . _ : -)")))
+        })
+        .collect()
+}
+
+/// A scope name: 1–128 of `[A-Za-z0-9._:-]`.
+pub(crate) fn is_scope(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+}
+
+fn token_at(v: &Value, at: &str, field: &str) -> Result<Secret> {
+    let t = v.as_str().ok_or_else(|| bad(at, format!("{field}: the token is not a string")))?;
+    gw_cred::check_secret_text(t)
+        .map_err(|_| bad(at, format!("{field}: the token is not 1 to 4096 printable ASCII characters")))?;
+    Ok(Secret::from(t.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn challenge_needs_a_nonce_and_an_integer_ts() {
+        let ok = parse_challenge(&json!({"nonce": "abc-1", "ts": 17, "capabilities": []}), "g").unwrap();
+        assert_eq!(ok, Challenge { nonce: "abc-1".into(), ts: 17 });
+        for p in [
+            json!({"nonce": "abc"}),
+            json!({"nonce": "abc", "ts": -1}),
+            json!({"nonce": "abc", "ts": 1.5}),
+            json!({"nonce": "abc", "ts": "17"}),
+            json!({"nonce": "", "ts": 1}),
+            json!({"nonce": "a|b", "ts": 1}),
+            json!({"ts": 1}),
+            json!(null),
+        ] {
+            assert_eq!(parse_challenge(&p, "g").unwrap_err().kind(), ErrorKind::Protocol, "{p}");
+        }
+    }
+
+    #[test]
+    fn frames_are_parsed_strictly() {
+        for bad_frame in [
+            &br#"{"type":"res","id":"1","ok":true,"ok":false,"payload":{}}"#[..],
+            br#"{"type":"res","id":"1","payload":{}}"#,
+            br#"{"type":"res","id":"1","ok":false}"#,
+            br#"{"type":"hello-ok"}"#,
+            br#"[1]"#,
+            b"not json",
+        ] {
+            let e = parse_server_frame(bad_frame, "g").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Protocol, "{}", String::from_utf8_lossy(bad_frame));
+        }
+        let big = format!(r#"{{"type":"event","event":"x","payload":"{}"}}"#, "a".repeat(MAX_FRAME_BYTES as usize));
+        assert_eq!(parse_server_frame(big.as_bytes(), "g").unwrap_err().kind(), ErrorKind::Protocol);
+    }
+
+    #[test]
+    fn refusal_keeps_the_gateways_code_and_next_step() {
+        let f = br#"{"type":"res","id":"1","ok":false,"error":{"code":"INVALID_REQUEST","message":"unauthorized: gateway token mismatch","details":{"code":"AUTH_TOKEN_MISMATCH","recommendedNextStep":"update_auth_credentials"}}}"#;
+        let ServerFrame::Res { outcome: Err(r), .. } = parse_server_frame(f, "g").unwrap() else { panic!() };
+        assert_eq!(r.detail_code.as_deref(), Some("AUTH_TOKEN_MISMATCH"));
+        assert_eq!(r.next_step.as_deref(), Some("update_auth_credentials"));
+    }
+
+    #[test]
+    fn hello_ok_errors_never_quote_a_role_or_token() {
+        let secret = "SECRET-token-value-0123";
+        let cases = [
+            json!({"type":"hello-ok","protocol":4,"auth":{"role": secret, "scopes":[]}}),
+            json!({"type":"hello-ok","protocol":4,"auth":{"role":"node","scopes":[secret.to_ascii_uppercase() + " x"]}}),
+            json!({"type":"hello-ok","protocol":4,"auth":{"role":"node","deviceToken": format!("{secret} with space")}}),
+            json!({"type":"hello-ok","protocol":4,"auth":{"role":"node","deviceTokens":[{"role": format!("{secret}!"), "deviceToken": "t"}]}}),
+        ];
+        for c in cases {
+            let e = parse_hello_ok(&c, "g").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Protocol);
+            assert!(!e.to_string().to_ascii_lowercase().contains("secret"), "{e}");
+        }
+    }
+
+    #[test]
+    fn hello_ok_version_and_tokens() {
+        let e = parse_hello_ok(&json!({"type":"hello-ok","protocol":3,"auth":{"role":"node"}}), "g").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::VersionMismatch);
+        assert!(e.message().contains('3') && e.message().contains('4'), "{e}");
+        assert_eq!(
+            parse_hello_ok(&json!({"type":"hello-ok","protocol":4}), "g").unwrap_err().kind(),
+            ErrorKind::Protocol
+        );
+        let h = parse_hello_ok(
+            &json!({"type":"hello-ok","protocol":4,"server":{"version":"2026.9.6"},"auth":{
+                "method":"bootstrap-token","role":"node","scopes":[],"deviceToken":"n-tok","issuedAtMs":5,
+                "deviceTokens":[{"deviceToken":"o-tok","role":"operator","scopes":["operator.read"],"issuedAtMs":5}]}}),
+            "g",
+        )
+        .unwrap();
+        assert_eq!(h.server_version.as_deref(), Some("2026.9.6"));
+        assert_eq!(h.auth.device_token.as_ref().unwrap().token.expose(), b"n-tok");
+        assert_eq!(h.auth.device_tokens[0].role, "operator");
+        assert_eq!(h.auth.device_tokens[0].scopes, ["operator.read"]);
+        let dup = json!({"type":"hello-ok","protocol":4,"auth":{"role":"node","deviceToken":"a",
+            "deviceTokens":[{"deviceToken":"b","role":"node"}]}});
+        assert_eq!(parse_hello_ok(&dup, "g").unwrap_err().kind(), ErrorKind::Protocol);
+    }
+}
