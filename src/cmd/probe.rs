@@ -123,6 +123,9 @@ fn expected(owner: &OwnerArgs, profile_dir: Option<&Root>, policy: &Policy) -> R
 fn pidfile_error(at: &str, e: &gw_portguard::Error) -> CliError {
     let code = if e.is_security_refusal() { EXIT_REFUSED } else { EXIT_FAILED };
     let mut c = err(code, "pidfile", at, e.message().to_owned());
+    if let Some(fix) = e.fix() {
+        c = c.with_fix(fix);
+    }
     if e.kind() == gw_portguard::ErrorKind::NotRunning || e.message().contains("No such file") {
         c = c.with_fix("is the gateway running? start it with `gw serve --profile NAME`");
     }
