@@ -98,7 +98,7 @@ pub(super) fn check(profile: &str, port: u16, dir: &Root, report: &mut Report) {
                         "{}; then restart the gateway: gw --profile {profile} serve",
                         stop_fix(port, &listeners)
                     ),
-                    threat: "PORT-1",
+                    threat: if e.is_security_refusal() { "FS-9" } else { "PORT-1" },
                 });
             }
         }
