@@ -384,10 +384,16 @@ fn fs_9_record_others_can_write_is_never_trusted() {
         }
         let listing = reg.list().unwrap();
         assert!(listing.records.is_empty(), "{listing:?}");
-        assert!(matches!(listing.skipped.as_slice(), [s] if s.name == "gw.json" && matches!(s.reason, SkipReason::Insecure { .. })), "{listing:?}");
+        assert!(
+            matches!(listing.skipped.as_slice(), [s] if s.name == "gw.json" && matches!(s.reason, SkipReason::Insecure { .. })),
+            "{listing:?}"
+        );
         let report = reg.prune(false).unwrap();
         assert!(report.removed.is_empty(), "a dead process's record others could write is not judged: {report:?}");
-        assert!(matches!(report.skipped.as_slice(), [s] if matches!(s.reason, SkipReason::Insecure { .. })), "{report:?}");
+        assert!(
+            matches!(report.skipped.as_slice(), [s] if matches!(s.reason, SkipReason::Insecure { .. })),
+            "{report:?}"
+        );
         let err = reg.register(&Registration::new("gw").unwrap()).unwrap_err();
         assert_eq!(err.kind(), gw_lease::ErrorKind::Fs(A::InsecureFile), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), before, "left exactly as it was");

@@ -216,9 +216,11 @@ fn fs_9_profile_serve_pid_writable_by_others_is_refused() {
     // Nothing listens yet: the refused pidfile is a finding of its own.
     let doctor_port_finding = |r: &Run| {
         let v: Value = serde_json::from_str(&r.stdout).unwrap();
-        v["findings"].as_array().unwrap().iter().any(|f| {
-            f["check"] == "port" && f["threat"] == "FS-9" && f["what"].as_str().unwrap().contains("0666")
-        })
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "port" && f["threat"] == "FS-9" && f["what"].as_str().unwrap().contains("0666"))
     };
     let r = env.run(&["--json", "doctor", "--no-keyring-probe"], None);
     assert_eq!(r.code, EXIT_REFUSED, "{r:?}");
@@ -301,9 +303,11 @@ fn fs_9_lease_record_widened_or_foreign_is_refused_and_reported() {
         let r = env.run(&["--json", "doctor", "--no-keyring-probe"], None);
         assert_eq!(r.code, EXIT_REFUSED, "{what}: {r:?}");
         let v: Value = serde_json::from_str(&r.stdout).unwrap();
-        let found = v["findings"].as_array().unwrap().iter().any(|f| {
-            f["check"] == "lease" && f["threat"] == "FS-9" && f["subject"] == record.to_str().unwrap()
-        });
+        let found = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["check"] == "lease" && f["threat"] == "FS-9" && f["subject"] == record.to_str().unwrap());
         assert!(found, "{what}: doctor reports the record: {}", r.stdout);
     }
 }

@@ -160,7 +160,14 @@ fn is_refused(s: &Skipped) -> bool {
 
 /// Prints the result; with refused record files, also a refusal line on
 /// stderr, `"ok": false`, and exit 3.
-fn finish(out: Output, op: &'static str, dir: &std::path::Path, human: &str, mut value: serde_json::Value, refused: usize) -> u8 {
+fn finish(
+    out: Output,
+    op: &'static str,
+    dir: &std::path::Path,
+    human: &str,
+    mut value: serde_json::Value,
+    refused: usize,
+) -> u8 {
     if refused == 0 {
         out.ok(human, value);
         return EXIT_OK;

@@ -56,7 +56,13 @@ pub(crate) fn walk(op: &'static str, path: &Path, policy: &Policy, audit: bool) 
 /// by the caller, not group/other writable) or only as an ancestor (owned by
 /// root or the caller, group/other writable only if sticky: the directory a
 /// new root is created in, like `/tmp`).
-pub(crate) fn walk_to(op: &'static str, path: &Path, policy: &Policy, audit: bool, final_private: bool) -> Result<Walked> {
+pub(crate) fn walk_to(
+    op: &'static str,
+    path: &Path,
+    policy: &Policy,
+    audit: bool,
+    final_private: bool,
+) -> Result<Walked> {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {

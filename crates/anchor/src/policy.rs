@@ -119,9 +119,10 @@ impl Policy {
             (false, false) => None,
             (true, false) => Some(format!("is owned by uid {uid}, not by you (uid {}) or root", self.uid)),
             (false, true) => Some("is writable by other users".to_owned()),
-            (true, true) => {
-                Some(format!("is owned by uid {uid}, not by you (uid {}) or root, and writable by other users", self.uid))
-            }
+            (true, true) => Some(format!(
+                "is owned by uid {uid}, not by you (uid {}) or root, and writable by other users",
+                self.uid
+            )),
         }
     }
 

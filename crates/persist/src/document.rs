@@ -142,9 +142,9 @@ impl<'r> Document<'r> {
     }
 
     /// The document's bytes, read from its directory opened (and checked, as
-    /// gw-anchor checks directories it changes) as a root of its own: nobody
-    /// but the caller can swap the entry between the read and the check of
-    /// the file's owner and mode that follows. `None` only for not-found.
+    /// gw-anchor checks directories it changes) as a root of its own, with
+    /// gw-anchor's rule for files gw trusts ([`Root::read_trusted`]: the
+    /// owner and mode of the very descriptor read). `None` only for not-found.
     fn read_trusted(&self, path: &Path) -> Result<Option<Vec<u8>>> {
         let anchor = |e: gw_anchor::Error| match e.kind() {
             gw_anchor::ErrorKind::NotFound => Ok(None),
