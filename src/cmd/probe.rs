@@ -36,7 +36,9 @@ pub(crate) struct OwnerArgs {
     #[arg(long, group = "probe_owner")]
     pub(crate) pid: Option<u32>,
     /// A pidfile naming the gateway's pid ("PID" or "PID STARTTIME"); its
-    /// directory is verified like any gw directory.
+    /// directory is verified like any gw directory, and the pidfile must be
+    /// yours or root's and not writable by group/other (else refused, exit 3:
+    /// whoever can write it picks who receives the credential).
     #[arg(long, value_name = "PATH", group = "probe_owner")]
     pub(crate) pidfile: Option<PathBuf>,
     /// A gw-lease registry directory (`gw serve` keeps one in its profile
