@@ -1053,3 +1053,94 @@ fn sandbox_is_private() {
     assert_eq!(md.permissions().mode() & 0o7777, 0o700);
     assert_eq!(md.uid(), rustix::process::geteuid().as_raw());
 }
+
+// ============================================================================
+// FS-9: files whose content gw trusts; FS-10: creating a root
+// ============================================================================
+
+/// THREATS FS-9: `Root::read_trusted` refuses a file owned by another user
+/// (even 0600) or writable by group/other (even root's), naming the owner,
+/// the mode and the fix; the bytes are not returned. A file of the caller's
+/// or of root's, 0644 or 0600, is read. (A verified directory does not
+/// protect a 0666 file in it: anyone could have written its content.)
+fn fs_9_read_trusted_refuses_foreign_or_writable_files(r: Resolver) {
+    let sb = Sandbox::new();
+    let root = sb.open(r);
+    for (name, mode, owner, fix) in [
+        ("w666", 0o666, 0, "chmod go-w"),
+        ("w620", 0o620, 0, "chmod go-w"),
+        ("w602", 0o602, 0, "chmod go-w"),
+        ("foreign", 0o600, NOBODY, "chown"),
+        ("both", 0o646, NOBODY, "chown"),
+    ] {
+        let p = sb.root.join(name);
+        std::fs::write(&p, b"1234\n").unwrap();
+        chmod(&p, mode);
+        chown(&p, owner);
+        let e = expect_refusal(root.read_trusted(name, 64), ErrorKind::InsecureFile, name);
+        assert_eq!(e.path(), p, "{e}");
+        let text = e.to_string();
+        assert!(text.contains(&format!("{mode:04o}")) && text.contains(&format!("uid {owner}")), "{text}");
+        assert!(e.fix().is_some_and(|f| f.contains(fix)), "{name}: {e}");
+        // The plain read is unchanged: only trusted reads apply the rule.
+        assert_eq!(root.read(name, 64).unwrap(), b"1234\n");
+    }
+    for (name, mode) in [("ok644", 0o644), ("ok600", 0o600), ("ok400", 0o400)] {
+        let p = sb.root.join(name);
+        std::fs::write(&p, b"5678\n").unwrap();
+        chmod(&p, mode);
+        let (bytes, meta) = root.read_trusted(name, 64).unwrap();
+        assert_eq!((bytes.as_slice(), meta.mode), (&b"5678\n"[..], mode));
+    }
+}
+
+both_resolvers! {
+    /// THREATS FS-9: a file others own or can write is not trusted.
+    fs_9_read_trusted_refuses_foreign_or_writable_files =>
+    fs_9_read_trusted_refuses_foreign_or_writable_files_openat2, fs_9_read_trusted_refuses_foreign_or_writable_files_walk
+}
+
+/// THREATS FS-10: `Root::open_or_create` creates nothing through a symlink
+/// uid 65534 planted in a sticky world-writable directory (a parent of the
+/// new root; refused, the link's target unchanged), nor in a directory uid
+/// 65534 planted at the name; it creates a missing root (and parents) 0700
+/// directly in the sticky directory and opens an existing one unchanged.
+fn fs_10_open_or_create_never_creates_through_a_link(r: Resolver) {
+    let sb = Sandbox::new();
+    let sticky = sb.tmp().join("sticky");
+    mkdir(&sticky, 0o700);
+    chmod(&sticky, 0o1777);
+    symlink(&sb.outside, &sticky.join("link"));
+    chown(&sticky.join("link"), NOBODY);
+    mkdir(&sticky.join("planted"), 0o700);
+    chown(&sticky.join("planted"), NOBODY);
+    let before = sb.outside_snapshot();
+    let p = policy(r);
+    for rel in ["link/new", "link/a/b/new", "link"] {
+        expect_refusal(Root::open_or_create(sticky.join(rel), 0o700, &p), ErrorKind::Symlink, rel);
+    }
+    for rel in ["planted", "planted/new"] {
+        expect_refusal(Root::open_or_create(sticky.join(rel), 0o700, &p), ErrorKind::InsecureDirectory, rel);
+    }
+    sb.assert_outside_unchanged(&before, "FS-10: open_or_create through a planted link");
+    assert_eq!(std::fs::read_dir(sticky.join("planted")).unwrap().count(), 0);
+    // Insecure modes are refused before anything is created.
+    expect_refusal(Root::open_or_create(sticky.join("wide"), 0o777, &p), ErrorKind::InsecureDirectory, "0777");
+    assert!(!sticky.join("wide").exists());
+
+    let root = Root::open_or_create(sticky.join("x/y/z"), 0o700, &p).unwrap();
+    assert_eq!(root.path(), sticky.join("x/y/z"));
+    for d in ["x", "x/y", "x/y/z"] {
+        let md = std::fs::symlink_metadata(sticky.join(d)).unwrap();
+        assert_eq!((md.is_dir(), md.mode() & 0o7777, md.uid()), (true, 0o700, 0), "{d}");
+    }
+    std::fs::write(sticky.join("x/y/z/keep"), b"k").unwrap();
+    let again = Root::open_or_create(sticky.join("x/y/z"), 0o700, &p).unwrap();
+    assert_eq!(again.read("keep", 8).unwrap(), b"k");
+}
+
+both_resolvers! {
+    /// THREATS FS-10: no directory is created through a symlinked parent.
+    fs_10_open_or_create_never_creates_through_a_link =>
+    fs_10_open_or_create_never_creates_through_a_link_openat2, fs_10_open_or_create_never_creates_through_a_link_walk
+}

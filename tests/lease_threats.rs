@@ -318,6 +318,7 @@ fn fs_1_symlink_fifo_dir_and_malformed_entries_are_reported_never_followed_or_de
                     SkipReason::Malformed { .. } => "malformed".into(),
                     SkipReason::UnrecognisedName => "name".into(),
                     SkipReason::Failed { message } => format!("failed {message}"),
+                    SkipReason::Insecure { .. } => "insecure".into(),
                 };
                 (s.name.clone(), why)
             })
@@ -352,4 +353,88 @@ fn fs_5_insecure_registry_directory_is_refused() {
     assert!(err.is_security_refusal(), "{err}");
     assert_eq!(err.kind(), gw_lease::ErrorKind::Fs(gw_anchor::ErrorKind::InsecureDirectory));
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "nothing written");
+}
+
+/// THREATS FS-9: a record whose mode was widened (0666, 0620) or that uid
+/// 65534 owns could have been written by anyone: the library never trusts
+/// it. `get`/`live_owner` refuse it (a security refusal naming the fix),
+/// `list` does not count it as a record but reports it as `Insecure`,
+/// `prune` leaves it alone even though its process is dead, and `register`
+/// does not write over it. The control (the same record, 0600 and ours) is
+/// read and judged.
+#[test]
+fn fs_9_record_others_can_write_is_never_trusted() {
+    use gw_anchor::ErrorKind as A;
+    let (_tmp, dir) = registry_dir();
+    let reg = Registry::open(&dir).unwrap();
+    let mut child = sleeper();
+    let (guard, _) = reg.register(&Registration::new("gw").unwrap().pid(child.id())).unwrap();
+    guard.persist();
+    let path = dir.join("gw.json");
+    assert_eq!(reg.live_owner("gw").unwrap().pid, child.id(), "control: the record as written is trusted");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for (mode, uid) in [(0o666, 0), (0o620, 0), (0o600, NOBODY)] {
+        common::chmod(&path, mode);
+        std::os::unix::fs::lchown(&path, Some(uid), Some(uid)).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        for err in [reg.get("gw").unwrap_err(), reg.live_owner("gw").unwrap_err()] {
+            assert_eq!(err.kind(), gw_lease::ErrorKind::Fs(A::InsecureFile), "{mode:o}/{uid}: {err}");
+            assert!(err.is_security_refusal() && err.fix().is_some(), "{err}");
+        }
+        let listing = reg.list().unwrap();
+        assert!(listing.records.is_empty(), "{listing:?}");
+        assert!(
+            matches!(listing.skipped.as_slice(), [s] if s.name == "gw.json" && matches!(s.reason, SkipReason::Insecure { .. })),
+            "{listing:?}"
+        );
+        let report = reg.prune(false).unwrap();
+        assert!(report.removed.is_empty(), "a dead process's record others could write is not judged: {report:?}");
+        assert!(
+            matches!(report.skipped.as_slice(), [s] if matches!(s.reason, SkipReason::Insecure { .. })),
+            "{report:?}"
+        );
+        let err = reg.register(&Registration::new("gw").unwrap()).unwrap_err();
+        assert_eq!(err.kind(), gw_lease::ErrorKind::Fs(A::InsecureFile), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before, "left exactly as it was");
+    }
+    // Control: the same record, 0600 and ours again, is judged (dead) and pruned.
+    std::os::unix::fs::lchown(&path, Some(0), Some(0)).unwrap();
+    common::chmod(&path, 0o600);
+    assert_eq!(reg.live_owner("gw").unwrap_err().kind(), gw_lease::ErrorKind::NotRunning);
+    assert_eq!(reg.prune(false).unwrap().removed.len(), 1);
+}
+
+/// THREATS FS-10: `Registry::open_existing` never creates (a missing
+/// directory is `Fs(NotFound)`), and `Registry::open` creates nothing
+/// through a symlink uid 65534 planted in a sticky world-writable
+/// directory as a parent of the registry (refused, the link's target
+/// unchanged), while it does create a registry directly in such a directory.
+#[test]
+fn fs_10_registry_is_never_created_through_a_symlinked_parent() {
+    let (tmp, _) = registry_dir();
+    let sticky = tmp.path().join("tmp");
+    common::mkdir(&sticky, 0o700);
+    common::chmod(&sticky, 0o1777);
+    let target = tmp.path().join("target");
+    common::mkdir(&target, 0o700);
+    let link = sticky.join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(NOBODY), Some(NOBODY)).unwrap();
+
+    let missing = sticky.join("missing/reg");
+    let err = Registry::open_existing(&missing, &gw_anchor::Policy::new()).unwrap_err();
+    assert_eq!(err.kind(), gw_lease::ErrorKind::Fs(gw_anchor::ErrorKind::NotFound), "{err}");
+    assert!(!sticky.join("missing").exists(), "open_existing created nothing");
+
+    for rel in ["link/reg", "link/a/b/reg"] {
+        let err = Registry::open(sticky.join(rel)).unwrap_err();
+        assert_eq!(err.kind(), gw_lease::ErrorKind::Fs(gw_anchor::ErrorKind::Symlink), "{rel}: {err}");
+        assert_eq!(std::fs::read_dir(&target).unwrap().count(), 0, "{rel}: nothing created at the link's target");
+        let err = Registry::open_existing(sticky.join(rel), &gw_anchor::Policy::new()).unwrap_err();
+        assert_eq!(err.kind(), gw_lease::ErrorKind::Fs(gw_anchor::ErrorKind::Symlink), "{rel}: {err}");
+    }
+    let reg = Registry::open(sticky.join("reg")).unwrap();
+    let md = std::fs::symlink_metadata(reg.path()).unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&md.permissions()) & 0o7777, 0o700);
 }

@@ -9,12 +9,14 @@ use gw_anchor::Policy;
 use gw_lease::{Listed, PruneReport, Record, Registration, Registry, SkipReason, Skipped, Verdict};
 use serde_json::json;
 
-use crate::output::{CliError, EXIT_OK, Output};
+use crate::output::{CliError, EXIT_OK, EXIT_REFUSED, Output};
 
 /// Liveness records in a registry directory.
 #[derive(Debug, Subcommand)]
 pub(crate) enum LeaseCommand {
-    /// Register a process in the registry DIR (created 0700 if missing):
+    /// Register a process in the registry DIR (created 0700 if missing,
+    /// with its missing parents, beneath its nearest existing directory and
+    /// never through a symlink):
     /// prunes dead, expired and recycled records first, then writes
     /// DIR/ID.json atomically with the process's pid, start time, boot id
     /// and pid namespace. Refused if a live record of another process holds
@@ -22,14 +24,20 @@ pub(crate) enum LeaseCommand {
     /// gone or its TTL has passed.
     Register(RegisterArgs),
     /// List the live records of DIR (alive, alive but owned by another user,
-    /// or from another pid namespace and not yet expired). Changes nothing.
+    /// or from another pid namespace and not yet expired). Changes nothing
+    /// and creates nothing: a missing DIR is not found (exit 4), not an
+    /// empty list. Record files owned by another user or writable by
+    /// group/other are never trusted: they are always listed as refused, and
+    /// the exit status is then 3.
     List(ListArgs),
     /// Remove the records of DIR whose process is gone or a zombie, whose
     /// TTL has passed, or whose pid now belongs to another process (other
     /// start time or boot). Records of live processes are kept, and so are
     /// records from another pid namespace until they expire. Symlinks,
     /// FIFOs, directories and malformed records are reported, never
-    /// followed or deleted.
+    /// followed or deleted; record files owned by another user or writable
+    /// by group/other are reported as refused and left alone (exit 3). A
+    /// missing DIR is not found (exit 4): nothing is created.
     Prune(PruneArgs),
 }
 
@@ -120,7 +128,7 @@ fn register(a: RegisterArgs, policy: &Policy, out: Output) -> Result<u8, CliErro
 }
 
 fn list(a: ListArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
-    let registry = Registry::open_with(&a.dir, policy)?;
+    let registry = Registry::open_existing(&a.dir, policy)?;
     let listing = registry.list()?;
     let shown: Vec<&Listed> =
         listing.records.iter().filter(|l| a.all || matches!(l.verdict, Verdict::Keep(_))).collect();
@@ -129,20 +137,60 @@ fn list(a: ListArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         human.push_str(&record_line(&l.record, &verdict_str(&l.verdict)));
         human.push('\n');
     }
+    let refused: Vec<&Skipped> = listing.skipped.iter().filter(|s| is_refused(s)).collect();
     if a.all {
         human.push_str(&skipped_lines(&listing.skipped));
+    } else {
+        // Never silent: a record nobody can vouch for is always shown.
+        human.push_str(&skipped_lines(refused.iter().copied()));
     }
     if human.is_empty() {
         human = format!("no live records in {}", registry.path().display());
     }
-    let value =
+    let mut value =
         if a.all { json!({ "records": shown, "skipped": listing.skipped }) } else { json!({ "records": shown }) };
-    out.ok(&human, value);
-    Ok(EXIT_OK)
+    value["refused"] = json!(refused);
+    Ok(finish(out, "lease list", registry.path(), &human, value, refused.len()))
+}
+
+/// A record file refused for its owner or mode (THREATS FS-9).
+fn is_refused(s: &Skipped) -> bool {
+    matches!(s.reason, SkipReason::Insecure { .. })
+}
+
+/// Prints the result; with refused record files, also a refusal line on
+/// stderr, `"ok": false`, and exit 3.
+fn finish(
+    out: Output,
+    op: &'static str,
+    dir: &std::path::Path,
+    human: &str,
+    mut value: serde_json::Value,
+    refused: usize,
+) -> u8 {
+    if refused == 0 {
+        out.ok(human, value);
+        return EXIT_OK;
+    }
+    value["ok"] = json!(false);
+    out.ok(human, value);
+    let err = CliError {
+        code: EXIT_REFUSED,
+        kind: gw_anchor::ErrorKind::InsecureFile.as_str(),
+        op,
+        path: Some(dir.display().to_string()),
+        message: format!(
+            "{refused} record file(s) owned by another user or writable by group/other: refused, not trusted, left \
+             alone"
+        ),
+        fix: Some("check each one listed above, then `chmod go-w FILE` / `chown` it, or remove it".to_owned()),
+    };
+    eprintln!("{}", err.line());
+    EXIT_REFUSED
 }
 
 fn prune(a: PruneArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
-    let registry = Registry::open_with(&a.dir, policy)?;
+    let registry = Registry::open_existing(&a.dir, policy)?;
     let report = registry.prune(a.dry_run)?;
     let mut human = removed_lines(&report);
     for k in &report.kept {
@@ -158,8 +206,8 @@ fn prune(a: PruneArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         report.skipped.len(),
         if report.skipped.len() == 1 { "y" } else { "ies" },
     ));
-    out.ok(&human, json!({ "report": report }));
-    Ok(EXIT_OK)
+    let refused = report.skipped.iter().filter(|s| is_refused(s)).count();
+    Ok(finish(out, "lease prune", registry.path(), &human, json!({ "report": report }), refused))
 }
 
 fn verdict_str(v: &Verdict) -> String {
@@ -179,13 +227,14 @@ fn removed_lines(report: &PruneReport) -> String {
     report.removed.iter().map(|r| format!("{}\tpid {}\t{verb}: {}\n", r.id, r.record.pid, r.reason.as_str())).collect()
 }
 
-fn skipped_lines(skipped: &[Skipped]) -> String {
+fn skipped_lines<'a>(skipped: impl IntoIterator<Item = &'a Skipped>) -> String {
     skipped
-        .iter()
+        .into_iter()
         .map(|s| {
             let why = match &s.reason {
                 SkipReason::NotRegular { kind } => format!("not a regular file ({kind}): left alone, not followed"),
                 SkipReason::UnrecognisedName => "not a record name: left alone".to_owned(),
+                SkipReason::Insecure { message } => format!("REFUSED, not trusted, left alone: {message}"),
                 SkipReason::Malformed { message } => format!("malformed record, left alone: {message}"),
                 SkipReason::Failed { message } => format!("left alone: {message}"),
             };

@@ -75,8 +75,9 @@ pub(crate) struct VerifyArgs {
     #[arg(long)]
     pid: Option<u32>,
     /// A pidfile naming the expected owner (`PID` or `PID STARTTIME`); read
-    /// without following symlinks from a directory whose chain is verified
-    /// (an insecure directory is refused, exit 3).
+    /// without following symlinks from a directory whose chain is verified;
+    /// refused (exit 3) if the directory is insecure or the pidfile is owned
+    /// by another user (not you, not root) or writable by group/other.
     #[arg(long, value_name = "PATH")]
     pidfile: Option<PathBuf>,
     #[command(flatten)]
@@ -98,9 +99,11 @@ pub(crate) struct LeaseOwnerArgs {
     /// A gw-lease registry directory (`gw serve` keeps one in its profile
     /// directory: `~/.gw/profiles/NAME/leases`); with --id, the expected owner
     /// is the record's process, named by pid and start time. Refused (exit 3)
-    /// if the directory is insecure or the record's process is not running
-    /// (dead, expired, pid reused) or was registered in another boot or pid
-    /// namespace; exit 4 if no record has the id. Read only: nothing is pruned.
+    /// if the directory is insecure, if the record file is owned by another
+    /// user or writable by group/other, or if the record's process is not
+    /// running (dead, expired, pid reused) or was registered in another boot
+    /// or pid namespace; exit 4 if DIR or a record with the id does not
+    /// exist. Read only: nothing is pruned or created.
     #[arg(long, value_name = "DIR", requires = "id")]
     pub(crate) lease: Option<PathBuf>,
     /// The lease record's id (`gw serve` registers `serve-PORT`).
@@ -111,7 +114,7 @@ pub(crate) struct LeaseOwnerArgs {
 /// The lease registry at `dir`, opened read-only: not created if missing
 /// (exit 4), refused if insecure (exit 3).
 pub(crate) fn lease_registry(dir: &Path, policy: &Policy) -> Result<gw_lease::Registry, CliError> {
-    Ok(gw_lease::Registry::from_root(gw_anchor::Root::open(dir, policy)?))
+    Ok(gw_lease::Registry::open_existing(dir, policy)?)
 }
 
 /// The expected owner named by record `id`: gw-lease decides whether the

@@ -36,7 +36,9 @@ pub(crate) struct OwnerArgs {
     #[arg(long, group = "probe_owner")]
     pub(crate) pid: Option<u32>,
     /// A pidfile naming the gateway's pid ("PID" or "PID STARTTIME"); its
-    /// directory is verified like any gw directory.
+    /// directory is verified like any gw directory, and the pidfile must be
+    /// yours or root's and not writable by group/other (else refused, exit 3:
+    /// whoever can write it picks who receives the credential).
     #[arg(long, value_name = "PATH", group = "probe_owner")]
     pub(crate) pidfile: Option<PathBuf>,
     /// A gw-lease registry directory (`gw serve` keeps one in its profile
@@ -123,6 +125,9 @@ fn expected(owner: &OwnerArgs, profile_dir: Option<&Root>, policy: &Policy) -> R
 fn pidfile_error(at: &str, e: &gw_portguard::Error) -> CliError {
     let code = if e.is_security_refusal() { EXIT_REFUSED } else { EXIT_FAILED };
     let mut c = err(code, "pidfile", at, e.message().to_owned());
+    if let Some(fix) = e.fix() {
+        c = c.with_fix(fix);
+    }
     if e.kind() == gw_portguard::ErrorKind::NotRunning || e.message().contains("No such file") {
         c = c.with_fix("is the gateway running? start it with `gw serve --profile NAME`");
     }

@@ -75,7 +75,9 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value = "10m", value_parser = parse_duration)]
     pub(crate) bootstrap_ttl: Duration,
     /// A file holding the gateway's shared token (read once at start; its
-    /// directory is verified like any gw directory; one trailing newline dropped).
+    /// directory is verified like any gw directory, and the file must be
+    /// yours or root's and not writable by group/other, else refused with
+    /// exit 3; one trailing newline dropped).
     #[arg(long, value_name = "FILE")]
     pub(crate) shared_token_file: Option<PathBuf>,
     /// The most connections served at once; more are answered HTTP 503.
@@ -223,14 +225,16 @@ pub(crate) fn run(a: ServeArgs, profile_name: &str, policy: &Policy, out: Output
 }
 
 /// Reads the shared token from `path` through gw-anchor (its directory
-/// verified; symlinks refused).
+/// verified; symlinks refused; a file owned by another user or writable by
+/// group/other refused: THREATS FS-9, whoever writes it decides who is
+/// let in).
 fn read_shared(path: &std::path::Path, policy: &Policy) -> Result<Secret, CliError> {
     let (dir, name) = match (path.parent(), path.file_name()) {
         (Some(d), Some(n)) => (if d.as_os_str().is_empty() { std::path::Path::new(".") } else { d }, n),
         _ => return Err(CliError::usage("serve", format!("`{}` is not a file path", path.display()))),
     };
     let root = Root::open(dir, policy)?;
-    let mut bytes = root.read(name, 8192)?;
+    let (mut bytes, _) = root.read_trusted(name, 8192)?;
     if bytes.ends_with(b"\n") {
         bytes.pop();
     }

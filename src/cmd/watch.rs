@@ -62,7 +62,9 @@ pub(crate) struct HealthArgs {
     #[arg(long, group = "health_owner", requires = "url")]
     pub(crate) pid: Option<u32>,
     /// A pidfile naming the gateway ("PID" or "PID STARTTIME"), re-read at
-    /// every probe; its directory is verified like any gw directory.
+    /// every probe; its directory is verified like any gw directory, and a
+    /// pidfile owned by another user or writable by group/other is refused
+    /// (a failed probe).
     #[arg(long, value_name = "PATH", group = "health_owner", requires = "url")]
     pub(crate) pidfile: Option<PathBuf>,
     /// A gw-lease registry directory; with --id, the gateway is the record's

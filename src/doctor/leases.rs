@@ -83,6 +83,21 @@ pub(super) fn check(profile: &str, dir: &Root, report: &mut Report) {
         match &s.reason {
             // Links, FIFOs and directories are reported by the file audit.
             SkipReason::NotRegular { .. } | SkipReason::UnrecognisedName => {}
+            SkipReason::Insecure { message } => report.add(Finding {
+                severity: Severity::High,
+                check: "lease",
+                subject: path.display().to_string(),
+                what: format!("lease record refused for its owner or mode: {message}"),
+                why: "a lease record names the process taken for a gateway's owner (`--lease`): whoever can write \
+                      it could name their own listener and receive the tokens; gw refuses it, so the gateway it \
+                      names cannot be verified through it"
+                    .into(),
+                fix: format!(
+                    "ls -l -- {p}   # if you wrote it: chmod 600 {p}; if not, or unsure: rm -- {p}",
+                    p = sh(&path)
+                ),
+                threat: "FS-9",
+            }),
             SkipReason::Malformed { message } | SkipReason::Failed { message } => report.add(Finding {
                 severity: Severity::Low,
                 check: "lease",

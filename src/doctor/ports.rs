@@ -67,6 +67,17 @@ pub(super) fn check(profile: &str, port: u16, dir: &Root, report: &mut Report) {
                 });
             }
         }
+        Err(e) if e.is_security_refusal() && listeners.is_empty() => report.add(Finding {
+            severity: Severity::High,
+            check: "port",
+            subject,
+            what: format!("{PIDFILE} is refused: {}", e.message()),
+            why: "the pidfile names the process taken for the gateway's owner: whoever can write it can have their \
+                  own listener taken for the gateway, and be sent its tokens; gw refuses it"
+                .into(),
+            fix: e.fix().map_or_else(|| format!("rm -- {}", sh(&pidfile)), str::to_owned),
+            threat: "FS-9",
+        }),
         Err(e) => {
             if listeners.is_empty() {
                 report.checked(format!("{subject}: {PIDFILE} not usable ({}), and nothing listens", e.message()));
@@ -87,7 +98,7 @@ pub(super) fn check(profile: &str, port: u16, dir: &Root, report: &mut Report) {
                         "{}; then restart the gateway: gw --profile {profile} serve",
                         stop_fix(port, &listeners)
                     ),
-                    threat: "PORT-1",
+                    threat: if e.is_security_refusal() { "FS-9" } else { "PORT-1" },
                 });
             }
         }

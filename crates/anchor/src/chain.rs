@@ -49,6 +49,20 @@ pub(crate) struct Walked {
 /// Walks from `/` to `path`. With `audit`, keeps going after a problem and
 /// reports every step; otherwise stops at the first problem with its error.
 pub(crate) fn walk(op: &'static str, path: &Path, policy: &Policy, audit: bool) -> Result<Walked> {
+    walk_to(op, path, policy, audit, true)
+}
+
+/// [`walk`], checking the final directory as a root (`final_private`: owned
+/// by the caller, not group/other writable) or only as an ancestor (owned by
+/// root or the caller, group/other writable only if sticky: the directory a
+/// new root is created in, like `/tmp`).
+pub(crate) fn walk_to(
+    op: &'static str,
+    path: &Path,
+    policy: &Policy,
+    audit: bool,
+    final_private: bool,
+) -> Result<Walked> {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -106,7 +120,7 @@ pub(crate) fn walk(op: &'static str, path: &Path, policy: &Policy, audit: bool) 
                 let st = rustix::fs::fstat(&fd).map_err(|e| Error::from_errno(op, &here, e))?;
                 let mode = mode_of(&st);
                 let problem = policy.transition_problem(cur_stat.st_uid, st.st_uid).or_else(|| {
-                    if is_last {
+                    if is_last && final_private {
                         policy.private_dir_problem(st.st_uid, mode)
                     } else {
                         policy.ancestor_problem(st.st_uid, mode)
@@ -185,7 +199,11 @@ pub(crate) fn walk(op: &'static str, path: &Path, policy: &Policy, audit: bool) 
         .map_err(|e| Error::from_errno(op, &path, e))?;
     let stat = rustix::fs::fstat(&fd).map_err(|e| Error::from_errno(op, &path, e))?;
     if !last_checked_as_root && !stopped {
-        let problem = policy.private_dir_problem(stat.st_uid, mode_of(&stat));
+        let problem = if final_private {
+            policy.private_dir_problem(stat.st_uid, mode_of(&stat))
+        } else {
+            policy.ancestor_problem(stat.st_uid, mode_of(&stat))
+        };
         record(&mut steps, &mut first_problem, op, &path, None, &stat, true, problem, policy);
     }
     if let Some(err) = first_problem

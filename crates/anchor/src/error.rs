@@ -30,6 +30,11 @@ pub enum ErrorKind {
     /// The target exists but is not a regular file (FIFO, socket, device,
     /// directory) where only a regular file is acceptable (security refusal).
     NotRegularFile,
+    /// A file read with [`Root::read_trusted`](crate::Root::read_trusted) is
+    /// owned by another user (not the caller, not root) or writable by
+    /// group/other, so anyone could have written its content (security
+    /// refusal, THREATS FS-9). The message names its owner and mode, and the fix.
+    InsecureFile,
     /// The root directory was moved or replaced since it was opened
     /// (security refusal, THREATS FS-8).
     RootChanged,
@@ -51,11 +56,16 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// `true` for refusals made for security (symlink, escape, insecure
-    /// directory, not a regular file, root changed).
+    /// directory, not a regular file, insecure file, root changed).
     pub fn is_security_refusal(self) -> bool {
         matches!(
             self,
-            Self::Symlink | Self::Escape | Self::InsecureDirectory | Self::NotRegularFile | Self::RootChanged
+            Self::Symlink
+                | Self::Escape
+                | Self::InsecureDirectory
+                | Self::NotRegularFile
+                | Self::InsecureFile
+                | Self::RootChanged
         )
     }
 
@@ -67,6 +77,7 @@ impl ErrorKind {
             Self::Escape => "escape",
             Self::InsecureDirectory => "insecure_directory",
             Self::NotRegularFile => "not_regular_file",
+            Self::InsecureFile => "insecure_file",
             Self::RootChanged => "root_changed",
             Self::InvalidPath => "invalid_path",
             Self::NotADirectory => "not_a_directory",

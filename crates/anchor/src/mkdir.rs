@@ -1,13 +1,15 @@
 //! `mkdir_all`: create a directory and its missing parents beneath a root.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::error::{Error, Result};
+use crate::chain::{self, mode_of};
+use crate::error::{Error, ErrorKind, Result};
+use crate::policy::Policy;
 use crate::resolve;
 use crate::root::Root;
 
@@ -33,6 +35,98 @@ impl Root {
         }
         self.mkdir_components("mkdir", rel.components(), mode)?;
         Ok(())
+    }
+
+    /// Opens the directory at `path` as [`Root::open`] does, creating it
+    /// first (and its missing parents, each with exactly `mode`) if it does
+    /// not exist.
+    ///
+    /// Nothing is created through a symlink: the nearest existing ancestor
+    /// is reached by the same walk as [`Root::open`] (only root-owned links
+    /// in root-owned directories are followed) and must pass the ancestor
+    /// rule (owned by root or the caller, group/other writable only if
+    /// sticky, like `/tmp`); the first missing directory is created in that
+    /// ancestor's open descriptor and opened without following a link, and
+    /// the rest beneath it as [`Root::mkdir_all`] creates them. (Not
+    /// `std::fs::create_dir_all`, which follows every link on the way.)
+    ///
+    /// # Errors
+    /// As [`Root::open`] — in particular [`ErrorKind::Symlink`] for a link on
+    /// the way (nothing is created), [`ErrorKind::InsecureDirectory`] for an
+    /// untrusted ancestor, or for a directory someone else planted at the
+    /// name; [`ErrorKind::InsecureDirectory`] too if `mode` is writable by
+    /// group/other; [`ErrorKind::InvalidPath`] for a `..` among the missing
+    /// components; I/O errors.
+    ///
+    /// # Security
+    /// THREATS FS-10 (no directory created through a symlinked parent), FS-5.
+    pub fn open_or_create(path: impl AsRef<Path>, mode: u32, policy: &Policy) -> Result<Root> {
+        const OP: &str = "create root";
+        let path = path.as_ref();
+        match Root::open(path, policy) {
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            other => return other,
+        }
+        if mode & 0o022 != 0 {
+            return Err(insecure_mode(OP, path, mode));
+        }
+        let abs = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            let cwd = std::env::current_dir()
+                .map_err(|e| Error::new(ErrorKind::Io, OP, path, format!("cannot read the current directory: {e}")))?;
+            cwd.join(path)
+        };
+        // The nearest existing ancestor, and the names missing beneath it.
+        let mut base = abs.clone();
+        let mut missing: Vec<OsString> = Vec::new();
+        let ancestor = loop {
+            let (Some(name), Some(parent)) = (base.file_name(), base.parent()) else {
+                return Err(Error::invalid_path(OP, &abs, "refused: no existing directory on the way"));
+            };
+            missing.push(name.to_owned());
+            base = parent.to_path_buf();
+            match chain::walk_to(OP, &base, policy, false, false) {
+                Ok(w) => break w,
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        };
+        missing.reverse();
+        if missing.iter().any(|c| c == "..") {
+            return Err(Error::invalid_path(OP, &abs, "refused: `..` after a missing directory"));
+        }
+        let first = &missing[0];
+        let shown = ancestor.path.join(first);
+        let raw = Mode::from_raw_mode(mode & 0o7777);
+        let created = match rustix::fs::mkdirat(&ancestor.fd, first.as_os_str(), raw) {
+            Ok(()) => true,
+            Err(Errno::EXIST) => false,
+            Err(e) => return Err(Error::from_errno(OP, &shown, e)),
+        };
+        // No link followed: one planted at the name is refused (ELOOP).
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&ancestor.fd, first.as_os_str(), flags, Mode::empty())
+            .map_err(|e| Error::from_errno(OP, &shown, e))?;
+        let mut st = rustix::fs::fstat(&fd).map_err(|e| Error::from_errno(OP, &shown, e))?;
+        if created && st.st_uid == policy.uid() && mode_of(&st) != raw.as_raw_mode() {
+            // mkdir applied the umask; make the mode exact.
+            rustix::fs::fchmod(&fd, raw).map_err(|e| Error::from_errno(OP, &shown, e))?;
+            st = rustix::fs::fstat(&fd).map_err(|e| Error::from_errno(OP, &shown, e))?;
+        }
+        let problem = policy
+            .transition_problem(ancestor.stat.st_uid, st.st_uid)
+            .or_else(|| policy.private_dir_problem(st.st_uid, mode_of(&st)));
+        if let Some(p) = problem {
+            return Err(p.to_error(OP, &shown, st.st_uid, mode_of(&st), policy));
+        }
+        let root = Root { fd, path: shown, dev: st.st_dev, ino: st.st_ino, policy: policy.clone() };
+        if missing.len() == 1 {
+            return Ok(root);
+        }
+        let rest: PathBuf = missing[1..].iter().collect();
+        root.mkdir_all(&rest, mode)?;
+        root.open_dir(&rest)
     }
 
     pub(crate) fn mkdir_components(&self, op: &'static str, comps: &[OsString], mode: u32) -> Result<OwnedFd> {

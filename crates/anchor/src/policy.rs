@@ -109,6 +109,23 @@ impl Policy {
         None
     }
 
+    /// Checks a file whose content gw trusts (a pidfile, a lease record, a
+    /// document, a shared token): owned by the caller or by root, and not
+    /// writable by group/other. Returns what is wrong, if anything.
+    pub(crate) fn trusted_file_problem(&self, uid: u32, mode: u32) -> Option<String> {
+        let foreign = uid != self.uid && uid != 0;
+        let writable = mode & 0o022 != 0;
+        match (foreign, writable) {
+            (false, false) => None,
+            (true, false) => Some(format!("is owned by uid {uid}, not by you (uid {}) or root", self.uid)),
+            (false, true) => Some("is writable by other users".to_owned()),
+            (true, true) => Some(format!(
+                "is owned by uid {uid}, not by you (uid {}) or root, and writable by other users",
+                self.uid
+            )),
+        }
+    }
+
     /// Checks the step from a parent owned by `parent_uid` to a child owned by
     /// `child_uid`.
     pub(crate) fn transition_problem(&self, parent_uid: u32, child_uid: u32) -> Option<Problem> {

@@ -72,6 +72,31 @@ impl Root {
         Ok((out, crate::Metadata::from_stat(&st)))
     }
 
+    /// [`Root::read_with_metadata`] for a file whose content decides what gw
+    /// trusts — who gets a secret (a pidfile, a lease record naming a port's
+    /// owner, a shared token), what a document says: the file must also be
+    /// owned by the caller or by root and not writable by group/other. The
+    /// owner and mode checked are those of the descriptor whose bytes are
+    /// returned (`fstat`), so nothing can be swapped in between.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InsecureFile`] (naming the owner, the mode and the fix);
+    /// the errors of [`Root::read`].
+    ///
+    /// # Security
+    /// THREATS FS-9: a verified directory chain does not protect a file that
+    /// others can write (a 0666 pidfile in a root-owned 0755 directory) or
+    /// that another user owns (its owner can rewrite it, or widen its mode,
+    /// at will): anyone could have written its content.
+    pub fn read_trusted(&self, rel: impl AsRef<Path>, max_bytes: u64) -> Result<(Vec<u8>, crate::Metadata)> {
+        let rel = rel.as_ref();
+        let (bytes, meta) = self.read_with_metadata(rel, max_bytes)?;
+        if let Some(why) = self.policy.trusted_file_problem(meta.uid, meta.mode) {
+            return Err(insecure_file(&self.path.join(rel), &why, &meta, self.policy.uid()));
+        }
+        Ok((bytes, meta))
+    }
+
     /// If the final component of `rel` is not a regular file, the refusal
     /// that says what it is.
     fn not_regular_at(&self, op: &'static str, shown: &Path, rel: &RelPath) -> Option<Error> {
@@ -80,6 +105,28 @@ impl Root {
         let kind = FileKind::from_file_type(FileType::from_raw_mode(st.st_mode));
         (kind != FileKind::File).then(|| Error::not_regular(op, shown, kind.noun()))
     }
+}
+
+#[cold]
+fn insecure_file(shown: &Path, why: &str, meta: &crate::Metadata, me: u32) -> Error {
+    let p = shown.display();
+    let mut fix = Vec::new();
+    if meta.uid != me && meta.uid != 0 {
+        fix.push(format!("`chown {me} {p}`"));
+    }
+    if meta.mode & 0o022 != 0 {
+        fix.push(format!("`chmod go-w {p}`"));
+    }
+    Error::new(
+        ErrorKind::InsecureFile,
+        "read",
+        shown,
+        format!(
+            "refused: the file {why} (owner uid {}, mode {:04o}), so anyone could have written its content",
+            meta.uid, meta.mode
+        ),
+    )
+    .with_fix(format!("check its content, then {} (or remove it and let its writer recreate it)", fix.join(" and ")))
 }
 
 #[cold]

@@ -17,12 +17,15 @@
 //! another pid namespace cannot be judged here and is kept until it expires
 //! (LEASE-5). Only regular files named `<id>.json` are ever touched;
 //! symlinks, FIFOs, directories and malformed records are reported, never
-//! followed or deleted. Concurrent registrars and pruners — threads and
+//! followed or deleted; a record owned by another user or writable by
+//! group/other is reported and never trusted (FS-9: whoever can write it
+//! could name any process as a port's owner). Concurrent registrars and pruners — threads and
 //! processes — never delete a live record or lose a registration: every
 //! change happens under an in-process mutex and a directory `flock`, and a
 //! removal re-checks that the file is still the version that was judged.
 //! The registry directory is a gw-anchor [`gw_anchor::Root`]: an insecure
-//! directory is refused (FS-5), nothing beneath it is reached through a
+//! directory is refused (FS-5), it is created only by a registrar and never
+//! through a symlink (FS-10), nothing beneath it is reached through a
 //! symlink (FS-1, FS-2), records are replaced atomically (FS-3).
 //!
 //! **Not guaranteed.** Locks are advisory: a process that writes the

@@ -42,15 +42,19 @@ struct Inner {
 impl Registry {
     /// Opens the registry at `path` with the default [`Policy`], creating
     /// the directory (mode 0700, parents too) if it is missing, and judging
-    /// processes through `/proc` with the system clock.
+    /// processes through `/proc` with the system clock. For a registrar;
+    /// readers use [`Registry::open_existing`], which never creates.
     ///
     /// # Errors
-    /// The refusals of [`Root::open`] (kind [`ErrorKind::Fs`]): a directory
-    /// on the way, or the registry itself, owned by another user or
-    /// writable by group/other (`InsecureDirectory`), a symlink, ...
+    /// The refusals of [`Root::open_or_create`] (kind [`ErrorKind::Fs`]): a
+    /// directory on the way, or the registry itself, owned by another user
+    /// or writable by group/other (`InsecureDirectory`), a symlink on the
+    /// way (`Symlink`: nothing is created through it), ...
     ///
     /// # Security
-    /// THREATS FS-5 through gw-anchor: an insecure registry is refused.
+    /// THREATS FS-5 through gw-anchor: an insecure registry is refused;
+    /// FS-10: the directory is created beneath its verified nearest existing
+    /// ancestor, never through a symlink.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, &Policy::new())
     }
@@ -60,9 +64,31 @@ impl Registry {
     /// # Errors
     /// As [`Registry::open`].
     pub fn open_with(path: impl AsRef<Path>, policy: &Policy) -> Result<Self> {
+        Ok(Self::from_root(Root::open_or_create(path, 0o700, policy)?))
+    }
+
+    /// Opens the existing registry at `path`; never creates anything (for
+    /// listing, pruning and reading a record).
+    ///
+    /// # Errors
+    /// `ErrorKind::Fs(NotFound)` if the directory does not exist (with the
+    /// fix); the refusals of [`Root::open`].
+    ///
+    /// # Security
+    /// THREATS FS-10 (a read-only operation creates nothing), FS-5.
+    pub fn open_existing(path: impl AsRef<Path>, policy: &Policy) -> Result<Self> {
         let path = path.as_ref();
-        create_dir_0700(path)?;
-        Ok(Self::from_root(Root::open(path, policy)?))
+        match Root::open(path, policy) {
+            Ok(root) => Ok(Self::from_root(root)),
+            Err(e) if e.kind() == gw_anchor::ErrorKind::NotFound => Err(Error::new(
+                ErrorKind::Fs(e.kind()),
+                "open registry",
+                path,
+                format!("no lease registry here ({}: {})", e.path().display(), e.message()),
+            )
+            .with_fix("check the path; `gw lease register DIR --id ID` creates a registry")),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A registry over an open root, with the real oracle and clock.
@@ -320,21 +346,6 @@ fn parse_record_named(bytes: &[u8], id: &str) -> Result<Record> {
 pub(crate) fn with_inproc_lock<T>(lock: &Mutex<()>, f: impl FnOnce() -> T) -> T {
     let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
     f()
-}
-
-/// Creates `path` (and missing parents) with mode 0700 if it is missing.
-/// The result is verified by `Root::open` afterwards, whoever created it:
-/// this only saves the caller a `mkdir`. (Not gw-anchor's `mkdir_all`: the
-/// parent of a registry need not be a directory gw may anchor, e.g. `/tmp`.)
-fn create_dir_0700(path: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path) {
-        Ok(()) => Ok(()),
-        // An existing non-directory (or a symlink) is refused by Root::open,
-        // with a better message.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(Error::new(ErrorKind::Fs(gw_anchor::ErrorKind::Io), "create registry", path, e.to_string())),
-    }
 }
 
 /// What to register.

@@ -19,7 +19,8 @@ pub(crate) type Ident = (u64, u64);
 pub(crate) trait Store {
     /// Every entry, with its type as the directory reports it (no link followed).
     fn entries(&self) -> Result<Vec<(OsString, FileKind)>>;
-    /// The bytes of the regular file `name` and their identity.
+    /// The bytes of the regular file `name` and their identity; refused
+    /// (`Fs(InsecureFile)`) if another user owns it or can write it.
     fn read(&self, name: &str) -> Result<(Vec<u8>, Ident)>;
     /// Replaces (or creates) `name` atomically.
     fn write(&self, name: &str, bytes: &[u8]) -> Result<()>;
@@ -46,7 +47,9 @@ impl Store for FsStore<'_> {
     }
 
     fn read(&self, name: &str) -> Result<(Vec<u8>, Ident)> {
-        let (bytes, meta) = self.root.read_with_metadata(name, MAX_RECORD_BYTES)?;
+        // A record names the process taken for a port's owner: one that
+        // another user owns or can write is refused (THREATS FS-9).
+        let (bytes, meta) = self.root.read_trusted(name, MAX_RECORD_BYTES)?;
         Ok((bytes, (meta.dev, meta.ino)))
     }
 

@@ -5,8 +5,9 @@
 //! What is touched: only regular files whose names match `<id>.json`. The
 //! lock file and gw-anchor temporaries are passed over in silence; any other
 //! entry is reported in [`Skipped`] and left alone — symlinks, FIFOs,
-//! directories (never followed, never deleted), files with other names, and
-//! record files that do not parse. A malformed record is **kept**: it may be
+//! directories (never followed, never deleted), files with other names,
+//! record files owned by another user or writable by group/other (never
+//! trusted, FS-9), and record files that do not parse. A malformed record is **kept**: it may be
 //! a newer gw's format, or evidence of tampering; `gw doctor` reports it and
 //! a human decides (a crashed writer cannot leave one: writes are atomic).
 
@@ -67,6 +68,13 @@ pub enum SkipReason {
     },
     /// A regular file whose name is not `<id>.json`.
     UnrecognisedName,
+    /// A `<id>.json` file owned by another user (not the caller, not root)
+    /// or writable by group/other: anyone could have written it, so it is
+    /// not read, judged, trusted or removed (THREATS FS-9).
+    Insecure {
+        /// Its owner and mode, and what to do.
+        message: String,
+    },
     /// A `<id>.json` file that is not a valid record (kept, see module docs).
     Malformed {
         /// What is wrong.
@@ -135,11 +143,8 @@ pub(crate) fn scan<S: Store>(store: &S, ctx: &Context, probe: &dyn Fn(u32) -> Pr
             Ok(x) => x,
             // Removed since it was listed (by a writer that skips the lock).
             Err(e) if e.kind() == ErrorKind::Fs(gw_anchor::ErrorKind::NotFound) => continue,
-            Err(e)
-                if e.kind() == ErrorKind::Fs(gw_anchor::ErrorKind::NotRegularFile)
-                    || e.kind() == ErrorKind::Fs(gw_anchor::ErrorKind::Symlink) =>
-            {
-                out.skipped.push(Skipped { name: shown, reason: SkipReason::Failed { message: e.to_string() } });
+            Err(e) if e.kind() == ErrorKind::Fs(gw_anchor::ErrorKind::InsecureFile) => {
+                out.skipped.push(Skipped { name: shown, reason: SkipReason::Insecure { message: e.to_string() } });
                 continue;
             }
             Err(e) => {
@@ -230,6 +235,15 @@ pub(crate) fn register<S: Store>(
         }
     }
     if let Some(s) = report.skipped.iter().find(|s| s.name == name) {
+        if let SkipReason::Insecure { message } = &s.reason {
+            return Err(Error::new(
+                ErrorKind::Fs(gw_anchor::ErrorKind::InsecureFile),
+                "register",
+                &new.id,
+                format!("the record file {name} is refused and left alone: {message}"),
+            )
+            .with_fix("check it, then remove it by hand if no process of yours wrote it"));
+        }
         return Err(Error::new(
             ErrorKind::Malformed,
             "register",

@@ -142,9 +142,9 @@ impl<'r> Document<'r> {
     }
 
     /// The document's bytes, read from its directory opened (and checked, as
-    /// gw-anchor checks directories it changes) as a root of its own: nobody
-    /// but the caller can swap the entry between the read and the check of
-    /// the file's owner and mode that follows. `None` only for not-found.
+    /// gw-anchor checks directories it changes) as a root of its own, with
+    /// gw-anchor's rule for files gw trusts ([`Root::read_trusted`]: the
+    /// owner and mode of the very descriptor read). `None` only for not-found.
     fn read_trusted(&self, path: &Path) -> Result<Option<Vec<u8>>> {
         let anchor = |e: gw_anchor::Error| match e.kind() {
             gw_anchor::ErrorKind::NotFound => Ok(None),
@@ -168,32 +168,17 @@ impl<'r> Document<'r> {
                 }
             }
         };
-        let bytes = match dir.read(name, self.limits.max_bytes) {
-            Ok(b) => b,
+        // The owner and mode rule is gw-anchor's (THREATS FS-9), checked on
+        // the descriptor that was read.
+        let bytes = match dir.read_trusted(name, self.limits.max_bytes) {
+            Ok((b, _)) => b,
+            Err(e) if e.kind() == gw_anchor::ErrorKind::InsecureFile => {
+                let fix = e.fix().unwrap_or_default().to_owned();
+                return Err(Error::new(ErrorKind::InsecureFile, "load", path, e.message().to_owned())
+                    .with_fix(format!("{fix}; or save a new document over it")));
+            }
             Err(e) => return anchor(e),
         };
-        let meta = dir.metadata(name)?;
-        let me = self.root.policy().uid();
-        if meta.mode & 0o022 != 0 || (meta.uid != me && meta.uid != 0) {
-            let who = if meta.uid != me && meta.uid != 0 {
-                format!("is owned by uid {}, not by you (uid {me}) or root", meta.uid)
-            } else {
-                "is writable by other users".to_owned()
-            };
-            return Err(Error::new(
-                ErrorKind::InsecureFile,
-                "load",
-                path,
-                format!(
-                    "refused: the document {who} (owner uid {}, mode {:04o}), so anyone could have written its content",
-                    meta.uid, meta.mode
-                ),
-            )
-            .with_fix(format!(
-                "check its content, then `chown {me} {p}` and `chmod go-w {p}` (or save a new document over it)",
-                p = path.display()
-            )));
-        }
         Ok(Some(bytes))
     }
 

@@ -16,7 +16,8 @@ pub enum ErrorKind {
     /// The process is not running (or not visible).
     NotRunning,
     /// The pidfile was refused for security (insecure directory, symlink,
-    /// not a regular file...), see gw-anchor.
+    /// not a regular file, owned by another user or writable by
+    /// group/other...), see gw-anchor.
     PidfileRefused,
     /// The pidfile's content is not `PID` or `PID STARTTIME`.
     PidfileInvalid,

@@ -58,9 +58,12 @@ impl Expected {
     }
 
     /// Reads the expected pid from the pidfile `name` beneath `root`, through
-    /// gw-anchor: no symlink is followed, only a regular file is read, and
-    /// the directory chain was verified when `root` was opened (an insecure,
-    /// e.g. world-writable, directory is refused there).
+    /// gw-anchor: no symlink is followed, only a regular file is read, the
+    /// directory chain was verified when `root` was opened (an insecure,
+    /// e.g. world-writable, directory is refused there), and the pidfile
+    /// itself must be owned by the caller or root and not writable by
+    /// group/other ([`gw_anchor::Root::read_trusted`]): whoever can write it
+    /// decides which process is taken for the port's owner.
     ///
     /// Content: `PID` or `PID STARTTIME`, optionally ending in a newline (at
     /// most 64 bytes). With `STARTTIME` ([`pidfile_line`]), a stale pidfile
@@ -68,7 +71,12 @@ impl Expected {
     ///
     /// # Errors
     /// `PidfileRefused` (security refusal from gw-anchor, including
-    /// `RootChanged`), `PidfileNotFound`, `PidfileInvalid`, `Io`.
+    /// `RootChanged` and `InsecureFile`: a pidfile owned by another user or
+    /// writable by group/other), `PidfileNotFound`, `PidfileInvalid`, `Io`.
+    ///
+    /// # Security
+    /// THREATS FS-9 (a pidfile others can write names the owner of their
+    /// choosing), FS-1/FS-5 through gw-anchor.
     pub fn from_pidfile(root: &gw_anchor::Root, name: impl AsRef<Path>) -> Result<Self> {
         let name = name.as_ref();
         let shown = root.path().join(name).display().to_string();
@@ -89,7 +97,7 @@ impl Expected {
             }
         };
         root.verify().map_err(map)?;
-        let bytes = root.read(name, MAX_PIDFILE).map_err(map)?;
+        let (bytes, _) = root.read_trusted(name, MAX_PIDFILE).map_err(map)?;
         Self::parse_pidfile(&bytes).map_err(|m| Error::new(ErrorKind::PidfileInvalid, "read pidfile", shown, m))
     }
 
