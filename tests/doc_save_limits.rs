@@ -16,7 +16,9 @@
 //!   exceed 1 MiB: `doc set` is refused, the file unchanged;
 //! - a lease record whose payload is within its own limits compact but whose
 //!   record file, pretty-printed, exceeds the record reader's 64 KiB: the
-//!   registration is refused and no record is written.
+//!   registration is refused and no record is written;
+//! - a launchd spec within its 256 KiB input limit whose agent, XML-escaped,
+//!   exceeds the plist loader's 1 MiB: refused, nothing written.
 //!
 //! Before the fix every one of these saves succeeded and left a file every
 //! later load refused.
@@ -353,4 +355,31 @@ fn doc_3_lease_record_past_the_reader_limit_is_refused() {
     let (guard, _) = registry.register(&reg).unwrap();
     assert_eq!(registry.get("small").unwrap().record.payload, json!([[1]]));
     drop(guard);
+}
+
+/// A launchd spec within its own input limit (256 KiB) whose values grow
+/// fivefold under XML escaping (`&` is written `&amp;`): the agent would be
+/// a 1.2 MB plist that gw's own plist loader refuses. Refused, nothing
+/// written (before the fix it was written).
+#[test]
+fn doc_3_launchd_agent_past_the_plist_load_limit_is_refused() {
+    use gw_persist::service::{MAX_SPEC_BYTES, ServiceKind, ServiceSpec};
+    let tmp = tempfile::Builder::new().permissions(std::fs::Permissions::from_mode(0o700)).tempdir().unwrap();
+    let root = gw_anchor::Root::open(tmp.path(), &Policy::new()).unwrap();
+    let spec = |vars: usize| {
+        let env: serde_json::Map<String, Value> =
+            (0..vars).map(|i| (format!("V{i:03}"), json!("&".repeat(4000)))).collect();
+        let text = json!({"label": "ai.gw.big", "program_arguments": ["/usr/bin/true"], "environment_variables": env});
+        let bytes = serde_json::to_vec(&text).unwrap();
+        assert!(bytes.len() as u64 <= MAX_SPEC_BYTES);
+        ServiceSpec::from_json(ServiceKind::Launchd, &bytes).unwrap()
+    };
+    let err = spec(62).write(&root, "big.plist").map(drop).expect_err("a plist gw cannot load is not written");
+    assert_eq!(err.kind(), gw_persist::ErrorKind::TooLarge, "{err}");
+    assert!(err.message().contains("1048576"), "{err}");
+    assert!(!tmp.path().join("big.plist").exists(), "nothing written");
+    // Within the limit it is written, and loads.
+    spec(40).write(&root, "ok.plist").unwrap();
+    let loaded = gw_persist::Document::new(&root, "ok.plist").load_value().unwrap().unwrap();
+    assert_eq!(loaded["EnvironmentVariables"]["V039"], json!("&".repeat(4000)));
 }
