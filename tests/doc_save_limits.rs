@@ -1,7 +1,7 @@
 //! THREATS DOC-3: a writer never saves what its own reader refuses.
 //!
 //! The four cases the outside audit measured (issue 11 §3), on the real
-//! binary, and the lease record writer on the library:
+//! binary, and the lease record and launchd agent writers on the library:
 //!
 //! - `cred set` into a store one 4000-character credential short of the
 //!   1 MiB load limit: the set is refused (exit 1, the limit, the size and

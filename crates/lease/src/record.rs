@@ -120,7 +120,7 @@ pub fn check_payload(payload: &Value) -> Result<()> {
         )
         .with_fix("store a reference (a path, a URL) in the payload rather than the data"));
     }
-    if depth(payload) > MAX_PAYLOAD_DEPTH {
+    if gw_persist::nesting_depth(payload) > MAX_PAYLOAD_DEPTH {
         return Err(Error::new(
             ErrorKind::InvalidPayload,
             "check payload",
@@ -129,14 +129,6 @@ pub fn check_payload(payload: &Value) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn depth(v: &Value) -> usize {
-    match v {
-        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
-        Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
-        _ => 0,
-    }
 }
 
 fn is_hex(s: &str, len: usize) -> bool {
