@@ -7,7 +7,8 @@
 //!   1 MiB load limit: the set is refused (exit 1, the limit, the size and
 //!   the file named, the `gw cred rm` fix, no secret in the message), the
 //!   store is unchanged byte for byte, and every `cred` command still works;
-//!   the same for `cred mirror` into a near-full profile;
+//!   the same for `cred handoff` (the bootstrap token is kept) and for
+//!   `cred mirror` into a near-full profile;
 //! - `doc set` of a 58-deep value at depth 10: refused (the depth reached,
 //!   68, and the limit, 64, named), the document unchanged;
 //! - a compact ~400 KB JSON document whose pretty-printed form exceeds 1 MiB:
@@ -188,6 +189,33 @@ fn doc_3_cred_set_past_the_load_limit_is_refused_and_the_store_still_works() {
     let got = env.ok(&["--profile", "a", "cred", "get", &gateway(next), "--shared", "--reveal"], None);
     assert_eq!(got.trim_end(), secret);
     assert!(std::fs::metadata(env.store("a")).unwrap().len() <= MAX_BYTES as u64);
+}
+
+/// A hand-off whose role token would take the store past the limit: refused
+/// before anything is written, so the bootstrap token is kept (CRED-3) and
+/// the store is unchanged.
+#[test]
+fn doc_3_cred_handoff_past_the_load_limit_is_refused_and_keeps_the_bootstrap_token() {
+    let env = Env::new();
+    env.ok(&["profile", "init", "a"], None);
+    let (store, _) = near_full_store(1);
+    let mut doc: Value = serde_json::from_slice(&store).unwrap();
+    doc["gateways"][gateway(1)]["bootstrap"] = json!("boot-Kk1Ll2Mm3Nn4");
+    let store = rendered(&doc);
+    assert!(store.len() <= MAX_BYTES);
+    write_private(&env.store("a"), &store);
+    let token = format!("op-{}", "z".repeat(3997));
+    let hello = json!({"type": "hello-ok", "auth": {"deviceTokens": [{"role": "operator", "token": token}]}});
+    let path = env.store("a").display().to_string();
+    let run = env.too_large(
+        &["--profile", "a", "cred", "handoff", &gateway(1)],
+        Some(hello.to_string().as_bytes()),
+        &[&path, "credential store would exceed 1 MiB", "gw cred rm"],
+    );
+    assert!(!run.stderr.contains("zzzz") && !run.stderr.contains("boot-"), "no credential in the error: {run:?}");
+    assert_eq!(std::fs::read(env.store("a")).unwrap(), store, "the store is unchanged byte for byte");
+    let got = env.ok(&["--profile", "a", "cred", "get", &gateway(1), "--bootstrap", "--reveal"], None);
+    assert_eq!(got.trim_end(), "boot-Kk1Ll2Mm3Nn4", "the bootstrap token is kept");
 }
 
 /// `cred mirror` into a profile whose store would outgrow the limit with
