@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::key::GatewayKey;
 use crate::keyring::{StoreConfig, StorePolicy};
-use crate::store::{CredStore, STORE_FILE, STORE_VERSION, Slot, Stored, Target, check_store_value, secret_text};
+use crate::store::{
+    CredStore, STORE_FILE, STORE_VERSION, Slot, Stored, Target, check_store_value, save_refusal, secret_text,
+};
 
 /// The profile used when none is named.
 pub const DEFAULT_PROFILE: &str = "default";
@@ -392,7 +394,7 @@ pub fn mirror_with(primary: &Profile, secondary: &Profile, config: StoreConfig) 
     // value was kept, or the update failed) are deleted again.
     to_store.dispose(created);
     if let Err(e) = res {
-        return Err(carried.borrow_mut().take().unwrap_or_else(|| Error::from(e)));
+        return Err(carried.borrow_mut().take().unwrap_or_else(|| save_refusal(Error::from(e))));
     }
     Ok(report)
 }

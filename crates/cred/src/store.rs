@@ -617,7 +617,7 @@ impl<S: Storage> CredStore<S> {
                 // What this update staged is deleted unless the document
                 // names it after all (a failure reported after the write).
                 self.dispose(created);
-                Err(carried.resolve(e))
+                Err(save_refusal(carried.resolve(e)))
             }
         }
     }
@@ -976,6 +976,23 @@ fn decode_value<T: serde::de::DeserializeOwned>(v: Value) -> Result<T> {
             format!("the credential store is not in gw's format: {}", redact_quoted(&e.to_string())),
         )
     })
+}
+
+/// A save of the credential store that gw-persist refused because the store
+/// as written would be larger than its loader reads (THREATS DOC-3), said
+/// for the store and with the fix; other errors as they are. Neither
+/// message quotes a credential (gw-persist's names sizes and the file).
+pub(crate) fn save_refusal(e: Error) -> Error {
+    if e.kind() != ErrorKind::Doc(gw_persist::ErrorKind::TooLarge) || e.op() != "save" {
+        return e;
+    }
+    let mib = gw_persist::Limits::DEFAULT_MAX_BYTES >> 20;
+    Error::new(e.kind(), e.op(), format!("the credential store would exceed {mib} MiB: {}", e.message()))
+        .about(e.subject())
+        .with_fix(
+            "remove unused gateways with `gw cred rm URL` (`gw cred list` shows them), or keep new secrets in the OS \
+             keyring (`--store keyring`)",
+        )
 }
 
 /// Checks that `v` is a credential store in gw's format (version and shape).

@@ -120,7 +120,7 @@ pub fn check_payload(payload: &Value) -> Result<()> {
         )
         .with_fix("store a reference (a path, a URL) in the payload rather than the data"));
     }
-    if depth(payload) > MAX_PAYLOAD_DEPTH {
+    if gw_persist::nesting_depth(payload) > MAX_PAYLOAD_DEPTH {
         return Err(Error::new(
             ErrorKind::InvalidPayload,
             "check payload",
@@ -129,14 +129,6 @@ pub fn check_payload(payload: &Value) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn depth(v: &Value) -> usize {
-    match v {
-        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
-        Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
-        _ => 0,
-    }
 }
 
 fn is_hex(s: &str, len: usize) -> bool {
@@ -181,15 +173,28 @@ impl Record {
         Ok(())
     }
 
-    /// The record as the bytes of its file (pretty JSON, trailing newline).
+    /// The record as the bytes of its file (pretty JSON, trailing newline),
+    /// refused if [`parse_record`] would refuse them: a payload within
+    /// [`MAX_PAYLOAD_BYTES`] compact can exceed [`MAX_RECORD_BYTES`] once
+    /// pretty-printed at depth.
     ///
     /// # Errors
-    /// [`ErrorKind::Malformed`] if the record does not validate.
+    /// [`ErrorKind::Malformed`] if the record does not validate;
+    /// [`ErrorKind::InvalidPayload`] if the file would be larger than its
+    /// reader reads (nothing is written).
+    ///
+    /// # Security
+    /// THREATS DOC-3 (nothing is written that the reader refuses).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         self.validate()?;
-        let mut out = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::new(ErrorKind::Malformed, "render record", "-", e.to_string()))?;
+        let render = |e: serde_json::Error| Error::new(ErrorKind::Malformed, "render record", "-", e.to_string());
+        let mut out = serde_json::to_vec_pretty(self).map_err(render)?;
         out.push(b'\n');
+        let value = serde_json::to_value(self).map_err(render)?;
+        gw_persist::Format::Json.check_loadable(&value, &out, &record_limits()).map_err(|e| {
+            Error::new(ErrorKind::InvalidPayload, "render record", "-", e.message().to_owned())
+                .with_fix("store a reference (a path, a URL) in the payload rather than the data, or nest it less")
+        })?;
         Ok(out)
     }
 
@@ -211,8 +216,7 @@ impl Record {
 /// # Security
 /// THREATS CLI-2: a hostile record file is reported, never half-understood.
 pub fn parse_record(bytes: &[u8]) -> Result<Record> {
-    let limits = gw_persist::Limits::new(MAX_RECORD_BYTES, MAX_PAYLOAD_DEPTH + 2);
-    let value = gw_persist::parse_json(bytes, &limits).map_err(|e| {
+    let value = gw_persist::parse_json(bytes, &record_limits()).map_err(|e| {
         let at = e.position().map(|(l, c)| format!(" at line {l} column {c}")).unwrap_or_default();
         Error::new(ErrorKind::Malformed, "parse record", "-", format!("{}{at}", e.message()))
     })?;
@@ -220,6 +224,13 @@ pub fn parse_record(bytes: &[u8]) -> Result<Record> {
         .map_err(|e| Error::new(ErrorKind::Malformed, "parse record", "-", e.to_string()))?;
     record.validate()?;
     Ok(record)
+}
+
+/// What [`parse_record`] reads, and so what [`Record::to_bytes`] writes: at
+/// most [`MAX_RECORD_BYTES`], the payload nested at most
+/// [`MAX_PAYLOAD_DEPTH`] inside the record.
+fn record_limits() -> gw_persist::Limits {
+    gw_persist::Limits::new(MAX_RECORD_BYTES, MAX_PAYLOAD_DEPTH + 2)
 }
 
 /// 128 random bits as 32 lowercase hex digits.

@@ -192,15 +192,22 @@ impl<'r> Document<'r> {
     }
 
     /// Atomically replaces the document with `value` (gw-anchor's protocol:
-    /// unpredictable temp, final mode, fsync, rename, fsync directory).
+    /// unpredictable temp, final mode, fsync, rename, fsync directory) — if
+    /// [`Document::load_value`] would read the result back: the bytes
+    /// rendered are checked against the document's [`Limits`] (the ones its
+    /// loads use) first, and a refused save leaves the file as it was.
     ///
     /// # Errors
-    /// Serialization errors (e.g. `null` in a plist) and gw-anchor's errors.
+    /// Serialization errors (e.g. `null` in a plist); [`ErrorKind::TooLarge`]
+    /// / [`ErrorKind::TooDeep`] when the result as written would exceed the
+    /// limits (the message names the size or depth and the limit); and
+    /// gw-anchor's errors.
     ///
     /// # Security
-    /// THREATS FS-1, FS-3, FS-4 (through gw-anchor).
+    /// THREATS FS-1, FS-3, FS-4 (through gw-anchor); DOC-3 (nothing is saved
+    /// that the loader refuses: [`Format::render_within`]).
     pub fn save_value(&self, value: &Value) -> Result<()> {
-        let bytes = self.format.render(value).map_err(|e| e.relabel("save", &self.path()))?;
+        let bytes = self.format.render_within(value, &self.limits).map_err(|e| e.relabel("save", &self.path()))?;
         let opts = WriteOptions::new().mode(self.mode).durability(self.durability);
         self.root.write_atomic(&self.rel, &bytes, &opts)?;
         Ok(())

@@ -8,7 +8,9 @@
 //! that does not exist (THREATS FS-7); parsing is strict — size limit before
 //! parsing, depth limit, duplicate keys refused, invalid UTF-8, byte-order
 //! marks and trailing data refused — with the line and column in the error.
-//! Saves go through gw-anchor's atomic replace (FS-1, FS-3, FS-4, FS-6).
+//! Saves go through gw-anchor's atomic replace (FS-1, FS-3, FS-4, FS-6),
+//! and a save whose result the same strict loader would refuse (too large
+//! or too deep as written) is refused before anything is written (DOC-3).
 //! [`Document::update_value`] is a read-modify-write under a lock that holds
 //! across threads and processes, optionally guarded by a generation counter
 //! (compare-and-swap). [`merge_keeping_local`] mirrors a primary document
@@ -42,6 +44,6 @@ pub use document::Document;
 pub use error::{Error, ErrorKind, Result};
 pub use format::Format;
 pub use json::{parse_json, to_json_bytes};
-pub use limits::Limits;
+pub use limits::{Limits, nesting_depth};
 pub use merge::{merge_keeping_local, merge_patch};
 pub use plist::{parse_plist, to_plist_bytes};

@@ -166,16 +166,19 @@ impl LaunchAgent {
     }
 
     /// Validates, then renders the agent as an XML property list (through
-    /// [`crate::to_plist_bytes`], never the plist crate's file helpers).
+    /// [`crate::to_plist_bytes`], never the plist crate's file helpers),
+    /// refused if gw's own plist loader would refuse it
+    /// ([`crate::Format::render_within`] with the default [`crate::Limits`]).
     ///
     /// # Errors
-    /// As [`LaunchAgent::validate`].
+    /// As [`LaunchAgent::validate`]; [`crate::ErrorKind::TooLarge`] when
+    /// XML escaping makes the file larger than the loader reads.
     ///
     /// # Security
     /// THREATS CLI-2: every value is XML-escaped by the writer, and values
-    /// XML cannot hold are refused before it runs.
+    /// XML cannot hold are refused before it runs. DOC-3.
     pub fn render(&self) -> Result<Vec<u8>> {
-        crate::plist::to_plist_bytes(&self.to_value()?)
+        crate::Format::Plist.render_within(&self.to_value()?, &crate::Limits::default())
     }
 }
 
