@@ -321,7 +321,10 @@ pub(crate) enum TokenCommand {
     /// Print the claims of the token on stdin. Verifies nothing.
     Inspect,
     /// Compatibility derivation: base64url(HMAC-SHA256(key, LABEL)), the key
-    /// being a string field of a JSON file (e.g. OpenClaw's exec-approvals.json).
+    /// being a string field of a JSON file (e.g. OpenClaw's legacy
+    /// exec-approvals.json) or OpenClaw's exec-approvals socket token in its
+    /// state database (--openclaw-state). The key is trimmed as OpenClaw
+    /// trims it (JavaScript's String.trim).
     Label(LabelArgs),
 }
 
@@ -382,10 +385,18 @@ pub(crate) struct VerifyArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("key").required(true).args(["key_file", "openclaw_state"])))]
 pub(crate) struct LabelArgs {
     /// The JSON file holding the key (read, never created).
     #[arg(long)]
-    pub(crate) key_file: PathBuf,
+    pub(crate) key_file: Option<PathBuf>,
+    /// An OpenClaw state directory (its $OPENCLAW_STATE_DIR, e.g. ~/.openclaw):
+    /// the key is `socket.token` of the exec-approvals configuration in
+    /// state/openclaw.sqlite, read through a private copy (the database must
+    /// be a regular file owned by you or root and writable by no one else;
+    /// nothing in the directory is written).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) openclaw_state: Option<PathBuf>,
     /// The dotted path of the key's string field.
     #[arg(long, default_value = "socket.token")]
     pub(crate) json_field: String,

@@ -166,6 +166,27 @@ impl From<gw_cred::Error> for CliError {
     }
 }
 
+impl From<gw_gateway::Error> for CliError {
+    fn from(e: gw_gateway::Error) -> Self {
+        use gw_gateway::ErrorKind as K;
+        let code = match e.kind() {
+            K::Fs(k) | K::Key(gw_token::ErrorKind::Fs(k)) => Self::code_for(k),
+            k if k.is_security_refusal() => EXIT_REFUSED,
+            K::Absent => EXIT_NOT_FOUND,
+            K::InvalidRequest => EXIT_USAGE,
+            _ => EXIT_FAILED,
+        };
+        Self {
+            code,
+            kind: e.kind().as_str(),
+            op: e.op(),
+            path: Some(e.at().to_owned()),
+            message: e.message().into(),
+            fix: e.fix(),
+        }
+    }
+}
+
 impl From<gw_lease::Error> for CliError {
     /// `gw lease` and the `--lease DIR --id ID` owner of `gw port`/`probe`/
     /// `watch`: exit 4 for a missing registry, record or process, 3 for a

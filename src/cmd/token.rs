@@ -175,8 +175,21 @@ fn inspect_cmd(out: Output) -> Result<u8, CliError> {
 }
 
 fn label_cmd(a: LabelArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
-    let (root, name) = open_parent(&a.key_file, policy)?;
-    let key = read_json_secret(&root, name, &a.json_field)?;
+    let key = match (&a.key_file, &a.openclaw_state) {
+        (Some(file), _) => {
+            let (root, name) = open_parent(file, policy)?;
+            let key = read_json_secret(&root, name, &a.json_field)?;
+            // OpenClaw trims the socket token before keying its HMAC.
+            let text =
+                std::str::from_utf8(key.expose()).map_err(|_| CliError::usage("label", "the key is not text"))?;
+            gw_token::Secret::from(gw_gateway::openclaw::js_trim(text).to_owned())
+        }
+        (None, Some(dir)) => gw_gateway::openclaw::approval_socket_token(&Root::open(dir, policy)?)?,
+        (None, None) => return Err(CliError::usage("label", "give --key-file PATH or --openclaw-state DIR")),
+    };
+    if key.is_empty() {
+        return Err(CliError::usage("label", "the key is empty once trimmed"));
+    }
     let token = label_token(&key, &a.label);
     print_token(out, &token, json!({ "label": a.label }))?;
     Ok(EXIT_OK)

@@ -27,6 +27,15 @@ pub enum ErrorKind {
     /// The device key file: a gw-token / gw-anchor error reading or creating
     /// it (insecure file, symlink, not found, malformed).
     Key(gw_token::ErrorKind),
+    /// A file of a gateway's state: gw-anchor's error or refusal (symlink,
+    /// insecure file or directory, not found, too large, I/O).
+    Fs(gw_anchor::ErrorKind),
+    /// A gateway's state holds nothing of what was asked (no exec-approvals
+    /// row, no socket token).
+    Absent,
+    /// A gateway's state is not what gw reads (not SQLite, another schema,
+    /// malformed JSON in it).
+    State,
     /// The caller's request cannot be sent (an empty credential, a field
     /// with a `|` that would make the signed payload ambiguous, ...).
     InvalidRequest,
@@ -38,6 +47,7 @@ impl ErrorKind {
         match self {
             Self::AuthRefused => true,
             Self::Key(k) => k.is_security_refusal(),
+            Self::Fs(k) => k.is_security_refusal(),
             _ => false,
         }
     }
@@ -52,6 +62,9 @@ impl ErrorKind {
             Self::Timeout => "timeout",
             Self::Io => "io",
             Self::Key(k) => k.as_str(),
+            Self::Fs(k) => k.as_str(),
+            Self::Absent => "absent",
+            Self::State => "bad_state",
             Self::InvalidRequest => "invalid_request",
         }
     }
@@ -176,10 +189,19 @@ impl std::error::Error for Error {
     }
 }
 
+impl From<gw_anchor::Error> for Error {
+    fn from(e: gw_anchor::Error) -> Self {
+        let at = e.path().display().to_string();
+        let mut out = Self::new(ErrorKind::Fs(e.kind()), e.op(), at, e.message().to_owned());
+        out.fix = e.fix().map(str::to_owned);
+        out.with_source(e)
+    }
+}
+
 impl From<gw_token::Error> for Error {
     fn from(e: gw_token::Error) -> Self {
         let at = e.path().map(|p| p.display().to_string()).unwrap_or_else(|| "-".to_owned());
-        let mut out = Self::new(ErrorKind::Key(e.kind()), "device key", at, e.message().to_owned());
+        let mut out = Self::new(ErrorKind::Key(e.kind()), e.op(), at, e.message().to_owned());
         out.fix = e.fix().map(str::to_owned);
         out.with_source(e)
     }
