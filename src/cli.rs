@@ -282,7 +282,8 @@ pub(crate) struct MirrorArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum ProfileCommand {
     /// Create a profile: directory 0700, config.json (port and the gateway URL
-    /// generated from it), a new root secret (0600).
+    /// generated from it), a new root secret (0600) and a new device identity
+    /// (an Ed25519 key, 0600; `gw profile show` prints its device id).
     Init(ProfileInitArgs),
     /// List the profiles.
     List,

@@ -365,16 +365,22 @@ pub(crate) fn profile(cmd: ProfileCommand, policy: &Policy, out: Output) -> Resu
         ProfileCommand::Init(a) => {
             let p = home.init_profile(&a.name, a.port)?;
             let c = p.config()?;
+            // The profile's device identity (the key a gateway pairs).
+            let device = gw_gateway::DeviceIdentity::create(p.root(), gw_gateway::DEVICE_KEY_FILE)?;
             out.ok(
                 &format!(
-                    "created profile `{}` in {} (gateway {}, root secret {}/{} mode 0600)",
+                    "created profile `{}` in {} (gateway {}, root secret {dir}/{} and device key {dir}/{} mode 0600, \
+                     device id {})",
                     c.name,
                     p.root().path().display(),
                     c.gateway_url,
-                    p.root().path().display(),
-                    gw_cred::ROOT_KEY_FILE
+                    gw_cred::ROOT_KEY_FILE,
+                    gw_gateway::DEVICE_KEY_FILE,
+                    device.id(),
+                    dir = p.root().path().display(),
                 ),
-                json!({ "profile": c.name, "path": p.root().path(), "gateway_url": c.gateway_url, "port": c.port }),
+                json!({ "profile": c.name, "path": p.root().path(), "gateway_url": c.gateway_url, "port": c.port,
+                        "device_id": device.id() }),
             );
         }
         ProfileCommand::List => {
@@ -390,15 +396,27 @@ pub(crate) fn profile(cmd: ProfileCommand, policy: &Policy, out: Output) -> Resu
             let p = home.profile(&a.name)?;
             let c = p.config()?;
             let creds = p.store().list()?;
+            // Only a missing key is "none"; an exposed or foreign one is refused.
+            let device = match gw_gateway::DeviceIdentity::load(p.root(), gw_gateway::DEVICE_KEY_FILE) {
+                Ok(d) => Some(d.id().to_owned()),
+                Err(e)
+                    if e.kind()
+                        == gw_gateway::ErrorKind::Key(gw_token::ErrorKind::Fs(gw_anchor::ErrorKind::NotFound)) =>
+                {
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            };
             let human = format!(
-                "profile `{}`\n  directory: {}\n  gateway:   {} (port {})\n  gateways with stored credentials: {}",
+                "profile `{}`\n  directory: {}\n  gateway:   {} (port {})\n  device id: {}\n  gateways with stored credentials: {}",
                 c.name,
                 p.root().path().display(),
                 c.gateway_url,
                 c.port,
+                device.as_deref().unwrap_or("none (a profile made before device identities; no device key)"),
                 creds.len()
             );
-            out.ok(&human, json!({ "profile": c.name, "path": p.root().path(), "gateway_url": c.gateway_url, "port": c.port, "credentials": creds }));
+            out.ok(&human, json!({ "profile": c.name, "path": p.root().path(), "gateway_url": c.gateway_url, "port": c.port, "device_id": device, "credentials": creds }));
         }
     }
     Ok(EXIT_OK)

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use gw_anchor::{ChainStep, FileKind, Metadata, Policy, Root, audit_chain, is_temp_name};
 use gw_cred::{CONFIG_FILE, GatewayKey, Home, ROOT_KEY_FILE, STORE_FILE, check_profile_name};
+use gw_gateway::DEVICE_KEY_FILE;
 
 use super::{Finding, Report, Severity, sh};
 
@@ -323,7 +324,7 @@ impl Walker<'_> {
             });
             return;
         }
-        let secret = place == Place::Profile && (name == ROOT_KEY_FILE || name == STORE_FILE);
+        let secret = place == Place::Profile && [ROOT_KEY_FILE, STORE_FILE, DEVICE_KEY_FILE].contains(&name);
         // config.json and the gateway's pidfile hold no secret (0644 is fine).
         let known_doc = place == Place::Profile && (secret || name == CONFIG_FILE || name == super::ports::PIDFILE);
         // A secret must be the caller's own (gw-token refuses anything else);
@@ -356,6 +357,11 @@ impl Walker<'_> {
                 why: if name == ROOT_KEY_FILE {
                     "anyone who could read the root secret can mint every token of this profile; gw refuses to load \
                      it. After the chmod, consider it leaked and rotate it (tokens derived from it stop working)"
+                        .into()
+                } else if name == DEVICE_KEY_FILE {
+                    "the device key proves this profile's device identity to gateways; anyone who could read it can \
+                     connect as this paired device. After the chmod, consider it leaked: remove the device on the \
+                     gateway and create a new profile key"
                         .into()
                 } else {
                     "the credential store holds gateway tokens; anyone who could read it can impersonate this client. \
@@ -427,7 +433,8 @@ impl Walker<'_> {
     }
 
     fn special(&self, full: &Path, kind: FileKind, place: Place, name: &str, report: &mut Report) {
-        let known = place == Place::Profile && [ROOT_KEY_FILE, STORE_FILE, CONFIG_FILE].contains(&name);
+        let known =
+            place == Place::Profile && [ROOT_KEY_FILE, STORE_FILE, CONFIG_FILE, DEVICE_KEY_FILE].contains(&name);
         report.add(Finding {
             severity: if known || place == Place::Profiles { Severity::High } else { Severity::Medium },
             check: "file",
