@@ -544,7 +544,14 @@ fn doctor_tour(t: &mut Tour, base: &std::path::Path, policy: &Policy) -> Result<
     }
     let dead = leases.join("demo-worker.json");
     t.say("planted: root.key made 0644, a temp file of an interrupted write, a lease of a dead process");
-    let opts = Options { home: Some(home_path), home_error: None, profile: None, keyring_probe: false, kernel: true };
+    let opts = Options {
+        home: Some(home_path),
+        home_error: None,
+        profile: None,
+        keyring_probe: false,
+        kernel: true,
+        max_entries: crate::doctor::MAX_ENTRIES,
+    };
     let report = crate::doctor::audit(&opts, policy);
     let mut shown: Vec<_> = report.findings.iter().collect();
     shown.sort_by_key(|f| std::cmp::Reverse(f.severity));
