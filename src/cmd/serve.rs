@@ -108,9 +108,7 @@ fn failed(op: &'static str, at: impl Into<String>, message: impl Into<String>) -
 /// Log one line on stderr (never a token: callers pass only peers, methods,
 /// roles and reasons).
 fn log(line: &str) {
-    let mut err = io::stderr().lock();
-    let _ = writeln!(err, "gw serve: {line}");
-    let _ = err.flush();
+    crate::output::eprint(&format!("gw serve: {line}\n"));
 }
 
 /// Binds the listeners of `bind` on `port` (0: a free port both families share).
