@@ -216,7 +216,9 @@ pub(crate) fn run(a: ServeArgs, profile_name: &str, policy: &Policy, out: Output
         if let Err(e) = lease.release() {
             log(&format!("could not remove the lease: {}", e.message()));
         }
-        std::process::exit(i32::from(EXIT_OK));
+        // The accept loops never return: exit here, with a lost ready line
+        // reported like any lost output (CLI-3).
+        std::process::exit(i32::from(crate::output::finish(EXIT_OK)));
     })
 }
 
