@@ -386,20 +386,40 @@ impl Walker<'_> {
         if is_temp_name(std::ffi::OsStr::new(name)) {
             let age = self.now.duration_since(meta.modified).unwrap_or(Duration::ZERO);
             let recent = age < TEMP_GRACE;
+            // In a profile directory, beside root.key and credentials.json,
+            // a leftover may be a copy of a secret that outlives its
+            // rotation (FS-11): above info even while recent.
+            let beside_secret = place == Place::Profile;
+            let severity = match (beside_secret, recent) {
+                (true, true) => Severity::Low,
+                (true, false) => Severity::Medium,
+                (false, true) => Severity::Info,
+                (false, false) => Severity::Low,
+            };
             report.add(Finding {
-                severity: if recent { Severity::Info } else { Severity::Low },
+                severity,
                 check: "temp",
                 subject,
                 what: format!(
-                    "temporary file of an atomic write, {} s old{}",
+                    "temporary file of an atomic write, {} s old (mode {:04o}){}{}",
                     age.as_secs(),
-                    if recent { " (a write may still be in progress)" } else { " (left by an interrupted write)" }
+                    meta.mode,
+                    if recent { " (a write may still be in progress)" } else { " (left by an interrupted write)" },
+                    if beside_secret { ", beside the profile's secrets" } else { "" }
                 ),
-                why: "the write it belonged to never completed (the target was left whole, FS-3); the temp file may \
-                      hold a copy of what was being written and takes space. gw ignores it"
-                    .into(),
+                why: if beside_secret {
+                    "the write it belonged to never completed (the target was left whole, FS-3); written here, it may \
+                     hold a copy of a secret (the root secret, the credentials) that survives rotating the original. \
+                     The next gw write in this directory removes it once it is stale (FS-11)"
+                        .into()
+                } else {
+                    "the write it belonged to never completed (the target was left whole, FS-3); the temp file may \
+                     hold a copy of what was being written and takes space. gw ignores it, and the next gw write in \
+                     this directory removes it once it is stale (FS-11)"
+                        .into()
+                },
                 fix: format!("rm -- {p}"),
-                threat: "FS-3",
+                threat: if beside_secret { "FS-11" } else { "FS-3" },
             });
             return;
         }

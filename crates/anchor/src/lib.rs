@@ -57,5 +57,5 @@ pub use lock::{LockGuard, LockMode};
 pub use metadata::{FileKind, Metadata};
 pub use path::{MAX_DEPTH, MAX_NAME_BYTES, MAX_PATH_BYTES, RelPath};
 pub use policy::{Policy, Resolver};
-pub use replace::{Durability, TEMP_PREFIX, TempStrategy, WriteOptions, is_temp_name};
+pub use replace::{Durability, STALE_TEMP_AGE, TEMP_PREFIX, TempStrategy, WriteOptions, is_temp_name};
 pub use root::Root;
