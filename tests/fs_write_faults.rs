@@ -212,3 +212,41 @@ fn fs_11_doctor_rates_a_leftover_temp_next_to_a_secret_above_info() {
     age(&temp, "1 hour ago");
     assert_eq!(severity(), "medium", "a leftover next to a secret may be a copy of it");
 }
+
+#[test]
+fn fs_11_a_live_writers_temp_is_never_swept_by_another_write_even_when_old() {
+    for temp in ["tmpfile", "named"] {
+        let (_tmp, dir) = private_dir();
+        // Writer A stops for 3 s just before its rename: its temp is named,
+        // complete, and locked.
+        let mut a = Command::new("strace")
+            .args(["-f", "-qq", "-o", "/dev/null", "-e", "inject=renameat,renameat2:delay_enter=3000000", GW])
+            .args(["fs", "write"])
+            .arg(&dir)
+            .args(["secret", "--temp", temp])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("FS-11 tests need strace");
+        std::io::Write::write_all(a.stdin.as_mut().unwrap(), b"writer A").unwrap();
+        drop(a.stdin.take());
+        let start = std::time::Instant::now();
+        let mine = loop {
+            if let Some(t) = temps(&dir).first() {
+                break dir.join(t);
+            }
+            assert!(start.elapsed() < std::time::Duration::from_secs(10), "{temp}: writer A made no temp");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        // As old as a stale temp: only A's lock protects it now.
+        age(&mine, "1 hour ago");
+        let b = write(&dir, "other", b"writer B", &[], &[]);
+        assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+        assert!(mine.exists(), "{temp}: writer B removed the temp of live writer A");
+        let a = a.wait_with_output().unwrap();
+        assert!(a.status.success(), "{temp}: writer A: {}", String::from_utf8_lossy(&a.stderr));
+        assert_eq!(std::fs::read(dir.join("secret")).unwrap(), b"writer A");
+        assert!(temps(&dir).is_empty(), "{temp}: {:?}", temps(&dir));
+    }
+}
