@@ -12,7 +12,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Exit codes (every command): 0 ok, 1 operational error, 2 usage error,
 /// 3 refused for security (symlink, escape, insecure directory, not a regular
 /// file, root changed, a port not proven to be owned by the expected process,
-/// a high doctor finding), 4 not found.
+/// a high doctor finding), 4 not found. Output that cannot be written is
+/// exit 1 with the reason on stderr, except a closed stdout pipe (the
+/// reader stopped reading: `gw ... | head`), which ends quietly.
 ///
 /// Secrets are never taken from arguments or the environment: file content
 /// comes from stdin.
@@ -120,7 +122,8 @@ pub(crate) enum Command {
     /// holds each configured gateway's port, and the kernel's link
     /// protections. Every finding has a severity, the why and the exact fix.
     /// Audits every profile, or only the one named with --profile. Exit 0
-    /// when no finding is high, 3 when one is.
+    /// when no finding is high, 3 when one is (an audit stopped at a cap,
+    /// see --max-entries, is one).
     Doctor(crate::cmd::doctor::DoctorArgs),
     /// The reference gateway of the profile (--profile): a WebSocket server on
     /// 127.0.0.1 and ::1 that requires `Authorization: Bearer` (a scoped

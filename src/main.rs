@@ -26,9 +26,14 @@ fn main() -> ExitCode {
     let (cli, matches) = match parsed {
         Ok(parsed) => parsed,
         Err(e) if !e.use_stderr() || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            // --help and --version are not errors.
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+            // --help and --version are not errors. On stdout, what failed to
+            // be written is reported like any output (CLI-3).
+            if let Err(failed) = e.print()
+                && !e.use_stderr()
+            {
+                output::stdout_failed(failed);
+            }
+            return ExitCode::from(output::finish(if e.use_stderr() { EXIT_USAGE } else { 0 }));
         }
         Err(e) => {
             // One line, like every gw error: clap's first line, and where to look.
@@ -45,7 +50,7 @@ fn main() -> ExitCode {
             // (up to a `--`): scripts get the usage error as JSON too.
             let json = std::env::args_os().skip(1).take_while(|a| a != "--").any(|a| a == "--json");
             let err = CliError::usage("usage", msg).with_fix("see `gw --help`, or `--help` after the subcommand");
-            return ExitCode::from(Output { json }.error(&err));
+            return ExitCode::from(output::finish(Output { json }.error(&err)));
         }
     };
     let out = Output { json: cli.json };
@@ -78,8 +83,8 @@ fn main() -> ExitCode {
         }
         Command::Port(p) => cmd::port::run(p, &policy, out),
     };
-    ExitCode::from(match result {
+    ExitCode::from(output::finish(match result {
         Ok(code) => code,
         Err(e) => out.error(&e),
-    })
+    }))
 }

@@ -3,8 +3,23 @@
 //! Exit codes: 0 ok, 1 operational error, 2 usage error, 3 refused for
 //! security, 4 not found. Errors are one line on stderr (`gw: ...`); with
 //! `--json` the result or the error is also a JSON object on stdout.
+//!
+//! Every byte the CLI prints goes through [`print`] (stdout) or
+//! [`eprint`] (stderr), never `print!`/`eprintln!`, which panic when the
+//! stream fails (THREATS CLI-3). A failed stdout write is kept and decided
+//! once, in [`finish`], which `main` calls on every exit path:
+//! - the reader closed the pipe (`EPIPE`: `gw ... | head`): gw ends quietly
+//!   with the command's own exit code, as ripgrep and cargo do — the reader
+//!   asked for no more;
+//! - any other failure (`ENOSPC` on a full disk, `EIO`): `gw: error: writing
+//!   to stdout: ...` on stderr and exit 1 (or the command's own non-zero
+//!   code, which already says it failed): the output is lost, never a 0.
+//!
+//! Stderr is best effort: if it fails too, there is nowhere left to say so
+//! and the exit code is the report.
 
 use std::io::Write;
+use std::sync::{Mutex, PoisonError};
 
 use gw_anchor::ErrorKind;
 use serde_json::{Value, json};
@@ -237,27 +252,74 @@ impl Output {
     /// Prints a successful result: `human` as text, or `value` (with
     /// `"ok": true` added) as JSON.
     pub(crate) fn ok(&self, human: &str, mut value: Value) {
-        let mut out = std::io::stdout().lock();
         if self.json {
             if let Value::Object(map) = &mut value {
                 map.entry("ok").or_insert(Value::Bool(true));
             }
-            let _ = writeln!(out, "{value}");
+            print(format!("{value}\n").as_bytes());
         } else if !human.is_empty() {
-            let _ = out.write_all(human.as_bytes());
-            if !human.ends_with('\n') {
-                let _ = out.write_all(b"\n");
+            if human.ends_with('\n') {
+                print(human.as_bytes());
+            } else {
+                print(format!("{human}\n").as_bytes());
             }
         }
-        let _ = out.flush();
     }
 
     /// Reports an error and returns its exit code.
     pub(crate) fn error(&self, err: &CliError) -> u8 {
-        eprintln!("{}", err.line());
+        eprint(&format!("{}\n", err.line()));
         if self.json {
-            println!("{}", err.to_json());
+            print(format!("{}\n", err.to_json()).as_bytes());
         }
         err.code
+    }
+}
+
+/// The first failed stdout write, decided on in [`finish`].
+static STDOUT_FAILED: Mutex<Option<std::io::Error>> = Mutex::new(None);
+
+/// Writes `bytes` to stdout and flushes. Never panics: a failure is kept for
+/// [`finish`], and nothing more is written after it (the output is already
+/// incomplete). Returns whether the bytes were written.
+pub(crate) fn print(bytes: &[u8]) -> bool {
+    let mut failed = STDOUT_FAILED.lock().unwrap_or_else(PoisonError::into_inner);
+    if failed.is_some() {
+        return false;
+    }
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => true,
+        Err(e) => {
+            *failed = Some(e);
+            false
+        }
+    }
+}
+
+/// Records a stdout write that failed elsewhere (clap's help), for [`finish`].
+pub(crate) fn stdout_failed(e: std::io::Error) {
+    STDOUT_FAILED.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e);
+}
+
+/// Writes `text` to stderr, best effort: never panics, and a failure is
+/// ignored (there is nowhere left to report it; the exit code still is).
+pub(crate) fn eprint(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}
+
+/// The exit code, once stdout's fate is known: `code` if every write
+/// succeeded or the reader closed the pipe (`EPIPE`: quiet); otherwise the
+/// failure is reported on stderr and a success becomes exit 1.
+pub(crate) fn finish(code: u8) -> u8 {
+    let failed = STDOUT_FAILED.lock().unwrap_or_else(PoisonError::into_inner).take();
+    match failed {
+        None => code,
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Some(e) => {
+            eprint(&format!("gw: error: writing to stdout: {e}; the output is incomplete\n"));
+            if code == EXIT_OK { EXIT_FAILED } else { code }
+        }
     }
 }

@@ -1,6 +1,5 @@
 //! `gw cred` and `gw profile`: the command line over gw-cred.
 
-use std::io::Write;
 use std::time::Duration;
 
 use gw_anchor::Policy;
@@ -32,11 +31,7 @@ pub(crate) fn store_config(store: StoreArg, keyring: KeyringArg) -> StoreConfig 
         KeyringArg::SecretService => KeyringKind::SecretService,
         KeyringArg::Keyutils => KeyringKind::Keyutils,
     };
-    StoreConfig::new(policy).keyring_kind(kind).on_notice(|n| {
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "gw: notice: {n}");
-        let _ = err.flush();
-    })
+    StoreConfig::new(policy).keyring_kind(kind).on_notice(|n| crate::output::eprint(&format!("gw: notice: {n}\n")))
 }
 
 /// Where the secrets of this command went: for its success line, and as
@@ -98,11 +93,13 @@ fn opt_slot(s: &OptSlotArgs) -> Option<Slot> {
 }
 
 fn print_secret(secret: &Secret) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(secret.expose())
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush())
-        .map_err(|e| CliError::usage("write stdout", format!("cannot write to stdout: {e}")))
+    // One write of the secret and its newline; a failure is reported once,
+    // at exit (CLI-3).
+    let mut line = zeroize::Zeroizing::new(Vec::with_capacity(secret.expose().len() + 1));
+    line.extend_from_slice(secret.expose());
+    line.push(b'\n');
+    crate::output::print(&line);
+    Ok(())
 }
 
 fn not_found(op: &'static str, what: String) -> CliError {
@@ -302,7 +299,7 @@ fn resolve(a: CredResolveArgs, store: &CredStore<Document<'_>>, out: Output) -> 
         }
         out.ok("", v);
     } else if a.reveal {
-        eprintln!("gw: {k} would use {why}");
+        crate::output::eprint(&format!("gw: {k} would use {why}\n"));
         print_secret(&r.secret)?;
     } else {
         out.ok(&format!("{k} would use {why}"), json!({}));

@@ -26,19 +26,19 @@ struct Tour {
 impl Tour {
     fn step(&mut self, title: &str, threat: &str) {
         if !self.out.json {
-            println!("\n== {} ({threat})", title);
+            crate::output::print(format!("\n== {} ({threat})\n", title).as_bytes());
         }
     }
 
     fn say(&self, line: &str) {
         if !self.out.json {
-            println!("   {line}");
+            crate::output::print(format!("   {line}\n").as_bytes());
         }
     }
 
     fn record(&mut self, title: &str, threat: &str, held: bool, detail: String) {
         if !self.out.json {
-            println!("   {} {}", if held { "✔" } else { "✘ FAILED:" }, detail);
+            crate::output::print(format!("   {} {}\n", if held { "✔" } else { "✘ FAILED:" }, detail).as_bytes());
         }
         if !held {
             self.failed += 1;
@@ -68,8 +68,14 @@ pub(crate) fn run(policy: &Policy, out: Output) -> Result<u8, CliError> {
     let base = tmp.path();
     let mut t = Tour { out, steps: Vec::new(), failed: 0 };
     if !out.json {
-        println!("gw demo — in {} (removed at the end)", base.display());
-        println!("resolver: {:?}; the home below is a gw root, `outside/` holds a victim file", policy.resolver_kind());
+        crate::output::print(format!("gw demo — in {} (removed at the end)\n", base.display()).as_bytes());
+        crate::output::print(
+            format!(
+                "resolver: {:?}; the home below is a gw root, `outside/` holds a victim file\n",
+                policy.resolver_kind()
+            )
+            .as_bytes(),
+        );
     }
     let io = |what: &str, e: std::io::Error| CliError::usage("demo", format!("setup failed ({what}): {e}"));
     let home = base.join("home");
@@ -327,11 +333,13 @@ pub(crate) fn run(policy: &Policy, out: Output) -> Result<u8, CliError> {
     if out.json {
         out.ok("", json!({ "ok": failed == 0, "held": t.steps.len() - failed, "failed": failed, "steps": t.steps }));
     } else {
-        println!();
+        crate::output::print(b"\n");
         if failed == 0 {
-            println!("all {} checks held; removing {}", t.steps.len(), base.display());
+            crate::output::print(
+                format!("all {} checks held; removing {}\n", t.steps.len(), base.display()).as_bytes(),
+            );
         } else {
-            println!("{failed} of {} checks FAILED", t.steps.len());
+            crate::output::print(format!("{failed} of {} checks FAILED\n", t.steps.len()).as_bytes());
         }
     }
     drop(root);
@@ -544,7 +552,14 @@ fn doctor_tour(t: &mut Tour, base: &std::path::Path, policy: &Policy) -> Result<
     }
     let dead = leases.join("demo-worker.json");
     t.say("planted: root.key made 0644, a temp file of an interrupted write, a lease of a dead process");
-    let opts = Options { home: Some(home_path), home_error: None, profile: None, keyring_probe: false, kernel: true };
+    let opts = Options {
+        home: Some(home_path),
+        home_error: None,
+        profile: None,
+        keyring_probe: false,
+        kernel: true,
+        max_entries: crate::doctor::MAX_ENTRIES,
+    };
     let report = crate::doctor::audit(&opts, policy);
     let mut shown: Vec<_> = report.findings.iter().collect();
     shown.sort_by_key(|f| std::cmp::Reverse(f.severity));

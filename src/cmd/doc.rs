@@ -1,6 +1,5 @@
 //! `gw doc`: the command line over gw-persist documents.
 
-use std::io::Write;
 use std::path::Path;
 
 use gw_anchor::{Policy, Root};
@@ -234,11 +233,8 @@ fn render(a: RenderArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
             let text = String::from_utf8_lossy(&rendered).into_owned();
             out.ok("", json!({ "kind": kind.as_str(), "rendered": text }));
         } else {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(&rendered)
-                .and_then(|()| stdout.flush())
-                .map_err(|e| CliError::usage("write stdout", format!("cannot write to stdout: {e}")))?;
+            // A failed write is reported once, at exit (CLI-3).
+            crate::output::print(&rendered);
         }
         return Ok(EXIT_OK);
     };

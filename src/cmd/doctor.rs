@@ -23,6 +23,11 @@ pub(crate) struct DoctorArgs {
     /// it is the only thing the doctor writes anywhere.)
     #[arg(long)]
     pub(crate) no_keyring_probe: bool,
+    /// Audit at most this many entries beneath the home. The secrets,
+    /// configs and documents of every profile are audited first; reaching the
+    /// cap is a high finding (exit 3): the rest was not audited.
+    #[arg(long, value_name = "N", default_value_t = doctor::MAX_ENTRIES)]
+    pub(crate) max_entries: usize,
     /// Do not read the kernel's fs.protected_* settings.
     #[arg(long, hide = true)]
     pub(crate) skip_kernel: bool,
@@ -42,6 +47,7 @@ pub(crate) fn run(args: DoctorArgs, profile: Option<&str>, policy: &Policy, out:
         profile: profile.map(str::to_owned),
         keyring_probe: !args.no_keyring_probe,
         kernel: !args.skip_kernel,
+        max_entries: args.max_entries,
     };
     if let Some(p) = &opts.profile {
         gw_cred::check_profile_name(p)?;

@@ -1,6 +1,5 @@
 //! `gw fs`: the command line over gw-anchor.
 
-use std::io::Write;
 use std::path::Path;
 
 use gw_anchor::{Durability, Policy, Root, TempStrategy, WriteOptions, audit_chain};
@@ -79,11 +78,8 @@ fn read(a: ReadArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         }
         out.ok("", v);
     } else {
-        let mut stdout = std::io::stdout().lock();
-        stdout
-            .write_all(&content)
-            .and_then(|()| stdout.flush())
-            .map_err(|e| CliError::usage("write stdout", format!("cannot write to stdout: {e}")))?;
+        // A failed write is reported once, at exit (CLI-3).
+        crate::output::print(&content);
     }
     Ok(EXIT_OK)
 }
@@ -162,8 +158,11 @@ fn check(a: CheckArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         out.ok(&human, Value::Null);
     } else {
         // The audit itself is the answer: print it, and say why on stderr.
-        print!("{human}");
-        eprintln!("gw: refused: check {}: {bad} unsafe component(s) on the way to the directory", dir.display());
+        crate::output::print(human.as_bytes());
+        crate::output::eprint(&format!(
+            "gw: refused: check {}: {bad} unsafe component(s) on the way to the directory\n",
+            dir.display()
+        ));
     }
     Ok(code)
 }

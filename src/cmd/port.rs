@@ -226,11 +226,11 @@ fn verify(a: VerifyArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         Verdict::NotOwned { foreign, .. } => {
             let err = verdict_refusal("port verify", a.port, &v);
             if out.json {
-                eprintln!("{}", err.line());
+                crate::output::eprint(&format!("{}\n", err.line()));
                 let mut j = err.to_json();
                 j["verdict"] = json!(v.as_str());
                 j["foreign"] = json!(foreign.iter().map(listener_json).collect::<Vec<_>>());
-                println!("{j}");
+                crate::output::print(format!("{j}\n").as_bytes());
                 return Ok(EXIT_REFUSED);
             }
             Err(err)
@@ -238,10 +238,10 @@ fn verify(a: VerifyArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         Verdict::Unknown { .. } => {
             let err = verdict_refusal("port verify", a.port, &v);
             if out.json {
-                eprintln!("{}", err.line());
+                crate::output::eprint(&format!("{}\n", err.line()));
                 let mut j = err.to_json();
                 j["verdict"] = json!(v.as_str());
-                println!("{j}");
+                crate::output::print(format!("{j}\n").as_bytes());
                 return Ok(EXIT_REFUSED);
             }
             Err(err)

@@ -110,9 +110,7 @@ fn failed(op: &'static str, at: impl Into<String>, message: impl Into<String>) -
 /// Log one line on stderr (never a token: callers pass only peers, methods,
 /// roles and reasons).
 fn log(line: &str) {
-    let mut err = io::stderr().lock();
-    let _ = writeln!(err, "gw serve: {line}");
-    let _ = err.flush();
+    crate::output::eprint(&format!("gw serve: {line}\n"));
 }
 
 /// Binds the listeners of `bind` on `port` (0: a free port both families share).
@@ -220,7 +218,9 @@ pub(crate) fn run(a: ServeArgs, profile_name: &str, policy: &Policy, out: Output
         if let Err(e) = lease.release() {
             log(&format!("could not remove the lease: {}", e.message()));
         }
-        std::process::exit(i32::from(EXIT_OK));
+        // The accept loops never return: exit here, with a lost ready line
+        // reported like any lost output (CLI-3).
+        std::process::exit(i32::from(crate::output::finish(EXIT_OK)));
     })
 }
 

@@ -2,7 +2,7 @@
 //! go out on stdout only where printing them is the command's purpose
 //! (`derive`, `attenuate`, `label`); they never appear in arguments or errors.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use gw_anchor::{Policy, Root};
@@ -83,12 +83,11 @@ fn print_token(out: Output, token: &SecretString, extra: serde_json::Value) -> R
         out.ok("", v);
         return Ok(());
     }
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(expose(token).as_bytes())
-        .and_then(|()| stdout.write_all(b"\n"))
-        .and_then(|()| stdout.flush())
-        .map_err(|e| CliError::usage("write stdout", format!("cannot write to stdout: {e}")))
+    // One write of the token and its newline; a failure is reported once,
+    // at exit (CLI-3).
+    let line = zeroize::Zeroizing::new(format!("{}\n", expose(token)));
+    crate::output::print(line.as_bytes());
+    Ok(())
 }
 
 fn derive_cmd(a: DeriveArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {

@@ -4,7 +4,6 @@
 //! the final report goes to stdout. SIGTERM and SIGINT end a watcher at its
 //! next step (a running call is still bounded by its timeout).
 
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -191,13 +190,11 @@ fn watch_error(e: gw_watch::Error) -> CliError {
 /// Prints each event on stderr as it happens.
 fn logger(out: Output) -> impl FnMut(&Event) {
     move |e: &Event| {
-        let mut err = std::io::stderr().lock();
-        let _ = if out.json {
-            writeln!(err, "{}", serde_json::to_string(e).unwrap_or_default())
+        crate::output::eprint(&if out.json {
+            format!("{}\n", serde_json::to_string(e).unwrap_or_default())
         } else {
-            writeln!(err, "gw watch: {e}")
-        };
-        let _ = err.flush();
+            format!("gw watch: {e}\n")
+        });
     }
 }
 

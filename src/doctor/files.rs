@@ -13,10 +13,15 @@ use gw_gateway::DEVICE_KEY_FILE;
 
 use super::{Finding, Report, Severity, sh};
 
-/// Entries beyond this many are not audited (reported as such).
-const MAX_ENTRIES: usize = 10_000;
-/// Directories deeper than this beneath the home are not audited.
+/// Entries beyond this many are not audited by default (`--max-entries`);
+/// reaching the cap is a high finding (CLI-4).
+pub(crate) const MAX_ENTRIES: usize = 10_000;
+/// Directories deeper than this beneath the home are not audited; gw's own
+/// layout is never this deep, and reaching the cap is a high finding (CLI-4).
 const MAX_DEPTH: usize = 8;
+/// The files of a profile gw itself reads: audited first, before any other
+/// entry of the home (CLI-4: debris must not use up the entry cap first).
+const PROFILE_DOCUMENTS: [&str; 4] = [ROOT_KEY_FILE, STORE_FILE, CONFIG_FILE, super::ports::PIDFILE];
 /// A temp file younger than this may belong to a write in progress.
 const TEMP_GRACE: Duration = Duration::from_secs(60);
 
@@ -40,7 +45,7 @@ enum Place {
 }
 
 /// Audits the home at `home` (and only profile `only`, if given).
-pub(super) fn audit_home(home: &Path, only: Option<&str>, policy: &Policy, report: &mut Report) {
+pub(super) fn audit_home(home: &Path, only: Option<&str>, max_entries: usize, policy: &Policy, report: &mut Report) {
     let steps = match audit_chain(home, policy) {
         Ok(steps) => steps,
         Err(e) if e.kind() == gw_anchor::ErrorKind::NotFound => return missing_home(home, policy, report),
@@ -76,12 +81,46 @@ pub(super) fn audit_home(home: &Path, only: Option<&str>, policy: &Policy, repor
             return;
         }
     };
-    let mut walker = Walker { root: &root, me: policy.uid(), now: SystemTime::now(), seen: 0, only };
-    walker.dir(Path::new("."), Place::Home, 0, report);
-    if walker.seen >= MAX_ENTRIES {
-        report.checked(format!("files: stopped after {MAX_ENTRIES} entries; the rest is not audited"));
-    } else {
-        report.checked(format!("files: {} entries beneath the home (owner, mode, type)", walker.seen));
+    let mut walker = Walker {
+        root: &root,
+        me: policy.uid(),
+        now: SystemTime::now(),
+        seen: 0,
+        only,
+        max_entries,
+        depth_capped: Vec::new(),
+    };
+    // Secrets, configs and documents first; then everything else, breadth
+    // first, so debris deep down (a flood of lease files) comes last.
+    walker.documents(report);
+    let stopped = walker.walk(report);
+    let depth_capped = std::mem::take(&mut walker.depth_capped);
+    match stopped {
+        Some((at, left)) => cap_reached(home, &at, walker.seen, max_entries, left, report),
+        None => report.checked(format!("files: {} entries beneath the home (owner, mode, type)", walker.seen)),
+    }
+    if let Some(first) = depth_capped.first() {
+        let p = sh(first);
+        report.add(Finding {
+            severity: Severity::High,
+            check: "cap",
+            subject: first.display().to_string(),
+            what: format!(
+                "the audit stopped at the depth cap: {} director{} more than {MAX_DEPTH} levels deep beneath the \
+                 home {} not audited (the first is this one)",
+                depth_capped.len(),
+                if depth_capped.len() == 1 { "y" } else { "ies" },
+                if depth_capped.len() == 1 { "is" } else { "are" },
+            ),
+            why: "what lies below was not examined (a readable secret, a planted link, a foreign file would not be \
+                  reported), so the doctor cannot call this home clean; gw's own layout is never this deep"
+                .into(),
+            fix: format!(
+                "find {p} -xdev \\( -type l -o ! -type f ! -type d -o ! -user \"$(id -u)\" -o -perm /077 \\) -ls   # \
+                 audits what is below by hand; gw never nests this deep: move or remove it"
+            ),
+            threat: "CLI-4",
+        });
     }
     profiles(home, only, policy, report);
 }
@@ -206,57 +245,98 @@ struct Walker<'a> {
     now: SystemTime,
     seen: usize,
     only: Option<&'a str>,
+    max_entries: usize,
+    /// Directories not descended into because of [`MAX_DEPTH`].
+    depth_capped: Vec<PathBuf>,
 }
 
 impl Walker<'_> {
-    fn dir(&mut self, rel: &Path, place: Place, depth: usize, report: &mut Report) {
-        let entries = match self.root.list(rel) {
-            Ok(e) => e,
-            Err(e) => {
-                report.checked(format!("files: {} not listed: {e}", self.root.path().join(rel).display()));
-                return;
+    /// The profiles to audit: the directories of `profiles/` (only `only`,
+    /// if given).
+    fn profile_dirs(&self) -> Vec<PathBuf> {
+        let Ok(entries) = self.root.list("profiles") else { return Vec::new() };
+        entries
+            .into_iter()
+            .filter(|e| e.kind == FileKind::Dir && self.only.is_none_or(|o| e.name == o))
+            .map(|e| Path::new("profiles").join(e.name))
+            .collect()
+    }
+
+    /// Phase 1: the documents gw reads in every profile, whatever the cap
+    /// (there are four per profile).
+    fn documents(&mut self, report: &mut Report) {
+        for dir in self.profile_dirs() {
+            for name in PROFILE_DOCUMENTS {
+                self.entry(&dir.join(name), name, Place::Profile, report);
             }
-        };
-        for entry in entries {
-            if self.seen >= MAX_ENTRIES {
-                return;
-            }
-            let name = entry.name;
-            let name_str = name.to_string_lossy().into_owned();
-            if place == Place::Profiles
-                && let Some(only) = self.only
-                && name_str != only
-            {
-                continue;
-            }
-            self.seen += 1;
-            let child = if rel == Path::new(".") { PathBuf::from(&name) } else { rel.join(&name) };
-            let meta = match self.root.metadata(&child) {
-                Ok(m) => m,
-                Err(e) if e.kind() == gw_anchor::ErrorKind::NotFound => continue,
+        }
+    }
+
+    /// Phase 2: every other entry, breadth first, until the entry cap.
+    /// Returns where the cap was reached and how many directories were left
+    /// unlisted.
+    fn walk(&mut self, report: &mut Report) -> Option<(PathBuf, usize)> {
+        let mut queue = std::collections::VecDeque::from([(PathBuf::from("."), Place::Home, 0usize)]);
+        while let Some((rel, place, depth)) = queue.pop_front() {
+            let entries = match self.root.list(&rel) {
+                Ok(e) => e,
                 Err(e) => {
-                    report.checked(format!("files: {} not examined: {e}", self.root.path().join(&child).display()));
+                    report.checked(format!("files: {} not listed: {e}", self.root.path().join(&rel).display()));
                     continue;
                 }
             };
-            let full = self.root.path().join(&child);
-            match meta.kind {
-                FileKind::Dir => {
-                    self.directory(&full, &meta, place, &name_str, report);
+            for entry in entries {
+                let name_str = entry.name.to_string_lossy().into_owned();
+                if place == Place::Profiles
+                    && let Some(only) = self.only
+                    && name_str != only
+                {
+                    continue;
+                }
+                if place == Place::Profile && PROFILE_DOCUMENTS.contains(&name_str.as_str()) {
+                    continue; // audited in phase 1
+                }
+                if self.seen >= self.max_entries {
+                    return Some((rel, queue.len()));
+                }
+                let child = if rel == Path::new(".") { PathBuf::from(&entry.name) } else { rel.join(&entry.name) };
+                if self.entry(&child, &name_str, place, report) == Some(FileKind::Dir) {
                     let sub = match (place, name_str.as_str()) {
                         (Place::Home, "profiles") => Place::Profiles,
                         (Place::Profiles, _) => Place::Profile,
                         _ => Place::Other,
                     };
                     if depth + 1 < MAX_DEPTH {
-                        self.dir(&child, sub, depth + 1, report);
+                        queue.push_back((child, sub, depth + 1));
+                    } else {
+                        self.depth_capped.push(self.root.path().join(&child));
                     }
                 }
-                FileKind::File => self.file(&full, &meta, place, &name_str, report),
-                FileKind::Symlink => self.symlink(&child, &full, place, report),
-                other => self.special(&full, other, place, &name_str, report),
             }
         }
+        None
+    }
+
+    /// Audits one entry (`lstat`, never followed); returns its kind.
+    fn entry(&mut self, child: &Path, name: &str, place: Place, report: &mut Report) -> Option<FileKind> {
+        let meta = match self.root.metadata(child) {
+            Ok(m) => m,
+            Err(e) if e.kind() == gw_anchor::ErrorKind::NotFound => return None,
+            Err(e) => {
+                self.seen += 1;
+                report.checked(format!("files: {} not examined: {e}", self.root.path().join(child).display()));
+                return None;
+            }
+        };
+        self.seen += 1;
+        let full = self.root.path().join(child);
+        match meta.kind {
+            FileKind::Dir => self.directory(&full, &meta, place, name, report),
+            FileKind::File => self.file(&full, &meta, place, name, report),
+            FileKind::Symlink => self.symlink(child, &full, place, report),
+            other => self.special(&full, other, place, name, report),
+        }
+        Some(meta.kind)
     }
 
     fn directory(&self, full: &Path, meta: &Metadata, place: Place, name: &str, report: &mut Report) {
@@ -307,20 +387,40 @@ impl Walker<'_> {
         if is_temp_name(std::ffi::OsStr::new(name)) {
             let age = self.now.duration_since(meta.modified).unwrap_or(Duration::ZERO);
             let recent = age < TEMP_GRACE;
+            // In a profile directory, beside root.key and credentials.json,
+            // a leftover may be a copy of a secret that outlives its
+            // rotation (FS-11): above info even while recent.
+            let beside_secret = place == Place::Profile;
+            let severity = match (beside_secret, recent) {
+                (true, true) => Severity::Low,
+                (true, false) => Severity::Medium,
+                (false, true) => Severity::Info,
+                (false, false) => Severity::Low,
+            };
             report.add(Finding {
-                severity: if recent { Severity::Info } else { Severity::Low },
+                severity,
                 check: "temp",
                 subject,
                 what: format!(
-                    "temporary file of an atomic write, {} s old{}",
+                    "temporary file of an atomic write, {} s old (mode {:04o}){}{}",
                     age.as_secs(),
-                    if recent { " (a write may still be in progress)" } else { " (left by an interrupted write)" }
+                    meta.mode,
+                    if recent { " (a write may still be in progress)" } else { " (left by an interrupted write)" },
+                    if beside_secret { ", beside the profile's secrets" } else { "" }
                 ),
-                why: "the write it belonged to never completed (the target was left whole, FS-3); the temp file may \
-                      hold a copy of what was being written and takes space. gw ignores it"
-                    .into(),
+                why: if beside_secret {
+                    "the write it belonged to never completed (the target was left whole, FS-3); written here, it may \
+                     hold a copy of a secret (the root secret, the credentials) that survives rotating the original. \
+                     The next gw write in this directory removes it once it is stale (FS-11)"
+                        .into()
+                } else {
+                    "the write it belonged to never completed (the target was left whole, FS-3); the temp file may \
+                     hold a copy of what was being written and takes space. gw ignores it, and the next gw write in \
+                     this directory removes it once it is stale (FS-11)"
+                        .into()
+                },
                 fix: format!("rm -- {p}"),
-                threat: "FS-3",
+                threat: if beside_secret { "FS-11" } else { "FS-3" },
             });
             return;
         }
@@ -447,6 +547,37 @@ impl Walker<'_> {
             threat: "FS-1",
         });
     }
+}
+
+/// The entry cap was reached while listing `at`: a high finding (CLI-4).
+fn cap_reached(home: &Path, at: &Path, seen: usize, max: usize, left: usize, report: &mut Report) {
+    let full = if at == Path::new(".") { home.to_path_buf() } else { home.join(at) };
+    report.checked(format!("files: stopped after {seen} entries (--max-entries {max}); the rest is not audited"));
+    report.add(Finding {
+        severity: Severity::High,
+        check: "cap",
+        subject: full.display().to_string(),
+        what: format!(
+            "the audit stopped at the entry cap of {max} entries while listing this directory; its remaining \
+             entries{} were not audited",
+            if left > 0 {
+                format!(" and {left} more director{}", if left == 1 { "y" } else { "ies" })
+            } else {
+                String::new()
+            }
+        ),
+        why:
+            "what was not examined may hold a problem (a readable secret, a planted link) that would go unreported, so \
+              the doctor cannot call this home clean. The secrets, configs and documents of every profile were audited \
+              first; the rest is usually debris (lease records, temp files)"
+                .into(),
+        fix: format!(
+            "find {} -xdev | wc -l   # then: gw doctor --max-entries N, N above that count; or remove the debris here \
+             (for a lease registry: gw lease prune DIR)",
+            sh(home)
+        ),
+        threat: "CLI-4",
+    });
 }
 
 /// Per profile: who holds its gateway's port, its leases, and where its

@@ -13,7 +13,9 @@
 //! - **high**: another user (or process) can read a secret, change what gw
 //!   trusts or sends (a writable directory or document, a planted link, a
 //!   foreign listener on a gateway's port), or gw refuses to work there.
-//!   `gw doctor` exits 3 when there is at least one.
+//!   `gw doctor` exits 3 when there is at least one. An audit that stopped
+//!   at a cap (entries, depth) is one too (CLI-4): it cannot call the home
+//!   clean.
 //! - **medium**: a defence in depth is off (kernel link protections), or
 //!   stored credentials cannot be reached (a keyring they live in is
 //!   unavailable).
@@ -22,6 +24,7 @@
 //! - **info**: facts worth knowing (the home does not exist yet, ...).
 
 mod files;
+pub(crate) use files::MAX_ENTRIES;
 mod kernel;
 mod keyring;
 mod leases;
@@ -60,7 +63,7 @@ impl Severity {
 pub(crate) struct Finding {
     pub(crate) severity: Severity,
     /// The check that found it: `chain`, `file`, `temp`, `lease`, `keyring`,
-    /// `port`, `kernel`, `home`.
+    /// `port`, `kernel`, `home`, `cap`.
     pub(crate) check: &'static str,
     /// What it is about: a path, a port, a sysctl.
     pub(crate) subject: String,
@@ -87,6 +90,8 @@ pub(crate) struct Options {
     pub(crate) keyring_probe: bool,
     /// Audit the kernel settings.
     pub(crate) kernel: bool,
+    /// Stop the file audit after this many entries (a high finding, CLI-4).
+    pub(crate) max_entries: usize,
 }
 
 /// The whole audit.
@@ -189,7 +194,7 @@ pub(crate) fn audit(opts: &Options, policy: &Policy) -> Report {
     // background, and collect them at the end.
     let probes = opts.keyring_probe.then(keyring::start_probes);
     match (&opts.home, &opts.home_error) {
-        (Some(home), _) => files::audit_home(home, opts.profile.as_deref(), policy, &mut report),
+        (Some(home), _) => files::audit_home(home, opts.profile.as_deref(), opts.max_entries, policy, &mut report),
         (None, err) => report.add(Finding {
             severity: Severity::Medium,
             check: "home",

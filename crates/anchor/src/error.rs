@@ -50,6 +50,15 @@ pub enum ErrorKind {
     TooLarge,
     /// A lock could not be taken before the timeout.
     LockTimeout,
+    /// The write was published (renamed or linked into place: readers see
+    /// the new content) but the `fsync` of the directory that makes it
+    /// durable failed: after a power loss the old content may be back
+    /// (THREATS FS-11).
+    NotDurable,
+    /// The system's random source (`getrandom(2)`) failed, so no
+    /// unpredictable temporary name could be made; nothing was written
+    /// (THREATS FS-11).
+    RandomSource,
     /// Any other system error, reported as it is.
     Io,
 }
@@ -84,6 +93,8 @@ impl ErrorKind {
             Self::AlreadyExists => "already_exists",
             Self::TooLarge => "too_large",
             Self::LockTimeout => "lock_timeout",
+            Self::NotDurable => "not_durable",
+            Self::RandomSource => "random_source",
             Self::Io => "io",
         }
     }
@@ -195,6 +206,44 @@ impl Error {
             format!("refused: the target is a {what}, and gw only reads or replaces regular files"),
         )
         .with_fix(fix)
+    }
+
+    /// The `fsync` of the directory after a publish failed: the new content
+    /// is in place, its durability is not (THREATS FS-11).
+    #[cold]
+    pub(crate) fn not_durable(op: &'static str, path: impl Into<PathBuf>, err: rustix::io::Errno) -> Self {
+        let ioe = io::Error::from(err);
+        let mut e = Self::new(
+            ErrorKind::NotDurable,
+            op,
+            path,
+            format!(
+                "the new content is in place but may not be durable: the fsync of its directory failed ({ioe}); \
+                 after a power loss the old content may be back"
+            ),
+        )
+        .with_fix("check the disk (`dmesg`); once it is healthy, `sync` or write again to make it durable");
+        e.source = Some(ioe);
+        e
+    }
+
+    /// The random source failed: no temporary name, nothing written
+    /// (THREATS FS-11).
+    #[cold]
+    pub(crate) fn random_source(op: &'static str, path: impl Into<PathBuf>, err: getrandom::Error) -> Self {
+        let ioe = match err.raw_os_error() {
+            Some(n) => io::Error::from_raw_os_error(n),
+            None => io::Error::other(err.to_string()),
+        };
+        let mut e = Self::new(
+            ErrorKind::RandomSource,
+            op,
+            path,
+            format!("the random source failed (getrandom: {ioe}), so no unpredictable temporary name could be made; nothing was written"),
+        )
+        .with_fix("check the kernel's random source (`getrandom(2)`, /dev/urandom) and retry");
+        e.source = Some(ioe);
+        e
     }
 
     #[cold]

@@ -16,7 +16,10 @@
 //! mode, through unpredictable exclusive temporaries (FS-3, FS-4, FS-6);
 //! insecure directories are refused with an error that names the fix (FS-5);
 //! only `ENOENT` is "not found" (FS-7); [`Root::verify`] re-checks the chain
-//! before a hand-off (FS-8).
+//! before a hand-off (FS-8); a write that is published but not durable, or
+//! whose random source failed, says so by its error kind, and the stale
+//! temps a double fault leaves are removed by the next write in their
+//! directory, never a live writer's (FS-11).
 //!
 //! **Not guaranteed.** gw-anchor does not protect against the caller's own
 //! uid or root acting maliciously inside the root (they own it), does not
@@ -57,5 +60,5 @@ pub use lock::{LockGuard, LockMode};
 pub use metadata::{FileKind, Metadata};
 pub use path::{MAX_DEPTH, MAX_NAME_BYTES, MAX_PATH_BYTES, RelPath};
 pub use policy::{Policy, Resolver};
-pub use replace::{Durability, TEMP_PREFIX, TempStrategy, WriteOptions, is_temp_name};
+pub use replace::{Durability, STALE_TEMP_AGE, TEMP_PREFIX, TempStrategy, WriteOptions, is_temp_name};
 pub use root::Root;

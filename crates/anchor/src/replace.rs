@@ -17,11 +17,31 @@
 //! On any failure the temporary name is removed. The final path is never
 //! opened for writing and never truncated.
 //!
+//! Failures are reported for what they are (THREATS FS-11): a failed
+//! `fsync` of the directory after step 6 is [`ErrorKind::NotDurable`] (the
+//! new content is in place, its durability is not); a failed random source
+//! is [`ErrorKind::RandomSource`], not an I/O error of the file.
+//!
 //! What a `kill -9` leaves: with `O_TMPFILE`, nothing, unless it lands
 //! between `linkat` and `renameat` (two system calls): then one
 //! `.gw-tmp.*` file. With named temporaries, one `.gw-tmp.*` file per killed
-//! write. Either way the target holds one complete version, old or new.
-//! [`Root::remove_stale_temps`] removes such leftovers.
+//! write. A double fault (the rename fails, then so does the removal of the
+//! temp) leaves one too. Either way the target holds one complete version,
+//! old or new, but the temp may hold a copy of a secret.
+//!
+//! # Stale temps
+//! Every successful write then removes the stale temps of its directory, and
+//! [`Root::remove_stale_temps`] does on demand. A temp is stale, and removed,
+//! only if all hold: its name is gw's (`.gw-tmp.` + 32 hex digits), it is a
+//! regular file (`lstat`), owned by the root's uid, last modified at least
+//! [`STALE_TEMP_AGE`] ago (for the automatic sweep), and no live writer
+//! holds its lock. A writer takes an exclusive `flock` on its temp as soon
+//! as it exists and holds it until the temp is renamed or removed, in
+//! whatever process; the sweeper takes the same lock without waiting and
+//! skips the temp if it cannot, then checks the name still names the file it
+//! locked before `unlinkat`. The age covers the instant between a named
+//! temp's creation and its lock (and filesystems without `flock`): a live
+//! writer's temp is either young or locked, never both old and unlocked.
 //!
 //! Why not cap-tempfile: its `TempFile` is created with a mode from the umask
 //! and only chmod-able after creation through a `cap_std::fs::File`, links
@@ -35,7 +55,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RenameFlags};
+use rustix::fs::{AtFlags, CWD, FileType, FlockOperation, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
@@ -44,6 +64,10 @@ use crate::root::Root;
 
 /// The prefix of every temporary name gw-anchor creates.
 pub const TEMP_PREFIX: &str = ".gw-tmp.";
+
+/// How old an unlocked temp must be before a write in its directory
+/// removes it (see the module docs, "Stale temps").
+pub const STALE_TEMP_AGE: Duration = Duration::from_secs(15 * 60);
 
 /// Whether a write waits for the data to reach stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -174,6 +198,8 @@ impl Root {
         let mode = Mode::from_raw_mode(options.mode);
         let sync = options.durability == Durability::Sync;
 
+        // The temp holds the content (maybe a secret) until it is renamed:
+        // locked against the stale-temp sweep of other writers meanwhile.
         let anon = match options.temp {
             TempStrategy::Named => None,
             TempStrategy::Tmpfile => {
@@ -183,6 +209,7 @@ impl Root {
         };
         match anon {
             Some(fd) => {
+                lock_temp(&fd);
                 fill(op, &shown, &fd, mode, bytes, sync)?;
                 match publish {
                     Publish::NoReplace => {
@@ -190,31 +217,37 @@ impl Root {
                             .map_err(|e| publish_error(op, &shown, dir.as_fd(), name, e))?;
                     }
                     Publish::Replace => {
-                        let tmp =
-                            link_anonymous_temp(&fd, dir.as_fd()).map_err(|e| Error::from_errno(op, &shown, e))?;
+                        let tmp = link_anonymous_temp(op, &shown, &fd, dir.as_fd())?;
                         rename_into_place(op, &shown, dir.as_fd(), &tmp, name, publish)?;
                     }
                 }
             }
             None => {
-                let (fd, tmp) = create_named_temp(dir.as_fd(), mode).map_err(|e| Error::from_errno(op, &shown, e))?;
+                let (fd, tmp) = create_named_temp(op, &shown, dir.as_fd(), mode)?;
+                lock_temp(&fd);
                 if let Err(e) = fill(op, &shown, &fd, mode, bytes, sync) {
                     let _ = rustix::fs::unlinkat(dir.as_fd(), tmp.as_os_str(), AtFlags::empty());
                     return Err(e);
                 }
-                drop(fd);
+                // The descriptor (and its lock) lives until the rename is done.
                 rename_into_place(op, &shown, dir.as_fd(), &tmp, name, publish)?;
+                drop(fd);
             }
         }
         if sync {
-            rustix::fs::fsync(&dir).map_err(|e| Error::from_errno(op, &shown, e))?;
+            // Published: a failure now must not read as "nothing happened".
+            rustix::fs::fsync(&dir).map_err(|e| Error::not_durable(op, &shown, e))?;
         }
+        // Best effort: the write succeeded whatever the sweep finds.
+        let _ = sweep_stale_temps(dir.as_fd(), self.policy().uid(), STALE_TEMP_AGE);
         Ok(())
     }
 
     /// Removes temporary files left in directory `rel` by writers that were
-    /// killed mid-write: regular files named `.gw-tmp.*`, last modified more
-    /// than `older_than` ago. Returns the names removed.
+    /// killed mid-write (or by a double fault): regular files named
+    /// `.gw-tmp.*`, owned by the root's uid, last modified more than
+    /// `older_than` ago, and not locked by a live writer (see the module
+    /// docs, "Stale temps"). Returns the names removed.
     ///
     /// # Errors
     /// As [`Root::list`]; [`ErrorKind::InsecureDirectory`] if the directory
@@ -225,29 +258,86 @@ impl Root {
         let shown = self.shown(&rel);
         let dir = self.open_beneath(OP, &shown, &rel, OFlags::RDONLY | OFlags::DIRECTORY)?;
         self.check_private(OP, &shown, &dir)?;
-        let now = SystemTime::now();
-        let mut removed = Vec::new();
-        for entry in self.list(rel.to_path_buf())? {
-            if entry.kind != FileKind::File || !is_temp_name(&entry.name) {
-                continue;
-            }
-            let st = match rustix::fs::statat(&dir, entry.name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(st) => st,
-                Err(Errno::NOENT) => continue,
-                Err(e) => return Err(Error::from_errno(OP, shown.join(&entry.name), e)),
-            };
-            let meta = crate::Metadata::from_stat(&st);
-            let age = now.duration_since(meta.modified).unwrap_or(Duration::ZERO);
-            if meta.kind == FileKind::File && age >= older_than {
-                match rustix::fs::unlinkat(&dir, entry.name.as_os_str(), AtFlags::empty()) {
-                    Ok(()) => removed.push(entry.name),
-                    Err(Errno::NOENT) => {}
-                    Err(e) => return Err(Error::from_errno(OP, shown.join(&entry.name), e)),
-                }
-            }
-        }
-        Ok(removed)
+        sweep_stale_temps(dir.as_fd(), self.policy().uid(), older_than)
+            .map_err(|(name, e)| Error::from_errno(OP, shown.join(name), e))
     }
+}
+
+/// Takes the temp's lock (see the module docs, "Stale temps"). Without
+/// `flock` support the age rule alone protects the temp.
+fn lock_temp(fd: &OwnedFd) {
+    let _ = rustix::fs::flock(fd, FlockOperation::NonBlockingLockExclusive);
+}
+
+/// Removes the stale temps of `dir` (see the module docs, "Stale temps");
+/// returns their names, or the first failure and the name it concerns.
+fn sweep_stale_temps(
+    dir: BorrowedFd<'_>,
+    uid: u32,
+    older_than: Duration,
+) -> std::result::Result<Vec<OsString>, (OsString, Errno)> {
+    let mut names = Vec::new();
+    let mut listing = rustix::fs::Dir::read_from(dir).map_err(|e| (OsString::from("."), e))?;
+    for entry in &mut listing {
+        let entry = entry.map_err(|e| (OsString::from("."), e))?;
+        let name = OsStr::from_bytes(entry.file_name().to_bytes());
+        if is_temp_name(name) && matches!(entry.file_type(), FileType::RegularFile | FileType::Unknown) {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    let now = SystemTime::now();
+    let mut removed = Vec::new();
+    for name in names {
+        match remove_if_stale(dir, &name, uid, now, older_than) {
+            Ok(true) => removed.push(name),
+            Ok(false) | Err(Errno::NOENT) => {}
+            Err(e) => return Err((name, e)),
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes temp `name` if it is stale; `Ok(false)` if it is not.
+fn remove_if_stale(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    uid: u32,
+    now: SystemTime,
+    older_than: Duration,
+) -> rustix::io::Result<bool> {
+    let stale = |st: &rustix::fs::Stat| {
+        let meta = crate::Metadata::from_stat(st);
+        meta.kind == FileKind::File
+            && st.st_uid == uid
+            && now.duration_since(meta.modified).unwrap_or(Duration::ZERO) >= older_than
+    };
+    // lstat first: nothing but an old regular file of ours is ever opened.
+    if !stale(&rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?) {
+        return Ok(false);
+    }
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let fd = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::LOOP) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let st = rustix::fs::fstat(&fd)?;
+    if !stale(&st) {
+        return Ok(false);
+    }
+    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(Errno::WOULDBLOCK) => return Ok(false), // a live writer's
+        Err(e) => return Err(e),
+    }
+    // The name must still name the file just locked.
+    let now_named = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+    if (now_named.st_dev, now_named.st_ino) != (st.st_dev, st.st_ino) {
+        return Ok(false);
+    }
+    rustix::fs::unlinkat(dir, name, AtFlags::empty())?;
+    Ok(true)
 }
 
 /// `true` for names gw-anchor uses for temporary files.
@@ -259,9 +349,12 @@ pub fn is_temp_name(name: &OsStr) -> bool {
 }
 
 /// A fresh unpredictable temporary name: the prefix and 128 random bits.
-fn temp_name() -> std::io::Result<OsString> {
+///
+/// # Errors
+/// [`ErrorKind::RandomSource`] if `getrandom(2)` fails (THREATS FS-11).
+fn temp_name(op: &'static str, shown: &Path) -> Result<OsString> {
     let mut raw = [0u8; 16];
-    getrandom::fill(&mut raw).map_err(|e| std::io::Error::other(e.to_string()))?;
+    getrandom::fill(&mut raw).map_err(|e| Error::random_source(op, shown, e))?;
     let mut name = String::with_capacity(TEMP_PREFIX.len() + 32);
     name.push_str(TEMP_PREFIX);
     for b in raw {
@@ -287,17 +380,17 @@ fn open_tmpfile(dir: BorrowedFd<'_>, mode: Mode) -> rustix::io::Result<OwnedFd> 
 }
 
 /// Creates a named temp exclusively, retrying on the (2^-128) name clash.
-fn create_named_temp(dir: BorrowedFd<'_>, mode: Mode) -> rustix::io::Result<(OwnedFd, OsString)> {
+fn create_named_temp(op: &'static str, shown: &Path, dir: BorrowedFd<'_>, mode: Mode) -> Result<(OwnedFd, OsString)> {
     let flags = OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::WRONLY | OFlags::CLOEXEC;
     for _ in 0..4 {
-        let name = temp_name().map_err(|_| Errno::IO)?;
+        let name = temp_name(op, shown)?;
         match rustix::fs::openat(dir, name.as_os_str(), flags, mode) {
             Err(Errno::EXIST) => continue,
             Ok(fd) => return Ok((fd, name)),
-            Err(e) => return Err(e),
+            Err(e) => return Err(Error::from_errno(op, shown, e)),
         }
     }
-    Err(Errno::EXIST)
+    Err(Error::from_errno(op, shown, Errno::EXIST))
 }
 
 /// Sets the final mode, writes everything, and (if durable) fsyncs.
@@ -333,16 +426,16 @@ fn link_anonymous(fd: &OwnedFd, dir: BorrowedFd<'_>, name: &OsStr) -> rustix::io
 }
 
 /// Links an `O_TMPFILE` file under a fresh temporary name.
-fn link_anonymous_temp(fd: &OwnedFd, dir: BorrowedFd<'_>) -> rustix::io::Result<OsString> {
+fn link_anonymous_temp(op: &'static str, shown: &Path, fd: &OwnedFd, dir: BorrowedFd<'_>) -> Result<OsString> {
     for _ in 0..4 {
-        let name = temp_name().map_err(|_| Errno::IO)?;
+        let name = temp_name(op, shown)?;
         match link_anonymous(fd, dir, &name) {
             Err(Errno::EXIST) => continue,
             Ok(()) => return Ok(name),
-            Err(e) => return Err(e),
+            Err(e) => return Err(Error::from_errno(op, shown, e)),
         }
     }
-    Err(Errno::EXIST)
+    Err(Error::from_errno(op, shown, Errno::EXIST))
 }
 
 /// Renames the temp over (or to) the target; removes the temp on failure.
@@ -386,8 +479,8 @@ mod tests {
 
     #[test]
     fn temp_names_are_unpredictable_and_recognised() {
-        let a = temp_name().unwrap();
-        let b = temp_name().unwrap();
+        let a = temp_name("write", Path::new("x")).unwrap();
+        let b = temp_name("write", Path::new("x")).unwrap();
         assert_ne!(a, b);
         assert!(is_temp_name(&a));
         assert!(!is_temp_name(OsStr::new(".gw-tmp.zz")));
