@@ -84,7 +84,8 @@ pub fn parse_plist(bytes: &[u8], limits: &Limits) -> Result<Value> {
 /// (unquoted, without a value, duplicated, an unknown entity) or tag; a
 /// DOCTYPE after the document element or twice; an element left open at the
 /// end (a missing `</plist>`), an end tag that closes another element, a
-/// second top-level element; and the plist grammar — a `<key>` anywhere but
+/// second top-level element, text (even a reference, even Unicode
+/// whitespace) outside the top-level element; and the plist grammar — a `<key>` anywhere but
 /// at a dictionary's key position, a value at a key position, an element
 /// inside a leaf value (`<true><false/></true>` is `[true, false]` to the
 /// event stream and `[false, true]` to plistlib), a `<plist>` below the top,
@@ -147,6 +148,9 @@ fn check_xml(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
                 if decl.contains(&b'[') || decl[1..].contains(&b'<') || !quotes_balanced(decl) {
                     return refuse(i, "a DOCTYPE with an internal subset (entity declarations)");
                 }
+                if !doctype(&decl[9..]) {
+                    return malformed(i, "a DOCTYPE other than a name and an optional SYSTEM or PUBLIC identifier");
+                }
                 if tree.root != Root::Before || tree.doctype {
                     return malformed(i, "a DOCTYPE after the document element or a second one");
                 }
@@ -181,6 +185,8 @@ fn check_xml(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
                 }
                 i += end + 1;
             }
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            _ if tree.stack.is_empty() => return malformed(i, "text outside the top-level element"),
             b'&' => match reference(rest) {
                 Some(len) => i += len,
                 None => return refuse(i, "an entity reference other than &amp; &lt; &gt; &quot; &apos; or &#N;"),
@@ -207,6 +213,37 @@ fn check_xml(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
         }
     }
     Ok(Cow::Owned(out))
+}
+
+/// Whether what follows `<!DOCTYPE` (up to `>`, no internal subset) is
+/// whitespace, a name, and optionally `SYSTEM "uri"` or `PUBLIC "id" "uri"`
+/// (the public id in the characters XML allows there).
+fn doctype(decl: &[u8]) -> bool {
+    fn space(r: &[u8]) -> Option<&[u8]> {
+        let t = r.trim_ascii_start();
+        (t.len() < r.len()).then_some(t)
+    }
+    fn literal(r: &[u8]) -> Option<(&[u8], &[u8])> {
+        let (&quote, v) = space(r)?.split_first()?;
+        let end = v.iter().position(|&b| b == quote).filter(|_| quote == b'"' || quote == b'\'')?;
+        Some((&v[..end], &v[end + 1..]))
+    }
+    let pubid = |id: &[u8]| id.iter().all(|b| b.is_ascii_alphanumeric() || b" \r\n-'()+,./:=?;!*#@$_%".contains(b));
+    let Some(r) = space(decl) else { return false };
+    let n = r.iter().position(u8::is_ascii_whitespace).unwrap_or(r.len());
+    if !is_name(&r[..n]) {
+        return false;
+    }
+    let r = &r[n..];
+    let after = match r.trim_ascii_start() {
+        [] => return true,
+        t if t.starts_with(b"SYSTEM") => literal(&t[6..]).map(|(_, rest)| rest),
+        t if t.starts_with(b"PUBLIC") => {
+            literal(&t[6..]).filter(|(id, _)| pubid(id)).and_then(|(_, rest)| literal(rest)).map(|(_, rest)| rest)
+        }
+        _ => None,
+    };
+    after.is_some_and(|rest| rest.trim_ascii_start().is_empty())
 }
 
 /// Checks what follows `<?xml` in an XML declaration: `version="1.0"`, then
