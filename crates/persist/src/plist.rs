@@ -851,4 +851,173 @@ mod tests {
         bom.extend(doc("<dict/>"));
         assert_eq!(parse_plist(&bom, &Limits::default()).unwrap_err().kind(), ErrorKind::Syntax);
     }
+
+    /// A binary plist (`bplist00`) from its objects, the first at the top
+    /// (2-byte offsets, 1-byte references).
+    fn bplist(objects: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = b"bplist00".to_vec();
+        let mut offsets = Vec::new();
+        for o in objects {
+            offsets.extend_from_slice(&u16::try_from(out.len()).unwrap().to_be_bytes());
+            out.extend_from_slice(o);
+        }
+        let table = out.len() as u64;
+        out.extend_from_slice(&offsets);
+        out.extend_from_slice(&[0, 0, 0, 0, 0, 0, 2, 1]);
+        out.extend_from_slice(&(objects.len() as u64).to_be_bytes());
+        out.extend_from_slice(&0u64.to_be_bytes());
+        out.extend_from_slice(&table.to_be_bytes());
+        out
+    }
+
+    /// A "billion laughs": `depth` arrays, each referencing the next one
+    /// `width` times (at most 14), then `leaf`: (width^(depth+1) - 1) /
+    /// (width - 1) values from a file of a few dozen bytes.
+    fn laughs(depth: u8, width: u8, leaf: &[u8]) -> Vec<u8> {
+        let mut objects: Vec<Vec<u8>> =
+            (0..depth).map(|i| [vec![0xA0 | width], vec![i + 1; width.into()]].concat()).collect();
+        objects.push(leaf.to_vec());
+        bplist(&objects)
+    }
+
+    #[track_caller]
+    fn refused(bytes: &[u8], limits: &Limits, kind: ErrorKind, needle: &str) -> Error {
+        let e = parse_plist(bytes, limits).expect_err(&format!("accepted {:?}", String::from_utf8_lossy(bytes)));
+        assert_eq!(e.kind(), kind, "{e}: {:?}", String::from_utf8_lossy(bytes));
+        assert!(e.to_string().contains(needle), "expected {needle:?} in: {e}");
+        e
+    }
+
+    /// THREATS DOC-1: the plist grammar. The plist crate's event stream
+    /// reads `<key>` as a string wherever it stands and a leaf's child
+    /// elements as the next values; plistlib refuses all of these (or, for
+    /// an element inside `<true>`, reads another order).
+    #[test]
+    fn doc_1_keys_and_values_only_where_the_grammar_puts_them() {
+        let limits = Limits::default();
+        for (body, needle, col) in [
+            ("<dict><key>a</key><key>b</key></dict>", "a <key> where the previous key's value belongs", 19),
+            ("<array><key>a</key></array>", "a <key> in an array", 8),
+            ("<key>a</key>", "a <key> outside a dictionary", 1),
+            ("<dict><string>a</string><string>b</string></dict>", "a <string> where a dictionary <key> belongs", 7),
+            ("<dict><dict/><true/></dict>", "a <dict> where a dictionary <key> belongs", 7),
+            ("<dict><key>a</key><true/><true/></dict>", "a <true> where a dictionary <key> belongs", 26),
+            ("<array><true><false/></true></array>", "an element <false> inside <true>", 14),
+            ("<string>a<b/>c</string>", "an element <b>, which property lists do not have", 10),
+            ("<key>a<string>b</string></key>", "a <key> outside a dictionary", 1),
+            ("<array><plist><true/></plist></array>", "a <plist> inside the document", 8),
+            ("<true/><key>a</key>", "a <key> outside a dictionary", 8),
+            ("<true/><false/>", "a second value in <plist>", 8),
+        ] {
+            let e = refused(&doc(body), &limits, ErrorKind::Syntax, needle);
+            assert_eq!(e.position(), Some((4, col)), "{body}: {e}");
+            assert!(e.to_string().contains("plistlib refuse"), "{e}");
+        }
+        // What the grammar allows.
+        let ok = doc("<dict><key>a</key><array><true/><string/></array><key></key><dict/></dict>");
+        assert_eq!(parse_plist(&ok, &limits).unwrap(), json!({"a": [true, ""], "": {}}));
+    }
+
+    /// THREATS DOC-1: XML that is not well-formed, which expat (plistlib)
+    /// refuses and the plist crate's reader read as a value.
+    #[test]
+    fn doc_1_xml_that_is_not_well_formed_is_refused() {
+        let limits = Limits::default();
+        let head = HEAD.as_bytes();
+        let cases: [(&[u8], &str); 24] = [
+            (&[head, b"<dict/>\n"].concat(), "<plist> never closed (the document ends before </plist>)"),
+            (b"<plist><true>", "<true> never closed"),
+            (b"<plist><array><true/></plist>", "</plist> where </array> belongs"),
+            (b"<plist><true/></plist><plist/>", "a second top-level element <plist>"),
+            (b"<plist><true/></plist>\xc2\xa0", "text outside the top-level element"),
+            (b"&#32;<plist><true/></plist>", "text outside the top-level element"),
+            (b"<plist version=\"1\" version=\"2\"><true/></plist>", "a duplicate attribute"),
+            (b"<plist version><true/></plist>", "an attribute without a value"),
+            (b"<plist version=1><true/></plist>", "an unquoted attribute value"),
+            (b"<plist version=\"&x;\"><true/></plist>", "an attribute value with an unknown reference"),
+            (b"<plist version=\"&#1;\"><true/></plist>", "an attribute value with an unknown reference"),
+            (b"<plist a=\"1\"b=\"2\"><true/></plist>", "attributes not separated by whitespace"),
+            (b"<plist><!-- a -- b --><true/></plist>", "`--` inside a comment"),
+            (b"<plist><!-- a ---><true/></plist>", "`--` inside a comment"),
+            (b"<plist><!-- \x01 --><true/></plist>", "the character '\\u{1}', which XML cannot hold"),
+            (b"<plist><? a?><true/></plist>", "a processing instruction without a target name"),
+            (b"<plist><true/><!DOCTYPE plist></plist>", "a DOCTYPE after the document element"),
+            (b"<!DOCTYPE plist><!DOCTYPE plist><plist><true/></plist>", "or a second one"),
+            (b"<!doctype plist><plist><true/></plist>", "a markup declaration outside a DOCTYPE"),
+            (b"<!DOCTYPE plist PUBLIC \"x\"><plist><true/></plist>", "a DOCTYPE other than a name"),
+            (b"<?xml version=\"1.0\" foo=\"bar\"?><plist><true/></plist>", "version, then encoding and standalone"),
+            (b"<?xml encoding=\"UTF-8\"?><plist><true/></plist>", "version, then encoding and standalone"),
+            (b"<plist><integer>0x0x10</integer></plist>", "the integer \"0x0x10\""),
+            (b"<plist><integer>0x+10</integer></plist>", "the integer \"0x+10\""),
+        ];
+        for (bytes, needle) in cases {
+            let e = refused(bytes, &limits, ErrorKind::Syntax, needle);
+            assert!(e.position().is_some(), "{e}");
+        }
+        // Controls: what XML allows stays accepted.
+        for (bytes, value) in [
+            (&b"<?xml version = '1.0' encoding='utf-8' standalone='no' ?>\n<!DOCTYPE plist SYSTEM \"x.dtd\">\n<plist a=\"&amp;&#65;\" b='\"'>\n<true/>\n</plist>\n"[..], json!(true)),
+            (b"<?xml-stylesheet href=\"x\"?><!-- c --> <array><integer>+5</integer><integer>0xFF</integer></array> <?pi?>\n", json!([5, 255])),
+            (b"<plist><dict><key>a<!-- c -->b</key><string>x<?pi y?>z</string></dict></plist>", json!({"ab": "xz"})),
+            (&doc("<string>\u{a0}</string>"), json!("\u{a0}")),
+        ] {
+            assert_eq!(parse_plist(bytes, &limits).unwrap(), value, "{:?}", String::from_utf8_lossy(bytes));
+        }
+    }
+
+    /// THREATS DOC-1: an ASCII string object in a binary plist holding a
+    /// byte above 0x7F (here the UTF-8 of "é", which the plist crate reads as
+    /// "é" and plistlib refuses), even in an object the top does not reach.
+    #[test]
+    fn doc_1_binary_ascii_string_must_be_ascii() {
+        let limits = Limits::default();
+        refused(&bplist(&[b"\x52\xc3\xa9".to_vec()]), &limits, ErrorKind::Syntax, "holds the byte 0xc3");
+        let long = [&b"\x5f\x10\x12"[..], &[b'a'; 17], b"\xff"].concat();
+        refused(&bplist(&[long]), &limits, ErrorKind::Syntax, "holds the byte 0xff");
+        refused(&bplist(&[b"\x09".to_vec(), b"\x51\x80".to_vec()]), &limits, ErrorKind::Syntax, "at byte 9");
+        // UTF-16 strings carry any text; ASCII ones ASCII.
+        let ok = bplist(&[b"\xa2\x01\x02".to_vec(), b"\x52ab".to_vec(), b"\x61\x00\xe9".to_vec()]);
+        assert_eq!(parse_plist(&ok, &limits).unwrap(), json!(["ab", "é"]));
+    }
+
+    /// THREATS DOC-2: shared references expand no further than a document
+    /// of the size limit can hold — at most one value per byte of the limit
+    /// and one and a half bytes of text per byte — whatever the nesting.
+    #[test]
+    fn doc_2_shared_references_are_bounded_by_the_size_limit() {
+        // 2^41 - 1 values from 243 bytes: refused once past the budget.
+        let bomb = laughs(40, 2, b"\x09");
+        assert_eq!(bomb.len(), 243);
+        let start = std::time::Instant::now();
+        let e = refused(&bomb, &Limits::default(), ErrorKind::TooLarge, "more than 1048576 values and keys");
+        assert!(e.to_string().contains("size limit (1048576 bytes)"), "{e}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(20), "{:?}", start.elapsed());
+        // Exactly at the budget: 1 + 8 + 64 + 512 + 4096 = 4681 values.
+        let wide = laughs(4, 8, b"\x09");
+        assert_eq!(parse_plist(&wide, &Limits::new(4681, 64)).unwrap()[7][7][7].as_array().unwrap().len(), 8);
+        refused(&wide, &Limits::new(4680, 64), ErrorKind::TooLarge, "more than 4680 values and keys");
+        // Text: one 100-byte string in 14 × 14 places is 19,600 bytes; a
+        // limit of 13,067 bytes allows 19,600, one byte less allows 19,599.
+        let text = laughs(2, 14, &[&b"\x5f\x10\x64"[..], &[b'x'; 100]].concat());
+        assert_eq!(parse_plist(&text, &Limits::new(13_067, 64)).unwrap()[13][13].as_str().unwrap().len(), 100);
+        refused(&text, &Limits::new(13_066, 64), ErrorKind::TooLarge, "more than 19599 bytes of text");
+        // A document without shared references never reaches the budget:
+        // every value takes at least a byte, so a size-limit document fits.
+        let flat = bplist(&[[vec![0xAF, 0x10, 200], vec![1; 200]].concat(), b"\x09".to_vec()]);
+        assert_eq!(parse_plist(&flat, &Limits::new(flat.len() as u64, 8)).unwrap().as_array().unwrap().len(), 200);
+    }
+
+    /// THREATS DOC-2: an object that contains itself — directly, through
+    /// another array, or as a dictionary's value — is refused, and named.
+    #[test]
+    fn doc_2_reference_cycles_are_refused() {
+        let limits = Limits::default();
+        for objects in [
+            vec![b"\xa1\x00".to_vec()],
+            vec![b"\xa1\x01".to_vec(), b"\xa2\x02\x00".to_vec(), b"\x09".to_vec()],
+            vec![b"\xd1\x01\x00".to_vec(), b"\x51k".to_vec()],
+        ] {
+            refused(&bplist(&objects), &limits, ErrorKind::Syntax, "contains itself (a reference cycle)");
+        }
+    }
 }
