@@ -290,11 +290,12 @@ fn reference(rest: &[u8]) -> Option<usize> {
     ok.then_some(len + 1)
 }
 
-/// An XML name as far as gw needs one: not empty, not starting with a
-/// digit, `-` or `.`, and without whitespace or markup characters.
+/// An XML name, ASCII only (stricter than XML, whose names may hold most
+/// other letters: plist names are ASCII, and readers' Unicode name tables
+/// differ): a letter, `_` or `:`, then letters, digits, `_`, `:`, `-`, `.`.
 fn is_name(name: &[u8]) -> bool {
-    name.first().is_some_and(|b| !b.is_ascii_digit() && !matches!(b, b'-' | b'.'))
-        && !name.iter().any(|b| b.is_ascii_whitespace() || b"\"'=<>/&!?;".contains(b))
+    name.first().is_some_and(|b| b.is_ascii_alphabetic() || matches!(b, b'_' | b':'))
+        && name.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.'))
 }
 
 /// `name="value"` pairs (or `'value'`), each after whitespace, each name
@@ -657,8 +658,9 @@ fn check_binary_strings(bytes: &[u8]) -> Result<()> {
         } else {
             (usize::from(marker & 0x0f), offset + 1)
         };
-        let end = start.saturating_add(len).min(trailer);
-        if let Some(bad) = bytes.get(start..end).and_then(|s| s.iter().find(|b| !b.is_ascii())) {
+        // A string running into the trailer is the crate's to refuse.
+        let Some(end) = start.checked_add(len).filter(|&end| end <= trailer) else { continue };
+        if let Some(bad) = bytes[start..end].iter().find(|b| !b.is_ascii()) {
             return Err(syntax(&format!(
                 "refused: an ASCII string object (at byte {offset}) holds the byte 0x{bad:02x} \
                  (plistlib refuses it; other readers decode it differently)"
