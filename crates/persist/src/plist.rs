@@ -298,10 +298,13 @@ fn is_name(name: &[u8]) -> bool {
         && name.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'-' | b'.'))
 }
 
+/// An attribute's name and (raw) value.
+type Attribute<'a> = (&'a [u8], &'a [u8]);
+
 /// `name="value"` pairs (or `'value'`), each after whitespace, each name
 /// once, each value with valid references only.
-fn attributes(mut s: &[u8]) -> std::result::Result<Vec<(&[u8], &[u8])>, &'static str> {
-    let mut out: Vec<(&[u8], &[u8])> = Vec::new();
+fn attributes(mut s: &[u8]) -> std::result::Result<Vec<Attribute<'_>>, &'static str> {
+    let mut out: Vec<Attribute<'_>> = Vec::new();
     loop {
         let t = s.trim_ascii_start();
         if t.is_empty() {
