@@ -100,7 +100,9 @@ fn check_xml(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
     };
     let malformed = |at: usize, what: &str| {
         let (line, col) = line_col(bytes, at);
-        Err(syntax(&format!("refused: {what} (conforming readers such as plistlib refuse it)")).at(line, col))
+        Err(syntax(&format!("refused: {what} (conforming readers such as plistlib refuse it)"))
+            .at(line, col)
+            .with_fix("correct the document at that position (`plutil -lint` or Python's plistlib report it too)"))
     };
     // The caller checked UTF-8 (a lossy view only guards a direct call).
     let text = String::from_utf8_lossy(bytes);
@@ -667,7 +669,10 @@ fn check_binary_strings(bytes: &[u8]) -> Result<()> {
             return Err(syntax(&format!(
                 "refused: an ASCII string object (at byte {offset}) holds the byte 0x{bad:02x} \
                  (plistlib refuses it; other readers decode it differently)"
-            )));
+            ))
+            .with_fix(
+                "rewrite the file with a conforming writer (`plutil -convert binary1` stores such text as UTF-16)",
+            ));
         }
     }
     Ok(())
@@ -691,6 +696,7 @@ where
             // unit test holds this spelling).
             if e.to_string().starts_with("RecursiveObject") {
                 syntax(&format!("refused: a binary plist object contains itself (a reference cycle): {e}"))
+                    .with_fix("the file is corrupt or hostile: restore it from a copy you trust")
             } else {
                 Error::new(ErrorKind::Syntax, OP, "-", format!("not a valid plist: {e}"))
             }
