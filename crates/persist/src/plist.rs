@@ -17,6 +17,13 @@
 //! and a second `a` to everyone else, which defeats the duplicate-key
 //! refusal. So XML documents go through [`check_xml`] first: line ends are
 //! normalized as XML 1.0 §2.11 requires, and those constructs are refused.
+//! The same pass refuses what a conforming reader refuses and the event
+//! stream would read anyway (THREATS DOC-1): the stream does not tell a
+//! `<key>` from a `<string>`, never asks for `</plist>`, and ignores a second
+//! top-level element, so `check_xml` checks well-formedness and the plist
+//! grammar itself. A binary plist's ASCII strings are checked the same way,
+//! and its decoded value is held to a budget (shared references, THREATS
+//! DOC-2; see `Budget`).
 //!
 //! Writing never uses the plist crate's `to_file_*` helpers (they open the
 //! final path with `File::create`, following symlinks and truncating in
