@@ -47,10 +47,10 @@ const OP: &str = "parse";
 /// # Errors
 /// As [`crate::parse_json`], plus [`ErrorKind::Unsupported`] for value types
 /// gw does not map, [`ErrorKind::Syntax`] for what a conforming reader
-/// refuses (see [`check_xml`]; in a binary plist, an ASCII string object
+/// refuses (see `check_xml`; in a binary plist, an ASCII string object
 /// holding another byte, or an object that contains itself), and
 /// [`ErrorKind::TooLarge`] for a decoded value larger than a document of
-/// the size limit can hold (see [`Budget`]).
+/// the size limit can hold (see `Budget`).
 ///
 /// # Security
 /// THREATS DOC-1 (a structure a reference reader refuses is refused, so no
