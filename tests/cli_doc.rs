@@ -803,6 +803,103 @@ both_resolvers! {
     cli_2_plist_unsupported_values_openat2, cli_2_plist_unsupported_values_walk
 }
 
+/// THREATS DOC-1 (and CLI-2): a plist on disk whose structure Python's
+/// `plistlib` refuses — two keys in a row (once read as `{"a": "b"}`, and
+/// `doc set` rewrote it so), a value at a key position, a `<key>` in an
+/// array, a missing `</plist>`, a binary ASCII string holding UTF-8 — is
+/// exit 1 for every command, says what was refused and where (file, line,
+/// column), and is left byte-for-byte as it was.
+fn doc_1_plist_structure_on_disk_is_refused(r: Resolver) {
+    let sb = sandbox();
+    let head = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\">\n";
+    let cases: [(&str, Vec<u8>, &str, &str); 5] = [
+        (
+            "key-key.plist",
+            format!("{head}<dict><key>a</key><key>b</key></dict>\n</plist>\n").into_bytes(),
+            ":3:19",
+            "a <key> where the previous key's value belongs",
+        ),
+        (
+            "string-key.plist",
+            format!("{head}<dict><string>a</string><string>b</string></dict>\n</plist>\n").into_bytes(),
+            ":3:7",
+            "a <string> where a dictionary <key> belongs",
+        ),
+        (
+            "key-array.plist",
+            format!("{head}<array><key>a</key></array>\n</plist>\n").into_bytes(),
+            ":3:8",
+            "a <key> in an array",
+        ),
+        (
+            "no-end.plist",
+            format!("{head}<dict><key>a</key><string>b</string></dict>\n").into_bytes(),
+            ":2:1",
+            "ends before </plist>",
+        ),
+        ("ascii.plist", bplist(&[&[0xD1, 1, 2], &[0x51, b'a'], &[0x52, 0xC3, 0xA9]]), "", "holds the byte 0xc3"),
+    ];
+    for (rel, content, at, why) in cases {
+        write_file(&sb.root.join(rel), &content, 0o600);
+        let named = format!("{}{at}", shown(&sb, rel));
+        all_doc_commands_fail(&sb, r, rel, None, EXIT_FAILED, &[&named, why]);
+    }
+}
+
+both_resolvers! {
+    /// THREATS DOC-1: plist structure plistlib refuses is exit 1, unchanged.
+    doc_1_plist_structure_on_disk_is_refused =>
+    doc_1_plist_structure_on_disk_is_refused_openat2, doc_1_plist_structure_on_disk_is_refused_walk
+}
+
+/// THREATS DOC-2 (and CLI-2): a 202-byte binary plist whose arrays each
+/// reference the next one twice, 40 deep (2^41 values once expanded), and
+/// one that contains itself, are exit 1 for every command, naming the file
+/// and the limit, and left unchanged. Under a 256 MiB address-space cap
+/// (`prlimit --as`), `doc get` and `doc set` on the expanding one still end
+/// with that refusal in seconds: the bound is on the decoding, not the
+/// machine (before it, `doc get` aborted on allocation failure under a
+/// 1 GiB cap).
+fn doc_2_expanding_binary_plist_is_refused_under_a_memory_cap(r: Resolver) {
+    let sb = sandbox();
+    let d = dir_of(&sb);
+    let laughs = bplist_laughs(40, 2, &[0x09]);
+    assert_eq!(laughs.len(), 202);
+    write_file(&sb.root.join("laughs.plist"), &laughs, 0o600);
+    write_file(&sb.root.join("cycle.plist"), &bplist(&[&[0xA1, 0x00]]), 0o600);
+    let path = shown(&sb, "laughs.plist");
+    let why = [path.as_str(), "more than 1048576 values and keys", "size limit (1048576 bytes)"];
+    all_doc_commands_fail(&sb, r, "laughs.plist", None, EXIT_FAILED, &why);
+    let cycle = shown(&sb, "cycle.plist");
+    all_doc_commands_fail(&sb, r, "cycle.plist", None, EXIT_FAILED, &[&cycle, "contains itself (a reference cycle)"]);
+    for cmd in [&["get"][..], &["set", "/a", "1"]] {
+        let before = snapshot(sb.tmp());
+        let mut argv = vec![OsString::from("--as=268435456"), GW.into(), "--resolver".into(), resolver_name(r).into()];
+        argv.extend(["doc", cmd[0]].map(OsString::from));
+        argv.extend([d.clone(), "laughs.plist".into()]);
+        argv.extend(cmd[1..].iter().map(OsString::from));
+        let child = Command::new("prlimit")
+            .args(&argv)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn prlimit (util-linux)");
+        let run = finish(child, TIMEOUT, &format!("prlimit {argv:?}"));
+        assert_eq!(run.code, EXIT_FAILED, "{argv:?}: {run:?}");
+        assert!(run.stderr.contains("more than 1048576 values and keys"), "{argv:?}: {run:?}");
+        assert_unchanged_but_lock(&before, &snapshot(sb.tmp()), (cmd[0] == "set").then_some("laughs.plist"), "DOC-2");
+    }
+}
+
+both_resolvers! {
+    /// THREATS DOC-2: an expanding or cyclic binary plist is exit 1, in
+    /// bounded memory, unchanged.
+    doc_2_expanding_binary_plist_is_refused_under_a_memory_cap =>
+    doc_2_expanding_binary_plist_is_refused_under_a_memory_cap_openat2,
+    doc_2_expanding_binary_plist_is_refused_under_a_memory_cap_walk
+}
+
 // -------------------------------------------------------------- CLI-2: input
 
 /// THREATS CLI-2: bad input on the command line or stdin — a VALUE or patch

@@ -638,25 +638,6 @@ fn plist(body: &str) -> Vec<u8> {
     format!("{PLIST_HEAD}{body}\n</plist>\n").into_bytes()
 }
 
-/// A binary plist (`bplist00`) from its objects (1-byte offsets and
-/// references), the first object at the top.
-fn bplist(objects: &[&[u8]]) -> Vec<u8> {
-    let mut out = b"bplist00".to_vec();
-    let mut offsets = Vec::new();
-    for o in objects {
-        offsets.push(u8::try_from(out.len()).unwrap());
-        out.extend_from_slice(o);
-    }
-    let table = out.len() as u64;
-    out.extend_from_slice(&offsets);
-    out.extend_from_slice(&[0; 6]);
-    out.extend_from_slice(&[1, 1]); // offset size, reference size
-    out.extend_from_slice(&(objects.len() as u64).to_be_bytes());
-    out.extend_from_slice(&0u64.to_be_bytes()); // top object
-    out.extend_from_slice(&table.to_be_bytes());
-    out
-}
-
 fn hostile_documents() -> Vec<Hostile> {
     let big_string = format!("{{\"blob\": \"{}\"}}\n", "A".repeat(Limits::DEFAULT_MAX_BYTES as usize));
     let mut invalid_utf8 = b"{\n  \"a\": 1,\n  \"token\": \"".to_vec();
@@ -765,15 +746,20 @@ fn hostile_documents() -> Vec<Hostile> {
 /// where the parser knows them. `update_value` never runs its closure and
 /// leaves the file byte-for-byte and inode-for-inode as it was.
 fn cli_2_hostile_documents_are_refused_and_left_unchanged(r: Resolver) {
+    assert_hostile_refused(r, &hostile_documents(), "CLI-2");
+}
+
+/// Each of `cases`, on disk, is refused by every load path and `update`
+/// with its kind (and line), naming the file, and left as it was.
+fn assert_hostile_refused(r: Resolver, cases: &[Hostile], id: &str) {
     let sb = Sandbox::new();
-    let cases = hostile_documents();
-    for case in &cases {
+    for case in cases {
         put(&sb.root.join(case.name), &case.bytes);
     }
     let out_before = sb.outside_snapshot();
     let root_before = snapshot(&sb.root);
     let root = sb.open(r);
-    for case in &cases {
+    for case in cases {
         let path = sb.root.join(case.name);
         let before = fingerprint(&path);
         let doc = Document::new(&root, case.name).limits(case.limits);
@@ -793,8 +779,8 @@ fn cli_2_hostile_documents_are_refused_and_left_unchanged(r: Resolver) {
         }
         assert_eq!(fingerprint(&path), before, "{}: the file changed", case.name);
     }
-    sb.assert_outside_unchanged(&out_before, "CLI-2");
-    assert_root_unchanged_but_locks(&sb.root, &root_before, "CLI-2: hostile documents are left as they were");
+    sb.assert_outside_unchanged(&out_before, id);
+    assert_root_unchanged_but_locks(&sb.root, &root_before, &format!("{id}: hostile documents are left as they were"));
 }
 
 both_resolvers! {
@@ -803,6 +789,227 @@ both_resolvers! {
     cli_2_hostile_documents_are_refused_and_left_unchanged =>
     cli_2_hostile_documents_are_refused_and_left_unchanged_openat2,
     cli_2_hostile_documents_are_refused_and_left_unchanged_walk
+}
+
+// ============================================================================
+// DOC-1 / DOC-2: plist structure a reference reader refuses; expansion
+// ============================================================================
+
+/// Documents whose structure Python's `plistlib` (expat) refuses and the
+/// plist crate's event stream once read as a value (THREATS DOC-1).
+fn plist_structure_documents() -> Vec<Hostile> {
+    let syntax = |name, bytes: Vec<u8>| hostile(name, bytes, ErrorKind::Syntax, None);
+    let mut no_end = PLIST_HEAD.as_bytes().to_vec();
+    no_end.extend_from_slice(b"<dict>\n<key>token</key>\n<string>a</string>\n</dict>\n");
+    vec![
+        // `{"a": "b"}` to the event stream: two keys in a row.
+        hostile("key-key.plist", plist("<dict>\n<key>a</key>\n<key>b</key>\n</dict>"), ErrorKind::Syntax, Some(6)),
+        syntax("key-in-array.plist", plist("<array><key>a</key></array>")),
+        syntax("key-at-top.plist", plist("<key>a</key>")),
+        syntax("string-as-key.plist", plist("<dict><string>a</string><string>b</string></dict>")),
+        syntax("leaf-holds-element.plist", plist("<array><true><false/></true></array>")),
+        hostile("no-end-plist.plist", no_end, ErrorKind::Syntax, Some(3)),
+        syntax("second-root.plist", [plist("<dict/>"), b"<plist/>\n".to_vec()].concat()),
+        syntax("duplicate-attribute.plist", b"<plist version=\"1\" version=\"2\"><dict/></plist>".to_vec()),
+        syntax("comment-dashes.plist", plist("<!-- a -- b --><dict/>")),
+        syntax("doctype-late.plist", plist("<dict/><!DOCTYPE plist>")),
+        syntax("hex-twice.plist", plist("<dict><key>port</key><integer>0x0x10</integer></dict>")),
+        syntax("binary-ascii-utf8.plist", bplist(&[&[0xD1, 1, 2], &[0x51, b'k'], &[0x52, 0xC3, 0xA9]])),
+    ]
+}
+
+both_resolvers! {
+    /// THREATS DOC-1 (and CLI-2): a plist whose structure a conforming
+    /// reader refuses — a `<key>` outside a dictionary's key position, a
+    /// value at a key position, an element inside a leaf, a missing
+    /// `</plist>`, a second top-level element, a duplicate attribute, `--`
+    /// in a comment, a late DOCTYPE, an integer `0x0x10`, a binary ASCII
+    /// string holding UTF-8 — is refused as `Syntax` by every load path and
+    /// `update`, naming the file (and the line), and left unchanged.
+    doc_1_plist_structure_a_reference_reader_refuses_is_refused =>
+    doc_1_plist_structure_a_reference_reader_refuses_is_refused_openat2,
+    doc_1_plist_structure_a_reference_reader_refuses_is_refused_walk
+}
+
+fn doc_1_plist_structure_a_reference_reader_refuses_is_refused(r: Resolver) {
+    assert_hostile_refused(r, &plist_structure_documents(), "DOC-1");
+}
+
+both_resolvers! {
+    /// THREATS DOC-2 (and CLI-2): a binary plist that expands past what a
+    /// document of the size limit can hold — 2^41 values from 202 bytes,
+    /// a 100-byte string in 14^3 places — and one that contains itself are
+    /// refused (`TooLarge`, `Syntax`) by every load path and `update`, in
+    /// seconds, and left unchanged.
+    doc_2_expanding_and_cyclic_binary_plists_are_refused =>
+    doc_2_expanding_and_cyclic_binary_plists_are_refused_openat2,
+    doc_2_expanding_and_cyclic_binary_plists_are_refused_walk
+}
+
+fn doc_2_expanding_and_cyclic_binary_plists_are_refused(r: Resolver) {
+    let string = [&[0x5F, 0x10, 100][..], &[b'x'; 100]].concat();
+    let mut text = hostile("text-laughs.plist", bplist_laughs(3, 14, &string), ErrorKind::TooLarge, None);
+    text.limits = Limits::new(100_000, 64);
+    let cases = vec![
+        hostile("laughs.plist", bplist_laughs(40, 2, &[0x09]), ErrorKind::TooLarge, None),
+        text,
+        hostile("cycle.plist", bplist(&[&[0xA1, 0x00]]), ErrorKind::Syntax, None),
+        hostile("cycle-2.plist", bplist(&[&[0xA1, 0x01], &[0xD1, 2, 0], &[0x51, b'k']]), ErrorKind::Syntax, None),
+    ];
+    let start = Instant::now();
+    assert_hostile_refused(r, &cases, "DOC-2");
+    // Four load paths and an update per case, in a debug build.
+    assert!(start.elapsed() < Duration::from_secs(120), "took {:?}", start.elapsed());
+}
+
+/// Whether `plistlib` (Python's reference reader, on expat) and gw must
+/// agree on a document.
+enum Verdict {
+    /// Both accept the same value, or both refuse.
+    Agree,
+    /// gw refuses what plistlib reads, for the reason given (an allowed,
+    /// documented difference: gw is stricter).
+    GwStricter(&'static str),
+}
+
+/// THREATS DOC-1: a table of XML and binary plists on which gw and Python's
+/// `plistlib` must agree — accept or refuse, and when both accept, the same
+/// value — or where gw is, by design, stricter (each such row says why, and
+/// is checked to be a refusal by gw of what plistlib reads). No row may be
+/// read by gw and refused by plistlib. Needs `python3`.
+#[test]
+fn doc_1_gw_and_plistlib_agree_on_a_table_of_documents() {
+    use Verdict::*;
+    let x = |body: &str| plist(body);
+    let raw = |b: &[u8]| b.to_vec();
+    let string = [&[0x5F, 0x10, 100][..], &[b'x'; 100]].concat();
+    let table: Vec<(&str, Vec<u8>, Verdict)> = vec![
+        // Accepted by both, the same value.
+        ("agent", x("<dict><key>Label</key><string>ai.gw</string><key>Args</key><array><string>/bin/gw</string><integer>-5</integer><real>0.5</real><true/><false/></array></dict>"), Agree),
+        ("no-plist-root", raw(b"<?xml version=\"1.0\"?>\n<array><integer>+7</integer><integer>0xFF</integer></array>\n"), Agree),
+        ("decl-and-doctype", raw(b"<?xml version = '1.0' encoding='utf-8' standalone='yes' ?>\n<!DOCTYPE plist SYSTEM \"x.dtd\">\n<plist a=\"&amp;&#65;\"><string>a&lt;&#233;&#x1F600;</string></plist>"), Agree),
+        ("comments-pis", x("<dict><key>a<!-- c -->b</key><string>x<?pi y?>z</string></dict><!-- after -->"), Agree),
+        ("crlf", raw(b"<plist>\r\n<string>a\r\nb\rc&#13;</string>\r\n</plist>\r\n"), Agree),
+        ("empty-key-and-string", x("<dict><key/><string/></dict>"), Agree),
+        ("int-limits", x("<array><integer>18446744073709551615</integer><integer>-9223372036854775808</integer><integer>0xffffffffffffffff</integer></array>"), Agree),
+        ("reals", x("<array><real>1.</real><real>.5</real><real>+1.5E+3</real><real>1e-400</real><real>5</real></array>"), Agree),
+        ("binary-dict", bplist(&[&[0xD2, 1, 2, 3, 4], &[0x51, b'k'], &[0x61, 0, 0xE9], &[0x10, 7], &[0xA2, 5, 5], &[0x09]]), Agree),
+        ("binary-shared-small", bplist_laughs(3, 2, &[0x09]), Agree),
+        ("binary-int16", bplist(&[&[&[0x14][..], &[0; 8], &[0x80, 0, 0, 0, 0, 0, 0, 0]].concat()]), Agree),
+        // Refused by both.
+        ("key-key", x("<dict><key>a</key><key>b</key></dict>"), Agree),
+        ("key-in-array", x("<array><key>a</key></array>"), Agree),
+        ("key-at-top", x("<key>a</key>"), Agree),
+        ("key-in-plist", raw(b"<plist><key>a</key><string>b</string></plist>"), Agree),
+        ("string-as-key", x("<dict><string>a</string><string>b</string></dict>"), Agree),
+        ("integer-as-key", x("<dict><integer>1</integer><string>b</string></dict>"), Agree),
+        ("key-without-value", x("<dict><key>a</key></dict>"), Agree),
+        ("no-end-plist", [PLIST_HEAD.as_bytes(), b"<dict/>\n"].concat(), Agree),
+        ("no-end-true", raw(b"<plist><true>"), Agree),
+        ("mismatched-end", raw(b"<plist><array></dict></plist>"), Agree),
+        ("second-root", [plist("<string>a</string>"), b"<plist/>".to_vec()].concat(), Agree),
+        ("text-after-root", [plist("<true/>"), b"x".to_vec()].concat(), Agree),
+        ("nbsp-before-root", "\u{a0}<plist><true/></plist>".as_bytes().to_vec(), Agree),
+        ("reference-before-root", raw(b"&#32;<plist><true/></plist>"), Agree),
+        ("duplicate-attribute", raw(b"<plist version=\"1\" version=\"2\"><true/></plist>"), Agree),
+        ("attribute-without-value", raw(b"<plist version><true/></plist>"), Agree),
+        ("unquoted-attribute", raw(b"<plist version=1><true/></plist>"), Agree),
+        ("attribute-unknown-entity", raw(b"<plist version=\"&x;\"><true/></plist>"), Agree),
+        ("attribute-control-reference", raw(b"<plist version=\"&#1;\"><true/></plist>"), Agree),
+        ("comment-dashes", raw(b"<plist><!-- a -- b --><true/></plist>"), Agree),
+        ("comment-three-dashes", raw(b"<plist><!-- a ---><true/></plist>"), Agree),
+        ("comment-control", raw(b"<plist><!-- \x01 --><true/></plist>"), Agree),
+        ("pi-without-target", raw(b"<plist><? a?><true/></plist>"), Agree),
+        ("doctype-late", raw(b"<plist><true/><!DOCTYPE plist></plist>"), Agree),
+        ("doctype-twice", raw(b"<!DOCTYPE plist><!DOCTYPE plist><plist><true/></plist>"), Agree),
+        ("doctype-lowercase", raw(b"<!doctype plist><plist><true/></plist>"), Agree),
+        ("doctype-public-without-system", raw(b"<!DOCTYPE plist PUBLIC \"x\"><plist><true/></plist>"), Agree),
+        ("doctype-internal-subset", raw(b"<!DOCTYPE plist [<!ENTITY e \"x\">]><plist><string>&e;</string></plist>"), Agree),
+        ("declaration-unknown", raw(b"<?xml version=\"1.0\" foo=\"bar\"?><plist><true/></plist>"), Agree),
+        ("declaration-without-version", raw(b"<?xml encoding=\"UTF-8\"?><plist><true/></plist>"), Agree),
+        ("declaration-late", raw(b" <?xml version=\"1.0\"?><plist><true/></plist>"), Agree),
+        ("hex-twice", x("<integer>0x0x10</integer>"), Agree),
+        ("hex-plus", x("<integer>0x+10</integer>"), Agree),
+        ("real-empty", x("<real></real>"), Agree),
+        ("surrogate-reference", x("<string>&#xD800;</string>"), Agree),
+        ("raw-nul", x("<string>a\u{0}b</string>"), Agree),
+        ("lt-in-text", x("<string>a < b</string>"), Agree),
+        ("binary-ascii-utf8", bplist(&[&[0x52, 0xC3, 0xA9]]), Agree),
+        ("binary-utf16-lone-surrogate", bplist(&[&[0x61, 0xD8, 0x00]]), Agree),
+        ("binary-top-out-of-range", { let mut b = bplist(&[&[0x09]]); let n = b.len(); b[n - 9] = 5; b }, Agree),
+        // gw is stricter, by design.
+        ("duplicate-key", x("<dict><key>a</key><true/><key>a</key><false/></dict>"), GwStricter("duplicate keys: plistlib keeps the last (DuplicateKey)")),
+        ("binary-duplicate-key", bplist(&[&[0xD2, 1, 1, 2, 2], &[0x51, b'a'], &[0x09]]), GwStricter("duplicate keys (DuplicateKey)")),
+        ("data", x("<data>AAAA</data>"), GwStricter("<data> is not mapped (Unsupported)")),
+        ("date", x("<date>2024-01-01T00:00:00Z</date>"), GwStricter("<date> is not mapped (Unsupported)")),
+        ("empty-plist", x(""), GwStricter("a plist without a value is None to plistlib")),
+        ("nested-plist", x("<array><plist><true/></plist></array>"), GwStricter("<plist> only at the top")),
+        ("leaf-holds-element", x("<array><true><false/></true></array>"), GwStricter("an element inside a leaf (plistlib: [False, True])")),
+        ("unknown-element", x("<array><foo/></array>"), GwStricter("elements plists do not have (plistlib ignores them)")),
+        ("text-in-array", x("<array>x<true/></array>"), GwStricter("text between values (plistlib ignores it)")),
+        ("text-in-true", x("<true>x</true>"), GwStricter("text in <true> (plistlib ignores it)")),
+        ("cdata", x("<string><![CDATA[x]]></string>"), GwStricter("CDATA (the plist crate's reader drops it)")),
+        ("int-space", x("<integer> 5 </integer>"), GwStricter("whitespace in a number (Python's int() strips it)")),
+        ("int-upper-hex", x("<integer>0X10</integer>"), GwStricter("`0X` hex (the plist crate reads only `0x`)")),
+        ("int-reference", x("<integer>&#x31;</integer>"), GwStricter("a reference inside <integer>")),
+        ("int-too-large", x("<integer>18446744073709551616</integer>"), GwStricter("integers beyond 64 bits")),
+        ("real-underscore", x("<real>1_0.5</real>"), GwStricter("`_` in a real (Python's float() takes it)")),
+        ("real-nan", x("<real>nan</real>"), GwStricter("non-finite reals (JSON has none)")),
+        ("empty-key-then-key", x("<dict><key></key><key>b</key><true/></dict>"), GwStricter("plistlib's `if self.current_key` lets an empty key be overwritten")),
+        ("binary-cycle", bplist(&[&[0xA1, 0x00]]), GwStricter("reference cycles (plistlib builds a cyclic list)")),
+        ("binary-laughs", bplist_laughs(40, 2, &[0x09]), GwStricter("expansion past the size limit (plistlib shares the objects)")),
+        ("binary-text-laughs", bplist_laughs(4, 14, &string), GwStricter("text expansion past the size limit")),
+        ("binary-non-string-key", bplist(&[&[0xD1, 1, 2], &[0x10, 1], &[0x09]]), GwStricter("non-string keys")),
+        ("binary-null", bplist(&[&[0x00]]), GwStricter("null (a plist has none)")),
+        ("binary-ascii-unreachable", bplist(&[&[0x09], &[0x51, 0x80]]), GwStricter("every ASCII string object is checked, reachable or not")),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut argv = Vec::new();
+    for (i, (name, bytes, verdict)) in table.iter().enumerate() {
+        let path = dir.path().join(format!("{i:03}-{name}.plist"));
+        std::fs::write(&path, bytes).unwrap();
+        // plistlib's value is compared only where both must agree (a
+        // shared-reference bomb must not be expanded by `json.dumps`).
+        argv.push(format!("{}={}", matches!(verdict, Agree) as u8, path.display()));
+    }
+    let script = "import json, plistlib, sys\n\
+                  for arg in sys.argv[1:]:\n\
+                  \x20   want, path = arg.split('=', 1)\n\
+                  \x20   data = open(path, 'rb').read()\n\
+                  \x20   fmt = plistlib.FMT_BINARY if data.startswith(b'bplist00') else plistlib.FMT_XML\n\
+                  \x20   try:\n\
+                  \x20       v = plistlib.loads(data, fmt=fmt)\n\
+                  \x20       out = {'ok': True, 'value': json.loads(json.dumps(v)) if want == '1' else None}\n\
+                  \x20   except Exception as e:\n\
+                  \x20       out = {'ok': False, 'error': type(e).__name__ + ': ' + str(e)}\n\
+                  \x20   print(json.dumps(out))\n";
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(&argv)
+        .output()
+        .expect("run python3 (install the Debian package `python3`)");
+    assert!(out.status.success(), "python3 failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let answers: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(answers.len(), table.len());
+    for ((name, bytes, verdict), py) in table.iter().zip(&answers) {
+        let gw = gw_persist::parse_plist(bytes, &Limits::default());
+        let py_ok = py["ok"].as_bool().unwrap();
+        match verdict {
+            Agree => match &gw {
+                Ok(v) => {
+                    assert!(py_ok, "{name}: gw read {v} where plistlib refuses: {}", py["error"]);
+                    assert_eq!(v, &py["value"], "{name}: gw and plistlib read different values");
+                }
+                Err(e) => assert!(!py_ok, "{name}: gw refuses ({e}) what plistlib reads as {}", py["value"]),
+            },
+            GwStricter(why) => {
+                assert!(py_ok, "{name} ({why}): the row says plistlib reads it, but: {}", py["error"]);
+                assert!(gw.is_err(), "{name} ({why}): gw must refuse it, read {:?}", gw.unwrap());
+            }
+        }
+    }
 }
 
 /// THREATS CLI-2: an `update` whose closure fails, or returns what the

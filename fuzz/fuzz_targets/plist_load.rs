@@ -1,13 +1,26 @@
 //! Fuzz target: the strict plist loader, `gw_persist::parse_plist`, on
 //! arbitrary bytes (XML and binary `bplist00`), under three limits (the
-//! defaults; tiny size and depth; no size limit and a depth above the
-//! ceiling).
+//! defaults; tiny size and depth; 64 KiB and a depth above the ceiling).
 //!
 //! Properties:
 //! - it never panics;
 //! - a refusal is `Syntax`, `DuplicateKey`, `TooDeep`, `TooLarge` or
-//!   `Unsupported`; `TooLarge` exactly when the input is over the size limit;
-//!   a byte-order mark is always refused; a position, when given, is 1-based;
+//!   `Unsupported`; `TooLarge` when the input is over the size limit, and
+//!   otherwise only for a binary plist whose expansion (an independent
+//!   model of its object graph, `common/bplist_graph.rs`, counted without
+//!   expanding it) holds more values and keys than the size limit has bytes
+//!   or more text than one and a half times it (THREATS DOC-2); a byte-order
+//!   mark is always refused; a position, when given, is 1-based;
+//! - binary plists, differential against that model and the plist crate's
+//!   own `plist::Value` reader (independent of gw's checks): gw never
+//!   accepts a graph with a cycle, a duplicate or non-string key, an ASCII
+//!   string object holding a byte above 0x7F, or an expansion over the
+//!   budget or the depth limit; a refusal naming a cycle, an ASCII string or
+//!   the decoded size is backed by the model; and a document the model can
+//!   read (no cycle, at most 2^16 values) that `plist::Value` reads to a
+//!   value gw maps is refused only for one of those documented reasons (a
+//!   duplicate key — `plist::Value` keeps the last —, a non-ASCII byte, the
+//!   budget, the depth);
 //! - an accepted value nests no deeper than the limit, and the plist crate's
 //!   own `plist::Value` reader (a different builder over the same events,
 //!   given the same line-end normalized text; it keeps the last of duplicate
@@ -17,9 +30,13 @@
 //!   XML parser (roxmltree: entities, CDATA, line-end normalization, with a
 //!   strict plist reading of its tree), and declares no encoding but UTF-8:
 //!   no document may mean one thing to gw and another to plutil, launchd or
-//!   plistlib (a CDATA section gw dropped once hid a duplicate key). A
-//!   document that parser refuses is not held against gw (no second reading
-//!   exists);
+//!   plistlib (a CDATA section gw dropped once hid a duplicate key). gw
+//!   accepts no document that parser refuses as XML or as a plist (a `<key>`
+//!   outside a dictionary's key position, a value at a key position, an
+//!   element inside a leaf: THREATS DOC-1). Allowed differences, one way
+//!   only (gw refuses, the model reads): everything gw refuses as readers
+//!   disagreeing on it, integers other than `[+-]digits` or `0x` and hex
+//!   digits in plain text, text or markup inside `<true>`/`<false>`;
 //! - round trip: `to_plist_bytes` → `parse_plist` gives the value back
 //!   (refused as `Unsupported` only when a string holds a character XML
 //!   cannot, which a binary plist can carry), and so does `to_json_bytes` →
@@ -33,6 +50,9 @@ use std::io::Cursor;
 use gw_persist::{ErrorKind, Limits, parse_json, parse_plist, to_json_bytes, to_plist_bytes};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Number, Value};
+
+#[path = "common/bplist_graph.rs"]
+mod bplist_graph;
 
 fn depth(v: &Value) -> usize {
     match v {
@@ -157,9 +177,7 @@ fn leaf_text(n: roxmltree::Node) -> Result<String, String> {
 /// Why the model has no value for a document.
 enum Miss {
     /// plist readers refuse it: a `<key>` where a value belongs, a value
-    /// where a key belongs. (gw reads these: the plist crate's event stream
-    /// does not tell `<key>` from `<string>`. No second reading exists, so
-    /// that leniency is tolerated here.)
+    /// where a key belongs (THREATS DOC-1: gw must refuse it too).
     Refused,
     /// Readers see something gw must refuse.
     Differs(String),
@@ -200,7 +218,10 @@ fn node_value(text: &str, n: roxmltree::Node, depth: usize) -> Result<Value, Mis
             // this parser read.
             let s = leaf_text(n)?;
             let v = match s.strip_prefix("0x") {
-                Some(hex) => u64::from_str_radix(hex.trim_start_matches("0x"), 16).ok().map(Value::from),
+                Some(hex) if hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    u64::from_str_radix(hex, 16).ok().map(Value::from)
+                }
+                Some(_) => None,
                 None => s.parse::<i64>().ok().map(Value::from).or_else(|| s.parse::<u64>().ok().map(Value::from)),
             };
             v.ok_or_else(|| format!("integer {s:?}"))?
@@ -226,6 +247,9 @@ fn check(data: &[u8], limits: Limits) {
     if std::env::var_os("GW_FUZZ_DEBUG").is_some() {
         eprintln!("{limits:?} -> {result:?}");
     }
+    if data.starts_with(b"bplist00") {
+        check_binary(data, limits, &result);
+    }
     match result {
         Ok(value) => {
             assert!(!too_large, "accepted over the size limit");
@@ -235,7 +259,7 @@ fn check(data: &[u8], limits: Limits) {
 
             if !data.starts_with(b"bplist00") {
                 match model(data) {
-                    Model::Refused => {}
+                    Model::Refused => panic!("accepted XML a conforming reader refuses (DOC-1): {data:?} as {value:?}"),
                     Model::Value(v) => assert_eq!(value, v, "an XML reader sees another value in {data:?}"),
                     Model::Differs(why) => panic!("accepted, but an XML reader sees: {why}; gw read {value:?}"),
                 }
@@ -284,7 +308,9 @@ fn check(data: &[u8], limits: Limits) {
                 ),
                 "unexpected refusal kind {kind:?}: {err}"
             );
-            assert_eq!(kind == ErrorKind::TooLarge, too_large, "TooLarge iff over the size limit: {err}");
+            if too_large || !data.starts_with(b"bplist00") {
+                assert_eq!(kind == ErrorKind::TooLarge, too_large, "TooLarge iff over the size limit: {err}");
+            }
             if data.starts_with(b"\xEF\xBB\xBF") && !too_large {
                 assert_eq!(kind, ErrorKind::Syntax, "a BOM refused as {kind:?}: {err}");
             }
@@ -295,8 +321,49 @@ fn check(data: &[u8], limits: Limits) {
     }
 }
 
+/// THREATS DOC-1/DOC-2 on a binary plist: gw's verdict against the
+/// independent graph model and `plist::Value` (see the module doc).
+fn check_binary(data: &[u8], limits: Limits, result: &gw_persist::Result<Value>) {
+    let Some(m) = bplist_graph::expansion(data) else { return };
+    let max_nodes = u128::from(limits.max_bytes);
+    let max_text = max_nodes + max_nodes / 2;
+    let over = m.nodes > max_nodes || m.text > max_text;
+    let depth_limit = limits.max_depth.min(Limits::MAX_DEPTH_CEILING);
+    match result {
+        Ok(value) => {
+            assert!(!m.cycle, "accepted a binary plist with a reference cycle: {data:?}");
+            assert!(!m.duplicate_key && !m.non_string_key, "accepted a dictionary key gw refuses: {m:?}");
+            assert!(!m.non_ascii, "accepted an ASCII string object with a byte above 0x7F: {data:?}");
+            assert!(!over, "accepted an expansion over the budget ({max_nodes} values): {m:?}");
+            assert_eq!(depth(value), m.depth, "gw and the model nest differently: {m:?}");
+        }
+        Err(e) => {
+            let text = e.to_string();
+            if e.kind() == ErrorKind::TooLarge && data.len() as u64 <= limits.max_bytes {
+                assert!(over, "refused as too large, but the model expands to {m:?}: {text}");
+                assert!(text.contains("decoded value"), "{text}");
+            }
+            if text.contains("reference cycle") {
+                assert!(m.cycle, "refused a cycle the model does not see: {text}");
+            }
+            if text.contains("ASCII string object") {
+                assert!(m.non_ascii, "refused an ASCII string the model finds ASCII: {text}");
+            }
+            if !m.cycle && m.nodes <= 1 << 16 && data.len() as u64 <= limits.max_bytes {
+                let plain = plist::Value::from_reader(Cursor::new(data)).ok();
+                if let Some(json) = plain.as_ref().and_then(plain_to_json) {
+                    let explained = m.duplicate_key || m.non_ascii || over || depth(&json) > depth_limit;
+                    assert!(explained, "refused ({text}) a binary plist plist::Value reads as {json}: {m:?}");
+                }
+            }
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     check(data, Limits::default());
     check(data, Limits::new(512, 2));
-    check(data, Limits::new(u64::MAX, usize::MAX));
+    // A size limit (without one, a binary plist's expansion has no bound
+    // either, by design) and a depth above the ceiling.
+    check(data, Limits::new(1 << 16, usize::MAX));
 });

@@ -454,3 +454,34 @@ pub fn report<T>(res: &gw_anchor::Result<T>) -> String {
         Err(e) => format!("{} {}", e.kind().as_str(), e.raw_os_error().unwrap_or(0)),
     }
 }
+
+/// A binary plist (`bplist00`) from its objects (1-byte offsets and
+/// references), the first object at the top.
+pub fn bplist(objects: &[&[u8]]) -> Vec<u8> {
+    let mut out = b"bplist00".to_vec();
+    let mut offsets = Vec::new();
+    for o in objects {
+        offsets.push(u8::try_from(out.len()).unwrap());
+        out.extend_from_slice(o);
+    }
+    let table = out.len() as u64;
+    out.extend_from_slice(&offsets);
+    out.extend_from_slice(&[0; 6]);
+    out.extend_from_slice(&[1, 1]); // offset size, reference size
+    out.extend_from_slice(&(objects.len() as u64).to_be_bytes());
+    out.extend_from_slice(&0u64.to_be_bytes()); // top object
+    out.extend_from_slice(&table.to_be_bytes());
+    out
+}
+
+/// A binary plist "billion laughs" (THREATS DOC-2): `depth` arrays, each
+/// referencing the next one `width` times (1 to 14), then `leaf` —
+/// `(width^(depth+1) - 1) / (width - 1)` values once expanded, from a file
+/// of a few hundred bytes at most.
+pub fn bplist_laughs(depth: u8, width: u8, leaf: &[u8]) -> Vec<u8> {
+    assert!((1..=14).contains(&width), "a width of 15 or more needs a length byte");
+    let arrays: Vec<Vec<u8>> = (0..depth).map(|i| [vec![0xA0 | width], vec![i + 1; width.into()]].concat()).collect();
+    let mut objects: Vec<&[u8]> = arrays.iter().map(Vec::as_slice).collect();
+    objects.push(leaf);
+    bplist(&objects)
+}

@@ -20,7 +20,9 @@ pub enum ErrorKind {
     DuplicateKey,
     /// Nesting is deeper than the limit.
     TooDeep,
-    /// The document is larger than the limit (checked before parsing).
+    /// The document is larger than the limit (checked before parsing), or a
+    /// binary plist decodes to more than a document of that size can hold
+    /// (shared references, THREATS DOC-2).
     TooLarge,
     /// A value the format cannot hold (`null` in a plist; plist `<data>`,
     /// `<date>` or UID values, which gw documents do not map).
