@@ -553,6 +553,7 @@ fn doctor_tour(t: &mut Tour, base: &std::path::Path, policy: &Policy) -> Result<
     let dead = leases.join("demo-worker.json");
     t.say("planted: root.key made 0644, a temp file of an interrupted write, a lease of a dead process");
     let opts = Options {
+        openclaw: None,
         home: Some(home_path),
         home_error: None,
         profile: None,

@@ -28,6 +28,16 @@ pub(crate) struct DoctorArgs {
     /// cap is a high finding (exit 3): the rest was not audited.
     #[arg(long, value_name = "N", default_value_t = doctor::MAX_ENTRIES)]
     pub(crate) max_entries: usize,
+    /// Audit an OpenClaw installation instead of the gw home: its state
+    /// directory (DIR, default $OPENCLAW_STATE_DIR, else ~/.openclaw) and what
+    /// OpenClaw 2026.9.6 does not check — a symlinked state directory or
+    /// `state/` subdirectory (it would create its database of device keys and
+    /// tokens where the link points), owners and modes of openclaw.json and
+    /// the SQLite files, its log directory in the shared /tmp, and who holds
+    /// the configured port. Read-only: nothing is written, the database is not
+    /// opened.
+    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    pub(crate) openclaw: Option<Option<PathBuf>>,
     /// Do not read the kernel's fs.protected_* settings.
     #[arg(long, hide = true)]
     pub(crate) skip_kernel: bool,
@@ -41,7 +51,15 @@ pub(crate) fn run(args: DoctorArgs, profile: Option<&str>, policy: &Policy, out:
             Err(e) => (None, Some(format!("{} (fix: {})", e.message(), e.fix().unwrap_or("set GW_HOME")))),
         },
     };
+    let openclaw = match args.openclaw {
+        None => None,
+        Some(Some(dir)) => Some(dir),
+        Some(None) => Some(doctor::openclaw_state_dir().ok_or_else(|| {
+            CliError::usage("doctor", "no OpenClaw state directory: neither OPENCLAW_STATE_DIR nor HOME is set")
+        })?),
+    };
     let opts = Options {
+        openclaw,
         home,
         home_error,
         profile: profile.map(str::to_owned),

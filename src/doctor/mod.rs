@@ -25,9 +25,11 @@
 
 mod files;
 pub(crate) use files::MAX_ENTRIES;
+pub(crate) use openclaw::default_state_dir as openclaw_state_dir;
 mod kernel;
 mod keyring;
 mod leases;
+mod openclaw;
 mod ports;
 
 use std::fmt::Write as _;
@@ -80,6 +82,8 @@ pub(crate) struct Finding {
 /// What to audit.
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
+    /// Audit this OpenClaw state directory instead of the gw home.
+    pub(crate) openclaw: Option<PathBuf>,
     /// The home (`None`: it could not be determined; see `home_error`).
     pub(crate) home: Option<PathBuf>,
     /// Why the home could not be determined.
@@ -192,6 +196,13 @@ pub(crate) fn audit(opts: &Options, policy: &Policy) -> Report {
     let mut report = Report { home: opts.home.clone(), ..Report::default() };
     // The keyring probes may wait on a D-Bus call: start them first, in the
     // background, and collect them at the end.
+    if let Some(state) = &opts.openclaw {
+        openclaw::audit(state, policy, &mut report);
+        if opts.kernel {
+            kernel::audit(&mut report);
+        }
+        return report;
+    }
     let probes = opts.keyring_probe.then(keyring::start_probes);
     match (&opts.home, &opts.home_error) {
         (Some(home), _) => files::audit_home(home, opts.profile.as_deref(), opts.max_entries, policy, &mut report),
