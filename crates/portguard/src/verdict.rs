@@ -164,10 +164,27 @@ mod linux {
         }
     }
 
-    fn name_foreign(foreign: &mut [Listener], opts: &Options) {
-        if opts.identify_foreign {
-            crate::name_holders(foreign, Instant::now() + opts.timeout);
-        }
+    /// `l` as held by `pid`, with its command name when `opts` asks for it.
+    fn held_by(l: &Listener, pid: u32, opts: &Options) -> Listener {
+        let command = opts.identify_foreign.then(|| process::command_of(pid));
+        Listener { pid: Some(pid), command, ..l.clone() }
+    }
+
+    #[cfg(test)]
+    thread_local! {
+        /// Test seam: runs between the /proc search and the re-check of the
+        /// pinned process (a test replaces the process there).
+        pub(crate) static AFTER_SEARCH: std::cell::RefCell<Option<Box<dyn FnMut()>>> =
+            std::cell::RefCell::new(None);
+    }
+
+    fn after_search() {
+        #[cfg(test)]
+        AFTER_SEARCH.with(|h| {
+            if let Some(f) = h.borrow_mut().as_mut() {
+                f();
+            }
+        });
     }
 
     /// The verdict and, when Owned, the pin (still valid) for a follow-up.
@@ -193,10 +210,12 @@ mod linux {
             return (Verdict::NotOwned { reason, foreign: Vec::new() }, None);
         }
         let wanted: HashSet<u64> = ls.iter().map(|l| l.inode).collect();
-        let search = match process::search(&pin, expected.includes_descendants(), &wanted, deadline) {
-            Ok(s) => s,
+        let uids: HashSet<u32> = ls.iter().map(|l| l.uid).collect();
+        let att = match process::attribute(&pin, expected.includes_descendants(), &wanted, &uids, deadline) {
+            Ok(a) => a,
             Err(f) => return (from_fail(f), None),
         };
+        after_search();
         // The search read /proc/PID of whatever had the pid: only valid if the
         // pinned process is still alive with the same start time now.
         if let Err(f) = pin.still_same() {
@@ -205,47 +224,54 @@ mod linux {
         if process::timed_out(deadline) {
             return (Verdict::Unknown { reason: format!("timed out after {:?}", opts.timeout) }, None);
         }
-        let mut foreign = Vec::new();
+        let mut shared = Vec::new(); // held by the tree and by an outsider
+        let mut foreign = Vec::new(); // held by outsiders only
+        let mut unheld = Vec::new(); // held by no process we can see
         let mut uid_problems = Vec::new();
         for l in &mut ls {
-            l.pid = search.found.get(&l.inode).copied();
-            match expected.get_uid() {
-                Some(u) if l.uid != u => uid_problems.push(format!("{} has uid {}, expected {u}", l.addr, l.uid)),
-                _ => {}
+            l.pid = att.found.get(&l.inode).copied();
+            if let Some(u) = expected.get_uid()
+                && l.uid != u
+            {
+                uid_problems.push(format!("{} has uid {}, expected {u}", l.addr, l.uid));
             }
-            if l.pid.is_none() {
-                foreign.push(l.clone());
+            let outsiders: Vec<Listener> =
+                att.outside.iter().filter(|(i, _)| *i == l.inode).map(|(_, p)| held_by(l, *p, opts)).collect();
+            match (l.pid, outsiders.is_empty()) {
+                (Some(_), true) => {}
+                (Some(_), false) => shared.extend(outsiders),
+                (None, false) => foreign.extend(outsiders),
+                (None, true) => unheld.push(l.clone()),
             }
         }
-        if foreign.is_empty() && uid_problems.is_empty() {
+        let definite = !shared.is_empty() || !foreign.is_empty() || !uid_problems.is_empty();
+        if !definite && let Some(unseen) = &att.unseen {
+            let what = if unheld.is_empty() {
+                format!("{} held by {}, but other holders cannot be ruled out", addrs(&ls), whose(expected))
+            } else {
+                format!("{} not found in {}", addrs(&unheld), whose(expected))
+            };
+            return (Verdict::Unknown { reason: format!("port {port}: {what}: {unseen}") }, None);
+        }
+        if !definite && unheld.is_empty() {
             return (Verdict::Owned { pid: pin.pid, listeners: ls }, Some(pin));
         }
-        if !foreign.is_empty() {
-            if let Some(blind) = &search.blind {
-                let reason = format!(
-                    "port {port}: {} not found in {} and part of the tree could not be inspected: {blind}",
-                    addrs(&foreign),
-                    whose(expected)
-                );
-                return (Verdict::Unknown { reason }, None);
-            }
-            if process::proc_hides_processes() {
-                let reason = format!(
-                    "port {port}: {} not found in {} and /proc hides processes (hidepid)",
-                    addrs(&foreign),
-                    whose(expected)
-                );
-                return (Verdict::Unknown { reason }, None);
-            }
-        }
-        name_foreign(&mut foreign, opts);
         let mut parts = Vec::new();
-        if !foreign.is_empty() {
-            let list: Vec<String> = foreign.iter().map(Listener::to_string).collect();
+        if !foreign.is_empty() || !unheld.is_empty() {
+            let list: Vec<String> = foreign.iter().chain(&unheld).map(Listener::to_string).collect();
             parts.push(format!("listener {} not held by {}", list.join("; "), whose(expected)));
+        }
+        for s in &shared {
+            parts.push(format!(
+                "listener {} is also held by a process outside {} (it can accept the connections): {s}",
+                s.addr,
+                whose(expected)
+            ));
         }
         parts.extend(uid_problems);
         let reason = format!("port {port}: {}", parts.join("; "));
+        foreign.extend(shared);
+        foreign.extend(unheld);
         (Verdict::NotOwned { reason, foreign }, None)
     }
 
@@ -313,24 +339,34 @@ mod linux {
                 foreign: Vec::new(),
             }));
         }
+        // The same rule as for the listeners (PORT-6): every holder of the
+        // accepted socket that we can see is in the tree.
         let wanted = HashSet::from([server.inode]);
-        let search = match process::search(&pin, expected.includes_descendants(), &wanted, deadline) {
-            Ok(s) => s,
-            Err(f) => return Err(ConnectError::Refused(from_fail(f))),
-        };
+        let att =
+            match process::attribute(&pin, expected.includes_descendants(), &wanted, &HashSet::from([server.uid]), deadline)
+            {
+                Ok(a) => a,
+                Err(f) => return Err(ConnectError::Refused(from_fail(f))),
+            };
         if let Err(f) = pin.still_same() {
             return Err(ConnectError::Refused(from_fail(f)));
         }
-        if !search.found.contains_key(&server.inode) {
-            if let Some(blind) = search.blind {
-                return Err(refused_unknown(format!("the accepted socket is not in the visible tree: {blind}")));
-            }
-            let mut holder =
-                vec![Listener { addr: server.local, inode: server.inode, uid: server.uid, pid: None, command: None }];
-            name_foreign(&mut holder, opts);
+        let accepted = Listener { addr: server.local, inode: server.inode, uid: server.uid, pid: None, command: None };
+        if let Some(&(_, pid)) = att.outside.first() {
+            let holder = held_by(&accepted, pid, opts);
+            let how = if att.found.contains_key(&server.inode) { "is also held by" } else { "was accepted by" };
             return Err(ConnectError::Refused(Verdict::NotOwned {
-                reason: format!("the connection to {peer} was accepted by {} outside {}", holder[0], whose(expected)),
-                foreign: holder,
+                reason: format!("the connection to {peer} {how} {holder}, outside {}", whose(expected)),
+                foreign: vec![holder],
+            }));
+        }
+        if let Some(unseen) = att.unseen {
+            return Err(refused_unknown(format!("the accepted socket of {local} -> {peer}: {unseen}")));
+        }
+        if !att.found.contains_key(&server.inode) {
+            return Err(ConnectError::Refused(Verdict::NotOwned {
+                reason: format!("the connection to {peer} was accepted by {accepted} outside {}", whose(expected)),
+                foreign: vec![accepted],
             }));
         }
         Ok((stream, verdict))
