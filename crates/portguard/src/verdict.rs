@@ -156,6 +156,11 @@ mod linux {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn from_fail_for_tests(f: Fail) -> Verdict {
+        from_fail(f)
+    }
+
     fn whose(e: &Expected) -> String {
         if e.includes_descendants() {
             format!("pid {} or its descendants", e.get_pid())
@@ -201,7 +206,7 @@ mod linux {
             Ok(p) => p,
             Err(f) => return (from_fail(f), None),
         };
-        let mut ls = match crate::listeners_until(port, opts.source, deadline) {
+        let ls = match crate::listeners_until(port, opts.source, deadline) {
             Ok(ls) => ls,
             Err(e) => return (Verdict::Unknown { reason: format!("cannot list the listeners: {e}") }, None),
         };
@@ -224,6 +229,23 @@ mod linux {
         if process::timed_out(deadline) {
             return (Verdict::Unknown { reason: format!("timed out after {:?}", opts.timeout) }, None);
         }
+        let verdict = decide(port, expected, ls, &att, opts, pin.pid);
+        let pin = verdict.is_owned().then_some(pin);
+        (verdict, pin)
+    }
+
+    /// The verdict from the listeners and who holds them (PORT-6): Owned
+    /// only when every listener is held by the tree, no visible outsider
+    /// holds one, and no unseen process could; a definite foreign holder or
+    /// wrong uid is NotOwned even when something is unseen.
+    pub(crate) fn decide(
+        port: u16,
+        expected: &Expected,
+        mut ls: Vec<Listener>,
+        att: &process::Attribution,
+        opts: &Options,
+        pid: u32,
+    ) -> Verdict {
         let mut shared = Vec::new(); // held by the tree and by an outsider
         let mut foreign = Vec::new(); // held by outsiders only
         let mut unheld = Vec::new(); // held by no process we can see
@@ -251,10 +273,10 @@ mod linux {
             } else {
                 format!("{} not found in {}", addrs(&unheld), whose(expected))
             };
-            return (Verdict::Unknown { reason: format!("port {port}: {what}: {unseen}") }, None);
+            return Verdict::Unknown { reason: format!("port {port}: {what}: {unseen}") };
         }
         if !definite && unheld.is_empty() {
-            return (Verdict::Owned { pid: pin.pid, listeners: ls }, Some(pin));
+            return Verdict::Owned { pid, listeners: ls };
         }
         let mut parts = Vec::new();
         if !foreign.is_empty() || !unheld.is_empty() {
@@ -272,7 +294,7 @@ mod linux {
         let reason = format!("port {port}: {}", parts.join("; "));
         foreign.extend(shared);
         foreign.extend(unheld);
-        (Verdict::NotOwned { reason, foreign }, None)
+        Verdict::NotOwned { reason, foreign }
     }
 
     fn addrs(ls: &[Listener]) -> String {
@@ -374,5 +396,166 @@ mod linux {
 
     fn refused_unknown(reason: String) -> ConnectError {
         ConnectError::Refused(Verdict::Unknown { reason })
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    //! The library rule "only `is_owned` lets a secret through": every path
+    //! that produces `Unknown` yields a verdict for which `is_owned()` is
+    //! false, and the re-check of the pinned process after the search.
+
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader};
+    use std::net::SocketAddr;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::linux::{AFTER_SEARCH, decide, verify_linux};
+    use super::*;
+    use crate::process::Attribution;
+    use crate::{Expected, Options, Source};
+
+    fn assert_unknown(v: &Verdict, what: &str) {
+        assert!(matches!(v, Verdict::Unknown { .. }), "{what}: {v:?}");
+        assert!(!v.is_owned(), "{what}: Unknown must not count as owned");
+        assert_eq!(v.as_str(), "unknown", "{what}");
+        assert!(v.fix_hint().is_some(), "{what}");
+    }
+
+    fn opts(timeout: Duration) -> Options {
+        Options { source: Source::Netlink, timeout, identify_foreign: true }
+    }
+
+    /// A python3 child listening on 127.0.0.1 (its pid, its port).
+    fn listener_child(accept: bool) -> (Child, u16) {
+        let code = format!(
+            "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen()\n\
+             print(s.getsockname()[1],flush=True)\n{}",
+            if accept { "while True:\n  c,_=s.accept()\n  time.sleep(60)" } else { "time.sleep(120)" }
+        );
+        let mut child = Command::new("python3")
+            .args(["-c", &code])
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        (child, line.trim().parse().unwrap())
+    }
+
+    fn listener(port: u16, pid: Option<u32>) -> Listener {
+        Listener { addr: SocketAddr::from(([127, 0, 0, 1], port)), inode: 77, uid: 0, pid, command: None }
+    }
+
+    #[test]
+    fn only_owned_is_owned() {
+        assert!(Verdict::Owned { pid: 1, listeners: Vec::new() }.is_owned());
+        assert!(!Verdict::NotOwned { reason: "x".into(), foreign: Vec::new() }.is_owned());
+        assert_unknown(&Verdict::Unknown { reason: "x".into() }, "constructed");
+        assert_unknown(&from_fail_unknown(), "a check that could not tell");
+    }
+
+    fn from_fail_unknown() -> Verdict {
+        // `Fail::Unknown` (permission denied on the pinned process, an
+        // incomplete /proc scan, a tree too large, pidfd/poll errors) maps to
+        // Unknown through the one conversion every path uses.
+        super::linux::from_fail_for_tests(crate::process::Fail::Unknown("cannot tell".into()))
+    }
+
+    /// The decision from who holds what: each Unknown outcome (a possible
+    /// unseen holder with every listener held by the tree, or with a
+    /// listener found nowhere) is not owned; definite answers stay definite.
+    #[test]
+    fn unseen_holders_make_unknown_never_owned() {
+        let e = Expected::pid(10);
+        let o = opts(Duration::from_secs(1));
+        let held = Attribution { found: HashMap::from([(77, 10)]), ..Attribution::default() };
+        assert!(decide(1, &e, vec![listener(1, None)], &held, &o, 10).is_owned());
+        let unseen = Some("process 99 (uid 0) could hold it".to_owned());
+        let v = decide(1, &e, vec![listener(1, None)], &Attribution { unseen: unseen.clone(), ..held }, &o, 10);
+        assert_unknown(&v, "held by the tree, an unreadable process could hold it too");
+        let v = decide(1, &e, vec![listener(1, None)], &Attribution { unseen: unseen.clone(), ..Attribution::default() }, &o, 10);
+        assert_unknown(&v, "held by no visible process, and something is unseen");
+        // definite: an outsider holds it, or the uid is wrong, unseen or not
+        let shared = Attribution { found: HashMap::from([(77, 10)]), outside: vec![(77, 11)], unseen: unseen.clone() };
+        assert!(matches!(decide(1, &e, vec![listener(1, None)], &shared, &o, 10), Verdict::NotOwned { .. }));
+        let held = Attribution { found: HashMap::from([(77, 10)]), unseen, ..Attribution::default() };
+        let v = decide(1, &e.clone().uid(5), vec![listener(1, None)], &held, &o, 10);
+        assert!(matches!(v, Verdict::NotOwned { .. }), "{v:?}");
+        let v = decide(1, &e, vec![listener(1, None)], &Attribution::default(), &o, 10);
+        assert!(matches!(v, Verdict::NotOwned { .. }), "{v:?}");
+    }
+
+    /// Out of time, before or during the search and in connect_verified
+    /// (before connecting, and a listener that never accepts): Unknown.
+    #[test]
+    fn out_of_time_is_unknown_never_owned() {
+        let (mut child, port) = listener_child(false);
+        let e = Expected::pid(child.id());
+        assert!(crate::verify(port, &e, &opts(Duration::from_secs(10))).is_owned());
+        for src in [Source::Netlink, Source::ProcNet] {
+            let o = Options { source: src, ..opts(Duration::ZERO) };
+            assert_unknown(&crate::verify(port, &e, &o), "timeout zero");
+            let (v, pin) = verify_linux(port, &e, &o, Instant::now());
+            assert_unknown(&v, "deadline passed");
+            assert!(pin.is_none());
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            match crate::connect_verified(addr, &e, &o) {
+                Err(ConnectError::Refused(v)) => assert_unknown(&v, "connect, timeout zero"),
+                other => panic!("{other:?}"),
+            }
+            // never accepts: the connection cannot be attributed
+            match crate::connect_verified(addr, &e, &Options { source: src, ..opts(Duration::from_millis(300)) }) {
+                Err(ConnectError::Refused(v)) => assert_unknown(&v, "never accepted"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// The pinned process's fds cannot be read (here: pid 1 of a container,
+    /// which holds capabilities we lack, so even root is denied
+    /// `/proc/1/fd/*`): Unknown. Where root may read them, the verdict is
+    /// NotOwned (pid 1 does not hold the listener); either way not owned.
+    #[test]
+    fn unreadable_pinned_process_is_unknown_never_owned() {
+        let (mut child, port) = listener_child(false);
+        let v = crate::verify(port, &Expected::pid(1), &opts(Duration::from_secs(10)));
+        if std::fs::read_link("/proc/1/fd/0").is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied) {
+            assert_unknown(&v, "pid 1's fds unreadable");
+        } else {
+            assert!(matches!(v, Verdict::NotOwned { .. }), "{v:?}");
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// The pinned process is replaced (killed and reaped) between the
+    /// /proc search and the re-check: the search saw it holding the
+    /// listener, the re-check refuses (NotOwned), never Owned.
+    #[test]
+    fn pinned_process_replaced_after_the_search_is_not_owned() {
+        let (child, port) = listener_child(true);
+        let pid = child.id();
+        let e = Expected::pid(pid);
+        let o = opts(Duration::from_secs(10));
+        assert!(crate::verify(port, &e, &o).is_owned());
+        let child = std::cell::RefCell::new(Some(child));
+        let hook = move || {
+            if let Some(mut c) = child.borrow_mut().take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        };
+        AFTER_SEARCH.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
+        let v = crate::verify(port, &e, &o);
+        AFTER_SEARCH.with(|h| *h.borrow_mut() = None);
+        match &v {
+            Verdict::NotOwned { reason, .. } => assert!(reason.contains(&format!("process {pid}")), "{reason}"),
+            other => panic!("expected NotOwned after the pinned process was replaced, got {other:?}"),
+        }
     }
 }
