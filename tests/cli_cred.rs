@@ -522,9 +522,8 @@ fn cli_1_no_secret_in_any_output() {
     // A gateway that swapped `role` and `token` (CLI-1): the refusal must not
     // echo the role, which is a token.
     let swapped_tok = env.secret("Swapped-Kp9Lm2Zq7Wx4");
-    let swapped_hello = format!(
-        r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"{swapped_tok}","token":"operator"}}]}}}}"#
-    );
+    let swapped_hello =
+        format!(r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"{swapped_tok}","token":"operator"}}]}}}}"#);
     let refused_nl = format!("{refused}\n");
     let cases: Vec<(Vec<&str>, Option<&str>, i32)> = vec![
         (vec!["cred", "list"], None, 0),

@@ -153,7 +153,10 @@ fn ss_pids(port: &str) -> std::collections::BTreeSet<u64> {
     let o = Command::new("ss").args(["-Hltnp", &format!("sport = :{port}")]).output().expect("ss (iproute2)");
     assert!(o.status.success(), "ss: {}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    text.split("pid=").skip(1).map(|s| s.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()).collect()
+    text.split("pid=")
+        .skip(1)
+        .map(|s| s.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap())
+        .collect()
 }
 
 /// PORT-6 through the CLI: A's listener is inherited by a double-forked

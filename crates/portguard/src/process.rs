@@ -200,7 +200,9 @@ struct Node {
 
 /// The command name of `pid` (`/proc/PID/comm`), empty when unreadable.
 pub(crate) fn command_of(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).map(|c| c.trim_end_matches('\n').to_owned()).unwrap_or_default()
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim_end_matches('\n').to_owned())
+        .unwrap_or_default()
 }
 
 /// Every visible holder of some sockets: what [`scan`] found.

@@ -364,12 +364,16 @@ mod linux {
         // The same rule as for the listeners (PORT-6): every holder of the
         // accepted socket that we can see is in the tree.
         let wanted = HashSet::from([server.inode]);
-        let att =
-            match process::attribute(&pin, expected.includes_descendants(), &wanted, &HashSet::from([server.uid]), deadline)
-            {
-                Ok(a) => a,
-                Err(f) => return Err(ConnectError::Refused(from_fail(f))),
-            };
+        let att = match process::attribute(
+            &pin,
+            expected.includes_descendants(),
+            &wanted,
+            &HashSet::from([server.uid]),
+            deadline,
+        ) {
+            Ok(a) => a,
+            Err(f) => return Err(ConnectError::Refused(from_fail(f))),
+        };
         if let Err(f) = pin.still_same() {
             return Err(ConnectError::Refused(from_fail(f)));
         }
@@ -476,7 +480,14 @@ mod tests {
         let unseen = Some("process 99 (uid 0) could hold it".to_owned());
         let v = decide(1, &e, vec![listener(1, None)], &Attribution { unseen: unseen.clone(), ..held }, &o, 10);
         assert_unknown(&v, "held by the tree, an unreadable process could hold it too");
-        let v = decide(1, &e, vec![listener(1, None)], &Attribution { unseen: unseen.clone(), ..Attribution::default() }, &o, 10);
+        let v = decide(
+            1,
+            &e,
+            vec![listener(1, None)],
+            &Attribution { unseen: unseen.clone(), ..Attribution::default() },
+            &o,
+            10,
+        );
         assert_unknown(&v, "held by no visible process, and something is unseen");
         // definite: an outsider holds it, or the uid is wrong, unseen or not
         let shared = Attribution { found: HashMap::from([(77, 10)]), outside: vec![(77, 11)], unseen: unseen.clone() };
