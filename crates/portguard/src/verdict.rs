@@ -20,12 +20,15 @@ pub enum Verdict {
         /// The listeners, each with the tree pid holding it.
         listeners: Vec<Listener>,
     },
-    /// At least one listener is held outside the tree (or has the wrong
-    /// uid), there is no listener, or the expected process is gone/replaced.
+    /// At least one listener is held outside the tree — by an outsider only,
+    /// or by the tree *and* an outsider (PORT-6) — or has the wrong uid,
+    /// there is no listener, or the expected process is gone/replaced.
     NotOwned {
         /// Why, in one line.
         reason: String,
-        /// The listeners not held by the tree (pid/command where visible).
+        /// The listeners held outside the tree, one entry per outside
+        /// holder (its pid, and command where read), then those held by no
+        /// process we can see (`pid: None`).
         foreign: Vec<Listener>,
     },
     /// Ownership could not be established (permission, hidepid, pid
