@@ -53,8 +53,10 @@
 //!   only if they could have inherited a listener from the tree: started
 //!   after the expected process, with our uid or a listener's (a descriptor
 //!   reaches another uid only through a privileged process or by being
-//!   sent). Run as root to see more; even root may be denied the fds of a
-//!   process with capabilities it lacks (a container's init).
+//!   sent). With `CAP_SYS_PTRACE` (root) every process of our user
+//!   namespace is readable, and one that is not (a container's init and
+//!   what it spawns, from a user namespace above ours) is more privileged
+//!   than the caller and not counted.
 //! - A socket-activated service shares its listener with the service
 //!   manager (systemd keeps its copy): that is NotOwned, naming the
 //!   manager's pid.

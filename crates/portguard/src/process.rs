@@ -298,7 +298,9 @@ pub(crate) struct Attribution {
 /// (setuid) or by being sent, and a process of a uid we may read is
 /// unreadable only when it made itself non-dumpable. Older processes could
 /// hold one only if a holder sent it, or by `pidfd_getfd(2)` with ptrace
-/// rights over the service (its own uid or root, out of scope).
+/// rights over the service (its own uid or root, out of scope). With
+/// `CAP_SYS_PTRACE` (root) no unreadable process is counted: see
+/// [`may_read_every_process`].
 ///
 /// # Errors
 /// `Fail::Unknown` when the pinned process's fds cannot be read, the scan
@@ -354,13 +356,27 @@ pub(crate) fn attribute(
             }
         }
     }
-    if a.unseen.is_none() {
+    if a.unseen.is_none() && !may_read_every_process() {
         a.unseen = scan.unreadable.iter().find_map(|(pid, m)| possible_holder(*pid, m, pin.start_time, socket_uids));
     }
     if a.unseen.is_none() && proc_hides_processes() {
         a.unseen = Some("/proc hides processes (hidepid)".into());
     }
     Ok(a)
+}
+
+/// Whether we hold `CAP_SYS_PTRACE` (`CapEff` of `/proc/self/status`): then
+/// every process of our user namespace is readable, and one that is not
+/// belongs to a user namespace above ours (a container's init and what it
+/// spawns) — more privileged than us, out of scope like root.
+fn may_read_every_process() -> bool {
+    const CAP_SYS_PTRACE: u32 = 19;
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|st| {
+        st.lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .is_some_and(|caps| caps & (1 << CAP_SYS_PTRACE) != 0)
+    })
 }
 
 /// `Some(why)` when the unreadable process `pid` could hold a socket of
