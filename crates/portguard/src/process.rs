@@ -224,28 +224,60 @@ pub(crate) struct Scan {
 /// the deadline with `incomplete` set.
 pub(crate) fn scan(wanted: &HashSet<u64>, deadline: Instant) -> Scan {
     use rustix::fs::{Dir, Mode, OFlags};
-    let mut s = Scan::default();
-    let mut dir = match rustix::fs::open("/proc", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    let mut pids = Vec::new();
+    let listed = rustix::fs::open("/proc", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .and_then(Dir::new)
-    {
-        Ok(d) => d,
-        Err(e) => {
-            s.incomplete = Some(format!("cannot list /proc: {e}"));
-            return s;
-        }
-    };
-    while let Some(entry) = dir.read() {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                s.incomplete = Some(format!("cannot list /proc: {e}"));
-                return s;
+        .and_then(|mut dir| {
+            while let Some(entry) = dir.read() {
+                let entry = entry?;
+                if let Some(pid) =
+                    std::str::from_utf8(entry.file_name().to_bytes()).ok().and_then(|n| n.parse::<u32>().ok())
+                {
+                    pids.push(pid);
+                }
             }
-        };
-        let Some(pid) = std::str::from_utf8(entry.file_name().to_bytes()).ok().and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
+            Ok(())
+        });
+    if let Err(e) = listed {
+        return Scan { incomplete: Some(format!("cannot list /proc: {e}")), ..Scan::default() };
+    }
+    // The work is the kernel's (a readlinkat per fd): split a long process
+    // list across the CPUs. The result does not depend on the split.
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(4);
+    if workers < 2 || pids.len() < 256 {
+        return scan_pids(&pids, wanted, deadline);
+    }
+    let parts: Vec<Scan> = std::thread::scope(|sc| {
+        let handles: Vec<_> = pids
+            .chunks(pids.len().div_ceil(workers))
+            .map(|chunk| sc.spawn(move || scan_pids(chunk, wanted, deadline)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| Scan {
+                    incomplete: Some("a scanning thread panicked".into()),
+                    ..Scan::default()
+                })
+            })
+            .collect()
+    });
+    let mut s = Scan::default();
+    for part in parts {
+        for (inode, holders) in part.holders {
+            s.holders.entry(inode).or_default().extend(holders);
+        }
+        s.unreadable.extend(part.unreadable);
+        if s.incomplete.is_none() {
+            s.incomplete = part.incomplete;
+        }
+    }
+    s
+}
+
+fn scan_pids(pids: &[u32], wanted: &HashSet<u64>, deadline: Instant) -> Scan {
+    let mut s = Scan::default();
+    for &pid in pids {
         if timed_out(deadline) {
             s.incomplete = Some("timed out reading the processes' file descriptors".into());
             return s;
