@@ -38,7 +38,8 @@
 //! **Cost.** Proving that nobody else holds a listener means reading the fds
 //! of every visible process once (as `ss -p` and `lsof` do for every
 //! answer): one `openat` + `getdents64` per process and one `readlinkat`
-//! per fd, relative to the fd directory. The process tree is built (every
+//! per fd, relative to the fd directory, split across up to four threads
+//! when more than 256 processes are listed. The process tree is built (every
 //! `/proc/*/stat` read once) only when a process other than the expected
 //! one holds a listener. benches/README.md gives the measured cost.
 //!
