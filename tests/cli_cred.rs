@@ -519,6 +519,11 @@ fn cli_1_no_secret_in_any_output() {
     let dup_hello = format!(
         r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"x","token":"{malformed_tok}","token":"{malformed_tok}"}}]}}}}"#
     );
+    // A gateway that swapped `role` and `token` (CLI-1): the refusal must not
+    // echo the role, which is a token.
+    let swapped_tok = env.secret("Swapped-Kp9Lm2Zq7Wx4");
+    let swapped_hello =
+        format!(r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"{swapped_tok}","token":"operator"}}]}}}}"#);
     let refused_nl = format!("{refused}\n");
     let cases: Vec<(Vec<&str>, Option<&str>, i32)> = vec![
         (vec!["cred", "list"], None, 0),
@@ -549,6 +554,7 @@ fn cli_1_no_secret_in_any_output() {
         (vec!["cred", "replace-shared", "ws://h:1/p", "--validate-cmd", "true"], Some(&refused_nl), EXIT_USAGE),
         (vec!["cred", "handoff", GATEWAY], Some(&bad_hello), EXIT_USAGE),
         (vec!["cred", "handoff", GATEWAY], Some(&dup_hello), EXIT_REFUSED),
+        (vec!["cred", "handoff", GATEWAY], Some(&swapped_hello), EXIT_USAGE),
         (vec!["cred", "handoff", GATEWAY], Some("{not json"), EXIT_USAGE),
         (vec!["cred", "rm", "ws://127.0.0.1:3"], None, EXIT_NOT_FOUND),
         (vec!["cred", "rm", GATEWAY, "--role", "nobody"], None, EXIT_NOT_FOUND),

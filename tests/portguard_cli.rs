@@ -147,3 +147,76 @@ fn port_1_cli_pidfile_in_world_writable_directory_is_refused() {
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     assert_eq!(gw(&["port", "verify", &port], None).status.code(), Some(2));
 }
+
+/// The pids `ss -Hltnp 'sport = :P'` names (`users:(("cmd",pid=N,fd=M),...)`).
+fn ss_pids(port: &str) -> std::collections::BTreeSet<u64> {
+    let o = Command::new("ss").args(["-Hltnp", &format!("sport = :{port}")]).output().expect("ss (iproute2)");
+    assert!(o.status.success(), "ss: {}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    text.split("pid=")
+        .skip(1)
+        .map(|s| s.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// PORT-6 through the CLI: A's listener is inherited by a double-forked
+/// grandchild outside A's tree. `gw port verify --pid A` refuses (3) naming
+/// the other holder; `gw port who` lists both holders, the same pids `ss`
+/// names.
+#[test]
+fn port_6_cli_verify_names_the_other_holder_and_who_lists_every_holder_like_ss() {
+    for src in SOURCES {
+        let s = source_arg(src);
+        let svc = Svc::spawn(Spec { escape: true, setsid: true, ..Spec::on(&["127.0.0.1"], 0) });
+        let (port, pid) = (svc.port.to_string(), svc.root.to_string());
+        let o = gw(&["port", "verify", &port, "--pid", &pid, "--timeout", "10s", "--source", s], None);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.starts_with("gw: refused: port verify port") && err.contains("also held by"), "{err}");
+        assert!(err.contains(&format!("pid {}", svc.leaf)), "the other holder is named: {err}");
+        let o = gw(&["--json", "port", "verify", &port, "--pid", &pid, "--timeout", "10s", "--source", s], None);
+        let j = json(&o);
+        assert_eq!(j["verdict"].as_str(), Some("not_owned"), "{j}");
+        assert_eq!(j["foreign"][0]["pid"].as_u64(), Some(u64::from(svc.leaf)), "{j}");
+
+        let o = gw(&["--json", "port", "who", &port, "--timeout", "10s", "--source", s], None);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let j = json(&o);
+        let ls = j["listeners"].as_array().unwrap();
+        let pids: std::collections::BTreeSet<u64> = ls.iter().map(|l| l["pid"].as_u64().expect("pid")).collect();
+        let want = std::collections::BTreeSet::from([u64::from(svc.root), u64::from(svc.leaf)]);
+        assert_eq!(pids, want, "one row per holder: {j}");
+        assert!(ls.iter().all(|l| l["inode"] == ls[0]["inode"]), "one socket, two holders: {j}");
+        assert_eq!(ss_pids(&port), want, "gw port who names the holders ss names");
+        let text = String::from_utf8_lossy(&gw(&["port", "who", &port, "--source", s], None).stdout).into_owned();
+        assert_eq!(text.lines().count(), 2, "{text}");
+    }
+}
+
+/// PORT-6 as an unprivileged checker (uid 65534) of a uid-65534 service: the
+/// outsider holding the service's listener is seen and named (3, not_owned);
+/// an outsider that made itself non-dumpable cannot be seen by 65534, so
+/// the answer is unknown (3) naming that process — root sees it (not_owned).
+#[test]
+fn port_6_cli_as_another_uid_outsider_is_not_owned_and_an_unreadable_one_is_unknown() {
+    for nondumpable in [false, true] {
+        let svc = Svc::spawn(Spec {
+            escape: true,
+            setsid: true,
+            nondumpable,
+            uid: Some(NOBODY),
+            ..Spec::on(&["127.0.0.1"], 0)
+        });
+        let (port, pid) = (svc.port.to_string(), svc.root.to_string());
+        let args = ["--json", "port", "verify", &port, "--pid", &pid, "--timeout", "10s"];
+        let o = gw(&args, Some(NOBODY));
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        let j = json(&o);
+        let want = if nondumpable { "unknown" } else { "not_owned" };
+        assert_eq!(j["verdict"].as_str(), Some(want), "nondumpable {nondumpable}: {j}");
+        assert!(stderr(&o).contains(&format!("{}", svc.leaf)), "{}", stderr(&o));
+        let o = gw(&args, None);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        assert_eq!(json(&o)["verdict"].as_str(), Some("not_owned"), "root sees every holder");
+    }
+}

@@ -181,9 +181,10 @@ fn port_1_port_2_connect_verified_to_hijacker_is_refused_before_any_byte() {
         let r = connect_verified(haddr, &Expected::pid(service.root), &opts(src));
         assert!(matches!(r, Err(ConnectError::Refused(Verdict::NotOwned { .. }))), "{r:?}");
 
-        // The listener is held by the service's tree, but the connection is
-        // accepted by a process that left the tree (inherited the listening
-        // socket, reparented away): verify says Owned, the connection is refused.
+        // The listener is held by the service's tree and by a process that
+        // left the tree (inherited the listening socket, reparented away) and
+        // accepts the connections: not owned (PORT-6), refused before the
+        // connect, nothing written.
         let erec = dir.path().join("escaped.bin");
         let escaped = Svc::spawn(Spec {
             escape: true,
@@ -192,11 +193,12 @@ fn port_1_port_2_connect_verified_to_hijacker_is_refused_before_any_byte() {
             ..Spec::on(&["127.0.0.1"], 0)
         });
         let eaddr: SocketAddr = format!("127.0.0.1:{}", escaped.port).parse().unwrap();
-        assert!(verify(escaped.port, &Expected::pid(escaped.root), &opts(src)).is_owned());
+        let foreign = assert_not_owned(&verify(escaped.port, &Expected::pid(escaped.root), &opts(src))).to_vec();
+        assert_eq!(foreign.iter().map(|l| l.pid).collect::<Vec<_>>(), vec![Some(escaped.leaf)]);
         let r = connect_verified(eaddr, &Expected::pid(escaped.root), &opts(src));
         match r {
             Err(ConnectError::Refused(Verdict::NotOwned { reason, foreign })) => {
-                assert!(reason.contains("accepted by"), "{reason}");
+                assert!(reason.contains("also held by"), "{reason}");
                 assert_eq!(foreign[0].pid, Some(escaped.leaf), "{reason}");
             }
             other => panic!("{src:?}: expected refusal, got {other:?}"),
@@ -204,6 +206,63 @@ fn port_1_port_2_connect_verified_to_hijacker_is_refused_before_any_byte() {
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(std::fs::read(&hrec).unwrap_or_default(), b"", "the hijacker received nothing");
         assert_eq!(std::fs::read(&erec).unwrap_or_default(), b"", "the escaped acceptor received nothing");
+    }
+}
+
+/// The ppid of `pid` (field 4 of /proc/PID/stat).
+fn ppid_of(pid: u32) -> u32 {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).unwrap();
+    gw_portguard::parse::proc_stat(&stat).unwrap().ppid
+}
+
+/// A daemon's double fork: A listens, forks; the child calls setsid(2) and
+/// forks again and exits; the grandchild (re-parented to init, or the
+/// nearest subreaper, outside A's tree) keeps A's listening socket and
+/// accepts on it. A and the grandchild hold one listener: not owned by A.
+#[test]
+fn port_6_listener_inherited_by_a_double_forked_outsider_is_not_owned() {
+    const GREETING: &str = "{\"type\":\"hello\"}\n";
+    for src in SOURCES {
+        for escape_uid in [None, Some(NOBODY)] {
+            let dir = record_dir(None);
+            let rec = dir.path().join("outsider.bin");
+            let svc = Svc::spawn(Spec {
+                escape: true,
+                setsid: true,
+                escape_uid,
+                record: Some(rec.clone()),
+                greeting: Some(GREETING),
+                ..Spec::on(&["127.0.0.1", "::1"], 0)
+            });
+            assert_ne!(ppid_of(svc.leaf), svc.root, "the grandchild left A's tree");
+            let ls = listeners(svc.port, &opts(src)).unwrap();
+            assert_eq!(ls.len(), 2, "one socket per address, each held by A and the outsider: {ls:?}");
+
+            let v = verify(svc.port, &Expected::pid(svc.root), &opts(src));
+            let foreign = assert_not_owned(&v);
+            assert_eq!(foreign.len(), 2, "{src:?} {escape_uid:?}: {v}");
+            assert!(foreign.iter().all(|l| l.pid == Some(svc.leaf)), "{v}");
+            let text = v.to_string();
+            assert!(text.contains(&format!("pid {}", svc.leaf)) && text.contains("also held by"), "{text}");
+            // the same without descendants, with the uid, with the start time
+            let strict = Expected::pid(svc.root).descendants(false).uid(0).record().unwrap();
+            assert!(matches!(verify(svc.port, &strict, &opts(src)), Verdict::NotOwned { .. }));
+            // and the outsider does not own it either: A holds it
+            let v = verify(svc.port, &Expected::pid(svc.leaf), &opts(src));
+            assert!(assert_not_owned(&v).iter().all(|l| l.pid == Some(svc.root)), "{v}");
+
+            // connect_verified applies the same rule: refused before any byte
+            let addr: SocketAddr = format!("127.0.0.1:{}", svc.port).parse().unwrap();
+            let r = connect_verified(addr, &Expected::pid(svc.root), &opts(src));
+            match &r {
+                Err(ConnectError::Refused(Verdict::NotOwned { foreign, .. })) => {
+                    assert!(foreign.iter().any(|l| l.pid == Some(svc.leaf)), "{r:?}");
+                }
+                other => panic!("{src:?}: expected refusal, got {other:?}"),
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            assert_eq!(std::fs::read(&rec).unwrap_or_default(), b"", "the outsider received nothing");
+        }
     }
 }
 

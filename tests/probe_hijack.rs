@@ -234,3 +234,43 @@ fn port_1_hijacker_of_another_uid_never_receives_token() {
     let requests = gots.iter().filter(|l| l.contains("GET / HTTP/1.1")).count();
     assert_eq!(requests, 1, "{gots:?}");
 }
+
+/// CLI-1: a gateway (proven owner: this process) that swapped `role` and
+/// `token` — in `auth.role`, or in a `deviceTokens` entry handed off for a
+/// bootstrap credential — makes `gw probe` print neither: the value is not
+/// a role name, so it is not shown (success) or not echoed (refusal).
+#[test]
+fn cli_1_probe_never_prints_a_role_that_is_a_secret() {
+    const SWAPPED: &str = "Swapped-Tok3n_Qz8Vb4Nm1";
+    let me = std::process::id().to_string();
+    let hellos = [
+        ("--shared", json!({ "type": "hello-ok", "auth": { "method": "shared", "role": SWAPPED } })),
+        (
+            "--bootstrap",
+            json!({ "type": "hello-ok", "auth": { "method": "bootstrap", "role": "operator",
+                    "deviceTokens": [{ "role": SWAPPED, "token": "operator" }] } }),
+        ),
+    ];
+    for (slot, hello) in hellos {
+        let env = Env::new();
+        let port = free_port();
+        env.profile("p", port);
+        let url = format!("ws://127.0.0.1:{port}");
+        env.store("p", &url, slot, "cred-do-not-leak-5d2e");
+        let _gateway = Hijacker::start(TcpListener::bind(("127.0.0.1", port)).unwrap(), Some(hello.to_string()));
+        for json_flag in [false, true] {
+            let mut args = vec!["--profile", "p", "probe", &url, "--pid", &me];
+            if json_flag {
+                args.insert(0, "--json");
+            }
+            let r = env.run(&args, None);
+            assert!(!r.stdout.contains(SWAPPED) && !r.stderr.contains(SWAPPED), "{slot}: the role was printed: {r:?}");
+            assert!(!r.stdout.contains("Qz8Vb4") && !r.stderr.contains("Qz8Vb4"), "{r:?}");
+            if slot == "--shared" {
+                assert_eq!(r.code, 0, "the answer itself is accepted: {r:?}");
+            } else {
+                assert_ne!(r.code, 0, "a hand-off with a bad role is refused: {r:?}");
+            }
+        }
+    }
+}

@@ -178,6 +178,37 @@ fn tok_1_tokens_from_another_root_secret_are_refused() {
     assert_ne!(expose(&a), expose(&b));
 }
 
+/// TOK-5: the tag is compared over all 256 bits. A tag with the same bit
+/// flipped in two of its four 64-bit words (which an XOR-accumulating
+/// compare would let through), in all four words, or in one byte is refused
+/// (also after attenuation), and the untouched token is accepted.
+#[test]
+fn tok_5_tag_with_the_same_bit_flipped_in_two_words_is_refused() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let key = TokenKey::from_root(&root_of(5));
+    let g = grant(&["gateway.connect"], Some(AUD), 600, false);
+    let v = Verifier::new(&key, "gateway.connect").audience(AUD).at(NOW).peer(ip("127.0.0.1"));
+    let plain = derive_with_id(&key, &g, NOW, &[5; 16]).unwrap();
+    let narrowed = attenuate(expose(&plain), &Caveat { loc: Some(true), ..Caveat::default() }).unwrap();
+    for token in [expose(&plain), expose(&narrowed)] {
+        v.verify(token).unwrap();
+        let (body, tag_text) = token.rsplit_once('.').unwrap();
+        let tag = URL_SAFE_NO_PAD.decode(tag_text).unwrap();
+        assert_eq!(tag.len(), 32);
+        for bit in [0usize, 7, 33, 63] {
+            for words in [&[0usize, 1][..], &[1, 3], &[0, 1, 2, 3], &[2]] {
+                let mut t = tag.clone();
+                for w in words {
+                    t[w * 8 + bit / 8] ^= 1 << (bit % 8);
+                }
+                let forged = format!("{body}.{}", URL_SAFE_NO_PAD.encode(&t));
+                expect_kind(v.verify(&forged), ErrorKind::Signature, &format!("bit {bit} of words {words:?}"));
+            }
+        }
+    }
+}
+
 // ---- TOK-3: locality on the verifying side ----
 
 const NON_LOOPBACK: &[&str] = &[

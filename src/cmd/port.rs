@@ -15,15 +15,17 @@ use crate::output::{CliError, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED
 #[derive(Debug, Subcommand)]
 pub(crate) enum PortCommand {
     /// Every TCP listener on PORT (IPv4 and IPv6, every address) with its
-    /// socket uid, and the pid and command holding it where visible
-    /// (processes of other users are only visible to root). For display:
+    /// socket uid, and every process holding it where visible, one line per
+    /// holder (a listener inherited by another process has several;
+    /// processes of other users are only visible to root). For display:
     /// use `gw port verify` to decide.
     Who(WhoArgs),
     /// Proves that every listener on PORT is held by the expected process
     /// (or, unless --no-descendants, its descendants), named by --pid,
     /// --pidfile or a gw-lease record (--lease DIR --id ID). Exit 0 when owned,
     /// 3 when not owned or when ownership cannot be proven (a foreign or
-    /// extra listener, no listener, another user's process, timeout).
+    /// extra listener, a listener also held by a process outside the tree,
+    /// no listener, another user's process, timeout).
     Verify(VerifyArgs),
 }
 

@@ -254,7 +254,13 @@ fn upgrade(
     if doc.get("type").and_then(Value::as_str) != Some("hello-ok") {
         return Err(err(EXIT_FAILED, "bad_hello", at, "the first message is not a hello-ok"));
     }
-    let field = |p: &str| doc.pointer(p).and_then(Value::as_str).unwrap_or("?").to_owned();
+    // Printed later: only a value shaped like a role name (CLI-1: a gateway
+    // that swapped `role` and `token` must not make gw print the token).
+    let field = |p: &str| match doc.pointer(p).and_then(Value::as_str) {
+        Some(v) if gw_cred::check_role(v).is_ok() => v.to_owned(),
+        Some(_) => "(not a role name, not shown)".to_owned(),
+        None => "?".to_owned(),
+    };
     Ok((field("/auth/method"), field("/auth/role"), msg))
 }
 

@@ -1,7 +1,8 @@
 """Test helper for tests/portguard_*.rs: a TCP listener in a process tree.
 
 usage: helper.py [--bind ADDR]... [--port P] [--reuseport] [--depth N]
-                 [--escape] [--record FILE] [--greeting TEXT]
+                 [--escape] [--setsid] [--escape-uid UID] [--nondumpable]
+                 [--record FILE] [--greeting TEXT]
 
 Forks --depth times (each parent waits for its child), then the leaf binds
 every --bind address on the same port (the first one picks it if P is 0),
@@ -10,8 +11,14 @@ appending every byte it receives to --record and answering --greeting.
 --escape: the leaf forks once more after listening; the listening process
 closes its copy of nothing and stops accepting, the grandchild's parent
 exits (the grandchild is reparented out of the tree) and the grandchild
-accepts: the listener is held by the tree, the connections are not.
+accepts: the listener is held by the tree and by the grandchild, which
+takes the connections. With --setsid the middle process calls setsid(2)
+first (a daemon's double fork: the grandchild is in another session and
+process group); --escape-uid makes the grandchild switch to that uid and
+gid; --nondumpable makes it call prctl(PR_SET_DUMPABLE, 0), so that only
+root may read its /proc/PID/fd.
 """
+import ctypes
 import json
 import os
 import select
@@ -23,6 +30,7 @@ import time
 def main():
     args = sys.argv[1:]
     binds, port, reuse, depth, escape, record, greeting = [], 0, False, 0, False, None, b""
+    setsid, escape_uid, nondumpable = False, None, False
     while args:
         a = args.pop(0)
         if a == "--bind":
@@ -35,6 +43,12 @@ def main():
             depth = int(args.pop(0))
         elif a == "--escape":
             escape = True
+        elif a == "--setsid":
+            setsid = True
+        elif a == "--escape-uid":
+            escape_uid = int(args.pop(0))
+        elif a == "--nondumpable":
+            nondumpable = True
         elif a == "--record":
             record = args.pop(0)
         elif a == "--greeting":
@@ -62,8 +76,17 @@ def main():
     if escape:
         mid = os.fork()
         if mid == 0:
+            if setsid:
+                os.setsid()
             if os.fork():
                 os._exit(0)  # the grandchild is orphaned: out of the tree
+            if escape_uid is not None:
+                os.setgroups([])
+                os.setgid(escape_uid)
+                os.setuid(escape_uid)
+            if nondumpable:
+                if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE
+                    raise SystemExit("prctl(PR_SET_DUMPABLE) failed")
             time.sleep(0.2)
             serve(socks, port, record, greeting, announce=True)
         os.waitpid(mid, 0)

@@ -45,6 +45,8 @@ pub struct Svc {
     pub leaf: u32,
     /// The port.
     pub port: u16,
+    /// The leaf left the process group (--setsid): kill it by pid.
+    own_group: bool,
 }
 
 /// What to spawn.
@@ -55,6 +57,9 @@ pub struct Spec {
     pub reuseport: bool,
     pub depth: u32,
     pub escape: bool,
+    pub setsid: bool,
+    pub escape_uid: Option<u32>,
+    pub nondumpable: bool,
     pub record: Option<PathBuf>,
     pub greeting: Option<&'static str>,
     pub uid: Option<u32>,
@@ -80,6 +85,15 @@ impl Svc {
         if spec.escape {
             cmd.arg("--escape");
         }
+        if spec.setsid {
+            cmd.arg("--setsid");
+        }
+        if let Some(u) = spec.escape_uid {
+            cmd.args(["--escape-uid", &u.to_string()]);
+        }
+        if spec.nondumpable {
+            cmd.arg("--nondumpable");
+        }
         if let Some(r) = &spec.record {
             cmd.arg("--record").arg(r);
         }
@@ -102,6 +116,7 @@ impl Svc {
             root,
             leaf: v["pid"].as_u64().expect("pid") as u32,
             port: v["port"].as_u64().expect("port") as u16,
+            own_group: spec.setsid,
         }
     }
 
@@ -111,6 +126,12 @@ impl Svc {
             let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
         }
         let _ = self.child.wait();
+        // An escaped leaf (--setsid) is in another process group.
+        if self.own_group
+            && let Some(leaf) = rustix::process::Pid::from_raw(self.leaf as i32)
+        {
+            let _ = rustix::process::kill_process(leaf, rustix::process::Signal::KILL);
+        }
         // The leaf may be a grandchild: wait until it is gone.
         for _ in 0..500 {
             if !Path::new(&format!("/proc/{}", self.leaf)).exists() {

@@ -59,3 +59,28 @@ pub fn parse_hello_ok(bytes: &[u8]) -> Result<Vec<DeviceToken>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CLI-1: a gateway that swapped `role` and `token` puts a token where
+    /// the role goes. The refusal names the entry and the rule, never the
+    /// value: not in the message, the `Display` or the `Debug` of the error.
+    #[test]
+    fn cli_1_a_role_that_is_a_secret_is_not_echoed() {
+        let secret = "Swapped-Tok3n_Kp9Lm2Zq7Wx4";
+        for (role, token) in [(secret, "operator"), (&*format!("{secret}\n"), "operator"), (secret, secret)] {
+            let hello = serde_json::json!({
+                "type": "hello-ok",
+                "auth": { "deviceTokens": [ { "role": "node", "token": "node-Ab1" }, { "role": role, "token": token } ] }
+            });
+            let e = parse_hello_ok(hello.to_string().as_bytes()).expect_err("a token is not a role name");
+            assert_eq!(e.kind(), ErrorKind::InvalidInput);
+            for shown in [e.message().to_owned(), e.to_string(), format!("{e:?}")] {
+                assert!(!shown.contains(secret) && !shown.contains("Kp9Lm2"), "the role was echoed: {shown}");
+                assert!(shown.contains("deviceTokens[1]"), "the entry is named: {shown}");
+            }
+        }
+    }
+}

@@ -2,50 +2,69 @@
 //!
 //! gw-portguard owns one problem: before a client sends a token to
 //! `127.0.0.1:PORT`, prove that the process listening there is the managed
-//! service and not whatever bound the port first (THREATS PORT-1..PORT-5).
+//! service and not whatever bound the port first (THREATS PORT-1..PORT-6).
 //!
 //! **How.** [`listeners`] asks the kernel for every TCP socket in LISTEN state
 //! on the port — IPv4 and IPv6, every address — with its socket inode and
 //! uid, through netlink `NETLINK_SOCK_DIAG` (inet_diag), or from
 //! `/proc/net/tcp{,6}` when netlink is unavailable ([`Source`]; both always
 //! tested). [`verify`] pins the expected process with `pidfd_open(2)` and its
-//! start time (`/proc/PID/stat` field 22), looks for `socket:[inode]` **only in
-//! the file descriptors of that process and (optionally) its descendants**,
-//! then re-checks the pidfd and start time, so a pid that died and was reused
-//! during the check is refused. [`connect_verified`] additionally finds the
-//! server side of the connection it just made (sock_diag by 4-tuple), waits a
-//! bounded time for it to be accepted, and attributes *that* socket to the
-//! tree before handing out the stream. Nothing shells out (`ss`, `lsof`).
+//! start time (`/proc/PID/stat` field 22), finds **every process holding one
+//! of those sockets** (`socket:[inode]` among the fds of every process in
+//! `/proc`), attributes each holder to the expected process, one of its
+//! descendants (optionally), or the outside, then re-checks the pidfd and
+//! start time, so a pid that died and was reused during the check is
+//! refused. [`connect_verified`] additionally finds the server side of the
+//! connection it just made (sock_diag by 4-tuple), waits a bounded time for
+//! it to be accepted, and applies the same rule to *that* socket before
+//! handing out the stream. Nothing shells out (`ss`, `lsof`).
 //!
 //! **Verdicts.** [`Verdict::Owned`] only when every listener on the port is
-//! held by the tree (and has the expected uid, if given). A second
-//! SO_REUSEPORT listener, a `::1` listener beside the service's `127.0.0.1`,
-//! or no listener at all is [`Verdict::NotOwned`]. Whatever cannot be proven
-//! — permission denied on another user's `/proc/PID/fd`, hidepid, a `/proc`
-//! from another pid namespace, a timeout, a platform other than Linux — is
-//! [`Verdict::Unknown`], and **callers must treat `Unknown` exactly like
-//! `NotOwned`** (fail closed). Every inspection is bounded by
-//! [`Options::timeout`].
+//! held by the tree (and has the expected uid, if given) and **no process
+//! outside the tree holds any of them** (THREATS PORT-6): a listening socket
+//! is one open file description, and every process with a descriptor of it
+//! (inherited by a double-forked daemon, passed with `SCM_RIGHTS`) can
+//! accept its connections. A second SO_REUSEPORT listener, a `::1` listener
+//! beside the service's `127.0.0.1`, a listener also held by an outsider, or
+//! no listener at all is [`Verdict::NotOwned`], naming the other holders.
+//! Whatever cannot be proven — permission denied on the expected process's
+//! `/proc/PID/fd`, a process that could hold a listener but whose fds we may
+//! not read (started after the expected process, one of its uids ours or a
+//! listener's: a non-dumpable process), hidepid, a `/proc` from another pid namespace, a timeout, a
+//! platform other than Linux — is [`Verdict::Unknown`], and **callers must
+//! treat `Unknown` exactly like `NotOwned`** (fail closed). Every inspection
+//! is bounded by [`Options::timeout`].
 //!
-//! **Cost.** The ownership search reads the fds of the expected process
-//! first and stops when all listeners are found there; only when a listener
-//! is held elsewhere is the process tree built, which (without
-//! `/proc/PID/task/*/children`) reads every `/proc/*/stat` once. Sockets of
-//! unrelated processes are never read. Naming a *foreign* listener's pid
-//! ([`who`], and [`Options::identify_foreign`] on a NotOwned verdict) scans
-//! every visible process's fds; it never influences a verdict.
+//! **Cost.** Proving that nobody else holds a listener means reading the fds
+//! of every visible process once (as `ss -p` and `lsof` do for every
+//! answer): one `openat` + `getdents64` per process and one `readlinkat`
+//! per fd, relative to the fd directory, split across up to four threads
+//! when more than 256 processes are listed. The process tree is built (every
+//! `/proc/*/stat` read once) only when a process other than the expected
+//! one holds a listener. benches/README.md gives the measured cost.
 //!
 //! **Residual risks (not guaranteed).**
-//! - An owned socket can be passed to another process (`SCM_RIGHTS`) or
-//!   inherited by a child that is later reparented away; gw sees who holds
-//!   the socket, not what that process does with the bytes. A service that
-//!   proxies its connections elsewhere is trusted as the service.
+//! - A process can receive the socket right after the scan (`SCM_RIGHTS`
+//!   from the tree, `pidfd_getfd` by the tree's uid), and a holder that
+//!   forks and exits while the scan runs can be missed if its child gets a
+//!   pid the scan has already passed; gw sees who holds the socket at one
+//!   moment, not what the holders do with the bytes. A service that proxies
+//!   its connections elsewhere is trusted as the service.
+//! - Processes whose fds we may not read are counted as possible holders
+//!   only if they could have inherited a listener from the tree: started
+//!   after the expected process, with our uid or a listener's (a descriptor
+//!   reaches another uid only through a privileged process or by being
+//!   sent). With `CAP_SYS_PTRACE` (root) every process of our user
+//!   namespace is readable, and one that is not (a container's init and
+//!   what it spawns, from a user namespace above ours) is more privileged
+//!   than the caller and not counted.
+//! - A socket-activated service shares its listener with the service
+//!   manager (systemd keeps its copy): that is NotOwned, naming the
+//!   manager's pid.
 //! - [`verify`] answers for an instant: a listener can appear right after it.
 //!   [`connect_verified`] closes that window for *its* connection by
 //!   attributing the accepted socket itself; only then does it return the
 //!   stream, and nothing is written before.
-//! - A socket shared by the tree and an outsider (fork after bind) counts as
-//!   owned: the tree holds it.
 //! - Root (or the service's own uid, via ptrace or /proc/PID/mem) can
 //!   subvert the service itself; that is out of scope.
 //! - Descendants are found by ppid at one moment: a double-forked daemon
@@ -120,8 +139,9 @@ pub struct Options {
     /// connect plus the wait for the accept). Past it the answer is
     /// `Unknown`.
     pub timeout: Duration,
-    /// On a NotOwned verdict, scan every visible process to name the
-    /// foreign listeners' pids (message only; bounded by the same timeout).
+    /// On a NotOwned verdict, read the command names of the foreign
+    /// holders (message only). Their pids are always named: finding every
+    /// holder is part of the decision (PORT-6).
     pub identify_foreign: bool,
 }
 
@@ -166,10 +186,12 @@ fn listeners_until(port: u16, source: Source, deadline: std::time::Instant) -> R
     Ok(out)
 }
 
-/// Every listener on `port` with the pid and command holding it where
-/// visible (scans the fds of every process we may read, bounded by
-/// `opts.timeout`; listeners of processes we cannot see keep `pid: None`).
-/// For display (`gw port who`), never for a decision: use [`verify`].
+/// Every listener on `port` with every process holding it, where visible:
+/// a socket held by several processes (inherited, passed) appears once per
+/// holder, each with its pid and command (scans the fds of every process we
+/// may read, bounded by `opts.timeout`; a listener held by no process we
+/// can see appears once with `pid: None`). For display (`gw port who`),
+/// never for a decision: use [`verify`].
 ///
 /// # Errors
 /// As [`listeners`].
@@ -177,28 +199,29 @@ pub fn who(port: u16, opts: &Options) -> Result<Vec<Listener>> {
     #[cfg(target_os = "linux")]
     {
         let deadline = std::time::Instant::now() + opts.timeout;
-        let mut ls = listeners_until(port, opts.source, deadline)?;
-        name_holders(&mut ls, deadline);
-        Ok(ls)
+        let ls = listeners_until(port, opts.source, deadline)?;
+        let wanted: HashSet<u64> = ls.iter().map(|l| l.inode).collect();
+        let scan = process::scan(&wanted, deadline);
+        let mut out = Vec::with_capacity(ls.len());
+        for l in ls {
+            match scan.holders.get(&l.inode) {
+                Some(pids) => {
+                    let mut pids = pids.clone();
+                    pids.sort_unstable();
+                    out.extend(pids.into_iter().map(|p| Listener {
+                        pid: Some(p),
+                        command: Some(process::command_of(p)),
+                        ..l.clone()
+                    }));
+                }
+                None => out.push(l),
+            }
+        }
+        Ok(out)
     }
     #[cfg(not(target_os = "linux"))]
     {
         listeners(port, opts)
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn name_holders(ls: &mut [Listener], deadline: std::time::Instant) {
-    let want: HashSet<u64> = ls.iter().filter(|l| l.pid.is_none()).map(|l| l.inode).collect();
-    if want.is_empty() {
-        return;
-    }
-    let named = process::identify(&want, deadline);
-    for l in ls.iter_mut() {
-        if let Some((pid, comm)) = named.get(&l.inode) {
-            l.pid = Some(*pid);
-            l.command = Some(comm.clone());
-        }
     }
 }
 
@@ -210,7 +233,10 @@ fn name_holders(ls: &mut [Listener], deadline: std::time::Instant) {
 /// # Security
 /// PORT-1 (fail closed), PORT-3 (descendants count, same-uid strangers do
 /// not), PORT-5 (every listener in both families; SO_REUSEPORT; bounded),
-/// and pid reuse (pidfd + start time re-checked after the search).
+/// PORT-6 (every visible holder of every listener is in the tree: a
+/// listener also held by an outsider is NotOwned, a possible holder whose
+/// fds cannot be read is Unknown), and pid reuse (pidfd + start time
+/// re-checked after the search).
 pub fn verify(port: u16, expected: &Expected, opts: &Options) -> Verdict {
     #[cfg(target_os = "linux")]
     {
@@ -231,7 +257,8 @@ pub fn verify(port: u16, expected: &Expected, opts: &Options) -> Verdict {
 /// of this connection by its 4-tuple (state ESTABLISHED, local = `addr`,
 /// remote = our address) through the same source; wait (bounded by
 /// `opts.timeout`, counted from the call) until it has been accepted (it
-/// has an inode only then); that inode must be held by the expected tree;
+/// has an inode only then); that inode must be held by the expected tree and
+/// by no visible process outside it;
 /// re-check the pidfd and start time. Nothing is written to the stream here:
 /// on refusal it is closed unused.
 ///
@@ -243,7 +270,8 @@ pub fn verify(port: u16, expected: &Expected, opts: &Options) -> Verdict {
 /// # Security
 /// PORT-1 and PORT-2: a hijacker that answers exactly like the service is
 /// refused, because the decision is made from the kernel's socket table and
-/// the process tree, never from what the peer says.
+/// the process tree, never from what the peer says. PORT-6: the rule of
+/// [`verify`] holds for the listeners and for the accepted socket.
 pub fn connect_verified(
     addr: SocketAddr,
     expected: &Expected,

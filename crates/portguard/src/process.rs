@@ -132,41 +132,51 @@ pub(crate) enum ScanErr {
     Other(String),
 }
 
-/// The socket inodes among the fds of `pid` (readlink `/proc/PID/fd/*`).
+/// The socket inodes among the fds of `pid`: `openat` `/proc/PID/fd`, list
+/// it with `getdents64(2)`, and `readlinkat(2)` each entry relative to that
+/// directory (one path lookup per fd instead of four: this runs for every
+/// process on the machine, see [`scan`]).
 pub(crate) fn socket_inodes(pid: u32, deadline: Instant) -> Result<Vec<u64>, ScanErr> {
-    let dir = format!("/proc/{pid}/fd");
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(d) => d,
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            return Err(ScanErr::Denied(format!("permission denied reading {dir}")));
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(3) => return Err(ScanErr::Gone),
-        Err(e) => return Err(ScanErr::Other(format!("{dir}: {e}"))),
+    use rustix::fs::{Dir, Mode, OFlags};
+    use rustix::io::Errno;
+    let path = format!("/proc/{pid}/fd");
+    let denied = |what: &str| ScanErr::Denied(format!("permission denied {what} {path}"));
+    let fd = match rustix::fs::open(&path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ACCESS | Errno::PERM) => return Err(denied("reading")),
+        Err(Errno::NOENT | Errno::SRCH) => return Err(ScanErr::Gone),
+        Err(e) => return Err(ScanErr::Other(format!("{path}: {e}"))),
     };
+    let mut dir = Dir::new(fd).map_err(|e| ScanErr::Other(format!("{path}: {e}")))?;
+    let mut names = Vec::new();
+    while let Some(entry) = dir.read() {
+        match entry {
+            Ok(e) if e.file_name().to_bytes().first() != Some(&b'.') => names.push(e.file_name().to_owned()),
+            Ok(_) => {}
+            Err(Errno::ACCESS | Errno::PERM) => return Err(denied("listing")),
+            Err(_) => return Err(ScanErr::Gone),
+        }
+    }
+    let fd = dir.fd().map_err(|e| ScanErr::Other(format!("{path}: {e}")))?;
     let mut out = Vec::new();
-    for (i, entry) in entries.enumerate() {
+    // "socket:[" + at most 20 digits + "]" fits; a target that fills the
+    // buffer (possibly truncated) is not a socket.
+    let mut buf = [0u8; 64];
+    for (i, name) in names.iter().enumerate() {
         if i % 64 == 63 && timed_out(deadline) {
             return Err(ScanErr::Timeout);
         }
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                return Err(ScanErr::Denied(format!("permission denied listing {dir}")));
-            }
-            Err(_) => return Err(ScanErr::Gone),
-        };
-        match std::fs::read_link(entry.path()) {
-            Ok(target) => {
-                if let Some(inode) = socket_inode(target.as_os_str().as_encoded_bytes()) {
+        match rustix::fs::readlinkat_raw(fd, name.as_c_str(), &mut buf[..]) {
+            Ok(n) if n < buf.len() => {
+                if let Some(inode) = socket_inode(&buf[..n]) {
                     out.push(inode);
                 }
             }
+            Ok(_) => {}
             // The fd was closed meanwhile: it holds nothing now.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                return Err(ScanErr::Denied(format!("permission denied reading {dir}")));
-            }
-            Err(e) => return Err(ScanErr::Other(format!("{}: {e}", entry.path().display()))),
+            Err(Errno::NOENT) => {}
+            Err(Errno::ACCESS | Errno::PERM) => return Err(denied("reading")),
+            Err(e) => return Err(ScanErr::Other(format!("{path}/{}: {e}", name.to_string_lossy()))),
         }
     }
     Ok(out)
@@ -188,78 +198,259 @@ struct Node {
     start_time: u64,
 }
 
-/// Where the sockets of the tree were found.
-#[derive(Debug, Default)]
-pub(crate) struct Search {
-    /// inode -> pid of the tree that holds it.
-    pub(crate) found: HashMap<u64, u32>,
-    /// A part of the tree we could not look into (its reason): what was not
-    /// found may be there, so "not found" is not a proof.
-    pub(crate) blind: Option<String>,
+/// The command name of `pid` (`/proc/PID/comm`), empty when unreadable.
+pub(crate) fn command_of(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim_end_matches('\n').to_owned())
+        .unwrap_or_default()
 }
 
-/// Looks for `wanted` socket inodes in the fds of the pinned process and,
-/// if `descendants`, of its descendants — and nowhere else.
-///
-/// The pinned process is searched first; the tree is only built when some
-/// inode was not found there (building it without `/proc/PID/task/*/children`
-/// means reading every `/proc/*/stat`).
-pub(crate) fn search(pin: &Pin, descendants: bool, wanted: &HashSet<u64>, deadline: Instant) -> Result<Search, Fail> {
-    let mut s = Search::default();
-    match socket_inodes(pin.pid, deadline) {
-        Ok(inodes) => {
-            for i in inodes {
-                if wanted.contains(&i) {
-                    s.found.insert(i, pin.pid);
+/// Every visible holder of some sockets: what [`scan`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Scan {
+    /// inode -> every pid whose fds hold it, in `/proc` order.
+    pub(crate) holders: HashMap<u64, Vec<u32>>,
+    /// Processes whose fds could not be read, with the reason.
+    pub(crate) unreadable: Vec<(u32, String)>,
+    /// Why the scan did not cover every process (out of time, `/proc`
+    /// could not be listed); `None` when it did.
+    pub(crate) incomplete: Option<String>,
+}
+
+/// Reads the fds of **every** process in `/proc` and records which of them
+/// hold one of `wanted` (a socket is one open file description, and every
+/// process holding a descriptor of it can `accept(2)` on it: inherited by
+/// `fork`, passed with `SCM_RIGHTS`, or taken with `pidfd_getfd`). Stops at
+/// the deadline with `incomplete` set.
+pub(crate) fn scan(wanted: &HashSet<u64>, deadline: Instant) -> Scan {
+    use rustix::fs::{Dir, Mode, OFlags};
+    let mut pids = Vec::new();
+    let listed = rustix::fs::open("/proc", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .and_then(Dir::new)
+        .and_then(|mut dir| {
+            while let Some(entry) = dir.read() {
+                let entry = entry?;
+                if let Some(pid) =
+                    std::str::from_utf8(entry.file_name().to_bytes()).ok().and_then(|n| n.parse::<u32>().ok())
+                {
+                    pids.push(pid);
                 }
             }
-        }
-        Err(ScanErr::Denied(m)) => {
-            return Err(Fail::Unknown(format!(
-                "{m} (the process belongs to another user; run gw as that user or root)"
-            )));
-        }
-        Err(ScanErr::Gone) => return Err(Fail::No(format!("expected process {} exited during the check", pin.pid))),
-        Err(ScanErr::Timeout) => return Err(Fail::Unknown("timed out reading the process's file descriptors".into())),
-        Err(ScanErr::Other(m)) => return Err(Fail::Unknown(m)),
+            Ok(())
+        });
+    if let Err(e) = listed {
+        return Scan { incomplete: Some(format!("cannot list /proc: {e}")), ..Scan::default() };
     }
-    if !descendants || wanted.iter().all(|i| s.found.contains_key(i)) {
-        return Ok(s);
+    // The work is the kernel's (a readlinkat per fd): split a long process
+    // list across the CPUs. The result does not depend on the split.
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(4);
+    if workers < 2 || pids.len() < 256 {
+        return scan_pids(&pids, wanted, deadline);
     }
-    let nodes = tree(pin, deadline)?;
-    for idx in 1..nodes.len() {
-        if wanted.iter().all(|i| s.found.contains_key(i)) {
-            break;
+    let parts: Vec<Scan> = std::thread::scope(|sc| {
+        let handles: Vec<_> = pids
+            .chunks(pids.len().div_ceil(workers))
+            .map(|chunk| sc.spawn(move || scan_pids(chunk, wanted, deadline)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| Scan {
+                    incomplete: Some("a scanning thread panicked".into()),
+                    ..Scan::default()
+                })
+            })
+            .collect()
+    });
+    let mut s = Scan::default();
+    for part in parts {
+        for (inode, holders) in part.holders {
+            s.holders.entry(inode).or_default().extend(holders);
         }
+        s.unreadable.extend(part.unreadable);
+        if s.incomplete.is_none() {
+            s.incomplete = part.incomplete;
+        }
+    }
+    s
+}
+
+fn scan_pids(pids: &[u32], wanted: &HashSet<u64>, deadline: Instant) -> Scan {
+    let mut s = Scan::default();
+    for &pid in pids {
         if timed_out(deadline) {
-            return Err(Fail::Unknown("timed out searching the process tree".into()));
+            s.incomplete = Some("timed out reading the processes' file descriptors".into());
+            return s;
         }
-        let node = nodes[idx];
-        match socket_inodes(node.pid, deadline) {
+        match socket_inodes(pid, deadline) {
             Ok(inodes) => {
-                let hits: Vec<u64> = inodes.into_iter().filter(|i| wanted.contains(i)).collect();
-                if hits.is_empty() {
-                    continue;
-                }
-                // The fds were read from whatever process has node.pid now: it
-                // must still be the descendant we listed, and so must every
-                // ancestor up to the pinned root (pid reuse along the chain).
-                if chain_unchanged(&nodes, idx) {
-                    for i in hits {
-                        s.found.insert(i, node.pid);
+                for i in inodes.into_iter().filter(|i| wanted.contains(i)) {
+                    let pids = s.holders.entry(i).or_default();
+                    if !pids.contains(&pid) {
+                        pids.push(pid);
                     }
-                } else {
-                    s.blind.get_or_insert_with(|| format!("descendant {} changed during the check", node.pid));
                 }
             }
             Err(ScanErr::Gone) => {}
-            Err(ScanErr::Denied(m)) | Err(ScanErr::Other(m)) => {
-                s.blind.get_or_insert(format!("descendant {}: {m}", node.pid));
+            Err(ScanErr::Denied(m) | ScanErr::Other(m)) => s.unreadable.push((pid, m)),
+            Err(ScanErr::Timeout) => {
+                s.incomplete = Some("timed out reading the processes' file descriptors".into());
+                return s;
             }
-            Err(ScanErr::Timeout) => return Err(Fail::Unknown("timed out searching the process tree".into())),
         }
     }
-    Ok(s)
+    s
+}
+
+/// Who holds the wanted sockets, relative to the expected tree.
+#[derive(Debug, Default)]
+pub(crate) struct Attribution {
+    /// inode -> a pid of the tree holding it (the pinned process when it
+    /// does).
+    pub(crate) found: HashMap<u64, u32>,
+    /// (inode, pid): visible holders outside the tree.
+    pub(crate) outside: Vec<(u64, u32)>,
+    /// Why a holder may be invisible to us (a process whose fds cannot be
+    /// read and that could hold the socket, hidepid, a descendant that
+    /// changed during the check): then neither "held by the tree only" nor
+    /// "held by nobody" is a proof.
+    pub(crate) unseen: Option<String>,
+}
+
+/// Attributes every holder of `wanted` (THREATS PORT-6): [`scan`] finds
+/// every visible process holding one of the sockets; each holder is the
+/// pinned process, a descendant (if `descendants`; its fds read again and
+/// its ppid chain re-checked, for pid reuse), or outside the tree.
+///
+/// A process whose fds cannot be read is a possible unseen holder when it
+/// could have inherited a socket from the tree — it started no earlier than
+/// the pinned process (`/proc/PID/stat` field 22) — and one of its uids
+/// (`/proc/PID/status`) is ours or one of `socket_uids`: a descriptor
+/// reaches another uid's process only through a privileged process
+/// (setuid) or by being sent, and a process of a uid we may read is
+/// unreadable only when it made itself non-dumpable. Older processes could
+/// hold one only if a holder sent it, or by `pidfd_getfd(2)` with ptrace
+/// rights over the service (its own uid or root, out of scope). With
+/// `CAP_SYS_PTRACE` (root) no unreadable process is counted: see
+/// [`may_read_every_process`].
+///
+/// # Errors
+/// `Fail::Unknown` when the pinned process's fds cannot be read, the scan
+/// is incomplete (timeout) or the tree is too large; `Fail::No` when the
+/// pinned process is gone.
+pub(crate) fn attribute(
+    pin: &Pin,
+    descendants: bool,
+    wanted: &HashSet<u64>,
+    socket_uids: &HashSet<u32>,
+    deadline: Instant,
+) -> Result<Attribution, Fail> {
+    let scan = scan(wanted, deadline);
+    if let Some(why) = scan.incomplete {
+        return Err(Fail::Unknown(why));
+    }
+    if let Some((_, m)) = scan.unreadable.iter().find(|(p, _)| *p == pin.pid) {
+        return Err(Fail::Unknown(format!("{m} (the process belongs to another user; run gw as that user or root)")));
+    }
+    let mut a = Attribution::default();
+    let others = scan.holders.values().flatten().any(|&p| p != pin.pid);
+    let nodes = if descendants && others { tree(pin, deadline)? } else { Vec::new() };
+    let index: HashMap<u32, usize> = nodes.iter().enumerate().skip(1).map(|(i, n)| (n.pid, i)).collect();
+    let mut inodes: Vec<&u64> = scan.holders.keys().collect();
+    inodes.sort();
+    for &inode in inodes {
+        for &pid in &scan.holders[&inode] {
+            if pid == pin.pid {
+                // Re-checked by the caller (pidfd and start time).
+                a.found.insert(inode, pid);
+                continue;
+            }
+            let Some(&idx) = index.get(&pid) else {
+                a.outside.push((inode, pid));
+                continue;
+            };
+            // The fds were read before the tree was listed: read them again
+            // now, between the listing and the chain re-check, so they are
+            // the fds of the descendant we listed (pid reuse).
+            match socket_inodes(pid, deadline) {
+                Ok(held) if !held.contains(&inode) => {} // let go of it meanwhile
+                Ok(_) if chain_unchanged(&nodes, idx) => {
+                    a.found.entry(inode).or_insert(pid);
+                }
+                Ok(_) => {
+                    a.unseen.get_or_insert_with(|| format!("descendant {pid} changed during the check"));
+                }
+                Err(ScanErr::Gone) => {}
+                Err(ScanErr::Timeout) => return Err(Fail::Unknown("timed out searching the process tree".into())),
+                Err(ScanErr::Denied(m) | ScanErr::Other(m)) => {
+                    a.unseen.get_or_insert(format!("descendant {pid}: {m}"));
+                }
+            }
+        }
+    }
+    if a.unseen.is_none() && !may_read_every_process() {
+        a.unseen = scan.unreadable.iter().find_map(|(pid, m)| possible_holder(*pid, m, pin.start_time, socket_uids));
+    }
+    if a.unseen.is_none() && proc_hides_processes() {
+        a.unseen = Some("/proc hides processes (hidepid)".into());
+    }
+    Ok(a)
+}
+
+/// Whether we hold `CAP_SYS_PTRACE` (`CapEff` of `/proc/self/status`): then
+/// every process of our user namespace is readable, and one that is not
+/// belongs to a user namespace above ours (a container's init and what it
+/// spawns) — more privileged than us, out of scope like root.
+fn may_read_every_process() -> bool {
+    const CAP_SYS_PTRACE: u32 = 19;
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|st| {
+        st.lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .is_some_and(|caps| caps & (1 << CAP_SYS_PTRACE) != 0)
+    })
+}
+
+/// `Some(why)` when the unreadable process `pid` could hold a socket of
+/// `socket_uids` inherited from a tree that started at `since` (see
+/// [`attribute`]).
+fn possible_holder(pid: u32, why: &str, since: u64, socket_uids: &HashSet<u32>) -> Option<String> {
+    match read_stat(pid) {
+        Ok(Some(st)) if st.start_time < since => return None,
+        Ok(Some(_)) => {}
+        Ok(None) => return None, // gone: it holds nothing now
+        Err(e) => return Some(format!("process {pid}: {why}, and its start time cannot be read: {e}")),
+    }
+    let me = [rustix::process::getuid().as_raw(), rustix::process::geteuid().as_raw()];
+    let uids = match read_uids(pid) {
+        Ok(Some(u)) => u,
+        Ok(None) => return None, // gone: it holds nothing now
+        Err(e) => return Some(format!("process {pid}: {why}, and its uids cannot be read: {e}")),
+    };
+    uids.iter().any(|u| me.contains(u) || socket_uids.contains(u)).then(|| {
+        format!("process {pid} (uid {}) could hold it, but {why} (a non-dumpable process, or another user's)", uids[0])
+    })
+}
+
+/// The real, effective, saved and filesystem uids of `pid` (the `Uid:`
+/// line of `/proc/PID/status`, proc(5)); `Ok(None)` when it is gone.
+fn read_uids(pid: u32) -> io::Result<Option<[u32; 4]>> {
+    let text = match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(3) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    parse_uid_line(&text).map(Some).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Uid: line"))
+}
+
+fn parse_uid_line(status: &str) -> Option<[u32; 4]> {
+    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    let mut out = [0u32; 4];
+    let mut it = line.split_ascii_whitespace();
+    for slot in &mut out {
+        *slot = it.next()?.parse().ok()?;
+    }
+    Some(out)
 }
 
 fn chain_unchanged(nodes: &[Node], mut idx: usize) -> bool {
@@ -340,30 +531,6 @@ pub(crate) fn proc_hides_processes() -> bool {
     })
 }
 
-/// Names the holders of `inodes` by scanning every visible process's fds
-/// (for `gw port who` and for naming foreign listeners; never part of an
-/// ownership decision). Stops at the deadline; unseen inodes stay unnamed.
-pub(crate) fn identify(inodes: &HashSet<u64>, deadline: Instant) -> HashMap<u64, (u32, String)> {
-    let mut out = HashMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
-    for entry in dir.flatten() {
-        if out.len() == inodes.len() || timed_out(deadline) {
-            break;
-        }
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-        let Ok(held) = socket_inodes(pid, deadline) else { continue };
-        for i in held {
-            if inodes.contains(&i) {
-                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                    .map(|c| c.trim_end_matches('\n').to_owned())
-                    .unwrap_or_default();
-                out.entry(i).or_insert((pid, comm));
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,5 +541,12 @@ mod tests {
         assert_eq!(socket_inode(b"socket:[]"), None);
         assert_eq!(socket_inode(b"pipe:[123]"), None);
         assert_eq!(socket_inode(b"socket:[12a]"), None);
+    }
+
+    #[test]
+    fn uid_line_parsing() {
+        assert_eq!(parse_uid_line("Name:\tx\nUid:\t1000\t0\t65534\t7\nGid:\t1\t1\t1\t1\n"), Some([1000, 0, 65534, 7]));
+        assert_eq!(parse_uid_line("Uid:\t1\t2\n"), None);
+        assert_eq!(read_uids(std::process::id()).unwrap().unwrap()[1], rustix::process::geteuid().as_raw());
     }
 }

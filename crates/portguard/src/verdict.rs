@@ -20,12 +20,15 @@ pub enum Verdict {
         /// The listeners, each with the tree pid holding it.
         listeners: Vec<Listener>,
     },
-    /// At least one listener is held outside the tree (or has the wrong
-    /// uid), there is no listener, or the expected process is gone/replaced.
+    /// At least one listener is held outside the tree — by an outsider only,
+    /// or by the tree *and* an outsider (PORT-6) — or has the wrong uid,
+    /// there is no listener, or the expected process is gone/replaced.
     NotOwned {
         /// Why, in one line.
         reason: String,
-        /// The listeners not held by the tree (pid/command where visible).
+        /// The listeners held outside the tree, one entry per outside
+        /// holder (its pid, and command where read), then those held by no
+        /// process we can see (`pid: None`).
         foreign: Vec<Listener>,
     },
     /// Ownership could not be established (permission, hidepid, pid
@@ -156,6 +159,11 @@ mod linux {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn from_fail_for_tests(f: Fail) -> Verdict {
+        from_fail(f)
+    }
+
     fn whose(e: &Expected) -> String {
         if e.includes_descendants() {
             format!("pid {} or its descendants", e.get_pid())
@@ -164,10 +172,27 @@ mod linux {
         }
     }
 
-    fn name_foreign(foreign: &mut [Listener], opts: &Options) {
-        if opts.identify_foreign {
-            crate::name_holders(foreign, Instant::now() + opts.timeout);
-        }
+    /// `l` as held by `pid`, with its command name when `opts` asks for it.
+    fn held_by(l: &Listener, pid: u32, opts: &Options) -> Listener {
+        let command = opts.identify_foreign.then(|| process::command_of(pid));
+        Listener { pid: Some(pid), command, ..l.clone() }
+    }
+
+    #[cfg(test)]
+    thread_local! {
+        /// Test seam: runs between the /proc search and the re-check of the
+        /// pinned process (a test replaces the process there).
+        pub(crate) static AFTER_SEARCH: std::cell::RefCell<Option<Box<dyn FnMut()>>> =
+            std::cell::RefCell::new(None);
+    }
+
+    fn after_search() {
+        #[cfg(test)]
+        AFTER_SEARCH.with(|h| {
+            if let Some(f) = h.borrow_mut().as_mut() {
+                f();
+            }
+        });
     }
 
     /// The verdict and, when Owned, the pin (still valid) for a follow-up.
@@ -184,7 +209,7 @@ mod linux {
             Ok(p) => p,
             Err(f) => return (from_fail(f), None),
         };
-        let mut ls = match crate::listeners_until(port, opts.source, deadline) {
+        let ls = match crate::listeners_until(port, opts.source, deadline) {
             Ok(ls) => ls,
             Err(e) => return (Verdict::Unknown { reason: format!("cannot list the listeners: {e}") }, None),
         };
@@ -193,10 +218,12 @@ mod linux {
             return (Verdict::NotOwned { reason, foreign: Vec::new() }, None);
         }
         let wanted: HashSet<u64> = ls.iter().map(|l| l.inode).collect();
-        let search = match process::search(&pin, expected.includes_descendants(), &wanted, deadline) {
-            Ok(s) => s,
+        let uids: HashSet<u32> = ls.iter().map(|l| l.uid).collect();
+        let att = match process::attribute(&pin, expected.includes_descendants(), &wanted, &uids, deadline) {
+            Ok(a) => a,
             Err(f) => return (from_fail(f), None),
         };
+        after_search();
         // The search read /proc/PID of whatever had the pid: only valid if the
         // pinned process is still alive with the same start time now.
         if let Err(f) = pin.still_same() {
@@ -205,48 +232,72 @@ mod linux {
         if process::timed_out(deadline) {
             return (Verdict::Unknown { reason: format!("timed out after {:?}", opts.timeout) }, None);
         }
-        let mut foreign = Vec::new();
+        let verdict = decide(port, expected, ls, &att, opts, pin.pid);
+        let pin = verdict.is_owned().then_some(pin);
+        (verdict, pin)
+    }
+
+    /// The verdict from the listeners and who holds them (PORT-6): Owned
+    /// only when every listener is held by the tree, no visible outsider
+    /// holds one, and no unseen process could; a definite foreign holder or
+    /// wrong uid is NotOwned even when something is unseen.
+    pub(crate) fn decide(
+        port: u16,
+        expected: &Expected,
+        mut ls: Vec<Listener>,
+        att: &process::Attribution,
+        opts: &Options,
+        pid: u32,
+    ) -> Verdict {
+        let mut shared = Vec::new(); // held by the tree and by an outsider
+        let mut foreign = Vec::new(); // held by outsiders only
+        let mut unheld = Vec::new(); // held by no process we can see
         let mut uid_problems = Vec::new();
         for l in &mut ls {
-            l.pid = search.found.get(&l.inode).copied();
-            match expected.get_uid() {
-                Some(u) if l.uid != u => uid_problems.push(format!("{} has uid {}, expected {u}", l.addr, l.uid)),
-                _ => {}
+            l.pid = att.found.get(&l.inode).copied();
+            if let Some(u) = expected.get_uid()
+                && l.uid != u
+            {
+                uid_problems.push(format!("{} has uid {}, expected {u}", l.addr, l.uid));
             }
-            if l.pid.is_none() {
-                foreign.push(l.clone());
-            }
-        }
-        if foreign.is_empty() && uid_problems.is_empty() {
-            return (Verdict::Owned { pid: pin.pid, listeners: ls }, Some(pin));
-        }
-        if !foreign.is_empty() {
-            if let Some(blind) = &search.blind {
-                let reason = format!(
-                    "port {port}: {} not found in {} and part of the tree could not be inspected: {blind}",
-                    addrs(&foreign),
-                    whose(expected)
-                );
-                return (Verdict::Unknown { reason }, None);
-            }
-            if process::proc_hides_processes() {
-                let reason = format!(
-                    "port {port}: {} not found in {} and /proc hides processes (hidepid)",
-                    addrs(&foreign),
-                    whose(expected)
-                );
-                return (Verdict::Unknown { reason }, None);
+            let outsiders: Vec<Listener> =
+                att.outside.iter().filter(|(i, _)| *i == l.inode).map(|(_, p)| held_by(l, *p, opts)).collect();
+            match (l.pid, outsiders.is_empty()) {
+                (Some(_), true) => {}
+                (Some(_), false) => shared.extend(outsiders),
+                (None, false) => foreign.extend(outsiders),
+                (None, true) => unheld.push(l.clone()),
             }
         }
-        name_foreign(&mut foreign, opts);
+        let definite = !shared.is_empty() || !foreign.is_empty() || !uid_problems.is_empty();
+        if !definite && let Some(unseen) = &att.unseen {
+            let what = if unheld.is_empty() {
+                format!("{} held by {}, but other holders cannot be ruled out", addrs(&ls), whose(expected))
+            } else {
+                format!("{} not found in {}", addrs(&unheld), whose(expected))
+            };
+            return Verdict::Unknown { reason: format!("port {port}: {what}: {unseen}") };
+        }
+        if !definite && unheld.is_empty() {
+            return Verdict::Owned { pid, listeners: ls };
+        }
         let mut parts = Vec::new();
-        if !foreign.is_empty() {
-            let list: Vec<String> = foreign.iter().map(Listener::to_string).collect();
+        if !foreign.is_empty() || !unheld.is_empty() {
+            let list: Vec<String> = foreign.iter().chain(&unheld).map(Listener::to_string).collect();
             parts.push(format!("listener {} not held by {}", list.join("; "), whose(expected)));
+        }
+        for s in &shared {
+            parts.push(format!(
+                "listener {} is also held by a process outside {} (it can accept the connections): {s}",
+                s.addr,
+                whose(expected)
+            ));
         }
         parts.extend(uid_problems);
         let reason = format!("port {port}: {}", parts.join("; "));
-        (Verdict::NotOwned { reason, foreign }, None)
+        foreign.extend(shared);
+        foreign.extend(unheld);
+        Verdict::NotOwned { reason, foreign }
     }
 
     fn addrs(ls: &[Listener]) -> String {
@@ -313,24 +364,38 @@ mod linux {
                 foreign: Vec::new(),
             }));
         }
+        // The same rule as for the listeners (PORT-6): every holder of the
+        // accepted socket that we can see is in the tree.
         let wanted = HashSet::from([server.inode]);
-        let search = match process::search(&pin, expected.includes_descendants(), &wanted, deadline) {
-            Ok(s) => s,
+        let att = match process::attribute(
+            &pin,
+            expected.includes_descendants(),
+            &wanted,
+            &HashSet::from([server.uid]),
+            deadline,
+        ) {
+            Ok(a) => a,
             Err(f) => return Err(ConnectError::Refused(from_fail(f))),
         };
         if let Err(f) = pin.still_same() {
             return Err(ConnectError::Refused(from_fail(f)));
         }
-        if !search.found.contains_key(&server.inode) {
-            if let Some(blind) = search.blind {
-                return Err(refused_unknown(format!("the accepted socket is not in the visible tree: {blind}")));
-            }
-            let mut holder =
-                vec![Listener { addr: server.local, inode: server.inode, uid: server.uid, pid: None, command: None }];
-            name_foreign(&mut holder, opts);
+        let accepted = Listener { addr: server.local, inode: server.inode, uid: server.uid, pid: None, command: None };
+        if let Some(&(_, pid)) = att.outside.first() {
+            let holder = held_by(&accepted, pid, opts);
+            let how = if att.found.contains_key(&server.inode) { "is also held by" } else { "was accepted by" };
             return Err(ConnectError::Refused(Verdict::NotOwned {
-                reason: format!("the connection to {peer} was accepted by {} outside {}", holder[0], whose(expected)),
-                foreign: holder,
+                reason: format!("the connection to {peer} {how} {holder}, outside {}", whose(expected)),
+                foreign: vec![holder],
+            }));
+        }
+        if let Some(unseen) = att.unseen {
+            return Err(refused_unknown(format!("the accepted socket of {local} -> {peer}: {unseen}")));
+        }
+        if !att.found.contains_key(&server.inode) {
+            return Err(ConnectError::Refused(Verdict::NotOwned {
+                reason: format!("the connection to {peer} was accepted by {accepted} outside {}", whose(expected)),
+                foreign: vec![accepted],
             }));
         }
         Ok((stream, verdict))
@@ -338,5 +403,173 @@ mod linux {
 
     fn refused_unknown(reason: String) -> ConnectError {
         ConnectError::Refused(Verdict::Unknown { reason })
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    //! The library rule "only `is_owned` lets a secret through": every path
+    //! that produces `Unknown` yields a verdict for which `is_owned()` is
+    //! false, and the re-check of the pinned process after the search.
+
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader};
+    use std::net::SocketAddr;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::linux::{AFTER_SEARCH, decide, verify_linux};
+    use super::*;
+    use crate::process::Attribution;
+    use crate::{Expected, Options, Source};
+
+    fn assert_unknown(v: &Verdict, what: &str) {
+        assert!(matches!(v, Verdict::Unknown { .. }), "{what}: {v:?}");
+        assert!(!v.is_owned(), "{what}: Unknown must not count as owned");
+        assert_eq!(v.as_str(), "unknown", "{what}");
+        assert!(v.fix_hint().is_some(), "{what}");
+    }
+
+    fn opts(timeout: Duration) -> Options {
+        Options { source: Source::Netlink, timeout, identify_foreign: true }
+    }
+
+    /// A python3 child listening on 127.0.0.1 (its pid, its port).
+    fn listener_child(accept: bool) -> (Child, u16) {
+        let code = format!(
+            "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen()\n\
+             print(s.getsockname()[1],flush=True)\n{}",
+            if accept { "while True:\n  c,_=s.accept()\n  time.sleep(60)" } else { "time.sleep(120)" }
+        );
+        let mut child = Command::new("python3")
+            .args(["-c", &code])
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        (child, line.trim().parse().unwrap())
+    }
+
+    fn listener(port: u16, pid: Option<u32>) -> Listener {
+        Listener { addr: SocketAddr::from(([127, 0, 0, 1], port)), inode: 77, uid: 0, pid, command: None }
+    }
+
+    #[test]
+    fn only_owned_is_owned() {
+        assert!(Verdict::Owned { pid: 1, listeners: Vec::new() }.is_owned());
+        assert!(!Verdict::NotOwned { reason: "x".into(), foreign: Vec::new() }.is_owned());
+        assert_unknown(&Verdict::Unknown { reason: "x".into() }, "constructed");
+        assert_unknown(&from_fail_unknown(), "a check that could not tell");
+    }
+
+    fn from_fail_unknown() -> Verdict {
+        // `Fail::Unknown` (permission denied on the pinned process, an
+        // incomplete /proc scan, a tree too large, pidfd/poll errors) maps to
+        // Unknown through the one conversion every path uses.
+        super::linux::from_fail_for_tests(crate::process::Fail::Unknown("cannot tell".into()))
+    }
+
+    /// The decision from who holds what: each Unknown outcome (a possible
+    /// unseen holder with every listener held by the tree, or with a
+    /// listener found nowhere) is not owned; definite answers stay definite.
+    #[test]
+    fn unseen_holders_make_unknown_never_owned() {
+        let e = Expected::pid(10);
+        let o = opts(Duration::from_secs(1));
+        let held = Attribution { found: HashMap::from([(77, 10)]), ..Attribution::default() };
+        assert!(decide(1, &e, vec![listener(1, None)], &held, &o, 10).is_owned());
+        let unseen = Some("process 99 (uid 0) could hold it".to_owned());
+        let v = decide(1, &e, vec![listener(1, None)], &Attribution { unseen: unseen.clone(), ..held }, &o, 10);
+        assert_unknown(&v, "held by the tree, an unreadable process could hold it too");
+        let v = decide(
+            1,
+            &e,
+            vec![listener(1, None)],
+            &Attribution { unseen: unseen.clone(), ..Attribution::default() },
+            &o,
+            10,
+        );
+        assert_unknown(&v, "held by no visible process, and something is unseen");
+        // definite: an outsider holds it, or the uid is wrong, unseen or not
+        let shared = Attribution { found: HashMap::from([(77, 10)]), outside: vec![(77, 11)], unseen: unseen.clone() };
+        assert!(matches!(decide(1, &e, vec![listener(1, None)], &shared, &o, 10), Verdict::NotOwned { .. }));
+        let held = Attribution { found: HashMap::from([(77, 10)]), unseen, ..Attribution::default() };
+        let v = decide(1, &e.clone().uid(5), vec![listener(1, None)], &held, &o, 10);
+        assert!(matches!(v, Verdict::NotOwned { .. }), "{v:?}");
+        let v = decide(1, &e, vec![listener(1, None)], &Attribution::default(), &o, 10);
+        assert!(matches!(v, Verdict::NotOwned { .. }), "{v:?}");
+    }
+
+    /// Out of time, before or during the search and in connect_verified
+    /// (before connecting, and a listener that never accepts): Unknown.
+    #[test]
+    fn out_of_time_is_unknown_never_owned() {
+        let (mut child, port) = listener_child(false);
+        let e = Expected::pid(child.id());
+        assert!(crate::verify(port, &e, &opts(Duration::from_secs(10))).is_owned());
+        for src in [Source::Netlink, Source::ProcNet] {
+            let o = Options { source: src, ..opts(Duration::ZERO) };
+            assert_unknown(&crate::verify(port, &e, &o), "timeout zero");
+            let (v, pin) = verify_linux(port, &e, &o, Instant::now());
+            assert_unknown(&v, "deadline passed");
+            assert!(pin.is_none());
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            match crate::connect_verified(addr, &e, &o) {
+                Err(ConnectError::Refused(v)) => assert_unknown(&v, "connect, timeout zero"),
+                other => panic!("{other:?}"),
+            }
+            // never accepts: the connection cannot be attributed
+            match crate::connect_verified(addr, &e, &Options { source: src, ..opts(Duration::from_millis(300)) }) {
+                Err(ConnectError::Refused(v)) => assert_unknown(&v, "never accepted"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// The pinned process's fds cannot be read (here: pid 1 of a container,
+    /// which holds capabilities we lack, so even root is denied
+    /// `/proc/1/fd/*`): Unknown. Where root may read them, the verdict is
+    /// NotOwned (pid 1 does not hold the listener); either way not owned.
+    #[test]
+    fn unreadable_pinned_process_is_unknown_never_owned() {
+        let (mut child, port) = listener_child(false);
+        let v = crate::verify(port, &Expected::pid(1), &opts(Duration::from_secs(10)));
+        if std::fs::read_link("/proc/1/fd/0").is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied) {
+            assert_unknown(&v, "pid 1's fds unreadable");
+        } else {
+            assert!(matches!(v, Verdict::NotOwned { .. }), "{v:?}");
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// The pinned process is replaced (killed and reaped) between the
+    /// /proc search and the re-check: the search saw it holding the
+    /// listener, the re-check refuses (NotOwned), never Owned.
+    #[test]
+    fn pinned_process_replaced_after_the_search_is_not_owned() {
+        let (child, port) = listener_child(true);
+        let pid = child.id();
+        let e = Expected::pid(pid);
+        let o = opts(Duration::from_secs(10));
+        assert!(crate::verify(port, &e, &o).is_owned());
+        let child = std::cell::RefCell::new(Some(child));
+        let hook = move || {
+            if let Some(mut c) = child.borrow_mut().take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        };
+        AFTER_SEARCH.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
+        let v = crate::verify(port, &e, &o);
+        AFTER_SEARCH.with(|h| *h.borrow_mut() = None);
+        match &v {
+            Verdict::NotOwned { reason, .. } => assert!(reason.contains(&format!("process {pid}")), "{reason}"),
+            other => panic!("expected NotOwned after the pinned process was replaced, got {other:?}"),
+        }
     }
 }

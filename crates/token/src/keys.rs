@@ -189,29 +189,54 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Zeroizing<[u8; 32]> {
     Zeroizing::new(mac.finalize().into_bytes().into())
 }
 
+/// A token's MAC tag: 32 bytes, zeroized on drop.
+///
+/// Deliberately without `PartialEq`/`Eq`: the only way to compare two tags
+/// is [`Tag::matches`], constant time over all 256 bits (THREATS TOK-5), so
+/// an `==` that would compare byte by byte and stop at the first
+/// difference does not compile.
+pub(crate) struct Tag(Zeroizing<[u8; 32]>);
+
+impl Tag {
+    /// The tag read from a token.
+    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// The bytes, for encoding and for the next caveat step (never for a
+    /// comparison: use [`Tag::matches`]).
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Whether `self` and `other` are the same tag, in constant time
+    /// ([`tags_equal`]).
+    pub(crate) fn matches(&self, other: &Tag) -> bool {
+        tags_equal(&self.0, &other.0)
+    }
+}
+
 /// The MAC chain over the claims record and the caveat records.
-pub(crate) fn chain_tag<'a>(
-    key: &TokenKey,
-    claims: &[u8],
-    caveats: impl Iterator<Item = &'a [u8]>,
-) -> Zeroizing<[u8; 32]> {
+pub(crate) fn chain_tag<'a>(key: &TokenKey, claims: &[u8], caveats: impl Iterator<Item = &'a [u8]>) -> Tag {
     let mut tag = key.0.mac(&[CLAIMS_DOMAIN, claims]);
     for c in caveats {
-        tag = caveat_step(&tag, c);
+        tag = MacState::new(&tag).mac(&[CAVEAT_DOMAIN, c]);
     }
-    tag
+    Tag(tag)
 }
 
 /// One attenuation step: the next tag from the current one.
-pub(crate) fn caveat_step(tag: &[u8; 32], caveat: &[u8]) -> Zeroizing<[u8; 32]> {
-    MacState::new(tag).mac(&[CAVEAT_DOMAIN, caveat])
+pub(crate) fn caveat_step(tag: &Tag, caveat: &[u8]) -> Tag {
+    Tag(MacState::new(tag.as_bytes()).mac(&[CAVEAT_DOMAIN, caveat]))
 }
 
 /// Compares `expected` to `got` in constant time: the XOR of the two as
 /// four words, OR-ed together with no data-dependent branch, then `subtle`'s
 /// constant-time comparison with zero (the one branch is on its `Choice`).
 /// `subtle`'s byte-slice `ct_eq` does the same per byte, eight times the work.
-pub(crate) fn tags_equal(expected: &[u8; 32], got: &[u8; 32]) -> bool {
+/// OR, not XOR, accumulates: with XOR the same bit flipped in two words
+/// would cancel out (TOK-5).
+fn tags_equal(expected: &[u8; 32], got: &[u8; 32]) -> bool {
     use subtle::ConstantTimeEq;
     let word = |t: &[u8; 32], i: usize| u64::from_ne_bytes(t[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     let diff = (0..4).fold(0u64, |acc, i| acc | (word(expected, i) ^ word(got, i)));
@@ -221,6 +246,32 @@ pub(crate) fn tags_equal(expected: &[u8; 32], got: &[u8; 32]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// TOK-5: any difference in any bit of any word is a mismatch, including
+    /// the same bit flipped in two (or all four) words, which an XOR
+    /// accumulator would cancel out.
+    #[test]
+    fn tok_5_tags_differing_in_the_same_bit_of_several_words_do_not_match() {
+        let base: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ 0xa5);
+        let t = Tag::from_bytes(base);
+        assert!(t.matches(&Tag::from_bytes(base)));
+        for bit in 0..64 {
+            let flip = |words: &[usize]| {
+                let mut b = base;
+                for &w in words {
+                    b[w * 8 + bit / 8] ^= 1 << (bit % 8);
+                }
+                Tag::from_bytes(b)
+            };
+            for w in 0..4 {
+                assert!(!t.matches(&flip(&[w])), "bit {bit} of word {w}");
+                for v in w + 1..4 {
+                    assert!(!t.matches(&flip(&[w, v])), "bit {bit} of words {w} and {v}");
+                }
+            }
+            assert!(!t.matches(&flip(&[0, 1, 2, 3])), "bit {bit} of every word");
+        }
+    }
 
     /// The kept-state HMAC equals the `hmac` crate's for every message
     /// length around the block boundaries, split anywhere.

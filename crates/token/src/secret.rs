@@ -135,3 +135,22 @@ pub fn load_secret_file(root: &Root, rel: impl AsRef<Path>) -> Result<Secret> {
         .at(&path)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_empty_and_len_tell_the_length_only() {
+        for (secret, len) in [
+            (Secret::new(Vec::new()), 0),
+            (Secret::from(String::new()), 0),
+            (Secret::new(vec![0]), 1),
+            (Secret::from("x".repeat(40)), 40),
+            (Secret::generate().unwrap(), ROOT_SECRET_LEN),
+        ] {
+            assert_eq!(secret.len(), len);
+            assert_eq!(secret.is_empty(), len == 0, "{secret:?}");
+        }
+    }
+}

@@ -98,7 +98,7 @@ pub fn derive_with_id(key: &TokenKey, grant: &Grant, now: u64, id: &[u8; 16]) ->
     out.push('.');
     URL_SAFE_NO_PAD.encode_string(&record, &mut out);
     out.push('.');
-    URL_SAFE_NO_PAD.encode_string(tag.as_ref(), &mut out);
+    URL_SAFE_NO_PAD.encode_string(tag.as_bytes(), &mut out);
     Ok(SecretString::from(out))
 }
 
@@ -111,7 +111,7 @@ struct Parts<'b> {
     caveats: &'b [u8],
     caveat_lens: [u16; MAX_CAVEATS],
     n_caveats: usize,
-    tag: [u8; 32],
+    tag: keys::Tag,
 }
 
 impl<'b> Parts<'b> {
@@ -230,7 +230,7 @@ fn split<'b>(op: &'static str, token: &str, buf: &'b mut [u8]) -> Result<Parts<'
         *len = u16::try_from(c).expect("at most 4096 bytes");
         total += c;
     }
-    Ok(Parts { claims, caveats: &rest[..total], caveat_lens, n_caveats: n - 2, tag })
+    Ok(Parts { claims, caveats: &rest[..total], caveat_lens, n_caveats: n - 2, tag: keys::Tag::from_bytes(tag) })
 }
 
 /// Runs `f` with a zeroed buffer of at least `len` bytes: on the stack for
@@ -297,7 +297,7 @@ pub fn attenuate(token: &str, caveat: &Caveat) -> Result<SecretString> {
             format!("the narrowed token would be longer than {MAX_TOKEN_LEN} bytes"),
         ));
     }
-    Ok(SecretString::from(format!("{body}{cav_b64}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))))
+    Ok(SecretString::from(format!("{body}{cav_b64}.{}", URL_SAFE_NO_PAD.encode(tag.as_bytes()))))
 }
 
 /// A scope or audience a verifier requires, kept inline (no allocation per
@@ -423,7 +423,7 @@ impl<'k> Verifier<'k> {
         const OP: &str = "verify";
         let parts = split(OP, token, buf)?;
         let expected = keys::chain_tag(self.key, parts.claims, parts.caveats());
-        if !keys::tags_equal(&expected, &parts.tag) {
+        if !expected.matches(&parts.tag) {
             return Err(Error::new(
                 ErrorKind::Signature,
                 OP,
