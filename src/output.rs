@@ -4,8 +4,8 @@
 //! security, 4 not found. Errors are one line on stderr (`gw: ...`); with
 //! `--json` the result or the error is also a JSON object on stdout.
 //!
-//! Every byte the CLI prints goes through [`print`] (stdout) or
-//! [`eprint`] (stderr), never `print!`/`eprintln!`, which panic when the
+//! Every byte the CLI prints goes through [`print`](fn@print) (stdout) or
+//! [`eprint`](fn@eprint) (stderr), never `print!`/`eprintln!`, which panic when the
 //! stream fails (THREATS CLI-3). A failed stdout write is kept and decided
 //! once, in [`finish`], which `main` calls on every exit path:
 //! - the reader closed the pipe (`EPIPE`: `gw ... | head`): gw ends quietly

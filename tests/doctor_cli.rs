@@ -352,8 +352,19 @@ fn port_1_foreign_listener_on_a_gateways_port_is_high() {
     assert_eq!(f[0]["threat"], "PORT-1");
     assert!(f[0]["fix"].as_str().unwrap().contains(&format!("ss -ltnp 'sport = :{port}'")), "{:#}", f[0]);
     drop(l);
-    // Nothing listens any more: clean.
-    assert_eq!(env.doctor(&[]).0, EXIT_OK);
+    // Nothing listens any more: clean. A child another test thread is
+    // spawning may hold a copy of the socket until its exec closes it (the
+    // kernel keeps listening while any process holds it), so allow it a
+    // bounded moment to go.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (code, v) = env.doctor(&[]);
+        if code == EXIT_OK {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "the port still looks held 10 s after the listener closed: {v:#}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 #[test]

@@ -16,7 +16,8 @@ const CATALOGUE: &[&str] = &[
     "FS-1", "FS-2", "FS-3", "FS-4", "FS-5", "FS-6", "FS-7", "FS-8", "PORT-1", "PORT-2", "PORT-3", "PORT-4", "PORT-5",
     "TOK-1", "TOK-2", "TOK-3", "TOK-4", "CRED-1", "CRED-2", "CRED-3", "CRED-4", "CRED-5", "CRED-6", "CRED-7", "CRED-8",
     "CRED-9", "LEASE-1", "LEASE-2", "LEASE-3", "LEASE-4", "LEASE-5", "CLI-1", "CLI-2", "WATCH-1", "WATCH-2", "WATCH-3",
-    "WATCH-4", "WATCH-5", "WATCH-6", "FS-9", "FS-10", "DOC-3", "GATE-1", "GATE-4", "FS-11", "CLI-3", "CLI-4", "DOC-1", "DOC-2",
+    "WATCH-4", "WATCH-5", "WATCH-6", "FS-9", "FS-10", "DOC-3", "GATE-1", "GATE-4", "FS-11", "CLI-3", "CLI-4", "DOC-1",
+    "DOC-2", "PORT-6", "TOK-5",
 ];
 
 fn root() -> PathBuf {

@@ -24,8 +24,10 @@
 #[path = "common/json_tree.rs"]
 mod json_tree;
 
-use gw_gateway::frame::{MAX_FRAME_BYTES, MAX_NONCE_LEN, ServerFrame, parse_challenge, parse_hello_ok, parse_server_frame};
 use gw_gateway::ErrorKind;
+use gw_gateway::frame::{
+    MAX_FRAME_BYTES, MAX_NONCE_LEN, ServerFrame, parse_challenge, parse_hello_ok, parse_server_frame,
+};
 use json_tree::Tree;
 use libfuzzer_sys::fuzz_target;
 

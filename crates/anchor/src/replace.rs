@@ -147,9 +147,9 @@ impl Root {
     /// file holds one complete version. See the module docs for the protocol.
     ///
     /// # Errors
-    /// [`ErrorKind::Symlink`] / [`ErrorKind::NotRegularFile`] when the target
+    /// [`ErrorKind::Symlink`](crate::ErrorKind::Symlink) / [`ErrorKind::NotRegularFile`](crate::ErrorKind::NotRegularFile) when the target
     /// (or a component on the way) is a symlink or not a regular file — it is
-    /// refused, not replaced; [`ErrorKind::InsecureDirectory`] when the parent
+    /// refused, not replaced; [`ErrorKind::InsecureDirectory`](crate::ErrorKind::InsecureDirectory) when the parent
     /// directory is not private; path, not-found and I/O errors. Nothing is
     /// left behind on failure.
     ///
@@ -164,8 +164,8 @@ impl Root {
     /// or not at all.
     ///
     /// # Errors
-    /// [`ErrorKind::AlreadyExists`] if the name is taken;
-    /// [`ErrorKind::Symlink`] if it is taken by a symlink (never followed, and
+    /// [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists) if the name is taken;
+    /// [`ErrorKind::Symlink`](crate::ErrorKind::Symlink) if it is taken by a symlink (never followed, and
     /// reported as the refusal it is, not as a file the caller might take for
     /// its own); otherwise as [`Root::write_atomic`].
     ///
@@ -250,7 +250,7 @@ impl Root {
     /// docs, "Stale temps"). Returns the names removed.
     ///
     /// # Errors
-    /// As [`Root::list`]; [`ErrorKind::InsecureDirectory`] if the directory
+    /// As [`Root::list`]; [`ErrorKind::InsecureDirectory`](crate::ErrorKind::InsecureDirectory) if the directory
     /// is not private.
     pub fn remove_stale_temps(&self, rel: impl AsRef<Path>, older_than: Duration) -> Result<Vec<OsString>> {
         const OP: &str = "remove stale temps";

@@ -7,7 +7,7 @@
 //! only through an explicit call); root secret files created only by an
 //! explicit [`init_secret_file`] and loaded by [`load_secret_file`], which
 //! never creates anything (TOK-4) and refuses a file others can read; `gw2`
-//! tokens [`derive`]d from the root secret through HKDF-SHA256 with
+//! tokens [`derive`](fn@derive)d from the root secret through HKDF-SHA256 with
 //! versioned labels, binding scope, audience, not-before/expiry and
 //! locality; holder-side [`attenuate`] (macaroon-style chained HMAC, a
 //! caveat can only narrow); strict, constant-time verification
