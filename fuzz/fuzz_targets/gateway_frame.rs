@@ -35,20 +35,6 @@ const MAX_DEPTH: usize = 32;
 const DISTINCT: &[u8] = b"!#$%&*+<=>?@^~";
 
 impl Tree {
-    fn get(&self, key: &str) -> Option<&Tree> {
-        match self {
-            Tree::Obj(o) => o.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    fn str(&self) -> Option<&str> {
-        match self {
-            Tree::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
     /// Every key and every string value, at any depth.
     fn strings<'a>(&'a self, keys: &mut Vec<&'a str>, values: &mut Vec<&'a str>) {
         match self {

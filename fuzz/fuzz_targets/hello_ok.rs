@@ -41,21 +41,6 @@ const DISTINCT: &[u8] = b"!#$%&*+<=>?@^|~";
 
 /// What only this target asks of the model tree.
 impl Tree {
-    /// The (first) value of `key` in an object.
-    fn get(&self, key: &str) -> Option<&Tree> {
-        match self {
-            Tree::Obj(o) => o.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    fn str(&self) -> Option<&str> {
-        match self {
-            Tree::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
     /// Every object key, every string under a `role` key and every string
     /// under a `token` key, at any depth.
     fn collect<'a>(&'a self, keys: &mut Vec<&'a str>, roles: &mut Vec<&'a str>, tokens: &mut Vec<&'a str>) {

@@ -68,6 +68,22 @@ impl<'de> Visitor<'de> for TreeVisitor {
 }
 
 impl Tree {
+    /// The (first) value of `key` in an object.
+    pub(crate) fn get(&self, key: &str) -> Option<&Tree> {
+        match self {
+            Tree::Obj(o) => o.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is one.
+    pub(crate) fn str(&self) -> Option<&str> {
+        match self {
+            Tree::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// Arrays and objects on the deepest path (a scalar is 0, `[]` is 1).
     pub(crate) fn depth(&self) -> usize {
         match self {

@@ -3,24 +3,9 @@
 // given, the stored socket token is then replaced by that exact string
 // (spaces included) in the SQLite row, as a hand edit or an older writer
 // would leave it. Prints {token} (what OpenClaw derives) as JSON.
-import fs from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { DatabaseSync } from "node:sqlite";
-
-const dist = path.join(process.env.OPENCLAW_PKG, "dist");
-async function openclawFn(name) {
-  for (const f of fs.readdirSync(dist)) {
-    if (!f.endsWith(".mjs")) continue;
-    const text = fs.readFileSync(path.join(dist, f), "utf8");
-    const m = text.match(new RegExp(`export \\{[^}]*\\b${name} as (\\w+)`));
-    if (m && text.includes(`function ${name}(`)) {
-      const mod = await import(pathToFileURL(path.join(dist, f)).href);
-      return mod[m[1]];
-    }
-  }
-  throw new Error(`OpenClaw function ${name} not found in ${dist}`);
-}
+import { openclawFn } from "./openclaw_fn.mjs";
 
 const ensure = await openclawFn("ensureExecApprovals");
 ensure();

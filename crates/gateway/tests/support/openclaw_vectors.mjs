@@ -3,26 +3,8 @@
 // Input (argv[2]): JSON {seedHex, fields:{clientId, clientMode, role, scopes,
 // signedAtMs, token, nonce, platform, deviceFamily}}. Output: JSON
 // {deviceId, publicKey, payload, signature}.
-import fs from "node:fs";
-import path from "node:path";
 import crypto from "node:crypto";
-import { pathToFileURL } from "node:url";
-
-const dist = path.join(process.env.OPENCLAW_PKG, "dist");
-// The bundle's modules have hashed names and export minified aliases: find
-// the module exporting `name` and the alias it uses.
-async function openclawFn(name) {
-  for (const f of fs.readdirSync(dist)) {
-    if (!f.endsWith(".mjs")) continue;
-    const text = fs.readFileSync(path.join(dist, f), "utf8");
-    const m = text.match(new RegExp(`export \\{[^}]*\\b${name} as (\\w+)`));
-    if (m && text.includes(`function ${name}(`)) {
-      const mod = await import(pathToFileURL(path.join(dist, f)).href);
-      return mod[m[1]];
-    }
-  }
-  throw new Error(`OpenClaw function ${name} not found in ${dist}`);
-}
+import { openclawFn } from "./openclaw_fn.mjs";
 
 const input = JSON.parse(process.argv[2]);
 const privPemFromRaw = await openclawFn("ed25519PrivateKeyPemFromRaw");
