@@ -41,10 +41,21 @@ fn main() -> ExitCode {
             let mut lines = rendered.lines().map(str::trim).skip_while(|l| l.is_empty());
             let first = lines.next().unwrap_or("invalid arguments");
             let mut msg = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+            let rest: Vec<&str> = lines.collect();
             if msg.ends_with(':') {
                 // "the following required arguments were not provided:" — name them.
-                let listed: Vec<&str> = lines.take_while(|l| !l.is_empty()).collect();
+                let listed: Vec<&str> = rest.iter().copied().take_while(|l| !l.is_empty()).collect();
                 msg = format!("{msg} {}", listed.join(", "));
+            }
+            // Keep what clap knows beyond the first line: a similar
+            // subcommand or flag ("tip: a similar subcommand exists: 'profile'")
+            // and the values a flag takes ("[possible values: file, ...]").
+            for l in &rest {
+                if let Some(tip) = l.strip_prefix("tip: ") {
+                    msg = format!("{msg}; {tip}");
+                } else if l.starts_with("[possible values:") {
+                    msg = format!("{msg} {l}");
+                }
             }
             // The arguments did not parse, so `--json` is looked for by hand
             // (up to a `--`): scripts get the usage error as JSON too.

@@ -883,10 +883,15 @@ fn cred_8_home_path_follows_gw_home_then_xdg_then_home() {
     assert_eq!(home_for(&all[1..]), "ok /x/config/gw");
     assert_eq!(home_for(&all[2..]), "ok /h/user/.config/gw");
     assert_eq!(home_for(&[("GW_HOME", "/g/home"), ("HOME", "/h/user")]), "ok /g/home");
-    // Relative or empty values are ignored, not resolved against the cwd.
-    assert_eq!(home_for(&[("GW_HOME", "rel/gw"), ("XDG_CONFIG_HOME", "/x/config"), ("HOME", "/h")]), "ok /x/config/gw");
+    // A relative XDG_CONFIG_HOME or HOME, and an empty GW_HOME, are ignored
+    // (the XDG rule), never resolved against the cwd.
+    // A relative GW_HOME is an error (issue 12), never skipped for another home.
+    assert_eq!(
+        home_for(&[("GW_HOME", "rel/gw"), ("XDG_CONFIG_HOME", "/x/config"), ("HOME", "/h")]),
+        "err invalid_input"
+    );
     assert_eq!(home_for(&[("GW_HOME", ""), ("XDG_CONFIG_HOME", "./cfg"), ("HOME", "/h")]), "ok /h/.config/gw");
-    assert_eq!(home_for(&[("GW_HOME", "~/gw"), ("XDG_CONFIG_HOME", "cfg"), ("HOME", "/h")]), "ok /h/.config/gw");
+    assert_eq!(home_for(&[("GW_HOME", "~/gw"), ("XDG_CONFIG_HOME", "cfg"), ("HOME", "/h")]), "err invalid_input");
     assert_eq!(home_for(&[("GW_HOME", "gw"), ("XDG_CONFIG_HOME", "cfg"), ("HOME", "h")]), "err invalid_input");
     assert_eq!(home_for(&[]), "err invalid_input");
 }

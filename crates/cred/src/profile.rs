@@ -39,7 +39,23 @@ pub const CONFIG_FILE: &str = "config.json";
 /// [`ErrorKind::InvalidInput`] when none is set to an absolute path.
 pub fn home_path() -> Result<PathBuf> {
     let abs = |v: Option<OsString>| v.map(PathBuf::from).filter(|p| p.is_absolute());
-    if let Some(p) = abs(std::env::var_os("GW_HOME")) {
+    // GW_HOME is gw's own: a relative one is a mistake to report, never a
+    // value to skip (gw would then write into another home). An empty one is
+    // unset. (XDG_CONFIG_HOME and HOME keep the XDG rule: relative ones are
+    // ignored.)
+    if let Some(g) = std::env::var_os("GW_HOME").filter(|g| !g.is_empty()) {
+        let p = PathBuf::from(&g);
+        if !p.is_absolute() {
+            let shown = p.display().to_string();
+            let rest =
+                shown.strip_prefix("~/").map(|r| format!("$HOME/{r}")).unwrap_or_else(|| format!("$PWD/{shown}"));
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "find gw home",
+                format!("GW_HOME is a relative path (`{shown}`): gw does not guess what it is relative to"),
+            )
+            .with_fix(format!("export GW_HOME=\"{rest}\"   # an absolute path")));
+        }
         return Ok(p);
     }
     if let Some(p) = abs(std::env::var_os("XDG_CONFIG_HOME")) {

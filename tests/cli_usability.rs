@@ -1,0 +1,75 @@
+//! Everyday use (issue 12): clap's suggestions and possible values survive
+//! gw's one-line usage errors (also as one JSON object with `--json`), and a
+//! relative `GW_HOME` is an error, never silently replaced by another home.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const GW: &str = env!("CARGO_BIN_EXE_gw");
+
+fn gw(home: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(GW).args(args).env("GW_HOME", home).stdin(Stdio::null()).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn typos_get_clap_suggestions_and_possible_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["profle", "list"], &["unrecognized subcommand 'profle'", "similar", "'profile'"]),
+        (&["cred", "lst"], &["'lst'", "a similar subcommand exists: 'list'"]),
+        (&["--store", "kering", "cred", "list"], &["[possible values: file, keyring, keyring-or-file]", "'keyring'"]),
+        (&["fs", "write", "--mod", "600", "d", "f"], &["'--mod'", "a similar argument exists: '--mode'"]),
+    ];
+    for (args, wanted) in cases {
+        let (code, out, err) = gw(&home, args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        for w in *wanted {
+            assert!(err.contains(w), "{args:?}: `{w}` missing in: {err}");
+        }
+        assert!(out.is_empty(), "{out}");
+        // With --json: one object on stdout, the suggestion inside it.
+        let mut json_args = vec!["--json"];
+        json_args.extend_from_slice(args);
+        let (code, out, _) = gw(&home, &json_args);
+        assert_eq!(code, 2);
+        let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+        let msg = v["error"]["message"].as_str().unwrap();
+        for w in *wanted {
+            assert!(msg.contains(w), "{args:?}: `{w}` missing in the JSON message: {msg}");
+        }
+    }
+    assert!(!home.exists(), "a usage error created the home");
+}
+
+#[test]
+fn a_relative_gw_home_is_an_error_that_names_the_fix_and_touches_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real_home = tmp.path().join("user");
+    std::fs::create_dir(&real_home).unwrap();
+    for (value, fix) in [("rel/home", "$PWD/rel/home"), ("~/gw", "$HOME/gw")] {
+        for args in [&["profile", "init", "work"][..], &["cred", "list"], &["profile", "list"]] {
+            let out = Command::new(GW)
+                .args(args)
+                .env("GW_HOME", value)
+                .env("HOME", &real_home)
+                .env_remove("XDG_CONFIG_HOME")
+                .current_dir(tmp.path())
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{value} {args:?}: {err}");
+            assert!(err.contains("GW_HOME is a relative path") && err.contains(fix), "{err}");
+        }
+    }
+    // Neither the relative path nor the real ~/.config/gw was created.
+    assert!(!tmp.path().join("rel").exists());
+    assert!(!real_home.join(".config").exists(), "gw wrote into the real home");
+}
