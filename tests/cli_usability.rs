@@ -73,3 +73,19 @@ fn a_relative_gw_home_is_an_error_that_names_the_fix_and_touches_nothing() {
     assert!(!tmp.path().join("rel").exists());
     assert!(!real_home.join(".config").exists(), "gw wrote into the real home");
 }
+
+#[test]
+fn a_shared_sticky_directory_gets_a_safe_fix_not_a_chmod() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, _, err) = gw(&tmp.path().join("home"), &["fs", "ls", "/tmp"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("mkdir -m 700 /tmp/NAME"), "{err}");
+    assert!(!err.contains("chmod go-w /tmp"), "a fix that breaks /tmp for everyone: {err}");
+    // A plain group/other-writable directory keeps the chmod fix.
+    let open = tmp.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let (code, _, err) = gw(&tmp.path().join("home"), &["fs", "ls", open.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains(&format!("chmod go-w {}", open.display())), "{err}");
+}

@@ -486,13 +486,16 @@ fn assert_insecure(e: &gw_anchor::Error, dir: &Path, uid: u32, mode: u32, fix: &
 
 /// THREATS FS-5 (insecure directory): a root that is world-writable (0777) or
 /// group-writable (0770) is refused; the error says which directory, its
-/// owner, its mode and `chmod go-w`.
+/// owner, its mode and `chmod go-w` — or, for a shared sticky directory
+/// (1777, like /tmp), a private directory beneath it (`mkdir -m 700`), since
+/// taking its write bits away would break it for every other user.
 fn fs_5_writable_root_is_refused(r: Resolver) {
     for mode in [0o777, 0o770, 0o702, 0o1777] {
         let sb = Sandbox::new();
         chmod(&sb.root, mode);
         let e = expect_refusal(Root::open(&sb.root, &policy(r)), ErrorKind::InsecureDirectory, &format!("{mode:o}"));
-        assert_insecure(&e, &sb.root, 0, mode, "chmod go-w");
+        let fix = if mode & 0o1000 != 0 { "mkdir -m 700" } else { "chmod go-w" };
+        assert_insecure(&e, &sb.root, 0, mode, fix);
     }
 }
 

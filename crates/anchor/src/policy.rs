@@ -158,7 +158,21 @@ impl Problem {
                     (true, false) => "its group",
                     _ => "others",
                 };
-                (format!("is writable by {who}, so another user could swap its entries"), format!("`chmod go-w {p}`"))
+                let why = format!("is writable by {who}, so another user could swap its entries");
+                if mode & 0o1000 != 0 {
+                    // A shared sticky directory (/tmp): taking its write bits
+                    // away would break every other user of it. The fix is a
+                    // private directory beneath it.
+                    (
+                        why,
+                        format!(
+                            "it is a shared directory (sticky, like /tmp): leave its mode alone and use a private directory beneath it: `mkdir -m 700 {}/NAME`",
+                            p.to_string().trim_end_matches('/')
+                        ),
+                    )
+                } else {
+                    (why, format!("`chmod go-w {p}`"))
+                }
             }
             Problem::Transition { parent_uid, child_uid } => (
                 format!(
