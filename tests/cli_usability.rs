@@ -7,13 +7,10 @@ use std::process::{Command, Stdio};
 
 const GW: &str = env!("CARGO_BIN_EXE_gw");
 
+mod common;
+
 fn gw(home: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(GW).args(args).env("GW_HOME", home).stdin(Stdio::null()).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::gw_in(GW, home, args)
 }
 
 #[test]

@@ -485,3 +485,19 @@ pub fn bplist_laughs(depth: u8, width: u8, leaf: &[u8]) -> Vec<u8> {
     objects.push(leaf);
     bplist(&objects)
 }
+
+/// Runs the `gw` binary of this build with `GW_HOME=home`, no stdin, and
+/// returns its exit code, stdout and stderr.
+pub fn gw_in(gw: &str, home: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(gw)
+        .args(args)
+        .env("GW_HOME", home)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run gw");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
