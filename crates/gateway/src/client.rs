@@ -184,7 +184,10 @@ pub fn connect(stream: TcpStream, url: &str, req: &Connect<'_>, bounds: &Bounds)
     let start = Instant::now();
     let io =
         |what: &str, e: io::Error| Error::new(ErrorKind::Io, "handshake", url, format!("{what}: {e}")).with_source(e);
-    stream.set_read_timeout(Some(bounds.challenge)).map_err(|e| io("socket setup", e))?;
+    // Reads wake up every TICK so that each wait ends at its own deadline
+    // (the challenge bound, then the handshake bound), not at a fixed
+    // per-read timeout.
+    stream.set_read_timeout(Some(TICK)).map_err(|e| io("socket setup", e))?;
     stream.set_write_timeout(Some(bounds.challenge)).map_err(|e| io("socket setup", e))?;
     let request = url
         .into_client_request()
@@ -192,18 +195,35 @@ pub fn connect(stream: TcpStream, url: &str, req: &Connect<'_>, bounds: &Bounds)
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME_BYTES as usize))
         .max_frame_size(Some(MAX_FRAME_BYTES as usize));
-    let (mut ws, _) = tungstenite::client::client_with_config(request, stream, Some(config)).map_err(|e| match e {
-        tungstenite::HandshakeError::Failure(e) => ws_error(url, "the WebSocket upgrade", e),
-        tungstenite::HandshakeError::Interrupted(_) => {
-            Error::new(ErrorKind::Timeout, "handshake", url, "the WebSocket upgrade did not finish in time")
+    let mut upgrade = tungstenite::client::client_with_config(request, stream, Some(config));
+    let (mut ws, _) = loop {
+        match upgrade {
+            Ok(done) => break done,
+            Err(tungstenite::HandshakeError::Interrupted(mid)) if start.elapsed() < bounds.challenge => {
+                upgrade = mid.handshake();
+            }
+            Err(tungstenite::HandshakeError::Interrupted(_)) => {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "handshake",
+                    url,
+                    "the WebSocket upgrade did not finish in time",
+                ));
+            }
+            Err(tungstenite::HandshakeError::Failure(e)) => return Err(ws_error(url, "the WebSocket upgrade", e)),
         }
-    })?;
+    };
     let hello = handshake(&mut ws, url, req, bounds, start)?;
     Ok((ws, hello))
 }
 
+/// How often a waiting read wakes up to check its deadline.
+const TICK: Duration = Duration::from_millis(100);
+
 /// Runs the handshake on an open WebSocket: challenge, `connect`, `res`.
-/// `start` is when the bounds began (the connect, normally).
+/// `start` is when the bounds began (the connect, normally). The deadlines
+/// are checked whenever a read returns, so the stream must have a short read
+/// timeout (or be non-blocking); [`connect`] sets one.
 ///
 /// # Errors
 /// As [`connect`].
@@ -364,14 +384,16 @@ fn next_frame<S: Read + Write>(ws: &mut WebSocket<S>, at: &str, by: Instant, wha
         if Instant::now() >= by {
             return Err(Error::new(ErrorKind::Timeout, "handshake", at, format!("no {what} in time")));
         }
-        let msg = ws.read().map_err(|e| match e {
-            tungstenite::Error::Io(ref io)
+        let msg = match ws.read() {
+            Ok(m) => m,
+            // The read timed out: look at the deadline again.
+            Err(tungstenite::Error::Io(ref io))
                 if matches!(io.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
             {
-                Error::new(ErrorKind::Timeout, "handshake", at, format!("no {what} in time"))
+                continue;
             }
-            other => ws_error(at, &format!("waiting for {what}"), other),
-        })?;
+            Err(other) => return Err(ws_error(at, &format!("waiting for {what}"), other)),
+        };
         match msg {
             Message::Text(t) => return parse_server_frame(t.as_bytes(), at),
             Message::Binary(_) => {
