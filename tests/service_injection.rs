@@ -44,6 +44,10 @@ const FORMAT_BREAKERS: &[&str] = &[
     "x\u{85}ExecStartPre=/bin/evil",
     "x\u{2028}ExecStartPre=/bin/evil",
     "x\u{2029}y",
+    // Unicode noncharacters: systemd drops the whole directive ("not UTF-8
+    // clean"); found by the real-systemd proptest below.
+    "%;\u{fdd6}z",
+    "x\u{1fffe}",
     "evil\u{202e}txt.",
     "x\u{2066}y",
     "\u{ffff}",
@@ -469,7 +473,8 @@ fn invalid_spec_launchd_counts_and_intervals() {
 fn allowed(c: char) -> bool {
     !c.is_control()
         && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-        && !matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{FFFE}' | '\u{FFFF}')
+        && !matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}')
+        && !((0xFDD0..=0xFDEF).contains(&u32::from(c)) || u32::from(c) & 0xFFFE == 0xFFFE)
 }
 
 /// A character biased towards the ones quoting must get right.
@@ -547,7 +552,21 @@ fn agent_strategy() -> impl Strategy<Value = LaunchAgent> {
 fn forbidden_char() -> impl Strategy<Value = char> {
     prop_oneof![
         prop::sample::select(vec![
-            '\n', '\r', '\0', '\t', '\u{7f}', '\u{85}', '\u{2028}', '\u{2029}', '\u{202E}', '\u{FFFF}'
+            '\n',
+            '\r',
+            '\0',
+            '\t',
+            '\u{7f}',
+            '\u{85}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{202E}',
+            '\u{FFFF}',
+            '\u{FDD0}',
+            '\u{FDD6}',
+            '\u{FDEF}',
+            '\u{1FFFE}',
+            '\u{10FFFF}'
         ]),
         any::<char>().prop_filter("control", |c| c.is_control()),
     ]

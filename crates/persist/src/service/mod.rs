@@ -11,8 +11,9 @@
 //! **What validation refuses.** [`ErrorKind::Injection`] (a security
 //! refusal) for any value that would add a directive or break the format:
 //! control characters (newline, carriage return, NUL, tab, DEL, C1), Unicode
-//! line/paragraph separators and bidirectional overrides, U+FFFE/U+FFFF
-//! (not XML), and a trailing backslash on a value systemd reads unquoted
+//! line/paragraph separators and bidirectional overrides, the Unicode
+//! noncharacters (U+FDD0–U+FDEF and U+xFFFE/U+xFFFF: systemd drops a
+//! directive holding one, XML cannot hold U+FFFE/U+FFFF), and a trailing backslash on a value systemd reads unquoted
 //! (line continuation). [`ErrorKind::InvalidSpec`] for wrong values:
 //! relative or non-normalized paths (including `~`, `$HOME/…` and ExecStart
 //! prefixes such as `-/bin/x`), an empty argv, a bad label, unit name or

@@ -69,9 +69,22 @@ fn forbidden_char(c: char) -> Option<&'static str> {
         '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}' => {
             Some("a bidirectional-text control, which makes the file display differently from what it does")
         }
-        '\u{FFFE}' | '\u{FFFF}' => Some("a noncharacter that XML 1.0 cannot hold"),
+        c if is_noncharacter(c) => {
+            Some("a Unicode noncharacter, which systemd refuses as not UTF-8 clean (it drops the whole directive)")
+        }
         _ => None,
     }
+}
+
+/// The 66 Unicode noncharacters: U+FDD0..=U+FDEF and the last two code
+/// points of every plane (U+xFFFE, U+xFFFF). systemd's UTF-8 check refuses
+/// them and then ignores the whole assignment (measured: an `Environment=`
+/// holding U+FDD6 was dropped with "String is not UTF-8 clean"), and XML 1.0
+/// cannot hold U+FFFE/U+FFFF; so a value holding one is refused for both
+/// formats.
+pub(crate) fn is_noncharacter(c: char) -> bool {
+    let u = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&u) || u & 0xFFFE == 0xFFFE
 }
 
 /// Refuses control characters and other format breakers (Injection), and
@@ -251,11 +264,27 @@ mod tests {
 
     #[test]
     fn control_characters_are_injection() {
-        for v in ["a\nb", "a\rb", "a\0b", "a\tb", "\u{7f}", "\u{85}", "a\u{2028}", "\u{202E}x", "\u{FFFF}"] {
+        for v in [
+            "a\nb",
+            "a\rb",
+            "a\0b",
+            "a\tb",
+            "\u{7f}",
+            "\u{85}",
+            "a\u{2028}",
+            "\u{202E}x",
+            "\u{FFFF}",
+            "\u{FDD6}",
+            "\u{1FFFE}",
+            "\u{10FFFF}",
+        ] {
             assert_eq!(text("f", v).unwrap_err().kind(), ErrorKind::Injection, "{v:?}");
         }
         assert_eq!(raw_line_value("f", "x\\").unwrap_err().kind(), ErrorKind::Injection);
         text("f", "ok é $ % \" ' \\ ;").unwrap();
+        for ok in ['\u{FDCF}', '\u{FDF0}', '\u{FFFD}', '\u{1FFFD}', '\u{10000}'] {
+            text("f", &ok.to_string()).unwrap();
+        }
     }
 
     #[test]
