@@ -345,6 +345,19 @@ fn replace_shared(
     Ok(EXIT_OK)
 }
 
+/// The profile's device identity, or `None` for a profile made before
+/// device identities (no key). Only a missing key is "none": an exposed or
+/// foreign key file is refused.
+pub(crate) fn load_device(p: &gw_cred::Profile) -> Result<Option<gw_gateway::DeviceIdentity>, CliError> {
+    match gw_gateway::DeviceIdentity::load(p.root(), gw_gateway::DEVICE_KEY_FILE) {
+        Ok(d) => Ok(Some(d)),
+        Err(e) if e.kind() == gw_gateway::ErrorKind::Key(gw_token::ErrorKind::Fs(gw_anchor::ErrorKind::NotFound)) => {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub(crate) fn profile(cmd: ProfileCommand, policy: &Policy, out: Output) -> Result<u8, CliError> {
     if let ProfileCommand::Init(a) = &cmd {
         // Every check on the arguments before the home is created: bad input
@@ -393,17 +406,7 @@ pub(crate) fn profile(cmd: ProfileCommand, policy: &Policy, out: Output) -> Resu
             let p = home.profile(&a.name)?;
             let c = p.config()?;
             let creds = p.store().list()?;
-            // Only a missing key is "none"; an exposed or foreign one is refused.
-            let device = match gw_gateway::DeviceIdentity::load(p.root(), gw_gateway::DEVICE_KEY_FILE) {
-                Ok(d) => Some(d.id().to_owned()),
-                Err(e)
-                    if e.kind()
-                        == gw_gateway::ErrorKind::Key(gw_token::ErrorKind::Fs(gw_anchor::ErrorKind::NotFound)) =>
-                {
-                    None
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let device = load_device(&p)?.map(|d| d.id().to_owned());
             let human = format!(
                 "profile `{}`\n  directory: {}\n  gateway:   {} (port {})\n  device id: {}\n  gateways with stored credentials: {}",
                 c.name,
