@@ -35,12 +35,14 @@ pub(crate) struct Cli {
     #[arg(long, global = true, default_value = "default")]
     pub(crate) profile: String,
 
-    /// Where `gw cred` writes secrets: `file` (inline in the profile's 0600
-    /// credentials.json), `keyring` (the OS keyring, the file keeps only
-    /// references; if the keyring is unavailable the command is refused and
-    /// nothing is written), `keyring-or-file` (the keyring if available,
-    /// else the file — with a notice on stderr before anything is written).
-    /// Reading resolves keyring references whatever this says.
+    /// Where `gw cred` writes secrets, and `gw profile init` the device key:
+    /// `file` (inline in the profile's 0600 credentials.json; the device key
+    /// in the 0600 file device.key), `keyring` (the OS keyring, the profile
+    /// keeps only references — device.keyring for the device key; if the
+    /// keyring is unavailable the command is refused and nothing is
+    /// written), `keyring-or-file` (the keyring if available, else the file —
+    /// with a notice on stderr before anything is written). Reading resolves
+    /// keyring references whatever this says.
     #[arg(long, global = true, value_enum, default_value_t = StoreArg::File)]
     pub(crate) store: StoreArg,
 

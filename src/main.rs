@@ -79,7 +79,10 @@ fn main() -> ExitCode {
             let store = cmd::cred::store_config(cli.store, cli.keyring);
             cmd::cred::run(c, &cli.profile, store, &policy, out)
         }
-        Command::Profile(p) => cmd::cred::profile(p, &policy, out),
+        Command::Profile(p) => {
+            let store = cmd::cred::store_config(cli.store, cli.keyring);
+            cmd::cred::profile(p, store, &policy, out)
+        }
         Command::Lease(l) => cmd::lease::run(l, &policy, out),
         Command::Watch(w) => cmd::watch::run(w, &cli.profile, &policy, out),
         Command::Doctor(d) => {
