@@ -107,7 +107,7 @@ fn unknown_client_asks(g: &support::Gateway) -> String {
 }
 
 #[test]
-fn watch_health_and_approvals_against_the_real_openclaw() {
+fn watch_7_health_hello_and_approvals_against_the_real_openclaw() {
     let peer = support::peer();
     let g = peer.start_gateway_with_config(SHARED, Some(CONFIG));
     let home = private_dir("gw-watch-home.");

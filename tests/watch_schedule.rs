@@ -249,7 +249,7 @@ fn watchdog_refuses_nonsense() {
 /// no restart mends a refused credential) ends the watchdog before any
 /// recovery, even at the failure that would trigger one.
 #[test]
-fn watchdog_stop_raised_by_a_failing_probe_runs_no_recovery() {
+fn watch_7_a_refused_check_ends_the_watchdog_without_a_recovery() {
     let clock = VirtualClock::new();
     let runner = FakeRecovery { clock: &clock, cost: s(1), calls: RefCell::default() };
     let mut config = wd_config(RateLimit { burst: 5, window: s(600) }, Some(s(600)));

@@ -116,7 +116,7 @@ mod tests {
     use crate::profile::Home;
 
     #[test]
-    fn the_seed_round_trips_through_the_keyring_and_only_a_reference_is_on_disk() {
+    fn cred_10_device_key_in_the_keyring_behind_a_reference_only_its_owner_can_write() {
         let d = tempfile::tempdir().unwrap();
         std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
         let home = Home::open_or_create(&d.path().join("gw"), &Policy::default()).unwrap();
