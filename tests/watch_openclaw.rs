@@ -27,19 +27,25 @@ fn private_dir(prefix: &str) -> tempfile::TempDir {
     d
 }
 
+/// The environment OpenClaw's CLI needs to reach this gateway: its state
+/// dir, token and port (no secret in argv), node first on PATH.
+fn openclaw_env<'c>(c: &'c mut Command, peer: &support::Peer, g: &support::Gateway) -> &'c mut Command {
+    c.env("HOME", g.dir.path().join("home"))
+        .env("OPENCLAW_STATE_DIR", g.dir.path().join("home/.openclaw"))
+        .env("OPENCLAW_GATEWAY_TOKEN", SHARED)
+        .env("OPENCLAW_GATEWAY_PORT", g.port.to_string())
+        .env("PATH", format!("{}:/usr/bin:/bin", peer.node.parent().unwrap().display()))
+}
+
 /// `gw` with its home in `home`, and the environment the real OpenClaw CLI
 /// (run by the watcher) needs to reach this gateway: its state dir, token
 /// and port, node first on PATH.
 fn gw(home: &Path, peer: &support::Peer, g: &support::Gateway, args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write as _;
     let mut c = Command::new(GW);
-    c.args(args)
+    openclaw_env(&mut c, peer, g)
+        .args(args)
         .env("GW_HOME", home.join("gw"))
-        .env("HOME", g.dir.path().join("home"))
-        .env("OPENCLAW_STATE_DIR", g.dir.path().join("home/.openclaw"))
-        .env("OPENCLAW_GATEWAY_TOKEN", SHARED)
-        .env("OPENCLAW_GATEWAY_PORT", g.port.to_string())
-        .env("PATH", format!("{}:/usr/bin:/bin", peer.node.parent().unwrap().display()))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -62,14 +68,10 @@ fn text(o: &Output) -> String {
 
 /// The real `openclaw devices list --json`.
 fn devices(peer: &support::Peer, g: &support::Gateway) -> Value {
-    let out = Command::new(&peer.node)
+    let mut c = Command::new(&peer.node);
+    let out = openclaw_env(&mut c, peer, g)
         .arg(peer.pkg.join("openclaw.mjs"))
         .args(["devices", "list", "--json"])
-        .env("HOME", g.dir.path().join("home"))
-        .env("OPENCLAW_STATE_DIR", g.dir.path().join("home/.openclaw"))
-        .env("OPENCLAW_GATEWAY_TOKEN", SHARED)
-        .env("OPENCLAW_GATEWAY_PORT", g.port.to_string())
-        .env("PATH", format!("{}:/usr/bin:/bin", peer.node.parent().unwrap().display()))
         .stdin(Stdio::null())
         .output()
         .unwrap();
