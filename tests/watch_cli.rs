@@ -75,6 +75,26 @@ fn once_approves_allowlisted_and_rejects_others() {
     assert!(events.iter().any(|e| e["event"] == "approved" && e["id"] == "r1"));
 }
 
+/// `-q`: no event for what went well (polls, approvals, rejections), the
+/// report still on stdout; a failure is still told.
+#[test]
+fn quiet_approvals_print_only_failures() {
+    let f = Fixture::new(TWO);
+    let r = f.approvals(&["--allow", "alice", "--once", "-q"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.is_empty(), "{r:?}");
+    assert!(r.stdout.contains("1 approved, 1 rejected"), "{r:?}");
+    let r = f.env.run(
+        &["watch", "approvals", "--list-cmd", "/nonexistent/gw-list", "--approve-cmd", &f.approve, "--allow", "alice"]
+            .into_iter()
+            .chain(["--once", "-q"])
+            .collect::<Vec<_>>(),
+        None,
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("list failed"), "{r:?}");
+}
+
 #[test]
 fn watch_5_once_never_fails_the_caller() {
     let f = Fixture::new(TWO);

@@ -183,6 +183,10 @@ pub(crate) struct ApprovalsArgs {
     /// With --once: the most time the pass may take.
     #[arg(long, default_value = "30s", requires = "once", value_parser = parse_duration, value_name = "DUR")]
     pub(crate) max_time: Duration,
+    /// Print only failures on stderr (a failed list or approval), not every
+    /// poll, approval and rejection; the final report still goes to stdout.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
 }
 
 /// A duration like 500ms, 90s, 5m or 8h; at least a millisecond.
@@ -251,7 +255,13 @@ fn approvals(a: ApprovalsArgs, out: Output) -> Result<u8, CliError> {
     let config = ApprovalConfig::new(list, approve, a.allow, a.call_timeout).map_err(watch_error)?;
     let schedule = Schedule::new(a.fast_interval, a.fast_window, a.slow_interval, a.deadline).map_err(watch_error)?;
     let mut watcher = ApprovalWatcher::new(config, ProcessRunner::new(MAX_LIST_BYTES));
-    let mut log = logger(out);
+    let mut base = logger(out);
+    let quiet = a.quiet;
+    let mut log = move |e: &Event| {
+        if !quiet || is_error(e) {
+            base(e);
+        }
+    };
     if a.once {
         let limits = OneShotLimits { max_approvals: a.max, max_time: a.max_time };
         let rep = watcher.one_shot(limits, &SystemClock, &mut log);
