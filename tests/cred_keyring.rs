@@ -884,3 +884,29 @@ fn cred_9_secret_service_holds_the_device_key() {
     assert!(run.stderr.contains("notice") && run.stderr.contains("device.key"), "{run:?}");
     assert!(env.home.join("profiles/other/device.key").exists());
 }
+
+/// The same with `--keyring keyutils`: the kernel holds the 32-byte seed,
+/// `gw profile show` loads the identity from it, the profile directory holds
+/// only the reference.
+#[test]
+fn cred_9_keyutils_holds_the_device_key() {
+    if !in_keyutils_session("cred_9_keyutils_holds_the_device_key") {
+        return;
+    }
+    let name = format!("kd{}", std::process::id());
+    let _cleanup = KeyutilsCleanup(name.clone());
+    let env = Env::new(&[]);
+    let init = env.ok(&[], &["--store", "keyring", "--keyring", "keyutils", "--json", "profile", "init", &name], None);
+    let v: Value = serde_json::from_str(init.trim()).unwrap();
+    assert_eq!(v["device_key_store"], "keyutils", "{v}");
+    let dir = env.home.join("profiles").join(&name);
+    assert!(!dir.join("device.key").exists());
+    let reference: Value = serde_json::from_slice(&std::fs::read(dir.join("device.keyring")).unwrap()).unwrap();
+    let desc = format!("keyring:{}@{}", reference["account"].as_str().unwrap(), reference["service"].as_str().unwrap());
+    let id = Command::new("keyctl").args(["search", "@s", "user", &desc]).output().unwrap();
+    assert!(id.status.success(), "keyctl search {desc}: {id:?}");
+    let seed = Command::new("keyctl").args(["pipe", String::from_utf8_lossy(&id.stdout).trim()]).output().unwrap();
+    assert!(seed.status.success() && seed.stdout.len() == 32, "{seed:?}");
+    let show = env.ok(&[], &["--json", "--profile", &name, "profile", "show", &name], None);
+    assert_eq!(serde_json::from_str::<Value>(show.trim()).unwrap()["device_id"], v["device_id"], "{show}");
+}
