@@ -39,7 +39,11 @@ pub(crate) enum WatchCommand {
     ///
     /// Every --interval, connect to the gateway only if its
     /// port is proven to belong to the expected process (gw-portguard; a
-    /// hijacked or unverifiable port counts as a failure); after --failures
+    /// hijacked or unverifiable port counts as a failure) and, with --hello,
+    /// complete the handshake with the profile's device identity and stored
+    /// credential (a refusal by the gateway ends the watch, exit 3, with no
+    /// recovery); prints a start line first (-v: every check, -q: only
+    /// failures). --once: one check, no watchdog. After --failures
     /// failures in a row, run --on-fail (no shell, bounded by
     /// --call-timeout), then wait with exponential backoff and jitter
     /// (from --interval, doubling up to 16 times it, plus up to as much
@@ -119,7 +123,9 @@ pub(crate) struct HealthArgs {
     /// How long the recovery command may run before its process group is killed.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub(crate) call_timeout: Duration,
-    /// How long one probe (ownership proof and connection) may take.
+    /// How long one probe may take: the ownership proof and connection, and
+    /// with --hello each of the upgrade-and-challenge wait, the whole
+    /// handshake, and the close.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub(crate) probe_timeout: Duration,
     /// Stop watching after this long (default: until SIGTERM/SIGINT).
@@ -154,6 +160,9 @@ pub(crate) struct ApprovalsArgs {
     #[arg(long, value_name = "'CMD ARGS {id}'")]
     pub(crate) approve_cmd: String,
     /// A client whose requests are approved (exact name; repeat for several).
+    /// With OpenClaw this is the request's `clientId`, which the connecting
+    /// device declares itself: the allowlist narrows what is approved
+    /// automatically, it does not authenticate the device.
     #[arg(long = "allow", value_name = "CLIENT", required = true)]
     pub(crate) allow: Vec<String>,
     /// Time between polls during the fast window.
@@ -548,7 +557,7 @@ fn health(h: HealthArgs, profile: &str, policy: &Policy, out: Output) -> Result<
             }
             Check::Unhealthy(detail) => Err(health_error(EXIT_FAILED, key.as_str(), format!("unhealthy: {detail}"))),
             Check::Refused(detail, fix) => {
-                let e = health_error(EXIT_REFUSED, key.as_str(), format!("refused: {detail}"));
+                let e = health_error(EXIT_REFUSED, key.as_str(), detail);
                 Err(match fix {
                     Some(f) => e.with_fix(f),
                     None => e,
