@@ -7,6 +7,7 @@
 #[path = "../crates/gateway/tests/support/mod.rs"]
 mod support;
 
+use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -108,6 +109,29 @@ fn unknown_client_asks(g: &support::Gateway) -> String {
     device.id().to_owned()
 }
 
+/// The connections to or from `port` in TIME_WAIT (`ss`): the peers'
+/// addresses of those whose client side closed first, and of those whose
+/// server side (the gateway, local port `port`) closed first.
+fn time_wait(port: u16) -> (BTreeSet<String>, BTreeSet<String>) {
+    let out = Command::new("ss").args(["-tanH", "state", "time-wait"]).output().expect("run ss (iproute2)");
+    assert!(out.status.success(), "ss: {out:?}");
+    let (mut client, mut server) = (BTreeSet::new(), BTreeSet::new());
+    let gateway = format!(":{port}");
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let (local, peer) = match cols.as_slice() {
+            [.., local, peer] => (*local, *peer),
+            _ => continue,
+        };
+        if local.ends_with(&gateway) {
+            server.insert(peer.to_owned());
+        } else if peer.ends_with(&gateway) {
+            client.insert(local.to_owned());
+        }
+    }
+    (client, server)
+}
+
 #[test]
 fn watch_7_health_hello_and_approvals_against_the_real_openclaw() {
     let peer = support::peer();
@@ -194,10 +218,18 @@ fn watch_7_health_hello_and_approvals_against_the_real_openclaw() {
     // 4. Healthy now: the handshake completes; a watch with -v prints a start
     //    line and each check; -q prints nothing. The gateway logs nothing
     //    about these connections (each closed cleanly).
+    //    The close is the WebSocket's: gw sends a close frame and waits for
+    //    the gateway's, so the gateway closes the TCP connection first and
+    //    the TIME_WAIT is on its side (a client that just dropped the
+    //    socket would leave it on the client's side).
     let log_before = g.log().len();
+    let (client_side, server_side) = time_wait(g.port);
     let o = run(&health_once, None);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("hello-ok"), "{}", text(&o));
+    let (client_after, server_after) = time_wait(g.port);
+    assert!(client_after.is_subset(&client_side), "gw closed the TCP connection first: {client_after:?}");
+    assert!(!server_after.is_subset(&server_side), "the gateway did not close first: {server_after:?}");
     let watch = |extra: &str| {
         let mut a = vec!["watch", "health", url.as_str(), "--pid", pid.as_str(), "--hello", "--on-fail", "false"];
         a.extend(["--interval", "1s", "--deadline", "3500ms", "--probe-timeout", "30s", extra]);
@@ -216,9 +248,15 @@ fn watch_7_health_hello_and_approvals_against_the_real_openclaw() {
     std::thread::sleep(Duration::from_secs(1));
     let log = g.log();
     let new = &log[log_before..];
+    // Any line of its WebSocket layer, or a warning (yellow) or error (red)
+    // naming a connection, is about us: nothing else connects to it. (Its
+    // other warnings, such as a model catalog it cannot refresh offline,
+    // are not.)
     for line in new.lines() {
+        let warning = line.contains("\x1b[33m") || line.contains("\x1b[31m");
+        let about_a_connection = ["conn=", "peer=", "127.0.0.1", "::1"].iter().any(|n| line.contains(n));
         assert!(
-            !line.contains("[ws]") && !line.contains("\x1b[33m") && !line.contains("\x1b[31m"),
+            !(line.contains("[ws]") || (warning && about_a_connection)),
             "the gateway logged about a healthy check: {line}\n(all new lines:\n{new})"
         );
     }
