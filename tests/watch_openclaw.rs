@@ -300,13 +300,23 @@ fn watch_7_health_hello_and_approvals_against_the_real_openclaw() {
     // 6. A listener that accepts TCP and never answers (owned by this test
     //    process): unhealthy within the probe timeout, exit 1.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    // It accepts (so gw-portguard can attribute the connection to this
+    // process) and keeps every connection open without a byte.
+    let acceptor = silent.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = acceptor.accept() {
+            held.push(s);
+        }
+    });
     let silent_url = format!("ws://127.0.0.1:{}", silent.local_addr().unwrap().port());
     let me = std::process::id().to_string();
     let started = Instant::now();
     let o = run(&["watch", "health", &silent_url, "--pid", &me, "--hello", "--once", "--probe-timeout", "2s"], None);
     let took = started.elapsed();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("unhealthy"), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("unhealthy") && err.contains("the WebSocket upgrade did not finish in time"), "{}", text(&o));
     assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(10), "took {took:?}");
     drop(silent);
     drop(g);

@@ -100,8 +100,8 @@ pub(crate) struct HealthArgs {
     #[arg(long, default_value = "operator", requires = "hello", value_name = "ROLE")]
     pub(crate) role: String,
     /// One check instead of a watchdog: exit 0 healthy, 1 unhealthy, 3
-    /// refused by the gateway (with --hello) or the port is not the
-    /// expected owner's.
+    /// refused by the gateway (with --hello) or the port not proven to be
+    /// the expected owner's (nothing sent).
     #[arg(long, conflicts_with_all = ["on_fail", "deadline"])]
     pub(crate) once: bool,
     /// Print every check, healthy ones too.
@@ -391,8 +391,11 @@ struct HelloCheck {
 enum Check {
     Healthy(String),
     Unhealthy(String),
-    /// The gateway refused the credential (or the port is not the expected
-    /// owner's): exit 3, no recovery.
+    /// The port is not proven to be the expected process's (nothing was
+    /// sent): exit 3 for `--once`; a failed check for the watchdog, whose
+    /// recovery may restart the gateway that lost its port.
+    NotOwned(String, Option<String>),
+    /// The gateway refused the credential: exit 3, no recovery.
     Refused(String, Option<String>),
 }
 
@@ -487,6 +490,17 @@ fn check_once(addr: SocketAddr, owner: &Owner, opts: &Options, hello: Option<&He
     };
     let stream = match gw_portguard::connect_verified(addr, &expected, opts) {
         Ok(s) => s,
+        // No foreign listener (nothing listens, the expected process is not
+        // running): a gateway that is down, not a hijack — gw-portguard's
+        // own fix hint says "start the service" for exactly these.
+        Err(gw_portguard::ConnectError::Refused(gw_portguard::Verdict::NotOwned { reason, foreign }))
+            if foreign.is_empty() =>
+        {
+            return Check::Unhealthy(format!("{reason}; nothing was sent"));
+        }
+        Err(gw_portguard::ConnectError::Refused(v)) => {
+            return Check::NotOwned(format!("{v}; nothing was sent"), v.fix_hint().map(|f| f.to_string()));
+        }
         Err(e) => return Check::Unhealthy(e.to_string()),
     };
     match hello {
@@ -556,7 +570,7 @@ fn health(h: HealthArgs, profile: &str, policy: &Policy, out: Output) -> Result<
                 Ok(EXIT_OK)
             }
             Check::Unhealthy(detail) => Err(health_error(EXIT_FAILED, key.as_str(), format!("unhealthy: {detail}"))),
-            Check::Refused(detail, fix) => {
+            Check::Refused(detail, fix) | Check::NotOwned(detail, fix) => {
                 let e = health_error(EXIT_REFUSED, key.as_str(), detail);
                 Err(match fix {
                     Some(f) => e.with_fix(f),
@@ -612,7 +626,7 @@ fn health(h: HealthArgs, profile: &str, policy: &Policy, out: Output) -> Result<
                 }
                 Ok(())
             }
-            Check::Unhealthy(detail) => Err(detail),
+            Check::Unhealthy(detail) | Check::NotOwned(detail, _) => Err(detail),
             Check::Refused(detail, fix) => {
                 *refused.borrow_mut() = Some((detail.clone(), fix));
                 Err(detail)
