@@ -215,6 +215,11 @@ impl Serve {
         format!("ws://127.0.0.1:{}", self.port)
     }
 
+    /// 127.0.0.1:PORT.
+    pub fn port_addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+    }
+
     /// Everything logged on stderr so far.
     pub fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()

@@ -4,7 +4,7 @@
 // `health`. The client signs the challenge itself and persists any device
 // token the hello-ok hands it (in its state); a later run with no
 // credential reconnects with that stored device token.
-// Input (argv[2]): JSON {url, role, scopes, token?, password?, bootstrapToken?}.
+// Input (argv[2]): JSON {url, role, scopes, token?, password?, bootstrapToken?, deviceToken?}.
 // Output: JSON {deviceId, auth (hello-ok auth, tokens included), health} or
 // {deviceId, error:{message, details}}.
 import { openclawFn } from "./openclaw_fn.mjs";
@@ -24,6 +24,7 @@ const client = new GatewayClient({
   token: input.token,
   password: input.password,
   bootstrapToken: input.bootstrapToken,
+  deviceToken: input.deviceToken,
   role: input.role,
   scopes: input.scopes,
   clientName: "cli",
@@ -32,10 +33,8 @@ const client = new GatewayClient({
   onHelloOk: (h) => {
     hello = h;
   },
-  onConnectError: (e) => {
-    client.stop?.();
-    done({ error: { message: String(e?.message ?? e), details: e?.details ?? null } });
-  },
+  // The first connect error is the gateway's answer (exit before anything else runs).
+  onConnectError: (e) => done({ error: { message: String(e?.message ?? e), details: e?.details ?? null } }),
 });
 client.start();
 const until = Date.now() + 15000;
