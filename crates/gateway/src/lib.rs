@@ -24,8 +24,12 @@
 //! protocol version other than 4 is [`ErrorKind::VersionMismatch`] naming
 //! both.
 //!
-//! What it does not do (yet): the server side (`gw serve` still has its
-//! own), and storing what a hello-ok hands off (gw-cred does). The protocol
+//! - **the server side** ([`server`]): what `gw serve` runs per connection —
+//!   the challenge, one strict `connect`, the device proof bound to that
+//!   connection's nonce and time (THREATS GATE-2), the credentials of a
+//!   [`server::Gate`], the hello-ok with device tokens per device and role.
+//!
+//! What it does not do: storing what a hello-ok hands off (gw-cred does). The protocol
 //! as gw implements it is described in `docs/gateway-protocol.md`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -35,6 +39,7 @@ pub mod device;
 mod error;
 pub mod frame;
 pub mod openclaw;
+pub mod server;
 
 pub use client::{Bounds, ClientInfo, Connect, Credential, Hello, Session, close, connect, handshake};
 pub use device::{DEVICE_KEY_FILE, DeviceIdentity, SignedFields, normalize_metadata, v3_payload};
