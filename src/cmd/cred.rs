@@ -359,6 +359,7 @@ pub(crate) fn profile(cmd: ProfileCommand, policy: &Policy, out: Output) -> Resu
         _ => home(policy)?,
     };
     match cmd {
+        ProfileCommand::Rm(a) => return crate::cmd::profile::rm(a, &home, out),
         ProfileCommand::Init(a) => {
             let p = home.init_profile(&a.name, a.port)?;
             let c = p.config()?;
