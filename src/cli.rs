@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::output::CliError;
+
 /// gw — a hardened toolkit for local gateways: anchored, symlink-proof files
 /// and documents, scoped tokens and credentials, proven port ownership before
 /// a secret is sent, liveness records, supervised watchers, and an audit.
@@ -93,6 +95,52 @@ pub(crate) struct StoreOpts {
     pub(crate) store: Option<StoreArg>,
     #[arg(long, value_enum, global = true, help = KEYRING_HELP)]
     pub(crate) keyring: Option<KeyringArg>,
+}
+
+impl Command {
+    /// A secret given as an argument to a command that reads it from stdin:
+    /// its own usage error (exit 2), checked before anything runs. The
+    /// argument is not used and not repeated, but it is in the shell's
+    /// history now, and was in the process list while gw ran: say so, and
+    /// how to pass it instead.
+    pub(crate) fn secret_in_argv(&self) -> Option<CliError> {
+        let (cmd, how) = match self {
+            Command::Cred(c) => match &c.command {
+                CredCommand::Set(a) if !a.stray.is_empty() => ("cred set", "gw cred set URL --shared < token-file"),
+                CredCommand::ReplaceShared(a) if !a.stray.is_empty() => {
+                    ("cred replace-shared", "gw cred replace-shared URL --validate-cmd CMD < token-file")
+                }
+                _ => return None,
+            },
+            Command::Token(TokenCommand::Verify(a)) if !a.stray.is_empty() => {
+                ("token verify", "gw token verify --secret-file F --scope S < token-file")
+            }
+            Command::Token(TokenCommand::Attenuate(a)) if !a.stray.is_empty() => {
+                ("token attenuate", "gw token attenuate --scope S < token-file")
+            }
+            Command::Token(TokenCommand::Inspect(a)) if !a.stray.is_empty() => {
+                ("token inspect", "gw token inspect < token-file")
+            }
+            Command::Doc(DocCommand::Set(a)) if a.stdin && a.value.is_some() => {
+                ("doc set --stdin", "gw doc set --stdin DIR REL POINTER < value-file")
+            }
+            _ => return None,
+        };
+        Some(
+            CliError::usage(
+                "read secret",
+                format!(
+                    "`gw {cmd}` reads the secret from stdin, never from an argument: the extra argument was not used, \
+                     but it is now in your shell history (and was visible in the process list while gw ran)"
+                ),
+            )
+            .with_fix(format!(
+                "delete it from the history (bash: `history -d -2` then `history -w`; zsh: edit $HISTFILE), rotate it \
+                 if others may have seen it, and pass it on stdin: `{how}`, or run the command at a terminal and type \
+                 it at the hidden prompt"
+            )),
+        )
+    }
 }
 
 /// The environment variable that selects the profile when no --profile is given.
@@ -326,6 +374,10 @@ pub(crate) struct CredSetArgs {
     pub(crate) url: CredUrl,
     #[command(flatten)]
     pub(crate) slot: SlotArgs,
+    /// Never used: a secret is read from stdin. Present so that a secret
+    /// given here gets its own error (it is now in the shell history).
+    #[arg(hide = true, value_name = "SECRET", num_args = 0..)]
+    pub(crate) stray: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -368,6 +420,10 @@ pub(crate) struct CredResolveArgs {
 pub(crate) struct ReplaceSharedArgs {
     #[command(flatten)]
     pub(crate) url: CredUrl,
+    /// Never used: a secret is read from stdin. Present so that a secret
+    /// given here gets its own error (it is now in the shell history).
+    #[arg(hide = true, value_name = "SECRET", num_args = 0..)]
+    pub(crate) stray: Vec<OsString>,
     /// The validator: a program and its arguments, split into words like a
     /// shell would (quotes group words) but run without a shell; it reads the
     /// new token on stdin and exits 0 if valid. Bounded by
@@ -459,13 +515,21 @@ pub(crate) enum TokenCommand {
     /// on stderr).
     Verify(VerifyArgs),
     /// Print the claims of the token on stdin. Verifies nothing.
-    Inspect,
+    Inspect(InspectArgs),
     /// Compatibility derivation: base64url(HMAC-SHA256(key, LABEL)), the key
     /// being a string field of a JSON file (e.g. OpenClaw's legacy
     /// exec-approvals.json) or OpenClaw's exec-approvals socket token in its
     /// state database (--openclaw-state). The key is trimmed as OpenClaw
     /// trims it (JavaScript's String.trim).
     Label(LabelArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// Never used: a secret is read from stdin. Present so that a secret
+    /// given here gets its own error (it is now in the shell history).
+    #[arg(hide = true, value_name = "SECRET", num_args = 0..)]
+    pub(crate) stray: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -495,6 +559,10 @@ pub(crate) struct DeriveArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct AttenuateArgs {
+    /// Never used: a secret is read from stdin. Present so that a secret
+    /// given here gets its own error (it is now in the shell history).
+    #[arg(hide = true, value_name = "SECRET", num_args = 0..)]
+    pub(crate) stray: Vec<OsString>,
     /// Keep only this scope (repeat for several).
     #[arg(long = "scope")]
     pub(crate) scopes: Vec<String>,
@@ -513,6 +581,10 @@ pub(crate) struct AttenuateArgs {
 pub(crate) struct VerifyArgs {
     #[command(flatten)]
     pub(crate) secret: SecretFileArg,
+    /// Never used: a secret is read from stdin. Present so that a secret
+    /// given here gets its own error (it is now in the shell history).
+    #[arg(hide = true, value_name = "SECRET", num_args = 0..)]
+    pub(crate) stray: Vec<OsString>,
     /// The scope the token must grant.
     #[arg(long)]
     pub(crate) scope: String,
@@ -795,7 +867,7 @@ pub(crate) struct DocSetArgs {
     pub(crate) pointer: String,
     /// The value, as JSON text (e.g. 18789, "\"text\"", {"a":1}). Not for secrets:
     /// use --stdin.
-    #[arg(required_unless_present = "stdin", conflicts_with = "stdin")]
+    #[arg(required_unless_present = "stdin")]
     pub(crate) value: Option<String>,
     /// Read the value from stdin (for secrets: never in argv).
     #[arg(long)]

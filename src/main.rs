@@ -69,6 +69,9 @@ fn main() -> ExitCode {
         ResolverArg::Openat2 => Resolver::Openat2,
         ResolverArg::Walk => Resolver::Walk,
     });
+    if let Some(e) = cli.command.secret_in_argv() {
+        return ExitCode::from(output::finish(out.error(&e)));
+    }
     let (top_profile, top_store) = (&cli.profile, &cli.store);
     let result = match cli.command {
         Command::Demo => cmd::demo::run(&policy, out),
