@@ -825,6 +825,10 @@ pub(crate) struct RenderArgs {
     /// directory chain before printing the path to hand to the service manager.
     #[arg(long, num_args = 2, value_names = ["DIR", "REL"])]
     pub(crate) write: Option<Vec<OsString>>,
+    /// With --write: create REL's missing parent directories beneath DIR
+    /// (mode 0700, never through a symlink).
+    #[arg(long, requires = "write")]
+    pub(crate) parents: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -241,7 +241,18 @@ fn render(a: RenderArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
     let [dir, rel] = <[std::ffi::OsString; 2]>::try_from(target)
         .map_err(|_| CliError::usage("render", "--write takes DIR and REL"))?;
     let root = Root::open(&dir, policy)?;
-    let written = spec.write(&root, &rel)?;
+    if let Some(parent) = std::path::Path::new(&rel).parent().filter(|p| a.parents && !p.as_os_str().is_empty()) {
+        root.mkdir_all(parent, 0o700)?;
+    }
+    let written = spec.write(&root, &rel).map_err(|e| {
+        let missing = e.kind() == gw_persist::ErrorKind::Fs(gw_anchor::ErrorKind::NotFound) && !a.parents;
+        let err = CliError::from(e);
+        if missing {
+            err.with_fix("a parent directory is missing: add --parents to create it (mode 0700)")
+        } else {
+            err
+        }
+    })?;
     let handoff = written.verify_before_handoff()?;
     out.ok(
         &format!(

@@ -99,7 +99,7 @@ pub(crate) struct VerifyArgs {
 #[derive(Debug, Args)]
 pub(crate) struct LeaseOwnerArgs {
     /// A gw-lease registry directory (`gw serve` keeps one in its profile
-    /// directory: `~/.gw/profiles/NAME/leases`); with --id, the expected owner
+    /// directory: `~/.config/gw/profiles/NAME/leases`); with --id, the expected owner
     /// is the record's process, named by pid and start time. Refused (exit 3)
     /// if the directory is insecure, if the record file is owned by another
     /// user or writable by group/other, or if the record's process is not
