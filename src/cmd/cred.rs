@@ -329,6 +329,11 @@ fn replace_shared(
     out: Output,
 ) -> Result<u8, CliError> {
     let k = key(&a.url.url)?;
+    if a.validate_cmd.is_none() {
+        // The owner first: a missing pidfile is not found (exit 4), not a
+        // token the validation refused (issue 12 item 8).
+        crate::cmd::probe::check_owner(&a.owner, policy)?;
+    }
     let new = secret_from_stdin("the new shared token", 8192)?;
     let cleared = store.replace_shared(&k, &new, |t| match &a.validate_cmd {
         Some(cmd) => validate_with(cmd, a.validate_timeout, t),

@@ -62,7 +62,8 @@ impl InspectArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct WhoArgs {
-    /// The TCP port.
+    /// The TCP port (1-65535).
+    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
     port: u16,
     #[command(flatten)]
     inspect: InspectArgs,
@@ -71,7 +72,8 @@ pub(crate) struct WhoArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("owner").required(true).args(["pid", "pidfile", "lease"])))]
 pub(crate) struct VerifyArgs {
-    /// The TCP port.
+    /// The TCP port (1-65535).
+    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
     port: u16,
     /// The expected owner's pid.
     #[arg(long)]

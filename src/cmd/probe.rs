@@ -368,6 +368,12 @@ fn handoff(
 /// The validator of `gw cred replace-shared --validate-with-probe`: the new
 /// shared token is accepted only if the gateway at `key`, proven to belong
 /// to the expected owner, answers hello-ok to it.
+/// Resolves the expected owner of `--pid`/`--pidfile`/`--lease` (a missing
+/// pidfile: exit 4), for a check before anything else is done.
+pub(crate) fn check_owner(owner: &OwnerArgs, policy: &Policy) -> Result<(), CliError> {
+    expected(owner, None, policy).map(drop)
+}
+
 pub(crate) fn validate_shared(
     key: &GatewayKey,
     owner: &OwnerArgs,
