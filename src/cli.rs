@@ -11,15 +11,18 @@ use crate::output::CliError;
 /// and documents, scoped tokens and credentials, proven port ownership before
 /// a secret is sent, liveness records, supervised watchers, and an audit.
 ///
-/// Exit codes (every command): 0 ok, 1 operational error, 2 usage error,
-/// 3 refused for security (symlink, escape, insecure directory, not a regular
-/// file, root changed, a port not proven to be owned by the expected process,
-/// a high doctor finding), 4 not found. Output that cannot be written is
-/// exit 1 with the reason on stderr, except a closed stdout pipe (the
-/// reader stopped reading: `gw ... | head`), which ends quietly.
+/// Exit codes (every command, one per condition; docs/exit-codes.md): 0 ok,
+/// 1 operational error (an existing target included), 2 usage error (an
+/// absolute path where a relative one is needed, a directory where a file
+/// is), 3 refused for security (symlink, `..`, insecure directory, FIFO or
+/// device, root changed, a port not proven to be owned by the expected
+/// process, a high doctor finding), 4 not found (a missing pidfile
+/// included). Output that cannot be written is exit 1 with the reason on
+/// stderr, except a closed stdout pipe (the reader stopped reading:
+/// `gw ... | head`), which ends quietly.
 ///
-/// Secrets are never taken from arguments or the environment: file content
-/// comes from stdin.
+/// Secrets are never taken from arguments or the environment: they come
+/// from stdin, and at a terminal they are prompted for with echo off.
 #[derive(Debug, Parser)]
 #[command(name = "gw", version, propagate_version = true, max_term_width = 100)]
 pub(crate) struct Cli {
