@@ -57,6 +57,16 @@ impl CliError {
         self
     }
 
+    /// A write that did not find its target's directory, without
+    /// `--parents`: the fix names `--parents` (issue 12 item 6).
+    pub(crate) fn missing_parent(self, parents_given: bool) -> Self {
+        if self.code == EXIT_NOT_FOUND && !parents_given {
+            self.with_fix("a parent directory is missing: add --parents to create it (mode 0700)")
+        } else {
+            self
+        }
+    }
+
     /// The exit code for an anchor error kind.
     pub(crate) fn code_for(kind: ErrorKind) -> u8 {
         match kind {

@@ -244,15 +244,7 @@ fn render(a: RenderArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
     if let Some(parent) = std::path::Path::new(&rel).parent().filter(|p| a.parents && !p.as_os_str().is_empty()) {
         root.mkdir_all(parent, 0o700)?;
     }
-    let written = spec.write(&root, &rel).map_err(|e| {
-        let missing = e.kind() == gw_persist::ErrorKind::Fs(gw_anchor::ErrorKind::NotFound) && !a.parents;
-        let err = CliError::from(e);
-        if missing {
-            err.with_fix("a parent directory is missing: add --parents to create it (mode 0700)")
-        } else {
-            err
-        }
-    })?;
+    let written = spec.write(&root, &rel).map_err(|e| CliError::from(e).missing_parent(a.parents))?;
     let handoff = written.verify_before_handoff()?;
     out.ok(
         &format!(
