@@ -251,3 +251,30 @@ fn hints_name_parents_and_the_busy_port() {
     assert_ne!(code, 0, "{err}");
     assert!(err.contains(&format!("gw port who {port}")), "{err}");
 }
+
+/// `gw profile rm` deletes the keyring entries its credentials refer to: the
+/// real kernel keyring (keyutils, in a private session keyring; the key is
+/// linked into the user's persistent keyring too, hence a unique profile).
+#[test]
+fn profile_rm_deletes_its_keyring_entries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let name = format!("krm{}", std::process::id());
+    assert_eq!(gw(&home, &["profile", "init", &name]).0, 0);
+    let script = format!(
+        "printf s3cr3t | {GW} --profile {name} --store keyring --keyring keyutils cred set ws://127.0.0.1:18789 --shared \
+         && echo BEFORE && keyctl show @s && {GW} profile rm {name} --yes && echo AFTER && keyctl show @s"
+    );
+    let out = Command::new("keyctl")
+        .args(["session", "-", "sh", "-c", &script])
+        .env("GW_HOME", &home)
+        .output()
+        .expect("keyctl (Debian package keyutils; scripts/test installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    let (before, after) = text.split_once("AFTER").expect("both listings");
+    let entry = format!("keyring:{name}/ws://127.0.0.1:18789/shared/");
+    assert!(before.contains(&entry), "stored in the kernel keyring: {before}");
+    assert!(!after.contains(&entry), "the keyring entry outlived the profile: {after}");
+    assert!(!home.join("profiles").join(&name).exists());
+}

@@ -7,7 +7,7 @@ use gw_anchor::{FileKind, Root};
 use gw_cred::{GatewayKey, Home};
 use serde_json::json;
 
-use crate::cli::ProfileRmArgs;
+use crate::cli::{KeyringArg, ProfileRmArgs, StoreArg};
 use crate::output::{CliError, EXIT_OK, Output};
 
 /// Removes profile `a.name`: first every credential record (so the keyring
@@ -29,7 +29,8 @@ pub(crate) fn rm(a: ProfileRmArgs, home: &Home, out: Output) -> Result<u8, CliEr
         )
         .with_fix(format!("confirm with `gw profile rm {} --yes`", a.name)));
     }
-    let store = profile.store();
+    // Notices (a keyring entry that could not be deleted) go to stderr.
+    let store = profile.store_with(crate::cmd::cred::store_config(StoreArg::File, KeyringArg::SecretService));
     let mut gateways = Vec::new();
     for s in store.list()? {
         store.remove(&GatewayKey::parse(&s.gateway)?, None)?;
