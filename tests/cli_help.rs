@@ -188,6 +188,10 @@ fn gw_profile_env_selects_the_profile_and_flags_win() {
     let (code, _, err) = gw_env(&home, &[("GW_PROFILE", "ghost")], &["cred", "list"]);
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("gw profile init ghost"), "{err}");
+    // No gw home at all: the same exact command.
+    let (code, _, err) = gw_env(&tmp.path().join("none"), &[("GW_PROFILE", "ghost")], &["cred", "list"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("gw profile init ghost"), "{err}");
 }
 
 #[test]

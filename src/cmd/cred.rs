@@ -116,7 +116,14 @@ pub(crate) fn run(
     policy: &Policy,
     out: Output,
 ) -> Result<u8, CliError> {
-    let home = home(policy)?;
+    // No gw home yet: the fix creates the profile this command names.
+    let home = home(policy).map_err(|e| {
+        if e.code == EXIT_NOT_FOUND {
+            e.with_fix(format!("create the profile first: `gw profile init {profile_name}`"))
+        } else {
+            e
+        }
+    })?;
     if let CredCommand::Mirror(a) = &cmd {
         let (from, to) = (home.profile(&a.from)?, home.profile(&a.to)?);
         let r = mirror_with(&from, &to, config)?;
