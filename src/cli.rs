@@ -170,15 +170,6 @@ pub(crate) fn store_args(top: &TopStoreOpts, sub: &StoreOpts) -> (StoreArg, Keyr
     )
 }
 
-/// A command group that acts on a profile (and perhaps a credential store).
-#[derive(Debug, Args)]
-pub(crate) struct WithProfile<C: Subcommand> {
-    #[command(flatten)]
-    pub(crate) profile: ProfileOpt,
-    #[command(subcommand)]
-    pub(crate) command: C,
-}
-
 /// `gw cred`: a profile and a store around the subcommand.
 #[derive(Debug, Args)]
 pub(crate) struct CredCli {
@@ -268,7 +259,8 @@ pub(crate) enum Command {
     /// keepalive until a deadline), or watch a gateway's health and run a
     /// recovery command. External commands run without a shell, bounded in
     /// time (their process group is killed).
-    Watch(WithProfile<crate::cmd::watch::WatchCommand>),
+    #[command(subcommand)]
+    Watch(crate::cmd::watch::WatchCommand),
     /// Audit a gw home without changing it: the directory chain, owner and
     /// mode of every secret and document, symlinks and special files, temp
     /// files of interrupted writes, stale leases, keyring availability, who

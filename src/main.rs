@@ -85,7 +85,14 @@ fn main() -> ExitCode {
         }
         Command::Profile(p) => cmd::cred::profile(p, &policy, out),
         Command::Lease(l) => cmd::lease::run(l, &policy, out),
-        Command::Watch(w) => cmd::watch::run(w.command, &cli::profile_name(top_profile, &w.profile).0, &policy, out),
+        Command::Watch(w) => {
+            // Only `watch health` takes --profile after the command.
+            let sub = match &w {
+                cmd::watch::WatchCommand::Health(h) => h.profile.clone(),
+                _ => cli::ProfileOpt { name: None },
+            };
+            cmd::watch::run(w, &cli::profile_name(top_profile, &sub).0, &policy, out)
+        }
         Command::Doctor(d) => {
             // The doctor audits every profile unless one is named.
             let (profile, named) = cli::profile_name(top_profile, &d.profile);

@@ -117,7 +117,7 @@ fn flags_only_where_used_examples_everywhere_and_one_line_summaries() {
     let home = tmp.path().join("home");
     let all = commands(&home, &[]);
     assert!(all.len() > 40, "{all:?}");
-    let uses_profile = ["cred", "probe", "serve", "watch", "doctor"];
+    let uses_profile = ["cred", "probe", "serve", "watch health", "doctor"];
     let uses_store = ["cred", "probe"];
     for cmd in &all {
         let mut args: Vec<&str> = cmd.iter().map(String::as_str).collect();
@@ -130,8 +130,10 @@ fn flags_only_where_used_examples_everywhere_and_one_line_summaries() {
             assert!(tail.starts_with("Examples:\n  $ "), "{cmd:?}: help does not end with examples: {tail}");
         }
         let top = cmd.first().map(String::as_str).unwrap_or("");
+        let joined = cmd.join(" ");
         if !cmd.is_empty() {
-            assert_eq!(long.contains("--profile"), uses_profile.contains(&top), "{cmd:?} --profile: {long}");
+            let profile = uses_profile.contains(&top) || uses_profile.contains(&joined.as_str());
+            assert_eq!(long.contains("--profile"), profile, "{cmd:?} --profile: {long}");
             assert_eq!(long.contains("--keyring"), uses_store.contains(&top), "{cmd:?} --keyring: {long}");
             assert_eq!(long.contains("--store"), uses_store.contains(&top), "{cmd:?} --store: {long}");
         }
