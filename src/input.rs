@@ -31,6 +31,22 @@ pub(crate) fn read_stdin(what: &str, max: u64) -> Result<Option<Zeroizing<Vec<u8
     Ok((buf.len() as u64 <= max).then_some(buf))
 }
 
+/// At a terminal, asks `question` on stderr and returns the line typed (not
+/// a secret: echo stays on); `None` when stdin is not a terminal.
+pub(crate) fn ask(question: &str) -> Result<Option<String>, CliError> {
+    let stdin = std::io::stdin();
+    if !termios::isatty(&stdin) {
+        return Ok(None);
+    }
+    crate::output::eprint(question);
+    // One line: a terminal in canonical mode hands over at most its line
+    // buffer (4096 bytes on Linux) per line.
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdin.lock(), &mut line)
+        .map_err(|e| CliError::usage("read stdin", format!("cannot read the answer from the terminal: {e}")))?;
+    Ok(Some(line.trim().to_owned()))
+}
+
 /// Puts the terminal's settings back when dropped.
 struct Restore<'a> {
     fd: std::io::StdinLock<'a>,

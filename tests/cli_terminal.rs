@@ -36,7 +36,7 @@ def pump(until_prompt, limit):
         if not data:
             return
         shown += data
-        if until_prompt and b"typing is hidden" in shown:
+        if until_prompt and os.environ.get("WAIT_FOR", "typing is hidden").encode() in shown:
             return
 pump(True, 20)
 os.write(fd, typed)
@@ -47,7 +47,13 @@ sys.exit(os.waitstatus_to_exitcode(status))
 "#;
 
 fn on_pty(home: &Path, typed: &str, argv: &[&str]) -> (i32, String) {
+    on_pty_after(home, "typing is hidden", typed, argv)
+}
+
+/// [`on_pty`], typing once `prompt` shows.
+fn on_pty_after(home: &Path, prompt: &str, typed: &str, argv: &[&str]) -> (i32, String) {
     let out = Command::new("python3")
+        .env("WAIT_FOR", prompt)
         .arg("-c")
         .arg(DRIVER)
         .arg(typed)
@@ -185,4 +191,19 @@ fn a_secret_given_as_an_argument_is_its_own_usage_error_and_is_not_repeated() {
     // Nothing was stored.
     let (code, _, _) = gw(&home, "", &["cred", "get", URL, "--shared", "--reveal"]);
     assert_ne!(code, 0);
+}
+
+/// `gw profile rm` at a terminal asks, as gh does: typing the profile's name
+/// confirms (and is shown: it is not a secret); anything else removes nothing.
+#[test]
+fn profile_rm_at_a_terminal_asks_for_the_name() {
+    let (_tmp, home) = home_with_profile();
+    let (code, shown) = on_pty_after(&home, "Type its name", "nope\r", &[GW, "profile", "rm", "default"]);
+    assert_eq!(code, 2, "{shown}");
+    assert!(shown.contains("--yes"), "{shown}");
+    assert!(home.join("profiles/default/root.key").exists(), "removed on a wrong answer");
+    let (code, shown) = on_pty_after(&home, "Type its name", "default\r", &[GW, "profile", "rm", "default"]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("removed profile `default`"), "{shown}");
+    assert!(!home.join("profiles/default").exists());
 }

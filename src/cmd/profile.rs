@@ -17,7 +17,15 @@ use crate::output::{CliError, EXIT_OK, Output};
 pub(crate) fn rm(a: ProfileRmArgs, home: &Home, out: Output) -> Result<u8, CliError> {
     gw_cred::check_profile_name(&a.name)?;
     let profile = home.profile(&a.name)?;
-    if !a.yes {
+    // As gh does: at a terminal, typing the name confirms; elsewhere --yes.
+    let confirmed = a.yes
+        || crate::input::ask(&format!(
+            "gw: this deletes profile `{}` for good: its root secret, device key and credentials. Type its name to \
+             confirm: ",
+            a.name
+        ))?
+        .is_some_and(|typed| typed == a.name);
+    if !confirmed {
         return Err(CliError::usage(
             "remove profile",
             format!(
@@ -27,7 +35,7 @@ pub(crate) fn rm(a: ProfileRmArgs, home: &Home, out: Output) -> Result<u8, CliEr
                 profile.root().path().display()
             ),
         )
-        .with_fix(format!("confirm with `gw profile rm {} --yes`", a.name)));
+        .with_fix(format!("confirm with `gw profile rm {} --yes`, or type the name when asked at a terminal", a.name)));
     }
     // Notices (a keyring entry that could not be deleted) go to stderr.
     let store = profile.store_with(crate::cmd::cred::store_config(StoreArg::File, KeyringArg::SecretService));
