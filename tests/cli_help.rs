@@ -15,18 +15,7 @@ fn gw(home: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 fn gw_env(home: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(GW)
-        .args(args)
-        .env("GW_HOME", home)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::gw_env_in(GW, home, env, args)
 }
 
 /// Every command path (`fs write`, ...) as `gw ... --help` lists them.
