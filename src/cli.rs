@@ -40,8 +40,8 @@ pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) profile: TopProfileOpt,
 
-    /// The credential store, for the commands that write credentials (cred,
-    /// probe); also accepted after those commands.
+    /// The credential store, for the commands that write secrets (cred,
+    /// probe, profile init); also accepted after those commands.
     #[command(flatten)]
     pub(crate) store: TopStoreOpts,
 
@@ -56,11 +56,12 @@ gw probe, gw serve, gw watch health (without URL) and gw doctor (which audits ev
 one is named here or in $GW_PROFILE).";
 
 /// The help of `--store`.
-const STORE_HELP: &str = "Where gw cred and gw probe (its hand-off) write secrets: `file` (inline in \
-the profile's 0600 credentials.json), `keyring` (the OS keyring, the file keeps only references; if \
-the keyring is unavailable the command is refused and nothing is written), `keyring-or-file` (the \
-keyring if available, else the file, with a notice on stderr before anything is written). Reading \
-resolves keyring references whatever this says. Default: file.";
+const STORE_HELP: &str = "Where gw cred and gw probe (its hand-off) write secrets, and gw profile \
+init the device key: `file` (inline in the profile's 0600 credentials.json; the device key in the \
+0600 file device.key), `keyring` (the OS keyring, the profile keeps only references, device.keyring \
+for the device key; if the keyring is unavailable the command is refused and nothing is written), \
+`keyring-or-file` (the keyring if available, else the file, with a notice on stderr before anything \
+is written). Reading resolves keyring references whatever this says. Default: file.";
 
 /// The help of `--keyring`.
 const KEYRING_HELP: &str = "The OS keyring of --store keyring / keyring-or-file: `secret-service` \
@@ -488,6 +489,9 @@ pub(crate) struct ProfileInitArgs {
     /// The port of the profile's gateway.
     #[arg(long, default_value_t = 18789)]
     pub(crate) port: u16,
+    /// Where the device key goes.
+    #[command(flatten)]
+    pub(crate) store: StoreOpts,
 }
 
 #[derive(Debug, Args)]

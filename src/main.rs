@@ -83,7 +83,14 @@ fn main() -> ExitCode {
             let (profile, _) = cli::profile_name(top_profile, &c.profile);
             cmd::cred::run(c.command, &profile, cmd::cred::store_config(store, keyring), &policy, out)
         }
-        Command::Profile(p) => cmd::cred::profile(p, &policy, out),
+        Command::Profile(p) => {
+            // Only `profile init` writes a secret (the device key).
+            let (store, keyring) = match &p {
+                cli::ProfileCommand::Init(a) => cli::store_args(top_store, &a.store),
+                _ => cli::store_args(top_store, &cli::StoreOpts { store: None, keyring: None }),
+            };
+            cmd::cred::profile(p, cmd::cred::store_config(store, keyring), &policy, out)
+        }
         Command::Lease(l) => cmd::lease::run(l, &policy, out),
         Command::Watch(w) => {
             // Only `watch health` takes --profile after the command.

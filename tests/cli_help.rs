@@ -107,7 +107,7 @@ fn flags_only_where_used_examples_everywhere_and_one_line_summaries() {
     let all = commands(&home, &[]);
     assert!(all.len() > 40, "{all:?}");
     let uses_profile = ["cred", "probe", "serve", "watch health", "doctor"];
-    let uses_store = ["cred", "probe"];
+    let uses_store = ["cred", "probe", "profile init"];
     for cmd in &all {
         let mut args: Vec<&str> = cmd.iter().map(String::as_str).collect();
         args.push("--help");
@@ -123,8 +123,9 @@ fn flags_only_where_used_examples_everywhere_and_one_line_summaries() {
         if !cmd.is_empty() {
             let profile = uses_profile.contains(&top) || uses_profile.contains(&joined.as_str());
             assert_eq!(long.contains("--profile"), profile, "{cmd:?} --profile: {long}");
-            assert_eq!(long.contains("--keyring"), uses_store.contains(&top), "{cmd:?} --keyring: {long}");
-            assert_eq!(long.contains("--store"), uses_store.contains(&top), "{cmd:?} --store: {long}");
+            let store = uses_store.contains(&top) || uses_store.contains(&joined.as_str());
+            assert_eq!(long.contains("--keyring"), store, "{cmd:?} --keyring: {long}");
+            assert_eq!(long.contains("--store"), store, "{cmd:?} --store: {long}");
         }
         assert!(!long.contains("~/.gw"), "{cmd:?}: stale path in help");
         if let Some(list) = long.split("\nCommands:\n").nth(1) {
@@ -247,7 +248,8 @@ fn hints_name_parents_and_the_busy_port() {
     assert!(err.contains(&format!("gw port who {port}")), "{err}");
 }
 
-/// `gw profile rm` deletes the keyring entries its credentials refer to: the
+/// `gw profile rm` deletes the keyring entries its credentials and its
+/// device key (profile init --store keyring) refer to: the
 /// real kernel keyring (keyutils, in a private session keyring; the key is
 /// linked into the user's persistent keyring too, hence a unique profile).
 #[test]
@@ -255,9 +257,9 @@ fn profile_rm_deletes_its_keyring_entries() {
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("home");
     let name = format!("krm{}", std::process::id());
-    assert_eq!(gw(&home, &["profile", "init", &name]).0, 0);
     let script = format!(
-        "printf s3cr3t | {GW} --profile {name} --store keyring --keyring keyutils cred set ws://127.0.0.1:18789 --shared \
+        "{GW} profile init {name} --store keyring --keyring keyutils && \
+         printf s3cr3t | {GW} --profile {name} --store keyring --keyring keyutils cred set ws://127.0.0.1:18789 --shared \
          && echo BEFORE && keyctl show @s && {GW} profile rm {name} --yes && echo AFTER && keyctl show @s"
     );
     let out = Command::new("keyctl")
@@ -271,5 +273,9 @@ fn profile_rm_deletes_its_keyring_entries() {
     let entry = format!("keyring:{name}/ws://127.0.0.1:18789/shared/");
     assert!(before.contains(&entry), "stored in the kernel keyring: {before}");
     assert!(!after.contains(&entry), "the keyring entry outlived the profile: {after}");
+    // The device key was in the keyring too (device.keyring), and is gone with it.
+    let device = format!("keyring:{name}/device-key/");
+    assert!(before.contains(&device), "the device key in the kernel keyring: {before}");
+    assert!(!after.contains(&device), "the device key's entry outlived the profile: {after}");
     assert!(!home.join("profiles").join(&name).exists());
 }

@@ -784,3 +784,129 @@ fn cred_9_keyring_tools_are_installed() {
         require(tool);
     }
 }
+
+// ---- the device key in the keyring ---------------------------------------------
+
+/// `gw profile init --store keyring` keeps the profile's Ed25519 device key
+/// in the real Secret Service: the profile directory holds only a 0600
+/// reference (no device.key), libsecret sees the entry, `gw profile show`
+/// and `gw watch health --hello` load the identity from it, the key is never
+/// printed; with the Secret Service unreachable, init is refused and writes
+/// nothing, and a load names the backend.
+#[test]
+fn cred_9_secret_service_holds_the_device_key() {
+    if !in_secret_service("cred_9_secret_service_holds_the_device_key") {
+        return;
+    }
+    use base64::Engine as _;
+    let env = Env::new(&[]);
+    let init = env.raw(&[], &["--store", "keyring", "--json", "profile", "init", "default"], None);
+    assert_eq!(init.code, 0, "{init:?}");
+    let v: Value = serde_json::from_str(init.stdout.trim()).unwrap();
+    assert_eq!(v["device_key_store"], "secret-service", "{v}");
+    let id = v["device_id"].as_str().unwrap().to_owned();
+    let dir = env.home.join("profiles/default");
+    assert!(!dir.join("device.key").exists(), "a device.key file was written");
+    let meta = std::fs::metadata(dir.join("device.keyring")).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let reference: Value = serde_json::from_slice(&std::fs::read(dir.join("device.keyring")).unwrap()).unwrap();
+    assert_eq!(reference["keyring"], "secret-service", "{reference}");
+    assert!(reference["account"].as_str().unwrap().starts_with("default/device-key/"), "{reference}");
+    // libsecret (not gw) holds the 32-byte seed under that reference.
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", "gw-cred", "username", reference["account"].as_str().unwrap()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "secret-tool lookup: {out:?}");
+    let seed = out.stdout;
+    assert_eq!(seed.len(), 32, "the entry holds {} bytes", seed.len());
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&seed);
+    let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    let never_printed = |run: &Run, what: &str| {
+        for s in [&b64, &hex] {
+            assert!(!run.stdout.contains(s.as_str()) && !run.stderr.contains(s.as_str()), "{what} printed the key");
+        }
+    };
+    never_printed(&init, "profile init");
+    // profile show finds the identity in the keyring.
+    let show = env.raw(&[], &["--json", "profile", "show", "default"], None);
+    assert_eq!(show.code, 0, "{show:?}");
+    assert_eq!(serde_json::from_str::<Value>(show.stdout.trim()).unwrap()["device_id"], json!(id), "{show:?}");
+    never_printed(&show, "profile show");
+    // So does watch health --hello (its start line names the device); a
+    // silent listener of this process keeps it from going further.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://127.0.0.1:{}", silent.local_addr().unwrap().port());
+    let me = std::process::id().to_string();
+    let watch = env.raw(
+        &[],
+        &[
+            "watch",
+            "health",
+            &url,
+            "--pid",
+            &me,
+            "--hello",
+            "--on-fail",
+            "true",
+            "--failures",
+            "5",
+            "--interval",
+            "1s",
+            "--deadline",
+            "1500ms",
+            "--probe-timeout",
+            "500ms",
+        ],
+        None,
+    );
+    assert_eq!(watch.code, 0, "{watch:?}");
+    assert!(watch.stderr.contains(&format!("device {id}")), "{watch:?}");
+    never_printed(&watch, "watch health");
+    drop(silent);
+    // The Secret Service unreachable: a load names it, never falls back.
+    let no_bus = [("DBUS_SESSION_BUS_ADDRESS", NO_BUS)];
+    let run = env.raw(&no_bus, &["profile", "show", "default"], None);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("Secret Service"), "{run:?}");
+    // ... and init under --store keyring is refused, nothing written.
+    let before = common::snapshot(&env.home);
+    let entries = gw_entry_count();
+    let run = env.raw(&no_bus, &["--store", "keyring", "profile", "init", "other"], None);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("nothing was written") && run.stderr.contains("Secret Service"), "{run:?}");
+    common::assert_same_tree(&before, &common::snapshot(&env.home), "refused profile init");
+    assert_eq!(gw_entry_count(), entries);
+    // keyring-or-file says so, then uses the file.
+    let run = env.raw(&no_bus, &["--store", "keyring-or-file", "profile", "init", "other"], None);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("notice") && run.stderr.contains("device.key"), "{run:?}");
+    assert!(env.home.join("profiles/other/device.key").exists());
+}
+
+/// The same with `--keyring keyutils`: the kernel holds the 32-byte seed,
+/// `gw profile show` loads the identity from it, the profile directory holds
+/// only the reference.
+#[test]
+fn cred_9_keyutils_holds_the_device_key() {
+    if !in_keyutils_session("cred_9_keyutils_holds_the_device_key") {
+        return;
+    }
+    let name = format!("kd{}", std::process::id());
+    let _cleanup = KeyutilsCleanup(name.clone());
+    let env = Env::new(&[]);
+    let init = env.ok(&[], &["--store", "keyring", "--keyring", "keyutils", "--json", "profile", "init", &name], None);
+    let v: Value = serde_json::from_str(init.trim()).unwrap();
+    assert_eq!(v["device_key_store"], "keyutils", "{v}");
+    let dir = env.home.join("profiles").join(&name);
+    assert!(!dir.join("device.key").exists());
+    let reference: Value = serde_json::from_slice(&std::fs::read(dir.join("device.keyring")).unwrap()).unwrap();
+    let desc = format!("keyring:{}@{}", reference["account"].as_str().unwrap(), reference["service"].as_str().unwrap());
+    let id = Command::new("keyctl").args(["search", "@s", "user", &desc]).output().unwrap();
+    assert!(id.status.success(), "keyctl search {desc}: {id:?}");
+    let seed = Command::new("keyctl").args(["pipe", String::from_utf8_lossy(&id.stdout).trim()]).output().unwrap();
+    assert!(seed.status.success() && seed.stdout.len() == 32, "{seed:?}");
+    let show = env.ok(&[], &["--json", "--profile", &name, "profile", "show", &name], None);
+    assert_eq!(serde_json::from_str::<Value>(show.trim()).unwrap()["device_id"], v["device_id"], "{show}");
+}

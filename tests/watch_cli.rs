@@ -75,6 +75,26 @@ fn once_approves_allowlisted_and_rejects_others() {
     assert!(events.iter().any(|e| e["event"] == "approved" && e["id"] == "r1"));
 }
 
+/// `-q`: no event for what went well (polls, approvals, rejections), the
+/// report still on stdout; a failure is still told.
+#[test]
+fn quiet_approvals_print_only_failures() {
+    let f = Fixture::new(TWO);
+    let r = f.approvals(&["--allow", "alice", "--once", "-q"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.is_empty(), "{r:?}");
+    assert!(r.stdout.contains("1 approved, 1 rejected"), "{r:?}");
+    let r = f.env.run(
+        &["watch", "approvals", "--list-cmd", "/nonexistent/gw-list", "--approve-cmd", &f.approve, "--allow", "alice"]
+            .into_iter()
+            .chain(["--once", "-q"])
+            .collect::<Vec<_>>(),
+        None,
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("list failed"), "{r:?}");
+}
+
 #[test]
 fn watch_5_once_never_fails_the_caller() {
     let f = Fixture::new(TWO);
@@ -435,4 +455,35 @@ fn sigterm_stops_a_watcher_at_its_next_step() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["report"]["stopped"], true, "{v}");
+}
+
+/// `gw watch health --once`: one TCP check; a port held by this process is
+/// healthy for its pid and refused (exit 3, nothing sent) for another pid;
+/// a port nobody holds is unhealthy (exit 1).
+#[test]
+fn health_once_is_one_check_with_one_exit_code_per_outcome() {
+    let f = Fixture::new("[]");
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://127.0.0.1:{}", l.local_addr().unwrap().port());
+    // Accepted connections are what gw-portguard attributes to a process.
+    let acceptor = l.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = acceptor.accept() {
+            held.push(s);
+        }
+    });
+    let me = std::process::id().to_string();
+    let r = f.env.run(&["watch", "health", &url, "--pid", &me, "--once"], None);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("is healthy") && r.stderr.is_empty(), "{r:?}");
+    let r = f.env.run(&["watch", "health", &url, "--pid", "1", "--once"], None);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("nothing was sent"), "{r:?}");
+    // A port nobody holds (a fresh one, closed again).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let r = f.env.run(&["watch", "health", &url, "--pid", &me, "--once"], None);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("unhealthy"), "{r:?}");
 }

@@ -244,3 +244,29 @@ fn watchdog_refuses_nonsense() {
         assert!(Watchdog::new(c, ProcessRunner::default()).is_err());
     }
 }
+
+/// A probe that raises the stop itself (gw watch health on an auth refusal:
+/// no restart mends a refused credential) ends the watchdog before any
+/// recovery, even at the failure that would trigger one.
+#[test]
+fn watch_7_a_refused_check_ends_the_watchdog_without_a_recovery() {
+    let clock = VirtualClock::new();
+    let runner = FakeRecovery { clock: &clock, cost: s(1), calls: RefCell::default() };
+    let mut config = wd_config(RateLimit { burst: 5, window: s(600) }, Some(s(600)));
+    config.failures = 1;
+    let mut wd = Watchdog::new(config, &runner).unwrap();
+    let fatal = Cell::new(false);
+    let n = Cell::new(0u32);
+    let mut probe = || {
+        n.set(n.get() + 1);
+        fatal.set(true);
+        Err("the gateway refused the connect: AUTH_TOKEN_MISMATCH".to_owned())
+    };
+    let stop = || fatal.get();
+    let mut log: Vec<Event> = Vec::new();
+    let rep = wd.run(&mut probe, &clock, &mut log, &stop);
+    assert_eq!(rep.exit, WatchdogExit::Stopped);
+    assert_eq!((n.get(), rep.recoveries), (1, 0));
+    assert!(runner.calls.borrow().is_empty(), "no recovery ran");
+    assert!(log.iter().any(|e| matches!(e, Event::ProbeFailed { consecutive: 1, .. })));
+}

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use gw_anchor::Policy;
 use gw_cred::{
-    CredStore, Decision, GatewayKey, Home, KeyringKind, Slot, StoreConfig, StorePolicy, home_path, mirror_with,
-    parse_hello_ok,
+    CredStore, Decision, GatewayKey, Home, Keyring as _, KeyringKind, Slot, StoreConfig, StorePolicy, home_path,
+    mirror_with, parse_hello_ok,
 };
 use gw_persist::Document;
 use gw_token::Secret;
@@ -357,7 +357,25 @@ fn replace_shared(
     Ok(EXIT_OK)
 }
 
-pub(crate) fn profile(cmd: ProfileCommand, policy: &Policy, out: Output) -> Result<u8, CliError> {
+/// The profile's device identity — its key in the file device.key, else in
+/// the keyring device.keyring names — or `None` for a profile made before
+/// device identities (no key). Only a missing key is "none": an exposed or
+/// foreign key file is refused.
+pub(crate) fn load_device(p: &gw_cred::Profile) -> Result<Option<gw_gateway::DeviceIdentity>, CliError> {
+    match gw_gateway::DeviceIdentity::load(p.root(), gw_gateway::DEVICE_KEY_FILE) {
+        Ok(d) => Ok(Some(d)),
+        Err(e) if e.kind() == gw_gateway::ErrorKind::Key(gw_token::ErrorKind::Fs(gw_anchor::ErrorKind::NotFound)) => {
+            // No file: the key may be in the keyring (`--store keyring`).
+            match p.device_key_from_keyring()? {
+                Some(seed) => Ok(Some(gw_gateway::DeviceIdentity::from_seed(&seed)?)),
+                None => Ok(None),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) fn profile(cmd: ProfileCommand, store: StoreConfig, policy: &Policy, out: Output) -> Result<u8, CliError> {
     if let ProfileCommand::Init(a) = &cmd {
         // Every check on the arguments before the home is created: bad input
         // changes nothing (THREATS CLI-2).
@@ -366,6 +384,42 @@ pub(crate) fn profile(cmd: ProfileCommand, policy: &Policy, out: Output) -> Resu
             return Err(CliError::usage("init profile", "the port must be 1-65535"));
         }
     }
+    // Under a keyring policy the keyring is tried before anything is
+    // created: `keyring` refuses when it is unavailable, `keyring-or-file`
+    // says so before it falls back to the file (THREATS CRED-9).
+    let keyring = match (&cmd, store.policy()) {
+        (ProfileCommand::Init(_), StorePolicy::Keyring | StorePolicy::KeyringOrFile) => {
+            let k = gw_cred::SystemKeyring::new(store.kind(), gw_cred::DEFAULT_KEYRING_TIMEOUT);
+            match (k.probe(), store.policy()) {
+                (Ok(()), _) => Some(k),
+                (Err(e), StorePolicy::KeyringOrFile) => {
+                    crate::output::eprint(&format!(
+                        "gw: notice: {} is unavailable ({}): the device key goes to the file {} (mode 0600)\n",
+                        store.kind().describe(),
+                        e.message(),
+                        gw_gateway::DEVICE_KEY_FILE
+                    ));
+                    None
+                }
+                (Err(e), _) => {
+                    return Err(CliError {
+                        code: EXIT_REFUSED,
+                        kind: "fallback_refused",
+                        op: "init profile",
+                        path: Some(store.kind().as_str().to_owned()),
+                        message: format!(
+                            "refused: the device key goes to {} under --store keyring, which is unavailable ({}); \
+                             nothing was written",
+                            store.kind().describe(),
+                            e.message()
+                        ),
+                        fix: Some(format!("{}, or use --store keyring-or-file or --store file", store.kind().fix())),
+                    });
+                }
+            }
+        }
+        _ => None,
+    };
     let home = match &cmd {
         ProfileCommand::Init(_) => Home::open_or_create(&home_path()?, policy)?,
         _ => home(policy)?,
@@ -375,22 +429,35 @@ pub(crate) fn profile(cmd: ProfileCommand, policy: &Policy, out: Output) -> Resu
         ProfileCommand::Init(a) => {
             let p = home.init_profile(&a.name, a.port)?;
             let c = p.config()?;
-            // The profile's device identity (the key a gateway pairs).
-            let device = gw_gateway::DeviceIdentity::create(p.root(), gw_gateway::DEVICE_KEY_FILE)?;
+            // The profile's device identity (the key a gateway pairs): its
+            // seed in the keyring (a reference beside it), or in a 0600 file.
+            let dir = p.root().path().display();
+            let (device, at, key_store) = match &keyring {
+                Some(k) => {
+                    let seed = p.create_device_key_in(k)?;
+                    let at = format!(
+                        "device key in {} (reference {dir}/{})",
+                        k.kind().describe(),
+                        gw_cred::DEVICE_KEYRING_FILE
+                    );
+                    (gw_gateway::DeviceIdentity::from_seed(&seed)?, at, k.name().to_owned())
+                }
+                None => (
+                    gw_gateway::DeviceIdentity::create(p.root(), gw_gateway::DEVICE_KEY_FILE)?,
+                    format!("device key {dir}/{} mode 0600", gw_gateway::DEVICE_KEY_FILE),
+                    "file".to_owned(),
+                ),
+            };
             out.ok(
                 &format!(
-                    "created profile `{}` in {} (gateway {}, root secret {dir}/{} and device key {dir}/{} mode 0600, \
-                     device id {})",
+                    "created profile `{}` in {dir} (gateway {}, root secret {dir}/{} mode 0600, {at}, device id {})",
                     c.name,
-                    p.root().path().display(),
                     c.gateway_url,
                     gw_cred::ROOT_KEY_FILE,
-                    gw_gateway::DEVICE_KEY_FILE,
                     device.id(),
-                    dir = p.root().path().display(),
                 ),
                 json!({ "profile": c.name, "path": p.root().path(), "gateway_url": c.gateway_url, "port": c.port,
-                        "device_id": device.id() }),
+                        "device_id": device.id(), "device_key_store": key_store }),
             );
         }
         ProfileCommand::List => {
@@ -406,17 +473,7 @@ pub(crate) fn profile(cmd: ProfileCommand, policy: &Policy, out: Output) -> Resu
             let p = home.profile(&a.name)?;
             let c = p.config()?;
             let creds = p.store().list()?;
-            // Only a missing key is "none"; an exposed or foreign one is refused.
-            let device = match gw_gateway::DeviceIdentity::load(p.root(), gw_gateway::DEVICE_KEY_FILE) {
-                Ok(d) => Some(d.id().to_owned()),
-                Err(e)
-                    if e.kind()
-                        == gw_gateway::ErrorKind::Key(gw_token::ErrorKind::Fs(gw_anchor::ErrorKind::NotFound)) =>
-                {
-                    None
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let device = load_device(&p)?.map(|d| d.id().to_owned());
             let human = format!(
                 "profile `{}`\n  directory: {}\n  gateway:   {} (port {})\n  device id: {}\n  gateways with stored credentials: {}",
                 c.name,

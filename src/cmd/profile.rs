@@ -11,7 +11,8 @@ use crate::cli::{KeyringArg, ProfileRmArgs, StoreArg};
 use crate::output::{CliError, EXIT_OK, Output};
 
 /// Removes profile `a.name`: first every credential record (so the keyring
-/// entries they refer to are deleted by gw-cred), then the directory tree,
+/// entries they refer to are deleted by gw-cred) and the device key's
+/// keyring entry (under `--store keyring`), then the directory tree,
 /// entry by entry beneath the home's root, never following a symlink (a
 /// symlink is removed itself, not its target).
 pub(crate) fn rm(a: ProfileRmArgs, home: &Home, out: Output) -> Result<u8, CliError> {
@@ -44,6 +45,8 @@ pub(crate) fn rm(a: ProfileRmArgs, home: &Home, out: Output) -> Result<u8, CliEr
         store.remove(&GatewayKey::parse(&s.gateway)?, None)?;
         gateways.push(s.gateway);
     }
+    // The device key, if it is in a keyring (device.keyring names it).
+    let device_key_in_keyring = profile.delete_device_key_from_keyring()?;
     let shown = profile.root().path().to_path_buf();
     drop(profile);
     let rel = Path::new("profiles").join(&a.name);
@@ -55,7 +58,8 @@ pub(crate) fn rm(a: ProfileRmArgs, home: &Home, out: Output) -> Result<u8, CliEr
             shown.display(),
             gateways.len()
         ),
-        json!({ "profile": a.name, "path": shown, "entries_removed": removed, "gateways": gateways }),
+        json!({ "profile": a.name, "path": shown, "entries_removed": removed, "gateways": gateways,
+                "device_key_keyring_entry_removed": device_key_in_keyring }),
     );
     Ok(EXIT_OK)
 }

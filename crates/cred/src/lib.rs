@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod device_key;
 mod error;
 mod generation;
 mod hello;
@@ -45,6 +46,7 @@ mod store;
 mod sync;
 mod target;
 
+pub use device_key::DEVICE_KEYRING_FILE;
 pub use error::{Error, ErrorKind, Result};
 pub use generation::Generation;
 pub use hello::{DeviceToken, MAX_HELLO_BYTES, parse_hello_ok};

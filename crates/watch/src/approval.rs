@@ -100,11 +100,38 @@ fn check_name(what: &str, s: &str) -> Result<()> {
     Ok(())
 }
 
-/// Parses the list command's output: a JSON array of
-/// `{"id": "...", "client": "...", "scopes": ["..."]}`, nothing else.
+/// One pending device request as OpenClaw's `openclaw devices list --json`
+/// prints it (2026.9.6): the fields the watcher needs; the others
+/// (`deviceId`, `publicKey`, `platform`, `clientMode`, `role`, `roles`,
+/// `silent`, `isRepair`, `ts`, and any later addition) are skipped unread.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OpenClawRequest {
+    request_id: String,
+    client_id: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+/// The whole `openclaw devices list --json` document: `pending` is read,
+/// `paired` (the paired devices, with token metadata) is skipped unread.
+#[derive(Deserialize)]
+struct OpenClawList {
+    pending: Vec<OpenClawRequest>,
+}
+
+/// Parses the list command's output, in either of two shapes told apart by
+/// the first byte that is not whitespace:
+/// - `[`: gw's own shape, a JSON array of
+///   `{"id": "...", "client": "...", "scopes": ["..."]}`, nothing else (no
+///   other fields);
+/// - `{`: OpenClaw's `openclaw devices list --json`, an object whose
+///   `pending` array holds `{"requestId", "clientId", "scopes", ...}` (the
+///   id is `requestId`, the client is `clientId`; other fields and the
+///   `paired` list are ignored).
 ///
-/// Strict: at most [`MAX_LIST_BYTES`] and [`MAX_REQUESTS`]; no other fields,
-/// no duplicate fields, no trailing data, no byte-order mark; ids checked by
+/// Strict either way: at most [`MAX_LIST_BYTES`] and [`MAX_REQUESTS`]; no
+/// duplicate fields, no trailing data, no byte-order mark; ids checked by
 /// [`RequestId::new`]; the same id twice refuses the whole list.
 ///
 /// # Errors
@@ -114,7 +141,15 @@ pub fn parse_pending(bytes: &[u8]) -> Result<Vec<PendingRequest>> {
     if bytes.len() > MAX_LIST_BYTES {
         return Err(Error::list(format!("{} bytes is more than the {MAX_LIST_BYTES} allowed", bytes.len())));
     }
-    let raw: Vec<RawRequest> = serde_json::from_slice(bytes).map_err(|e| Error::list(e.to_string()))?;
+    let raw: Vec<RawRequest> = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => serde_json::from_slice::<OpenClawList>(bytes)
+            .map_err(|e| Error::list(format!("not the shape of `openclaw devices list --json`: {e}")))?
+            .pending
+            .into_iter()
+            .map(|r| RawRequest { id: r.request_id, client: r.client_id, scopes: r.scopes })
+            .collect(),
+        _ => serde_json::from_slice(bytes).map_err(|e| Error::list(e.to_string()))?,
+    };
     if raw.len() > MAX_REQUESTS {
         return Err(Error::list(format!("{} requests is more than the {MAX_REQUESTS} allowed", raw.len())));
     }
@@ -434,6 +469,55 @@ mod tests {
         for bad in ["", "-rf", "--force", "a b", "a/b", "a;b", "$x", "é", "a\n", &"x".repeat(129)] {
             let e = RequestId::new(bad).unwrap_err();
             assert!(e.kind().is_security_refusal(), "{bad:?}");
+        }
+    }
+
+    /// The shape captured from the real `openclaw devices list --json`
+    /// (OpenClaw 2026.9.6, a gateway with `autoApproveLocal: false`).
+    #[test]
+    fn the_list_parser_reads_openclaws_devices_list() {
+        let real = br#"{
+  "pending": [
+    {
+      "requestId": "dae7f76b-bdad-43f9-88a8-f279a430cee8",
+      "deviceId": "5c29b78f10a35a49a6231d08ee840a04bcc3a37a4f9d46df327dec56b8a9b7c9",
+      "publicKey": "E5j2LG0aRXxRumpLXz29L2n8qTIWIY3ImX5Ba9F9k8o",
+      "platform": "linux",
+      "clientId": "cli",
+      "clientMode": "cli",
+      "role": "operator",
+      "roles": ["operator"],
+      "scopes": ["operator.read", "operator.admin"],
+      "silent": false,
+      "isRepair": false,
+      "ts": 1796562451551
+    }
+  ],
+  "paired": [
+    {
+      "deviceId": "fe812c12f3ab4ce6ac5db69ac352f906cb1b11ef43fb33e252ef7ff552263889",
+      "clientId": "node-host",
+      "role": "node",
+      "tokens": [{"role": "node", "scopes": [], "createdAtMs": 1796562473639}]
+    }
+  ]
+}"#;
+        let v = parse_pending(real).unwrap();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].id.as_str(), "dae7f76b-bdad-43f9-88a8-f279a430cee8");
+        assert_eq!(v[0].client, "cli");
+        assert_eq!(v[0].scopes, ["operator.read", "operator.admin"]);
+        assert!(parse_pending(br#"{"pending":[],"paired":[]}"#).unwrap().is_empty());
+        for bad in [
+            &br#"{"paired":[]}"#[..],
+            br#"{"pending":[{"requestId":"r1"}]}"#,
+            br#"{"pending":[{"requestId":"r1","clientId":"a","clientId":"b"}]}"#,
+            br#"{"pending":[{"requestId":"r1","clientId":"a"},{"requestId":"r1","clientId":"b"}]}"#,
+            br#"{"pending":[{"requestId":"--force","clientId":"a"}]}"#,
+            br#"{"pending":[]} []"#,
+            br#"{"pending":{}}"#,
+        ] {
+            assert!(parse_pending(bad).is_err(), "{}", String::from_utf8_lossy(bad));
         }
     }
 

@@ -180,6 +180,12 @@ impl<R: Runner> Watchdog<R> {
                     consecutive += 1;
                     report.probe_failures += 1;
                     log.event(&Event::ProbeFailed { consecutive, detail });
+                    // A stop raised by the probe itself (a failure no
+                    // restart can mend, such as the gateway refusing the
+                    // credential) ends the watchdog before any recovery.
+                    if stop() {
+                        break WatchdogExit::Stopped;
+                    }
                 }
             }
             if consecutive < c.failures {

@@ -64,9 +64,23 @@ impl Peer {
     /// state directory, with `token` as its shared token, and waits until
     /// it accepts connections on 127.0.0.1 and ::1.
     pub fn start_gateway(&self, token: &str) -> Gateway {
+        self.start_gateway_with_config(token, None)
+    }
+
+    /// As [`Peer::start_gateway`], with `config` (JSON) as the gateway's
+    /// `openclaw.json` (mode 0600 in a 0700 state directory).
+    pub fn start_gateway_with_config(&self, token: &str, config: Option<&str>) -> Gateway {
+        use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::Builder::new().prefix("gw-openclaw.").tempdir().expect("tempdir");
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
+        if let Some(config) = config {
+            let state = home.join(".openclaw");
+            std::fs::create_dir_all(&state).unwrap();
+            std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+            std::fs::write(state.join("openclaw.json"), config).unwrap();
+            std::fs::set_permissions(state.join("openclaw.json"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
         let child = Command::new(&self.node)
