@@ -11,18 +11,17 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::parser::ValueSource;
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 use gw_anchor::{Policy, Resolver};
 
 use crate::cli::{Cli, Command, ResolverArg};
 use crate::output::{CliError, EXIT_USAGE, Output};
 
 fn main() -> ExitCode {
-    // Parsed through ArgMatches (not `Cli::try_parse`) so a command can tell a
-    // global flag given on the command line from its default.
-    let parsed = Cli::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
-    let (cli, matches) = match parsed {
+    // Parsed through the built command (`cli::command`: examples and one-line
+    // summaries added to the derived definition).
+    let parsed = cli::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(parsed) => parsed,
         Err(e) if !e.use_stderr() || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             // --help and --version are not errors. On stdout, what failed to
@@ -69,32 +68,51 @@ fn main() -> ExitCode {
         ResolverArg::Openat2 => Resolver::Openat2,
         ResolverArg::Walk => Resolver::Walk,
     });
+    if let Some(e) = cli.command.secret_in_argv() {
+        return ExitCode::from(output::finish(out.error(&e)));
+    }
+    let (top_profile, top_store) = (&cli.profile, &cli.store);
     let result = match cli.command {
         Command::Demo => cmd::demo::run(&policy, out),
         Command::Fs(fs) => cmd::fs::run(fs, &policy, out),
         Command::Doc(doc) => cmd::doc::run(doc, &policy, out),
         Command::Token(t) => cmd::token::run(t, &policy, out),
         Command::Cred(c) => {
-            let store = cmd::cred::store_config(cli.store, cli.keyring);
-            cmd::cred::run(c, &cli.profile, store, &policy, out)
+            let (store, keyring) = cli::store_args(top_store, &c.store);
+            let (profile, _) = cli::profile_name(top_profile, &c.profile);
+            cmd::cred::run(c.command, &profile, cmd::cred::store_config(store, keyring), &policy, out)
         }
         Command::Profile(p) => {
-            let store = cmd::cred::store_config(cli.store, cli.keyring);
-            cmd::cred::profile(p, store, &policy, out)
+            // Only `profile init` writes a secret (the device key).
+            let (store, keyring) = match &p {
+                cli::ProfileCommand::Init(a) => cli::store_args(top_store, &a.store),
+                _ => cli::store_args(top_store, &cli::StoreOpts { store: None, keyring: None }),
+            };
+            cmd::cred::profile(p, cmd::cred::store_config(store, keyring), &policy, out)
         }
         Command::Lease(l) => cmd::lease::run(l, &policy, out),
-        Command::Watch(w) => cmd::watch::run(w, &cli.profile, &policy, out),
+        Command::Watch(w) => {
+            // Only `watch health` takes --profile after the command.
+            let sub = match &w {
+                cmd::watch::WatchCommand::Health(h) => h.profile.clone(),
+                _ => cli::ProfileOpt { name: None },
+            };
+            cmd::watch::run(w, &cli::profile_name(top_profile, &sub).0, &policy, out)
+        }
         Command::Doctor(d) => {
             // The doctor audits every profile unless one is named.
-            let named = matches.value_source("profile") == Some(ValueSource::CommandLine);
-            cmd::doctor::run(d, named.then_some(cli.profile.as_str()), &policy, out)
+            let (profile, named) = cli::profile_name(top_profile, &d.profile);
+            cmd::doctor::run(d.args, named.then_some(profile.as_str()), &policy, out)
         }
-        Command::Serve(s) => cmd::serve::run(s, &cli.profile, &policy, out),
+        Command::Serve(s) => cmd::serve::run(s.args, &cli::profile_name(top_profile, &s.profile).0, &policy, out),
         Command::Probe(p) => {
-            let store = cmd::cred::store_config(cli.store, cli.keyring);
-            cmd::probe::run(p, &cli.profile, store, &policy, out)
+            let (store, keyring) = cli::store_args(top_store, &p.store);
+            let (profile, _) = cli::profile_name(top_profile, &p.profile);
+            cmd::probe::run(p.args, &profile, cmd::cred::store_config(store, keyring), &policy, out)
         }
         Command::Port(p) => cmd::port::run(p, &policy, out),
+        Command::Completions(a) => cmd::manual::completions(a.shell),
+        Command::Man(a) => cmd::manual::man(&a.command, out),
     };
     ExitCode::from(output::finish(match result {
         Ok(code) => code,

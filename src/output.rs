@@ -57,6 +57,16 @@ impl CliError {
         self
     }
 
+    /// A write that did not find its target's directory, without
+    /// `--parents`: the fix names `--parents` (issue 12 item 6).
+    pub(crate) fn missing_parent(self, parents_given: bool) -> Self {
+        if self.code == EXIT_NOT_FOUND && !parents_given {
+            self.with_fix("a parent directory is missing: add --parents to create it (mode 0700)")
+        } else {
+            self
+        }
+    }
+
     /// The exit code for an anchor error kind.
     pub(crate) fn code_for(kind: ErrorKind) -> u8 {
         match kind {
@@ -100,10 +110,23 @@ impl CliError {
     }
 }
 
+/// One exit code per condition, whichever crate reports it (issue 12 item
+/// 8): an absolute path where a path relative to DIR is needed is a usage
+/// error (2), as a malformed relative path is, not a security refusal; a
+/// directory where a regular file is needed is a usage error too (the
+/// argument names the wrong thing; FIFOs, sockets and devices stay refusals,
+/// exit 3). gw-anchor classifies both as refusals for its library callers;
+/// the CLI recognises them by gw-anchor's own wording.
+fn reclassify(code: u8, message: &str) -> u8 {
+    const ABSOLUTE: &str = "an absolute path cannot be used beneath a root";
+    const DIRECTORY: &str = "the target is a directory, and gw only";
+    if code == EXIT_REFUSED && (message.contains(ABSOLUTE) || message.contains(DIRECTORY)) { EXIT_USAGE } else { code }
+}
+
 impl From<gw_anchor::Error> for CliError {
     fn from(e: gw_anchor::Error) -> Self {
         Self {
-            code: Self::code_for(e.kind()),
+            code: reclassify(Self::code_for(e.kind()), e.message()),
             kind: e.kind().as_str(),
             op: e.op(),
             path: Some(e.path().display().to_string()),
@@ -127,7 +150,7 @@ impl From<gw_persist::Error> for CliError {
             None => e.path().display().to_string(),
         };
         Self {
-            code,
+            code: reclassify(code, e.message()),
             kind: e.kind().as_str(),
             op: e.op(),
             path: Some(path),
@@ -148,7 +171,7 @@ impl From<gw_token::Error> for CliError {
             _ => EXIT_FAILED,
         };
         Self {
-            code,
+            code: reclassify(code, e.message()),
             kind: e.kind().as_str(),
             op: e.op(),
             path: e.path().map(|p| p.display().to_string()),
@@ -171,7 +194,7 @@ impl From<gw_cred::Error> for CliError {
             _ => EXIT_FAILED,
         };
         Self {
-            code,
+            code: reclassify(code, e.message()),
             kind: e.kind().as_str(),
             op: e.op(),
             path: (!e.subject().is_empty()).then(|| e.subject().to_owned()),
@@ -192,7 +215,7 @@ impl From<gw_gateway::Error> for CliError {
             _ => EXIT_FAILED,
         };
         Self {
-            code,
+            code: reclassify(code, e.message()),
             kind: e.kind().as_str(),
             op: e.op(),
             path: Some(e.at().to_owned()),
@@ -218,7 +241,7 @@ impl From<gw_lease::Error> for CliError {
             _ => EXIT_FAILED,
         };
         Self {
-            code,
+            code: reclassify(code, e.message()),
             kind: e.kind().as_str(),
             op: e.op(),
             path: Some(e.path().display().to_string()),

@@ -171,8 +171,8 @@ both_resolvers! {
 }
 
 /// THREATS CLI-2 / FS-2: an absolute REL — outside, or even naming a file
-/// inside DIR — is refused as an escape (exit 3) by every subcommand, and
-/// changes nothing.
+/// inside DIR — is refused by every subcommand as a usage error (exit 2,
+/// issue 12 item 8: a relative path was needed), and changes nothing.
 fn cli_2_absolute_rel_is_refused(r: Resolver) {
     let sb = sandbox();
     let d = dir_of(&sb);
@@ -181,13 +181,13 @@ fn cli_2_absolute_rel_is_refused(r: Resolver) {
     let absolutes: [&dyn AsRef<std::ffi::OsStr>; 4] = [&"/etc/passwd", &secret, &inside, &"/"];
     for rel in absolutes {
         let why = ["absolute"];
-        expect_bad(&sb, r, &args(&[&"fs", &"write", &d, rel]), Some(b"PWNED"), EXIT_REFUSED, &why);
-        expect_bad(&sb, r, &args(&[&"fs", &"read", &d, rel]), None, EXIT_REFUSED, &why);
-        expect_bad(&sb, r, &args(&[&"fs", &"mkdir", &d, rel]), None, EXIT_REFUSED, &why);
-        expect_bad(&sb, r, &args(&[&"fs", &"rm", &d, rel]), None, EXIT_REFUSED, &why);
-        expect_bad(&sb, r, &args(&[&"fs", &"ls", &d, rel]), None, EXIT_REFUSED, &why);
-        expect_bad(&sb, r, &args(&[&"fs", &"mv", &d, &"config.json", rel]), None, EXIT_REFUSED, &why);
-        expect_bad(&sb, r, &args(&[&"fs", &"mv", &d, rel, &"stolen"]), None, EXIT_REFUSED, &why);
+        expect_bad(&sb, r, &args(&[&"fs", &"write", &d, rel]), Some(b"PWNED"), EXIT_USAGE, &why);
+        expect_bad(&sb, r, &args(&[&"fs", &"read", &d, rel]), None, EXIT_USAGE, &why);
+        expect_bad(&sb, r, &args(&[&"fs", &"mkdir", &d, rel]), None, EXIT_USAGE, &why);
+        expect_bad(&sb, r, &args(&[&"fs", &"rm", &d, rel]), None, EXIT_USAGE, &why);
+        expect_bad(&sb, r, &args(&[&"fs", &"ls", &d, rel]), None, EXIT_USAGE, &why);
+        expect_bad(&sb, r, &args(&[&"fs", &"mv", &d, &"config.json", rel]), None, EXIT_USAGE, &why);
+        expect_bad(&sb, r, &args(&[&"fs", &"mv", &d, rel, &"stolen"]), None, EXIT_USAGE, &why);
     }
 }
 
@@ -393,7 +393,7 @@ fn cli_2_json_errors_are_machine_readable(r: Resolver) {
     let sb = sandbox();
     let d = dir_of(&sb);
     let cases: [(&[&dyn AsRef<std::ffi::OsStr>], i32, &str); 5] = [
-        (&[&"fs", &"write", &d, &"/etc/passwd"], EXIT_REFUSED, "escape"),
+        (&[&"fs", &"write", &d, &"/etc/passwd"], EXIT_USAGE, "escape"),
         (&[&"fs", &"write", &d, &"link.json"], EXIT_REFUSED, "symlink"),
         (&[&"fs", &"read", &d, &"absent.json"], EXIT_NOT_FOUND, "not_found"),
         (&[&"fs", &"write", &d, &"x/"], EXIT_USAGE, "invalid_path"),

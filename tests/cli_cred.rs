@@ -39,6 +39,7 @@ use serde_json::{Value, json};
 const GW: &str = env!("CARGO_BIN_EXE_gw");
 
 /// Exit codes, as documented.
+const EXIT_FAILED: i32 = 1;
 const EXIT_USAGE: i32 = 2;
 const EXIT_REFUSED: i32 = 3;
 const EXIT_NOT_FOUND: i32 = 4;
@@ -564,7 +565,7 @@ fn cli_1_no_secret_in_any_output() {
         (vec!["profile", "show", "default"], None, 0),
         (vec!["profile", "show", "b"], None, 0),
         (vec!["profile", "show", "nope"], None, EXIT_NOT_FOUND),
-        (vec!["profile", "init", "default"], None, EXIT_USAGE),
+        (vec!["profile", "init", "default"], None, EXIT_FAILED),
     ];
     let before = env.snap();
     for json_flag in [false, true] {
@@ -638,7 +639,7 @@ fn profile_init_is_private_and_not_repeated() {
 
     let before = env.snap();
     for args in [vec!["profile", "init", "work"], vec!["--json", "profile", "init", "default", "--port", "1"]] {
-        let run = env.fails(&args, None, EXIT_USAGE);
+        let run = env.fails(&args, None, EXIT_FAILED);
         assert!(run.stderr.contains("already exists"), "{run:?}");
         assert_same_tree(&before, &env.snap(), &format!("{args:?}"));
     }

@@ -1073,7 +1073,8 @@ both_resolvers! {
 /// is refused (exit 3) by every command, never followed and never taken for
 /// "missing": the link, its target and everything outside are unchanged
 /// (`set` on the dangling link does not create its target). A directory at
-/// the document path is refused too (exit 3), and a regular file on the way
+/// the document path is a usage error (exit 2, issue 12 item 8: the
+/// argument names a directory, nothing was at risk), and a regular file on the way
 /// is an operational error (exit 1), not "missing".
 fn cli_2_symlink_at_document_path_is_refused(r: Resolver) {
     let sb = sandbox();
@@ -1081,7 +1082,7 @@ fn cli_2_symlink_at_document_path_is_refused(r: Resolver) {
         all_doc_commands_fail(&sb, r, rel, None, EXIT_REFUSED, &["symbolic link"]);
     }
     assert!(!sb.outside.join("planted.json").exists());
-    all_doc_commands_fail(&sb, r, "sub", None, EXIT_REFUSED, &[&shown(&sb, "sub"), "directory"]);
+    all_doc_commands_fail(&sb, r, "sub", None, EXIT_USAGE, &[&shown(&sb, "sub"), "directory"]);
     all_doc_commands_fail(&sb, r, "config.json/x.json", None, EXIT_FAILED, &["not a directory"]);
 }
 

@@ -204,6 +204,7 @@ const CASES: &[Case] = &[
     case("profile init", &["profile", "init", "c", "--port", "40113"], ""),
     case("profile list", &["profile", "list"], ""),
     case("profile show", &["profile", "show", "default"], ""),
+    case("profile rm", &["profile", "rm", "b", "--yes"], ""),
     case("lease register", &["lease", "register", "{data}/leases", "--id", "x", "--pid", "{pid}"], ""),
     case("lease list", &["lease", "list", "{home}"], ""),
     case("lease prune", &["lease", "prune", "{home}"], ""),
@@ -229,6 +230,8 @@ const CASES: &[Case] = &[
     case("probe", &["probe", "--timeout", "1s"], ""),
     case("port who", &["port", "who", "{port}"], ""),
     case("port verify", &["port", "verify", "{port}", "--pid", "{pid}"], ""),
+    case("completions", &["completions", "bash"], ""),
+    case("man", &["man", "cred", "set"], ""),
 ];
 
 impl Case {

@@ -116,7 +116,14 @@ pub(crate) fn run(
     policy: &Policy,
     out: Output,
 ) -> Result<u8, CliError> {
-    let home = home(policy)?;
+    // No gw home yet: the fix creates the profile this command names.
+    let home = home(policy).map_err(|e| {
+        if e.code == EXIT_NOT_FOUND {
+            e.with_fix(format!("create the profile first: `gw profile init {profile_name}`"))
+        } else {
+            e
+        }
+    })?;
     if let CredCommand::Mirror(a) = &cmd {
         let (from, to) = (home.profile(&a.from)?, home.profile(&a.to)?);
         let r = mirror_with(&from, &to, config)?;
@@ -329,6 +336,11 @@ fn replace_shared(
     out: Output,
 ) -> Result<u8, CliError> {
     let k = key(&a.url.url)?;
+    if a.validate_cmd.is_none() {
+        // The owner first: a missing pidfile is not found (exit 4), not a
+        // token the validation refused (issue 12 item 8).
+        crate::cmd::probe::check_owner(&a.owner, policy)?;
+    }
     let new = secret_from_stdin("the new shared token", 8192)?;
     let cleared = store.replace_shared(&k, &new, |t| match &a.validate_cmd {
         Some(cmd) => validate_with(cmd, a.validate_timeout, t),
@@ -413,6 +425,7 @@ pub(crate) fn profile(cmd: ProfileCommand, store: StoreConfig, policy: &Policy, 
         _ => home(policy)?,
     };
     match cmd {
+        ProfileCommand::Rm(a) => return crate::cmd::profile::rm(a, &home, out),
         ProfileCommand::Init(a) => {
             let p = home.init_profile(&a.name, a.port)?;
             let c = p.config()?;

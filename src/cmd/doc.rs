@@ -241,7 +241,10 @@ fn render(a: RenderArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
     let [dir, rel] = <[std::ffi::OsString; 2]>::try_from(target)
         .map_err(|_| CliError::usage("render", "--write takes DIR and REL"))?;
     let root = Root::open(&dir, policy)?;
-    let written = spec.write(&root, &rel)?;
+    if let Some(parent) = std::path::Path::new(&rel).parent().filter(|p| a.parents && !p.as_os_str().is_empty()) {
+        root.mkdir_all(parent, 0o700)?;
+    }
+    let written = spec.write(&root, &rel).map_err(|e| CliError::from(e).missing_parent(a.parents))?;
     let handoff = written.verify_before_handoff()?;
     out.ok(
         &format!(

@@ -69,6 +69,14 @@ pub(crate) fn run(args: DoctorArgs, profile: Option<&str>, policy: &Policy, out:
     };
     if let Some(p) = &opts.profile {
         gw_cred::check_profile_name(p)?;
+        // A named profile that does not exist is not found (exit 4), as in
+        // every command; any other trouble with it is what the audit reports.
+        if let Some(h) = &opts.home
+            && let Err(e) = gw_cred::Home::open(h, policy).and_then(|home| home.profile(p).map(drop))
+            && e.kind() == gw_cred::ErrorKind::Fs(gw_anchor::ErrorKind::NotFound)
+        {
+            return Err(CliError::from(e).with_fix(format!("create it with `gw profile init {p}`")));
+        }
     }
     let report = doctor::audit(&opts, policy);
     let code = report.exit_code();

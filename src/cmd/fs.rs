@@ -42,7 +42,7 @@ fn write(a: WriteArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
             TempArg::Tmpfile => TempStrategy::Tmpfile,
             TempArg::Named => TempStrategy::Named,
         });
-    root.write_atomic(&a.target.rel, &content, &options)?;
+    root.write_atomic(&a.target.rel, &content, &options).map_err(|e| CliError::from(e).missing_parent(a.parents))?;
     let path = root.path().join(&a.target.rel);
     out.ok(
         &format!("wrote {} bytes to {} (mode {:04o}{})", content.len(), path.display(), a.mode, sync_note(a.no_sync)),

@@ -62,7 +62,8 @@ impl InspectArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct WhoArgs {
-    /// The TCP port.
+    /// The TCP port (1-65535).
+    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
     port: u16,
     #[command(flatten)]
     inspect: InspectArgs,
@@ -71,7 +72,8 @@ pub(crate) struct WhoArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("owner").required(true).args(["pid", "pidfile", "lease"])))]
 pub(crate) struct VerifyArgs {
-    /// The TCP port.
+    /// The TCP port (1-65535).
+    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
     port: u16,
     /// The expected owner's pid.
     #[arg(long)]
@@ -99,7 +101,7 @@ pub(crate) struct VerifyArgs {
 #[derive(Debug, Args)]
 pub(crate) struct LeaseOwnerArgs {
     /// A gw-lease registry directory (`gw serve` keeps one in its profile
-    /// directory: `~/.gw/profiles/NAME/leases`); with --id, the expected owner
+    /// directory: `~/.config/gw/profiles/NAME/leases`); with --id, the expected owner
     /// is the record's process, named by pid and start time. Refused (exit 3)
     /// if the directory is insecure, if the record file is owned by another
     /// user or writable by group/other, or if the record's process is not

@@ -42,7 +42,7 @@ pub(crate) struct OwnerArgs {
     #[arg(long, value_name = "PATH", group = "probe_owner")]
     pub(crate) pidfile: Option<PathBuf>,
     /// A gw-lease registry directory (`gw serve` keeps one in its profile
-    /// directory: `~/.gw/profiles/NAME/leases`); with --id, the gateway is
+    /// directory: `~/.config/gw/profiles/NAME/leases`); with --id, the gateway is
     /// the record's process, named by pid and start time. Refused (exit 3,
     /// nothing sent) if the directory is insecure or the record's process is
     /// not running (dead, expired, pid reused) or was registered in another
@@ -123,7 +123,11 @@ fn expected(owner: &OwnerArgs, profile_dir: Option<&Root>, policy: &Policy) -> R
 }
 
 fn pidfile_error(at: &str, e: &gw_portguard::Error) -> CliError {
-    let code = if e.is_security_refusal() { EXIT_REFUSED } else { EXIT_FAILED };
+    let code = match e.kind() {
+        _ if e.is_security_refusal() => EXIT_REFUSED,
+        gw_portguard::ErrorKind::PidfileNotFound => crate::output::EXIT_NOT_FOUND,
+        _ => EXIT_FAILED,
+    };
     let mut c = err(code, "pidfile", at, e.message().to_owned());
     if let Some(fix) = e.fix() {
         c = c.with_fix(fix);
@@ -364,6 +368,12 @@ fn handoff(
 /// The validator of `gw cred replace-shared --validate-with-probe`: the new
 /// shared token is accepted only if the gateway at `key`, proven to belong
 /// to the expected owner, answers hello-ok to it.
+/// Resolves the expected owner of `--pid`/`--pidfile`/`--lease` (a missing
+/// pidfile: exit 4), for a check before anything else is done.
+pub(crate) fn check_owner(owner: &OwnerArgs, policy: &Policy) -> Result<(), CliError> {
+    expected(owner, None, policy).map(drop)
+}
+
 pub(crate) fn validate_shared(
     key: &GatewayKey,
     owner: &OwnerArgs,

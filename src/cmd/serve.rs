@@ -120,8 +120,9 @@ fn bind_all(bind: Bind, port: u16) -> Result<Vec<TcpListener>, CliError> {
     let v6 = SocketAddr::from((Ipv6Addr::LOCALHOST, port));
     let one = |a: SocketAddr| {
         TcpListener::bind(a).map_err(|e| {
-            failed("serve", a.to_string(), format!("cannot listen: {e}"))
-                .with_fix("pick another port with --port, or stop what holds this one (`gw port who PORT`)")
+            failed("serve", a.to_string(), format!("cannot listen: {e}")).with_fix(format!(
+                "pick another port with --port, or stop what holds port {port} (`gw port who {port}`)"
+            ))
         })
     };
     match bind {

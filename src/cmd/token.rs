@@ -2,7 +2,6 @@
 //! go out on stdout only where printing them is the command's purpose
 //! (`derive`, `attenuate`, `label`); they never appear in arguments or errors.
 
-use std::io::Read;
 use std::path::Path;
 
 use gw_anchor::{Policy, Root};
@@ -12,7 +11,6 @@ use gw_token::{
 };
 use secrecy::SecretString;
 use serde_json::json;
-use zeroize::Zeroizing;
 
 use crate::cli::{AttenuateArgs, DeriveArgs, LabelArgs, TokenCommand, VerifyArgs};
 use crate::output::{CliError, EXIT_OK, Output};
@@ -35,7 +33,7 @@ pub(crate) fn run(cmd: TokenCommand, policy: &Policy, out: Output) -> Result<u8,
         TokenCommand::Derive(a) => derive_cmd(a, policy, out),
         TokenCommand::Attenuate(a) => attenuate_cmd(a, out),
         TokenCommand::Verify(a) => verify_cmd(a, policy, out),
-        TokenCommand::Inspect => inspect_cmd(out),
+        TokenCommand::Inspect(_) => inspect_cmd(out),
         TokenCommand::Label(a) => label_cmd(a, policy, out),
     }
 }
@@ -59,12 +57,10 @@ fn key_from(secret_file: &Path, policy: &Policy) -> Result<TokenKey, CliError> {
 
 /// Reads a token from stdin (bounded; surrounding whitespace dropped).
 fn token_from_stdin() -> Result<SecretString, CliError> {
-    let mut buf = Zeroizing::new(Vec::new());
-    std::io::stdin()
-        .lock()
-        .take(gw_token::MAX_TOKEN_LEN as u64 + 64)
-        .read_to_end(&mut buf)
-        .map_err(|e| CliError::usage("read stdin", format!("cannot read the token from stdin: {e}")))?;
+    // At a terminal: a prompt, and nothing typed is echoed (crate::input).
+    let max = gw_token::MAX_TOKEN_LEN as u64 + 64;
+    let buf = crate::input::read_stdin("the token", max)?
+        .ok_or_else(|| CliError::usage("read stdin", format!("the token on stdin is longer than {max} bytes")))?;
     let text =
         std::str::from_utf8(&buf).map_err(|_| CliError::usage("read stdin", "the token on stdin is not text"))?;
     let token = text.trim();

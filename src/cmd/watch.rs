@@ -49,7 +49,7 @@ pub(crate) enum WatchCommand {
     /// (from --interval, doubling up to 16 times it, plus up to as much
     /// again) before probing again. Never two recoveries at once. Past
     /// --max-restarts the watchdog gives up (exit 1).
-    Health(HealthArgs),
+    Health(crate::cli::ProfileLeaf<HealthArgs>),
 }
 
 /// `gw watch health` arguments.
@@ -215,7 +215,7 @@ fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
 pub(crate) fn run(cmd: WatchCommand, profile: &str, policy: &Policy, out: Output) -> Result<u8, CliError> {
     match cmd {
         WatchCommand::Approvals(a) => approvals(a, out),
-        WatchCommand::Health(h) => health(h, profile, policy, out),
+        WatchCommand::Health(h) => health(h.args, profile, policy, out),
     }
 }
 

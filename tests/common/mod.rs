@@ -489,9 +489,15 @@ pub fn bplist_laughs(depth: u8, width: u8, leaf: &[u8]) -> Vec<u8> {
 /// Runs the `gw` binary of this build with `GW_HOME=home`, no stdin, and
 /// returns its exit code, stdout and stderr.
 pub fn gw_in(gw: &str, home: &Path, args: &[&str]) -> (i32, String, String) {
+    gw_env_in(gw, home, &[], args)
+}
+
+/// [`gw_in`] with extra environment variables (e.g. `GW_PROFILE`).
+pub fn gw_env_in(gw: &str, home: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(gw)
         .args(args)
         .env("GW_HOME", home)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run gw");

@@ -62,6 +62,23 @@ impl Profile {
     /// service; the keyring unavailable; the entry missing or not 32 bytes.
     pub fn device_key_from_keyring(&self) -> Result<Option<Secret>> {
         const OP: &str = "load device key from keyring";
+        let Some(r) = self.device_key_ref(OP)? else { return Ok(None) };
+        let path = self.root().path().join(DEVICE_KEYRING_FILE);
+        let seed = self.store().reveal(&Stored::Keyring(r))?;
+        if seed.expose().len() != SEED_BYTES {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                OP,
+                format!("the keyring entry does not hold a device key ({SEED_BYTES} bytes)"),
+            )
+            .about(path.display()));
+        }
+        Ok(Some(seed))
+    }
+
+    /// The keyring entry [`DEVICE_KEYRING_FILE`] names, checked (owner,
+    /// mode, gw's service); `None` if the profile has no such file.
+    fn device_key_ref(&self, op: &'static str) -> Result<Option<KeyringRef>> {
         let path = self.root().path().join(DEVICE_KEYRING_FILE);
         let (bytes, meta) = match self.root().read_with_metadata(DEVICE_KEYRING_FILE, 4096) {
             Ok(x) => x,
@@ -72,7 +89,7 @@ impl Profile {
         if meta.uid != me || meta.mode & 0o022 != 0 {
             return Err(Error::new(
                 ErrorKind::Fs(gw_anchor::ErrorKind::InsecureFile),
-                OP,
+                op,
                 format!(
                     "refused: the device key reference is owned by uid {} (you are {me}) with mode {:04o}: whoever \
                      can rewrite it chooses which keyring entry is your device key",
@@ -86,20 +103,24 @@ impl Profile {
             )));
         }
         let r: KeyringRef = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::new(ErrorKind::InvalidInput, OP, format!("the device key reference is not a keyring reference: {e}"))
+            Error::new(ErrorKind::InvalidInput, op, format!("the device key reference is not a keyring reference: {e}"))
                 .about(path.display())
         })?;
-        r.check().map_err(|m| Error::new(ErrorKind::InvalidInput, OP, m).about(path.display()))?;
-        let seed = self.store().reveal(&Stored::Keyring(r))?;
-        if seed.expose().len() != SEED_BYTES {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                OP,
-                format!("the keyring entry does not hold a device key ({SEED_BYTES} bytes)"),
-            )
-            .about(path.display()));
-        }
-        Ok(Some(seed))
+        r.check().map_err(|m| Error::new(ErrorKind::InvalidInput, op, m).about(path.display()))?;
+        Ok(Some(r))
+    }
+
+    /// Deletes the keyring entry holding the device key (the reference file
+    /// [`DEVICE_KEYRING_FILE`] is left for the caller, e.g. `gw profile rm`,
+    /// to remove). Returns `false` if the profile has no reference file, or
+    /// the entry was already gone.
+    ///
+    /// # Errors
+    /// As [`Profile::device_key_from_keyring`] for the reference; the
+    /// keyring's errors.
+    pub fn delete_device_key_from_keyring(&self) -> Result<bool> {
+        let Some(r) = self.device_key_ref("delete device key from keyring")? else { return Ok(false) };
+        self.store().keyring_named(&r.keyring)?.delete(&r.service, &r.account)
     }
 }
 

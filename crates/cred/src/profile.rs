@@ -164,8 +164,8 @@ impl Home {
     /// root secret. Refuses an existing profile.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`] for a bad name or an existing profile;
-    /// filesystem errors.
+    /// [`ErrorKind::InvalidInput`] for a bad name, `Fs(AlreadyExists)` for an
+    /// existing profile; filesystem errors.
     pub fn init_profile(&self, name: &str, port: u16) -> Result<Profile> {
         check_profile_name(name)?;
         if port == 0 {
@@ -174,8 +174,10 @@ impl Home {
         let rel = Path::new("profiles").join(name);
         match self.root.metadata(&rel) {
             Ok(_) => {
+                // Like every "already exists" in gw: an operational error
+                // (exit 1 in the CLI), not a usage error.
                 return Err(Error::new(
-                    ErrorKind::InvalidInput,
+                    ErrorKind::Fs(gw_anchor::ErrorKind::AlreadyExists),
                     "init profile",
                     format!("profile `{name}` already exists"),
                 )

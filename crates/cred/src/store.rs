@@ -378,7 +378,7 @@ impl<S: Storage> CredStore<S> {
     }
 
     /// The keyring a reference names.
-    fn keyring_named(&self, name: &str) -> Result<Arc<dyn Keyring>> {
+    pub(crate) fn keyring_named(&self, name: &str) -> Result<Arc<dyn Keyring>> {
         if let Some(k) = self.config.keyring.as_ref().filter(|k| k.name() == name) {
             return Ok(k.clone());
         }
