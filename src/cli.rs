@@ -424,6 +424,9 @@ pub(crate) enum DocCommand {
     /// Set the value at POINTER (RFC 6901; "" is the whole document) under the
     /// document lock, creating the document if missing. The value is JSON text,
     /// from VALUE or, for secrets, from stdin with --stdin (never echoed).
+    /// The rest of the document is kept as it was: key order, numbers,
+    /// indentation (2 or 4 spaces, tab, compact). Documents are written mode
+    /// 0600; a file that was readable by others is tightened, and gw says so.
     Set(DocSetArgs),
     /// Remove the value at POINTER under the document lock.
     Rm(DocRmArgs),
@@ -480,6 +483,10 @@ pub(crate) struct DocGetArgs {
     pub(crate) target: DocTarget,
     /// A JSON pointer into the document (default: the whole document).
     pub(crate) pointer: Option<String>,
+    /// Print a string value as its text, unquoted and unescaped (like `jq -r`);
+    /// other values print as JSON.
+    #[arg(long, short = 'r')]
+    pub(crate) raw: bool,
 }
 
 #[derive(Debug, Args)]
@@ -489,9 +496,9 @@ pub(crate) struct DocSetArgs {
     /// Where to set the value (e.g. /gateway/port; "" for the whole document).
     #[arg(allow_hyphen_values = true)]
     pub(crate) pointer: String,
-    /// The value, as JSON text (e.g. 18789, "\"text\"", {"a":1}). Not for secrets:
-    /// use --stdin.
-    #[arg(required_unless_present = "stdin", conflicts_with = "stdin")]
+    /// The value, as JSON text (e.g. 18789, -5, true, "\"text\"", {"a":1}), or
+    /// plain text with --string. Not for secrets: use --stdin.
+    #[arg(required_unless_present = "stdin", conflicts_with = "stdin", allow_negative_numbers = true)]
     pub(crate) value: Option<String>,
     /// Read the value from stdin (for secrets: never in argv).
     #[arg(long)]
@@ -500,6 +507,10 @@ pub(crate) struct DocSetArgs {
     /// newline is dropped).
     #[arg(long)]
     pub(crate) string: bool,
+    /// Create missing parent objects on the way (like jq's setpath):
+    /// `/a/b/c` in `{}` gives {"a":{"b":{"c":VALUE}}}.
+    #[arg(long)]
+    pub(crate) parents: bool,
 }
 
 #[derive(Debug, Args)]
