@@ -320,9 +320,12 @@ pub(crate) enum TokenCommand {
     /// token on stdout. A caveat can only narrow.
     Attenuate(AttenuateArgs),
     /// Verify the token on stdin. Exit 0 if valid, 3 if not (the failed check
-    /// on stderr).
+    /// on stderr). Clocks may differ by up to 30 s: a token is accepted until
+    /// 30 s after it expires (and from 30 s before its not-before), and a
+    /// token accepted within that skew says so.
     Verify(VerifyArgs),
-    /// Print the claims of the token on stdin. Verifies nothing.
+    /// Print the claims of the token on stdin, times as RFC 3339 (UTC) and
+    /// relative to now. Verifies nothing.
     Inspect,
     /// Compatibility derivation: base64url(HMAC-SHA256(key, LABEL)), the key
     /// being a string field of a JSON file (e.g. OpenClaw's legacy
@@ -359,7 +362,8 @@ pub(crate) struct DeriveArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct AttenuateArgs {
-    /// Keep only this scope (repeat for several).
+    /// Keep only this scope (repeat for several); each must be one the token
+    /// grants.
     #[arg(long = "scope")]
     pub(crate) scopes: Vec<String>,
     /// Bind to this audience.
@@ -380,12 +384,21 @@ pub(crate) struct VerifyArgs {
     /// The scope the token must grant.
     #[arg(long)]
     pub(crate) scope: String,
-    /// The audience this verifier serves.
+    /// The audience this verifier serves (required for a token bound to one).
     #[arg(long)]
     pub(crate) aud: Option<String>,
-    /// The address the token was presented from (required for local tokens).
-    #[arg(long)]
+    /// The address the token was presented from, as ADDR or ADDR:PORT
+    /// (127.0.0.1, 127.0.0.1:5123, ::1, [::1]:5123); required for local tokens.
+    #[arg(long, value_parser = parse_peer)]
     pub(crate) peer: Option<std::net::IpAddr>,
+}
+
+/// `--peer`: an IP address, or a socket address whose port is dropped
+/// (what `ss` and server logs show).
+fn parse_peer(s: &str) -> Result<std::net::IpAddr, String> {
+    s.parse::<std::net::IpAddr>()
+        .or_else(|_| s.parse::<std::net::SocketAddr>().map(|a| a.ip()))
+        .map_err(|_| format!("`{s}` is not ADDR or ADDR:PORT (e.g. 127.0.0.1, 127.0.0.1:5123, ::1, [::1]:5123)"))
 }
 
 #[derive(Debug, Args)]
