@@ -163,6 +163,7 @@ pub(crate) enum CredCommand {
     Resolve(CredResolveArgs),
     /// Persist every role token of the hello-ok answer on stdin, read them
     /// back, and only then clear the bootstrap token.
+    #[command(long_about = HANDOFF_HELP)]
     Handoff(CredUrl),
     /// Replace the shared token with the one on stdin after --validate-cmd
     /// accepts it (it gets the token on its stdin; exit 0 = valid), or after
@@ -458,14 +459,79 @@ pub(crate) struct RenderArgs {
     #[arg(value_enum)]
     pub(crate) kind: ServiceArg,
     /// The JSON spec: a file (its directory is verified like any gw
-    /// directory) or `-` for stdin.
-    #[arg(long)]
-    pub(crate) spec: PathBuf,
+    /// directory) or `-` for stdin. `--example-spec` prints one.
+    #[arg(long, required_unless_present = "example_spec", long_help = SPEC_HELP)]
+    pub(crate) spec: Option<PathBuf>,
+    /// Print an example spec for KIND (every field, valid as it is) instead
+    /// of rendering: `gw doc render systemd --example-spec > spec.json`.
+    #[arg(long, conflicts_with_all = ["spec", "write"])]
+    pub(crate) example_spec: bool,
     /// Write the definition atomically to DIR/REL (mode 0644) and re-verify the
     /// directory chain before printing the path to hand to the service manager.
     #[arg(long, num_args = 2, value_names = ["DIR", "REL"])]
     pub(crate) write: Option<Vec<OsString>>,
 }
+
+/// `cred handoff --help`: the input format (OpenClaw's connect answer).
+const HANDOFF_HELP: &str = "\
+Persist every role token of the hello-ok answer on stdin, read them back, and only then \
+clear the bootstrap token.
+
+Input (stdin, strict JSON: duplicate keys refused) is what OpenClaw's gateway answers a \
+`connect` request: the whole `res` frame
+  {\"type\":\"res\",\"id\":...,\"ok\":true,\"payload\":{\"type\":\"hello-ok\",...}}
+or just its hello-ok payload. gw reads its `auth` object:
+  auth.deviceToken   string    the device token of the role connected as
+  auth.role          string    that role (e.g. \"node\", \"operator\")
+  auth.scopes        [string]  its scopes
+  auth.issuedAtMs    integer   when it was issued (Unix milliseconds)
+  auth.deviceTokens  array     the other roles' tokens, optional:
+                               [{deviceToken, role, scopes, issuedAtMs}, ...]
+Other keys (protocol, server, features, snapshot, policy, auth.method, ...) are ignored.
+
+Example (a bootstrap connect that hands off a node and an operator token):
+  {\"type\":\"hello-ok\",\"protocol\":4,
+   \"auth\":{\"method\":\"bootstrap-token\",\"role\":\"node\",\"scopes\":[],
+           \"deviceToken\":\"<node token>\",\"issuedAtMs\":1796000000000,
+           \"deviceTokens\":[{\"deviceToken\":\"<operator token>\",\"role\":\"operator\",
+                            \"scopes\":[\"operator.read\"],\"issuedAtMs\":1796000000000}]}}
+
+The tokens are secrets: pipe the answer in (`gw cred handoff URL < hello.json`), never \
+put it in an argument. An error answer (`\"ok\":false`) or one without a device token \
+stores nothing and keeps the bootstrap token.";
+
+/// `doc render --spec`'s long help: the fields of each kind's spec.
+const SPEC_HELP: &str = "\
+The JSON spec: a file (its directory is verified like any gw directory) or `-` for stdin. \
+Strict JSON: unknown fields and duplicate keys are refused. \
+`--example-spec` prints a valid spec with every field.
+
+systemd (a user unit):
+  exec_start         [string]       required: the program (absolute path) and its arguments,
+                                    passed as given (no $VAR, no % specifiers) -> ExecStart=
+  description        string         one line -> Description=
+  after              [string]       unit names, e.g. \"network.target\" -> After=
+  environment        {name: value}  -> Environment= (never a secret: units are readable)
+  restart            string         no | on-success | on-failure | on-abnormal | on-watchdog |
+                                    on-abort | always -> Restart=
+  restart_sec        integer        seconds, 1 to 86400 -> RestartSec=
+  watchdog_sec       integer        seconds, 1 to 86400 (the service must notify) -> WatchdogSec=
+  working_directory  string         absolute path (no ~) -> WorkingDirectory=
+  wanted_by          [string]       e.g. \"default.target\" -> [Install] WantedBy=
+
+launchd (a LaunchAgent plist):
+  label                  string         required: reverse-DNS, [A-Za-z0-9._-], at most 255 bytes
+  program_arguments      [string]       required: the program (absolute path) and its arguments
+  environment_variables  {name: value}  -> EnvironmentVariables (never a secret)
+  run_at_load            bool           -> RunAtLoad
+  keep_alive             bool           -> KeepAlive
+  standard_out_path      string         absolute path -> StandardOutPath
+  standard_error_path    string         absolute path -> StandardErrorPath
+  working_directory      string         absolute path (no ~) -> WorkingDirectory
+  throttle_interval      integer        seconds, 1 to 86400 -> ThrottleInterval
+
+Values that would inject a directive (newlines, control characters, a trailing backslash, \
+...) are refused: exit 3, nothing written.";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum ServiceArg {

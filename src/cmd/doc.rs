@@ -275,8 +275,19 @@ fn render(a: RenderArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         ServiceArg::Launchd => ServiceKind::Launchd,
         ServiceArg::Systemd => ServiceKind::Systemd,
     };
-    let bytes = read_spec(&a.spec, policy)?;
-    let spec_name = a.spec.display().to_string();
+    let Some(spec_path) = a.spec else {
+        // --example-spec (clap requires one of the two).
+        let example = example_spec(kind);
+        if out.json {
+            let spec: Value = serde_json::from_str(example).unwrap_or_default();
+            out.ok("", json!({ "kind": kind.as_str(), "spec": spec }));
+        } else {
+            crate::output::print(example.as_bytes());
+        }
+        return Ok(EXIT_OK);
+    };
+    let bytes = read_spec(&spec_path, policy)?;
+    let spec_name = spec_path.display().to_string();
     let spec = ServiceSpec::from_json(kind, &bytes).map_err(|e| spec_error(e, &spec_name))?;
     let rendered = spec.render().map_err(|e| spec_error(e, &spec_name))?;
     let Some(target) = a.write else {
@@ -308,6 +319,41 @@ fn render(a: RenderArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         json!({ "kind": kind.as_str(), "path": handoff, "bytes": written.bytes().len(), "verified": true }),
     );
     Ok(EXIT_OK)
+}
+
+/// The spec `doc render KIND --example-spec` prints: every field, valid as
+/// it is (tests/cli_doc_inputs.rs renders each).
+fn example_spec(kind: ServiceKind) -> &'static str {
+    match kind {
+        ServiceKind::Launchd => {
+            r#"{
+  "label": "ai.gw.serve",
+  "program_arguments": ["/usr/local/bin/gw", "serve", "--port", "18789"],
+  "environment_variables": {"GW_HOME": "/Users/me/.config/gw"},
+  "run_at_load": true,
+  "keep_alive": true,
+  "standard_out_path": "/Users/me/Library/Logs/gw-serve.log",
+  "standard_error_path": "/Users/me/Library/Logs/gw-serve.err",
+  "working_directory": "/Users/me",
+  "throttle_interval": 10
+}
+"#
+        }
+        _ => {
+            r#"{
+  "description": "gw reference gateway",
+  "after": ["network.target"],
+  "exec_start": ["/usr/local/bin/gw", "serve", "--port", "18789"],
+  "environment": {"GW_HOME": "/home/me/.config/gw"},
+  "restart": "on-failure",
+  "restart_sec": 5,
+  "watchdog_sec": 30,
+  "working_directory": "/home/me",
+  "wanted_by": ["default.target"]
+}
+"#
+        }
+    }
 }
 
 /// A spec error: it names the spec and the field; injections stay exit 3.
