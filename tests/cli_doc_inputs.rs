@@ -3,29 +3,16 @@
 //! renders as it is, and `cred handoff --help` gives OpenClaw's hand-off
 //! format (a `res` frame or its hello-ok payload).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
+
+use std::path::Path;
 
 use serde_json::Value;
 
 const GW: &str = env!("CARGO_BIN_EXE_gw");
 
 fn gw(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
-    let mut child = Command::new(GW)
-        .args(args)
-        .env("GW_HOME", "/nonexistent/gw-home-unused")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run gw");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::gw_in_with(GW, Path::new("/nonexistent/gw-home-unused"), args, Some(stdin))
 }
 
 #[test]

@@ -4,11 +4,11 @@
 //! error's `message` never repeats the "refused: " the exit code and `kind`
 //! already say; `fs read` has one key scheme (`content` + `encoding`).
 
+mod common;
+
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -16,21 +16,8 @@ const GW: &str = env!("CARGO_BIN_EXE_gw");
 
 /// Runs `gw --json ARGS` with `stdin`; checks the shape; returns (code, object).
 fn json_run(home: &Path, args: &[&str], stdin: &[u8]) -> (i32, Value) {
-    let mut child = Command::new(GW)
-        .arg("--json")
-        .args(args)
-        .env("GW_HOME", home.join("home"))
-        .current_dir(home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run gw");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let code = out.status.code().unwrap_or(-1);
-    let text = String::from_utf8(out.stdout).expect("UTF-8 stdout");
-    let ctx = format!("gw --json {args:?} (exit {code}): {text:?} {}", String::from_utf8_lossy(&out.stderr));
+    let (code, text, err) = common::gw_in_with(GW, &home.join("home"), &[&["--json"], args].concat(), Some(stdin));
+    let ctx = format!("gw --json {args:?} (exit {code}): {text:?} {err}");
     assert_eq!(text.lines().count(), 1, "one line: {ctx}");
     let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {ctx}"));
     assert!(v.is_object(), "an object: {ctx}");

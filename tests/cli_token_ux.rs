@@ -2,11 +2,11 @@
 //! audience-bound token verified without `--aud`, attenuating to a scope the
 //! token lacks, times in `inspect`, and a token accepted within the skew.
 
+mod common;
+
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -14,21 +14,7 @@ const GW: &str = env!("CARGO_BIN_EXE_gw");
 
 /// Runs gw with `stdin`; (exit code, stdout, stderr).
 fn gw(home: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(GW)
-        .args(args)
-        .env("GW_HOME", home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run gw");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::gw_in_with(GW, home, args, Some(stdin.as_bytes()))
 }
 
 fn setup() -> (tempfile::TempDir, String) {
