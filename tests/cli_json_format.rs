@@ -99,12 +99,25 @@ fn every_command_prints_one_versioned_object() {
     ok(&["profile", "list"], b"");
     ok(&["profile", "show", "default"], b"");
     ok(&["cred", "list"], b"");
+    ok(&["cred", "set", "ws://127.0.0.1:18789", "--shared"], b"not-a-real-token");
+    let got = ok(&["cred", "get", "ws://127.0.0.1:18789"], b"");
+    assert_eq!(got["shared"], true, "{got}");
     fails(&["--profile", "nope", "cred", "list"], b"", 4);
 
     // lease
     let reg = p.join("leases");
     let reg = reg.to_str().unwrap();
     fails(&["lease", "list", reg], b"", 4);
+
+    // ports (port 1: nothing listens there), the audit, the demo
+    ok(&["port", "who", "1"], b"");
+    let refused = fails(&["port", "verify", "1", "--pid", "1"], b"", 3);
+    assert!(refused["verdict"].is_string(), "{refused}");
+    let home = p.join("home");
+    let audit =
+        json_run(p, &["doctor", "--home", home.to_str().unwrap(), "--no-keyring-probe", "--skip-kernel"], b"").1;
+    assert!(audit["summary"].is_object(), "{audit}");
+    ok(&["demo"], b"");
 
     // usage errors, from clap too
     fails(&["no-such-command"], b"", 2);
