@@ -329,6 +329,7 @@ pub(crate) enum CredCommand {
     Resolve(CredResolveArgs),
     /// Persist every role token of the hello-ok answer on stdin, read them
     /// back, and only then clear the bootstrap token.
+    #[command(long_about = HANDOFF_HELP)]
     Handoff(CredUrl),
     /// Replace the shared token with the one on stdin after --validate-cmd
     /// accepts it (it gets the token on its stdin; exit 0 = valid), or after
@@ -511,9 +512,12 @@ pub(crate) enum TokenCommand {
     /// token on stdout. A caveat can only narrow.
     Attenuate(AttenuateArgs),
     /// Verify the token on stdin. Exit 0 if valid, 3 if not (the failed check
-    /// on stderr).
+    /// on stderr). Clocks may differ by up to 30 s: a token is accepted until
+    /// 30 s after it expires (and from 30 s before its not-before), and a
+    /// token accepted within that skew says so.
     Verify(VerifyArgs),
-    /// Print the claims of the token on stdin. Verifies nothing.
+    /// Print the claims of the token on stdin, times as RFC 3339 (UTC) and
+    /// relative to now. Verifies nothing.
     Inspect(InspectArgs),
     /// Compatibility derivation: base64url(HMAC-SHA256(key, LABEL)), the key
     /// being a string field of a JSON file (e.g. OpenClaw's legacy
@@ -562,7 +566,8 @@ pub(crate) struct AttenuateArgs {
     /// given here gets its own error (it is now in the shell history).
     #[arg(hide = true, value_name = "SECRET", num_args = 0..)]
     pub(crate) stray: Vec<OsString>,
-    /// Keep only this scope (repeat for several).
+    /// Keep only this scope (repeat for several); each must be one the token
+    /// grants.
     #[arg(long = "scope")]
     pub(crate) scopes: Vec<String>,
     /// Bind to this audience.
@@ -587,12 +592,21 @@ pub(crate) struct VerifyArgs {
     /// The scope the token must grant.
     #[arg(long)]
     pub(crate) scope: String,
-    /// The audience this verifier serves.
+    /// The audience this verifier serves (required for a token bound to one).
     #[arg(long)]
     pub(crate) aud: Option<String>,
-    /// The address the token was presented from (required for local tokens).
-    #[arg(long)]
+    /// The address the token was presented from, as ADDR or ADDR:PORT
+    /// (127.0.0.1, 127.0.0.1:5123, ::1, [::1]:5123); required for local tokens.
+    #[arg(long, value_parser = parse_peer)]
     pub(crate) peer: Option<std::net::IpAddr>,
+}
+
+/// `--peer`: an IP address, or a socket address whose port is dropped
+/// (what `ss` and server logs show).
+fn parse_peer(s: &str) -> Result<std::net::IpAddr, String> {
+    s.parse::<std::net::IpAddr>()
+        .or_else(|_| s.parse::<std::net::SocketAddr>().map(|a| a.ip()))
+        .map_err(|_| format!("`{s}` is not ADDR or ADDR:PORT (e.g. 127.0.0.1, 127.0.0.1:5123, ::1, [::1]:5123)"))
 }
 
 #[derive(Debug, Args)]
@@ -799,6 +813,9 @@ pub(crate) enum DocCommand {
     /// Set the value at POINTER (RFC 6901; "" is the whole document) under the
     /// document lock, creating the document if missing. The value is JSON text,
     /// from VALUE or, for secrets, from stdin with --stdin (never echoed).
+    /// The rest of the document is kept as it was: key order, numbers,
+    /// indentation (2 or 4 spaces, tab, compact). Documents are written mode
+    /// 0600; a file that was readable by others is tightened, and gw says so.
     Set(DocSetArgs),
     /// Remove the value at POINTER under the document lock.
     Rm(DocRmArgs),
@@ -817,9 +834,13 @@ pub(crate) struct RenderArgs {
     #[arg(value_enum)]
     pub(crate) kind: ServiceArg,
     /// The JSON spec: a file (its directory is verified like any gw
-    /// directory) or `-` for stdin.
-    #[arg(long)]
-    pub(crate) spec: PathBuf,
+    /// directory) or `-` for stdin. `--example-spec` prints one.
+    #[arg(long, required_unless_present = "example_spec", long_help = SPEC_HELP)]
+    pub(crate) spec: Option<PathBuf>,
+    /// Print an example spec for KIND (every field, valid as it is) instead
+    /// of rendering: `gw doc render systemd --example-spec > spec.json`.
+    #[arg(long, conflicts_with_all = ["spec", "write"])]
+    pub(crate) example_spec: bool,
     /// Write the definition atomically to DIR/REL (mode 0644) and re-verify the
     /// directory chain before printing the path to hand to the service manager.
     #[arg(long, num_args = 2, value_names = ["DIR", "REL"])]
@@ -829,6 +850,67 @@ pub(crate) struct RenderArgs {
     #[arg(long, requires = "write")]
     pub(crate) parents: bool,
 }
+
+/// `cred handoff --help`: the input format (OpenClaw's connect answer).
+const HANDOFF_HELP: &str = "\
+Persist every role token of the hello-ok answer on stdin, read them back, and only then \
+clear the bootstrap token.
+
+Input (stdin, strict JSON: duplicate keys refused) is what OpenClaw's gateway answers a \
+`connect` request: the whole `res` frame
+  {\"type\":\"res\",\"id\":...,\"ok\":true,\"payload\":{\"type\":\"hello-ok\",...}}
+or just its hello-ok payload. gw reads its `auth` object:
+  auth.deviceToken   string    the device token of the role connected as
+  auth.role          string    that role (e.g. \"node\", \"operator\")
+  auth.scopes        [string]  its scopes
+  auth.issuedAtMs    integer   when it was issued (Unix milliseconds)
+  auth.deviceTokens  array     the other roles' tokens, optional:
+                               [{deviceToken, role, scopes, issuedAtMs}, ...]
+Other keys (protocol, server, features, snapshot, policy, auth.method, ...) are ignored.
+
+Example (a bootstrap connect that hands off a node and an operator token):
+  {\"type\":\"hello-ok\",\"protocol\":4,
+   \"auth\":{\"method\":\"bootstrap-token\",\"role\":\"node\",\"scopes\":[],
+           \"deviceToken\":\"<node token>\",\"issuedAtMs\":1796000000000,
+           \"deviceTokens\":[{\"deviceToken\":\"<operator token>\",\"role\":\"operator\",
+                            \"scopes\":[\"operator.read\"],\"issuedAtMs\":1796000000000}]}}
+
+The tokens are secrets: pipe the answer in (`gw cred handoff URL < hello.json`), never \
+put it in an argument. An error answer (`\"ok\":false`) or one without a device token \
+stores nothing and keeps the bootstrap token.";
+
+/// `doc render --spec`'s long help: the fields of each kind's spec.
+const SPEC_HELP: &str = "\
+The JSON spec: a file (its directory is verified like any gw directory) or `-` for stdin. \
+Strict JSON: unknown fields and duplicate keys are refused. \
+`--example-spec` prints a valid spec with every field.
+
+systemd (a user unit):
+  exec_start         [string]       required: the program (absolute path) and its arguments,
+                                    passed as given (no $VAR, no % specifiers) -> ExecStart=
+  description        string         one line -> Description=
+  after              [string]       unit names, e.g. \"network.target\" -> After=
+  environment        {name: value}  -> Environment= (never a secret: units are readable)
+  restart            string         no | on-success | on-failure | on-abnormal | on-watchdog |
+                                    on-abort | always -> Restart=
+  restart_sec        integer        seconds, 1 to 86400 -> RestartSec=
+  watchdog_sec       integer        seconds, 1 to 86400 (the service must notify) -> WatchdogSec=
+  working_directory  string         absolute path (no ~) -> WorkingDirectory=
+  wanted_by          [string]       e.g. \"default.target\" -> [Install] WantedBy=
+
+launchd (a LaunchAgent plist):
+  label                  string         required: reverse-DNS, [A-Za-z0-9._-], at most 255 bytes
+  program_arguments      [string]       required: the program (absolute path) and its arguments
+  environment_variables  {name: value}  -> EnvironmentVariables (never a secret)
+  run_at_load            bool           -> RunAtLoad
+  keep_alive             bool           -> KeepAlive
+  standard_out_path      string         absolute path -> StandardOutPath
+  standard_error_path    string         absolute path -> StandardErrorPath
+  working_directory      string         absolute path (no ~) -> WorkingDirectory
+  throttle_interval      integer        seconds, 1 to 86400 -> ThrottleInterval
+
+Values that would inject a directive (newlines, control characters, a trailing backslash, \
+...) are refused: exit 3, nothing written.";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(crate) enum ServiceArg {
@@ -859,6 +941,10 @@ pub(crate) struct DocGetArgs {
     pub(crate) target: DocTarget,
     /// A JSON pointer into the document (default: the whole document).
     pub(crate) pointer: Option<String>,
+    /// Print a string value as its text, unquoted and unescaped (like `jq -r`);
+    /// other values print as JSON.
+    #[arg(long, short = 'r')]
+    pub(crate) raw: bool,
 }
 
 #[derive(Debug, Args)]
@@ -868,9 +954,9 @@ pub(crate) struct DocSetArgs {
     /// Where to set the value (e.g. /gateway/port; "" for the whole document).
     #[arg(allow_hyphen_values = true)]
     pub(crate) pointer: String,
-    /// The value, as JSON text (e.g. 18789, "\"text\"", {"a":1}). Not for secrets:
-    /// use --stdin.
-    #[arg(required_unless_present = "stdin")]
+    /// The value, as JSON text (e.g. 18789, -5, true, "\"text\"", {"a":1}), or
+    /// plain text with --string. Not for secrets: use --stdin.
+    #[arg(required_unless_present = "stdin", allow_negative_numbers = true)]
     pub(crate) value: Option<String>,
     /// Read the value from stdin (for secrets: never in argv).
     #[arg(long)]
@@ -879,6 +965,10 @@ pub(crate) struct DocSetArgs {
     /// newline is dropped).
     #[arg(long)]
     pub(crate) string: bool,
+    /// Create missing parent objects on the way (like jq's setpath):
+    /// `/a/b/c` in `{}` gives {"a":{"b":{"c":VALUE}}}.
+    #[arg(long)]
+    pub(crate) parents: bool,
 }
 
 #[derive(Debug, Args)]

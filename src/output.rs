@@ -24,6 +24,18 @@ use std::sync::{Mutex, PoisonError};
 use gw_anchor::ErrorKind;
 use serde_json::{Value, json};
 
+/// The version of the JSON output's shape (docs/json-output.md): every JSON
+/// object gw prints carries it as `"format"`. Raised when a key is renamed,
+/// removed or changes type; adding keys does not raise it.
+pub(crate) const JSON_FORMAT: u64 = 1;
+
+/// Adds `"format": JSON_FORMAT` to a JSON object about to be printed.
+pub(crate) fn stamp(value: &mut Value) {
+    if let Value::Object(map) = value {
+        map.insert("format".into(), Value::from(JSON_FORMAT));
+    }
+}
+
 /// Exit code: success.
 pub(crate) const EXIT_OK: u8 = 0;
 /// Exit code: an operation failed (I/O, lock timeout, too large, ...).
@@ -85,8 +97,7 @@ impl CliError {
             s.push_str(p);
         }
         s.push_str(": ");
-        // The anchor's messages start with "refused: "; do not say it twice.
-        s.push_str(self.message.strip_prefix("refused: ").unwrap_or(&self.message));
+        s.push_str(self.message());
         if let Some(fix) = &self.fix {
             s.push_str(" (fix: ");
             s.push_str(fix);
@@ -95,15 +106,23 @@ impl CliError {
         s.replace('\n', " ")
     }
 
+    /// The message without a leading "refused: " (the anchor's messages
+    /// start with it; the line says "refused" already and JSON has `kind`
+    /// and `exit_code`): never said twice.
+    pub(crate) fn message(&self) -> &str {
+        self.message.strip_prefix("refused: ").unwrap_or(&self.message)
+    }
+
     pub(crate) fn to_json(&self) -> Value {
         json!({
+            "format": JSON_FORMAT,
             "ok": false,
             "exit_code": self.code,
             "error": {
                 "kind": self.kind,
                 "op": self.op,
                 "path": self.path,
-                "message": self.message,
+                "message": self.message(),
                 "fix": self.fix,
             }
         })
@@ -279,6 +298,7 @@ impl Output {
             if let Value::Object(map) = &mut value {
                 map.entry("ok").or_insert(Value::Bool(true));
             }
+            stamp(&mut value);
             print(format!("{value}\n").as_bytes());
         } else if !human.is_empty() {
             if human.ends_with('\n') {

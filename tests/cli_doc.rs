@@ -381,7 +381,7 @@ fn merge_and_rm(r: Resolver) {
     gw_ok(r, &args(&[&"doc", &"merge", &d, &"config.json"]), Some(b"{}"));
     assert_eq!(std::fs::read(&doc).unwrap(), before);
     // A patch that is not an object replaces the document (RFC 7386).
-    write_file(&sb.root.join("sub/replaced.json"), b"{\"a\": 1}\n", 0o600);
+    write_file(&sb.root.join("sub/replaced.json"), b"{\n  \"a\": 1\n}\n", 0o600);
     gw_ok(r, &args(&[&"doc", &"merge", &d, &"sub/replaced.json"]), Some(b"[1, null]"));
     assert_json_file(&sb.root.join("sub/replaced.json"), &json!([1, null]));
     // merge creates a missing document.
@@ -1361,7 +1361,8 @@ fn set_is_a_locked_read_modify_write(r: Resolver) {
     for round in 0..5 {
         let rel = format!("f{round}.json");
         let path = sb.root.join(&rel);
-        write_file(&path, b"{\"keep\": true}\n", 0o600);
+        // Pretty, as gw writes new documents (an edit keeps a file's layout).
+        write_file(&path, b"{\n  \"keep\": true\n}\n", 0o600);
         let writers: Vec<Child> = (0..8)
             .map(|n| spawn(r, &args(&[&"doc", &"set", &d, &rel, &format!("/k{n}"), &n.to_string()]), false))
             .collect();

@@ -876,12 +876,11 @@ fn attenuate_only_narrows_and_inspect_shows_the_claims() {
     let narrow = attenuate(&token, &["--scope", "logs.read"]);
     assert_eq!(env.verify(&key, &narrow, &["--scope", "logs.read"]).code, 0);
     assert_fails(&env.verify(&key, &narrow, &["--scope", SCOPE]), EXIT_REFUSED, "narrowed scope");
-    // A scope the token never had grants nothing, not that scope.
-    let foreign = attenuate(&token, &["--scope", "admin"]);
-    assert_eq!(effective(&foreign)["scopes"], serde_json::json!([]));
-    for scope in ["admin", SCOPE, "logs.read"] {
-        assert_fails(&env.verify(&key, &foreign, &["--scope", scope]), EXIT_REFUSED, scope);
-    }
+    // A scope the token never had would grant nothing: the CLI refuses it
+    // (gw-token's own tests hold that such a caveat grants nothing).
+    let run = env.run(&["token", "attenuate", "--scope", "admin"], Some(token.as_bytes()));
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stdout.is_empty() && run.stderr.contains("`admin`"), "{run:?}");
     // Fixed audience.
     let bound = attenuate(&token, &["--aud", AUD]);
     assert_eq!(env.verify(&key, &bound, &["--scope", SCOPE, "--aud", AUD]).code, 0);

@@ -29,6 +29,11 @@
 //!   location; `set` then `get` returns the value set (keys with `~` and `/`
 //!   included); `set` of a new key then `remove` restores the document.
 //!
+//! - **An edit changes only itself (issue 12 item 7)**: a document laid out
+//!   compact, with 2 or 4 spaces or a tab, updated with one new key, is
+//!   written back in the same layout, its keys in their order with the new
+//!   one last, and loads back equal.
+//!
 //! Case counts stay at 256 or below (64 for the ones that write files).
 
 use std::collections::BTreeMap;
@@ -36,8 +41,8 @@ use std::process::Command;
 
 use gw_anchor::{Durability, Policy, Root};
 use gw_persist::{
-    Document, ErrorKind, Limits, merge_keeping_local, merge_patch, parse_json, parse_plist, pointer, to_json_bytes,
-    to_plist_bytes,
+    Document, ErrorKind, JsonStyle, Limits, merge_keeping_local, merge_patch, parse_json, parse_plist, pointer,
+    to_json_bytes, to_json_bytes_styled, to_plist_bytes,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -256,6 +261,53 @@ fn document_save_load_round_trip() {
             prop_assert_eq!(json_doc.load_value().unwrap(), Some(j));
             plist_doc.save_value(&p).unwrap();
             prop_assert_eq!(plist_doc.load_value().unwrap(), Some(p));
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// An update writes the document back in the layout it had, keys in their
+/// order (the new key last), and it loads back equal (DOC-3 still holds).
+#[test]
+fn update_keeps_layout_and_key_order() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("gw-doc-style-prop-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .unwrap();
+    let root = Root::open(dir.path(), &Policy::new()).unwrap();
+    let doc = Document::new(&root, "styled.json").durability(Durability::NoSync);
+    let styles = [JsonStyle::COMPACT, JsonStyle::spaces(2), JsonStyle::spaces(4), JsonStyle::TAB];
+    let members = proptest::collection::vec((arb_string(), arb_json(true)), 1..6);
+    let mut runner = TestRunner::new(Config::with_cases(64));
+    runner
+        .run(&(members, 0..styles.len(), arb_json(true)), |(members, s, new)| {
+            let style = styles[s];
+            let old = Value::Object(members.into_iter().collect::<Map<String, Value>>());
+            std::fs::write(dir.path().join("styled.json"), to_json_bytes_styled(&old, style).unwrap()).unwrap();
+            let key = "\u{1F600} new key";
+            let written = doc
+                .update_value(|cur| {
+                    let mut v = cur.unwrap();
+                    v.as_object_mut().unwrap().shift_remove(key);
+                    v[key] = new.clone();
+                    Ok(v)
+                })
+                .unwrap();
+            let mut want = old.clone();
+            want.as_object_mut().unwrap().shift_remove(key);
+            want[key] = new;
+            prop_assert_eq!(&written, &want);
+            let on_disk = std::fs::read(dir.path().join("styled.json")).unwrap();
+            prop_assert_eq!(
+                String::from_utf8(on_disk).unwrap(),
+                String::from_utf8(to_json_bytes_styled(&want, style).unwrap()).unwrap()
+            );
+            let loaded = doc.load_value().unwrap().unwrap();
+            let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+            prop_assert_eq!(keys(&loaded), keys(&want));
+            prop_assert_eq!(loaded, want);
             Ok(())
         })
         .unwrap();

@@ -273,22 +273,34 @@ fn doc_3_doc_set_deeper_than_the_load_limit_is_refused() {
     env.ok(&["doc", "get", dir, "deep.json", &pointer], None);
 }
 
-/// The audit's case: a compact 400 KB document (loadable) became 1.4 MB
-/// pretty-printed after one `doc set`. The save is refused; the document
-/// stays as it was, and loadable.
+/// The audit's case was a compact 400 KB document that became 1.4 MB
+/// pretty-printed after one `doc set`. An edit now keeps the document's
+/// layout (issue 12 item 7): the compact document stays compact and the
+/// save fits. A compact document near the limit that one `doc set` pushes
+/// past it is still refused: the document stays as it was, and loadable.
 #[test]
-fn doc_3_doc_set_on_compact_document_that_grows_past_the_limit_pretty_is_refused() {
+fn doc_3_doc_set_on_compact_document_that_grows_past_the_limit_is_refused() {
     let env = Env::new();
     let compact = serde_json::to_vec(&json!({ "a": vec![7; 200_000] })).unwrap();
     assert!((390_000..=410_000).contains(&compact.len()), "{}", compact.len());
     assert!(rendered(&serde_json::from_slice(&compact).unwrap()).len() > 1_300_000);
     let (dir, file) = doc_dir(&env, "compact.json", &compact);
-    let (dir, path) = (dir.to_str().unwrap(), file.display().to_string());
-    assert_eq!(env.ok(&["doc", "get", dir, "compact.json", "/a/199999"], None).trim(), "7", "it loads");
-    env.too_large(&["doc", "set", dir, "compact.json", "/b", "1"], None, &[&path, "bytes as written", "1048576"]);
-    env.too_large(&["doc", "merge", dir, "compact.json"], Some(b"{\"b\": 1}"), &[&path, "1048576"]);
-    assert_eq!(std::fs::read(&file).unwrap(), compact, "unchanged byte for byte");
-    assert_eq!(env.ok(&["doc", "get", dir, "compact.json", "/a/0"], None).trim(), "7", "still loads");
+    let dir = dir.to_str().unwrap();
+    env.ok(&["doc", "set", dir, "compact.json", "/b", "1"], None);
+    let after = std::fs::read(&file).unwrap();
+    assert!(!after.contains(&b'\n') && after.len() == compact.len() + 6, "still compact: {} bytes", after.len());
+
+    let near = serde_json::to_vec(&json!({ "a": vec![7; 520_000] })).unwrap();
+    assert!((1_030_000..1_048_576).contains(&near.len()), "{}", near.len());
+    let file = std::path::Path::new(dir).join("near.json");
+    write_private(&file, &near);
+    let path = file.display().to_string();
+    let big = format!("\"{}\"", "x".repeat(20_000));
+    env.too_large(&["doc", "set", dir, "near.json", "/b", &big], None, &[&path, "bytes as written", "1048576"]);
+    let patch = format!("{{\"b\": {big}}}");
+    env.too_large(&["doc", "merge", dir, "near.json"], Some(patch.as_bytes()), &[&path, "1048576"]);
+    assert_eq!(std::fs::read(&file).unwrap(), near, "unchanged byte for byte");
+    assert_eq!(env.ok(&["doc", "get", dir, "near.json", "/a/0"], None).trim(), "7", "still loads");
 }
 
 /// A binary plist (`bplist00`): a top dictionary `{"x": W}`, where `W` is

@@ -12,7 +12,9 @@
 //!   size limit (a BOM, invalid UTF-8 and trailing data fail the model too);
 //! - an accepted value equals the model's and plain serde_json's, and
 //!   `to_json_bytes` → `parse_json` gives it back unchanged (round trip);
-//! - a refusal is `Syntax`, `DuplicateKey`, `TooDeep` or `TooLarge`, and the
+//! - an integer literal outside `i64 ∪ u64` is refused (`Unsupported`), not
+//!   rounded to an `f64` that the next save would write differently;
+//! - a refusal is `Syntax`, `DuplicateKey`, `TooDeep`, `TooLarge` or `Unsupported`, and the
 //!   kind is one the model explains (`TooLarge` iff over the size limit; a
 //!   duplicate / too deep / malformed document for the others); a position,
 //!   when given, is 1-based and inside the document.
@@ -24,7 +26,7 @@
 mod json_tree;
 
 use gw_persist::{ErrorKind, Limits, parse_json, to_json_bytes};
-use json_tree::Tree;
+use json_tree::{Tree, has_wide_integer};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -44,7 +46,12 @@ fn check(data: &[u8], limits: Limits, model: &Result<Tree, serde_json::Error>) {
         eprintln!("{limits:?} -> {result:?}");
     }
     let model_accepts = match model {
-        Ok(t) => !too_large && !t.has_duplicate_key() && t.depth() <= max_depth,
+        Ok(t) => {
+            !too_large
+                && !t.has_duplicate_key()
+                && t.depth() <= max_depth
+                && !std::str::from_utf8(data).is_ok_and(has_wide_integer)
+        }
         Err(_) => false,
     };
     match result {
@@ -75,6 +82,10 @@ fn check(data: &[u8], limits: Limits, model: &Result<Tree, serde_json::Error>) {
                 ErrorKind::TooDeep => assert!(
                     model.as_ref().map_or(true, |t| t.depth() > max_depth),
                     "TooDeep for a document within the depth limit: {err}"
+                ),
+                ErrorKind::Unsupported => assert!(
+                    model.is_ok() && std::str::from_utf8(data).is_ok_and(has_wide_integer),
+                    "Unsupported for a document without a wide integer: {err}"
                 ),
                 other => panic!("unexpected refusal kind {other:?}: {err}"),
             }

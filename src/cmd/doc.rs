@@ -67,8 +67,12 @@ fn get(a: DocGetArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
     check_pointer(&ptr)?;
     let value = doc.load_value()?.ok_or_else(|| missing(&doc))?;
     let found = value.pointer(&ptr).ok_or_else(|| nothing_at(&doc, &ptr))?;
-    let pretty = serde_json::to_string_pretty(found).unwrap_or_default();
-    out.ok(&pretty, json!({ "path": doc.path(), "pointer": ptr, "value": found }));
+    let human = match found {
+        // --raw: the text itself, as `jq -r` prints it.
+        Value::String(text) if a.raw => text.clone(),
+        _ => serde_json::to_string_pretty(found).unwrap_or_default(),
+    };
+    out.ok(&human, json!({ "path": doc.path(), "pointer": ptr, "value": found }));
     Ok(EXIT_OK)
 }
 
@@ -99,21 +103,68 @@ fn set(a: DocSetArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         }
         Value::String(text)
     } else {
-        parse_json(&raw, &Limits::default()).map_err(|e| CliError::input(e, "VALUE"))?
+        let from = if a.value.is_some() { "VALUE" } else { "stdin" };
+        parse_json(&raw, &Limits::default()).map_err(|e| {
+            let syntax = e.kind() == ErrorKind::Syntax;
+            let err = CliError::input(e, from);
+            if syntax && err.fix.is_none() {
+                // `gw doc set f /name hello`: text meant as a string.
+                err.with_fix("the value is JSON text; to store it as a string, add --string (or quote it: '\"text\"')")
+            } else {
+                err
+            }
+        })?
     };
+    let before = mode_before(&root, &a.target)?;
     // The value may be a secret: it is never printed, only where it went.
     let written = doc.update_value(|cur| {
         let mut d = cur.unwrap_or_else(|| json!({}));
-        pointer::set(&mut d, &a.pointer, value)?;
+        if a.parents {
+            pointer::set_creating(&mut d, &a.pointer, value)?;
+        } else {
+            pointer::set(&mut d, &a.pointer, value)?;
+        }
         Ok(d)
     });
-    let written = written.map_err(|e| relabel_pointer(e, &doc))?;
+    let written = written.map_err(|e| {
+        let missing_parent = e.kind() == ErrorKind::Pointer && e.message().contains("parent does not exist");
+        let err = relabel_pointer(e, &doc);
+        if missing_parent { err.with_fix("add --parents to create the missing objects on the way") } else { err }
+    })?;
     let bytes = doc.format().render(&written).map(|b| b.len()).unwrap_or(0);
+    let mut result = json!({ "path": doc.path(), "pointer": a.pointer, "bytes": bytes });
+    tightened(&doc, before, &mut result);
     out.ok(
         &format!("set {} in {} ({} bytes, written atomically)", show_ptr(&a.pointer), doc.path().display(), bytes),
-        json!({ "path": doc.path(), "pointer": a.pointer, "bytes": bytes }),
+        result,
     );
     Ok(EXIT_OK)
+}
+
+/// The mode the document has now, if it exists (before an update rewrites
+/// it as 0600).
+fn mode_before(root: &Root, t: &DocTarget) -> Result<Option<u32>, CliError> {
+    match root.metadata(&t.rel) {
+        Ok(m) => Ok(Some(m.mode & 0o7777)),
+        Err(e) if e.kind() == gw_anchor::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Says so when an update tightened the document's mode (documents are
+/// written 0600): a notice on stderr, and `mode` / `mode_before` in JSON.
+fn tightened(doc: &Document<'_>, before: Option<u32>, result: &mut Value) {
+    const WRITTEN: u32 = 0o600;
+    let Some(before) = before.filter(|m| m & !WRITTEN != 0) else { return };
+    crate::output::eprint(&format!(
+        "gw: note: {} was mode {before:04o}; documents are written {WRITTEN:04o}, so it is now readable by its \
+         owner only (`chmod {:o} {}` to share it again)\n",
+        doc.path().display(),
+        before & 0o644 | WRITTEN,
+        doc.path().display(),
+    ));
+    result["mode"] = json!(format!("{WRITTEN:04o}"));
+    result["mode_before"] = json!(format!("{before:04o}"));
 }
 
 fn rm(a: DocRmArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
@@ -132,6 +183,7 @@ fn rm(a: DocRmArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
     if doc.load_value()?.is_none() {
         return Err(missing(&doc));
     }
+    let before = mode_before(&root, &a.target)?;
     let mut absent = false;
     let result = doc.update_value(|cur| {
         let Some(mut d) = cur else {
@@ -160,10 +212,9 @@ fn rm(a: DocRmArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         Err(e) if e.kind() == ErrorKind::Pointer => return Err(nothing_at(&doc, &a.pointer)),
         Err(e) => return Err(e.into()),
     }
-    out.ok(
-        &format!("removed {} from {}", show_ptr(&a.pointer), doc.path().display()),
-        json!({ "path": doc.path(), "pointer": a.pointer }),
-    );
+    let mut result = json!({ "path": doc.path(), "pointer": a.pointer });
+    tightened(&doc, before, &mut result);
+    out.ok(&format!("removed {} from {}", show_ptr(&a.pointer), doc.path().display()), result);
     Ok(EXIT_OK)
 }
 
@@ -172,15 +223,15 @@ fn merge(a: DocTarget, policy: &Policy, out: Output) -> Result<u8, CliError> {
     let doc = document(&root, &a);
     let patch =
         parse_json(&stdin_text("the merge patch")?, &Limits::default()).map_err(|e| CliError::input(e, "stdin"))?;
+    let before = mode_before(&root, &a)?;
     doc.update_value(|cur| {
         let mut d = cur.unwrap_or_else(|| json!({}));
         merge_patch(&mut d, &patch);
         Ok(d)
     })?;
-    out.ok(
-        &format!("merged the patch into {} (written atomically)", doc.path().display()),
-        json!({ "path": doc.path() }),
-    );
+    let mut result = json!({ "path": doc.path() });
+    tightened(&doc, before, &mut result);
+    out.ok(&format!("merged the patch into {} (written atomically)", doc.path().display()), result);
     Ok(EXIT_OK)
 }
 
@@ -224,8 +275,19 @@ fn render(a: RenderArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         ServiceArg::Launchd => ServiceKind::Launchd,
         ServiceArg::Systemd => ServiceKind::Systemd,
     };
-    let bytes = read_spec(&a.spec, policy)?;
-    let spec_name = a.spec.display().to_string();
+    let Some(spec_path) = a.spec else {
+        // --example-spec (clap requires one of the two).
+        let example = example_spec(kind);
+        if out.json {
+            let spec: Value = serde_json::from_str(example).unwrap_or_default();
+            out.ok("", json!({ "kind": kind.as_str(), "spec": spec }));
+        } else {
+            crate::output::print(example.as_bytes());
+        }
+        return Ok(EXIT_OK);
+    };
+    let bytes = read_spec(&spec_path, policy)?;
+    let spec_name = spec_path.display().to_string();
     let spec = ServiceSpec::from_json(kind, &bytes).map_err(|e| spec_error(e, &spec_name))?;
     let rendered = spec.render().map_err(|e| spec_error(e, &spec_name))?;
     let Some(target) = a.write else {
@@ -260,6 +322,41 @@ fn render(a: RenderArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         json!({ "kind": kind.as_str(), "path": handoff, "bytes": written.bytes().len(), "verified": true }),
     );
     Ok(EXIT_OK)
+}
+
+/// The spec `doc render KIND --example-spec` prints: every field, valid as
+/// it is (tests/cli_doc_inputs.rs renders each).
+fn example_spec(kind: ServiceKind) -> &'static str {
+    match kind {
+        ServiceKind::Launchd => {
+            r#"{
+  "label": "ai.gw.serve",
+  "program_arguments": ["/usr/local/bin/gw", "serve", "--port", "18789"],
+  "environment_variables": {"GW_HOME": "/Users/me/.config/gw"},
+  "run_at_load": true,
+  "keep_alive": true,
+  "standard_out_path": "/Users/me/Library/Logs/gw-serve.log",
+  "standard_error_path": "/Users/me/Library/Logs/gw-serve.err",
+  "working_directory": "/Users/me",
+  "throttle_interval": 10
+}
+"#
+        }
+        _ => {
+            r#"{
+  "description": "gw reference gateway",
+  "after": ["network.target"],
+  "exec_start": ["/usr/local/bin/gw", "serve", "--port", "18789"],
+  "environment": {"GW_HOME": "/home/me/.config/gw"},
+  "restart": "on-failure",
+  "restart_sec": 5,
+  "watchdog_sec": 30,
+  "working_directory": "/home/me",
+  "wanted_by": ["default.target"]
+}
+"#
+        }
+    }
 }
 
 /// A spec error: it names the spec and the field; injections stay exit 3.

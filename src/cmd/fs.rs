@@ -71,12 +71,14 @@ fn read(a: ReadArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
     let content = root.read(&a.target.rel, a.max_bytes)?;
     if out.json {
         let path = root.path().join(&a.target.rel);
-        let mut v = json!({ "path": path, "bytes": content.len() });
-        match std::str::from_utf8(&content) {
-            Ok(s) => v["content"] = Value::String(s.to_owned()),
-            Err(_) => v["content_hex"] = Value::String(content.iter().map(|b| format!("{b:02x}")).collect()),
-        }
-        out.ok("", v);
+        // One key scheme whatever the bytes: `content` always, and
+        // `encoding` saying how to read it ("utf-8" text, or "hex" for
+        // bytes that are not UTF-8), so a consumer never guesses the key.
+        let (encoding, text) = match std::str::from_utf8(&content) {
+            Ok(s) => ("utf-8", s.to_owned()),
+            Err(_) => ("hex", content.iter().map(|b| format!("{b:02x}")).collect()),
+        };
+        out.ok("", json!({ "path": path, "bytes": content.len(), "encoding": encoding, "content": text }));
     } else {
         // A failed write is reported once, at exit (CLI-3).
         crate::output::print(&content);

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use gw_anchor::{Policy, Root};
 use gw_token::{
-    Caveat, Grant, TokenKey, Verifier, attenuate, derive, expose, init_secret_file, inspect, label_token,
-    load_secret_file, read_json_secret, unix_now,
+    Caveat, DEFAULT_SKEW_SECS, Grant, TokenKey, Verifier, attenuate, derive, expose, init_secret_file, inspect,
+    label_token, load_secret_file, read_json_secret, unix_now,
 };
 use secrecy::SecretString;
 use serde_json::json;
@@ -111,6 +111,24 @@ fn attenuate_cmd(a: AttenuateArgs, out: Output) -> Result<u8, CliError> {
         exp: a.ttl.map(|d| unix_now().saturating_add(d.as_secs())),
         loc: a.local.then_some(true),
     };
+    if let Some(keep) = &caveat.scp {
+        // A scope the token does not grant cannot be kept: the narrower
+        // token would not grant it either (and with none left, nothing).
+        let held = inspect(expose(&token))?.effective.scopes;
+        let missing: Vec<&str> = keep.iter().filter(|s| !held.contains(s)).map(String::as_str).collect();
+        if !missing.is_empty() {
+            let what = if missing.len() == keep.len() {
+                "a caveat only narrows, so the narrower token would grant nothing"
+            } else {
+                "a caveat only narrows, so the narrower token would not grant it either"
+            };
+            return Err(CliError::usage(
+                "attenuate",
+                format!("the token does not grant {}; {what}", quoted_list(&missing)),
+            )
+            .with_fix(format!("keep scopes the token grants: {}", quoted_list_or_none(&held))));
+        }
+    }
     let narrowed = attenuate(expose(&token), &caveat)?;
     let eff = inspect(expose(&narrowed))?.effective;
     print_token(out, &narrowed, json!({ "scopes": eff.scopes, "expires": eff.expires, "local": eff.local }))?;
@@ -127,23 +145,79 @@ fn verify_cmd(a: VerifyArgs, policy: &Policy, out: Output) -> Result<u8, CliErro
     if let Some(peer) = a.peer {
         v = v.peer(peer);
     }
-    let eff = v.verify(expose(&token))?;
-    let left = eff.expires.saturating_sub(unix_now());
+    let eff = v.verify(expose(&token)).map_err(|e| {
+        let unbound_verifier = e.kind() == gw_token::ErrorKind::Audience && a.aud.is_none();
+        let err = CliError::from(e);
+        if unbound_verifier {
+            let mut err = err.with_fix("pass the audience this verifier serves: --aud URL (the gateway URL)");
+            err.message = "the token is bound to an audience, and no --aud was given".into();
+            err
+        } else {
+            err
+        }
+    })?;
+    let now = unix_now();
+    let when = if now > eff.expires {
+        // Accepted only because of the clock skew: say so.
+        let ago = now - eff.expires;
+        format!("expired {ago} s ago, accepted within the {DEFAULT_SKEW_SECS} s skew")
+    } else {
+        format!("expires in {} s", eff.expires - now)
+    };
     out.ok(
         &format!(
-            "valid: grants `{}` (scopes: {}), expires in {left}s{}",
+            "valid: grants `{}` (scopes: {}), {when}{}",
             a.scope,
             eff.scopes.join(" "),
             if eff.local { ", loopback peers only" } else { "" }
         ),
-        json!({ "valid": true, "scopes": eff.scopes, "expires": eff.expires, "local": eff.local }),
+        json!({
+            "valid": true,
+            "scopes": eff.scopes,
+            "expires": eff.expires,
+            "expires_at": rfc3339(eff.expires),
+            "within_skew": now > eff.expires,
+            "skew_secs": DEFAULT_SKEW_SECS,
+            "local": eff.local,
+        }),
     );
     Ok(EXIT_OK)
+}
+
+/// `a`, `b` and `c` as `` `a`, `b`, `c` ``.
+fn quoted_list(items: &[&str]) -> String {
+    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+}
+
+fn quoted_list_or_none(items: &[String]) -> String {
+    if items.is_empty() { "(none)".into() } else { quoted_list(&items.iter().map(String::as_str).collect::<Vec<_>>()) }
+}
+
+/// Unix seconds as RFC 3339 (UTC).
+fn rfc3339(secs: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Unix seconds relative to `now`: "in 4m 59s", "2h 3m ago", "now".
+fn relative(secs: u64, now: u64) -> String {
+    let span = |d: u64| humantime::format_duration(std::time::Duration::from_secs(d)).to_string();
+    match secs.cmp(&now) {
+        std::cmp::Ordering::Greater => format!("in {}", span(secs - now)),
+        std::cmp::Ordering::Less => format!("{} ago", span(now - secs)),
+        std::cmp::Ordering::Equal => "now".into(),
+    }
+}
+
+/// A time as inspect shows it: Unix seconds, RFC 3339 and relative.
+fn time_json(secs: u64, now: u64) -> serde_json::Value {
+    json!({ "unix": secs, "rfc3339": rfc3339(secs), "relative": relative(secs, now) })
 }
 
 fn inspect_cmd(out: Output) -> Result<u8, CliError> {
     let token = token_from_stdin()?;
     let i = inspect(expose(&token))?;
+    let now = unix_now();
     let caveats: Vec<_> = i.caveats.iter().map(|c| serde_json::to_value(c).unwrap_or_default()).collect();
     let aud = match &i.effective.audience {
         None => json!(null),
@@ -152,17 +226,28 @@ fn inspect_cmd(out: Output) -> Result<u8, CliError> {
     };
     let value = json!({
         "verified": false,
-        "format": gw_token::PREFIX,
+        "token_format": gw_token::PREFIX,
         "claims": i.claims,
         "caveats": caveats,
         "effective": { "scopes": i.effective.scopes, "audience": aud, "not_before": i.effective.not_before,
                        "expires": i.effective.expires, "local": i.effective.local },
+        "times": {
+            "now": time_json(now, now),
+            "issued_not_before": time_json(i.effective.not_before, now),
+            "expires": time_json(i.effective.expires, now),
+        },
     });
     let human = format!(
         "NOT VERIFIED (inspect checks nothing; use `gw token verify`)\n\
-         format: {} (binary claims record and {} caveat record(s), each base64url; HMAC-SHA256 chain tag)\n{}",
+         format: {} (binary claims record and {} caveat record(s), each base64url; HMAC-SHA256 chain tag)\n\
+         not before: {} ({})\n\
+         expires:    {} ({}; verifiers accept it up to {DEFAULT_SKEW_SECS} s later)\n{}",
         gw_token::PREFIX,
         i.caveats.len(),
+        rfc3339(i.effective.not_before),
+        relative(i.effective.not_before, now),
+        rfc3339(i.effective.expires),
+        relative(i.effective.expires, now),
         serde_json::to_string_pretty(&value).unwrap_or_default()
     );
     out.ok(&human, value);

@@ -235,7 +235,9 @@ fn watch_error(e: gw_watch::Error) -> CliError {
 fn logger(out: Output) -> impl FnMut(&Event) {
     move |e: &Event| {
         crate::output::eprint(&if out.json {
-            format!("{}\n", serde_json::to_string(e).unwrap_or_default())
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            crate::output::stamp(&mut v);
+            format!("{v}\n")
         } else {
             format!("gw watch: {e}\n")
         });

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::Format;
 use crate::inproc::KeyedLocks;
+use crate::json::JsonStyle;
 use crate::limits::Limits;
 use crate::pointer;
 
@@ -136,9 +137,16 @@ impl<'r> Document<'r> {
     /// (the document's directory must be one only the caller can change, and
     /// the document writable by the caller alone).
     pub fn load_value(&self) -> Result<Option<Value>> {
+        Ok(self.load_styled()?.map(|(v, _)| v))
+    }
+
+    /// [`Document::load_value`], with the layout of the JSON as read (an
+    /// update writes it back the same way).
+    fn load_styled(&self) -> Result<Option<(Value, JsonStyle)>> {
         let path = self.path();
         let Some(bytes) = self.read_trusted(&path)? else { return Ok(None) };
-        self.format.parse(&bytes, &self.limits).map(Some).map_err(|e| e.relabel("load", &path))
+        let value = self.format.parse(&bytes, &self.limits).map_err(|e| e.relabel("load", &path))?;
+        Ok(Some((value, JsonStyle::detect(&bytes))))
     }
 
     /// The document's bytes, read from its directory opened (and checked, as
@@ -207,7 +215,14 @@ impl<'r> Document<'r> {
     /// THREATS FS-1, FS-3, FS-4 (through gw-anchor); DOC-3 (nothing is saved
     /// that the loader refuses: [`Format::render_within`]).
     pub fn save_value(&self, value: &Value) -> Result<()> {
-        let bytes = self.format.render_within(value, &self.limits).map_err(|e| e.relabel("save", &self.path()))?;
+        self.save_styled(value, JsonStyle::default())
+    }
+
+    fn save_styled(&self, value: &Value, style: JsonStyle) -> Result<()> {
+        let bytes = self
+            .format
+            .render_within_styled(value, style, &self.limits)
+            .map_err(|e| e.relabel("save", &self.path()))?;
         let opts = WriteOptions::new().mode(self.mode).durability(self.durability);
         self.root.write_atomic(&self.rel, &bytes, &opts)?;
         Ok(())
@@ -320,7 +335,12 @@ impl<'r> Document<'r> {
             )
         })?;
         let _processes = self.root.lock(&lock_rel, LockMode::Exclusive, Some(self.lock_timeout))?;
-        let current = self.load_value()?;
+        // The document is written back laid out as it was (indentation,
+        // compact or not, trailing newline), so an edit changes only itself.
+        let (current, style) = match self.load_styled()? {
+            Some((v, style)) => (Some(v), style),
+            None => (None, JsonStyle::default()),
+        };
         let current_gen = current.as_ref().map(|v| self.generation_of(v)).transpose()?.unwrap_or(0);
         if let Some(want) = expected
             && want != current_gen
@@ -337,7 +357,7 @@ impl<'r> Document<'r> {
         if let Some(field) = &self.generation {
             pointer::set(&mut next, field, Value::from(current_gen + 1)).map_err(|e| e.relabel("update", &path))?;
         }
-        self.save_value(&next)?;
+        self.save_styled(&next, style)?;
         Ok(next)
     }
 

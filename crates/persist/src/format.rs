@@ -5,6 +5,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::json::JsonStyle;
 use crate::limits::{Limits, nesting_depth};
 
 /// How a document is stored.
@@ -57,7 +58,19 @@ impl Format {
     /// # Security
     /// THREATS DOC-3 (a writer saves nothing its own reader refuses).
     pub fn render_within(self, value: &Value, limits: &Limits) -> Result<Vec<u8>> {
-        let bytes = self.render(value)?;
+        self.render_within_styled(value, JsonStyle::default(), limits)
+    }
+
+    /// [`Format::render_within`], a JSON document laid out as `style` says
+    /// (a plist is always written as XML).
+    ///
+    /// # Errors
+    /// As [`Format::render_within`].
+    pub fn render_within_styled(self, value: &Value, style: JsonStyle, limits: &Limits) -> Result<Vec<u8>> {
+        let bytes = match self {
+            Self::Json => crate::json::to_json_bytes_styled(value, style)?,
+            Self::Plist => self.render(value)?,
+        };
         self.check_loadable(value, &bytes, limits)?;
         Ok(bytes)
     }

@@ -43,7 +43,7 @@ mod sync;
 pub use document::Document;
 pub use error::{Error, ErrorKind, Result};
 pub use format::Format;
-pub use json::{parse_json, to_json_bytes};
+pub use json::{JsonStyle, parse_json, to_json_bytes, to_json_bytes_styled};
 pub use limits::{Limits, nesting_depth};
 pub use merge::{merge_keeping_local, merge_patch};
 pub use plist::{parse_plist, to_plist_bytes};

@@ -4,9 +4,29 @@
 use serde_json::Value;
 
 /// Applies an RFC 7386 JSON merge patch to `doc` (objects merge key by key,
-/// `null` removes, anything else replaces). Uses the `json-patch` crate.
+/// `null` removes, anything else replaces).
+///
+/// Hand-written (the RFC's ten-line algorithm) rather than `json_patch::merge`:
+/// that one removes keys with `Map::remove`, which under serde_json's
+/// `preserve_order` swaps the last key into the removed one's place, so a
+/// patch that deletes one key would reorder the document. Here the other keys
+/// keep their order (`shift_remove`); new keys go at the end.
 pub fn merge_patch(doc: &mut Value, patch: &Value) {
-    json_patch::merge(doc, patch);
+    let Value::Object(patch) = patch else {
+        *doc = patch.clone();
+        return;
+    };
+    if !doc.is_object() {
+        *doc = Value::Object(serde_json::Map::new());
+    }
+    let Value::Object(map) = doc else { return };
+    for (key, value) in patch {
+        if value.is_null() {
+            map.shift_remove(key);
+        } else {
+            merge_patch(map.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
 }
 
 /// Mirrors `primary` into `secondary`, keeping the secondary's own entries:
@@ -44,6 +64,16 @@ mod tests {
         let mut d = json!({"a": "b", "c": {"d": "e", "f": "g"}});
         merge_patch(&mut d, &json!({"a": "z", "c": {"f": null}}));
         assert_eq!(d, json!({"a": "z", "c": {"d": "e"}}));
+        let mut d = json!({"x": 1});
+        merge_patch(&mut d, &json!(["not", "an", "object"]));
+        assert_eq!(d, json!(["not", "an", "object"]));
+    }
+
+    #[test]
+    fn merge_patch_keeps_key_order() {
+        let mut d: Value = serde_json::from_str(r#"{"z": 1, "y": 2, "x": 3, "w": 4}"#).unwrap();
+        merge_patch(&mut d, &json!({"z": null, "x": 30, "new": 5}));
+        assert_eq!(d.as_object().unwrap().keys().collect::<Vec<_>>(), ["y", "x", "w", "new"]);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //!
 //! Resolution uses serde_json's own `Value::pointer`/`pointer_mut`; what is
 //! added here is strict syntax (a pointer is empty or starts with `/`; `~` is
-//! only `~0` or `~1`) and the last step of set/remove, with no implicit
-//! creation of missing parents: setting `/a/b` needs `/a` to exist.
+//! only `~0` or `~1`) and the last step of set/remove. [`set`] creates no
+//! missing parent (setting `/a/b` needs `/a` to exist); [`set_creating`]
+//! creates missing objects on the way, as jq's `setpath` does.
 
 use serde_json::Value;
 
@@ -92,6 +93,39 @@ pub fn set(doc: &mut Value, ptr: &str, value: Value) -> Result<()> {
     }
 }
 
+/// [`set`], creating each missing parent as an empty object (as jq's
+/// `setpath` does for keys): `/a/b/c` in `{}` gives `{"a": {"b": {"c": V}}}`.
+/// An existing parent is never replaced, and an array is not extended on
+/// the way (its index must exist).
+///
+/// # Errors
+/// [`ErrorKind::Pointer`] if malformed, a parent on the way is neither an
+/// object nor an array, or an array index on the way is past its end.
+pub fn set_creating(doc: &mut Value, ptr: &str, value: Value) -> Result<()> {
+    let toks = tokens(ptr)?;
+    if let Some((_, parents)) = toks.split_last() {
+        let mut at = &mut *doc;
+        for (i, tok) in parents.iter().enumerate() {
+            let here: String = parents[..=i].iter().map(|t| format!("/{}", escape(t))).collect();
+            at = match at {
+                Value::Object(map) => map.entry(tok.clone()).or_insert_with(|| Value::Object(Default::default())),
+                Value::Array(arr) => {
+                    let index = array_index(ptr, tok)?;
+                    let len = arr.len();
+                    arr.get_mut(index).ok_or_else(|| {
+                        bad(
+                            ptr,
+                            format!("`{here}`: index {index} is past the end ({len} items); arrays are not extended"),
+                        )
+                    })?
+                }
+                _ => return Err(bad(ptr, format!("`{here}` is not an object or an array"))),
+            };
+        }
+    }
+    set(doc, ptr, value)
+}
+
 /// Removes and returns the value at `ptr`.
 ///
 /// # Errors
@@ -105,7 +139,8 @@ pub fn remove(doc: &mut Value, ptr: &str) -> Result<Value> {
     let parent_ptr: String = parents.iter().map(|t| format!("/{}", escape(t))).collect();
     let parent = doc.pointer_mut(&parent_ptr).ok_or_else(|| bad(ptr, "nothing at this location"))?;
     match parent {
-        Value::Object(map) => map.remove(last).ok_or_else(|| bad(ptr, "nothing at this location")),
+        // shift_remove: the other keys keep their order (preserve_order).
+        Value::Object(map) => map.shift_remove(last).ok_or_else(|| bad(ptr, "nothing at this location")),
         Value::Array(arr) => {
             let index = array_index(ptr, last)?;
             if index < arr.len() { Ok(arr.remove(index)) } else { Err(bad(ptr, "nothing at this location")) }
@@ -144,5 +179,24 @@ mod tests {
         assert_eq!(remove(&mut d, "").unwrap_err().kind(), ErrorKind::Pointer);
         set(&mut d, "", json!([])).unwrap();
         assert_eq!(d, json!([]));
+    }
+
+    #[test]
+    fn set_creating_makes_missing_objects_only() {
+        let mut d = json!({"keep": 1, "arr": [{}]});
+        set_creating(&mut d, "/a/b/c", json!(5)).unwrap();
+        assert_eq!(d["a"], json!({"b": {"c": 5}}));
+        set_creating(&mut d, "/arr/0/x/y", json!(true)).unwrap();
+        assert_eq!(d["arr"], json!([{"x": {"y": true}}]));
+        assert_eq!(set_creating(&mut d, "/arr/3/x", json!(1)).unwrap_err().kind(), ErrorKind::Pointer);
+        assert_eq!(set_creating(&mut d, "/keep/x", json!(1)).unwrap_err().kind(), ErrorKind::Pointer);
+        assert_eq!(d["keep"], json!(1), "an existing value is never replaced by a parent");
+    }
+
+    #[test]
+    fn remove_keeps_the_order_of_the_other_keys() {
+        let mut d: Value = serde_json::from_str(r#"{"z": 1, "y": 2, "x": 3}"#).unwrap();
+        remove(&mut d, "/z").unwrap();
+        assert_eq!(d.as_object().unwrap().keys().collect::<Vec<_>>(), ["y", "x"]);
     }
 }

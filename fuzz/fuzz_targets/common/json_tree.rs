@@ -117,3 +117,38 @@ impl Tree {
         }
     }
 }
+
+/// Whether `text` (a document the model parsed) holds an integer literal
+/// (no fraction, no exponent) outside `i64 ∪ u64`, which gw-persist refuses
+/// rather than round to an `f64`. A model written apart from gw-persist's
+/// scan: strings are found by counting the backslashes before each quote,
+/// and the range is checked in `i128`.
+pub(crate) fn has_wide_integer(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    let mut in_string = false;
+    let mut token = String::new();
+    let wide = |t: &str| {
+        !t.is_empty()
+            && !t.contains(['.', 'e', 'E'])
+            && t.parse::<i128>().map_or(true, |n| n < i128::from(i64::MIN) || n > i128::from(u64::MAX))
+    };
+    for (i, &c) in chars.iter().enumerate() {
+        if in_string {
+            let backslashes = chars[..i].iter().rev().take_while(|&&b| b == '\\').count();
+            if c == '"' && backslashes % 2 == 0 {
+                in_string = false;
+            }
+            continue;
+        }
+        if c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E') {
+            token.push(c);
+            continue;
+        }
+        if wide(&token) {
+            return true;
+        }
+        token.clear();
+        in_string = c == '"';
+    }
+    wide(&token)
+}
