@@ -159,10 +159,18 @@ pub(crate) enum CredCommand {
     /// --reveal and one slot).
     Get(CredGetArgs),
     /// Which credential would be used for URL and ROLE, and why: the device
-    /// token for the role, else the shared token, else the bootstrap token.
+    /// token for the role, else the shared token, else the password, else
+    /// the bootstrap token.
     Resolve(CredResolveArgs),
-    /// Persist every role token of the hello-ok answer on stdin, read them
-    /// back, and only then clear the bootstrap token.
+    /// Persist the device tokens of a hello-ok on stdin (a whole `res` frame
+    /// of a successful connect, or its payload `{"type":"hello-ok",…}`):
+    /// the primary `auth.deviceToken` (role `auth.role`, scopes
+    /// `auth.scopes`) and every `auth.deviceTokens[]` entry
+    /// (`{deviceToken, role, scopes, issuedAtMs}`), stored for this
+    /// profile's device with their scopes, read back, and only then the
+    /// bootstrap token cleared. Only a hello-ok of a bootstrap connect
+    /// (`auth.method` `bootstrap-token`) to a loopback gateway is accepted
+    /// (exit 3 otherwise, nothing stored).
     Handoff(CredUrl),
     /// Replace the shared token with the one on stdin after --validate-cmd
     /// accepts it (it gets the token on its stdin; exit 0 = valid), or after
@@ -196,6 +204,10 @@ pub(crate) struct SlotArgs {
     /// The bootstrap token.
     #[arg(long, group = "slot")]
     pub(crate) bootstrap: bool,
+    /// The gateway's password (sent when no device token and no shared
+    /// token is stored).
+    #[arg(long, group = "slot")]
+    pub(crate) password: bool,
 }
 
 #[derive(Debug, Args)]
@@ -208,15 +220,19 @@ pub(crate) struct CredSetArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct OptSlotArgs {
-    /// The device token of this role.
-    #[arg(long = "role", value_name = "ROLE", conflicts_with_all = ["shared", "bootstrap"])]
+    /// The device tokens of this role (issued to this profile's device, or
+    /// bound to none).
+    #[arg(long = "role", value_name = "ROLE", conflicts_with_all = ["shared", "bootstrap", "password"])]
     pub(crate) role: Option<String>,
     /// The shared gateway token.
-    #[arg(long, conflicts_with = "bootstrap")]
+    #[arg(long, conflicts_with_all = ["bootstrap", "password"])]
     pub(crate) shared: bool,
     /// The bootstrap token.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "password")]
     pub(crate) bootstrap: bool,
+    /// The gateway's password.
+    #[arg(long)]
+    pub(crate) password: bool,
 }
 
 #[derive(Debug, Args)]

@@ -417,7 +417,7 @@ fn cred_9_secret_service_library_handoff_and_mirror() {
     let s = |t: &str| Secret::from(t.to_owned());
     let store = main.store_with(config());
     store.set(&key, &Slot::Bootstrap, &s("lib-boot-1")).unwrap();
-    let report = store.handoff(&key, &[DeviceToken { role: "operator".into(), token: s("lib-op-2") }]).unwrap();
+    let report = store.handoff(&key, &[DeviceToken::new("operator", s("lib-op-2"))]).unwrap();
     assert!(report.bootstrap_cleared);
     assert_eq!(store.get(&key, &Slot::Device("operator".into())).unwrap().unwrap().expose(), b"lib-op-2");
     // Mirror: the file policy refuses to copy keyring secrets into a file.
@@ -441,7 +441,7 @@ fn cred_9_secret_service_library_handoff_and_mirror() {
     let liar =
         std::sync::Arc::new(Liar(gw_cred::SystemKeyring::new(KeyringKind::SecretService, Duration::from_secs(30))));
     let lying = main.store_with(StoreConfig::new(StorePolicy::Keyring).keyring(liar));
-    let e = lying.handoff(&key, &[DeviceToken { role: "node".into(), token: s("lib-node-4") }]).unwrap_err();
+    let e = lying.handoff(&key, &[DeviceToken::new("node", s("lib-node-4"))]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ReadBackMismatch, "{e}");
     assert_eq!(store.get(&key, &Slot::Bootstrap).unwrap().unwrap().expose(), b"lib-boot-3");
     for p in ["main", "rescue"] {

@@ -239,8 +239,14 @@ fn serve_bootstrap_issues_device_tokens_that_gw_cred_handoff_persists() {
     assert!(!std::fs::read_to_string(&issued).unwrap().contains(&boot));
     let (_ws, text, hello) = connect(v4(port), Some(&boot), None).hello();
     assert_eq!(hello["auth"]["method"], "bootstrap");
-    let tokens = gw_cred::parse_hello_ok(text.as_bytes()).expect("hello-ok in gw-cred's format");
-    let roles: Vec<_> = tokens.iter().map(|t| t.role.as_str()).collect();
+    // (The old private hello-ok: `auth.deviceTokens[]` of `{role, token}`.)
+    let tokens: Vec<(String, String)> = hello["auth"]["deviceTokens"]
+        .as_array()
+        .expect("deviceTokens")
+        .iter()
+        .map(|t| (t["role"].as_str().unwrap().to_owned(), t["token"].as_str().unwrap().to_owned()))
+        .collect();
+    let roles: Vec<_> = tokens.iter().map(|t| t.0.as_str()).collect();
     assert_eq!(roles, ["operator", "node"]);
     // `gw cred handoff` on that very message: all roles stored, bootstrap cleared.
     let out = env.ok(&["--profile", "p", "--json", "cred", "handoff", &url], Some(text.as_bytes()));
@@ -258,7 +264,7 @@ fn serve_bootstrap_issues_device_tokens_that_gw_cred_handoff_persists() {
         assert!(!log.contains(t.as_str()), "a token in the log: {log}");
     }
     for t in &tokens {
-        assert!(!contains(log.as_bytes(), t.token.expose()));
+        assert!(!contains(log.as_bytes(), t.1.as_bytes()));
     }
 }
 

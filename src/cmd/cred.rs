@@ -5,7 +5,6 @@ use std::time::Duration;
 use gw_anchor::Policy;
 use gw_cred::{
     CredStore, Decision, GatewayKey, Home, KeyringKind, Slot, StoreConfig, StorePolicy, home_path, mirror_with,
-    parse_hello_ok,
 };
 use gw_persist::Document;
 use gw_token::Secret;
@@ -54,6 +53,11 @@ fn home(policy: &Policy) -> Result<Home, CliError> {
     Ok(Home::open(&home_path()?, policy)?)
 }
 
+/// The device id of the profile's device key, if it has one.
+fn device_id(root: &gw_anchor::Root) -> Result<Option<String>, CliError> {
+    Ok(crate::cmd::probe::device_of(root)?.map(|d| d.id().to_owned()))
+}
+
 fn key(url: &str) -> Result<GatewayKey, CliError> {
     Ok(GatewayKey::parse(url)?)
 }
@@ -76,9 +80,10 @@ fn secret_from_stdin(what: &str, max: u64) -> Result<Secret, CliError> {
 }
 
 fn slot_of(s: &SlotArgs) -> Slot {
-    match (&s.device, s.shared) {
-        (Some(r), _) => Slot::Device(r.clone()),
-        (None, true) => Slot::Shared,
+    match (&s.device, s.shared, s.password) {
+        (Some(r), _, _) => Slot::Device(r.clone()),
+        (None, true, _) => Slot::Shared,
+        (None, false, true) => Slot::Password,
         _ => Slot::Bootstrap,
     }
 }
@@ -88,6 +93,7 @@ fn opt_slot(s: &OptSlotArgs) -> Option<Slot> {
         (Some(r), _, _) => Some(Slot::Device(r.clone())),
         (None, true, _) => Some(Slot::Shared),
         (None, false, true) => Some(Slot::Bootstrap),
+        _ if s.password => Some(Slot::Password),
         _ => None,
     }
 }
@@ -152,20 +158,46 @@ pub(crate) fn run(
             );
         }
         CredCommand::Get(a) => return get(a, &store, out),
-        CredCommand::Resolve(a) => return resolve(a, &store, out),
+        CredCommand::Resolve(a) => return resolve(a, &store, device_id(profile.root())?.as_deref(), out),
         CredCommand::Handoff(a) => {
             let k = key(&a.url)?;
-            let hello = secret_from_stdin("the hello-ok message", gw_cred::MAX_HELLO_BYTES)?;
+            let hello = secret_from_stdin("the hello-ok message", gw_gateway::MAX_FRAME_BYTES)?;
             // Malformed stdin is a usage error (2) like every bad input, not an
             // operational one; a duplicate key stays a refusal (3).
-            let tokens = parse_hello_ok(hello.expose()).map_err(|e| {
-                let mut err = CliError::from(e);
+            let usage = |mut err: CliError| {
                 if err.code != EXIT_REFUSED {
                     err.code = EXIT_USAGE;
                 }
                 err
-            })?;
-            let r = store.handoff(&k, &tokens)?;
+            };
+            gw_persist::parse_json(hello.expose(), &gw_persist::Limits::new(gw_gateway::MAX_FRAME_BYTES, 32))
+                .map_err(|e| usage(CliError::from(e)))?;
+            let parsed =
+                gw_gateway::parse_handoff_input(hello.expose(), k.as_str()).map_err(|e| usage(CliError::from(e)))?;
+            // GATE-3: only a bootstrap connect's tokens, from a loopback gateway.
+            if !k.is_loopback() {
+                return Err(CliError {
+                    code: EXIT_REFUSED,
+                    kind: "handoff_refused",
+                    op: "handoff",
+                    path: Some(k.as_str().to_owned()),
+                    message: "the gateway is not loopback: device tokens are handed off only from a gateway on this \
+                              machine; nothing was stored"
+                        .to_owned(),
+                    fix: None,
+                });
+            }
+            let method_bootstrap = parsed.auth.method.as_deref() == Some(gw_gateway::BOOTSTRAP_METHOD);
+            let sent = if method_bootstrap { "bootstrapToken" } else { "(not a bootstrap connect)" };
+            let tokens = parsed.handoff(sent, std::net::Ipv4Addr::LOCALHOST.into(), k.as_str())?;
+            if tokens.is_empty() {
+                return Err(CliError::usage(
+                    "handoff",
+                    "the hello-ok issued no device token: there is nothing to hand off",
+                ));
+            }
+            let device = device_id(profile.root())?;
+            let r = store.handoff_to(&k, device.as_deref(), &tokens)?;
             let (at, stored) = stored_where(&store);
             out.ok(
                 &format!(
@@ -241,7 +273,9 @@ fn get(a: CredGetArgs, store: &CredStore<Document<'_>>, out: Output) -> Result<u
     if let Some(slot) = &slot {
         let present = match slot {
             Slot::Device(r) => s.roles.contains(r),
+            Slot::Issued { device, role } => s.issued.iter().any(|i| &i.device == device && &i.role == role),
             Slot::Shared => s.shared,
+            Slot::Password => s.password,
             Slot::Bootstrap => s.bootstrap,
         };
         if !present {
@@ -278,18 +312,27 @@ fn get(a: CredGetArgs, store: &CredStore<Document<'_>>, out: Output) -> Result<u
     Ok(EXIT_OK)
 }
 
-fn resolve(a: CredResolveArgs, store: &CredStore<Document<'_>>, out: Output) -> Result<u8, CliError> {
+fn resolve(
+    a: CredResolveArgs,
+    store: &CredStore<Document<'_>>,
+    device: Option<&str>,
+    out: Output,
+) -> Result<u8, CliError> {
     let k = key(&a.url.url)?;
     gw_cred::check_role(&a.role)?;
-    let r = store.resolve(&k, &a.role)?.ok_or_else(|| {
+    let r = store.resolve_for(&k, device, &a.role)?.ok_or_else(|| {
         not_found(
             "resolve",
             format!("no credential stored for {k} (no device token for `{}`, no shared, no bootstrap token)", a.role),
         )
     })?;
     let why = match &r.slot {
-        Slot::Device(role) => format!("the device token for role `{role}` (highest precedence)"),
+        Slot::Issued { role, .. } => {
+            format!("the device token issued to this profile's device for role `{role}` (highest precedence)")
+        }
+        Slot::Device(role) => format!("the device token for role `{role}` (bound to no device)"),
         Slot::Shared => format!("the shared token (no device token for role `{}`)", a.role),
+        Slot::Password => format!("the password (no device token for role `{}` and no shared token)", a.role),
         Slot::Bootstrap => format!("the bootstrap token (no device token for role `{}` and no shared token)", a.role),
     };
     if out.json {
@@ -394,16 +437,7 @@ pub(crate) fn profile(cmd: ProfileCommand, policy: &Policy, out: Output) -> Resu
             let c = p.config()?;
             let creds = p.store().list()?;
             // Only a missing key is "none"; an exposed or foreign one is refused.
-            let device = match gw_gateway::DeviceIdentity::load(p.root(), gw_gateway::DEVICE_KEY_FILE) {
-                Ok(d) => Some(d.id().to_owned()),
-                Err(e)
-                    if e.kind()
-                        == gw_gateway::ErrorKind::Key(gw_token::ErrorKind::Fs(gw_anchor::ErrorKind::NotFound)) =>
-                {
-                    None
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let device = device_id(p.root())?;
             let human = format!(
                 "profile `{}`\n  directory: {}\n  gateway:   {} (port {})\n  device id: {}\n  gateways with stored credentials: {}",
                 c.name,

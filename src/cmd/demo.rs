@@ -234,8 +234,8 @@ pub(crate) fn run(policy: &Policy, out: Output) -> Result<u8, CliError> {
         format!("resolve(operator) picks {}", picked.map(|s| s.describe()).unwrap_or_default()),
     );
     let hello = [
-        DeviceToken { role: "operator".into(), token: Secret::from("device-op-0001".to_owned()) },
-        DeviceToken { role: "node".into(), token: Secret::from("device-node-0001".to_owned()) },
+        DeviceToken::new("operator", Secret::from("device-op-0001".to_owned())),
+        DeviceToken::new("node", Secret::from("device-node-0001".to_owned())),
     ];
     let report = store.handoff(&gateway, &hello)?;
     t.say(&format!(

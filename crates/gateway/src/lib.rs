@@ -25,7 +25,9 @@
 //! both.
 //!
 //! What it does not do (yet): the server side (`gw serve` still has its
-//! own), and storing what a hello-ok hands off (gw-cred does). The protocol
+//! own), and storing what a hello-ok hands off (gw-cred does; which tokens
+//! may be handed off at all — only after a bootstrap connect to a loopback
+//! peer, THREATS GATE-3 — is decided here, by [`HelloOk::handoff`]). The protocol
 //! as gw implements it is described in `docs/gateway-protocol.md`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -39,4 +41,7 @@ pub mod openclaw;
 pub use client::{Bounds, ClientInfo, Connect, Credential, Hello, Session, close, connect, handshake};
 pub use device::{DEVICE_KEY_FILE, DeviceIdentity, SignedFields, normalize_metadata, v3_payload};
 pub use error::{Error, ErrorKind, Refusal, Result};
-pub use frame::{Challenge, HelloAuth, HelloOk, IssuedToken, PROTOCOL_VERSION};
+pub use frame::{
+    BOOTSTRAP_METHOD, Challenge, HelloAuth, HelloOk, IssuedToken, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+    parse_handoff_input,
+};
