@@ -268,15 +268,31 @@ impl Env {
         serde_json::from_str(&std::fs::read_to_string(self.store_file(profile)).unwrap()).unwrap()
     }
 
-    /// The keyring reference of `slot` (`shared`, `bootstrap`, `device/ROLE`).
+    /// The keyring reference of `slot` (`shared`, `bootstrap`, `device/ROLE`
+    /// — a token bound to no device —, or `issued/ROLE`: the token issued to
+    /// the profile's device).
     fn reference(&self, profile: &str, slot: &str) -> Value {
-        self.doc(profile)["gateways"][GATEWAY].pointer(&format!("/{slot}")).cloned().unwrap_or(Value::Null)
+        let pointer = match slot.strip_prefix("issued/") {
+            Some(role) => {
+                let v: Value =
+                    serde_json::from_str(&self.ok(&[], &["--json", "profile", "show", profile], None)).unwrap();
+                format!("/devices/{}/{role}/token", v["device_id"].as_str().expect("a device id"))
+            }
+            None => format!("/{slot}"),
+        };
+        self.doc(profile)["gateways"][GATEWAY].pointer(&pointer).cloned().unwrap_or(Value::Null)
     }
 }
 
+/// A protocol-4 hello-ok of a bootstrap connect: the first token is the
+/// primary `auth.deviceToken`, the others `auth.deviceTokens[]`.
 fn hello(tokens: &[(&str, &str)]) -> Vec<u8> {
-    let list: Vec<Value> = tokens.iter().map(|(r, t)| json!({"role": r, "token": t})).collect();
-    json!({"type": "hello-ok", "auth": {"deviceTokens": list}}).to_string().into_bytes()
+    let list: Vec<Value> = tokens.iter().skip(1).map(|(r, t)| json!({"role": r, "deviceToken": t})).collect();
+    let (role, token) = tokens[0];
+    json!({"type": "hello-ok", "protocol": 4,
+           "auth": {"method": "bootstrap-token", "role": role, "deviceToken": token, "deviceTokens": list}})
+    .to_string()
+    .into_bytes()
 }
 
 /// `secret-tool` (libsecret): what the Secret Service holds, without gw.
@@ -366,7 +382,7 @@ fn cred_9_secret_service_cli_round_trips_keep_secrets_out_of_the_file() {
     let out = env.ok(&[], &with(&["cred", "handoff", URL]), Some(&hello(&[("operator", op), ("node", node)])));
     assert!(out.contains("bootstrap token cleared"), "{out}");
     assert_eq!(lookup(&boot_ref), None, "the bootstrap entry was deleted from the keyring");
-    assert_eq!(lookup(&env.reference("default", "device/node")).as_deref(), Some(node));
+    assert_eq!(lookup(&env.reference("default", "issued/node")).as_deref(), Some(node));
     assert_eq!(env.reveal_resolve(&["--role", "node"]), format!("{node}\n"));
     env.assert_files_hold_no_secret(&["default"]);
     assert_eq!(gw_entry_count(), 3, "{}", gw_entries());
@@ -767,7 +783,7 @@ fn cred_9_keyutils_round_trips_keep_secrets_out_of_the_file() {
     env.ok(&[], &argv(&ku, &["cred", "handoff", URL]), Some(&hello(&[("operator", "ku-op-3")])));
     assert_eq!(keyctl_read(&boot_ref), None, "the bootstrap key was invalidated");
     assert_eq!(env.reveal_resolve(&p), "ku-op-3\n");
-    let op_ref = env.reference(&name, "device/operator");
+    let op_ref = env.reference(&name, "issued/operator");
     assert_eq!(keyctl_read(&op_ref).as_deref(), Some("ku-op-3"));
     env.assert_files_hold_no_secret(&[&name]);
     let out = env.ok(&[], &argv(&p, &["cred", "get", URL]), None);

@@ -157,7 +157,7 @@ pub(crate) fn run(
                 json!({ "gateway": k.as_str(), "slot": slot.describe(), "profile": profile.name(), "stored": stored }),
             );
         }
-        CredCommand::Get(a) => return get(a, &store, out),
+        CredCommand::Get(a) => return get(a, &store, device_id(profile.root())?.as_deref(), out),
         CredCommand::Resolve(a) => return resolve(a, &store, device_id(profile.root())?.as_deref(), out),
         CredCommand::Handoff(a) => {
             let k = key(&a.url)?;
@@ -248,13 +248,24 @@ pub(crate) fn run(
     Ok(EXIT_OK)
 }
 
-fn get(a: CredGetArgs, store: &CredStore<Document<'_>>, out: Output) -> Result<u8, CliError> {
+fn get(a: CredGetArgs, store: &CredStore<Document<'_>>, device: Option<&str>, out: Output) -> Result<u8, CliError> {
     let k = key(&a.url.url)?;
     let slot = opt_slot(&a.slot);
     if a.reveal {
-        let Some(slot) = slot else {
-            return Err(CliError::usage("get", "--reveal needs exactly one slot: --role R, --shared or --bootstrap"));
+        let Some(mut slot) = slot else {
+            return Err(CliError::usage(
+                "get",
+                "--reveal needs exactly one slot: --role R, --shared, --password or --bootstrap",
+            ));
         };
+        // --role R: the token issued to this profile's device first (what
+        // `gw probe` sends), else the one bound to no device.
+        if let (Slot::Device(role), Some(d)) = (&slot, device) {
+            let issued = Slot::Issued { device: d.to_owned(), role: role.clone() };
+            if store.locations(&k)?.iter().any(|(s, _)| s == &issued) {
+                slot = issued;
+            }
+        }
         let secret = store
             .get(&k, &slot)?
             .ok_or_else(|| not_found("get", format!("no {} credential for {k}", slot.describe())))?;
@@ -288,9 +299,20 @@ fn get(a: CredGetArgs, store: &CredStore<Document<'_>>, out: Output) -> Result<u
     let roles: Vec<String> = s
         .roles
         .iter()
-        .map(|r| match at(&Slot::Device(r.clone())).as_str() {
-            "file" => r.clone(),
-            keyring => format!("{r} ({keyring} keyring)"),
+        .map(|r| {
+            // Where the role's token is kept: bound to this device or to none.
+            let slot = match device {
+                Some(d)
+                    if locations.iter().any(|(s, _)| s == &Slot::Issued { device: d.to_owned(), role: r.clone() }) =>
+                {
+                    Slot::Issued { device: d.to_owned(), role: r.clone() }
+                }
+                _ => Slot::Device(r.clone()),
+            };
+            match at(&slot).as_str() {
+                "file" => r.clone(),
+                keyring => format!("{r} ({keyring} keyring)"),
+            }
         })
         .collect();
     let state = |present: bool, slot: Slot| match (present, at(&slot).as_str()) {
@@ -330,7 +352,10 @@ fn resolve(
         Slot::Issued { role, .. } => {
             format!("the device token issued to this profile's device for role `{role}` (highest precedence)")
         }
-        Slot::Device(role) => format!("the device token for role `{role}` (bound to no device)"),
+        Slot::Device(role) => format!(
+            "the device token for role `{role}` (not bound to a device; highest precedence when this device has no \
+             token of its own)"
+        ),
         Slot::Shared => format!("the shared token (no device token for role `{}`)", a.role),
         Slot::Password => format!("the password (no device token for role `{}` and no shared token)", a.role),
         Slot::Bootstrap => format!("the bootstrap token (no device token for role `{}` and no shared token)", a.role),
