@@ -6,7 +6,6 @@
 mod cli;
 mod cmd;
 mod doctor;
-mod gateway;
 mod input;
 mod output;
 

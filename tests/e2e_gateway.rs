@@ -13,7 +13,8 @@ mod serve_support;
 use std::net::{SocketAddr, TcpListener};
 
 use serde_json::Value;
-use serve_support::{EXIT_REFUSED, Env, Hijacker, connect, free_port};
+use serde_json::json;
+use serve_support::{EXIT_REFUSED, Env, Hijacker, connect_with, free_port};
 
 fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
@@ -60,7 +61,9 @@ fn e2e_serve_probe_handoff_then_probe_with_the_device_token() {
     assert_eq!((&v["credential"], &v["hello"]["role"]), (&"device:node".into(), &"node".into()));
     assert_eq!(v["target"], "given");
     // The gateway retired the bootstrap token on the device token's first use.
-    assert_eq!(connect(SocketAddr::from(([127, 0, 0, 1], port)), Some(&boot), None).status(), 401);
+    let again =
+        connect_with(SocketAddr::from(([127, 0, 0, 1], port)), json!({"bootstrapToken": boot}), Some("node"), None);
+    assert_eq!(again.refused(), "AUTH_BOOTSTRAP_TOKEN_INVALID");
     // CLI-1: no secret in the gateway's log, nor in what the probe printed
     // (the hand-off stored the role tokens; it never shows them).
     for t in [&boot, &op, &node] {
@@ -77,7 +80,8 @@ fn e2e_serve_cred_handoff_then_probe() {
     let serve = env.serve("p", &["--issue-bootstrap"]);
     let url = format!("ws://localhost:{port}");
     let boot = env.stored("p", &url, &["--bootstrap"]).unwrap();
-    let (_ws, hello, _) = connect(SocketAddr::from(([127, 0, 0, 1], port)), Some(&boot), None).hello();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let (_ws, hello, _) = connect_with(addr, json!({"bootstrapToken": boot}), Some("node"), None).hello();
     let v = json(&env.ok(&["--profile", "p", "--json", "cred", "handoff", &url], Some(hello.as_bytes())));
     assert_eq!(v["roles"], serde_json::json!(["operator", "node"]));
     let v = json(&env.ok(&["--profile", "p", "--json", "probe"], None));

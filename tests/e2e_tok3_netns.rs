@@ -3,7 +3,7 @@
 //! 198.51.100.7; `gw serve` runs in it, and a client thread that entered
 //! the namespace (setns) connects to 127.0.0.1:PORT from source address
 //! 198.51.100.7. The gateway judges locality on that real peer address:
-//! a `local` scoped token is refused (401) from it and accepted from
+//! a `local` scoped token is refused (AUTH_TOKEN_MISMATCH, close 1008) from it and accepted from
 //! 127.0.0.1; the same grant without `local` is accepted from it (so the
 //! refusal is locality, nothing else).
 //!
@@ -43,7 +43,7 @@ impl Drop for Netns {
     }
 }
 
-/// Connects from `source` to 127.0.0.1:`port` inside the namespace and upgrades with `token`.
+/// Connects from `source` to 127.0.0.1:`port` inside the namespace and connects with `token`.
 fn from(ns: &str, source: [u8; 4], port: u16, token: &str) -> Conn {
     let (ns, token) = (ns.to_owned(), token.to_owned());
     std::thread::spawn(move || {
@@ -80,12 +80,12 @@ fn tok_3_local_token_from_a_non_loopback_peer_is_refused() {
     let serve = Serve::start(cmd, "gw serve in a netns");
     // From 127.0.0.1: accepted.
     let (_ws, _, hello) = from(&ns.0, [127, 0, 0, 1], serve.port, &local).hello();
-    assert_eq!(hello["auth"]["method"], "scoped");
-    // From 198.51.100.7: refused, before the upgrade.
-    assert_eq!(from(&ns.0, PEER, serve.port, &local).status(), 401);
+    assert_eq!(hello["auth"]["method"], "scoped-token");
+    // From 198.51.100.7: refused (OpenClaw's token-mismatch code, close 1008).
+    assert_eq!(from(&ns.0, PEER, serve.port, &local).refused(), "AUTH_TOKEN_MISMATCH");
     // The same grant without `local`, from the same peer: accepted.
     let (_ws, _, hello) = from(&ns.0, PEER, serve.port, &anywhere).hello();
-    assert_eq!(hello["auth"]["method"], "scoped");
+    assert_eq!(hello["auth"]["method"], "scoped-token");
     serve_support::eventually("the refusal is logged with the peer", || {
         let log = serve.log();
         log.contains("198.51.100.7") && log.contains("locality")

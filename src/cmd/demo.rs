@@ -454,6 +454,9 @@ fn gateway_tour(t: &mut Tour, base: &std::path::Path, policy: &Policy) -> Result
         "started `gw serve` (pid {}) on 127.0.0.1:{port}; it stored a bootstrap token for {}",
         ready["pid"], ready["url"]
     ));
+    device_handshake(t, &profile, port, ready["pid"].as_u64().and_then(|p| u32::try_from(p).ok()))?;
+    let title = "gw serve + verified probe + hand-off";
+    t.step("verified probe + bootstrap hand-off", "PORT-1, TOK-2, CRED-2, CRED-3");
     let (code, v, _) = run(&["probe"])?;
     t.say("`gw probe` proved the port's owner (every listener held by the pidfile's process) before sending");
     t.record(
@@ -513,6 +516,78 @@ fn gateway_tour(t: &mut Tour, base: &std::path::Path, policy: &Policy) -> Result
     let unchanged = store.get(&key, &Slot::Device("operator".into()))?.map(|s| s.expose().to_vec())
         == device.map(|s| s.expose().to_vec());
     t.record(title, "PORT-2", unchanged, "the hijacker's \"role tokens\" were never stored".into());
+    Ok(())
+}
+
+/// A verified handshake with a device identity against `gw serve`, through
+/// the gw-gateway library: the port-ownership proof (gw-portguard), then
+/// protocol 4 — challenge, `connect` with a scoped token and the profile's
+/// Ed25519 device key signing the challenge — and the device token the
+/// gateway issues for this device and role; then a second connection with
+/// that device token (signed again over its own challenge).
+fn device_handshake(t: &mut Tour, profile: &gw_cred::Profile, port: u16, pid: Option<u32>) -> Result<(), CliError> {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use gw_gateway::{Bounds, ClientInfo, Connect, Credential, DEVICE_KEY_FILE, DeviceIdentity};
+
+    let title = "verified handshake with a device identity";
+    t.step(title, "PORT-1, GATE-2, CRED-1");
+    let fail = |m: String| CliError::usage("demo", m);
+    let pid = pid.ok_or_else(|| fail("gw serve's ready line has no pid".into()))?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let url = format!("ws://127.0.0.1:{port}");
+    let (device, created) = DeviceIdentity::load_or_create(profile.root(), DEVICE_KEY_FILE)?;
+    t.say(&format!(
+        "device key {} ({}), device id {}",
+        profile.root().path().join(DEVICE_KEY_FILE).display(),
+        if created { "created 0600" } else { "loaded" },
+        device.id()
+    ));
+    let key = TokenKey::from_root(&profile.root_secret()?);
+    let grant = Grant {
+        scopes: vec![gw_cred::GATEWAY_CONNECT_SCOPE.into()],
+        audience: Some(url.clone()),
+        ttl: Duration::from_secs(60),
+        local: true,
+    };
+    let token = derive(&key, &grant, unix_now()).map_err(|e| fail(format!("derive: {e}")))?;
+    let connect = |credential: Credential| -> Result<gw_gateway::Hello, CliError> {
+        let stream = gw_portguard::connect_verified(addr, &gw_portguard::Expected::pid(pid), &Default::default())
+            .map_err(|e| fail(format!("the port-ownership proof failed: {e}")))?;
+        let req = Connect {
+            client: ClientInfo::default(),
+            role: "operator".into(),
+            scopes: vec!["operator.read".into()],
+            credential,
+            device: Some(&device),
+        };
+        let (mut ws, hello) = gw_gateway::connect(stream, &url, &req, &Bounds::default())?;
+        gw_gateway::close(&mut ws, Duration::from_secs(2));
+        Ok(hello)
+    };
+    let first = connect(Credential::Token(Secret::from(expose(&token).to_owned())))?;
+    let issued = first.hello.auth.device_token.as_ref().map(|d| Secret::new(d.token.expose().to_vec()));
+    t.say(&format!(
+        "proved pid {pid} holds the port, then connect (scoped token, signed challenge): {} as {}, device token {}",
+        first.hello.auth.method.as_deref().unwrap_or("?"),
+        first.hello.auth.role,
+        if issued.is_some() { "issued" } else { "NOT issued" }
+    ));
+    t.record(
+        title,
+        "PORT-1, GATE-2",
+        first.signed && issued.is_some(),
+        "signed connect; a device token issued for this device and role".into(),
+    );
+    let Some(dev_token) = issued else { return Ok(()) };
+    let second = connect(Credential::DeviceToken(dev_token))?;
+    t.record(
+        title,
+        "CRED-1",
+        second.hello.auth.method.as_deref() == Some("device-token"),
+        "reconnected with the device token alone (signed again, over the new challenge)".into(),
+    );
     Ok(())
 }
 

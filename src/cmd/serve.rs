@@ -1,48 +1,40 @@
 //! `gw serve`: the reference gateway. A WebSocket server on 127.0.0.1 and
-//! ::1 (one process, one port) that checks `Authorization: Bearer` on the
-//! upgrade request (see src/gateway.rs for what it accepts) and answers a
-//! `hello-ok` in the format gw-cred parses, with fresh device tokens for a
-//! bootstrap client.
+//! ::1 (one process, one port) speaking OpenClaw's protocol 4 — challenge,
+//! one `connect` with the credential in `params.auth` and an optional
+//! signed device, a `res` with the hello-ok (device tokens per device and
+//! role) or OpenClaw's refusal — through gw-gateway's `server` module; this
+//! file only wires arguments, listeners, the pidfile, the lease and logs.
 //!
 //! Bounds: at most `--max-connections` at once (more get HTTP 503), the
-//! upgrade must complete within `--handshake-timeout` and 16 KiB, messages
-//! are at most `--max-message-bytes` (a bigger one is answered with close
-//! code 1009 and the connection ends), idle connections are closed after
-//! `--idle-timeout`. Its pidfile (`serve.pid` in the profile directory,
+//! upgrade and the `connect` must arrive within `--handshake-timeout` (the
+//! upgrade in 16 KiB), frames are at most `--max-message-bytes` (a bigger
+//! one is answered with close code 1009 and the connection ends), idle
+//! connections are closed after `--idle-timeout`. Its pidfile (`serve.pid` in the profile directory,
 //! "PID STARTTIME", 0644) is written atomically once both listeners are
 //! bound, with a gw-lease liveness record in the profile's `leases/`; both
 //! are removed on SIGTERM/SIGINT. Logs go to stderr and name the
 //! peer, the method and the outcome, never a token.
 
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use gw_anchor::{Policy, Root, WriteOptions};
 use gw_cred::{GatewayKey, Home, Slot, home_path};
+use gw_gateway::server::{Gate, ServerConfig, serve_connection};
 use gw_token::{Secret, unix_now};
 use serde_json::json;
-use tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tungstenite::http::StatusCode;
-use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tungstenite::{Message, WebSocket};
 
-use crate::gateway::{Auth, Gate};
 use crate::output::{CliError, EXIT_FAILED, EXIT_OK, Output};
 
 /// The pidfile of `gw serve`, in the profile directory.
 pub(crate) const PIDFILE: &str = "serve.pid";
 /// The liveness records directory in the profile directory.
 pub(crate) const LEASES_DIR: &str = "leases";
-/// The header a client names its role in (optional; `operator` if absent).
-pub(crate) const ROLE_HEADER: &str = "x-gw-role";
-/// The most bytes an upgrade request may take.
-const MAX_HANDSHAKE_BYTES: u64 = 16 * 1024;
 
 /// Which loopback addresses `gw serve` listens on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,6 +72,10 @@ pub(crate) struct ServeArgs {
     /// exit 3; one trailing newline dropped).
     #[arg(long, value_name = "FILE")]
     pub(crate) shared_token_file: Option<PathBuf>,
+    /// A file holding the gateway's password (`connect.params.auth.password`),
+    /// read like --shared-token-file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) password_file: Option<PathBuf>,
     /// The most connections served at once; more are answered HTTP 503.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub(crate) max_connections: u32,
@@ -150,6 +146,10 @@ pub(crate) fn run(a: ServeArgs, profile_name: &str, policy: &Policy, out: Output
         Some(path) => Some(read_shared(path, policy)?),
         None => None,
     };
+    let password = match &a.password_file {
+        Some(path) => Some(read_shared(path, policy)?),
+        None => None,
+    };
     // Signals first: a SIGTERM that arrives once the pidfile exists must remove it.
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])
         .map_err(|e| failed("serve", "signals", format!("cannot install the signal handlers: {e}")))?;
@@ -157,13 +157,14 @@ pub(crate) fn run(a: ServeArgs, profile_name: &str, policy: &Policy, out: Output
     let port = listeners[0].local_addr().map_err(|e| failed("serve", "listener", e.to_string()))?.port();
     let url = format!("ws://127.0.0.1:{port}");
     let key = GatewayKey::parse(&url)?;
-    let gate = Arc::new(Gate::new(profile.root(), &root_secret, key.as_str().to_owned(), shared.as_ref()));
+    let gate =
+        Arc::new(Gate::new(profile.root(), &root_secret, key.as_str().to_owned(), shared.as_ref(), password.as_ref()));
     drop(root_secret);
     let now = unix_now();
     if a.issue_bootstrap {
         let token = gate
             .issue_bootstrap(now, now.saturating_add(a.bootstrap_ttl.as_secs()))
-            .map_err(|e| failed("serve", "issue bootstrap", e))?;
+            .map_err(|e| failed("serve", "issue bootstrap", e.to_string()))?;
         profile.store().set(&key, &Slot::Bootstrap, &token)?;
     }
     write_pidfile(profile.root())?;
@@ -193,15 +194,17 @@ pub(crate) fn run(a: ServeArgs, profile_name: &str, policy: &Policy, out: Output
         json!({
             "event": "ready", "profile": profile.name(), "port": port, "url": key.as_str(), "listen": addrs,
             "pid": std::process::id(), "pidfile": pidfile, "bootstrap_issued": a.issue_bootstrap,
-            "shared_token": shared.is_some(),
+            "shared_token": shared.is_some(), "password": password.is_some(), "protocol": gw_gateway::PROTOCOL_VERSION,
         }),
     );
     let limits = Limits {
         max_connections: a.max_connections as usize,
-        max_message: a.max_message_bytes as usize,
-        handshake: a.handshake_timeout,
-        idle: a.idle_timeout,
-        profile: profile.name().to_owned(),
+        server: ServerConfig {
+            max_payload: a.max_message_bytes as usize,
+            handshake: a.handshake_timeout,
+            idle: a.idle_timeout,
+            ..ServerConfig::default()
+        },
     };
     let active = Arc::new(AtomicUsize::new(0));
     let limits = Arc::new(limits);
@@ -240,7 +243,7 @@ fn read_shared(path: &std::path::Path, policy: &Policy) -> Result<Secret, CliErr
     }
     let secret = Secret::new(bytes);
     let text = std::str::from_utf8(secret.expose())
-        .map_err(|_| CliError::usage("serve", "the shared token file is not UTF-8"))?;
+        .map_err(|_| CliError::usage("serve", "the token or password file is not UTF-8"))?;
     gw_cred::check_secret_text(text)?;
     Ok(secret)
 }
@@ -276,10 +279,7 @@ fn remove_pidfile(dir: &Root) {
 #[derive(Debug)]
 struct Limits {
     max_connections: usize,
-    max_message: usize,
-    handshake: Duration,
-    idle: Duration,
-    profile: String,
+    server: ServerConfig,
 }
 
 /// Holds one connection slot until dropped.
@@ -335,209 +335,11 @@ fn accept_loop(listener: TcpListener, gate: &Arc<Gate<'_>>, active: &Arc<AtomicU
             let (gate, active, limits) = (gate.clone(), active.clone(), limits.clone());
             s.spawn(move || {
                 let _slot = ConnSlot(&active);
-                serve_one(stream, peer, &gate, &limits);
+                let outcome = serve_connection(stream, peer, &gate, &limits.server);
+                for line in outcome.lines {
+                    log(&format!("{peer}: {line}"));
+                }
             });
         }
     });
-}
-
-/// A stream with a deadline and a byte budget during the upgrade, then an
-/// idle timeout per read.
-struct Timed {
-    stream: TcpStream,
-    deadline: Option<Instant>,
-    budget: u64,
-}
-
-impl Read for Timed {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(d) = self.deadline {
-            let left = d.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "the upgrade took too long"));
-            }
-            self.stream.set_read_timeout(Some(left))?;
-            if self.budget == 0 {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "the upgrade request is too large"));
-            }
-            let cap = buf.len().min(usize::try_from(self.budget).unwrap_or(usize::MAX));
-            let n = self.stream.read(&mut buf[..cap])?;
-            self.budget -= n as u64;
-            return Ok(n);
-        }
-        self.stream.read(buf)
-    }
-}
-
-impl Write for Timed {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush()
-    }
-}
-
-fn serve_one(stream: TcpStream, peer: SocketAddr, gate: &Gate<'_>, limits: &Limits) {
-    let _ = stream.set_write_timeout(Some(limits.handshake));
-    let timed = Timed { stream, deadline: Some(Instant::now() + limits.handshake), budget: MAX_HANDSHAKE_BYTES };
-    let peer_ip = canonical_peer(peer.ip());
-    let mut outcome: Option<(Auth, String)> = None;
-    // The error type is tungstenite's `Callback` signature, not ours to shrink.
-    #[allow(clippy::result_large_err)]
-    let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
-        let header = req.headers().get("authorization").map(|v| v.as_bytes());
-        let role = match req.headers().get(ROLE_HEADER).map(|v| v.to_str()) {
-            None => "operator".to_owned(),
-            Some(Ok(r)) if gw_cred::check_role(r).is_ok() => r.to_owned(),
-            Some(_) => {
-                log(&format!("{peer}: refused (400): the {ROLE_HEADER} header is not a role name"));
-                return Err(status(StatusCode::BAD_REQUEST));
-            }
-        };
-        match gate.authorize(header, peer_ip, unix_now()) {
-            Ok(auth) => {
-                outcome = Some((auth, role));
-                Ok(resp)
-            }
-            Err(why) => {
-                log(&format!("{peer}: refused (401): {}", why.0));
-                Err(status(StatusCode::UNAUTHORIZED))
-            }
-        }
-    };
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(limits.max_message))
-        .max_frame_size(Some(limits.max_message))
-        .read_buffer_size(16 * 1024)
-        .write_buffer_size(16 * 1024)
-        .max_write_buffer_size(1 << 20);
-    let mut ws = match tungstenite::accept_hdr_with_config(timed, callback, Some(config)) {
-        Ok(ws) => ws,
-        Err(tungstenite::HandshakeError::Interrupted(_)) => {
-            log(&format!("{peer}: dropped: the upgrade did not complete within {:?}", limits.handshake));
-            return;
-        }
-        Err(tungstenite::HandshakeError::Failure(e)) => {
-            if !matches!(e, tungstenite::Error::Http(_)) {
-                log(&format!("{peer}: dropped: the upgrade failed: {}", scrub(&e)));
-            }
-            return;
-        }
-    };
-    let Some((auth, role)) = outcome else { return };
-    ws.get_mut().deadline = None;
-    let _ = ws.get_ref().stream.set_read_timeout(Some(limits.idle));
-    let _ = ws.get_ref().stream.set_write_timeout(Some(limits.idle));
-    let role = match &auth {
-        Auth::Device { role } => role.clone(),
-        _ => role,
-    };
-    let mut hello = json!({
-        "type": "hello-ok",
-        "protocol": 1,
-        "server": { "name": "gw serve", "version": env!("CARGO_PKG_VERSION"), "profile": limits.profile },
-        "auth": { "method": auth.method(), "role": role },
-    });
-    if let Auth::Bootstrap { digest } = &auth {
-        match gate.issue_devices(digest) {
-            Ok(tokens) => {
-                let list: Vec<_> = tokens
-                    .iter()
-                    .map(|(r, t)| json!({ "role": r, "token": String::from_utf8_lossy(t.expose()) }))
-                    .collect();
-                hello["auth"]["deviceTokens"] = json!(list);
-            }
-            Err(e) => {
-                log(&format!("{peer}: issuing device tokens failed: {e}"));
-                let _ = ws.close(Some(CloseFrame { code: CloseCode::Error, reason: "internal error".into() }));
-                return;
-            }
-        }
-    }
-    let issued = hello["auth"]["deviceTokens"].as_array().map_or(0, Vec::len);
-    log(&format!(
-        "{peer}: accepted ({}, role {role}){}",
-        auth.method(),
-        if issued > 0 { format!("; issued {issued} device token(s)") } else { String::new() }
-    ));
-    let text = hello.to_string();
-    // The hello is built from a `Value`: the tokens in it are wiped with it.
-    drop(hello);
-    if ws.send(Message::text(text)).is_err() {
-        return;
-    }
-    talk(&mut ws, peer, limits);
-}
-
-/// After the hello: every text or binary message is acknowledged with its
-/// size; ends on close, an oversized message (1009), idleness or an error.
-fn talk(ws: &mut WebSocket<Timed>, peer: SocketAddr, limits: &Limits) {
-    loop {
-        match ws.read() {
-            Ok(Message::Text(t)) => {
-                let ack = json!({ "type": "ack", "bytes": t.len() }).to_string();
-                if ws.send(Message::text(ack)).is_err() {
-                    return;
-                }
-            }
-            Ok(Message::Binary(b)) => {
-                let ack = json!({ "type": "ack", "bytes": b.len() }).to_string();
-                if ws.send(Message::text(ack)).is_err() {
-                    return;
-                }
-            }
-            Ok(Message::Close(_)) => {
-                let _ = ws.flush();
-                return;
-            }
-            Ok(_) => {}
-            Err(tungstenite::Error::Capacity(e)) => {
-                log(&format!("{peer}: closed (1009): {e} (limit {} bytes)", limits.max_message));
-                let reason = format!("message larger than {} bytes", limits.max_message);
-                let _ = ws.close(Some(CloseFrame { code: CloseCode::Size, reason: reason.into() }));
-                let _ = ws.flush();
-                return;
-            }
-            Err(tungstenite::Error::Io(e))
-                if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
-            {
-                log(&format!("{peer}: closed: idle for {:?}", limits.idle));
-                let _ = ws.close(Some(CloseFrame { code: CloseCode::Away, reason: "idle".into() }));
-                let _ = ws.flush();
-                return;
-            }
-            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => return,
-            Err(e) => {
-                log(&format!("{peer}: closed: {}", scrub(&e)));
-                return;
-            }
-        }
-    }
-}
-
-/// An IPv4-mapped IPv6 peer as its IPv4 address (the verifier's locality
-/// check handles both; logs read better).
-fn canonical_peer(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
-fn status(code: StatusCode) -> ErrorResponse {
-    let mut r = ErrorResponse::new(None);
-    *r.status_mut() = code;
-    r
-}
-
-/// An error for the log: tungstenite's protocol errors do not carry request
-/// data, but HTTP errors can echo the request; those are never printed.
-fn scrub(e: &tungstenite::Error) -> String {
-    match e {
-        tungstenite::Error::Http(r) => format!("HTTP {}", r.status()),
-        tungstenite::Error::HttpFormat(_) => "malformed HTTP".into(),
-        tungstenite::Error::Url(_) => "bad URL".into(),
-        other => other.to_string(),
-    }
 }

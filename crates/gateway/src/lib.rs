@@ -37,6 +37,7 @@ pub mod device;
 mod error;
 pub mod frame;
 pub mod openclaw;
+pub mod server;
 
 pub use client::{Bounds, ClientInfo, Connect, Credential, Hello, Session, close, connect, handshake};
 pub use device::{DEVICE_KEY_FILE, DeviceIdentity, SignedFields, normalize_metadata, v3_payload};

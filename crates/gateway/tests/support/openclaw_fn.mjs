@@ -1,6 +1,7 @@
 // Finds a function of the installed openclaw package by its source name.
 // The bundle's modules have hashed file names and export minified aliases:
-// find the module that defines and exports `name`, and the alias it uses.
+// find the module that defines (as a function or a class) and exports
+// `name`, and the alias it uses.
 // Env: OPENCLAW_PKG (the package directory).
 import fs from "node:fs";
 import path from "node:path";
@@ -13,7 +14,7 @@ export async function openclawFn(name) {
     if (!f.endsWith(".mjs")) continue;
     const text = fs.readFileSync(path.join(dist, f), "utf8");
     const m = text.match(new RegExp(`export \\{[^}]*\\b${name} as (\\w+)`));
-    if (m && text.includes(`function ${name}(`)) {
+    if (m && (text.includes(`function ${name}(`) || text.includes(`${name} = class`) || text.includes(`class ${name} `))) {
       const mod = await import(pathToFileURL(path.join(dist, f)).href);
       return mod[m[1]];
     }
