@@ -88,7 +88,7 @@ fn e2e_serve_cred_handoff_then_probe() {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     // A client holding the profile's device key connects with the bootstrap
     // token; `gw cred handoff` stores what the gateway issued to that device.
-    let root = gw_anchor::Root::open(&env.profile_dir("p"), &gw_anchor::Policy::new()).unwrap();
+    let root = gw_anchor::Root::open(env.profile_dir("p"), &gw_anchor::Policy::new()).unwrap();
     let device = gw_gateway::DeviceIdentity::load(&root, gw_gateway::DEVICE_KEY_FILE).unwrap();
     let (_ws, hello, _) = connect_with(addr, json!({"bootstrapToken": boot}), Some("node"), Some(&device)).hello();
     let v = json(&env.ok(&["--profile", "p", "--json", "cred", "handoff", &url], Some(hello.as_bytes())));

@@ -158,45 +158,13 @@ const NOBODY: u32 = 65534;
 #[test]
 fn hijacker_child() {
     let Ok(port) = std::env::var("GW_TEST_HIJACK_PORT") else { return };
-    use std::io::{Read, Write};
-    /// Prints what it reads.
-    struct Printing(std::net::TcpStream);
-    impl Read for Printing {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = self.0.read(buf)?;
-            if n > 0 {
-                println!("GOT:{}", String::from_utf8_lossy(&buf[..n]).escape_debug());
-                let _ = std::io::stdout().flush();
-            }
-            Ok(n)
-        }
-    }
-    impl Write for Printing {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.write(buf)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            self.0.flush()
-        }
-    }
+    use std::io::Write;
     let l = TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
     println!("READY uid {}", rustix::process::getuid().as_raw());
     std::io::stdout().flush().unwrap();
     for s in l.incoming() {
         let Ok(s) = s else { continue };
-        std::thread::spawn(move || {
-            let Ok(mut ws) = tungstenite::accept(Printing(s)) else { return };
-            let challenge =
-                json!({"type": "event", "event": "connect.challenge", "payload": {"nonce": "n-1", "ts": 1}});
-            let _ = ws.send(tungstenite::Message::text(challenge.to_string()));
-            // Frames from a client are masked: print each message unmasked too.
-            while let Ok(m) = ws.read() {
-                if let tungstenite::Message::Text(t) = m {
-                    println!("GOT:{}", t.as_str().escape_debug());
-                    let _ = std::io::stdout().flush();
-                }
-            }
-        });
+        std::thread::spawn(move || serve_support::print_received(s));
     }
 }
 

@@ -540,6 +540,43 @@ fn record(s: TcpStream, log: &Arc<Mutex<Vec<u8>>>, hello: Option<String>) {
     }
 }
 
+/// For attacker children (another uid): plays a protocol-4 gateway on `s`
+/// up to the challenge, so that a client proceeds to its `connect`, and
+/// prints every chunk received as a `GOT:` line — raw bytes, then each text
+/// message unmasked (a client's frames are masked on the wire).
+pub fn print_received(s: TcpStream) {
+    /// Prints what it reads.
+    struct Printing(TcpStream);
+    impl Read for Printing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(buf)?;
+            if n > 0 {
+                println!("GOT:{}", String::from_utf8_lossy(&buf[..n]).escape_debug());
+                let _ = std::io::stdout().flush();
+            }
+            Ok(n)
+        }
+    }
+    impl Write for Printing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.0.flush()
+        }
+    }
+    let Ok(mut ws) = tungstenite::accept(Printing(s)) else { return };
+    let challenge =
+        serde_json::json!({"type": "event", "event": "connect.challenge", "payload": {"nonce": "n-1", "ts": 1}});
+    let _ = ws.send(Message::text(challenge.to_string()));
+    while let Ok(m) = ws.read() {
+        if let Message::Text(t) = m {
+            println!("GOT:{}", t.as_str().escape_debug());
+            let _ = std::io::stdout().flush();
+        }
+    }
+}
+
 /// `true` if `hay` contains `needle`.
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
