@@ -414,16 +414,15 @@ pub fn read_answer(mut ws: WebSocket<TcpStream>) -> Conn {
 /// Connects to `addr` with `token` in `auth.token` (no credential if
 /// `None`), asking for `role` (operator if `None`), and reads the answer.
 pub fn connect(addr: SocketAddr, token: Option<&str>, role: Option<&str>) -> Conn {
-    let stream = match TcpStream::connect_timeout(&addr, TIMEOUT) {
-        Ok(s) => s,
-        Err(e) => return Conn::Failed(format!("connect: {e}")),
-    };
-    connect_over(stream, token, role)
+    connect_with(addr, token_auth(token), role, None)
 }
 
 pub fn connect_over(stream: TcpStream, token: Option<&str>, role: Option<&str>) -> Conn {
-    let auth = token.map_or(serde_json::json!({}), |t| serde_json::json!({"token": t}));
-    connect_with_over(stream, auth, role, None)
+    connect_with_over(stream, token_auth(token), role, None)
+}
+
+fn token_auth(token: Option<&str>) -> Value {
+    token.map_or(serde_json::json!({}), |t| serde_json::json!({"token": t}))
 }
 
 /// Connects with `auth` as `params.auth`, signed by `dev` if given.

@@ -24,10 +24,15 @@
 //! protocol version other than 4 is [`ErrorKind::VersionMismatch`] naming
 //! both.
 //!
-//! What it does not do (yet): the server side (`gw serve` still has its
-//! own), and storing what a hello-ok hands off (gw-cred does; which tokens
-//! may be handed off at all — only after a bootstrap connect to a loopback
-//! peer, THREATS GATE-3 — is decided here, by [`HelloOk::handoff`]). The protocol
+//! - **the server side** ([`server`]): what `gw serve` runs per connection —
+//!   the challenge, one strict `connect`, the device proof bound to that
+//!   connection's nonce and time (THREATS GATE-2), the credentials of a
+//!   [`server::Gate`], the hello-ok with device tokens per device and role.
+//!
+//! What it does not do: storing what a hello-ok hands off (gw-cred does;
+//! which tokens may be handed off at all — only after a bootstrap connect to
+//! a loopback peer, THREATS GATE-3 — is decided here, by
+//! [`HelloOk::handoff`]). The protocol
 //! as gw implements it is described in `docs/gateway-protocol.md`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -14,7 +14,7 @@
 //! 4. it checks the protocol range (must include 4, else `PROTOCOL_MISMATCH`
 //!    naming both and close 1002), the client id and mode (OpenClaw's
 //!    lists), the role (`operator` or `node`) and scopes;
-//! 5. a `device`, when sent, must be proven ([`verify_device`]): id = hex
+//! 5. a `device`, when sent, must be proven: id = hex
 //!    SHA-256 of the public key, the nonce **this** connection's challenge
 //!    nonce, `signedAt` within [`ServerConfig::max_skew_ms`] of the
 //!    challenge's `ts`, an Ed25519 signature over OpenClaw's v3 payload
@@ -101,7 +101,7 @@ pub struct ServerConfig {
     pub max_upgrade_bytes: u64,
     /// How far `device.signedAt` may be from the challenge's `ts` (ms).
     pub max_skew_ms: u64,
-    /// Ttl of nothing: the time the server started (for `uptimeMs`).
+    /// When the server started (the snapshot's `uptimeMs`).
     pub started: Instant,
 }
 
