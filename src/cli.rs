@@ -135,13 +135,17 @@ pub(crate) enum Command {
     Serve(crate::cmd::serve::ServeArgs),
     /// A verified connection to a local gateway: the port's owner is proven
     /// (every listener belongs to --pid/--pidfile, or to the profile's own
-    /// gw serve) before a byte is sent; then the WebSocket hello with the
-    /// credential the URL's origin allows (a URL given here: only the stored
-    /// credential; the profile's own gateway, without URL: the stored one,
-    /// else a runtime token). A bootstrap credential's hello-ok role tokens
-    /// are handed off (stored, read back, then the bootstrap cleared).
-    /// Exit 3 if the owner is not proven (nothing sent) or the gateway
-    /// refuses the credential; 4 if no credential is stored.
+    /// gw serve) before a byte is sent; then the protocol-4 handshake,
+    /// signed with the profile's device key, with exactly one credential the
+    /// URL's origin allows (a URL given here: only a stored one — device
+    /// token for this device and role, else shared token, else password,
+    /// else bootstrap token; the profile's own gateway, without URL: the
+    /// stored one, else a runtime token). After a bootstrap connect to the
+    /// loopback gateway, the device tokens it issued are handed off (stored
+    /// per device and role with their scopes, read back, then the bootstrap
+    /// cleared). Exit 3 if the owner is not proven (nothing sent) or the
+    /// gateway refuses (its code, the credential sent and how to change it
+    /// are said); 1 for another protocol version; 4 if no credential is stored.
     Probe(crate::cmd::probe::ProbeArgs),
     /// Loopback port ownership: `who` lists every listener on a port (uid,
     /// pid and command where visible); `verify` proves that every listener

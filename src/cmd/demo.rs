@@ -472,8 +472,8 @@ fn gateway_tour(t: &mut Tour, base: &std::path::Path, policy: &Policy) -> Result
     t.record(
         title,
         "CRED-1",
-        code == 0 && v["credential"] == "device:operator",
-        "the next probe uses the device token".into(),
+        code == 0 && v["credential"].as_str().is_some_and(|c| c.starts_with("device:operator@")),
+        "the next probe uses the device token issued to this device".into(),
     );
     let store = profile.store();
     let key = profile.gateway()?;
