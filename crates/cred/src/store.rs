@@ -239,6 +239,12 @@ impl Record {
             Slot::Bootstrap => self.bootstrap.as_ref(),
         }
     }
+    /// The roles with a device token (bound to a device or not), sorted, once each.
+    fn roles(&self) -> Vec<String> {
+        let all: std::collections::BTreeSet<&String> =
+            self.device.keys().chain(self.devices.values().flat_map(BTreeMap::keys)).collect();
+        all.into_iter().cloned().collect()
+    }
     fn is_empty(&self) -> bool {
         self.devices.is_empty()
             && self.device.is_empty()
@@ -889,14 +895,7 @@ impl<S: Storage> CredStore<S> {
             .iter()
             .map(|(k, r)| Summary {
                 gateway: k.clone(),
-                roles: r
-                    .device
-                    .keys()
-                    .chain(r.devices.values().flat_map(BTreeMap::keys))
-                    .cloned()
-                    .collect::<std::collections::BTreeSet<String>>()
-                    .into_iter()
-                    .collect(),
+                roles: r.roles(),
                 issued: r
                     .devices
                     .iter()
@@ -1080,14 +1079,7 @@ impl<S: Storage> CredStore<S> {
         let v = &values[0];
         self.update_record(key, created, |rec, dropped| {
             dropped.extend(put(rec, &Slot::Shared, v.clone()));
-            let cleared: Vec<String> = rec
-                .device
-                .keys()
-                .chain(rec.devices.values().flat_map(BTreeMap::keys))
-                .cloned()
-                .collect::<std::collections::BTreeSet<String>>()
-                .into_iter()
-                .collect();
+            let cleared = rec.roles();
             dropped.extend(rec.device.values().filter_map(Stored::keyring_ref).cloned());
             dropped
                 .extend(rec.devices.values().flat_map(BTreeMap::values).filter_map(|i| i.token.keyring_ref()).cloned());

@@ -140,18 +140,9 @@ pub fn parse_challenge(payload: &Value, at: &str) -> Result<Challenge> {
     Ok(Challenge { nonce: nonce.to_owned(), ts })
 }
 
-/// A token the gateway issued in its hello-ok.
-#[derive(Debug)]
-pub struct IssuedToken {
-    /// The role it is for.
-    pub role: String,
-    /// The scopes it grants.
-    pub scopes: Vec<String>,
-    /// The token.
-    pub token: Secret,
-    /// When it was issued (ms), if said.
-    pub issued_at_ms: Option<u64>,
-}
+/// A token the gateway issued in its hello-ok: its role, scopes, token and
+/// issue time — the very type gw-cred's hand-off stores.
+pub use gw_cred::DeviceToken as IssuedToken;
 
 /// The `auth` part of a hello-ok.
 #[derive(Debug)]
@@ -179,15 +170,13 @@ pub struct HelloOk {
     pub auth: HelloAuth,
 }
 
-impl IssuedToken {
-    /// The token as gw-cred stores it (role, scopes, token, issue time).
-    pub fn to_cred(&self) -> gw_cred::DeviceToken {
-        gw_cred::DeviceToken {
-            role: self.role.clone(),
-            scopes: self.scopes.clone(),
-            token: Secret::new(self.token.expose().to_vec()),
-            issued_at_ms: self.issued_at_ms,
-        }
+/// A copy of an issued token (the secret copied into a new wiped buffer).
+fn copy(t: &IssuedToken) -> IssuedToken {
+    IssuedToken {
+        role: t.role.clone(),
+        scopes: t.scopes.clone(),
+        token: Secret::new(t.token.expose().to_vec()),
+        issued_at_ms: t.issued_at_ms,
     }
 }
 
@@ -232,7 +221,7 @@ impl HelloOk {
                  nothing was stored"
             )));
         }
-        Ok(offered.into_iter().map(IssuedToken::to_cred).collect())
+        Ok(offered.into_iter().map(copy).collect())
     }
 }
 
