@@ -215,13 +215,22 @@ pub(crate) fn run(
             let mut human = String::new();
             for s in &list {
                 human.push_str(&format!(
-                    "{}  roles: [{}]  shared: {}  bootstrap: {}  generation: {}\n",
+                    "{}  roles: [{}]  shared: {}  password: {}  bootstrap: {}  generation: {}\n",
                     s.gateway,
                     s.roles.join(", "),
                     if s.shared { "yes" } else { "no" },
+                    if s.password { "yes" } else { "no" },
                     if s.bootstrap { "yes" } else { "no" },
                     s.generation
                 ));
+                for i in &s.issued {
+                    human.push_str(&format!(
+                        "  device {}: role {} scopes [{}]\n",
+                        i.device,
+                        i.role,
+                        i.scopes.join(", ")
+                    ));
+                }
             }
             if list.is_empty() {
                 human = format!("no credentials stored in profile `{}`", profile.name());

@@ -377,8 +377,18 @@ pub(crate) fn run(
         device: device.as_ref(),
     };
     let p = verified_hello(&key, &expected, &req, a.timeout).map_err(|e| {
-        let refused = matches!(&e, ProbeError::Gateway(g) if g.kind() == gw_gateway::ErrorKind::AuthRefused);
+        let (refused, retry_device) = match &e {
+            ProbeError::Gateway(g) if g.kind() == gw_gateway::ErrorKind::AuthRefused => {
+                (true, g.refusal().and_then(|r| r.next_step.as_deref()) == Some("retry_with_device_token"))
+            }
+            _ => (false, false),
+        };
         let mut c = CliError::from(e);
+        if retry_device && !matches!(sent.slot, Some(Slot::Issued { .. } | Slot::Device(_))) {
+            // OpenClaw says so once the device is paired; gw has no device
+            // token stored to retry with (only a bootstrap hands one off).
+            c.fix = None;
+        }
         if refused {
             // Issue 12 item 9: say which credential went, and how to change it.
             c.message = format!("{}; gw sent {what} for {key}", c.message);
