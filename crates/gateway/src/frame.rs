@@ -455,6 +455,37 @@ mod tests {
         }
     }
 
+    /// CLI-1: a gateway that swapped `role` and `token` puts a token where
+    /// a role goes — in `auth.role` or in an `auth.deviceTokens[]` entry of
+    /// a hand-off. The refusal names the field and the rule, never the
+    /// value: not in the message, the `Display`, the `Debug` or the fix.
+    #[test]
+    fn cli_1_a_role_that_is_a_secret_is_not_echoed() {
+        let secret = "Swapped-Tok3n_Kp9Lm2Zq7Wx4";
+        let cases = [
+            (
+                json!({"type":"hello-ok","protocol":4,"auth":{"method":"bootstrap-token","role": secret,"deviceToken":"node"}}),
+                "auth.role",
+            ),
+            (
+                json!({"type":"hello-ok","protocol":4,"auth":{"method":"bootstrap-token","role":"node","deviceToken":"n-1",
+                    "deviceTokens":[{"role":"operator","deviceToken":"o-1"},{"role": format!("{secret}\n"),"deviceToken":"operator"}]}}),
+                "auth.deviceTokens[1]",
+            ),
+        ];
+        for (hello, field) in cases {
+            let frame = json!({"type":"res","id":"1","ok":true,"payload":hello.clone()});
+            for input in [hello.to_string(), frame.to_string()] {
+                let e = parse_handoff_input(input.as_bytes(), "g").expect_err("a token is not a role name");
+                assert_eq!(e.kind(), ErrorKind::Protocol);
+                for shown in [e.message().to_owned(), e.to_string(), format!("{e:?}"), e.fix().unwrap_or_default()] {
+                    assert!(!shown.contains("Kp9Lm2"), "the role was echoed: {shown}");
+                }
+                assert!(e.message().contains(field), "the field is named: {e}");
+            }
+        }
+    }
+
     #[test]
     fn handoff_input_is_a_res_frame_or_its_payload() {
         let payload =
