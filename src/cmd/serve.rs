@@ -59,7 +59,8 @@ pub(crate) struct ServeArgs {
     /// Issue a fresh bootstrap token at start and store it in the profile's
     /// credential store (slot `bootstrap`) for this gateway's URL; the gateway
     /// keeps only its digest (in gateway-issued.json, 0600). A client using
-    /// it gets device tokens for the roles operator and node in its hello-ok.
+    /// it (`auth.bootstrapToken`) gets device tokens for the roles node and
+    /// operator in its hello-ok (the role it asked for first).
     #[arg(long)]
     pub(crate) issue_bootstrap: bool,
     /// How long an issued bootstrap token is valid (it is also retired when
@@ -83,7 +84,7 @@ pub(crate) struct ServeArgs {
     /// answered with close code 1009 and ends the connection.
     #[arg(long, default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(1024..=(16 << 20)))]
     pub(crate) max_message_bytes: u32,
-    /// The time a client has to complete the upgrade request.
+    /// The time a client has to complete the upgrade and send its `connect`.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub(crate) handshake_timeout: Duration,
     /// Idle connections are closed after this long.
