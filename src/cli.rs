@@ -281,13 +281,17 @@ pub(crate) enum Command {
     Serve(ProfileLeaf<crate::cmd::serve::ServeArgs>),
     /// A verified connection to a local gateway: the port's owner is proven
     /// (every listener belongs to --pid/--pidfile, or to the profile's own
-    /// gw serve) before a byte is sent; then the WebSocket hello with the
-    /// credential the URL's origin allows (a URL given here: only the stored
-    /// credential; the profile's own gateway, without URL: the stored one,
-    /// else a runtime token). A bootstrap credential's hello-ok role tokens
-    /// are handed off (stored, read back, then the bootstrap cleared).
-    /// Exit 3 if the owner is not proven (nothing sent) or the gateway
-    /// refuses the credential; 4 if no credential is stored.
+    /// gw serve) before a byte is sent; then the protocol-4 handshake,
+    /// signed with the profile's device key, with exactly one credential the
+    /// URL's origin allows (a URL given here: only a stored one — device
+    /// token for this device and role, else shared token, else password,
+    /// else bootstrap token; the profile's own gateway, without URL: the
+    /// stored one, else a runtime token). After a bootstrap connect to the
+    /// loopback gateway, the device tokens it issued are handed off (stored
+    /// per device and role with their scopes, read back, then the bootstrap
+    /// cleared). Exit 3 if the owner is not proven (nothing sent) or the
+    /// gateway refuses (its code, the credential sent and how to change it
+    /// are said); 1 for another protocol version; 4 if no credential is stored.
     Probe(ProbeCli),
     /// Loopback port ownership: `who` lists every listener on a port (uid,
     /// pid and command where visible); `verify` proves that every listener
@@ -325,7 +329,8 @@ pub(crate) enum CredCommand {
     /// --reveal and one slot).
     Get(CredGetArgs),
     /// Which credential would be used for URL and ROLE, and why: the device
-    /// token for the role, else the shared token, else the bootstrap token.
+    /// token for the role, else the shared token, else the password, else
+    /// the bootstrap token.
     Resolve(CredResolveArgs),
     /// Persist every role token of the hello-ok answer on stdin, read them
     /// back, and only then clear the bootstrap token.
@@ -363,6 +368,10 @@ pub(crate) struct SlotArgs {
     /// The bootstrap token.
     #[arg(long, group = "slot")]
     pub(crate) bootstrap: bool,
+    /// The gateway's password (sent when no device token and no shared
+    /// token is stored).
+    #[arg(long, group = "slot")]
+    pub(crate) password: bool,
 }
 
 #[derive(Debug, Args)]
@@ -379,15 +388,19 @@ pub(crate) struct CredSetArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct OptSlotArgs {
-    /// The device token of this role.
-    #[arg(long = "role", value_name = "ROLE", conflicts_with_all = ["shared", "bootstrap"])]
+    /// The device tokens of this role (issued to this profile's device, or
+    /// bound to none).
+    #[arg(long = "role", value_name = "ROLE", conflicts_with_all = ["shared", "bootstrap", "password"])]
     pub(crate) role: Option<String>,
     /// The shared gateway token.
-    #[arg(long, conflicts_with = "bootstrap")]
+    #[arg(long, conflicts_with_all = ["bootstrap", "password"])]
     pub(crate) shared: bool,
     /// The bootstrap token.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "password")]
     pub(crate) bootstrap: bool,
+    /// The gateway's password.
+    #[arg(long)]
+    pub(crate) password: bool,
 }
 
 #[derive(Debug, Args)]
@@ -877,7 +890,9 @@ Example (a bootstrap connect that hands off a node and an operator token):
 
 The tokens are secrets: pipe the answer in (`gw cred handoff URL < hello.json`), never \
 put it in an argument. An error answer (`\"ok\":false`) or one without a device token \
-stores nothing and keeps the bootstrap token.";
+stores nothing and keeps the bootstrap token. Only the hello-ok of a bootstrap connect \
+(`auth.method` `bootstrap-token`) to a loopback gateway is accepted: any other is refused \
+(exit 3) and nothing is stored.";
 
 /// `doc render --spec`'s long help: the fields of each kind's spec.
 const SPEC_HELP: &str = "\

@@ -306,14 +306,27 @@ fn json_of(text: &str) -> Value {
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not one JSON object ({e}): {text:?}"))
 }
 
-/// A hello-ok answer handing out `roles` (role, token).
+/// A protocol-4 hello-ok of a bootstrap connect handing out `roles` (role,
+/// token): the first is the primary `auth.deviceToken` (role `auth.role`),
+/// the others `auth.deviceTokens[]`.
 fn hello(roles: &[(&str, &str)]) -> String {
-    let tokens: Vec<Value> = roles.iter().map(|(r, t)| json!({ "role": r, "token": t })).collect();
+    hello_with("bootstrap-token", roles)
+}
+
+fn hello_with(method: &str, roles: &[(&str, &str)]) -> String {
+    let mut auth = json!({ "method": method, "role": roles.first().map_or("node", |r| r.0), "scopes": [] });
+    if let Some((_, t)) = roles.first() {
+        auth["deviceToken"] = json!(t);
+        auth["issuedAtMs"] = json!(1_765_000_000_000_u64);
+    }
+    let extra: Vec<Value> =
+        roles.iter().skip(1).map(|(r, t)| json!({ "role": r, "deviceToken": t, "scopes": ["x.read"] })).collect();
+    auth["deviceTokens"] = json!(extra);
     json!({
         "type": "hello-ok",
-        "protocol": 3,
-        "server": { "version": "2026.1.0", "connId": "c-1" },
-        "auth": { "deviceTokens": tokens, "role": "operator", "scopes": ["operator.admin"] },
+        "protocol": 4,
+        "server": { "version": "2026.9.6", "connId": "c-1" },
+        "auth": auth,
         "policy": { "tickIntervalMs": 30000 },
     })
     .to_string()
@@ -837,10 +850,34 @@ fn cred_2_handoff_persists_every_role_and_clears_bootstrap() {
     assert_eq!(env.reveal("default", GATEWAY, &["--role", "node"]), node);
     assert_eq!(env.reveal("default", GATEWAY, &["--shared"]), "shared-Uu1Vv2Ww3Xx4");
     env.fails(&["cred", "get", GATEWAY, "--bootstrap"], None, EXIT_NOT_FOUND);
+    let device = json_of(&env.ok(&["--json", "profile", "show", "default"], None))["device_id"].clone();
+    let device = device.as_str().expect("the profile has a device id");
     assert_eq!(
         env.doc("default")["gateways"][GATEWAY],
-        json!({ "generation": 0, "device": { "node": node, "operator": op }, "shared": "shared-Uu1Vv2Ww3Xx4" })
+        json!({ "generation": 0, "devices": { device: {
+            "node": { "token": node, "scopes": ["x.read"] },
+            "operator": { "token": op, "scopes": [], "issuedAtMs": 1_765_000_000_000_u64 } } },
+            "shared": "shared-Uu1Vv2Ww3Xx4" })
     );
+    // GATE-3: a hello-ok of a connect that was not a bootstrap, or from a
+    // gateway that is not loopback, hands off nothing.
+    let before = env.snap();
+    let planted = env.secret("planted-Kk1Ll2Mm3Nn4");
+    for method in ["token", "device-token", "password"] {
+        let run = env.fails(
+            &["cred", "handoff", GATEWAY],
+            Some(hello_with(method, &[("operator", &planted)]).as_bytes()),
+            EXIT_REFUSED,
+        );
+        assert!(run.stderr.contains("only a bootstrap connect hands off"), "{run:?}");
+    }
+    let run = env.fails(
+        &["cred", "handoff", "ws://192.0.2.7:18789"],
+        Some(hello(&[("operator", &planted)]).as_bytes()),
+        EXIT_REFUSED,
+    );
+    assert!(run.stderr.contains("not loopback"), "{run:?}");
+    assert_same_tree(&before, &env.snap(), "a refused hand-off");
 
     // Again, with no bootstrap token left: the tokens are replaced, and the
     // report says there was nothing to clear.
@@ -863,53 +900,59 @@ fn cred_3_malformed_hello_ok_changes_nothing() {
     let t = env.secret("hello-tok-Ss5Tt6Uu7Vv8");
     let t2 = env.secret("hello-tok2-Ww9Xx0Yy1Zz2");
     let big = format!(
-        r#"{{"type":"hello-ok","pad":"{}","auth":{{"deviceTokens":[{{"role":"operator","token":"{t}"}}]}}}}"#,
-        "x".repeat(300 * 1024)
+        r#"{{"type":"hello-ok","pad":"{}","protocol":4,"auth":{{"method":"bootstrap-token","role":"operator","deviceToken":"{t}"}}}}"#,
+        "x".repeat(1100 * 1024)
     );
     let cases: Vec<(String, i32, &str)> = vec![
-        (hello(&[("operator", &t)]).replace("hello-ok", "hello"), EXIT_USAGE, "not a hello-ok"),
+        (hello(&[("operator", &t)]).replace("hello-ok", "hello"), EXIT_USAGE, "nor a hello-ok"),
+        (format!(r#"{{"auth":{{"role":"operator","deviceToken":"{t}"}}}}"#), EXIT_USAGE, "nor a hello-ok"),
+        (hello(&[("operator", &t)]).replace("hello-ok", "HELLO-OK"), EXIT_USAGE, "nor a hello-ok"),
+        (format!("[{}]", hello(&[("operator", &t)])), EXIT_USAGE, "nor a hello-ok"),
         (
-            format!(r#"{{"auth":{{"deviceTokens":[{{"role":"operator","token":"{t}"}}]}}}}"#),
+            format!(r#"{{"type":"res","id":"1","ok":false,"error":{{"code":"INVALID_REQUEST","message":"{t}"}}}}"#),
             EXIT_USAGE,
-            "not a hello-ok",
+            "is a refusal",
         ),
-        (
-            format!(r#"{{"type":"HELLO-OK","auth":{{"deviceTokens":[{{"role":"operator","token":"{t}"}}]}}}}"#),
-            EXIT_USAGE,
-            "not a hello-ok",
-        ),
-        (
-            format!(r#"[{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"operator","token":"{t}"}}]}}}}]"#),
-            EXIT_USAGE,
-            "not a hello-ok",
-        ),
-        (hello(&[("operator", &t), ("operator", &t2)]), EXIT_USAGE, "appears twice"),
+        (hello(&[("operator", &t), ("operator", &t2)]), EXIT_USAGE, "issued twice"),
+        (hello(&[("node", &t), ("operator", &t2)]).replace("\"protocol\":4", "\"protocol\":3"), EXIT_USAGE, "protocol 3"),
         (
             format!(
-                r#"{{"type":"hello-ok","type":"hello-ok","auth":{{"deviceTokens":[{{"role":"operator","token":"{t}"}}]}}}}"#
+                r#"{{"type":"hello-ok","type":"hello-ok","protocol":4,"auth":{{"method":"bootstrap-token","role":"operator","deviceToken":"{t}"}}}}"#
             ),
             EXIT_REFUSED,
             "duplicate key",
         ),
         (
             format!(
-                r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"operator","token":"{t}","token":"{t2}"}}]}}}}"#
+                r#"{{"type":"hello-ok","protocol":4,"auth":{{"method":"bootstrap-token","role":"node","deviceTokens":[{{"role":"operator","deviceToken":"{t}","deviceToken":"{t2}"}}]}}}}"#
             ),
             EXIT_REFUSED,
             "duplicate key",
         ),
-        (hello(&[]), EXIT_USAGE, "empty"),
-        (r#"{"type":"hello-ok"}"#.to_owned(), EXIT_USAGE, "no auth.deviceTokens"),
-        (r#"{"type":"hello-ok","auth":{"deviceTokens":{}}}"#.to_owned(), EXIT_USAGE, "no auth.deviceTokens"),
+        (hello(&[]), EXIT_USAGE, "nothing to hand off"),
+        (r#"{"type":"hello-ok","protocol":4}"#.to_owned(), EXIT_USAGE, "no `auth` object"),
+        (
+            r#"{"type":"hello-ok","protocol":4,"auth":{"method":"bootstrap-token","role":"node","deviceTokens":{}}}"#.to_owned(),
+            EXIT_USAGE,
+            "not an array",
+        ),
         (hello(&[("Operator", &t)]), EXIT_USAGE, "role"),
         (hello(&[("operator", "with space")]), EXIT_USAGE, "printable"),
         (hello(&[("operator", "")]), EXIT_USAGE, "printable"),
-        (r#"{"type":"hello-ok","auth":{"deviceTokens":[{"role":"operator"}]}}"#.to_owned(), EXIT_USAGE, "no token"),
-        (format!(r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"token":"{t}"}}]}}}}"#), EXIT_USAGE, "no role"),
+        (
+            r#"{"type":"hello-ok","protocol":4,"auth":{"method":"bootstrap-token","role":"node","deviceTokens":[{"role":"operator"}]}}"#.to_owned(),
+            EXIT_USAGE,
+            "not a string",
+        ),
+        (
+            format!(r#"{{"type":"hello-ok","protocol":4,"auth":{{"method":"bootstrap-token","role":"node","deviceTokens":[{{"deviceToken":"{t}"}}]}}}}"#),
+            EXIT_USAGE,
+            "no role",
+        ),
         (format!("{} trailing", hello(&[("operator", &t)])), EXIT_USAGE, ""),
         (
             format!(
-                "{{\"type\":\"hello-ok\",\"auth\":{{\"deviceTokens\":[{{\"role\":\"operator\",\"token\":\"{t}\"}}]"
+                "{{\"type\":\"hello-ok\",\"protocol\":4,\"auth\":{{\"role\":\"operator\",\"deviceToken\":\"{t}\""
             ),
             EXIT_USAGE,
             "",

@@ -195,7 +195,7 @@ const CASES: &[Case] = &[
     case(
         "cred handoff",
         &["cred", "handoff", "{url}"],
-        r#"{"type":"hello-ok","auth":{"deviceTokens":[{"role":"operator","token":"handed-off-token"}]}}"#,
+        r#"{"type":"hello-ok","protocol":4,"auth":{"method":"bootstrap-token","role":"operator","deviceToken":"handed-off-token"}}"#,
     ),
     case("cred replace-shared", &["cred", "replace-shared", "{url}", "--validate-cmd", "/bin/true"], "new-shared\n"),
     case("cred list", &["cred", "list"], ""),

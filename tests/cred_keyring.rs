@@ -268,15 +268,31 @@ impl Env {
         serde_json::from_str(&std::fs::read_to_string(self.store_file(profile)).unwrap()).unwrap()
     }
 
-    /// The keyring reference of `slot` (`shared`, `bootstrap`, `device/ROLE`).
+    /// The keyring reference of `slot` (`shared`, `bootstrap`, `device/ROLE`
+    /// — a token bound to no device —, or `issued/ROLE`: the token issued to
+    /// the profile's device).
     fn reference(&self, profile: &str, slot: &str) -> Value {
-        self.doc(profile)["gateways"][GATEWAY].pointer(&format!("/{slot}")).cloned().unwrap_or(Value::Null)
+        let pointer = match slot.strip_prefix("issued/") {
+            Some(role) => {
+                let v: Value =
+                    serde_json::from_str(&self.ok(&[], &["--json", "profile", "show", profile], None)).unwrap();
+                format!("/devices/{}/{role}/token", v["device_id"].as_str().expect("a device id"))
+            }
+            None => format!("/{slot}"),
+        };
+        self.doc(profile)["gateways"][GATEWAY].pointer(&pointer).cloned().unwrap_or(Value::Null)
     }
 }
 
+/// A protocol-4 hello-ok of a bootstrap connect: the first token is the
+/// primary `auth.deviceToken`, the others `auth.deviceTokens[]`.
 fn hello(tokens: &[(&str, &str)]) -> Vec<u8> {
-    let list: Vec<Value> = tokens.iter().map(|(r, t)| json!({"role": r, "token": t})).collect();
-    json!({"type": "hello-ok", "auth": {"deviceTokens": list}}).to_string().into_bytes()
+    let list: Vec<Value> = tokens.iter().skip(1).map(|(r, t)| json!({"role": r, "deviceToken": t})).collect();
+    let (role, token) = tokens[0];
+    json!({"type": "hello-ok", "protocol": 4,
+           "auth": {"method": "bootstrap-token", "role": role, "deviceToken": token, "deviceTokens": list}})
+    .to_string()
+    .into_bytes()
 }
 
 /// `secret-tool` (libsecret): what the Secret Service holds, without gw.
@@ -366,7 +382,7 @@ fn cred_9_secret_service_cli_round_trips_keep_secrets_out_of_the_file() {
     let out = env.ok(&[], &with(&["cred", "handoff", URL]), Some(&hello(&[("operator", op), ("node", node)])));
     assert!(out.contains("bootstrap token cleared"), "{out}");
     assert_eq!(lookup(&boot_ref), None, "the bootstrap entry was deleted from the keyring");
-    assert_eq!(lookup(&env.reference("default", "device/node")).as_deref(), Some(node));
+    assert_eq!(lookup(&env.reference("default", "issued/node")).as_deref(), Some(node));
     assert_eq!(env.reveal_resolve(&["--role", "node"]), format!("{node}\n"));
     env.assert_files_hold_no_secret(&["default"]);
     assert_eq!(gw_entry_count(), 3, "{}", gw_entries());
@@ -417,7 +433,7 @@ fn cred_9_secret_service_library_handoff_and_mirror() {
     let s = |t: &str| Secret::from(t.to_owned());
     let store = main.store_with(config());
     store.set(&key, &Slot::Bootstrap, &s("lib-boot-1")).unwrap();
-    let report = store.handoff(&key, &[DeviceToken { role: "operator".into(), token: s("lib-op-2") }]).unwrap();
+    let report = store.handoff(&key, &[DeviceToken::new("operator", s("lib-op-2"))]).unwrap();
     assert!(report.bootstrap_cleared);
     assert_eq!(store.get(&key, &Slot::Device("operator".into())).unwrap().unwrap().expose(), b"lib-op-2");
     // Mirror: the file policy refuses to copy keyring secrets into a file.
@@ -441,7 +457,7 @@ fn cred_9_secret_service_library_handoff_and_mirror() {
     let liar =
         std::sync::Arc::new(Liar(gw_cred::SystemKeyring::new(KeyringKind::SecretService, Duration::from_secs(30))));
     let lying = main.store_with(StoreConfig::new(StorePolicy::Keyring).keyring(liar));
-    let e = lying.handoff(&key, &[DeviceToken { role: "node".into(), token: s("lib-node-4") }]).unwrap_err();
+    let e = lying.handoff(&key, &[DeviceToken::new("node", s("lib-node-4"))]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ReadBackMismatch, "{e}");
     assert_eq!(store.get(&key, &Slot::Bootstrap).unwrap().unwrap().expose(), b"lib-boot-3");
     for p in ["main", "rescue"] {
@@ -767,7 +783,7 @@ fn cred_9_keyutils_round_trips_keep_secrets_out_of_the_file() {
     env.ok(&[], &argv(&ku, &["cred", "handoff", URL]), Some(&hello(&[("operator", "ku-op-3")])));
     assert_eq!(keyctl_read(&boot_ref), None, "the bootstrap key was invalidated");
     assert_eq!(env.reveal_resolve(&p), "ku-op-3\n");
-    let op_ref = env.reference(&name, "device/operator");
+    let op_ref = env.reference(&name, "issued/operator");
     assert_eq!(keyctl_read(&op_ref).as_deref(), Some("ku-op-3"));
     env.assert_files_hold_no_secret(&[&name]);
     let out = env.ok(&[], &argv(&p, &["cred", "get", URL]), None);

@@ -341,6 +341,7 @@ impl MRec {
             Slot::Device(r) => self.device.get(r),
             Slot::Shared => self.shared.as_ref(),
             Slot::Bootstrap => self.bootstrap.as_ref(),
+            other => unreachable!("the model uses no {other:?} slot"),
         }
     }
     fn put(&mut self, slot: &Slot, v: String) {
@@ -350,6 +351,7 @@ impl MRec {
             }
             Slot::Shared => self.shared = Some(v),
             Slot::Bootstrap => self.bootstrap = Some(v),
+            other => unreachable!("the model uses no {other:?} slot"),
         }
     }
     fn is_empty(&self) -> bool {
@@ -387,7 +389,9 @@ impl Model {
             .map(|(gw, r)| Summary {
                 gateway: CANON[*gw].to_owned(),
                 roles: r.device.keys().cloned().collect(),
+                issued: Vec::new(),
                 shared: r.shared.is_some(),
+                password: false,
                 bootstrap: r.bootstrap.is_some(),
                 generation: r.generation,
             })
@@ -438,7 +442,7 @@ fn run(ops: &[Op]) {
                 let pairs: Vec<(String, String)> =
                     tokens.iter().map(|(r, t)| (ROLES[*r].to_owned(), secret_text(*t))).collect();
                 let device: Vec<gw_cred::DeviceToken> =
-                    pairs.iter().map(|(role, t)| gw_cred::DeviceToken { role: role.clone(), token: s(t) }).collect();
+                    pairs.iter().map(|(role, t)| gw_cred::DeviceToken::new(role.clone(), s(t))).collect();
                 faults[by].arm(match fault {
                     HandoffFault::None => Fault::None,
                     HandoffFault::FailFirstUpdate => Fault::FailUpdate(1),

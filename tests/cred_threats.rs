@@ -24,9 +24,7 @@ use std::path::Path;
 use common::{NOBODY, Snapshot, assert_same_tree, chown, snapshot};
 use cred_support::*;
 use gw_anchor::{Policy, Root};
-use gw_cred::{
-    CredStore, DeviceToken, ErrorKind, GatewayKey, Home, Profile, Record, STORE_FILE, Slot, mirror, parse_hello_ok,
-};
+use gw_cred::{CredStore, DeviceToken, ErrorKind, GatewayKey, Home, Profile, Record, STORE_FILE, Slot, mirror};
 use gw_persist::Document;
 use serde_json::{Value, json};
 
@@ -74,7 +72,7 @@ fn child_generation(args: &[String], talk: &mut Talk) {
 }
 
 fn tok(role: &str, token: &str) -> DeviceToken {
-    DeviceToken { role: role.into(), token: s(token) }
+    DeviceToken::new(role, s(token))
 }
 
 fn get(store: &CredStore<impl gw_cred::Storage>, gateway: &GatewayKey, slot: &Slot) -> Option<String> {
@@ -164,6 +162,23 @@ fn cred_1_precedence_follows_removals() {
 
 // ---- CRED-2 ----------------------------------------------------------------
 
+/// A protocol-4 hello-ok of a bootstrap connect handing off `extra` (its
+/// `auth.deviceTokens`) and no primary token.
+fn hello_ok(extra: Value) -> Value {
+    json!({"type": "hello-ok", "protocol": 4,
+           "auth": {"method": "bootstrap-token", "role": "node", "scopes": [], "deviceTokens": extra}})
+}
+
+/// The device tokens of a hello-ok, as gw-gateway hands them off after a
+/// bootstrap connect on loopback.
+fn parse_hello_ok(hello: &Value) -> Result<Vec<DeviceToken>, gw_gateway::Error> {
+    gw_gateway::parse_handoff_input(hello.to_string().as_bytes(), URL)?.handoff(
+        "bootstrapToken",
+        std::net::Ipv4Addr::LOCALHOST.into(),
+        URL,
+    )
+}
+
 #[test]
 fn cred_2_hello_ok_with_several_roles_persists_all_of_them() {
     let dir = Dir::new();
@@ -172,14 +187,14 @@ fn cred_2_hello_ok_with_several_roles_persists_all_of_them() {
     store.set(&gateway, &Slot::Bootstrap, &s(BOOT)).unwrap();
     let hello = json!({
         "type": "hello-ok",
+        "protocol": 4,
         "server": {"version": "1.2.3"},
-        "auth": {"deviceTokens": [
-            {"role": "operator", "token": OP},
-            {"role": "node", "token": NODE},
-            {"role": "viewer", "token": "viewer-SECRET-v13w", "scopes": ["read"]}
+        "auth": {"method": "bootstrap-token", "role": "operator", "scopes": [], "deviceToken": OP, "deviceTokens": [
+            {"role": "node", "deviceToken": NODE},
+            {"role": "viewer", "deviceToken": "viewer-SECRET-v13w", "scopes": ["read"]}
         ]}
     });
-    let tokens = parse_hello_ok(hello.to_string().as_bytes()).unwrap();
+    let tokens = parse_hello_ok(&hello).unwrap();
     assert_eq!(tokens.len(), 3);
     let report = store.handoff(&gateway, &tokens).unwrap();
     assert_eq!(report.roles, ["operator", "node", "viewer"]);
@@ -210,26 +225,32 @@ fn cred_2_a_hand_off_keeps_roles_it_does_not_mention() {
 fn cred_2_a_bad_hello_ok_hands_off_nothing() {
     for (bad, ctx) in [
         (
-            json!({"type": "hello-ok", "auth": {"deviceTokens": [{"role": "operator", "token": OP}, {"role": "operator", "token": NODE}]}}),
+            hello_ok(json!([{"role": "operator", "deviceToken": OP}, {"role": "operator", "deviceToken": NODE}])),
             "duplicate role",
         ),
+        (hello_ok(json!([{"role": "operator", "deviceToken": OP}, {"role": "node"}])), "a role without token"),
         (
-            json!({"type": "hello-ok", "auth": {"deviceTokens": [{"role": "operator", "token": OP}, {"role": "node"}]}}),
-            "a role without token",
-        ),
-        (
-            json!({"type": "hello-ok", "auth": {"deviceTokens": [{"role": "operator", "token": OP}, {"role": "Node!", "token": NODE}]}}),
+            hello_ok(json!([{"role": "operator", "deviceToken": OP}, {"role": "Node!", "deviceToken": NODE}])),
             "a bad role name",
         ),
-        (json!({"type": "hello-ok", "auth": {"deviceTokens": []}}), "no tokens"),
+        (hello_ok(json!([])), "no tokens"),
         (
-            json!({"type": "hello-error", "auth": {"deviceTokens": [{"role": "operator", "token": OP}]}}),
+            json!({"type": "hello-error", "protocol": 4, "auth": {"method": "bootstrap-token", "role": "node",
+                   "deviceTokens": [{"role": "operator", "deviceToken": OP}]}}),
             "not a hello-ok",
         ),
     ] {
-        let err = parse_hello_ok(bad.to_string().as_bytes()).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{ctx}: {err}");
-        assert_error_clean(&err, ALL, ctx);
+        let err = match parse_hello_ok(&bad) {
+            Ok(tokens) if ctx == "no tokens" => {
+                assert!(tokens.is_empty(), "{ctx}");
+                continue;
+            }
+            Ok(_) => panic!("{ctx}: accepted"),
+            Err(e) => e,
+        };
+        assert_eq!(err.kind(), gw_gateway::ErrorKind::Protocol, "{ctx}: {err}");
+        let all = format!("{err}\n{err:?}\n{}\n{}", err.message(), err.fix().unwrap_or_default());
+        assert_no_secret(&all, ALL, ctx);
     }
 }
 
@@ -800,10 +821,10 @@ fn cred_7_mirror_refuses_a_store_not_in_gw_format() {
     // A primary (or secondary) store gw cannot read must not be merged: the
     // secondary would end up unreadable, or holding records of another format.
     for (which, bad) in [
-        ("main", json!({"version": 2, "gateways": {URL: {"shared": "x"}}})),
+        ("main", json!({"version": 3, "gateways": {URL: {"shared": "x"}}})),
         ("main", json!({"version": 1, "gateways": {URL: {"shared": "x", "unknown": 1}}})),
         ("main", json!({"version": 1, "gateways": {URL: {"device": "P-SECRET"}}})),
-        ("rescue", json!({"version": 2, "gateways": {}})),
+        ("rescue", json!({"version": 3, "gateways": {}})),
     ] {
         let h = HomeDir::new(&[("main", 18789), ("rescue", 18790)]);
         h.profile("main").store().set(&key("ws://127.0.0.1:1"), &Slot::Shared, &s("P")).unwrap();
@@ -909,12 +930,7 @@ fn no_error_or_debug_output_shows_a_stored_secret() {
     let resolved = store.resolve(&gateway, "operator").unwrap().unwrap();
     let got = store.get(&gateway, &Slot::Shared).unwrap();
     let list = store.list().unwrap();
-    let tokens = parse_hello_ok(
-        json!({"type": "hello-ok", "auth": {"deviceTokens": [{"role": "operator", "token": OP}]}})
-            .to_string()
-            .as_bytes(),
-    )
-    .unwrap();
+    let tokens = parse_hello_ok(&hello_ok(json!([{"role": "operator", "deviceToken": OP}]))).unwrap();
     let stored = Document::new(&dir.root, STORE_FILE).load_value().unwrap().unwrap();
     let rec: Record = serde_json::from_value(record(&stored, &gateway).unwrap().clone()).unwrap();
     let debug = format!("{report:?} {resolved:?} {got:?} {list:?} {tokens:?} {store:?} {rec:?} {rec:#?}");
@@ -964,27 +980,30 @@ fn no_error_shows_a_secret_from_a_damaged_store() {
 #[test]
 fn no_error_shows_a_secret_from_bad_input() {
     let hellos: Vec<Vec<u8>> = vec![
-        format!(r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"operator","token":"{OP} x"}}]}}}}"#).into(),
-        format!(r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"operator","token":"{OP}\u0001"}}]}}}}"#)
+        format!(r#"{{"type":"hello-ok","protocol":4,"auth":{{"method":"bootstrap-token","role":"node","deviceTokens":[{{"role":"operator","deviceToken":"{OP} x"}}]}}}}"#).into(),
+        format!(r#"{{"type":"hello-ok","protocol":4,"auth":{{"method":"bootstrap-token","role":"node","deviceTokens":[{{"role":"operator","deviceToken":"{OP}\u0001"}}]}}}}"#)
             .into(),
-        format!(r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"operator","token":"{OP}{}"}}]}}}}"#, "x".repeat(5000)).into(),
-        format!(r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"operator","token":"{OP}"}}"#).into(),
-        format!(r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"operator","token":"{OP}","token":"{NODE}"}}]}}}}"#)
+        format!(r#"{{"type":"hello-ok","protocol":4,"auth":{{"method":"bootstrap-token","role":"node","deviceTokens":[{{"role":"operator","deviceToken":"{OP}{}"}}]}}}}"#, "x".repeat(5000)).into(),
+        format!(r#"{{"type":"hello-ok","protocol":4,"auth":{{"method":"bootstrap-token","role":"node","deviceTokens":[{{"role":"operator","deviceToken":"{OP}"}}"#).into(),
+        format!(r#"{{"type":"hello-ok","protocol":4,"auth":{{"method":"bootstrap-token","role":"node","deviceTokens":[{{"role":"operator","deviceToken":"{OP}","deviceToken":"{NODE}"}}]}}}}"#)
             .into(),
-        format!(r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"operator","token":"{OP}"}}]}}}} {NODE}"#).into(),
-        format!(r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"operator","token":"{OP}"}},{{"role":"operator","token":"{NODE}"}}]}}}}"#).into(),
-        format!(r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"operator","token":["{OP}"]}}]}}}}"#).into(),
-        format!(r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"operator","token":"{OP}","#).into(),
+        format!(r#"{{"type":"hello-ok","protocol":4,"auth":{{"method":"bootstrap-token","role":"node","deviceTokens":[{{"role":"operator","deviceToken":"{OP}"}}]}}}} {NODE}"#).into(),
+        format!(r#"{{"type":"hello-ok","protocol":4,"auth":{{"method":"bootstrap-token","role":"node","deviceTokens":[{{"role":"operator","deviceToken":"{OP}"}},{{"role":"operator","deviceToken":"{NODE}"}}]}}}}"#).into(),
+        format!(r#"{{"type":"hello-ok","protocol":4,"auth":{{"method":"bootstrap-token","role":"node","deviceTokens":[{{"role":"operator","deviceToken":["{OP}"]}}]}}}}"#).into(),
+        format!(r#"{{"type":"hello-ok","protocol":4,"auth":{{"method":"bootstrap-token","role":"node","deviceTokens":[{{"role":"operator","deviceToken":"{OP}","#).into(),
         // Invalid UTF-8 right after the token.
-        format!(r#"{{"type":"hello-ok","auth":{{"deviceTokens":[{{"role":"operator","token":"{OP}~"}}]}}}}"#)
+        format!(r#"{{"type":"hello-ok","protocol":4,"auth":{{"method":"bootstrap-token","role":"node","deviceTokens":[{{"role":"operator","deviceToken":"{OP}~"}}]}}}}"#)
             .into_bytes()
             .into_iter()
             .map(|b| if b == b'~' { 0xff } else { b })
             .collect(),
     ];
     for (i, hello) in hellos.iter().enumerate() {
-        let e = parse_hello_ok(hello).expect_err(&format!("hello #{i}"));
-        assert_error_clean(&e, ALL, &format!("hello #{i}: {}", String::from_utf8_lossy(hello)));
+        let e = gw_gateway::parse_handoff_input(hello, URL)
+            .and_then(|h| h.handoff("bootstrapToken", std::net::Ipv4Addr::LOCALHOST.into(), URL))
+            .expect_err(&format!("hello #{i}"));
+        let all = format!("{e}\n{e:?}\n{}\n{}", e.message(), e.fix().unwrap_or_default());
+        assert_no_secret(&all, ALL, &format!("hello #{i}: {}", String::from_utf8_lossy(hello)));
     }
     // A URL with user info is refused without repeating the password.
     for url in

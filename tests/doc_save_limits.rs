@@ -205,7 +205,8 @@ fn doc_3_cred_handoff_past_the_load_limit_is_refused_and_keeps_the_bootstrap_tok
     assert!(store.len() <= MAX_BYTES);
     write_private(&env.store("a"), &store);
     let token = format!("op-{}", "z".repeat(3997));
-    let hello = json!({"type": "hello-ok", "auth": {"deviceTokens": [{"role": "operator", "token": token}]}});
+    let hello = json!({"type": "hello-ok", "protocol": 4,
+                       "auth": {"method": "bootstrap-token", "role": "operator", "deviceToken": token}});
     let path = env.store("a").display().to_string();
     let run = env.too_large(
         &["--profile", "a", "cred", "handoff", &gateway(1)],

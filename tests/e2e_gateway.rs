@@ -31,9 +31,10 @@ fn e2e_serve_probe_handoff_then_probe_with_the_device_token() {
     // 1. The verified probe sends the bootstrap token and hands off.
     let first = env.run(&["--profile", "p", "--json", "probe"], None);
     let v = json(&first.stdout);
-    assert_eq!(v["credential"], "bootstrap");
-    assert_eq!(v["hello"]["method"], "bootstrap");
-    assert_eq!(v["handoff"]["roles"], serde_json::json!(["operator", "node"]));
+    assert_eq!(v["credential"], "bootstrap", "{first:?}");
+    assert_eq!(v["hello"]["method"], "bootstrap-token");
+    assert_eq!(v["handoff"]["stored"], true, "{v}");
+    assert_eq!(v["handoff"]["roles"], serde_json::json!(["operator", "node"]), "{v}");
     assert_eq!(v["handoff"]["bootstrap_cleared"], true);
     assert_eq!(v["owner"]["pid"], serve.pid);
     assert_eq!(env.stored("p", &url, &["--bootstrap"]), None, "bootstrap cleared after read-back");
@@ -41,8 +42,12 @@ fn e2e_serve_probe_handoff_then_probe_with_the_device_token() {
     let node = env.stored("p", &url, &["--role", "node"]).unwrap();
     assert_ne!(op, node);
     // 2. The next probe uses the device token (precedence), by URL with the pidfile too.
+    let device = v["device_id"].as_str().expect("the profile's device id").to_owned();
     let v = json(&env.ok(&["--profile", "p", "--json", "probe"], None));
-    assert_eq!((&v["credential"], &v["hello"]["method"]), (&"device:operator".into(), &"device".into()));
+    assert_eq!(
+        (&v["credential"], &v["hello"]["method"]),
+        (&format!("device:operator@{device}").into(), &"device-token".into())
+    );
     let pidfile = serve.pidfile.to_str().unwrap().to_owned();
     let v = json(&env.ok(
         &[
@@ -58,7 +63,7 @@ fn e2e_serve_probe_handoff_then_probe_with_the_device_token() {
         ],
         None,
     ));
-    assert_eq!((&v["credential"], &v["hello"]["role"]), (&"device:node".into(), &"node".into()));
+    assert_eq!((&v["credential"], &v["hello"]["role"]), (&format!("device:node@{device}").into(), &"node".into()));
     assert_eq!(v["target"], "given");
     // The gateway retired the bootstrap token on the device token's first use.
     let again =
@@ -81,12 +86,16 @@ fn e2e_serve_cred_handoff_then_probe() {
     let url = format!("ws://localhost:{port}");
     let boot = env.stored("p", &url, &["--bootstrap"]).unwrap();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let (_ws, hello, _) = connect_with(addr, json!({"bootstrapToken": boot}), Some("node"), None).hello();
+    // A client holding the profile's device key connects with the bootstrap
+    // token; `gw cred handoff` stores what the gateway issued to that device.
+    let root = gw_anchor::Root::open(env.profile_dir("p"), &gw_anchor::Policy::new()).unwrap();
+    let device = gw_gateway::DeviceIdentity::load(&root, gw_gateway::DEVICE_KEY_FILE).unwrap();
+    let (_ws, hello, _) = connect_with(addr, json!({"bootstrapToken": boot}), Some("node"), Some(&device)).hello();
     let v = json(&env.ok(&["--profile", "p", "--json", "cred", "handoff", &url], Some(hello.as_bytes())));
-    assert_eq!(v["roles"], serde_json::json!(["operator", "node"]));
+    assert_eq!(v["roles"], serde_json::json!(["node", "operator"]));
     let v = json(&env.ok(&["--profile", "p", "--json", "probe"], None));
-    assert_eq!(v["credential"], "device:operator");
-    assert_eq!(v["hello"]["method"], "device");
+    assert_eq!(v["credential"], format!("device:operator@{}", device.id()));
+    assert_eq!(v["hello"]["method"], "device-token");
     drop(serve);
 }
 
@@ -112,7 +121,7 @@ fn cred_4_replace_shared_validated_by_a_verified_probe() {
     // A token the gateway refuses: nothing changes.
     let r = replace("wrong-shared-token", &["--pidfile", &pidfile]);
     assert_eq!(r.code, EXIT_REFUSED, "{r:?}");
-    assert!(r.stderr.contains("401"), "{r:?}");
+    assert!(r.stderr.contains("AUTH_TOKEN_MISMATCH"), "{r:?}");
     assert!(!r.stderr.contains("wrong-shared-token"));
     assert_eq!(std::fs::read(&store).unwrap(), before);
     // The right token but an owner that is not proven: refused, nothing sent or changed.

@@ -20,9 +20,9 @@ const SHARED: &str = "shared-secret-lease-do-not-leak-41d2";
 
 fn perfect_hello() -> String {
     json!({
-        "type": "hello-ok", "protocol": 1,
-        "server": { "name": "gw serve", "version": "0.1.0", "profile": "p" },
-        "auth": { "method": "shared", "role": "operator" }
+        "type": "hello-ok", "protocol": 4,
+        "server": { "version": "0.1.0" },
+        "auth": { "method": "token", "role": "operator", "scopes": [] }
     })
     .to_string()
 }

@@ -35,12 +35,14 @@ impl Drop for Innocent {
 
 const SHARED: &str = "shared-secret-do-not-leak-7c1f";
 
+/// A perfect protocol-4 hello-ok of a bootstrap connect (the `res`
+/// payload), handing off two device tokens.
 fn perfect_hello() -> String {
     json!({
-        "type": "hello-ok", "protocol": 1,
-        "server": { "name": "gw serve", "version": "0.1.0", "profile": "p" },
-        "auth": { "method": "bootstrap", "role": "operator",
-                  "deviceTokens": [{ "role": "operator", "token": "evil-operator" }, { "role": "node", "token": "evil-node" }] }
+        "type": "hello-ok", "protocol": 4,
+        "server": { "version": "2026.9.6" },
+        "auth": { "method": "bootstrap-token", "role": "operator", "scopes": [], "deviceToken": "evil-operator",
+                  "deviceTokens": [{ "role": "node", "deviceToken": "evil-node", "scopes": [] }] }
     })
     .to_string()
 }
@@ -66,10 +68,12 @@ fn port_1_hijacker_never_receives_token() {
     }
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(hijacker.bytes().is_empty(), "the hijacker received {:?}", String::from_utf8_lossy(&hijacker.bytes()));
-    // Control: the same listener with this process as the expected owner gets the token.
+    // Control: the same listener with this process as the expected owner
+    // gets the token (in the `connect` after its challenge).
     let r =
         env.run(&["--profile", "p", "probe", &url, "--timeout", "1s", "--pid", &std::process::id().to_string()], None);
     assert_eq!(r.code, 1, "the recorder answers no hello: {r:?}");
+    assert!(r.stderr.contains("connect answer"), "a timeout waiting for the answer: {r:?}");
     serve_support::eventually("the control's request is recorded", || contains(&hijacker.bytes(), SHARED.as_bytes()));
 }
 
@@ -148,26 +152,19 @@ const NOBODY: u32 = 65534;
 /// Helper entry point (not a test of its own): when started by
 /// [`port_1_hijacker_of_another_uid_never_receives_token`] with
 /// `GW_TEST_HIJACK_PORT` set, this test binary, running as uid 65534, listens
-/// on that port and prints every chunk it receives as a `GOT:` line.
+/// on that port, plays a protocol-4 gateway up to the challenge (so that a
+/// client proceeds to its `connect`), and prints every chunk it receives as
+/// a `GOT:` line.
 #[test]
 fn hijacker_child() {
     let Ok(port) = std::env::var("GW_TEST_HIJACK_PORT") else { return };
-    use std::io::{Read, Write};
+    use std::io::Write;
     let l = TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
     println!("READY uid {}", rustix::process::getuid().as_raw());
     std::io::stdout().flush().unwrap();
     for s in l.incoming() {
-        let Ok(mut s) = s else { continue };
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = s.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                println!("GOT:{}", String::from_utf8_lossy(&buf[..n]).escape_debug());
-                let _ = std::io::stdout().flush();
-            }
-        });
+        let Ok(s) = s else { continue };
+        std::thread::spawn(move || serve_support::print_received(s));
     }
 }
 
@@ -238,17 +235,18 @@ fn port_1_hijacker_of_another_uid_never_receives_token() {
 /// CLI-1: a gateway (proven owner: this process) that swapped `role` and
 /// `token` — in `auth.role`, or in a `deviceTokens` entry handed off for a
 /// bootstrap credential — makes `gw probe` print neither: the value is not
-/// a role name, so it is not shown (success) or not echoed (refusal).
+/// a role name, so gw-gateway refuses the hello-ok (exit 1) without echoing
+/// it, and nothing is handed off.
 #[test]
 fn cli_1_probe_never_prints_a_role_that_is_a_secret() {
     const SWAPPED: &str = "Swapped-Tok3n_Qz8Vb4Nm1";
     let me = std::process::id().to_string();
     let hellos = [
-        ("--shared", json!({ "type": "hello-ok", "auth": { "method": "shared", "role": SWAPPED } })),
+        ("--shared", json!({ "type": "hello-ok", "protocol": 4, "auth": { "method": "token", "role": SWAPPED } })),
         (
             "--bootstrap",
-            json!({ "type": "hello-ok", "auth": { "method": "bootstrap", "role": "operator",
-                    "deviceTokens": [{ "role": SWAPPED, "token": "operator" }] } }),
+            json!({ "type": "hello-ok", "protocol": 4, "auth": { "method": "bootstrap-token", "role": "operator",
+                    "deviceTokens": [{ "role": SWAPPED, "deviceToken": "operator" }] } }),
         ),
     ];
     for (slot, hello) in hellos {
@@ -266,11 +264,9 @@ fn cli_1_probe_never_prints_a_role_that_is_a_secret() {
             let r = env.run(&args, None);
             assert!(!r.stdout.contains(SWAPPED) && !r.stderr.contains(SWAPPED), "{slot}: the role was printed: {r:?}");
             assert!(!r.stdout.contains("Qz8Vb4") && !r.stderr.contains("Qz8Vb4"), "{r:?}");
-            if slot == "--shared" {
-                assert_eq!(r.code, 0, "the answer itself is accepted: {r:?}");
-            } else {
-                assert_ne!(r.code, 0, "a hand-off with a bad role is refused: {r:?}");
-            }
+            assert_eq!(r.code, 1, "{slot}: a hello-ok with a bad role is refused: {r:?}");
+            assert!(r.stderr.contains("not a role name"), "{slot}: {r:?}");
+            assert!(env.stored("p", &url, &["--role", "operator"]).is_none(), "nothing handed off");
         }
     }
 }

@@ -15,12 +15,14 @@ use serde_json::json;
 use serve_support::{EXIT_NOT_FOUND, Env, Hijacker, contains, eventually, free_port};
 
 fn hello() -> String {
-    json!({ "type": "hello-ok", "protocol": 1, "auth": { "method": "scoped", "role": "operator" } }).to_string()
+    json!({ "type": "hello-ok", "protocol": 4, "auth": { "method": "token", "role": "operator", "scopes": [] } })
+        .to_string()
 }
 
-/// `Bearer gw…` followed by the token prefix's dot: a runtime token.
+/// A `connect` whose `auth.token` is `gw…` followed by the token prefix's
+/// dot: a runtime token.
 fn runtime_marker() -> Vec<u8> {
-    format!("Bearer {}.", gw_token::PREFIX).into_bytes()
+    format!(r#""token":"{}."#, gw_token::PREFIX).into_bytes()
 }
 
 #[test]
@@ -56,8 +58,9 @@ fn tok_2_url_given_for_the_profiles_own_loopback_gateway_gets_only_the_stored_cr
     let after = recorder.bytes()[seen..].to_vec();
     let requests = after.windows(b"GET / HTTP/1.1".len()).filter(|w| *w == b"GET / HTTP/1.1").count();
     assert_eq!(requests, spellings.len(), "{}", String::from_utf8_lossy(&after));
-    let shared = after.windows(b"Bearer stored-shared-token-5".len()).filter(|w| *w == b"Bearer stored-shared-token-5");
+    let sent = br#""token":"stored-shared-token-5""#;
+    let shared = after.windows(sent.len()).filter(|w| w == sent);
     assert_eq!(shared.count(), spellings.len());
     assert!(!contains(&after, &runtime_marker()), "a runtime token went to a given URL");
-    assert!(!contains(&after, format!("Bearer {}", gw_token::PREFIX).as_bytes()));
+    assert!(!contains(&after, format!(r#""token":"{}"#, gw_token::PREFIX).as_bytes()));
 }

@@ -50,11 +50,11 @@ fn temp_dir(mode: u32) -> tempfile::TempDir {
 /// Helper entry point (not a test of its own): started by the tests below
 /// as uid 65534 with `GW_TEST_FS9_PORT`, this test binary listens on that
 /// port, writes its own pid into `GW_TEST_FS9_PIDFILE` if given (the
-/// attacker's rewrite), and prints every chunk it receives as a `GOT:` line.
+/// attacker's rewrite), plays a gateway up to the challenge and prints every
+/// chunk it receives as a `GOT:` line (`serve_support::print_received`).
 #[test]
 fn fs_9_attacker_child() {
     let Ok(port) = std::env::var("GW_TEST_FS9_PORT") else { return };
-    use std::io::Read;
     let l = TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
     if let Ok(pidfile) = std::env::var("GW_TEST_FS9_PIDFILE") {
         // Rewrite in place (O_TRUNC): the file stays the victim's inode.
@@ -64,17 +64,8 @@ fn fs_9_attacker_child() {
     println!("READY uid {}", rustix::process::getuid().as_raw());
     std::io::stdout().flush().unwrap();
     for s in l.incoming() {
-        let Ok(mut s) = s else { continue };
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = s.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                println!("GOT:{}", String::from_utf8_lossy(&buf[..n]).escape_debug());
-                let _ = std::io::stdout().flush();
-            }
-        });
+        let Ok(s) = s else { continue };
+        std::thread::spawn(move || serve_support::print_received(s));
     }
 }
 

@@ -135,7 +135,7 @@ fn time_wait(port: u16) -> (BTreeSet<String>, BTreeSet<String>) {
 #[test]
 fn watch_7_health_hello_and_approvals_against_the_real_openclaw() {
     let peer = support::peer();
-    let g = peer.start_gateway_with_config(SHARED, Some(CONFIG));
+    let g = peer.start_gateway_with("token", &[("OPENCLAW_GATEWAY_TOKEN", SHARED)], Some(CONFIG));
     let home = private_dir("gw-watch-home.");
     let pid = g.pid().to_string();
     let url = g.url();

@@ -1,22 +1,24 @@
-//! Fuzz target: the hand-off message parser, `gw_cred::parse_hello_ok`, on
+//! Fuzz target: the hand-off input of `gw cred handoff` — gw-gateway's
+//! `parse_handoff_input` (a whole `res` frame or its hello-ok payload) and
+//! then `HelloOk::handoff` as after a bootstrap connect on loopback — on
 //! arbitrary bytes.
 //!
-//! Properties, checked against a model: serde_json's own parser driven into
-//! a tree that keeps *every* object entry (so duplicate keys stay visible,
-//! as in `json_load`), plus plain `serde_json::from_slice::<Value>` on
-//! accepted input:
-//! - it never panics; a refusal is `InvalidInput` or one of gw-persist's
-//!   document kinds;
-//! - it accepts exactly the messages the model accepts: at most
-//!   `MAX_HELLO_BYTES`, JSON without a duplicate key at any depth, nested at
-//!   most 32 deep, an object whose `type` is `"hello-ok"` and whose
-//!   `auth.deviceTokens` is a non-empty array of objects, each with a
-//!   `role` (1–64 of `a-z 0-9 . _ -`, starting with a letter or digit) and a
-//!   `token` (1–4096 printable ASCII characters, no space), the roles unique;
-//! - an accepted message gives every `{role, token}` in order, exactly the
-//!   JSON strings of the input (the model's and plain serde_json's); every
-//!   role passes `check_role`, every token `check_secret_text`, no role
-//!   appears twice (THREATS CRED-2: all of them, none invented);
+//! Properties (serde_json's own parser driven into a tree that keeps every
+//! object entry, as in `json_load`, and plain `serde_json` on accepted
+//! input):
+//! - it never panics; a refusal is `Protocol`, `VersionMismatch` or
+//!   `HandoffRefused`;
+//! - input over `MAX_FRAME_BYTES`, with a duplicate key at any depth, or
+//!   nested deeper than 32 is refused;
+//! - an accepted input is an object whose `type` is `res` (with `ok: true`,
+//!   the hello-ok in `payload`) or `hello-ok`; the hello-ok's `protocol` is
+//!   4; when tokens are handed off, its `auth.method` is `bootstrap-token`
+//!   (THREATS GATE-3);
+//! - the tokens handed off are exactly the primary `auth.deviceToken` (for
+//!   `auth.role`) followed by every `auth.deviceTokens[]` entry, in order,
+//!   with the very strings plain serde_json reads (THREATS CRED-2: all of
+//!   them, none invented); every role passes `check_role`, every token
+//!   `check_secret_text`, no role appears twice;
 //! - no error message (nor the `Debug` of an accepted result) holds a token
 //!   value of the input. Checked for the values with a character no message
 //!   text has (`! # $ % & * + < = > ? @ ^ | ~`, none of which a role can
@@ -29,12 +31,13 @@
 #[path = "common/json_tree.rs"]
 mod json_tree;
 
-use gw_cred::{ErrorKind, MAX_HELLO_BYTES, check_role, check_secret_text, parse_hello_ok};
+use gw_cred::{check_role, check_secret_text};
+use gw_gateway::{ErrorKind, MAX_FRAME_BYTES, parse_handoff_input};
 use json_tree::Tree;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-/// The nesting limit `parse_hello_ok` gives gw-persist.
+/// The nesting limit gw-gateway gives gw-persist.
 const MAX_DEPTH: usize = 32;
 /// Characters in no error message text (see the header).
 const DISTINCT: &[u8] = b"!#$%&*+<=>?@^|~";
@@ -42,7 +45,7 @@ const DISTINCT: &[u8] = b"!#$%&*+<=>?@^|~";
 /// What only this target asks of the model tree.
 impl Tree {
     /// Every object key, every string under a `role` key and every string
-    /// under a `token` key, at any depth.
+    /// under a `deviceToken` key, at any depth.
     fn collect<'a>(&'a self, keys: &mut Vec<&'a str>, roles: &mut Vec<&'a str>, tokens: &mut Vec<&'a str>) {
         match self {
             Tree::Arr(a) => a.iter().for_each(|v| v.collect(keys, roles, tokens)),
@@ -51,7 +54,7 @@ impl Tree {
                     keys.push(k);
                     match (k.as_str(), v) {
                         ("role", Tree::Str(s)) => roles.push(s),
-                        ("token", Tree::Str(s)) => tokens.push(s),
+                        ("deviceToken", Tree::Str(s)) => tokens.push(s),
                         _ => v.collect(keys, roles, tokens),
                     }
                 }
@@ -59,42 +62,6 @@ impl Tree {
             _ => {}
         }
     }
-}
-
-/// The rules for a role and a token, written out again.
-fn role_ok(r: &str) -> bool {
-    (1..=64).contains(&r.len())
-        && r.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-}
-
-fn token_ok(t: &str) -> bool {
-    (1..=4096).contains(&t.len()) && t.bytes().all(|b| (0x21..=0x7e).contains(&b))
-}
-
-/// What the model accepts: the role tokens, in order.
-fn model(data: &[u8], tree: Option<&Tree>) -> Option<Vec<(String, String)>> {
-    let tree = tree?;
-    if data.len() as u64 > MAX_HELLO_BYTES || tree.has_duplicate_key() || tree.depth() > MAX_DEPTH {
-        return None;
-    }
-    if tree.get("type")?.str()? != "hello-ok" {
-        return None;
-    }
-    let Tree::Arr(list) = tree.get("auth")?.get("deviceTokens")? else { return None };
-    if list.is_empty() {
-        return None;
-    }
-    let mut out: Vec<(String, String)> = Vec::new();
-    for entry in list {
-        let role = entry.get("role")?.str()?;
-        let token = entry.get("token")?.str()?;
-        if !role_ok(role) || !token_ok(token) || out.iter().any(|(r, _)| r == role) {
-            return None;
-        }
-        out.push((role.to_owned(), token.to_owned()));
-    }
-    Some(out)
 }
 
 /// `text` holds none of the token values that must never be shown.
@@ -112,51 +79,68 @@ fn check_no_token(text: &str, tree: Option<&Tree>, what: &str) {
     }
 }
 
+/// The hello-ok of an accepted input, as plain serde_json reads it.
+fn hello_of(v: &Value) -> &Value {
+    match v["type"].as_str() {
+        Some("res") => {
+            assert_eq!(v["ok"], Value::Bool(true), "accepted a res that is not ok");
+            &v["payload"]
+        }
+        Some("hello-ok") => v,
+        other => panic!("accepted an input of type {other:?}"),
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
-    // Over the size limit nothing is read (and the refusal names no value).
-    let too_large = data.len() as u64 > MAX_HELLO_BYTES;
+    let too_large = data.len() as u64 > MAX_FRAME_BYTES;
     let tree = if too_large { None } else { serde_json::from_slice::<Tree>(data).ok() };
-    let expect = model(data, tree.as_ref());
-    let result = parse_hello_ok(data);
+    let result = parse_handoff_input(data, "fuzz")
+        .and_then(|h| h.handoff("bootstrapToken", std::net::Ipv4Addr::LOCALHOST.into(), "fuzz"));
     if std::env::var_os("GW_FUZZ_DEBUG").is_some() {
-        eprintln!("{result:?}\nmodel: {expect:?}");
+        eprintln!("{result:?}");
     }
     match result {
         Ok(list) => {
-            let Some(expect) = expect else { panic!("accepted, but the model refuses: {data:?}") };
+            assert!(!too_large, "accepted over the size limit");
+            let tree = tree.as_ref().expect("accepted what serde_json does not parse");
+            assert!(!tree.has_duplicate_key(), "accepted a duplicate key: {data:?}");
+            assert!(tree.depth() <= MAX_DEPTH, "accepted nesting deeper than {MAX_DEPTH}");
+            let plain: Value = serde_json::from_slice(data).expect("plain serde_json refuses what gw accepted");
+            let hello = hello_of(&plain);
+            assert_eq!(hello["type"], "hello-ok");
+            assert_eq!(hello["protocol"].as_u64(), Some(4), "accepted another protocol");
+            let auth = &hello["auth"];
+            let mut expect: Vec<(String, String)> = Vec::new();
+            if let Some(t) = auth["deviceToken"].as_str() {
+                expect.push((auth["role"].as_str().expect("a primary token without a role").to_owned(), t.to_owned()));
+            }
+            for e in auth["deviceTokens"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                let role = e["role"].as_str().expect("an entry without a role");
+                expect.push((role.to_owned(), e["deviceToken"].as_str().expect("an entry without a token").to_owned()));
+            }
+            if !expect.is_empty() {
+                assert_eq!(auth["method"], "bootstrap-token", "tokens handed off after another method (GATE-3)");
+            }
             let got: Vec<(String, String)> = list
                 .iter()
-                .map(|d| {
-                    let token = std::str::from_utf8(d.token.expose()).expect("a token is text");
-                    (d.role.clone(), token.to_owned())
-                })
+                .map(|d| (d.role.clone(), std::str::from_utf8(d.token.expose()).expect("a token is text").to_owned()))
                 .collect();
-            assert_eq!(got, expect, "the role tokens differ from the model's: {data:?}");
+            assert_eq!(got, expect, "the tokens differ from plain serde_json's: {data:?}");
             for (i, (role, token)) in got.iter().enumerate() {
                 assert!(check_role(role).is_ok(), "accepted role {role:?}");
                 assert!(check_secret_text(token).is_ok(), "accepted a bad token for {role:?}");
                 assert!(!got[..i].iter().any(|(r, _)| r == role), "role {role:?} twice");
             }
-            // Plain serde_json reads the same strings.
-            let plain: Value = serde_json::from_slice(data).expect("plain serde_json refuses what gw accepted");
-            let plain: Vec<(String, String)> = plain["auth"]["deviceTokens"]
-                .as_array()
-                .expect("serde_json sees no deviceTokens array")
-                .iter()
-                .map(|e| (e["role"].as_str().unwrap().to_owned(), e["token"].as_str().unwrap().to_owned()))
-                .collect();
-            assert_eq!(got, plain, "the role tokens differ from plain serde_json's: {data:?}");
-            check_no_token(&format!("{list:?}"), tree.as_ref(), "the Debug of the result");
+            check_no_token(&format!("{list:?}"), Some(tree), "the Debug of the result");
         }
         Err(err) => {
-            assert!(expect.is_none(), "refused, but the model accepts ({err}): {data:?}");
             assert!(
-                matches!(err.kind(), ErrorKind::InvalidInput | ErrorKind::Doc(_)),
+                matches!(err.kind(), ErrorKind::Protocol | ErrorKind::VersionMismatch | ErrorKind::HandoffRefused),
                 "refused as {:?}: {err}",
                 err.kind()
             );
-            if too_large {
-                assert_eq!(err.kind(), ErrorKind::Doc(gw_persist::ErrorKind::TooLarge), "{err}");
+            if tree.as_ref().is_some_and(|t| t.has_duplicate_key() || t.depth() > MAX_DEPTH) || too_large {
+                assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
             }
             check_no_token(err.message(), tree.as_ref(), "the error message");
             check_no_token(&err.to_string(), tree.as_ref(), "the error");

@@ -5,7 +5,7 @@ use std::time::Duration;
 use gw_anchor::Policy;
 use gw_cred::{
     CredStore, Decision, GatewayKey, Home, Keyring as _, KeyringKind, Slot, StoreConfig, StorePolicy, home_path,
-    mirror_with, parse_hello_ok,
+    mirror_with,
 };
 use gw_persist::Document;
 use gw_token::Secret;
@@ -54,6 +54,11 @@ fn home(policy: &Policy) -> Result<Home, CliError> {
     Ok(Home::open(&home_path()?, policy)?)
 }
 
+/// The device id of the profile's device key, if it has one.
+fn device_id(p: &gw_cred::Profile) -> Result<Option<String>, CliError> {
+    Ok(load_device(p)?.map(|d| d.id().to_owned()))
+}
+
 fn key(url: &str) -> Result<GatewayKey, CliError> {
     Ok(GatewayKey::parse(url)?)
 }
@@ -76,9 +81,10 @@ fn secret_from_stdin(what: &str, max: u64) -> Result<Secret, CliError> {
 }
 
 fn slot_of(s: &SlotArgs) -> Slot {
-    match (&s.device, s.shared) {
-        (Some(r), _) => Slot::Device(r.clone()),
-        (None, true) => Slot::Shared,
+    match (&s.device, s.shared, s.password) {
+        (Some(r), _, _) => Slot::Device(r.clone()),
+        (None, true, _) => Slot::Shared,
+        (None, false, true) => Slot::Password,
         _ => Slot::Bootstrap,
     }
 }
@@ -88,6 +94,7 @@ fn opt_slot(s: &OptSlotArgs) -> Option<Slot> {
         (Some(r), _, _) => Some(Slot::Device(r.clone())),
         (None, true, _) => Some(Slot::Shared),
         (None, false, true) => Some(Slot::Bootstrap),
+        _ if s.password => Some(Slot::Password),
         _ => None,
     }
 }
@@ -158,21 +165,47 @@ pub(crate) fn run(
                 json!({ "gateway": k.as_str(), "slot": slot.describe(), "profile": profile.name(), "stored": stored }),
             );
         }
-        CredCommand::Get(a) => return get(a, &store, out),
-        CredCommand::Resolve(a) => return resolve(a, &store, out),
+        CredCommand::Get(a) => return get(a, &store, device_id(&profile)?.as_deref(), out),
+        CredCommand::Resolve(a) => return resolve(a, &store, device_id(&profile)?.as_deref(), out),
         CredCommand::Handoff(a) => {
             let k = key(&a.url)?;
-            let hello = secret_from_stdin("the hello-ok message", gw_cred::MAX_HELLO_BYTES)?;
+            let hello = secret_from_stdin("the hello-ok message", gw_gateway::MAX_FRAME_BYTES)?;
             // Malformed stdin is a usage error (2) like every bad input, not an
             // operational one; a duplicate key stays a refusal (3).
-            let tokens = parse_hello_ok(hello.expose()).map_err(|e| {
-                let mut err = CliError::from(e);
+            let usage = |mut err: CliError| {
                 if err.code != EXIT_REFUSED {
                     err.code = EXIT_USAGE;
                 }
                 err
-            })?;
-            let r = store.handoff(&k, &tokens)?;
+            };
+            gw_persist::parse_json(hello.expose(), &gw_persist::Limits::new(gw_gateway::MAX_FRAME_BYTES, 32))
+                .map_err(|e| usage(CliError::from(e)))?;
+            let parsed =
+                gw_gateway::parse_handoff_input(hello.expose(), k.as_str()).map_err(|e| usage(CliError::from(e)))?;
+            // GATE-3: only a bootstrap connect's tokens, from a loopback gateway.
+            if !k.is_loopback() {
+                return Err(CliError {
+                    code: EXIT_REFUSED,
+                    kind: "handoff_refused",
+                    op: "handoff",
+                    path: Some(k.as_str().to_owned()),
+                    message: "the gateway is not loopback: device tokens are handed off only from a gateway on this \
+                              machine; nothing was stored"
+                        .to_owned(),
+                    fix: None,
+                });
+            }
+            let method_bootstrap = parsed.auth.method.as_deref() == Some(gw_gateway::BOOTSTRAP_METHOD);
+            let sent = if method_bootstrap { "bootstrapToken" } else { "(not a bootstrap connect)" };
+            let tokens = parsed.handoff(sent, std::net::Ipv4Addr::LOCALHOST.into(), k.as_str())?;
+            if tokens.is_empty() {
+                return Err(CliError::usage(
+                    "handoff",
+                    "the hello-ok issued no device token: there is nothing to hand off",
+                ));
+            }
+            let device = device_id(&profile)?;
+            let r = store.handoff_to(&k, device.as_deref(), &tokens)?;
             let (at, stored) = stored_where(&store);
             out.ok(
                 &format!(
@@ -190,13 +223,22 @@ pub(crate) fn run(
             let mut human = String::new();
             for s in &list {
                 human.push_str(&format!(
-                    "{}  roles: [{}]  shared: {}  bootstrap: {}  generation: {}\n",
+                    "{}  roles: [{}]  shared: {}  password: {}  bootstrap: {}  generation: {}\n",
                     s.gateway,
                     s.roles.join(", "),
                     if s.shared { "yes" } else { "no" },
+                    if s.password { "yes" } else { "no" },
                     if s.bootstrap { "yes" } else { "no" },
                     s.generation
                 ));
+                for i in &s.issued {
+                    human.push_str(&format!(
+                        "  device {}: role {} scopes [{}]\n",
+                        i.device,
+                        i.role,
+                        i.scopes.join(", ")
+                    ));
+                }
             }
             if list.is_empty() {
                 human = format!("no credentials stored in profile `{}`", profile.name());
@@ -223,13 +265,24 @@ pub(crate) fn run(
     Ok(EXIT_OK)
 }
 
-fn get(a: CredGetArgs, store: &CredStore<Document<'_>>, out: Output) -> Result<u8, CliError> {
+fn get(a: CredGetArgs, store: &CredStore<Document<'_>>, device: Option<&str>, out: Output) -> Result<u8, CliError> {
     let k = key(&a.url.url)?;
     let slot = opt_slot(&a.slot);
     if a.reveal {
-        let Some(slot) = slot else {
-            return Err(CliError::usage("get", "--reveal needs exactly one slot: --role R, --shared or --bootstrap"));
+        let Some(mut slot) = slot else {
+            return Err(CliError::usage(
+                "get",
+                "--reveal needs exactly one slot: --role R, --shared, --password or --bootstrap",
+            ));
         };
+        // --role R: the token issued to this profile's device first (what
+        // `gw probe` sends), else the one bound to no device.
+        if let (Slot::Device(role), Some(d)) = (&slot, device) {
+            let issued = Slot::Issued { device: d.to_owned(), role: role.clone() };
+            if store.locations(&k)?.iter().any(|(s, _)| s == &issued) {
+                slot = issued;
+            }
+        }
         let secret = store
             .get(&k, &slot)?
             .ok_or_else(|| not_found("get", format!("no {} credential for {k}", slot.describe())))?;
@@ -248,7 +301,9 @@ fn get(a: CredGetArgs, store: &CredStore<Document<'_>>, out: Output) -> Result<u
     if let Some(slot) = &slot {
         let present = match slot {
             Slot::Device(r) => s.roles.contains(r),
+            Slot::Issued { device, role } => s.issued.iter().any(|i| &i.device == device && &i.role == role),
             Slot::Shared => s.shared,
+            Slot::Password => s.password,
             Slot::Bootstrap => s.bootstrap,
         };
         if !present {
@@ -261,9 +316,20 @@ fn get(a: CredGetArgs, store: &CredStore<Document<'_>>, out: Output) -> Result<u
     let roles: Vec<String> = s
         .roles
         .iter()
-        .map(|r| match at(&Slot::Device(r.clone())).as_str() {
-            "file" => r.clone(),
-            keyring => format!("{r} ({keyring} keyring)"),
+        .map(|r| {
+            // Where the role's token is kept: bound to this device or to none.
+            let slot = match device {
+                Some(d)
+                    if locations.iter().any(|(s, _)| s == &Slot::Issued { device: d.to_owned(), role: r.clone() }) =>
+                {
+                    Slot::Issued { device: d.to_owned(), role: r.clone() }
+                }
+                _ => Slot::Device(r.clone()),
+            };
+            match at(&slot).as_str() {
+                "file" => r.clone(),
+                keyring => format!("{r} ({keyring} keyring)"),
+            }
         })
         .collect();
     let state = |present: bool, slot: Slot| match (present, at(&slot).as_str()) {
@@ -285,18 +351,30 @@ fn get(a: CredGetArgs, store: &CredStore<Document<'_>>, out: Output) -> Result<u
     Ok(EXIT_OK)
 }
 
-fn resolve(a: CredResolveArgs, store: &CredStore<Document<'_>>, out: Output) -> Result<u8, CliError> {
+fn resolve(
+    a: CredResolveArgs,
+    store: &CredStore<Document<'_>>,
+    device: Option<&str>,
+    out: Output,
+) -> Result<u8, CliError> {
     let k = key(&a.url.url)?;
     gw_cred::check_role(&a.role)?;
-    let r = store.resolve(&k, &a.role)?.ok_or_else(|| {
+    let r = store.resolve_for(&k, device, &a.role)?.ok_or_else(|| {
         not_found(
             "resolve",
             format!("no credential stored for {k} (no device token for `{}`, no shared, no bootstrap token)", a.role),
         )
     })?;
     let why = match &r.slot {
-        Slot::Device(role) => format!("the device token for role `{role}` (highest precedence)"),
+        Slot::Issued { role, .. } => {
+            format!("the device token issued to this profile's device for role `{role}` (highest precedence)")
+        }
+        Slot::Device(role) => format!(
+            "the device token for role `{role}` (not bound to a device; highest precedence when this device has no \
+             token of its own)"
+        ),
         Slot::Shared => format!("the shared token (no device token for role `{}`)", a.role),
+        Slot::Password => format!("the password (no device token for role `{}` and no shared token)", a.role),
         Slot::Bootstrap => format!("the bootstrap token (no device token for role `{}` and no shared token)", a.role),
     };
     if out.json {
@@ -473,7 +551,8 @@ pub(crate) fn profile(cmd: ProfileCommand, store: StoreConfig, policy: &Policy, 
             let p = home.profile(&a.name)?;
             let c = p.config()?;
             let creds = p.store().list()?;
-            let device = load_device(&p)?.map(|d| d.id().to_owned());
+            // Only a missing key is "none"; an exposed or foreign one is refused.
+            let device = device_id(&p)?;
             let human = format!(
                 "profile `{}`\n  directory: {}\n  gateway:   {} (port {})\n  device id: {}\n  gateways with stored credentials: {}",
                 c.name,

@@ -234,8 +234,8 @@ pub(crate) fn run(policy: &Policy, out: Output) -> Result<u8, CliError> {
         format!("resolve(operator) picks {}", picked.map(|s| s.describe()).unwrap_or_default()),
     );
     let hello = [
-        DeviceToken { role: "operator".into(), token: Secret::from("device-op-0001".to_owned()) },
-        DeviceToken { role: "node".into(), token: Secret::from("device-node-0001".to_owned()) },
+        DeviceToken::new("operator", Secret::from("device-op-0001".to_owned())),
+        DeviceToken::new("node", Secret::from("device-node-0001".to_owned())),
     ];
     let report = store.handoff(&gateway, &hello)?;
     t.say(&format!(
@@ -472,8 +472,8 @@ fn gateway_tour(t: &mut Tour, base: &std::path::Path, policy: &Policy) -> Result
     t.record(
         title,
         "CRED-1",
-        code == 0 && v["credential"] == "device:operator",
-        "the next probe uses the device token".into(),
+        code == 0 && v["credential"].as_str().is_some_and(|c| c.starts_with("device:operator@")),
+        "the next probe uses the device token issued to this device".into(),
     );
     let store = profile.store();
     let key = profile.gateway()?;

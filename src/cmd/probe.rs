@@ -1,32 +1,30 @@
 //! `gw probe`: a verified connection to a local gateway — ownership of the
-//! port proven (gw-portguard) before a byte is sent, then the WebSocket
-//! upgrade with the one credential gw-cred's TOK-2 rule allows, the hello-ok
-//! read, and, for a bootstrap credential, the hand-off of every role token it
-//! returned (gw-cred: persisted, read back, then the bootstrap cleared).
+//! port proven (gw-portguard) before a byte is sent, then gw-gateway's
+//! protocol-4 handshake (challenge, `connect` signed with the profile's
+//! device identity, carrying exactly one credential: the device token stored
+//! for this gateway, device and role, else the shared token, else the
+//! password, else the bootstrap token — or, for the profile's own gateway
+//! only, a runtime token, THREATS TOK-2), the hello-ok read, and, after a
+//! bootstrap connect to the loopback peer only (THREATS GATE-3), the
+//! hand-off of every device token it issued (gw-cred: persisted per gateway,
+//! device and role with their scopes, read back, then the bootstrap cleared).
 //!
 //! Also the validator of `gw cred replace-shared --validate-with-probe`.
 
-use std::io;
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
 use gw_anchor::{Policy, Root};
-use gw_cred::{
-    CredStore, Credential, GatewayKey, Home, MAX_HELLO_BYTES, Origin, Slot, StoreConfig, Target, home_path,
-    parse_hello_ok,
-};
-use gw_persist::{Document, Limits, parse_json};
+use gw_cred::{CredStore, GatewayKey, Home, Origin, Slot, StoreConfig, Target, home_path};
+use gw_gateway::{Bounds, ClientInfo, Connect, DeviceIdentity, Hello};
+use gw_persist::Document;
 use gw_portguard::{ConnectError, Expected, Options, Verdict};
 use gw_token::{Secret, unix_now};
-use serde_json::{Value, json};
-use tungstenite::client::IntoClientRequest;
-use tungstenite::http::HeaderValue;
-use tungstenite::protocol::WebSocketConfig;
-use tungstenite::{Message, WebSocket};
+use serde_json::json;
 
-use crate::cmd::serve::{PIDFILE, ROLE_HEADER};
+use crate::cmd::serve::PIDFILE;
 use crate::output::{CliError, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, Output};
 
 /// Whose port it must be: the expected owner of the gateway's listeners.
@@ -70,6 +68,10 @@ pub(crate) struct ProbeArgs {
     /// The role to connect as (the device token of this role is preferred).
     #[arg(long, default_value = "operator")]
     pub(crate) role: String,
+    /// A scope to ask for (repeatable). Default: `operator.read` for the
+    /// role operator, none for other roles.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub(crate) scopes: Vec<String>,
     /// How long the connection and the hello may take.
     #[arg(long, default_value = "5s", value_parser = parse_timeout)]
     pub(crate) timeout: Duration,
@@ -165,15 +167,59 @@ fn address(key: &GatewayKey) -> Result<SocketAddr, CliError> {
 #[derive(Debug)]
 pub(crate) struct Probed {
     pub(crate) owner: Verdict,
-    /// The hello-ok message (it may hold device tokens: never printed).
-    hello: Secret,
-    pub(crate) method: String,
-    pub(crate) role: String,
+    /// The handshake's outcome (its hello-ok may hold device tokens: never printed).
+    pub(crate) hello: Hello,
+    /// The peer the connect went to (loopback: [`address`] refuses others).
+    pub(crate) peer: SocketAddr,
+}
+
+/// The credential a probe sends, and where it came from (for the messages).
+pub(crate) struct Sent {
+    pub(crate) credential: gw_gateway::Credential,
+    /// The store slot, or `None` for a runtime token.
+    pub(crate) slot: Option<Slot>,
+}
+
+impl Sent {
+    /// "the stored shared token", "a runtime token", ...
+    fn describe(&self) -> String {
+        match &self.slot {
+            None => "a runtime token derived from the profile's root secret".to_owned(),
+            Some(Slot::Issued { role, .. }) => format!("the stored device token for role `{role}` of this device"),
+            Some(Slot::Device(role)) => format!("the stored device token for role `{role}` (bound to no device)"),
+            Some(Slot::Shared) => "the stored shared token".to_owned(),
+            Some(Slot::Password) => "the stored password".to_owned(),
+            Some(Slot::Bootstrap) => "the stored bootstrap token".to_owned(),
+        }
+    }
+
+    /// How to change what is sent, for a refusal.
+    fn change(&self, key: &GatewayKey, profile: &str) -> String {
+        let p = if profile == gw_cred::DEFAULT_PROFILE { String::new() } else { format!(" --profile {profile}") };
+        match &self.slot {
+            None => format!(
+                "store the gateway's own credential: `gw cred set {key} --shared{p} < token-file` (it is sent instead \
+                 of a runtime token)"
+            ),
+            Some(Slot::Issued { role, .. } | Slot::Device(role)) => format!(
+                "remove it with `gw cred rm {key} --role {role}{p}` (the shared token, password or bootstrap token is \
+                 sent next), or get a new one with a bootstrap token"
+            ),
+            Some(Slot::Shared) => format!(
+                "replace it with `gw cred replace-shared {key} --validate-with-probe --pid PID{p} < token-file`"
+            ),
+            Some(Slot::Password) => format!("replace it with `gw cred set {key} --password{p} < password-file`"),
+            Some(Slot::Bootstrap) => format!(
+                "a bootstrap token is short-lived and used once: store a new one (`openclaw qr --json` issues one) \
+                 with `gw cred set {key} --bootstrap{p} < token-file`"
+            ),
+        }
+    }
 }
 
 /// Connects to `key` only once `expected` is proven to own the port, then
-/// upgrades with `secret` and reads the hello-ok. Nothing is sent before
-/// the proof.
+/// runs the handshake with `credential`, signed by `device`. Nothing is sent
+/// before the proof.
 ///
 /// # Security
 /// THREATS PORT-1/PORT-2 (ownership proven by gw-portguard on the connected
@@ -181,12 +227,13 @@ pub(crate) struct Probed {
 pub(crate) fn verified_hello(
     key: &GatewayKey,
     expected: &Expected,
-    secret: &Secret,
-    role: &str,
+    req: &Connect<'_>,
     timeout: Duration,
-) -> Result<Probed, CliError> {
-    let addr = address(key)?;
-    let opts = Options { timeout: timeout.min(Duration::from_secs(2)), ..Options::default() };
+) -> Result<Probed, ProbeError> {
+    let addr = address(key).map_err(ProbeError::Cli)?;
+    // The proof gets the whole --timeout: on a loaded machine the gateway may
+    // accept late, and an unaccepted connection cannot be attributed.
+    let opts = Options { timeout, ..Options::default() };
     let (stream, owner) = match gw_portguard::connect_verified_with_verdict(addr, expected, &opts) {
         Ok(s) => s,
         Err(ConnectError::Refused(v)) => {
@@ -195,90 +242,92 @@ pub(crate) fn verified_hello(
             if let Some(fix) = v.fix_hint() {
                 e = e.with_fix(fix);
             }
-            return Err(e);
+            return Err(ProbeError::Cli(e));
         }
         Err(ConnectError::Io { op, addr, source }) => {
-            return Err(err(EXIT_FAILED, "io", &addr.to_string(), format!("{op}: {source}"))
-                .with_fix("is the gateway running? (`gw serve --profile NAME`)"));
+            return Err(ProbeError::Cli(
+                err(EXIT_FAILED, "io", &addr.to_string(), format!("{op}: {source}"))
+                    .with_fix("is the gateway running? (`gw serve --profile NAME`)"),
+            ));
         }
     };
-    let (method, role_got, hello) = upgrade(stream, key, secret, role, timeout)?;
-    Ok(Probed { owner, hello, method, role: role_got })
+    let bounds = Bounds { challenge: timeout, handshake: timeout.saturating_mul(2), ..Bounds::default() };
+    let (mut ws, hello) = gw_gateway::connect(stream, key.as_str(), req, &bounds).map_err(ProbeError::Gateway)?;
+    // A clean close, so the gateway logs no dropped socket.
+    gw_gateway::close(&mut ws, Duration::from_secs(1));
+    Ok(Probed { owner, hello, peer: addr })
 }
 
-/// The WebSocket upgrade over a verified stream.
-fn upgrade(
-    stream: TcpStream,
-    key: &GatewayKey,
-    secret: &Secret,
+/// Why [`verified_hello`] failed: before the handshake (the port's owner,
+/// the address), or in it (the gateway's answer).
+#[derive(Debug)]
+pub(crate) enum ProbeError {
+    /// Before a byte was sent.
+    Cli(CliError),
+    /// The handshake.
+    Gateway(gw_gateway::Error),
+}
+
+impl From<ProbeError> for CliError {
+    fn from(e: ProbeError) -> Self {
+        match e {
+            ProbeError::Cli(c) => c,
+            ProbeError::Gateway(g) => g.into(),
+        }
+    }
+}
+
+/// The scopes asked for: the flags, else `operator.read` for operator.
+fn scopes(a: &ProbeArgs) -> Vec<String> {
+    if !a.scopes.is_empty() {
+        return a.scopes.clone();
+    }
+    if a.role == "operator" { vec!["operator.read".to_owned()] } else { Vec::new() }
+}
+
+/// Exactly one credential, by gw-gateway's precedence over what the store
+/// holds for (gateway, device, role): device token > shared token >
+/// password > bootstrap token (THREATS CRED-1); else, where TOK-2 allows
+/// it, a runtime token (sent as the shared token).
+fn choose(
+    target: &Target,
+    profile: &gw_cred::Profile,
+    store: &CredStore<Document<'_>>,
+    device: Option<&DeviceIdentity>,
     role: &str,
-    timeout: Duration,
-) -> Result<(String, String, Secret), CliError> {
-    let at = key.as_str();
-    let io_err = |e: io::Error| err(EXIT_FAILED, "io", at, format!("socket setup: {e}"));
-    stream.set_read_timeout(Some(timeout)).map_err(io_err)?;
-    stream.set_write_timeout(Some(timeout)).map_err(io_err)?;
-    let mut req = at.into_client_request().map_err(|e| err(EXIT_FAILED, "io", at, format!("request: {e}")))?;
-    let mut bearer = HeaderValue::from_bytes(&[b"Bearer ", secret.expose()].concat())
-        .map_err(|_| err(2, "usage", at, "the credential is not a valid header value"))?;
-    bearer.set_sensitive(true);
-    req.headers_mut().insert("authorization", bearer);
-    req.headers_mut().insert(
-        ROLE_HEADER,
-        HeaderValue::from_str(role).map_err(|_| CliError::usage("probe", "the role is not a valid header value"))?,
-    );
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(MAX_HELLO_BYTES as usize))
-        .max_frame_size(Some(MAX_HELLO_BYTES as usize));
-    let (mut ws, _resp) = match tungstenite::client::client_with_config(req, stream, Some(config)) {
-        Ok(x) => x,
-        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(r))) => {
-            let code = r.status();
-            let (exit, kind, why) = if code == 401 {
-                (EXIT_REFUSED, "unauthorized", "the gateway refused the credential (HTTP 401)".to_owned())
-            } else {
-                (EXIT_FAILED, "http", format!("the gateway answered HTTP {code}"))
-            };
-            return Err(err(exit, kind, at, why));
-        }
-        Err(e) => return Err(err(EXIT_FAILED, "io", at, format!("the WebSocket upgrade failed: {e}"))),
+) -> Result<Option<Sent>, CliError> {
+    let key = target.key();
+    let issued = match device {
+        Some(d) => Slot::Issued { device: d.id().to_owned(), role: role.to_owned() },
+        None => Slot::Device(role.to_owned()),
     };
-    let msg = loop {
-        match ws.read() {
-            Ok(Message::Text(t)) => break Secret::new(t.as_bytes().to_vec()),
-            Ok(Message::Binary(b)) => break Secret::new(b.to_vec()),
-            Ok(Message::Close(_)) => return Err(err(EXIT_FAILED, "io", at, "the gateway closed before hello-ok")),
-            Ok(_) => {}
-            Err(e) => return Err(err(EXIT_FAILED, "io", at, format!("reading hello-ok: {}", short(&e)))),
-        }
+    let get = |slot: &Slot| -> Result<Option<(Slot, Secret)>, CliError> {
+        Ok(store.get(key, slot)?.map(|s| (slot.clone(), s)))
     };
-    close(&mut ws);
-    let doc = parse_json(msg.expose(), &Limits::new(MAX_HELLO_BYTES, 32))
-        .map_err(|e| err(EXIT_FAILED, "bad_hello", at, format!("the hello is not valid JSON: {}", e.message())))?;
-    if doc.get("type").and_then(Value::as_str) != Some("hello-ok") {
-        return Err(err(EXIT_FAILED, "bad_hello", at, "the first message is not a hello-ok"));
+    let dev = match get(&issued)? {
+        Some(found) => Some(found),
+        None => get(&Slot::Device(role.to_owned()))?,
+    };
+    let (dev_slot, dev) = dev.unzip();
+    let shared = get(&Slot::Shared)?.map(|(_, s)| s);
+    let password = get(&Slot::Password)?.map(|(_, s)| s);
+    let bootstrap = get(&Slot::Bootstrap)?.map(|(_, s)| s);
+    let credential = gw_gateway::Credential::choose(dev, shared, password, bootstrap);
+    let slot = match &credential {
+        gw_gateway::Credential::DeviceToken(_) => dev_slot,
+        gw_gateway::Credential::Token(_) => Some(Slot::Shared),
+        gw_gateway::Credential::Password(_) => Some(Slot::Password),
+        gw_gateway::Credential::BootstrapToken(_) => Some(Slot::Bootstrap),
+        _ => None,
+    };
+    if slot.is_some() {
+        return Ok(Some(Sent { credential, slot }));
     }
-    // Printed later: only a value shaped like a role name (CLI-1: a gateway
-    // that swapped `role` and `token` must not make gw print the token).
-    let field = |p: &str| match doc.pointer(p).and_then(Value::as_str) {
-        Some(v) if gw_cred::check_role(v).is_ok() => v.to_owned(),
-        Some(_) => "(not a role name, not shown)".to_owned(),
-        None => "?".to_owned(),
-    };
-    Ok((field("/auth/method"), field("/auth/role"), msg))
-}
-
-fn close(ws: &mut WebSocket<TcpStream>) {
-    let _ = ws.close(None);
-    // Until the close handshake ends (bounded by the read timeout).
-    while ws.read().is_ok() {}
-}
-
-fn short(e: &tungstenite::Error) -> String {
-    match e {
-        tungstenite::Error::Http(r) => format!("HTTP {}", r.status()),
-        other => other.to_string(),
-    }
+    // Nothing stored: a runtime token, only where TOK-2 allows it.
+    Ok(target.credential(profile, store, role, unix_now())?.map(|c| Sent {
+        credential: gw_gateway::Credential::Token(Secret::new(c.secret().expose().to_vec())),
+        slot: None,
+    }))
 }
 
 pub(crate) fn run(
@@ -300,80 +349,155 @@ pub(crate) fn run(
     address(&key)?;
     let own_dir = matches!(target, Target::Generated { .. }).then(|| profile.root());
     let expected = expected(&a.owner, own_dir, policy)?;
+    let device = crate::cmd::cred::load_device(&profile)?;
     let store = profile.store_with(config);
-    let cred = target.credential(&profile, &store, &a.role, unix_now())?.ok_or_else(|| {
-        let mut e = err(
+    let sent = choose(&target, &profile, &store, device.as_ref(), &a.role)?.ok_or_else(|| {
+        err(
             EXIT_NOT_FOUND,
             "not_found",
             key.as_str(),
             format!("no credential stored for it in profile `{}`; {}", profile.name(), target.explain()),
-        );
-        e = e.with_fix(format!("store one: `gw cred set {key} --shared < token-file`"));
-        e
+        )
+        .with_fix(format!("store one: `gw cred set {key} --shared < token-file`"))
     })?;
-    let p = verified_hello(&key, &expected, cred.secret(), &a.role, a.timeout)?;
-    let handoff = handoff(&store, &key, &cred, &p)?;
+    let what = sent.describe();
+    let req = Connect {
+        client: ClientInfo::default(),
+        role: a.role.clone(),
+        scopes: scopes(&a),
+        credential: sent.credential,
+        device: device.as_ref(),
+    };
+    let p = verified_hello(&key, &expected, &req, a.timeout).map_err(|e| {
+        let (refused, retry_device) = match &e {
+            ProbeError::Gateway(g) if g.kind() == gw_gateway::ErrorKind::AuthRefused => {
+                (true, g.refusal().and_then(|r| r.next_step.as_deref()) == Some("retry_with_device_token"))
+            }
+            _ => (false, false),
+        };
+        let mut c = CliError::from(e);
+        if retry_device && !matches!(sent.slot, Some(Slot::Issued { .. } | Slot::Device(_))) {
+            // OpenClaw says so once the device is paired; gw has no device
+            // token stored to retry with (only a bootstrap hands one off).
+            c.fix = None;
+        }
+        if refused {
+            // Issue 12 item 9: say which credential went, and how to change it.
+            c.message = format!("{}; gw sent {what} for {key}", c.message);
+            let change =
+                Sent { credential: gw_gateway::Credential::None, slot: sent.slot.clone() }.change(&key, profile.name());
+            c.fix = Some(match c.fix {
+                Some(f) => format!("{f}; {change}"),
+                None => change,
+            });
+        }
+        c
+    })?;
+    let h = &p.hello.hello;
+    let handoff = handoff(&store, &key, device.as_ref(), &p)?;
     let owner = match &p.owner {
         Verdict::Owned { pid, listeners } => {
             json!({ "pid": pid, "listeners": listeners.iter().map(|l| l.to_string()).collect::<Vec<_>>() })
         }
         other => json!({ "verdict": other.to_string() }),
     };
+    // Printed: only names the parser checked (role and scope names; CLI-1).
+    let method = h.auth.method.as_deref().filter(|m| gw_cred::check_role(m).is_ok()).unwrap_or("?");
     let handoff_line = match &handoff {
-        Some((roles, cleared)) => format!(
-            "; handed off {} role token(s) ({}), read back, bootstrap {}",
+        Handoff::None => String::new(),
+        Handoff::Stored { roles, cleared } => format!(
+            "; handed off {} device token(s) ({}), read back, bootstrap {}",
             roles.len(),
             roles.join(", "),
             if *cleared { "cleared" } else { "was not stored" }
         ),
-        None => String::new(),
+        Handoff::Refused(why) => format!("; {why}"),
     };
     out.ok(
         &format!(
-            "{key}: owner proven ({}); sent the {} credential; hello-ok (method {}, role {}){handoff_line}",
+            "{key}: owner proven ({}); sent {what}{}; hello-ok (protocol {}, server {}, method {method}, role {}, \
+             scopes [{}]){handoff_line}",
             p.owner,
-            cred.describe(),
-            p.method,
-            p.role
+            if p.hello.signed { ", signed by this profile's device" } else { ", unsigned (the profile has no device key)" },
+            h.protocol,
+            h.server_version.as_deref().unwrap_or("?"),
+            h.auth.role,
+            h.auth.scopes.join(", "),
         ),
         json!({
             "gateway": key.as_str(),
             "target": if matches!(target, Target::Generated { .. }) { "generated" } else { "given" },
             "owner": owner,
-            "credential": cred.describe(),
-            "hello": { "method": p.method, "role": p.role },
-            "handoff": handoff.map(|(roles, cleared)| json!({ "roles": roles, "bootstrap_cleared": cleared })),
+            "credential": sent.slot.as_ref().map_or_else(|| "runtime".to_owned(), Slot::describe),
+            "sent": p.hello.sent,
+            "device_id": device.as_ref().map(DeviceIdentity::id),
+            "signed": p.hello.signed,
+            "hello": {
+                "protocol": h.protocol,
+                "server_version": h.server_version,
+                "method": method,
+                "role": h.auth.role,
+                "scopes": h.auth.scopes,
+            },
+            "handoff": match &handoff {
+                Handoff::None => serde_json::Value::Null,
+                Handoff::Stored { roles, cleared } => json!({ "stored": true, "roles": roles, "bootstrap_cleared": cleared }),
+                Handoff::Refused(why) => json!({ "stored": false, "reason": why }),
+            },
         }),
     );
     Ok(EXIT_OK)
 }
 
-/// The hand-off of a bootstrap credential: every role token of the hello-ok
-/// persisted and read back, then the bootstrap token cleared (gw-cred,
-/// THREATS CRED-2, CRED-3). `None` when there is nothing to hand off.
+/// What became of the device tokens a hello-ok offered.
+enum Handoff {
+    /// None were offered.
+    None,
+    /// Stored (per gateway, device and role), read back, bootstrap cleared.
+    Stored { roles: Vec<String>, cleared: bool },
+    /// Offered outside a bootstrap connect on loopback: not stored (GATE-3).
+    Refused(String),
+}
+
+/// The hand-off: after a bootstrap connect to the loopback peer only
+/// (gw-gateway's GATE-3 check), every device token of the hello-ok
+/// persisted per gateway, device and role with its scopes and read back,
+/// then the bootstrap token cleared (gw-cred, THREATS CRED-2, CRED-3).
 fn handoff(
     store: &CredStore<Document<'_>>,
     key: &GatewayKey,
-    cred: &Credential,
+    device: Option<&DeviceIdentity>,
     p: &Probed,
-) -> Result<Option<(Vec<String>, bool)>, CliError> {
-    if cred.slot() != Some(&Slot::Bootstrap) || p.method != "bootstrap" {
-        return Ok(None);
-    }
-    let tokens = parse_hello_ok(p.hello.expose())?;
-    let r = store.handoff(key, &tokens)?;
-    Ok(Some((r.roles, r.bootstrap_cleared)))
+) -> Result<Handoff, CliError> {
+    let tokens = match p.hello.hello.handoff(p.hello.sent, p.peer.ip(), key.as_str()) {
+        Ok(t) if t.is_empty() => return Ok(Handoff::None),
+        Ok(t) => t,
+        Err(e) if e.kind() == gw_gateway::ErrorKind::HandoffRefused && p.hello.sent != "bootstrapToken" => {
+            // The normal answer of a gateway that pairs a signed device on a
+            // shared-token connect: reported, not stored, not a failure.
+            return Ok(Handoff::Refused(format!(
+                "the gateway offered {} device token(s) after a `{}` connect: not stored (only a bootstrap connect \
+                 hands off device tokens)",
+                p.hello.hello.auth.device_token.iter().count() + p.hello.hello.auth.device_tokens.len(),
+                p.hello.sent
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let r = store.handoff_to(key, device.map(DeviceIdentity::id), &tokens)?;
+    Ok(Handoff::Stored { roles: r.roles, cleared: r.bootstrap_cleared })
 }
 
-/// The validator of `gw cred replace-shared --validate-with-probe`: the new
-/// shared token is accepted only if the gateway at `key`, proven to belong
-/// to the expected owner, answers hello-ok to it.
 /// Resolves the expected owner of `--pid`/`--pidfile`/`--lease` (a missing
 /// pidfile: exit 4), for a check before anything else is done.
 pub(crate) fn check_owner(owner: &OwnerArgs, policy: &Policy) -> Result<(), CliError> {
     expected(owner, None, policy).map(drop)
 }
 
+/// The validator of `gw cred replace-shared --validate-with-probe`: the new
+/// shared token is accepted only if the gateway at `key`, proven to belong
+/// to the expected owner, completes the handshake with it as its shared
+/// token (`auth.method` `token`).
 pub(crate) fn validate_shared(
     key: &GatewayKey,
     owner: &OwnerArgs,
@@ -382,9 +506,19 @@ pub(crate) fn validate_shared(
     timeout: Duration,
 ) -> Result<(), String> {
     let expected = expected(owner, None, policy).map_err(|e| e.line())?;
-    let p = verified_hello(key, &expected, token, "operator", timeout).map_err(|e| e.line())?;
-    if p.method != "shared" {
-        return Err(format!("the gateway accepted it as `{}`, not as its shared token", p.method));
+    let req = Connect {
+        client: ClientInfo::default(),
+        role: "operator".to_owned(),
+        scopes: vec!["operator.read".to_owned()],
+        credential: gw_gateway::Credential::Token(Secret::new(token.expose().to_vec())),
+        device: None,
+    };
+    let p = verified_hello(key, &expected, &req, timeout).map_err(|e| CliError::from(e).line())?;
+    match p.hello.hello.auth.method.as_deref() {
+        Some("token") => Ok(()),
+        other => Err(format!(
+            "the gateway accepted it as `{}`, not as its shared token",
+            other.filter(|m| gw_cred::check_role(m).is_ok()).unwrap_or("?")
+        )),
     }
-    Ok(())
 }

@@ -35,10 +35,6 @@ use crate::output::{CliError, EXIT_FAILED, EXIT_OK, Output};
 pub(crate) const PIDFILE: &str = "serve.pid";
 /// The liveness records directory in the profile directory.
 pub(crate) const LEASES_DIR: &str = "leases";
-/// The header gw's old (pre-protocol-4) client named its role in. `gw
-/// serve` no longer reads it (the role is in `connect.params.role`); only
-/// `gw probe`'s old client still sends it, until it speaks protocol 4.
-pub(crate) const ROLE_HEADER: &str = "x-gw-role";
 
 /// Which loopback addresses `gw serve` listens on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -421,13 +421,17 @@ impl HelloCheck {
     fn request(&self, policy: &Policy) -> Result<(gw_gateway::Connect<'_>, String), String> {
         let home = Home::open(&home_path().map_err(|e| e.to_string())?, policy).map_err(|e| e.to_string())?;
         let p = home.profile(&self.profile).map_err(|e| e.to_string())?;
-        let resolved = p.store().resolve(&self.key, &self.role).map_err(|e| e.to_string())?;
+        let device = self.device.as_ref().map(gw_gateway::DeviceIdentity::id);
+        let resolved = p.store().resolve_for(&self.key, device, &self.role).map_err(|e| e.to_string())?;
         let sent = self.describe(resolved.as_ref().map(|r| &r.slot));
         let credential = match resolved {
             None => gw_gateway::Credential::None,
             Some(r) => match r.slot {
-                gw_cred::Slot::Device(_) => gw_gateway::Credential::DeviceToken(r.secret),
+                gw_cred::Slot::Device(_) | gw_cred::Slot::Issued { .. } => {
+                    gw_gateway::Credential::DeviceToken(r.secret)
+                }
                 gw_cred::Slot::Shared => gw_gateway::Credential::Token(r.secret),
+                gw_cred::Slot::Password => gw_gateway::Credential::Password(r.secret),
                 gw_cred::Slot::Bootstrap => gw_gateway::Credential::BootstrapToken(r.secret),
             },
         };

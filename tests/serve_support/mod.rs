@@ -509,24 +509,69 @@ impl Write for Recording {
     }
 }
 
+/// Plays a protocol-4 gateway on `s`, recording every byte received: the
+/// upgrade, a `connect.challenge`, then — with `hello` (a hello-ok payload)
+/// — a `res` answering the `connect` with it; without, no answer at all
+/// (the client's `connect`, credential included, is still recorded). A
+/// client's frames are masked on the wire, so every text message is also
+/// appended to the log unmasked.
 fn record(s: TcpStream, log: &Arc<Mutex<Vec<u8>>>, hello: Option<String>) {
     let _ = s.set_read_timeout(Some(TIMEOUT));
     let rec = Recording { s, log: log.clone() };
-    match hello {
-        None => {
-            let mut rec = rec;
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = rec.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-            }
+    let Ok(mut ws) = tungstenite::accept(rec) else { return };
+    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let challenge = serde_json::json!({"type": "event", "event": "connect.challenge", "payload": {"nonce": "hijack-nonce-1", "ts": ts}});
+    if ws.send(Message::text(challenge.to_string())).is_err() {
+        return;
+    }
+    if let Some(h) = hello {
+        let Ok(Message::Text(req)) = ws.read() else { return };
+        log.lock().unwrap().extend_from_slice(req.as_bytes());
+        let id = serde_json::from_str::<Value>(req.as_str()).ok().and_then(|v| v["id"].as_str().map(str::to_owned));
+        let payload: Value = serde_json::from_str(&h).expect("the hello-ok is JSON");
+        let res = serde_json::json!({"type": "res", "id": id.unwrap_or_default(), "ok": true, "payload": payload});
+        let _ = ws.send(Message::text(res.to_string()));
+    }
+    while let Ok(m) = ws.read() {
+        if let Message::Text(t) = m {
+            log.lock().unwrap().extend_from_slice(t.as_bytes());
         }
-        Some(h) => {
-            if let Ok(mut ws) = tungstenite::accept(rec) {
-                let _ = ws.send(Message::text(h));
-                while ws.read().is_ok() {}
+    }
+}
+
+/// For attacker children (another uid): plays a protocol-4 gateway on `s`
+/// up to the challenge, so that a client proceeds to its `connect`, and
+/// prints every chunk received as a `GOT:` line — raw bytes, then each text
+/// message unmasked (a client's frames are masked on the wire).
+pub fn print_received(s: TcpStream) {
+    /// Prints what it reads.
+    struct Printing(TcpStream);
+    impl Read for Printing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(buf)?;
+            if n > 0 {
+                println!("GOT:{}", String::from_utf8_lossy(&buf[..n]).escape_debug());
+                let _ = std::io::stdout().flush();
             }
+            Ok(n)
+        }
+    }
+    impl Write for Printing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.0.flush()
+        }
+    }
+    let Ok(mut ws) = tungstenite::accept(Printing(s)) else { return };
+    let challenge =
+        serde_json::json!({"type": "event", "event": "connect.challenge", "payload": {"nonce": "n-1", "ts": 1}});
+    let _ = ws.send(Message::text(challenge.to_string()));
+    while let Ok(m) = ws.read() {
+        if let Message::Text(t) = m {
+            println!("GOT:{}", t.as_str().escape_debug());
+            let _ = std::io::stdout().flush();
         }
     }
 }

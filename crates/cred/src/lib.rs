@@ -38,7 +38,6 @@
 mod device_key;
 mod error;
 mod generation;
-mod hello;
 mod key;
 mod keyring;
 mod profile;
@@ -49,7 +48,6 @@ mod target;
 pub use device_key::DEVICE_KEYRING_FILE;
 pub use error::{Error, ErrorKind, Result};
 pub use generation::Generation;
-pub use hello::{DeviceToken, MAX_HELLO_BYTES, parse_hello_ok};
 pub use key::GatewayKey;
 pub use keyring::{
     DEFAULT_KEYRING_TIMEOUT, Decision, KEYRING_SERVICE, Keyring, KeyringKind, KeyringRef, Notice, StoreConfig,
@@ -60,7 +58,7 @@ pub use profile::{
     check_profile_name, home_path, mirror, mirror_with,
 };
 pub use store::{
-    CredStore, HandoffReport, Record, Resolved, STORE_FILE, STORE_VERSION, Slot, Storage, Stored, Summary, check_role,
-    check_secret_text,
+    CredStore, DeviceToken, HandoffReport, Issued, IssuedSummary, Record, Resolved, STORE_FILE, STORE_VERSION,
+    STORE_VERSION_MIN, Slot, Storage, Stored, Summary, check_device_id, check_role, check_secret_text, is_scope,
 };
 pub use target::{Allowed, Credential, GATEWAY_CONNECT_SCOPE, Origin, RUNTIME_TOKEN_TTL, Target, credential_for};

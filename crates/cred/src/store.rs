@@ -6,13 +6,27 @@
 //!
 //! Document (`credentials.json` in a profile directory, mode 0600):
 //! ```json
-//! { "version": 1,
+//! { "version": 2,
 //!   "gateways": { "ws://127.0.0.1:18789": {
 //!       "generation": 3,
-//!       "device": { "operator": "…", "node": "…" },
+//!       "devices": { "DEVICE-ID": {
+//!           "node": { "token": "…", "scopes": [], "issuedAtMs": 1765000000000 },
+//!           "operator": { "token": "…", "scopes": ["operator.read"] } } },
+//!       "device": { "operator": "…" },
 //!       "shared": "…",
+//!       "password": "…",
 //!       "bootstrap": "…" } } }
 //! ```
+//! `devices` holds the tokens a gateway issued to a device identity (its id,
+//! OpenClaw's lowercase hex SHA-256 of the public key), per role, with the
+//! scopes granted. `device` holds role tokens bound to no device identity:
+//! every store of format 1 (before device identities) has them only there,
+//! and `gw cred set --device ROLE` puts them there.
+//!
+//! Format 1 (no `devices`, no `password`) is read as it is and migrates on
+//! the first write: the document is written as format 2 with every entry it
+//! held, and a gw that predates format 2 refuses it as another version
+//! rather than misreading it.
 //! A slot holds either the secret (a string: the file backend, and every
 //! store written before keyrings existed) or a reference to a keyring entry
 //! (`{"keyring": "secret-service", "service": "gw-cred", "account": "…"}`).
@@ -35,25 +49,36 @@ use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::generation::{Generation, Generations};
-use crate::hello::DeviceToken;
 use crate::key::GatewayKey;
 use crate::keyring::{
     Decision, KEYRING_SERVICE, Keyring, KeyringKind, KeyringRef, Notice, StoreConfig, StorePolicy, SystemKeyring,
     random_hex,
 };
 
-/// The document format version.
-pub const STORE_VERSION: u32 = 1;
+/// The document format version written.
+pub const STORE_VERSION: u32 = 2;
+/// The oldest document format version read (migrated on the first write).
+pub const STORE_VERSION_MIN: u32 = 1;
 /// The file name of the store in a profile directory.
 pub const STORE_FILE: &str = "credentials.json";
 
 /// Where a credential sits in a gateway's record.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Slot {
-    /// A device (role) token for this role.
+    /// A role token bound to no device identity (format-1 stores, `gw cred
+    /// set --device ROLE`).
     Device(String),
+    /// The token the gateway issued to a device identity for a role.
+    Issued {
+        /// The device id.
+        device: String,
+        /// The role.
+        role: String,
+    },
     /// The gateway's shared token.
     Shared,
+    /// The gateway's password.
+    Password,
     /// The bootstrap token (used once, to obtain device tokens).
     Bootstrap,
 }
@@ -63,7 +88,9 @@ impl Slot {
     pub fn describe(&self) -> String {
         match self {
             Slot::Device(r) => format!("device:{r}"),
+            Slot::Issued { device, role } => format!("device:{role}@{device}"),
             Slot::Shared => "shared".into(),
+            Slot::Password => "password".into(),
             Slot::Bootstrap => "bootstrap".into(),
         }
     }
@@ -147,23 +174,56 @@ pub struct Record {
     /// Connection generation (THREATS CRED-6).
     #[serde(default)]
     pub generation: u64,
-    /// Role → device token.
+    /// Device id → role → the token issued to that device for that role.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub devices: BTreeMap<String, BTreeMap<String, Issued>>,
+    /// Role → device token bound to no device identity.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub device: BTreeMap<String, Stored>,
     /// The shared gateway token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared: Option<Stored>,
+    /// The gateway's password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Stored>,
     /// The bootstrap token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap: Option<Stored>,
+}
+
+/// A token a gateway issued to a device identity: the token and the scopes
+/// it grants. Its `Debug` never shows the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Issued {
+    /// The token (or its keyring reference).
+    pub token: Stored,
+    /// The scopes granted with it.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// When the gateway issued it (ms since the epoch), if it said.
+    #[serde(default, rename = "issuedAtMs", skip_serializing_if = "Option::is_none")]
+    pub issued_at_ms: Option<u64>,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("token", &self.token.location())
+            .field("scopes", &self.scopes)
+            .field("issued_at_ms", &self.issued_at_ms)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for Record {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Record")
             .field("generation", &self.generation)
+            .field("devices", &self.devices)
             .field("device", &self.device.iter().map(|(k, v)| (k, v.location())).collect::<Vec<_>>())
             .field("shared", &self.shared.as_ref().map(Stored::location))
+            .field("password", &self.password.as_ref().map(Stored::location))
             .field("bootstrap", &self.bootstrap.as_ref().map(Stored::location))
             .finish()
     }
@@ -173,17 +233,38 @@ impl Record {
     pub(crate) fn get(&self, slot: &Slot) -> Option<&Stored> {
         match slot {
             Slot::Device(r) => self.device.get(r),
+            Slot::Issued { device, role } => self.devices.get(device).and_then(|d| d.get(role)).map(|i| &i.token),
             Slot::Shared => self.shared.as_ref(),
+            Slot::Password => self.password.as_ref(),
             Slot::Bootstrap => self.bootstrap.as_ref(),
         }
     }
+    /// The roles with a device token (bound to a device or not), sorted, once each.
+    fn roles(&self) -> Vec<String> {
+        let all: std::collections::BTreeSet<&String> =
+            self.device.keys().chain(self.devices.values().flat_map(BTreeMap::keys)).collect();
+        all.into_iter().cloned().collect()
+    }
     fn is_empty(&self) -> bool {
-        self.device.is_empty() && self.shared.is_none() && self.bootstrap.is_none()
+        self.devices.is_empty()
+            && self.device.is_empty()
+            && self.shared.is_none()
+            && self.password.is_none()
+            && self.bootstrap.is_none()
     }
     pub(crate) fn remove_slot(&mut self, slot: &Slot) -> Option<Stored> {
         match slot {
             Slot::Device(r) => self.device.remove(r),
+            Slot::Issued { device, role } => {
+                let d = self.devices.get_mut(device)?;
+                let out = d.remove(role).map(|i| i.token);
+                if d.is_empty() {
+                    self.devices.remove(device);
+                }
+                out
+            }
             Slot::Shared => self.shared.take(),
+            Slot::Password => self.password.take(),
             Slot::Bootstrap => self.bootstrap.take(),
         }
     }
@@ -192,10 +273,14 @@ impl Record {
     }
     /// Every slot with its stored value.
     pub(crate) fn slots(&self) -> impl Iterator<Item = (Slot, &Stored)> {
-        self.device
+        self.devices
             .iter()
-            .map(|(r, v)| (Slot::Device(r.clone()), v))
+            .flat_map(|(d, roles)| {
+                roles.iter().map(|(r, i)| (Slot::Issued { device: d.clone(), role: r.clone() }, &i.token))
+            })
+            .chain(self.device.iter().map(|(r, v)| (Slot::Device(r.clone()), v)))
             .chain(self.shared.iter().map(|v| (Slot::Shared, v)))
+            .chain(self.password.iter().map(|v| (Slot::Password, v)))
             .chain(self.bootstrap.iter().map(|v| (Slot::Bootstrap, v)))
     }
     fn refs(&self) -> impl Iterator<Item = &KeyringRef> {
@@ -264,14 +349,49 @@ pub struct Resolved {
 pub struct Summary {
     /// The canonical gateway key.
     pub gateway: String,
-    /// Roles with a device token.
+    /// Roles with a device token (bound to a device identity or not).
     pub roles: Vec<String>,
+    /// The tokens issued to device identities: device id, role, scopes.
+    pub issued: Vec<IssuedSummary>,
     /// Whether a shared token is stored.
     pub shared: bool,
+    /// Whether a password is stored.
+    pub password: bool,
     /// Whether a bootstrap token is stored.
     pub bootstrap: bool,
     /// The record's generation.
     pub generation: u64,
+}
+
+/// A token issued to a device identity, without the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssuedSummary {
+    /// The device id.
+    pub device: String,
+    /// The role.
+    pub role: String,
+    /// The scopes granted.
+    pub scopes: Vec<String>,
+}
+
+/// One role token of a hand-off: the role, the scopes it grants, the token.
+#[derive(Debug)]
+pub struct DeviceToken {
+    /// The role (`operator`, `node`, ...).
+    pub role: String,
+    /// The scopes granted with it (kept for tokens bound to a device).
+    pub scopes: Vec<String>,
+    /// The token.
+    pub token: Secret,
+    /// When it was issued (ms since the epoch), if the gateway said.
+    pub issued_at_ms: Option<u64>,
+}
+
+impl DeviceToken {
+    /// A role token without scopes or issue time.
+    pub fn new(role: impl Into<String>, token: Secret) -> Self {
+        Self { role: role.into(), scopes: Vec::new(), token, issued_at_ms: None }
+    }
 }
 
 /// What a hand-off did.
@@ -351,12 +471,30 @@ impl<S: Storage> CredStore<S> {
             None => Ok(StoreDoc { version: STORE_VERSION, gateways: BTreeMap::new() }),
             Some(v) => {
                 let doc = decode_value::<StoreDoc>(v)?;
-                if doc.version != STORE_VERSION {
+                if !(STORE_VERSION_MIN..=STORE_VERSION).contains(&doc.version) {
                     return Err(Error::new(
                         ErrorKind::InvalidInput,
                         "load credentials",
-                        format!("credential store version {} is not supported", doc.version),
+                        format!(
+                            "credential store version {} is not supported (this gw reads {STORE_VERSION_MIN} to \
+                             {STORE_VERSION})",
+                            doc.version
+                        ),
                     ));
+                }
+                for (gateway, rec) in &doc.gateways {
+                    for (device, roles) in &rec.devices {
+                        check_device_id(device)?;
+                        for role in roles.keys() {
+                            check_role(role).map_err(|_| {
+                                Error::new(
+                                    ErrorKind::InvalidInput,
+                                    "load credentials",
+                                    format!("the credential store holds a role for {gateway} that is not a role name"),
+                                )
+                            })?;
+                        }
+                    }
                 }
                 Ok(doc)
             }
@@ -599,6 +737,9 @@ impl<S: Storage> CredStore<S> {
         let res = self.storage.update(&mut |cur| {
             dropped.clear();
             let mut doc = Self::decode(cur).map_err(|e| carried.fail(e))?;
+            // A format-1 store migrates here, on its first write: every entry
+            // stays as it was (THREATS CRED-3: nothing stored is lost).
+            doc.version = STORE_VERSION;
             let rec = doc.gateways.entry(key.as_str().to_owned()).or_default();
             let r = f(rec, &mut dropped).map_err(|e| carried.fail(e))?;
             if rec.is_empty() && rec.generation == 0 {
@@ -629,9 +770,7 @@ impl<S: Storage> CredStore<S> {
     /// Invalid role or secret text; [`ErrorKind::FallbackRefused`] (nothing
     /// written); keyring and storage errors.
     pub fn set(&self, key: &GatewayKey, slot: &Slot, secret: &Secret) -> Result<()> {
-        if let Slot::Device(role) = slot {
-            check_role(role)?;
-        }
+        check_slot(slot)?;
         let text = secret_text(secret)?;
         let target = self.target()?;
         let (values, created) = self.stage_all(&target, key.as_str(), &[(slot.clone(), text)])?;
@@ -681,9 +820,26 @@ impl<S: Storage> CredStore<S> {
     /// # Security
     /// THREATS CRED-1 (precedence).
     pub fn resolve(&self, key: &GatewayKey, role: &str) -> Result<Option<Resolved>> {
+        self.resolve_for(key, None, role)
+    }
+
+    /// [`CredStore::resolve`] for a client with the device identity
+    /// `device`: the token issued to that device for the role comes first,
+    /// then the role token bound to no device, the shared token, the
+    /// password and the bootstrap token.
+    ///
+    /// # Errors
+    /// Storage and keyring errors.
+    ///
+    /// # Security
+    /// THREATS CRED-1 (precedence; a token issued to another device is never
+    /// picked).
+    pub fn resolve_for(&self, key: &GatewayKey, device: Option<&str>, role: &str) -> Result<Option<Resolved>> {
         let doc = self.load_doc()?;
         let Some(rec) = doc.gateways.get(key.as_str()) else { return Ok(None) };
-        let order = [Slot::Device(role.to_owned()), Slot::Shared, Slot::Bootstrap];
+        let issued = device.map(|d| Slot::Issued { device: d.to_owned(), role: role.to_owned() });
+        let order =
+            issued.into_iter().chain([Slot::Device(role.to_owned()), Slot::Shared, Slot::Password, Slot::Bootstrap]);
         let Some((slot, v)) = order.into_iter().find_map(|slot| rec.get(&slot).map(|v| (slot, v))) else {
             return Ok(None);
         };
@@ -711,9 +867,18 @@ impl<S: Storage> CredStore<S> {
                     *rec = Record { generation: rec.generation, ..Record::default() };
                     had
                 }
-                Some(Slot::Device(r)) => take(rec.device.remove(r), dropped),
-                Some(Slot::Shared) => take(rec.shared.take(), dropped),
-                Some(Slot::Bootstrap) => take(rec.bootstrap.take(), dropped),
+                // A role's device tokens: bound to no device and issued to
+                // any device identity.
+                Some(Slot::Device(r)) => {
+                    let mut any = take(rec.device.remove(r), dropped);
+                    let devices: Vec<String> = rec.devices.keys().cloned().collect();
+                    for d in devices {
+                        let slot = Slot::Issued { device: d, role: r.clone() };
+                        any |= take(rec.remove_slot(&slot), dropped);
+                    }
+                    any
+                }
+                Some(s) => take(rec.remove_slot(s), dropped),
             };
             Ok(removed)
         })
@@ -730,8 +895,20 @@ impl<S: Storage> CredStore<S> {
             .iter()
             .map(|(k, r)| Summary {
                 gateway: k.clone(),
-                roles: r.device.keys().cloned().collect(),
+                roles: r.roles(),
+                issued: r
+                    .devices
+                    .iter()
+                    .flat_map(|(d, roles)| {
+                        roles.iter().map(|(role, i)| IssuedSummary {
+                            device: d.clone(),
+                            role: role.clone(),
+                            scopes: i.scopes.clone(),
+                        })
+                    })
+                    .collect(),
                 shared: r.shared.is_some(),
+                password: r.password.is_some(),
                 bootstrap: r.bootstrap.is_some(),
                 generation: r.generation,
             })
@@ -751,24 +928,64 @@ impl<S: Storage> CredStore<S> {
     /// # Security
     /// THREATS CRED-2 (all role tokens), CRED-3 (durable before destructive).
     pub fn handoff(&self, key: &GatewayKey, tokens: &[DeviceToken]) -> Result<HandoffReport> {
+        self.handoff_to(key, None, tokens)
+    }
+
+    /// [`CredStore::handoff`] of tokens issued to the device identity
+    /// `device` (stored per gateway, device and role, with their scopes), or
+    /// bound to no device with `None`.
+    ///
+    /// # Errors
+    /// As [`CredStore::handoff`]; an invalid device id, role or scope.
+    ///
+    /// # Security
+    /// THREATS CRED-2, CRED-3. Whether the tokens may be handed off at all
+    /// (a bootstrap connect to a loopback peer, THREATS GATE-3) is the
+    /// caller's check (gw-gateway's `HelloOk::handoff`).
+    pub fn handoff_to(&self, key: &GatewayKey, device: Option<&str>, tokens: &[DeviceToken]) -> Result<HandoffReport> {
         const OP: &str = "handoff";
         if tokens.is_empty() {
             return Err(Error::new(ErrorKind::InvalidInput, OP, "no role tokens to hand off").about(key));
         }
+        if let Some(d) = device {
+            check_device_id(d)?;
+        }
         let mut items = Vec::with_capacity(tokens.len());
-        for t in tokens {
+        for (i, t) in tokens.iter().enumerate() {
             check_role(&t.role)?;
-            items.push((Slot::Device(t.role.clone()), secret_text(&t.token)?));
+            if tokens[..i].iter().any(|o| o.role == t.role) {
+                return Err(Error::new(ErrorKind::InvalidInput, OP, format!("role `{}` is handed off twice", t.role))
+                    .about(key));
+            }
+            if t.scopes.len() > 64 || !t.scopes.iter().all(|s| is_scope(s)) {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    OP,
+                    format!("the `{}` token's scopes are not scope names (1-128 of a-z A-Z 0-9 . _ : -)", t.role),
+                )
+                .about(key));
+            }
+            let slot = match device {
+                Some(d) => Slot::Issued { device: d.to_owned(), role: t.role.clone() },
+                None => Slot::Device(t.role.clone()),
+            };
+            items.push((slot, secret_text(&t.token)?));
         }
         let target = self.target()?;
         let (values, created) = self.stage_all(&target, key.as_str(), &items)?;
         let roles: Vec<String> = tokens.iter().map(|t| t.role.clone()).collect();
-        let pairs: Vec<(&String, &Stored)> = roles.iter().zip(&values).collect();
+        let pairs: Vec<(&Slot, &Stored)> = items.iter().map(|(slot, _)| slot).zip(&values).collect();
         // 1. Durable: every role token in one atomic, fsynced update (after
-        // the keyring entries it names were written).
+        // the keyring entries it names were written), with its scopes.
         self.update_record(key, created.clone(), |rec, dropped| {
-            for (role, v) in &pairs {
-                dropped.extend(put(rec, &Slot::Device((*role).clone()), (*v).clone()));
+            for ((slot, v), t) in pairs.iter().zip(tokens) {
+                dropped.extend(put(rec, slot, (*v).clone()));
+                if let Slot::Issued { device, role } = slot
+                    && let Some(i) = rec.devices.get_mut(device).and_then(|d| d.get_mut(role))
+                {
+                    i.scopes.clone_from(&t.scopes);
+                    i.issued_at_ms = t.issued_at_ms;
+                }
             }
             Ok(())
         })?;
@@ -786,8 +1003,8 @@ impl<S: Storage> CredStore<S> {
         let read_back = || -> Result<()> {
             let doc = self.load_doc()?;
             let rec = doc.gateways.get(key.as_str());
-            for ((role, v), (_, text)) in pairs.iter().zip(&items) {
-                let stored = rec.and_then(|r| r.device.get(*role));
+            for (((slot, v), (_, text)), role) in pairs.iter().zip(&items).zip(&roles) {
+                let stored = rec.and_then(|r| r.get(slot));
                 if stored != Some(*v) {
                     return Err(mismatch(role));
                 }
@@ -812,7 +1029,11 @@ impl<S: Storage> CredStore<S> {
         // stored as written when the lock is held (another writer may have
         // removed them since the read-back).
         let cleared = self.update_record(key, Vec::new(), |rec, dropped| {
-            if let Some((role, _)) = pairs.iter().find(|(role, v)| rec.device.get(*role) != Some(*v)) {
+            if let Some((slot, _)) = pairs.iter().find(|(slot, v)| rec.get(slot) != Some(*v)) {
+                let role = match slot {
+                    Slot::Device(r) | Slot::Issued { role: r, .. } => r.as_str(),
+                    _ => "?",
+                };
                 return Err(Error::new(
                     ErrorKind::ReadBackMismatch,
                     OP,
@@ -858,9 +1079,12 @@ impl<S: Storage> CredStore<S> {
         let v = &values[0];
         self.update_record(key, created, |rec, dropped| {
             dropped.extend(put(rec, &Slot::Shared, v.clone()));
-            let cleared: Vec<String> = rec.device.keys().cloned().collect();
+            let cleared = rec.roles();
             dropped.extend(rec.device.values().filter_map(Stored::keyring_ref).cloned());
+            dropped
+                .extend(rec.devices.values().flat_map(BTreeMap::values).filter_map(|i| i.token.keyring_ref()).cloned());
             rec.device.clear();
+            rec.devices.clear();
             Ok(cleared)
         })
     }
@@ -899,9 +1123,7 @@ impl<S: Storage> CredStore<S> {
         slot: &Slot,
         secret: &Secret,
     ) -> Result<()> {
-        if let Slot::Device(role) = slot {
-            check_role(role)?;
-        }
+        check_slot(slot)?;
         let text = secret_text(secret)?;
         if generation.gateway() != key.as_str() {
             return Err(Error::new(
@@ -1007,8 +1229,22 @@ pub(crate) fn check_store_value(v: &Value) -> Result<()> {
 /// the names of the store's own fields. If the spans cannot be told apart
 /// (an unbalanced quote), only the text before the first quote is kept.
 fn redact_quoted(text: &str) -> String {
-    const FIELDS: [&str; 9] =
-        ["version", "gateways", "generation", "device", "shared", "bootstrap", "keyring", "service", "account"];
+    const FIELDS: [&str; 14] = [
+        "version",
+        "gateways",
+        "generation",
+        "devices",
+        "device",
+        "shared",
+        "password",
+        "bootstrap",
+        "token",
+        "scopes",
+        "issuedAtMs",
+        "keyring",
+        "service",
+        "account",
+    ];
     let mut out = String::with_capacity(text.len());
     let mut chars = text.char_indices();
     while let Some((at, c)) = chars.next() {
@@ -1045,7 +1281,18 @@ fn redact_quoted(text: &str) -> String {
 fn put(rec: &mut Record, slot: &Slot, v: Stored) -> Option<KeyringRef> {
     let old = match slot {
         Slot::Device(r) => rec.device.insert(r.clone(), v),
+        Slot::Issued { device, role } => {
+            let roles = rec.devices.entry(device.clone()).or_default();
+            match roles.get_mut(role) {
+                Some(i) => Some(std::mem::replace(&mut i.token, v)),
+                None => {
+                    roles.insert(role.clone(), Issued { token: v, scopes: Vec::new(), issued_at_ms: None });
+                    None
+                }
+            }
+        }
         Slot::Shared => rec.shared.replace(v),
+        Slot::Password => rec.password.replace(v),
         Slot::Bootstrap => rec.bootstrap.replace(v),
     };
     old.and_then(|o| o.keyring_ref().cloned())
@@ -1060,6 +1307,32 @@ fn take(v: Option<Stored>, dropped: &mut Vec<KeyringRef>) -> bool {
         }
         None => false,
     }
+}
+
+/// Checks the role and device id a slot names.
+fn check_slot(slot: &Slot) -> Result<()> {
+    match slot {
+        Slot::Device(role) => check_role(role),
+        Slot::Issued { device, role } => check_device_id(device).and_then(|()| check_role(role)),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a device id: 1–128 of `[A-Za-z0-9._:-]` (OpenClaw's is 64
+/// lowercase hex digits).
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`] (the value is not quoted).
+pub fn check_device_id(id: &str) -> Result<()> {
+    if is_scope(id) {
+        return Ok(());
+    }
+    Err(Error::new(ErrorKind::InvalidInput, "check device id", "a device id is 1-128 of a-z A-Z 0-9 . _ : -"))
+}
+
+/// A scope name: 1–128 of `[A-Za-z0-9._:-]`.
+pub fn is_scope(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
 }
 
 /// Checks a role name: 1–64 of `[a-z0-9._-]`, starting with a letter or digit.
@@ -1115,7 +1388,89 @@ mod tests {
     }
 
     fn tok(role: &str, t: &str) -> DeviceToken {
-        DeviceToken { role: role.into(), token: s(t) }
+        DeviceToken::new(role, s(t))
+    }
+
+    const DEV_A: &str = "aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11aa11";
+    const DEV_B: &str = "bb22bb22bb22bb22bb22bb22bb22bb22bb22bb22bb22bb22bb22bb22bb22bb22";
+
+    fn private_dir() -> (tempfile::TempDir, Root) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let root = Root::open(dir.path(), &Policy::new()).unwrap();
+        (dir, root)
+    }
+
+    /// A store of format 1 (role tokens as `{role: token}`, no device
+    /// identities) is read as it is; its first write makes it format 2 and
+    /// keeps every entry; a hand-off then stores per device and role with
+    /// the scopes, and only the bootstrap goes.
+    #[test]
+    fn cred_3_a_format_1_store_migrates_on_its_first_write_and_loses_nothing() {
+        let (dir, root) = private_dir();
+        let path = dir.path().join(STORE_FILE);
+        std::fs::write(
+            &path,
+            r#"{"version":1,"gateways":{"ws://127.0.0.1:18789":{"generation":4,"device":{"operator":"old-op","node":"old-node"},"shared":"old-shared","bootstrap":"old-boot"},"ws://127.0.0.1:1":{"shared":"other"}}}"#,
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let store = CredStore::new(Document::new(&root, STORE_FILE));
+        let key = GatewayKey::parse("ws://localhost:18789").unwrap();
+        // Read as it is.
+        assert_eq!(store.resolve_for(&key, Some(DEV_A), "operator").unwrap().unwrap().secret.expose(), b"old-op");
+        // The first write (a hand-off issued to device A) migrates it.
+        let mut node = tok("node", "new-node");
+        node.scopes = vec![];
+        let mut op = tok("operator", "new-op");
+        op.scopes = vec!["operator.read".into(), "operator.talk.secrets".into()];
+        op.issued_at_ms = Some(1_765_000_000_000);
+        let r = store.handoff_to(&key, Some(DEV_A), &[node, op]).unwrap();
+        assert!(r.bootstrap_cleared);
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(v["version"], 2);
+        let rec = &v["gateways"]["ws://127.0.0.1:18789"];
+        assert_eq!(rec["generation"], 4);
+        assert_eq!(rec["device"]["operator"], "old-op", "format-1 entries stay");
+        assert_eq!(rec["device"]["node"], "old-node");
+        assert_eq!(rec["shared"], "old-shared");
+        assert!(rec.get("bootstrap").is_none());
+        assert_eq!(v["gateways"]["ws://127.0.0.1:1"]["shared"], "other", "other gateways stay");
+        let issued = &rec["devices"][DEV_A]["operator"];
+        assert_eq!(issued["token"], "new-op");
+        assert_eq!(issued["scopes"], serde_json::json!(["operator.read", "operator.talk.secrets"]));
+        assert_eq!(issued["issuedAtMs"], 1_765_000_000_000_u64);
+        // Per device: A gets its own token, B (another key) never gets A's.
+        let a = store.resolve_for(&key, Some(DEV_A), "operator").unwrap().unwrap();
+        assert_eq!(
+            (a.slot, a.secret.expose()),
+            (Slot::Issued { device: DEV_A.into(), role: "operator".into() }, &b"new-op"[..])
+        );
+        let b = store.resolve_for(&key, Some(DEV_B), "operator").unwrap().unwrap();
+        assert_eq!((b.slot, b.secret.expose()), (Slot::Device("operator".into()), &b"old-op"[..]));
+        let list = store.list().unwrap();
+        let l = list.iter().find(|s| s.gateway == "ws://127.0.0.1:18789").unwrap();
+        assert_eq!(l.roles, ["node", "operator"]);
+        assert_eq!(l.issued.len(), 2);
+        // Removing a role's device tokens removes both kinds; the password
+        // then comes before the bootstrap token.
+        assert!(store.remove(&key, Some(&Slot::Device("operator".into()))).unwrap());
+        store.set(&key, &Slot::Password, &s("pw-1")).unwrap();
+        store.set(&key, &Slot::Bootstrap, &s("boot-2")).unwrap();
+        assert_eq!(store.resolve_for(&key, Some(DEV_A), "operator").unwrap().unwrap().slot, Slot::Shared);
+        assert!(store.remove(&key, Some(&Slot::Shared)).unwrap());
+        assert_eq!(store.resolve_for(&key, Some(DEV_A), "operator").unwrap().unwrap().slot, Slot::Password);
+        // Replacing the shared token clears the device tokens of both kinds.
+        let cleared = store.replace_shared(&key, &s("new-shared"), |_| Ok(())).unwrap();
+        assert_eq!(cleared, ["node"]);
+        assert!(store.list().unwrap().iter().all(|s| s.issued.is_empty()));
+        // A bad device id or scope is refused before anything is written.
+        let before = std::fs::read_to_string(&path).unwrap();
+        assert!(store.handoff_to(&key, Some("a|b"), &[tok("node", "x")]).is_err());
+        let mut bad = tok("node", "x");
+        bad.scopes = vec!["no spaces allowed".into()];
+        assert!(store.handoff_to(&key, Some(DEV_A), &[bad]).is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
     }
 
     #[test]
@@ -1179,7 +1534,7 @@ mod keyring_tests {
     }
 
     fn tok(role: &str, t: &str) -> DeviceToken {
-        DeviceToken { role: role.into(), token: s(t) }
+        DeviceToken::new(role, s(t))
     }
 
     struct Fixture {
@@ -1411,7 +1766,7 @@ mod keyring_tests {
             r#"{"version":1,"gateways":{"ws://127.0.0.1:1":{"shared":{"keyring":"memory","service":"gw-cred"}}}}"#,
             r#"{"version":1,"gateways":{"ws://127.0.0.1:1":{"shared":{"keyring":"m","service":"s","account":"a","SECRETX":1}}}}"#,
             r#"{"version":1,"gateways":{"ws://127.0.0.1:1":{"shared":{"keyring":"","service":"s","account":"a"}}}}"#,
-            r#"{"version":2,"gateways":{}}"#,
+            r#"{"version":3,"gateways":{}}"#,
         ] {
             let e = CredStore::<Document<'_>>::decode(Some(serde_json::from_str(bad).unwrap())).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidInput);

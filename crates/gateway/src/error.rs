@@ -36,6 +36,9 @@ pub enum ErrorKind {
     /// A gateway's state is not what gw reads (not SQLite, another schema,
     /// malformed JSON in it).
     State,
+    /// A hello-ok offered device tokens outside a bootstrap connect to a
+    /// loopback peer (THREATS GATE-3): a security refusal; nothing stored.
+    HandoffRefused,
     /// The caller's request cannot be sent (an empty credential, a field
     /// with a `|` that would make the signed payload ambiguous, ...).
     InvalidRequest,
@@ -45,7 +48,7 @@ impl ErrorKind {
     /// `true` for refusals made for security (the CLI's exit 3).
     pub fn is_security_refusal(self) -> bool {
         match self {
-            Self::AuthRefused => true,
+            Self::AuthRefused | Self::HandoffRefused => true,
             Self::Key(k) => k.is_security_refusal(),
             Self::Fs(k) => k.is_security_refusal(),
             _ => false,
@@ -65,6 +68,7 @@ impl ErrorKind {
             Self::Fs(k) => k.as_str(),
             Self::Absent => "absent",
             Self::State => "bad_state",
+            Self::HandoffRefused => "handoff_refused",
             Self::InvalidRequest => "invalid_request",
         }
     }

@@ -13,6 +13,8 @@
 //! not resolved one way here and another way in the gateway. Messages about
 //! a bad frame never quote a field that could hold a credential.
 
+use std::net::IpAddr;
+
 use gw_persist::{Limits, parse_json};
 use gw_token::Secret;
 use serde_json::{Map, Value};
@@ -138,18 +140,9 @@ pub fn parse_challenge(payload: &Value, at: &str) -> Result<Challenge> {
     Ok(Challenge { nonce: nonce.to_owned(), ts })
 }
 
-/// A token the gateway issued in its hello-ok.
-#[derive(Debug)]
-pub struct IssuedToken {
-    /// The role it is for.
-    pub role: String,
-    /// The scopes it grants.
-    pub scopes: Vec<String>,
-    /// The token.
-    pub token: Secret,
-    /// When it was issued (ms), if said.
-    pub issued_at_ms: Option<u64>,
-}
+/// A token the gateway issued in its hello-ok: its role, scopes, token and
+/// issue time — the very type gw-cred's hand-off stores.
+pub use gw_cred::DeviceToken as IssuedToken;
 
 /// The `auth` part of a hello-ok.
 #[derive(Debug)]
@@ -175,6 +168,85 @@ pub struct HelloOk {
     pub server_version: Option<String>,
     /// The negotiated authorization.
     pub auth: HelloAuth,
+}
+
+/// A copy of an issued token (the secret copied into a new wiped buffer).
+fn copy(t: &IssuedToken) -> IssuedToken {
+    IssuedToken {
+        role: t.role.clone(),
+        scopes: t.scopes.clone(),
+        token: Secret::new(t.token.expose().to_vec()),
+        issued_at_ms: t.issued_at_ms,
+    }
+}
+
+/// The `auth.method` of a hello-ok for a bootstrap-token connect.
+pub const BOOTSTRAP_METHOD: &str = "bootstrap-token";
+
+impl HelloOk {
+    /// The device tokens of this hello-ok that may be handed off into the
+    /// credential store: the primary `auth.deviceToken` and every
+    /// `auth.deviceTokens[]` entry — **only** when the connect was
+    /// authenticated with a bootstrap token (`sent` is `bootstrapToken` and
+    /// the gateway says `auth.method` `bootstrap-token`) and the peer is
+    /// loopback. Empty when the hello-ok issued none.
+    ///
+    /// # Errors
+    /// [`ErrorKind::HandoffRefused`] when tokens were offered otherwise:
+    /// after a connect with any other credential, or by a peer that is not
+    /// loopback. Nothing of them is to be stored.
+    ///
+    /// # Security
+    /// THREATS GATE-3: a gateway (or whoever answers in its place) must not
+    /// plant device tokens into gw's store through a connect that was not
+    /// a bootstrap on this machine.
+    pub fn handoff(&self, sent: &str, peer: IpAddr, at: &str) -> Result<Vec<gw_cred::DeviceToken>> {
+        let offered: Vec<&IssuedToken> = self.auth.device_token.iter().chain(&self.auth.device_tokens).collect();
+        if offered.is_empty() {
+            return Ok(Vec::new());
+        }
+        let refuse = |why: String| Error::new(ErrorKind::HandoffRefused, "handoff", at, why);
+        if sent != "bootstrapToken" || self.auth.method.as_deref() != Some(BOOTSTRAP_METHOD) {
+            return Err(refuse(format!(
+                "the gateway offered {} device token(s) after a connect that was not a bootstrap (gw sent `{sent}`, \
+                 the gateway says auth method `{}`): only a bootstrap connect hands off device tokens; nothing was \
+                 stored",
+                offered.len(),
+                self.auth.method.as_deref().unwrap_or("none"),
+            )));
+        }
+        if !peer.to_canonical().is_loopback() {
+            return Err(refuse(format!(
+                "the peer {peer} is not loopback: device tokens are handed off only from a gateway on this machine; \
+                 nothing was stored"
+            )));
+        }
+        Ok(offered.into_iter().map(copy).collect())
+    }
+}
+
+/// Reads what `gw cred handoff` takes: a whole `res` frame of a successful
+/// `connect` (`{"type":"res","ok":true,"payload":{hello-ok}}`) or its
+/// payload (`{"type":"hello-ok",…}`), strictly (size, depth, duplicate keys)
+/// and then as [`parse_hello_ok`].
+///
+/// # Errors
+/// [`ErrorKind::Protocol`] for anything else (a refusal `res` too);
+/// [`ErrorKind::VersionMismatch`].
+pub fn parse_handoff_input(bytes: &[u8], at: &str) -> Result<HelloOk> {
+    let v = parse_json(bytes, &Limits::new(MAX_FRAME_BYTES, MAX_DEPTH))
+        .map_err(|e| bad(at, format!("the input is not acceptable JSON: {}", e.message())))?;
+    match v.get("type").and_then(Value::as_str) {
+        Some("res") => match parse_server_frame(bytes, at)? {
+            ServerFrame::Res { outcome: Ok(payload), .. } => parse_hello_ok(&payload, at),
+            ServerFrame::Res { outcome: Err(r), .. } => {
+                Err(bad(at, format!("the res frame is a refusal ({}), not a hello-ok: it hands off nothing", r.code)))
+            }
+            ServerFrame::Event { .. } => Err(bad(at, "not a res frame")),
+        },
+        Some("hello-ok") => parse_hello_ok(&v, at),
+        _ => Err(bad(at, "the input is neither a `res` frame nor a hello-ok (its `type` is not res or hello-ok)")),
+    }
 }
 
 /// Parses the payload of a successful `connect` response.
@@ -263,10 +335,7 @@ fn scopes_at(v: Option<&Value>, at: &str, field: &str) -> Result<Vec<String>> {
         .collect()
 }
 
-/// A scope name: 1–128 of `[A-Za-z0-9._:-]`.
-pub(crate) fn is_scope(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
-}
+pub(crate) use gw_cred::is_scope;
 
 fn token_at(v: &Value, at: &str, field: &str) -> Result<Secret> {
     let t = v.as_str().ok_or_else(|| bad(at, format!("{field}: the token is not a string")))?;
@@ -336,6 +405,104 @@ mod tests {
             let e = parse_hello_ok(&c, "g").unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Protocol);
             assert!(!e.to_string().to_ascii_lowercase().contains("secret"), "{e}");
+        }
+    }
+
+    fn bootstrap_hello(method: &str) -> HelloOk {
+        parse_hello_ok(
+            &json!({"type":"hello-ok","protocol":4,"auth":{
+                "method":method,"role":"node","scopes":[],"deviceToken":"n-tok","issuedAtMs":5,
+                "deviceTokens":[{"deviceToken":"o-tok","role":"operator","scopes":["operator.read"],"issuedAtMs":6}]}}),
+            "g",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn gate_3_tokens_after_a_bootstrap_connect_on_loopback_are_handed_off() {
+        let h = bootstrap_hello(BOOTSTRAP_METHOD);
+        for peer in ["127.0.0.1", "::1", "::ffff:127.0.0.1"] {
+            let t = h.handoff("bootstrapToken", peer.parse().unwrap(), "g").unwrap();
+            assert_eq!(t.len(), 2);
+            assert_eq!((t[0].role.as_str(), t[0].token.expose()), ("node", &b"n-tok"[..]));
+            assert_eq!((t[1].role.as_str(), &t[1].scopes[..]), ("operator", &["operator.read".to_owned()][..]));
+            assert_eq!(t[1].issued_at_ms, Some(6));
+        }
+    }
+
+    #[test]
+    fn gate_3_tokens_after_a_non_bootstrap_connect_are_refused() {
+        for (sent, method) in [
+            ("token", "token"),
+            ("token", BOOTSTRAP_METHOD),
+            ("password", BOOTSTRAP_METHOD),
+            ("deviceToken", "device-token"),
+            ("bootstrapToken", "token"),
+        ] {
+            let e = bootstrap_hello(method).handoff(sent, "127.0.0.1".parse().unwrap(), "g").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::HandoffRefused, "{sent} {method}");
+            assert!(e.is_security_refusal());
+            assert!(!e.to_string().contains("tok\""), "{e}");
+        }
+    }
+
+    #[test]
+    fn gate_3_tokens_from_a_non_loopback_peer_are_refused() {
+        for peer in ["192.0.2.7", "10.0.0.1", "2001:db8::1", "::ffff:192.0.2.7"] {
+            let e =
+                bootstrap_hello(BOOTSTRAP_METHOD).handoff("bootstrapToken", peer.parse().unwrap(), "g").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::HandoffRefused, "{peer}");
+        }
+    }
+
+    /// CLI-1: a gateway that swapped `role` and `token` puts a token where
+    /// a role goes — in `auth.role` or in an `auth.deviceTokens[]` entry of
+    /// a hand-off. The refusal names the field and the rule, never the
+    /// value: not in the message, the `Display`, the `Debug` or the fix.
+    #[test]
+    fn cli_1_a_role_that_is_a_secret_is_not_echoed() {
+        let secret = "Swapped-Tok3n_Kp9Lm2Zq7Wx4";
+        let cases = [
+            (
+                json!({"type":"hello-ok","protocol":4,"auth":{"method":"bootstrap-token","role": secret,"deviceToken":"node"}}),
+                "auth.role",
+            ),
+            (
+                json!({"type":"hello-ok","protocol":4,"auth":{"method":"bootstrap-token","role":"node","deviceToken":"n-1",
+                    "deviceTokens":[{"role":"operator","deviceToken":"o-1"},{"role": format!("{secret}\n"),"deviceToken":"operator"}]}}),
+                "auth.deviceTokens[1]",
+            ),
+        ];
+        for (hello, field) in cases {
+            let frame = json!({"type":"res","id":"1","ok":true,"payload":hello.clone()});
+            for input in [hello.to_string(), frame.to_string()] {
+                let e = parse_handoff_input(input.as_bytes(), "g").expect_err("a token is not a role name");
+                assert_eq!(e.kind(), ErrorKind::Protocol);
+                for shown in [e.message().to_owned(), e.to_string(), format!("{e:?}"), e.fix().unwrap_or_default()] {
+                    assert!(!shown.contains("Kp9Lm2"), "the role was echoed: {shown}");
+                }
+                assert!(e.message().contains(field), "the field is named: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn handoff_input_is_a_res_frame_or_its_payload() {
+        let payload =
+            json!({"type":"hello-ok","protocol":4,"auth":{"method":"bootstrap-token","role":"node","deviceToken":"n"}});
+        let frame = json!({"type":"res","id":"1","ok":true,"payload":payload});
+        for input in [payload.to_string(), frame.to_string()] {
+            let h = parse_handoff_input(input.as_bytes(), "g").unwrap();
+            assert_eq!(h.auth.device_token.unwrap().token.expose(), b"n");
+        }
+        for bad_input in [
+            r#"{"type":"res","id":"1","ok":false,"error":{"code":"INVALID_REQUEST","message":"x"}}"#,
+            r#"{"type":"event","event":"tick"}"#,
+            r#"{"type":"hello-ok","type":"hello-ok","protocol":4,"auth":{"role":"node"}}"#,
+            r#"{"auth":{"deviceTokens":[{"role":"operator","token":"t"}]}}"#,
+            "not json",
+        ] {
+            assert!(parse_handoff_input(bad_input.as_bytes(), "g").is_err(), "{bad_input}");
         }
     }
 

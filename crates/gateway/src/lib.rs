@@ -29,7 +29,10 @@
 //!   connection's nonce and time (THREATS GATE-2), the credentials of a
 //!   [`server::Gate`], the hello-ok with device tokens per device and role.
 //!
-//! What it does not do: storing what a hello-ok hands off (gw-cred does). The protocol
+//! What it does not do: storing what a hello-ok hands off (gw-cred does;
+//! which tokens may be handed off at all — only after a bootstrap connect to
+//! a loopback peer, THREATS GATE-3 — is decided here, by
+//! [`HelloOk::handoff`]). The protocol
 //! as gw implements it is described in `docs/gateway-protocol.md`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -44,4 +47,7 @@ pub mod server;
 pub use client::{Bounds, ClientInfo, Connect, Credential, Hello, Session, close, connect, handshake};
 pub use device::{DEVICE_KEY_FILE, DeviceIdentity, SignedFields, normalize_metadata, v3_payload};
 pub use error::{Error, ErrorKind, Refusal, Result};
-pub use frame::{Challenge, HelloAuth, HelloOk, IssuedToken, PROTOCOL_VERSION};
+pub use frame::{
+    BOOTSTRAP_METHOD, Challenge, HelloAuth, HelloOk, IssuedToken, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+    parse_handoff_input,
+};

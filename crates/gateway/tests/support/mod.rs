@@ -64,12 +64,14 @@ impl Peer {
     /// state directory, with `token` as its shared token, and waits until
     /// it accepts connections on 127.0.0.1 and ::1.
     pub fn start_gateway(&self, token: &str) -> Gateway {
-        self.start_gateway_with_config(token, None)
+        self.start_gateway_with("token", &[("OPENCLAW_GATEWAY_TOKEN", token)], None)
     }
 
-    /// As [`Peer::start_gateway`], with `config` (JSON) as the gateway's
-    /// `openclaw.json` (mode 0600 in a 0700 state directory).
-    pub fn start_gateway_with_config(&self, token: &str, config: Option<&str>) -> Gateway {
+    /// Starts `openclaw gateway run --auth MODE` (`token`, `password`) with
+    /// `env` (e.g. `OPENCLAW_GATEWAY_PASSWORD`) and, if given, `config` (JSON)
+    /// as the gateway's `openclaw.json` (mode 0600 in a 0700 state
+    /// directory), as [`Peer::start_gateway`].
+    pub fn start_gateway_with(&self, mode: &str, env: &[(&str, &str)], config: Option<&str>) -> Gateway {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::Builder::new().prefix("gw-openclaw.").tempdir().expect("tempdir");
         let home = dir.path().join("home");
@@ -85,11 +87,11 @@ impl Peer {
         let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
         let child = Command::new(&self.node)
             .arg(self.pkg.join("openclaw.mjs"))
-            .args(["gateway", "run", "--port", &port.to_string(), "--bind", "loopback", "--auth", "token"])
+            .args(["gateway", "run", "--port", &port.to_string(), "--bind", "loopback", "--auth", mode])
             .arg("--allow-unconfigured")
             .env("HOME", &home)
             .env("OPENCLAW_STATE_DIR", home.join(".openclaw"))
-            .env("OPENCLAW_GATEWAY_TOKEN", token)
+            .envs(env.iter().copied())
             .env("PATH", format!("{}:/usr/bin:/bin", self.node.parent().unwrap().display()))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -100,6 +102,24 @@ impl Peer {
         let mut g = Gateway { child, port, dir };
         g.wait_ready(Duration::from_secs(90));
         g
+    }
+}
+
+impl Gateway {
+    /// Runs `openclaw ARGS` against this gateway's state directory (its
+    /// HOME and OPENCLAW_STATE_DIR) with `env`, and returns its output.
+    pub fn openclaw(&self, peer: &Peer, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let home = self.dir.path().join("home");
+        Command::new(&peer.node)
+            .arg(peer.pkg.join("openclaw.mjs"))
+            .args(args)
+            .env("HOME", &home)
+            .env("OPENCLAW_STATE_DIR", home.join(".openclaw"))
+            .env("PATH", format!("{}:/usr/bin:/bin", peer.node.parent().unwrap().display()))
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run openclaw")
     }
 }
 
