@@ -9,6 +9,10 @@
 //! The machine runs the suite as root, which bypasses permission checks, so
 //! "another user" is uid 65534: files are chown-ed to it, or a child process
 //! runs as it.
+//!
+//! Linux-only (inotify watches (FS-4, FS-6) and Linux resolvers): compiled to nothing on other targets;
+//! `docs/platforms.md` lists what a Mac run still needs.
+#![cfg(target_os = "linux")]
 
 mod common;
 

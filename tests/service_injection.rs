@@ -471,10 +471,12 @@ fn invalid_spec_launchd_counts_and_intervals() {
 /// Characters a value may hold (independent of gw's own list): printable,
 /// not a line separator, bidirectional control or XML noncharacter.
 fn allowed(c: char) -> bool {
-    !c.is_control()
-        && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-        && !matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}')
-        && !((0xFDD0..=0xFDEF).contains(&u32::from(c)) || u32::from(c) & 0xFFFE == 0xFFFE)
+    let noncharacter = (0xFDD0..=0xFDEF).contains(&u32::from(c)) || u32::from(c) & 0xFFFE == 0xFFFE;
+    let forbidden = c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}')
+        || noncharacter;
+    !forbidden
 }
 
 /// A character biased towards the ones quoting must get right.
