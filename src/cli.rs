@@ -73,6 +73,8 @@ pub(crate) enum ResolverArg {
     Auto,
     Openat2,
     Walk,
+    /// The portable backend (what macOS runs): no O_PATH, no O_TMPFILE.
+    Portable,
 }
 
 #[derive(Debug, Subcommand)]

@@ -69,6 +69,7 @@ fn main() -> ExitCode {
         ResolverArg::Auto => Resolver::Auto,
         ResolverArg::Openat2 => Resolver::Openat2,
         ResolverArg::Walk => Resolver::Walk,
+        ResolverArg::Portable => Resolver::Portable,
     });
     let result = match cli.command {
         Command::Demo => cmd::demo::run(&policy, out),

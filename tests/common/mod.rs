@@ -45,12 +45,12 @@ pub fn resolver_name(resolver: Resolver) -> &'static str {
     }
 }
 
-/// The temp strategies a write under `resolver` offers: the portable backend
-/// (macOS's, and Linux's with gw-anchor's `force-portable` feature) has no
-/// `O_TMPFILE`, and refuses `Tmpfile` (tested in gw-anchor's own tests).
-pub fn temp_strategies(resolver: Resolver) -> &'static [gw_anchor::TempStrategy] {
-    use gw_anchor::TempStrategy as T;
-    if resolver.is_portable() { &[T::Named, T::Auto] } else { &[T::Named, T::Tmpfile, T::Auto] }
+/// Whether a write under `resolver` offers temp strategy `temp`: the
+/// portable backend (macOS's, and Linux's with gw-anchor's `force-portable`
+/// feature) has no `O_TMPFILE` and refuses `Tmpfile` (a refusal tested in
+/// gw-anchor's own tests).
+pub fn offers(resolver: Resolver, temp: gw_anchor::TempStrategy) -> bool {
+    !(resolver.is_portable() && temp == gw_anchor::TempStrategy::Tmpfile)
 }
 
 // ---- stat fields at Linux's widths (Darwin's are narrower or signed) ----

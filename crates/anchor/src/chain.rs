@@ -10,7 +10,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
@@ -111,12 +111,13 @@ pub(crate) fn walk_to(
         let is_last = pending.is_empty();
         let (cur_fd, cur_stat, cur_path) = stack.last().expect("stack never empty");
         let here = cur_path.join(&comp);
-        let flags = if is_last {
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
+        let opened = if is_last {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            rustix::fs::openat(cur_fd, comp.as_os_str(), flags, Mode::empty())
         } else {
-            sys::intermediate_dir_flags(portable)
+            sys::open_intermediate(cur_fd.as_fd(), comp.as_os_str(), portable)
         };
-        match rustix::fs::openat(cur_fd, comp.as_os_str(), flags, Mode::empty()) {
+        match opened {
             Ok(fd) => {
                 let st = rustix::fs::fstat(&fd).map_err(|e| Error::from_errno(op, &here, e))?;
                 let mode = mode_of(&st);

@@ -31,10 +31,11 @@ pub enum Resolver {
 
 impl Resolver {
     /// The backend this resolver choice runs on this platform: on Linux
-    /// itself; elsewhere `Auto` and `Walk` are [`Resolver::Portable`] and
-    /// `Openat2` stays `Openat2` (refused when used, never replaced).
+    /// itself; elsewhere (and on Linux with the test-only `force-portable`
+    /// feature) `Auto` and `Walk` are [`Resolver::Portable`] and `Openat2`
+    /// stays `Openat2` (refused off Linux, never replaced).
     pub fn effective(self) -> Resolver {
-        if crate::sys::LINUX {
+        if crate::sys::LINUX && !cfg!(feature = "force-portable") {
             return self;
         }
         match self {

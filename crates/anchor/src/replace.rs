@@ -203,7 +203,12 @@ impl Root {
         // locked against the stale-temp sweep of other writers meanwhile.
         let anon = match options.temp {
             TempStrategy::Named => None,
-            TempStrategy::Tmpfile if portable => return Err(tmpfile_unsupported(op, &shown)),
+            TempStrategy::Tmpfile if portable => {
+                // A symlink at the target is refused as such first (FS-1),
+                // whatever the strategy.
+                refuse_non_regular_target(op, &shown, dir.as_fd(), name)?;
+                return Err(tmpfile_unsupported(op, &shown));
+            }
             TempStrategy::Tmpfile => {
                 Some(open_tmpfile(dir.as_fd(), mode).map_err(|e| Error::from_errno(op, &shown, e))?)
             }
@@ -519,5 +524,37 @@ mod tests {
         assert!(!is_temp_name(OsStr::new(".gw-tmp.zz")));
         assert!(!is_temp_name(OsStr::new("config.json")));
         assert_eq!(a.len(), TEMP_PREFIX.len() + 32, "128 random bits in hex");
+    }
+
+    /// The portable backend (macOS's) has no `O_TMPFILE`: `Tmpfile` is
+    /// refused with an error that says so and nothing is written; `Auto`
+    /// writes through a named temp and leaves nothing else behind.
+    #[test]
+    fn portable_backend_refuses_tmpfile_and_writes_through_a_named_temp() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("gw-anchor-portable-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let policy = crate::Policy::new().resolver(crate::Resolver::Portable);
+        let root = Root::open(&dir, &policy).unwrap();
+
+        let tmpfile = WriteOptions::new().temp_strategy(TempStrategy::Tmpfile);
+        let e = root.write_atomic("secret", b"x", &tmpfile).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Io, "{e}");
+        assert!(e.message().contains("O_TMPFILE"), "{e}");
+        assert!(!dir.join("secret").exists(), "a refused write wrote nothing");
+
+        root.write_atomic("secret", b"new", &WriteOptions::new()).unwrap();
+        root.create_new("other", b"one", &WriteOptions::new()).unwrap();
+        assert_eq!(
+            root.create_new("other", b"two", &WriteOptions::new()).unwrap_err().kind(),
+            crate::ErrorKind::AlreadyExists
+        );
+        let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["other", "secret"], "no temp is left behind");
+        assert_eq!(std::fs::read(dir.join("secret")).unwrap(), b"new");
+        assert_eq!(std::fs::read(dir.join("other")).unwrap(), b"one");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

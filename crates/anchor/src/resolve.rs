@@ -249,8 +249,8 @@ fn walk(
     let mut held: Option<OwnedFd> = None;
     for comp in middle {
         let cur = held.as_ref().map_or(dir, |fd| fd.as_fd());
-        let next = rustix::fs::openat(cur, comp.as_os_str(), sys::intermediate_dir_flags(portable), Mode::empty())
-            .map_err(|e| classify(op, shown, cur, comp, e))?;
+        let next =
+            sys::open_intermediate(cur, comp.as_os_str(), portable).map_err(|e| classify(op, shown, cur, comp, e))?;
         held = Some(next);
     }
     let cur = held.as_ref().map_or(dir, |fd| fd.as_fd());

@@ -12,12 +12,18 @@
 //!   does (`docs/platforms.md` states the guarantee per filesystem).
 //! - Directory opens on the way down: Linux opens intermediates `O_PATH`
 //!   (search permission only); the portable walk has no `O_PATH` and opens
-//!   them `O_RDONLY | O_DIRECTORY | O_NOFOLLOW`, which needs read permission
-//!   too. rustix exposes no `O_SEARCH`/`O_EXEC` (POSIX 2008, macOS 13 and
-//!   later only), so they are not used.
+//!   them `O_RDONLY | O_DIRECTORY | O_NOFOLLOW`. A directory the caller may
+//!   search but not read (`--x`, e.g. a 0711 parent) refuses that with
+//!   `EACCES`; the walk then retries it with POSIX `O_SEARCH`: on macOS
+//!   (13 and later; older kernels refuse it, so the walk fails as before)
+//!   the system's `O_SEARCH`, on Linux `O_PATH` (which is what musl defines
+//!   `O_SEARCH` as), elsewhere no retry.
 
-use rustix::fd::AsFd;
+use std::ffi::OsStr;
+
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, Stat};
+use rustix::io::Errno;
 
 /// Whether this build has Linux's resolver facilities (`openat2`, `O_PATH`,
 /// `O_TMPFILE`, `AT_EMPTY_PATH`).
@@ -91,6 +97,38 @@ pub(crate) fn intermediate_dir_flags(portable: bool) -> OFlags {
     }
     let _ = portable;
     OFlags::RDONLY | base
+}
+
+/// Opens the intermediate directory `name` beneath `dir` (never following a
+/// link): with [`intermediate_dir_flags`], and on the portable backend,
+/// after `EACCES`, search-only (see the module docs).
+pub(crate) fn open_intermediate(dir: BorrowedFd<'_>, name: &OsStr, portable: bool) -> rustix::io::Result<OwnedFd> {
+    match rustix::fs::openat(dir, name, intermediate_dir_flags(portable), Mode::empty()) {
+        Err(Errno::ACCESS) if portable => match search_only_flags() {
+            Some(flags) => rustix::fs::openat(dir, name, flags, Mode::empty()),
+            None => Err(Errno::ACCESS),
+        },
+        other => other,
+    }
+}
+
+/// `O_SEARCH | O_NOFOLLOW | O_CLOEXEC` where the platform has a search-only
+/// open (`O_SEARCH` includes `O_DIRECTORY`).
+fn search_only_flags() -> Option<OFlags> {
+    let rest = OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    #[cfg(target_vendor = "apple")]
+    {
+        Some(OFlags::from_bits_retain(libc::O_SEARCH.cast_unsigned()) | rest)
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        Some(OFlags::PATH | rest)
+    }
+    #[cfg(not(any(target_vendor = "apple", target_os = "linux", target_os = "android")))]
+    {
+        let _ = rest;
+        None
+    }
 }
 
 /// Makes what was written to `fd` durable: `fsync` on Linux;
