@@ -47,8 +47,9 @@ pub(crate) struct Cli {
     /// The OS keyring of --store keyring / keyring-or-file: `secret-service`
     /// (D-Bus, e.g. gnome-keyring; durable) or `keyutils` (the kernel's
     /// session keyring; kernel memory only: lost at reboot, and when the
-    /// persistent keyring expires, by default 3 days after its last use).
-    #[arg(long, global = true, value_enum, default_value_t = KeyringArg::SecretService)]
+    /// persistent keyring expires, by default 3 days after its last use), on
+    /// Linux; `keychain` (the login keychain; the default) on macOS.
+    #[arg(long, global = true, value_enum, default_value_t = KeyringArg::PLATFORM_DEFAULT)]
     pub(crate) keyring: KeyringArg,
 
     #[command(subcommand)]
@@ -66,6 +67,14 @@ pub(crate) enum StoreArg {
 pub(crate) enum KeyringArg {
     SecretService,
     Keyutils,
+    Keychain,
+}
+
+impl KeyringArg {
+    /// `--keyring`'s default: the Keychain on macOS, the Secret Service
+    /// elsewhere (as `KeyringKind::platform_default`).
+    pub(crate) const PLATFORM_DEFAULT: Self =
+        if cfg!(target_os = "macos") { Self::Keychain } else { Self::SecretService };
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
