@@ -460,6 +460,11 @@ pub(crate) struct RenderArgs {
     /// directory chain before printing the path to hand to the service manager.
     #[arg(long, num_args = 2, value_names = ["DIR", "REL"])]
     pub(crate) write: Option<Vec<OsString>>,
+    /// launchd on macOS only, with --write (DIR is then usually
+    /// ~/Library/LaunchAgents): after the write and the re-verification, load
+    /// the agent with `launchctl bootstrap gui/UID PATH`.
+    #[arg(long, requires = "write")]
+    pub(crate) bootstrap: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -10,8 +10,9 @@
 //!   needed, as with openat2). Used when openat2 is missing or refused
 //!   (`ENOSYS`, or `EPERM` under a seccomp filter).
 //! - **portable**: the same walk with intermediates opened `O_RDONLY`, no
-//!   `O_PATH` (what macOS and other Unixes run; selectable on Linux, where
-//!   the suites run on it too).
+//!   `O_PATH`, and `O_SEARCH` for a search-only directory (what macOS and
+//!   other Unixes run; selectable on Linux, where the suites run on it too;
+//!   see `sys`).
 //!
 //! Both return the same error kinds for the same trees: a symlink anywhere is
 //! [`ErrorKind::Symlink`](crate::ErrorKind::Symlink), a non-directory in the
