@@ -67,7 +67,8 @@ is written). Reading resolves keyring references whatever this says. Default: fi
 const KEYRING_HELP: &str = "The OS keyring of --store keyring / keyring-or-file: `secret-service` \
 (D-Bus, e.g. gnome-keyring; durable) or `keyutils` (the kernel's session keyring; kernel memory \
 only: lost at reboot, and when the persistent keyring expires, by default 3 days after its last \
-use). Default: secret-service.";
+use), on Linux; `keychain` (the login keychain) on macOS. Default: keychain on macOS, \
+secret-service elsewhere.";
 
 /// `--profile` before the command (`gw --profile NAME cred list`).
 #[derive(Debug, Clone, Args)]
@@ -167,7 +168,7 @@ pub(crate) fn profile_name(top: &TopProfileOpt, sub: &ProfileOpt) -> (String, bo
 pub(crate) fn store_args(top: &TopStoreOpts, sub: &StoreOpts) -> (StoreArg, KeyringArg) {
     (
         sub.store.or(top.store).unwrap_or(StoreArg::File),
-        sub.keyring.or(top.keyring).unwrap_or(KeyringArg::SecretService),
+        sub.keyring.or(top.keyring).unwrap_or(KeyringArg::PLATFORM_DEFAULT),
     )
 }
 
@@ -213,6 +214,14 @@ pub(crate) enum StoreArg {
 pub(crate) enum KeyringArg {
     SecretService,
     Keyutils,
+    Keychain,
+}
+
+impl KeyringArg {
+    /// `--keyring`'s default: the Keychain on macOS, the Secret Service
+    /// elsewhere (as `KeyringKind::platform_default`).
+    pub(crate) const PLATFORM_DEFAULT: Self =
+        if cfg!(target_os = "macos") { Self::Keychain } else { Self::SecretService };
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -220,6 +229,8 @@ pub(crate) enum ResolverArg {
     Auto,
     Openat2,
     Walk,
+    /// The portable backend (what macOS runs): no O_PATH, no O_TMPFILE.
+    Portable,
 }
 
 #[derive(Debug, Subcommand)]
@@ -862,6 +873,11 @@ pub(crate) struct RenderArgs {
     /// (mode 0700, never through a symlink).
     #[arg(long, requires = "write")]
     pub(crate) parents: bool,
+    /// launchd on macOS only, with --write (DIR is then usually
+    /// ~/Library/LaunchAgents): after the write and the re-verification, load
+    /// the agent with `launchctl bootstrap gui/UID PATH`.
+    #[arg(long, requires = "write")]
+    pub(crate) bootstrap: bool,
 }
 
 /// `cred handoff --help`: the input format (OpenClaw's connect answer).

@@ -18,6 +18,14 @@ use crate::cli::{Cli, Command, ResolverArg};
 use crate::output::{CliError, EXIT_USAGE, Output};
 
 fn main() -> ExitCode {
+    // The standard library draws its hash keys from the random source the
+    // first time a thread builds a `RandomState`, and panics if that fails.
+    // JSON objects (serde_json with `preserve_order`) are hash maps, and the
+    // output builds them after a failed operation too: drawn here, first, a
+    // random source that fails later fails only the operation that needs
+    // it (THREATS FS-11: reported as `random_source`, nothing written),
+    // not the report of its failure.
+    drop(std::collections::hash_map::RandomState::new());
     // Parsed through the built command (`cli::command`: examples and one-line
     // summaries added to the derived definition).
     let parsed = cli::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m));
@@ -67,6 +75,7 @@ fn main() -> ExitCode {
         ResolverArg::Auto => Resolver::Auto,
         ResolverArg::Openat2 => Resolver::Openat2,
         ResolverArg::Walk => Resolver::Walk,
+        ResolverArg::Portable => Resolver::Portable,
     });
     if let Some(e) = cli.command.secret_in_argv() {
         return ExitCode::from(output::finish(out.error(&e)));

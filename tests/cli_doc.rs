@@ -1389,3 +1389,48 @@ both_resolvers! {
     set_is_a_locked_read_modify_write =>
     set_is_a_locked_read_modify_write_openat2, set_is_a_locked_read_modify_write_walk
 }
+
+/// `render --bootstrap` (issue 14, the launchd install flow): off macOS it
+/// is refused as a usage error (exit 2) that says where it runs, before the
+/// spec is read or anything written; for systemd it is refused everywhere;
+/// without `--write` clap refuses it. (On macOS it runs `launchctl
+/// bootstrap gui/UID PATH` after the write and the re-verification: compiled
+/// for Apple targets in CI, run only on a Mac.)
+#[cfg(not(target_os = "macos"))]
+#[test]
+fn render_bootstrap_is_refused_where_it_cannot_run() {
+    let sb = sandbox();
+    let units = sb.tmp().join("agents");
+    mkdir(&units, 0o700);
+    let spec = br#"{"label": "ai.gw.serve", "program_arguments": ["/usr/bin/gw"]}"#;
+    let r = Resolver::Auto;
+    let launchd = gw(
+        r,
+        &args(&[
+            &"doc",
+            &"render",
+            &"launchd",
+            &"--spec",
+            &"-",
+            &"--write",
+            &units,
+            &"ai.gw.serve.plist",
+            &"--bootstrap",
+        ]),
+        Some(spec),
+    );
+    assert_eq!(launchd.code, 2, "{launchd:?}");
+    assert!(launchd.stderr.contains("only on macOS"), "{launchd:?}");
+    assert!(launchd.stdout.is_empty(), "{launchd:?}");
+    let systemd = gw(
+        r,
+        &args(&[&"doc", &"render", &"systemd", &"--spec", &"-", &"--write", &units, &"gw.service", &"--bootstrap"]),
+        Some(br#"{"description": "d", "exec_start": ["/usr/bin/gw", "serve"]}"#),
+    );
+    assert_eq!(systemd.code, 2, "{systemd:?}");
+    assert!(systemd.stderr.contains("does not apply to systemd"), "{systemd:?}");
+    assert_eq!(std::fs::read_dir(&units).unwrap().count(), 0, "nothing written");
+    let no_write = gw(r, &args(&[&"doc", &"render", &"launchd", &"--spec", &"-", &"--bootstrap"]), Some(spec));
+    assert_eq!(no_write.code, 2, "{no_write:?}");
+    assert!(no_write.stderr.contains("--write"), "{no_write:?}");
+}

@@ -115,7 +115,7 @@ enum Streams {
 
 /// The write end of a pipe whose read end is already closed.
 fn closed_pipe() -> Stdio {
-    let (read, write) = rustix::pipe::pipe().unwrap();
+    let (read, write) = std::io::pipe().unwrap();
     drop(read);
     Stdio::from(write)
 }

@@ -11,6 +11,10 @@
 //! test says so and returns; the verifier-level test with a non-loopback
 //! peer address (`gateway::tests::tok_3_local_scoped_token_from_non_loopback_peer_is_refused`
 //! in src/gateway.rs) runs everywhere.
+//!
+//! Linux-only (network namespaces (`ip netns`, setns)): compiled to nothing on other targets;
+//! `docs/platforms.md` lists what a Mac run still needs.
+#![cfg(target_os = "linux")]
 
 mod serve_support;
 

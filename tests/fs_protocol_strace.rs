@@ -298,8 +298,9 @@ fn strace_available() {
     }
 }
 
-/// Runs `gw fs write` under strace and checks the protocol in its trace.
-fn check_protocol(strategy: Strategy, resolver: &str, replace: bool) {
+/// Runs `gw fs write` under strace and checks the protocol in its trace;
+/// returns the trace.
+fn check_protocol(strategy: Strategy, resolver: &str, replace: bool) -> String {
     strace_available();
     let tmp = tempfile::Builder::new().prefix("gw-strace-").tempdir().unwrap();
     let dir = tmp.path().join("dir");
@@ -356,6 +357,7 @@ fn check_protocol(strategy: Strategy, resolver: &str, replace: bool) {
     }
     let names: Vec<_> = std::fs::read_dir(dir.join(DIR_NAME)).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, [TARGET_NAME], "{what}: no temp left behind");
+    text
 }
 
 fn check_trace(trace: &Trace, strategy: Strategy, len: i64) -> Result<(), String> {
@@ -507,6 +509,46 @@ fn all_cases(strategy: Strategy) {
             check_protocol(strategy, resolver, replace);
         }
     }
+}
+
+/// The portable backend (what macOS runs, `--resolver portable` here):
+/// the same protocol with a named temp, and none of Linux's own facilities
+/// anywhere in the trace — no `O_PATH` (the root's chain and the walk open
+/// directories `O_RDONLY|O_DIRECTORY|O_NOFOLLOW`), no `O_TMPFILE`, no
+/// `openat2`, no `AT_EMPTY_PATH`, no `/proc/self/fd` — so the code Darwin
+/// runs is the code traced here. `--temp tmpfile` is refused, nothing
+/// written.
+#[test]
+fn fs_3_4_6_write_protocol_under_strace_portable() {
+    for replace in [false, true] {
+        let text = check_protocol(Strategy::Named, "portable", replace);
+        for linux_only in ["O_PATH", "O_TMPFILE", "openat2(", "AT_EMPTY_PATH", "/proc/self/fd"] {
+            let hit = text.lines().find(|l| l.contains(linux_only));
+            assert!(hit.is_none(), "portable backend (replace {replace}) used {linux_only}: {hit:?}\n{text}");
+        }
+        let walked =
+            |l: &&str| l.contains("openat(") && ["O_RDONLY", "O_DIRECTORY", "O_NOFOLLOW"].iter().all(|f| l.contains(f));
+        assert!(text.lines().any(|l| walked(&l)), "the walk's directory opens are in the trace:\n{text}");
+    }
+    let tmp = tempfile::Builder::new().prefix("gw-portable-").tempdir().unwrap();
+    let dir = tmp.path().join("dir");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gw"))
+        .args(["--resolver", "portable", "fs", "write"])
+        .arg(&dir)
+        .args([TARGET_NAME, "--temp", "tmpfile"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"x").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "--temp tmpfile on the portable backend: {stderr}");
+    assert!(stderr.contains("O_TMPFILE"), "the refusal says why: {stderr}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "nothing written");
 }
 
 /// THREATS FS-3/FS-4/FS-6 (and FS-1's "never open the final path"), with an

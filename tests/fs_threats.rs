@@ -9,11 +9,17 @@
 //! The machine runs the suite as root, which bypasses permission checks, so
 //! "another user" is uid 65534: files are chown-ed to it, or a child process
 //! runs as it.
+//!
+//! The two tests that watch the directory with inotify (FS-4's permission
+//! window, FS-6's observed temp names) are Linux-only; the rest compiles for
+//! every Unix (`docs/platforms.md`).
 
 mod common;
 
 use std::ffi::OsString;
+#[cfg(target_os = "linux")]
 use std::mem::MaybeUninit;
+#[cfg(target_os = "linux")]
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -25,6 +31,7 @@ use common::*;
 use gw_anchor::{
     Durability, ErrorKind, FileKind, LockMode, Resolver, Root, TEMP_PREFIX, TempStrategy, WriteOptions, is_temp_name,
 };
+#[cfg(target_os = "linux")]
 use rustix::fs::inotify;
 
 /// Generates `#[test] fn $openat2` and `#[test] fn $walk` running `$body`
@@ -53,6 +60,7 @@ fn helper_child() {
 
 fn dispatch_helper(mode: &str, args: &[String]) -> Vec<String> {
     match mode {
+        #[cfg(target_os = "linux")]
         "write_mode" => child_write_mode(args),
         "eacces" => child_eacces(args),
         "open_root" => child_open_root(args),
@@ -67,6 +75,7 @@ fn nosync() -> WriteOptions {
     WriteOptions::new().durability(Durability::NoSync)
 }
 
+#[cfg(target_os = "linux")]
 fn strategy(s: &str) -> TempStrategy {
     match s {
         "named" => TempStrategy::Named,
@@ -291,7 +300,11 @@ fn fs_3_concurrent_reader_never_sees_a_torn_file(r: Resolver) {
         std::thread::spawn(move || {
             start.wait();
             for i in 0..400 {
-                let temp = if i % 2 == 0 { TempStrategy::Named } else { TempStrategy::Tmpfile };
+                let temp = if i % 2 == 0 || !offers(r, TempStrategy::Tmpfile) {
+                    TempStrategy::Named
+                } else {
+                    TempStrategy::Tmpfile
+                };
                 let durability = if i % 50 == 0 { Durability::Sync } else { Durability::NoSync };
                 let opts = WriteOptions::new().temp_strategy(temp).durability(durability);
                 root.write_atomic(NAME, &versions[i % versions.len()], &opts).unwrap();
@@ -319,6 +332,7 @@ both_resolvers! {
 // FS-4: permission window
 // ============================================================================
 
+#[cfg(target_os = "linux")]
 /// Helper child: sets its umask, opens `dir`, writes `name` 40 times
 /// (`write` or `create`) with the given mode and temp strategy while an
 /// inotify thread `lstat`s every entry created or moved in, and reports the
@@ -372,6 +386,7 @@ fn child_write_mode(args: &[String]) -> Vec<String> {
     vec![format!("final {:o}", md.mode), format!("widest {widest:o}"), format!("seen {seen}")]
 }
 
+#[cfg(target_os = "linux")]
 /// Runs [`child_write_mode`] and returns (final mode, union of observed modes).
 fn write_in_child(
     dir: &Path,
@@ -395,6 +410,7 @@ fn write_in_child(
     (field("final"), field("widest"))
 }
 
+#[cfg(target_os = "linux")]
 /// THREATS FS-4 (permission window): written by a child process whose umask
 /// is 000 — as root and as another uid (65534, which also exercises the
 /// unprivileged `O_TMPFILE` link path) — a file written with the default
@@ -403,7 +419,7 @@ fn write_in_child(
 /// a requested 0640 is exactly 0640 (not narrowed by the umask).
 fn fs_4_file_has_final_mode_from_creation(r: Resolver) {
     for uid in [None, Some(NOBODY)] {
-        for temp in ["named", "tmpfile", "auto"] {
+        for temp in ["named", "tmpfile", "auto"].into_iter().filter(|&t| offers(r, strategy(t))) {
             for op in ["write", "create"] {
                 let sb = Sandbox::new();
                 if let Some(uid) = uid {
@@ -428,6 +444,7 @@ fn fs_4_file_has_final_mode_from_creation(r: Resolver) {
     }
 }
 
+#[cfg(target_os = "linux")]
 both_resolvers! {
     /// THREATS FS-4: a file is created with its final mode, whatever the
     /// umask, and never exists with a wider one.
@@ -443,7 +460,7 @@ fn fs_4_replaced_file_gets_requested_mode_not_old(r: Resolver) {
     let root = sb.open(r);
     let path = sb.root.join(NAME);
     for (old, requested) in [(0o644, None), (0o600, Some(0o640)), (0o666, Some(0o400)), (0o4755, None)] {
-        for temp in [TempStrategy::Named, TempStrategy::Tmpfile] {
+        for temp in [TempStrategy::Named, TempStrategy::Tmpfile].into_iter().filter(|&t| offers(r, t)) {
             std::fs::write(&path, b"old").unwrap();
             chmod(&path, old);
             let mut opts = WriteOptions::new().temp_strategy(temp);
@@ -729,7 +746,7 @@ fn predictable_names(name: &str) -> Vec<String> {
 /// writes with each temp strategy (named, `O_TMPFILE`, auto) succeed, follow
 /// none of them, leave them as they were, and leave nothing else behind.
 fn fs_6_planted_temp_names_do_not_affect_a_write(r: Resolver) {
-    for temp in [TempStrategy::Named, TempStrategy::Tmpfile, TempStrategy::Auto] {
+    for temp in [TempStrategy::Named, TempStrategy::Tmpfile, TempStrategy::Auto].into_iter().filter(|&t| offers(r, t)) {
         let sb = Sandbox::new();
         let planted = predictable_names(NAME);
         for (i, p) in planted.iter().enumerate() {
@@ -760,12 +777,13 @@ both_resolvers! {
     fs_6_planted_temp_names_do_not_affect_a_write_openat2, fs_6_planted_temp_names_do_not_affect_a_write_walk
 }
 
+#[cfg(target_os = "linux")]
 /// THREATS FS-6: the temp names gw actually uses (observed with inotify over
 /// 48 writes per strategy) are all `is_temp_name` (prefix + 32 hex digits =
 /// 128 bits), all different, and every one of the 32 digit positions varies
 /// across them (a counter, pid or time stamp would not).
 fn fs_6_temp_names_are_random_and_recognised(r: Resolver) {
-    for temp in [TempStrategy::Named, TempStrategy::Tmpfile] {
+    for temp in [TempStrategy::Named, TempStrategy::Tmpfile].into_iter().filter(|&t| offers(r, t)) {
         let sb = Sandbox::new();
         let root = sb.open(r);
         let ino = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK).unwrap();
@@ -806,6 +824,7 @@ fn fs_6_temp_names_are_random_and_recognised(r: Resolver) {
     }
 }
 
+#[cfg(target_os = "linux")]
 both_resolvers! {
     /// THREATS FS-6: temp names are random (128 bits) and recognised by
     /// `is_temp_name`.

@@ -11,6 +11,10 @@
 //! is uid 65534 (files are chown-ed to it). The umask test re-executes this
 //! test binary as a helper child (`helper_child`), because the umask is
 //! process-wide and other tests run in parallel threads.
+//!
+//! Linux-only (inotify watches of the token directory): compiled to nothing on other targets;
+//! `docs/platforms.md` lists what a Mac run still needs.
+#![cfg(target_os = "linux")]
 
 mod common;
 mod token_support;

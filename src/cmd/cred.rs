@@ -30,6 +30,7 @@ pub(crate) fn store_config(store: StoreArg, keyring: KeyringArg) -> StoreConfig 
     let kind = match keyring {
         KeyringArg::SecretService => KeyringKind::SecretService,
         KeyringArg::Keyutils => KeyringKind::Keyutils,
+        KeyringArg::Keychain => KeyringKind::Keychain,
     };
     StoreConfig::new(policy).keyring_kind(kind).on_notice(|n| crate::output::eprint(&format!("gw: notice: {n}\n")))
 }

@@ -275,6 +275,15 @@ fn render(a: RenderArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         ServiceArg::Launchd => ServiceKind::Launchd,
         ServiceArg::Systemd => ServiceKind::Systemd,
     };
+    // Refused before anything is read or written.
+    if a.bootstrap && !matches!(kind, ServiceKind::Launchd) {
+        return Err(CliError::usage("render", "--bootstrap loads a launchd agent; it does not apply to systemd")
+            .with_fix("load the unit with `systemctl --user daemon-reload` and `systemctl --user enable --now`"));
+    }
+    if a.bootstrap && !cfg!(target_os = "macos") {
+        return Err(CliError::usage("render", "--bootstrap runs `launchctl bootstrap`, which exists only on macOS")
+            .with_fix("drop --bootstrap: the plist is still rendered and written"));
+    }
     let Some(spec_path) = a.spec else {
         // --example-spec (clap requires one of the two).
         let example = example_spec(kind);
@@ -308,6 +317,14 @@ fn render(a: RenderArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
     }
     let written = spec.write(&root, &rel).map_err(|e| CliError::from(e).missing_parent(a.parents))?;
     let handoff = written.verify_before_handoff()?;
+    if a.bootstrap {
+        bootstrap_agent(&handoff)?;
+        out.ok(
+            &format!("wrote {} ({} bytes, mode 0644); directory chain re-verified; loaded with launchctl bootstrap", handoff.display(), written.bytes().len()),
+            json!({ "kind": kind.as_str(), "path": handoff, "bytes": written.bytes().len(), "verified": true, "bootstrapped": true }),
+        );
+        return Ok(EXIT_OK);
+    }
     out.ok(
         &format!(
             "wrote {} ({} bytes, mode 0644); directory chain re-verified: hand {} to {}",
@@ -357,6 +374,49 @@ fn example_spec(kind: ServiceKind) -> &'static str {
 "#
         }
     }
+}
+
+/// `launchctl bootstrap gui/UID PATH` for a plist just written and
+/// re-verified (macOS; the caller refuses `--bootstrap` elsewhere).
+#[cfg(target_os = "macos")]
+fn bootstrap_agent(path: &Path) -> Result<(), CliError> {
+    let domain = format!("gui/{}", rustix::process::getuid().as_raw());
+    let out = std::process::Command::new("/bin/launchctl")
+        .arg("bootstrap")
+        .arg(&domain)
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| launchctl_error(path, format!("cannot run /bin/launchctl: {e}")))?;
+    if !out.status.success() {
+        // launchctl's own message (it names the plist and the reason, such as
+        // "Bootstrap failed: 5: Input/output error" when already loaded).
+        let why = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        return Err(launchctl_error(
+            path,
+            format!("launchctl bootstrap {domain} {} failed ({}): {why}", path.display(), out.status),
+        )
+        .with_fix(format!("if the agent is already loaded: `launchctl bootout {domain} {}` first", path.display())));
+    }
+    Ok(())
+}
+
+#[cfg(target_os = "macos")]
+fn launchctl_error(path: &Path, message: String) -> CliError {
+    CliError {
+        code: crate::output::EXIT_FAILED,
+        kind: "io",
+        op: "launchctl bootstrap",
+        path: Some(path.display().to_string()),
+        message,
+        fix: None,
+    }
+}
+
+#[cfg(not(target_os = "macos"))]
+fn bootstrap_agent(_path: &Path) -> Result<(), CliError> {
+    // Unreachable: `render` refuses --bootstrap off macOS before writing.
+    Err(CliError::usage("render", "--bootstrap runs `launchctl bootstrap`, which exists only on macOS"))
 }
 
 /// A spec error: it names the spec and the field; injections stay exit 3.

@@ -18,7 +18,11 @@ use super::{Finding, Report, Severity};
 /// waiting on an unlock prompt nobody answers would otherwise block).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
-const KINDS: [KeyringKind; 2] = [KeyringKind::SecretService, KeyringKind::Keyutils];
+/// The keyrings this platform has.
+#[cfg(not(target_os = "macos"))]
+const KINDS: &[KeyringKind] = &[KeyringKind::SecretService, KeyringKind::Keyutils];
+#[cfg(target_os = "macos")]
+const KINDS: &[KeyringKind] = &[KeyringKind::Keychain];
 
 /// The probes, running.
 pub(super) type Probes = Vec<(KeyringKind, JoinHandle<Result<(), String>>)>;
@@ -26,8 +30,8 @@ pub(super) type Probes = Vec<(KeyringKind, JoinHandle<Result<(), String>>)>;
 /// Starts one probe per keyring, in parallel.
 pub(super) fn start_probes() -> Probes {
     KINDS
-        .into_iter()
-        .map(|kind| {
+        .iter()
+        .map(|&kind| {
             let h = std::thread::spawn(move || {
                 SystemKeyring::new(kind, PROBE_TIMEOUT).probe().map_err(|e| {
                     // The reason only: never data the keyring returned.
@@ -82,7 +86,7 @@ pub(super) fn finish(probes: Probes, report: &mut Report) {
         }
         if s.inline > 0 {
             let better: Vec<&str> =
-                available.iter().filter(|k| **k == KeyringKind::SecretService).map(|k| k.as_str()).collect();
+                available.iter().filter(|k| **k != KeyringKind::Keyutils).map(|k| k.as_str()).collect();
             report.checked(format!(
                 "storage: profile `{}` keeps {} secret(s) inline in its 0600 credentials.json{}",
                 s.profile,

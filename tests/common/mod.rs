@@ -41,6 +41,75 @@ pub fn resolver_name(resolver: Resolver) -> &'static str {
         Resolver::Openat2 => "openat2",
         Resolver::Walk => "walk",
         Resolver::Auto => "auto",
+        Resolver::Portable => "portable",
+    }
+}
+
+/// Whether a write under `resolver` offers temp strategy `temp`: the
+/// portable backend (macOS's, and Linux's with gw-anchor's `force-portable`
+/// feature) has no `O_TMPFILE` and refuses `Tmpfile` (a refusal tested in
+/// gw-anchor's own tests).
+pub fn offers(resolver: Resolver, temp: gw_anchor::TempStrategy) -> bool {
+    !(resolver.is_portable() && temp == gw_anchor::TempStrategy::Tmpfile)
+}
+
+// ---- stat fields at Linux's widths (Darwin's are narrower or signed) ----
+
+/// Permission bits with setuid/setgid/sticky.
+pub fn st_perm(st: &rustix::fs::Stat) -> u32 {
+    #[cfg(target_os = "linux")]
+    let m = st.st_mode;
+    #[cfg(not(target_os = "linux"))]
+    let m = u32::from(st.st_mode);
+    m & 0o7777
+}
+
+/// The link count.
+pub fn st_nlink(st: &rustix::fs::Stat) -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        st.st_nlink
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        u64::from(st.st_nlink)
+    }
+}
+
+/// The device number of the entry's filesystem.
+pub fn st_dev(st: &rustix::fs::Stat) -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        st.st_dev
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        u64::from(st.st_dev.cast_unsigned())
+    }
+}
+
+/// The device number a device node stands for.
+pub fn st_rdev(st: &rustix::fs::Stat) -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        st.st_rdev
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        u64::from(st.st_rdev.cast_unsigned())
+    }
+}
+
+/// Flags to open a directory only to hold it (`O_PATH` on Linux; elsewhere,
+/// which has no `O_PATH`, for reading).
+pub fn dir_hold_flags() -> OFlags {
+    #[cfg(target_os = "linux")]
+    {
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC
     }
 }
 
@@ -137,12 +206,29 @@ pub fn symlink(target: impl AsRef<Path>, link: &Path) {
 }
 
 /// `mkfifo path` (mode 0600).
+#[cfg(target_os = "linux")]
 pub fn mkfifo(path: &Path) {
     rustix::fs::mknodat(rustix::fs::CWD, path, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0)
         .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
 }
 
+/// `mkfifo -m 600 path` (rustix has no `mknodat` on Darwin).
+#[cfg(not(target_os = "linux"))]
+pub fn mkfifo(path: &Path) {
+    let st = Command::new("mkfifo").arg("-m").arg("600").arg(path).status().expect("run mkfifo");
+    assert!(st.success(), "mkfifo {}: {st}", path.display());
+}
+
+/// A character device node like `/dev/null` at `path` (root may): (1, 3) on
+/// Linux, (3, 2) on Darwin.
+#[cfg(not(target_os = "linux"))]
+pub fn mknod_null(path: &Path) {
+    let st = Command::new("mknod").arg(path).args(["c", "3", "2"]).status().expect("run mknod");
+    assert!(st.success(), "mknod {}: {st}", path.display());
+}
+
 /// A character device node like `/dev/null` (1, 3) at `path` (root may).
+#[cfg(target_os = "linux")]
 pub fn mknod_null(path: &Path) {
     rustix::fs::mknodat(
         rustix::fs::CWD,
@@ -206,7 +292,7 @@ pub type Snapshot = BTreeMap<PathBuf, Node>;
 pub fn node(path: &Path) -> Node {
     let parent = path.parent().unwrap_or(Path::new("/"));
     let name = path.file_name().unwrap_or(std::ffi::OsStr::new("."));
-    let dir = rustix::fs::open(parent, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    let dir = rustix::fs::open(parent, dir_hold_flags(), Mode::empty())
         .unwrap_or_else(|e| panic!("open {}: {e}", parent.display()));
     node_at(&dir, name).unwrap_or_else(|e| panic!("lstat {}: {e}", path.display()))
 }
@@ -216,7 +302,7 @@ pub fn node(path: &Path) -> Node {
 pub fn node_at(dir: impl AsFd, name: &std::ffi::OsStr) -> rustix::io::Result<Node> {
     let dir = dir.as_fd();
     let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
-    let mode = st.st_mode & 0o7777;
+    let mode = st_perm(&st);
     Ok(match FileType::from_raw_mode(st.st_mode) {
         FileType::Symlink => {
             let target = rustix::fs::readlinkat(dir, name, Vec::new())?;
@@ -227,7 +313,7 @@ pub fn node_at(dir: impl AsFd, name: &std::ffi::OsStr) -> rustix::io::Result<Nod
             let fd = rustix::fs::openat(dir, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
             let mut content = Vec::new();
             std::fs::File::from(fd).read_to_end(&mut content).map_err(|_| rustix::io::Errno::IO)?;
-            Node::File { mode, uid: st.st_uid, nlink: st.st_nlink, content }
+            Node::File { mode, uid: st.st_uid, nlink: st_nlink(&st), content }
         }
         other => {
             let kind = match other {
@@ -236,7 +322,7 @@ pub fn node_at(dir: impl AsFd, name: &std::ffi::OsStr) -> rustix::io::Result<Nod
                 FileType::CharacterDevice => "char",
                 _ => "block",
             };
-            Node::Special { kind, mode, rdev: st.st_rdev }
+            Node::Special { kind, mode, rdev: st_rdev(&st) }
         }
     })
 }
@@ -332,7 +418,7 @@ pub fn lexical(rel: &Path) -> Option<Vec<std::ffi::OsString>> {
 /// with that last name; `None` if the way is missing or not all directories.
 pub fn real_parent(top: &Path, comps: &[std::ffi::OsString]) -> Option<(OwnedFd, std::ffi::OsString)> {
     let (last, middle) = comps.split_last()?;
-    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let flags = dir_hold_flags() | OFlags::NOFOLLOW;
     let mut cur = rustix::fs::open(top, flags, Mode::empty()).ok()?;
     for c in middle {
         cur = rustix::fs::openat(&cur, c.as_os_str(), flags, Mode::empty()).ok()?;

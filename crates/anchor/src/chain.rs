@@ -10,12 +10,13 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::{Policy, Problem};
+use crate::sys;
 
 /// The most symlinks followed on the way to a root (as the kernel's `ELOOP`).
 const MAX_LINKS: usize = 40;
@@ -75,7 +76,8 @@ pub(crate) fn walk_to(
     }
 
     let mut pending: VecDeque<OsString> = components(abs.as_os_str());
-    let root_fd = rustix::fs::open("/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    let portable = policy.resolver_kind().is_portable();
+    let root_fd = rustix::fs::open("/", sys::intermediate_dir_flags(portable), Mode::empty())
         .map_err(|e| Error::from_errno(op, "/", e))?;
     let root_stat = rustix::fs::fstat(&root_fd).map_err(|e| Error::from_errno(op, "/", e))?;
     let mut steps = Vec::new();
@@ -109,13 +111,13 @@ pub(crate) fn walk_to(
         let is_last = pending.is_empty();
         let (cur_fd, cur_stat, cur_path) = stack.last().expect("stack never empty");
         let here = cur_path.join(&comp);
-        let flags = if is_last { OFlags::RDONLY } else { OFlags::PATH };
-        match rustix::fs::openat(
-            cur_fd,
-            comp.as_os_str(),
-            flags | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
+        let opened = if is_last {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            rustix::fs::openat(cur_fd, comp.as_os_str(), flags, Mode::empty())
+        } else {
+            sys::open_intermediate(cur_fd.as_fd(), comp.as_os_str(), portable)
+        };
+        match opened {
             Ok(fd) => {
                 let st = rustix::fs::fstat(&fd).map_err(|e| Error::from_errno(op, &here, e))?;
                 let mode = mode_of(&st);
@@ -194,7 +196,8 @@ pub(crate) fn walk_to(
     }
 
     let (fd, _, path) = stack.pop().expect("stack never empty");
-    // Reopen the final directory for reading (intermediates are `O_PATH`).
+    // Reopen the final directory for reading (intermediates are `O_PATH` on
+    // Linux; `/` itself may be the final directory).
     let fd = rustix::fs::openat(&fd, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| Error::from_errno(op, &path, e))?;
     let stat = rustix::fs::fstat(&fd).map_err(|e| Error::from_errno(op, &path, e))?;
@@ -241,7 +244,7 @@ fn record(
 }
 
 pub(crate) fn mode_of(st: &Stat) -> u32 {
-    st.st_mode & 0o7777
+    sys::mode_of(st)
 }
 
 fn components(path: &OsStr) -> VecDeque<OsString> {

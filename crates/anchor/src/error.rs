@@ -218,8 +218,9 @@ impl Error {
             op,
             path,
             format!(
-                "the new content is in place but may not be durable: the fsync of its directory failed ({ioe}); \
-                 after a power loss the old content may be back"
+                "the new content is in place but may not be durable: the {} of its directory failed ({ioe}); \
+                 after a power loss the old content may be back",
+                crate::sys::FULL_SYNC_NAME
             ),
         )
         .with_fix("check the disk (`dmesg`); once it is healthy, `sync` or write again to make it durable");

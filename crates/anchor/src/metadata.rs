@@ -107,12 +107,12 @@ impl Metadata {
         };
         Self {
             kind: FileKind::from_file_type(FileType::from_raw_mode(st.st_mode)),
-            mode: st.st_mode & 0o7777,
+            mode: crate::sys::mode_of(st),
             uid: st.st_uid,
             gid: st.st_gid,
             size: st.st_size as u64,
-            nlink: st.st_nlink,
-            dev: st.st_dev,
+            nlink: crate::sys::nlink_of(st),
+            dev: crate::sys::dev_of(st),
             ino: st.st_ino,
             modified,
         }

@@ -98,7 +98,7 @@ impl Root {
         }
         let first = &missing[0];
         let shown = ancestor.path.join(first);
-        let raw = Mode::from_raw_mode(mode & 0o7777);
+        let raw = crate::sys::mode_from_bits(mode);
         let created = match rustix::fs::mkdirat(&ancestor.fd, first.as_os_str(), raw) {
             Ok(()) => true,
             Err(Errno::EXIST) => false,
@@ -109,7 +109,7 @@ impl Root {
         let fd = rustix::fs::openat(&ancestor.fd, first.as_os_str(), flags, Mode::empty())
             .map_err(|e| Error::from_errno(OP, &shown, e))?;
         let mut st = rustix::fs::fstat(&fd).map_err(|e| Error::from_errno(OP, &shown, e))?;
-        if created && st.st_uid == policy.uid() && mode_of(&st) != raw.as_raw_mode() {
+        if created && st.st_uid == policy.uid() && mode_of(&st) != crate::sys::mode_bits(raw) {
             // mkdir applied the umask; make the mode exact.
             rustix::fs::fchmod(&fd, raw).map_err(|e| Error::from_errno(OP, &shown, e))?;
             st = rustix::fs::fstat(&fd).map_err(|e| Error::from_errno(OP, &shown, e))?;
@@ -120,7 +120,7 @@ impl Root {
         if let Some(p) = problem {
             return Err(p.to_error(OP, &shown, st.st_uid, mode_of(&st), policy));
         }
-        let root = Root { fd, path: shown, dev: st.st_dev, ino: st.st_ino, policy: policy.clone() };
+        let root = Root { fd, path: shown, dev: crate::sys::dev_of(&st), ino: st.st_ino, policy: policy.clone() };
         if missing.len() == 1 {
             return Ok(root);
         }
@@ -130,7 +130,7 @@ impl Root {
     }
 
     pub(crate) fn mkdir_components(&self, op: &'static str, comps: &[OsString], mode: u32) -> Result<OwnedFd> {
-        let mode = Mode::from_raw_mode(mode & 0o7777);
+        let mode = crate::sys::mode_from_bits(mode);
         let flags = OFlags::RDONLY | OFlags::DIRECTORY;
         let mut shown = self.path.clone();
         let mut cur: Option<OwnedFd> = None;
@@ -145,8 +145,8 @@ impl Root {
                     self.check_private(op, &parent_shown, &parent)?;
                     // Never create a directory the policy would then refuse:
                     // the refusal would leave it behind, writable by others.
-                    if mode.as_raw_mode() & 0o022 != 0 {
-                        return Err(insecure_mode(op, &shown, mode.as_raw_mode()));
+                    if crate::sys::mode_bits(mode) & 0o022 != 0 {
+                        return Err(insecure_mode(op, &shown, crate::sys::mode_bits(mode)));
                     }
                     match rustix::fs::mkdirat(parent, comp.as_os_str(), mode) {
                         Ok(()) | Err(Errno::EXIST) => {}
@@ -156,7 +156,7 @@ impl Root {
                     // mkdir applied the umask; make the mode exact. A directory
                     // raced in by someone else is checked below, not chmod-ed.
                     let st = rustix::fs::fstat(&fd).map_err(|e| Error::from_errno(op, &shown, e))?;
-                    if st.st_uid == self.policy.uid() && st.st_mode & 0o7777 != mode.as_raw_mode() {
+                    if st.st_uid == self.policy.uid() && crate::sys::mode_of(&st) != crate::sys::mode_bits(mode) {
                         rustix::fs::fchmod(&fd, mode).map_err(|e| Error::from_errno(op, &shown, e))?;
                     }
                     fd

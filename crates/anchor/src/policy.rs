@@ -15,9 +15,39 @@ pub enum Resolver {
     /// Linux `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
     /// RESOLVE_NO_MAGICLINKS)` only; fails where the kernel refuses it.
     Openat2,
-    /// A component-by-component `openat(O_NOFOLLOW | O_DIRECTORY)` walk: the
-    /// portable resolver (what other Unixes use).
+    /// A component-by-component `openat(O_NOFOLLOW | O_DIRECTORY)` walk,
+    /// intermediates opened `O_PATH` on Linux. On other Unixes, where
+    /// `O_PATH` does not exist, this is [`Resolver::Portable`].
     Walk,
+    /// The portable backend, what macOS and other Unixes run, selectable on
+    /// Linux so every line of it is tested there: the same walk with
+    /// intermediates opened `O_RDONLY | O_DIRECTORY | O_NOFOLLOW` (no
+    /// `O_PATH`: read permission is needed on the way down), named exclusive
+    /// temporaries only (no `O_TMPFILE`, no `AT_EMPTY_PATH`, no
+    /// `/proc/self/fd`), root chains walked without `O_PATH` either, and
+    /// durability through `F_FULLFSYNC` on Apple platforms.
+    Portable,
+}
+
+impl Resolver {
+    /// The backend this resolver choice runs on this platform: on Linux
+    /// itself; elsewhere (and on Linux with the test-only `force-portable`
+    /// feature) `Auto` and `Walk` are [`Resolver::Portable`] and `Openat2`
+    /// stays `Openat2` (refused off Linux, never replaced).
+    pub fn effective(self) -> Resolver {
+        if crate::sys::LINUX && !cfg!(feature = "force-portable") {
+            return self;
+        }
+        match self {
+            Resolver::Auto | Resolver::Walk | Resolver::Portable => Resolver::Portable,
+            Resolver::Openat2 => Resolver::Openat2,
+        }
+    }
+
+    /// `true` when the portable backend is in use (see [`Resolver::Portable`]).
+    pub fn is_portable(self) -> bool {
+        self.effective() == Resolver::Portable
+    }
 }
 
 impl std::str::FromStr for Resolver {
@@ -27,7 +57,8 @@ impl std::str::FromStr for Resolver {
             "auto" => Ok(Self::Auto),
             "openat2" => Ok(Self::Openat2),
             "walk" => Ok(Self::Walk),
-            other => Err(format!("unknown resolver `{other}` (expected auto, openat2 or walk)")),
+            "portable" => Ok(Self::Portable),
+            other => Err(format!("unknown resolver `{other}` (expected auto, openat2, walk or portable)")),
         }
     }
 }

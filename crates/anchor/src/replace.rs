@@ -54,8 +54,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, CWD, FileType, FlockOperation, Mode, OFlags, RenameFlags};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
@@ -195,16 +195,25 @@ impl Root {
         if publish == Publish::Replace {
             refuse_non_regular_target(op, &shown, dir.as_fd(), name)?;
         }
-        let mode = Mode::from_raw_mode(options.mode);
+        let mode = crate::sys::mode_from_bits(options.mode);
         let sync = options.durability == Durability::Sync;
+        let portable = self.resolver().is_portable();
 
         // The temp holds the content (maybe a secret) until it is renamed:
         // locked against the stale-temp sweep of other writers meanwhile.
         let anon = match options.temp {
             TempStrategy::Named => None,
+            TempStrategy::Tmpfile if portable => {
+                // A symlink at the target is refused as such first (FS-1),
+                // whatever the strategy.
+                refuse_non_regular_target(op, &shown, dir.as_fd(), name)?;
+                return Err(tmpfile_unsupported(op, &shown));
+            }
             TempStrategy::Tmpfile => {
                 Some(open_tmpfile(dir.as_fd(), mode).map_err(|e| Error::from_errno(op, &shown, e))?)
             }
+            // The portable backend never tries O_TMPFILE: named temps only.
+            TempStrategy::Auto if portable => None,
             TempStrategy::Auto => open_tmpfile(dir.as_fd(), mode).ok(),
         };
         match anon {
@@ -236,7 +245,7 @@ impl Root {
         }
         if sync {
             // Published: a failure now must not read as "nothing happened".
-            rustix::fs::fsync(&dir).map_err(|e| Error::not_durable(op, &shown, e))?;
+            crate::sys::full_sync(&dir).map_err(|e| Error::not_durable(op, &shown, e))?;
         }
         // Best effort: the write succeeded whatever the sweep finds.
         let _ = sweep_stale_temps(dir.as_fd(), self.policy().uid(), STALE_TEMP_AGE);
@@ -333,7 +342,7 @@ fn remove_if_stale(
     }
     // The name must still name the file just locked.
     let now_named = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
-    if (now_named.st_dev, now_named.st_ino) != (st.st_dev, st.st_ino) {
+    if (crate::sys::dev_of(&now_named), now_named.st_ino) != (crate::sys::dev_of(&st), st.st_ino) {
         return Ok(false);
     }
     rustix::fs::unlinkat(dir, name, AtFlags::empty())?;
@@ -375,8 +384,28 @@ fn refuse_non_regular_target(op: &'static str, shown: &Path, dir: BorrowedFd<'_>
     }
 }
 
+/// `TempStrategy::Tmpfile` asked of the portable backend (macOS has no
+/// `O_TMPFILE`): a clear refusal, never a silent named temp.
+fn tmpfile_unsupported(op: &'static str, shown: &Path) -> Error {
+    Error::new(
+        crate::error::ErrorKind::Io,
+        op,
+        shown,
+        "anonymous temporaries (O_TMPFILE) exist only on Linux and are not used by the portable backend; \
+         use TempStrategy::Auto or Named",
+    )
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
 fn open_tmpfile(dir: BorrowedFd<'_>, mode: Mode) -> rustix::io::Result<OwnedFd> {
     rustix::fs::openat(dir, ".", OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, mode)
+}
+
+/// No `O_TMPFILE` here: never called, since every resolver is the portable
+/// backend on this platform (see `Resolver::effective`).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn open_tmpfile(_dir: BorrowedFd<'_>, _mode: Mode) -> rustix::io::Result<OwnedFd> {
+    Err(Errno::OPNOTSUPP)
 }
 
 /// Creates a named temp exclusively, retrying on the (2^-128) name clash.
@@ -408,14 +437,17 @@ fn fill(op: &'static str, shown: &Path, fd: &OwnedFd, mode: Mode, bytes: &[u8], 
         }
     }
     if sync {
-        rustix::fs::fsync(fd).map_err(|e| Error::from_errno(op, shown, e))?;
+        crate::sys::full_sync(fd).map_err(|e| Error::from_errno(op, shown, e))?;
     }
     Ok(())
 }
 
 /// Links an `O_TMPFILE` file at `name`: `linkat(AT_EMPTY_PATH)` where
 /// allowed, else through `/proc/self/fd`. Fails with `EEXIST` if taken.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 fn link_anonymous(fd: &OwnedFd, dir: BorrowedFd<'_>, name: &OsStr) -> rustix::io::Result<()> {
+    use rustix::fd::AsRawFd;
+    use rustix::fs::CWD;
     match rustix::fs::linkat(fd, "", dir, name, AtFlags::EMPTY_PATH) {
         Err(Errno::NOENT | Errno::PERM | Errno::INVAL) => {
             let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
@@ -423,6 +455,12 @@ fn link_anonymous(fd: &OwnedFd, dir: BorrowedFd<'_>, name: &OsStr) -> rustix::io
         }
         other => other,
     }
+}
+
+/// No anonymous files exist here (see `open_tmpfile`): never called.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn link_anonymous(_fd: &OwnedFd, _dir: BorrowedFd<'_>, _name: &OsStr) -> rustix::io::Result<()> {
+    Err(Errno::OPNOTSUPP)
 }
 
 /// Links an `O_TMPFILE` file under a fresh temporary name.
@@ -486,5 +524,37 @@ mod tests {
         assert!(!is_temp_name(OsStr::new(".gw-tmp.zz")));
         assert!(!is_temp_name(OsStr::new("config.json")));
         assert_eq!(a.len(), TEMP_PREFIX.len() + 32, "128 random bits in hex");
+    }
+
+    /// The portable backend (macOS's) has no `O_TMPFILE`: `Tmpfile` is
+    /// refused with an error that says so and nothing is written; `Auto`
+    /// writes through a named temp and leaves nothing else behind.
+    #[test]
+    fn portable_backend_refuses_tmpfile_and_writes_through_a_named_temp() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("gw-anchor-portable-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let policy = crate::Policy::new().resolver(crate::Resolver::Portable);
+        let root = Root::open(&dir, &policy).unwrap();
+
+        let tmpfile = WriteOptions::new().temp_strategy(TempStrategy::Tmpfile);
+        let e = root.write_atomic("secret", b"x", &tmpfile).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Io, "{e}");
+        assert!(e.message().contains("O_TMPFILE"), "{e}");
+        assert!(!dir.join("secret").exists(), "a refused write wrote nothing");
+
+        root.write_atomic("secret", b"new", &WriteOptions::new()).unwrap();
+        root.create_new("other", b"one", &WriteOptions::new()).unwrap();
+        assert_eq!(
+            root.create_new("other", b"two", &WriteOptions::new()).unwrap_err().kind(),
+            crate::ErrorKind::AlreadyExists
+        );
+        let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["other", "secret"], "no temp is left behind");
+        assert_eq!(std::fs::read(dir.join("secret")).unwrap(), b"new");
+        assert_eq!(std::fs::read(dir.join("other")).unwrap(), b"one");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -8,7 +8,11 @@
 //! - **walk**: `openat(2)` one component at a time with `O_NOFOLLOW |
 //!   O_DIRECTORY` (intermediates as `O_PATH`, so only search permission is
 //!   needed, as with openat2). Used when openat2 is missing or refused
-//!   (`ENOSYS`, or `EPERM` under a seccomp filter), and on other Unixes.
+//!   (`ENOSYS`, or `EPERM` under a seccomp filter).
+//! - **portable**: the same walk with intermediates opened `O_RDONLY`, no
+//!   `O_PATH`, and `O_SEARCH` for a search-only directory (what macOS and
+//!   other Unixes run; selectable on Linux, where the suites run on it too;
+//!   see `sys`).
 //!
 //! Both return the same error kinds for the same trees: a symlink anywhere is
 //! [`ErrorKind::Symlink`](crate::ErrorKind::Symlink), a non-directory in the
@@ -18,20 +22,27 @@
 //! `openat2(2)`, `openat(2)`, `path_resolution(7)`.
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use rustix::fs::ResolveFlags;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 use crate::policy::Resolver;
 use crate::sync::{AtomicU8, Ordering};
+use crate::sys;
 
 /// How many times an `EAGAIN` from openat2 is retried before giving up.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 const OPENAT2_RETRIES: usize = 32;
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 const RESOLVE: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_SYMLINKS).union(ResolveFlags::NO_MAGICLINKS);
 
 /// Whether this process may use openat2, learnt on first use: shared by every
@@ -120,17 +131,18 @@ pub(crate) fn open_beneath(
     mode: Mode,
 ) -> Result<OwnedFd> {
     let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    match resolver {
-        Resolver::Walk => walk(op, shown, dir, comps, flags, mode),
+    match resolver.effective() {
+        Resolver::Walk => walk(op, shown, dir, comps, flags, mode, false),
+        Resolver::Portable => walk(op, shown, dir, comps, flags, mode, true),
         Resolver::Openat2 => openat2(op, shown, dir, comps, flags, mode).map_err(|(e, _)| e),
         Resolver::Auto => {
             if !OPENAT2.may_try() {
-                return walk(op, shown, dir, comps, flags, mode);
+                return walk(op, shown, dir, comps, flags, mode, false);
             }
             match openat2(op, shown, dir, comps, flags, mode) {
                 Err((_, true)) => {
                     OPENAT2.learn(true);
-                    walk(op, shown, dir, comps, flags, mode)
+                    walk(op, shown, dir, comps, flags, mode, false)
                 }
                 other => {
                     OPENAT2.learn(false);
@@ -161,6 +173,7 @@ pub(crate) fn open_parent<'a, 'r>(
 /// The openat2 resolver. The `bool` in the error is `true` when the kernel
 /// refused the system call itself (`ENOSYS`, `EPERM`): the caller may fall
 /// back to the walk.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 fn openat2(
     op: &'static str,
     shown: &Path,
@@ -183,7 +196,7 @@ fn openat2(
                 // The classifying walk opens with `O_PATH` (keeping only
                 // `O_DIRECTORY`), so it can have no side effect such as a create.
                 let probe = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC | (flags & OFlags::DIRECTORY);
-                let err = match walk(op, shown, dir, comps, probe, Mode::empty()) {
+                let err = match walk(op, shown, dir, comps, probe, Mode::empty(), false) {
                     Err(e) => e,
                     // The walk found directories all the way: the tree
                     // changed between the two resolutions (a swap, FS-2).
@@ -196,7 +209,27 @@ fn openat2(
     }
 }
 
-/// The walk resolver.
+/// openat2 elsewhere than Linux: refused with a clear error, never replaced
+/// by another resolver behind the caller's back.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn openat2(
+    op: &'static str,
+    shown: &Path,
+    _dir: BorrowedFd<'_>,
+    _comps: &[OsString],
+    _flags: OFlags,
+    _mode: Mode,
+) -> std::result::Result<OwnedFd, (Error, bool)> {
+    let err = Error::new(
+        crate::error::ErrorKind::Io,
+        op,
+        shown,
+        "the openat2 resolver exists only on Linux; use the portable resolver (`auto`, `walk` or `portable`)",
+    );
+    Err((err, false))
+}
+
+/// The walk resolver; `portable` opens intermediates without `O_PATH`.
 fn walk(
     op: &'static str,
     shown: &Path,
@@ -204,6 +237,7 @@ fn walk(
     comps: &[OsString],
     flags: OFlags,
     mode: Mode,
+    portable: bool,
 ) -> Result<OwnedFd> {
     // Defence in depth: `RelPath` never yields these, but the walk must not
     // depend on it (openat2 has RESOLVE_BENEATH; the walk has this check).
@@ -216,13 +250,8 @@ fn walk(
     let mut held: Option<OwnedFd> = None;
     for comp in middle {
         let cur = held.as_ref().map_or(dir, |fd| fd.as_fd());
-        let next = rustix::fs::openat(
-            cur,
-            comp.as_os_str(),
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| classify(op, shown, cur, comp, e))?;
+        let next =
+            sys::open_intermediate(cur, comp.as_os_str(), portable).map_err(|e| classify(op, shown, cur, comp, e))?;
         held = Some(next);
     }
     let cur = held.as_ref().map_or(dir, |fd| fd.as_fd());
@@ -248,6 +277,7 @@ fn classify(op: &'static str, shown: &Path, dir: BorrowedFd<'_>, name: &OsStr, e
     Error::from_errno(op, shown, e)
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 fn join(comps: &[OsString]) -> OsString {
     let mut out = Vec::with_capacity(comps.iter().map(|c| c.len() + 1).sum());
     for (i, c) in comps.iter().enumerate() {

@@ -48,7 +48,7 @@ impl Root {
     pub fn open(path: impl AsRef<Path>, policy: &Policy) -> Result<Self> {
         let walked = chain::walk("open root", path.as_ref(), policy, false)?;
         Ok(Self {
-            dev: walked.stat.st_dev,
+            dev: crate::sys::dev_of(&walked.stat),
             ino: walked.stat.st_ino,
             fd: walked.fd,
             path: walked.path,
@@ -70,7 +70,7 @@ impl Root {
     /// THREATS FS-8 (re-check before hand-off).
     pub fn verify(&self) -> Result<()> {
         let walked = chain::walk("verify root", &self.path, &self.policy, false)?;
-        if walked.stat.st_dev != self.dev || walked.stat.st_ino != self.ino {
+        if crate::sys::dev_of(&walked.stat) != self.dev || walked.stat.st_ino != self.ino {
             return Err(Error::new(
                 ErrorKind::RootChanged,
                 "verify root",
@@ -108,7 +108,7 @@ impl Root {
         let shown = self.shown(&rel_path);
         let fd = self.open_beneath(OP, &shown, &rel_path, OFlags::RDONLY | OFlags::DIRECTORY)?;
         let st = self.check_private(OP, &shown, &fd)?;
-        Ok(Root { fd, path: shown, dev: st.st_dev, ino: st.st_ino, policy: self.policy.clone() })
+        Ok(Root { fd, path: shown, dev: crate::sys::dev_of(&st), ino: st.st_ino, policy: self.policy.clone() })
     }
 
     // ---- helpers shared by the operations ----

@@ -103,6 +103,9 @@ pub enum KeyringKind {
     /// The kernel's keyutils: the session keyring, linked to the user's
     /// persistent keyring (kernel memory: lost at reboot or expiry).
     Keyutils,
+    /// The macOS Keychain (the user's login keychain; durable), through
+    /// keyring-rs's Apple store. macOS only.
+    Keychain,
 }
 
 impl KeyringKind {
@@ -111,6 +114,7 @@ impl KeyringKind {
         match self {
             Self::SecretService => "secret-service",
             Self::Keyutils => "keyutils",
+            Self::Keychain => "keychain",
         }
     }
 
@@ -122,10 +126,11 @@ impl KeyringKind {
         match s {
             "secret-service" => Ok(Self::SecretService),
             "keyutils" => Ok(Self::Keyutils),
+            "keychain" => Ok(Self::Keychain),
             _ => Err(Error::new(
                 ErrorKind::InvalidInput,
                 "choose keyring",
-                format!("`{}` is not a keyring gw knows (secret-service, keyutils)", s.escape_debug()),
+                format!("`{}` is not a keyring gw knows (secret-service, keyutils, keychain)", s.escape_debug()),
             )),
         }
     }
@@ -135,6 +140,7 @@ impl KeyringKind {
         match self {
             Self::SecretService => "the Secret Service (D-Bus)",
             Self::Keyutils => "the kernel keyutils keyring",
+            Self::Keychain => "the macOS Keychain",
         }
     }
 
@@ -153,7 +159,18 @@ impl KeyringKind {
                  or `keyctl session - gw ...`); or choose the file with `--store file` (or `--store \
                  keyring-or-file` to accept it when the keyring is unavailable)"
             }
+            Self::Keychain => {
+                "run gw on macOS in a session whose login keychain is unlocked (a GUI login does this; over \
+                 SSH: `security unlock-keychain`); or choose the file with `--store file` (or `--store \
+                 keyring-or-file` to accept it when the keyring is unavailable)"
+            }
         }
+    }
+
+    /// The keyring `--keyring` defaults to here: the Keychain on macOS, the
+    /// Secret Service elsewhere.
+    pub const fn platform_default() -> Self {
+        if cfg!(target_os = "macos") { Self::Keychain } else { Self::SecretService }
     }
 }
 
@@ -471,6 +488,9 @@ impl SystemKeyring {
                         "{what} refused access ({inner}): this process has no session keyring of its own, or \
                          access was denied"
                     ),
+                    KeyringKind::Keychain => {
+                        format!("{what} refused access ({inner}): the login keychain is locked, or access was denied")
+                    }
                 },
             ),
             E::PlatformFailure(inner) => self.unavailable(op, format!("{what} is unavailable: {inner}")),
@@ -510,13 +530,28 @@ fn open_store(kind: KeyringKind) -> keyring_core::Result<Arc<keyring_core::Crede
     Ok(match kind {
         KeyringKind::SecretService => zbus_secret_service_keyring_store::Store::new()?,
         KeyringKind::Keyutils => linux_keyutils_keyring_store::Store::new()?,
+        KeyringKind::Keychain => return Err(only_elsewhere(kind, "macOS")),
     })
 }
 
-#[cfg(not(all(target_os = "linux", not(loom))))]
+#[cfg(all(target_os = "macos", not(loom)))]
+fn open_store(kind: KeyringKind) -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
+    Ok(match kind {
+        KeyringKind::Keychain => apple_native_keyring_store::keychain::Store::new()?,
+        KeyringKind::SecretService | KeyringKind::Keyutils => return Err(only_elsewhere(kind, "Linux")),
+    })
+}
+
+/// A keyring of another platform: unavailable, saying where it exists.
+#[cfg(all(any(target_os = "linux", target_os = "macos"), not(loom)))]
+fn only_elsewhere(kind: KeyringKind, platform: &str) -> keyring_core::Error {
+    keyring_core::Error::NotSupportedByStore(format!("{} exists only on {platform}", kind.describe()))
+}
+
+#[cfg(not(all(any(target_os = "linux", target_os = "macos"), not(loom))))]
 fn open_store(kind: KeyringKind) -> keyring_core::Result<Arc<keyring_core::CredentialStore>> {
     Err(keyring_core::Error::NotSupportedByStore(format!(
-        "gw uses {} on Linux only (and not in loom builds)",
+        "gw uses {} on Linux and macOS only (and not in loom builds)",
         kind.describe()
     )))
 }
@@ -631,5 +666,23 @@ impl Keyring for MemoryKeyring {
     fn delete(&self, service: &str, account: &str) -> Result<bool> {
         self.check("delete from keyring")?;
         Ok(self.entries.lock().unwrap().remove(&(service.into(), account.into())).is_some())
+    }
+}
+
+#[cfg(all(test, not(loom), target_os = "linux"))]
+mod platform_tests {
+    use super::*;
+
+    /// The Keychain is a known keyring everywhere (references naming it
+    /// parse), and on Linux it is unavailable with a reason that names where
+    /// it exists: never another store in its place.
+    #[test]
+    fn keychain_is_known_and_refused_off_macos() {
+        assert_eq!(KeyringKind::parse("keychain").unwrap(), KeyringKind::Keychain);
+        assert_eq!(KeyringKind::Keychain.as_str(), "keychain");
+        assert_eq!(KeyringKind::platform_default(), KeyringKind::SecretService);
+        let e = SystemKeyring::new(KeyringKind::Keychain, Duration::from_secs(3)).probe().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::KeyringUnavailable, "{e}");
+        assert!(e.message().contains("exists only on macOS"), "{e}");
     }
 }

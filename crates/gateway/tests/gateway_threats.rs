@@ -165,6 +165,7 @@ fn gate_4_state_database_is_read_only_through_the_anchor() {
     let e = approval_socket_token(&root(&fresh.path().join("state"))).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Fs(gw_anchor::ErrorKind::NotFound), "{e}");
     std::fs::remove_file(fresh.path().join(STATE_DB)).unwrap();
+    #[cfg(target_os = "linux")]
     rustix::fs::mknodat(
         rustix::fs::CWD,
         fresh.path().join(STATE_DB),
@@ -173,6 +174,9 @@ fn gate_4_state_database_is_read_only_through_the_anchor() {
         0,
     )
     .unwrap();
+    // rustix has no mknodat on Darwin.
+    #[cfg(not(target_os = "linux"))]
+    assert!(std::process::Command::new("mkfifo").arg(fresh.path().join(STATE_DB)).status().unwrap().success());
     let e = approval_socket_token(&root(fresh.path())).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Fs(gw_anchor::ErrorKind::NotRegularFile), "{e}");
     std::fs::remove_file(fresh.path().join(STATE_DB)).unwrap();

@@ -76,6 +76,7 @@ impl Error {
     }
 
     #[cold]
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn io(op: &'static str, subject: impl Into<String>, err: io::Error) -> Self {
         let kind = if matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
             ErrorKind::Timeout

@@ -83,6 +83,7 @@ mod process;
 mod sockets;
 mod verdict;
 
+#[cfg(target_os = "linux")]
 use std::collections::HashSet;
 use std::fmt;
 use std::net::{SocketAddr, TcpStream};

@@ -1,12 +1,19 @@
 //! External commands: argv without a shell, a timeout that kills the whole
 //! process group, bounded output, and a classified outcome.
 
+#[cfg(target_os = "linux")]
 use std::io::{Read, Write};
+#[cfg(target_os = "linux")]
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+#[cfg(target_os = "linux")]
 use std::process::{Command, ExitStatus, Stdio};
+#[cfg(target_os = "linux")]
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(target_os = "linux")]
+use std::time::Instant;
 
+#[cfg(target_os = "linux")]
 use rustix::process::{Pid, Signal, WaitId, WaitIdOptions};
 use serde::Serialize;
 
@@ -157,6 +164,8 @@ impl<R: Runner + ?Sized> Runner for &R {
 /// have been reused by then.
 #[derive(Debug, Clone, Copy)]
 pub struct ProcessRunner {
+    // Read by the Linux runner only (elsewhere every call is refused).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     output_limit: usize,
     grace: Duration,
 }
@@ -168,6 +177,7 @@ impl Default for ProcessRunner {
 }
 
 /// How often a running call is checked on.
+#[cfg(target_os = "linux")]
 const POLL_STEP: Duration = Duration::from_millis(5);
 
 impl ProcessRunner {
@@ -185,6 +195,7 @@ impl ProcessRunner {
     }
 }
 
+#[cfg(target_os = "linux")]
 enum ReadResult {
     Complete(Vec<u8>),
     TooLarge,
@@ -336,6 +347,7 @@ impl Runner for ProcessRunner {
 }
 
 /// Classifies an exit status (see [`Outcome`]).
+#[cfg(target_os = "linux")]
 fn classify(program: &str, status: ExitStatus) -> CallReport {
     match (status.code(), status.signal()) {
         (Some(0), _) => CallReport::new(Outcome::Done, format!("`{program}` succeeded")),
