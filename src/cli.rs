@@ -620,7 +620,7 @@ pub(crate) struct VerifyArgs {
     #[arg(long)]
     pub(crate) aud: Option<String>,
     /// The address the token was presented from, as ADDR or ADDR:PORT
-    /// (127.0.0.1, 127.0.0.1:5123, ::1, [::1]:5123); required for local tokens.
+    /// (`127.0.0.1`, `127.0.0.1:5123`, `::1`, `[::1]:5123`); required for local tokens.
     #[arg(long, value_parser = parse_peer)]
     pub(crate) peer: Option<std::net::IpAddr>,
 }
