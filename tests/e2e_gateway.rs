@@ -213,3 +213,60 @@ fn port_4_probe_for_profile_b_reads_only_b_config() {
     let r = env.run(&["--profile", "a", "probe"], None);
     assert_eq!(r.code, EXIT_REFUSED, "{r:?}");
 }
+
+/// Waits (bounded) until `serve`'s log holds `needle`; returns the log.
+fn log_with(serve: &serve_support::Serve, needle: &str) -> String {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let log = serve.log();
+        if log.contains(needle) || std::time::Instant::now() > until {
+            return log;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Issue 12 item 9: the commands that talk have `-v` and `-q`. `gw probe -v`
+/// says each step (which credential, never its value), `-q` prints nothing
+/// on success; `gw serve -v` logs each connection as it comes, `-q` only
+/// what did not complete the hello.
+#[test]
+fn probe_and_serve_speak_up_with_v_and_keep_quiet_with_q() {
+    let env = Env::new();
+    let port = free_port();
+    env.profile("p", port);
+    let serve = env.serve("p", &["--issue-bootstrap", "-v"]);
+    let boot = env.stored("p", &serve.url(), &["--bootstrap"]).unwrap();
+
+    let r = env.run(&["--profile", "p", "probe", "-v"], None);
+    assert_eq!(r.code, 0, "{r:?}");
+    for step in [
+        format!("every listener of the port must be held by pid {}", serve.pid),
+        "gw probe: sending the stored bootstrap token, signed by device".to_owned(),
+        "hello-ok after".to_owned(),
+    ] {
+        assert!(r.stderr.contains(&step), "missing step `{step}`: {r:?}");
+    }
+    assert!(!r.stdout.is_empty(), "-v keeps the result line: {r:?}");
+    assert!(!r.stderr.contains(&boot) && !r.stdout.contains(&boot), "the credential is never shown: {r:?}");
+    let log = log_with(&serve, ": connected");
+    assert!(log.contains(": connected") && log.contains("accepted"), "{log}");
+
+    let r = env.run(&["--profile", "p", "probe", "-q"], None);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""), "-q: nothing on success");
+    let r = env.run(&["--profile", "p", "--json", "probe", "-q"], None);
+    assert_eq!(json(&r.stdout)["ok"], true, "--json output is unchanged by -q: {r:?}");
+    let r = env.run(&["--profile", "p", "probe", "-q", "-v"], None);
+    assert_eq!(r.code, 2, "-q and -v conflict: {r:?}");
+
+    // gw serve -q: a completed hello is not logged, a refusal is.
+    let port = free_port();
+    env.profile("q", port);
+    let quiet = env.serve("q", &["-q"]);
+    env.ok(&["--profile", "q", "probe"], None);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    assert_eq!(connect_with(addr, json!({"token": "not-the-token"}), None, None).refused(), "AUTH_TOKEN_MISMATCH");
+    let log = log_with(&quiet, "refused");
+    assert!(log.contains("refused"), "the refusal is logged: {log}");
+    assert!(!log.contains("accepted") && !log.contains(": connected"), "-q logs no completed hello: {log}");
+}

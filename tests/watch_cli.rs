@@ -95,6 +95,23 @@ fn quiet_approvals_print_only_failures() {
     assert!(r.stderr.contains("list failed"), "{r:?}");
 }
 
+/// `-v`: every poll too; by default the polls are not printed, the
+/// approvals and rejections are. (A `--once` pass reports no polls.)
+#[test]
+fn verbose_approvals_print_every_poll() {
+    let f = Fixture::new(TWO);
+    let watch = ["--allow", "alice", "--fast-interval", "50ms", "--fast-window", "200ms", "--slow-interval", "50ms"];
+    let r = f.approvals(&[&watch[..], &["--deadline", "300ms"]].concat());
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("approved r1") && r.stderr.contains("rejected r2"), "{r:?}");
+    assert!(!r.stderr.contains("poll at"), "no poll line by default: {r:?}");
+    let r = f.approvals(&[&watch[..], &["--deadline", "300ms", "-v"]].concat());
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("poll at") && r.stderr.contains("pending"), "{r:?}");
+    assert!(r.stderr.contains("approved r1"), "{r:?}");
+    assert_eq!(f.approvals(&["--allow", "alice", "--once", "-v", "-q"]).code, 2, "-v and -q conflict");
+}
+
 #[test]
 fn watch_5_once_never_fails_the_caller() {
     let f = Fixture::new(TWO);

@@ -75,6 +75,15 @@ pub(crate) struct ProbeArgs {
     /// How long the connection and the hello may take.
     #[arg(long, default_value = "5s", value_parser = parse_timeout)]
     pub(crate) timeout: Duration,
+    /// Print each step on stderr as it happens: the owner expected, the
+    /// credential chosen (which one, never its value), the proof and the
+    /// answer with their timing.
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub(crate) verbose: bool,
+    /// Print nothing when the probe succeeds (the exit code says so); errors
+    /// are still printed, and --json output is unchanged.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
@@ -348,7 +357,17 @@ pub(crate) fn run(
     let key = target.key().clone();
     address(&key)?;
     let own_dir = matches!(target, Target::Generated { .. }).then(|| profile.root());
+    let step = |line: &str| {
+        if a.verbose {
+            crate::output::eprint(&format!("gw probe: {line}\n"));
+        }
+    };
     let expected = expected(&a.owner, own_dir, policy)?;
+    step(&format!(
+        "{key}: every listener of the port must be held by pid {}{}",
+        expected.get_pid(),
+        if expected.includes_descendants() { " or its descendants" } else { "" }
+    ));
     let device = crate::cmd::cred::load_device(&profile)?;
     let store = profile.store_with(config);
     let sent = choose(&target, &profile, &store, device.as_ref(), &a.role)?.ok_or_else(|| {
@@ -361,6 +380,12 @@ pub(crate) fn run(
         .with_fix(format!("store one: `gw cred set {key} --shared < token-file`"))
     })?;
     let what = sent.describe();
+    step(&format!(
+        "sending {what}, {}",
+        device
+            .as_ref()
+            .map_or_else(|| "unsigned (no device key)".to_owned(), |d| format!("signed by device {}", d.id()))
+    ));
     let req = Connect {
         client: ClientInfo::default(),
         role: a.role.clone(),
@@ -368,6 +393,7 @@ pub(crate) fn run(
         credential: sent.credential,
         device: device.as_ref(),
     };
+    let started = std::time::Instant::now();
     let p = verified_hello(&key, &expected, &req, a.timeout).map_err(|e| {
         let (refused, retry_device) = match &e {
             ProbeError::Gateway(g) if g.kind() == gw_gateway::ErrorKind::AuthRefused => {
@@ -394,6 +420,7 @@ pub(crate) fn run(
         c
     })?;
     let h = &p.hello.hello;
+    step(&format!("owner proven ({}), hello-ok after {} ms", p.owner, started.elapsed().as_millis()));
     let handoff = handoff(&store, &key, device.as_ref(), &p)?;
     let owner = match &p.owner {
         Verdict::Owned { pid, listeners } => {
@@ -413,6 +440,9 @@ pub(crate) fn run(
         ),
         Handoff::Refused(why) => format!("; {why}"),
     };
+    if a.quiet && !out.json {
+        return Ok(EXIT_OK);
+    }
     out.ok(
         &format!(
             "{key}: owner proven ({}); sent {what}{}; hello-ok (protocol {}, server {}, method {method}, role {}, \

@@ -90,6 +90,13 @@ pub(crate) struct ServeArgs {
     /// Idle connections are closed after this long.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub(crate) idle_timeout: Duration,
+    /// Log every connection as it is accepted, besides how it ended.
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub(crate) verbose: bool,
+    /// Log only connections that were refused or dropped, and errors (not
+    /// the ones that completed the hello).
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -207,6 +214,8 @@ pub(crate) fn run(a: ServeArgs, profile_name: &str, policy: &Policy, out: Output
             idle: a.idle_timeout,
             ..ServerConfig::default()
         },
+        verbose: a.verbose,
+        quiet: a.quiet,
     };
     let active = Arc::new(AtomicUsize::new(0));
     let limits = Arc::new(limits);
@@ -282,6 +291,10 @@ fn remove_pidfile(dir: &Root) {
 struct Limits {
     max_connections: usize,
     server: ServerConfig,
+    /// `-v`: log each accepted connection too.
+    verbose: bool,
+    /// `-q`: log only what did not complete the hello.
+    quiet: bool,
 }
 
 /// Holds one connection slot until dropped.
@@ -334,10 +347,16 @@ fn accept_loop(listener: TcpListener, gate: &Arc<Gate<'_>>, active: &Arc<AtomicU
                 }
                 continue;
             }
+            if limits.verbose {
+                log(&format!("{peer}: connected"));
+            }
             let (gate, active, limits) = (gate.clone(), active.clone(), limits.clone());
             s.spawn(move || {
                 let _slot = ConnSlot(&active);
                 let outcome = serve_connection(stream, peer, &gate, &limits.server);
+                if limits.quiet && outcome.accepted {
+                    return;
+                }
                 for line in outcome.lines {
                     log(&format!("{peer}: {line}"));
                 }

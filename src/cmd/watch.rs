@@ -192,8 +192,12 @@ pub(crate) struct ApprovalsArgs {
     /// With --once: the most time the pass may take.
     #[arg(long, default_value = "30s", requires = "once", value_parser = parse_duration, value_name = "DUR")]
     pub(crate) max_time: Duration,
-    /// Print only failures on stderr (a failed list or approval), not every
-    /// poll, approval and rejection; the final report still goes to stdout.
+    /// Print every poll on stderr too (by default: approvals, rejections,
+    /// the change of cadence and failures).
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub(crate) verbose: bool,
+    /// Print only failures on stderr (a failed list or approval), not the
+    /// approvals and rejections; the final report still goes to stdout.
     #[arg(short, long)]
     pub(crate) quiet: bool,
 }
@@ -267,9 +271,10 @@ fn approvals(a: ApprovalsArgs, out: Output) -> Result<u8, CliError> {
     let schedule = Schedule::new(a.fast_interval, a.fast_window, a.slow_interval, a.deadline).map_err(watch_error)?;
     let mut watcher = ApprovalWatcher::new(config, ProcessRunner::new(MAX_LIST_BYTES));
     let mut base = logger(out);
-    let quiet = a.quiet;
+    let (quiet, verbose) = (a.quiet, a.verbose);
     let mut log = move |e: &Event| {
-        if !quiet || is_error(e) {
+        let shown = if quiet { is_error(e) } else { verbose || !matches!(e, Event::Polled { .. }) };
+        if shown {
             base(e);
         }
     };
