@@ -317,9 +317,12 @@ enum Input {
 }
 
 /// A character no value may hold, whatever the field: the part of gw's
-/// rule that is plainly necessary (a line break or control character).
+/// rule that is plainly necessary (a line break or control character, or a
+/// Unicode noncharacter: U+FDD0..=U+FDEF and U+xFFFE/U+xFFFF, which systemd
+/// refuses as not UTF-8 clean, dropping the whole directive).
 fn must_refuse(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}')
+    let u = u32::from(c);
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || (0xFDD0..=0xFDEF).contains(&u) || u & 0xFFFE == 0xFFFE
 }
 
 /// Every character gw may refuse as `Injection` (its documented set: the
