@@ -150,7 +150,7 @@ mod linux {
 
     use super::{ConnectError, Verdict};
     use crate::process::{self, Fail, Pin};
-    use crate::{Expected, Listener, Options, parse, sockets};
+    use crate::{Expected, Listener, Options, sockets};
 
     fn from_fail(f: Fail) -> Verdict {
         match f {
@@ -304,10 +304,6 @@ mod linux {
         ls.iter().map(|l| l.addr.to_string()).collect::<Vec<_>>().join(", ")
     }
 
-    fn canon(a: SocketAddr) -> (std::net::IpAddr, u16) {
-        (a.ip().to_canonical(), a.port())
-    }
-
     pub(crate) fn connect_linux(
         addr: SocketAddr,
         expected: &Expected,
@@ -328,18 +324,16 @@ mod linux {
         let io = |op: &'static str| move |source| ConnectError::Io { op, addr, source };
         let local = stream.local_addr().map_err(io("getsockname"))?;
         let peer = stream.peer_addr().map_err(io("getpeername"))?;
-        let q = sockets::Query { states: 1 << parse::TCP_ESTABLISHED, sport: peer.port(), dport: Some(local.port()) };
-        let mut pause = Duration::from_micros(200);
+        let mut pause = Duration::from_micros(50);
         // The server side of this connection: local = the address we reached,
         // remote = our address. It has an inode only once accepted.
         let server = loop {
-            let entries = match sockets::fetch(q, opts.source, deadline) {
+            let side = match sockets::established(peer, local, opts.source, deadline) {
                 Ok(e) => e,
                 Err(e) => {
                     return Err(refused_unknown(format!("cannot find the server side of {local} -> {peer}: {e}")));
                 }
             };
-            let side = entries.into_iter().find(|e| canon(e.local) == canon(peer) && canon(e.remote) == canon(local));
             if let Some(e) = side.filter(|e| e.inode != 0) {
                 break e;
             }
