@@ -358,8 +358,22 @@ mod linux {
                 foreign: Vec::new(),
             }));
         }
-        // The same rule as for the listeners (PORT-6): every holder of the
-        // accepted socket that we can see is in the tree.
+        // Who holds the accepted socket. The common case: the pinned process
+        // itself, read in its own fd table (one process, not the machine).
+        // That suffices without the scan of every process the listeners got
+        // (PORT-6): the scan just proved that only the tree held every
+        // listener, so an outsider can hold this connection only if the tree
+        // handed it a descriptor (or was ptraced by root or its own uid, out
+        // of scope) — the tree can equally forward the bytes, which no check
+        // of ours sees. A socket the pinned process does not hold (accepted by
+        // a descendant, or by a listener that appeared since) gets the full
+        // rule below: every holder we can see is in the tree.
+        if process::socket_inodes(pin.pid, deadline).is_ok_and(|held| held.contains(&server.inode)) {
+            return match pin.still_same() {
+                Ok(()) => Ok((stream, verdict)),
+                Err(f) => Err(ConnectError::Refused(from_fail(f))),
+            };
+        }
         let wanted = HashSet::from([server.inode]);
         let att = match process::attribute(
             &pin,
