@@ -220,7 +220,7 @@ fn port_1_port_2_connect_verified_to_hijacker_is_refused_before_any_byte() {
 /// The ppid of `pid` (field 4 of /proc/PID/stat).
 fn ppid_of(pid: u32) -> u32 {
     let stat = std::fs::read(format!("/proc/{pid}/stat")).unwrap();
-    gw_portguard::parse::proc_stat(&stat).unwrap().ppid
+    gw_procfs::parse_stat(&stat).unwrap().ppid
 }
 
 /// A daemon's double fork: A listens, forks; the child calls setsid(2) and

@@ -174,9 +174,10 @@ fn netlink_fetch(q: Query, deadline: Instant) -> std::result::Result<Vec<SockEnt
 fn procnet_fetch(q: Query, deadline: Instant) -> Result<Vec<SockEntry>> {
     let subject = format!("port {}", q.sport);
     let mut out = Vec::new();
+    let proc = crate::process::proc().map_err(|e| Error::io("open", "/proc", e))?;
     for (path, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
         remaining(deadline, "read /proc/net", &subject)?;
-        let text = match std::fs::read(path) {
+        let text = match proc.read(&path["/proc/".len()..]) {
             Ok(t) => t,
             // No tcp6 when IPv6 is disabled: there are no IPv6 sockets then.
             Err(e) if v6 && e.kind() == io::ErrorKind::NotFound => continue,
