@@ -94,7 +94,7 @@ fn main() -> ExitCode {
         Command::Profile(p) => {
             // Only `profile init` writes a secret (the device key).
             let (store, keyring) = match &p {
-                cli::ProfileCommand::Init(a) => cli::store_args(top_store, &a.store),
+                cli::cred::ProfileCommand::Init(a) => cli::store_args(top_store, &a.store),
                 _ => cli::store_args(top_store, &cli::StoreOpts { store: None, keyring: None }),
             };
             cmd::cred::profile(p, cmd::cred::store_config(store, keyring), &policy, out)
@@ -103,7 +103,7 @@ fn main() -> ExitCode {
         Command::Watch(w) => {
             // Only `watch health` takes --profile after the command.
             let sub = match &w {
-                cmd::watch::WatchCommand::Health(h) => h.profile.clone(),
+                cli::watch::WatchCommand::Health(h) => h.profile.clone(),
                 _ => cli::ProfileOpt { name: None },
             };
             cmd::watch::run(w, &cli::profile_name(top_profile, &sub).0, &policy, out)

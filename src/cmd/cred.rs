@@ -11,10 +11,10 @@ use gw_persist::Document;
 use gw_token::Secret;
 use serde_json::json;
 
-use crate::cli::{
-    CredCommand, CredGetArgs, CredResolveArgs, KeyringArg, OptSlotArgs, ProfileCommand, ReplaceSharedArgs, SlotArgs,
-    StoreArg,
+use crate::cli::cred::{
+    CredCommand, CredGetArgs, CredResolveArgs, OptSlotArgs, ProfileCommand, ReplaceSharedArgs, SlotArgs,
 };
+use crate::cli::{KeyringArg, StoreArg};
 use crate::input::read_stdin;
 use crate::output::{CliError, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Output};
 

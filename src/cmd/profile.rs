@@ -7,7 +7,8 @@ use gw_anchor::{FileKind, Root};
 use gw_cred::{GatewayKey, Home};
 use serde_json::json;
 
-use crate::cli::{KeyringArg, ProfileRmArgs, StoreArg};
+use crate::cli::cred::ProfileRmArgs;
+use crate::cli::{KeyringArg, StoreArg};
 use crate::output::{CliError, EXIT_OK, Output};
 
 /// Removes profile `a.name`: first every credential record (so the keyring

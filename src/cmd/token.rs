@@ -12,7 +12,7 @@ use gw_token::{
 use secrecy::SecretString;
 use serde_json::json;
 
-use crate::cli::{AttenuateArgs, DeriveArgs, LabelArgs, TokenCommand, VerifyArgs};
+use crate::cli::token::{AttenuateArgs, DeriveArgs, LabelArgs, TokenCommand, VerifyArgs};
 use crate::output::{CliError, EXIT_OK, Output};
 
 pub(crate) fn run(cmd: TokenCommand, policy: &Policy, out: Output) -> Result<u8, CliError> {
