@@ -1,34 +1,13 @@
 //! `gw port`: who listens on a port, and whether an expected process owns
 //! it — the command line over gw-portguard (which makes every decision).
 
-use std::path::Path;
-
 use gw_anchor::Policy;
-use gw_portguard::{Expected, Listener, Options, Source, Verdict};
+use gw_portguard::{Listener, Options, Source, Verdict};
 use serde_json::{Value, json};
 
 use crate::cli::port::{InspectArgs, PortCommand, SourceArg, VerifyArgs, WhoArgs};
 use crate::output::{CliError, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, Output};
-
-/// The lease registry at `dir`, opened read-only: not created if missing
-/// (exit 4), refused if insecure (exit 3).
-pub(crate) fn lease_registry(dir: &Path, policy: &Policy) -> Result<gw_lease::Registry, CliError> {
-    Ok(gw_lease::Registry::open_existing(dir, policy)?)
-}
-
-/// The expected owner named by record `id`: gw-lease decides whether the
-/// record names a process running here (boot, pid namespace, expiry, start
-/// time); gw-portguard pins that pid and start time (a pid reused after
-/// this check is refused there).
-pub(crate) fn lease_expected(reg: &gw_lease::Registry, id: &str) -> Result<Expected, gw_lease::Error> {
-    let rec = reg.live_owner(id)?;
-    Ok(Expected::pid(rec.pid).start_time(rec.start_time))
-}
-
-/// [`lease_registry`] + [`lease_expected`], errors as the CLI reports them.
-pub(crate) fn lease_owner(dir: &Path, id: &str, policy: &Policy) -> Result<Expected, CliError> {
-    lease_expected(&lease_registry(dir, policy)?, id).map_err(CliError::from)
-}
+use crate::owner::{Owner, OwnerError};
 
 /// The gw-portguard options of `--timeout` and `--source`.
 fn options(a: &InspectArgs) -> Options {
@@ -47,8 +26,8 @@ pub(crate) fn run(cmd: PortCommand, policy: &Policy, out: Output) -> Result<u8, 
     }
 }
 
-/// A gw-portguard error as the CLI reports it (also for `gw probe`/`serve`).
-pub(crate) fn port_error(e: gw_portguard::Error) -> CliError {
+/// A gw-portguard error as the CLI reports it.
+fn port_error(e: gw_portguard::Error) -> CliError {
     use gw_portguard::ErrorKind as K;
     let code = match e.kind() {
         K::PidfileNotFound => EXIT_NOT_FOUND,
@@ -66,8 +45,8 @@ pub(crate) fn port_error(e: gw_portguard::Error) -> CliError {
 }
 
 /// A verdict other than Owned as a refusal (exit 3) naming the reason and
-/// a fix (also for `gw probe`).
-pub(crate) fn verdict_refusal(op: &'static str, port: u16, v: &Verdict) -> CliError {
+/// a fix.
+fn verdict_refusal(op: &'static str, port: u16, v: &Verdict) -> CliError {
     CliError {
         code: EXIT_REFUSED,
         kind: v.as_str(),
@@ -78,7 +57,7 @@ pub(crate) fn verdict_refusal(op: &'static str, port: u16, v: &Verdict) -> CliEr
     }
 }
 
-pub(crate) fn listener_json(l: &Listener) -> Value {
+fn listener_json(l: &Listener) -> Value {
     json!({
         "address": l.addr.to_string(),
         "family": if l.addr.is_ipv4() { "ipv4" } else { "ipv6" },
@@ -105,15 +84,13 @@ fn who(a: WhoArgs, out: Output) -> Result<u8, CliError> {
 }
 
 fn verify(a: VerifyArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
-    let mut expected = match (&a.pid, &a.pidfile, &a.lease.lease, &a.lease.id) {
-        (Some(pid), _, _, _) => Expected::pid(*pid),
-        (None, Some(path), _, _) => {
-            let (root, name) = super::token::open_parent(path, policy)?;
-            Expected::from_pidfile(&root, name).map_err(port_error)?
-        }
-        (None, None, Some(dir), Some(id)) => lease_owner(dir, id, policy)?,
-        _ => return Err(CliError::usage("port verify", "give --pid PID, --pidfile PATH or --lease DIR --id ID")),
-    };
+    let lease = a.lease.lease.as_deref().zip(a.lease.id.as_deref());
+    let owner = Owner::from_flags(a.pid, a.pidfile.as_deref(), lease, policy)?
+        .ok_or_else(|| CliError::usage("port verify", "give --pid PID, --pidfile PATH or --lease DIR --id ID"))?;
+    let mut expected = owner.expected().map_err(|e| match e {
+        OwnerError::Pidfile(_, e) => port_error(*e),
+        OwnerError::Lease(e) => CliError::from(*e),
+    })?;
     if let Some(uid) = a.uid {
         expected = expected.uid(uid);
     }

@@ -29,9 +29,8 @@ use serde_json::json;
 
 use crate::cli::serve::{Bind, ServeArgs};
 use crate::output::{CliError, EXIT_FAILED, EXIT_OK, Output};
+use crate::owner::PIDFILE;
 
-/// The pidfile of `gw serve`, in the profile directory.
-pub(crate) const PIDFILE: &str = "serve.pid";
 /// The liveness records directory in the profile directory.
 pub(crate) const LEASES_DIR: &str = "leases";
 

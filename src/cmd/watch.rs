@@ -4,15 +4,14 @@
 //! the final report goes to stdout. SIGTERM and SIGINT end a watcher at its
 //! next step (a running call is still bounded by its timeout).
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use gw_anchor::{Policy, Root};
+use gw_anchor::Policy;
 use gw_cred::{GatewayKey, Home, home_path};
-use gw_portguard::{Expected, Options};
+use gw_portguard::Options;
 use gw_watch::{
     ApprovalConfig, ApprovalWatcher, CommandLine, Event, MAX_LIST_BYTES, OneShotLimits, ProcessRunner, Schedule,
     SystemClock, Watchdog, WatchdogConfig, WatchdogExit,
@@ -21,6 +20,7 @@ use serde_json::json;
 
 use crate::cli::watch::{ApprovalsArgs, HealthArgs, WatchCommand};
 use crate::output::{CliError, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Output};
+use crate::owner::{NotProvable, Owner};
 
 /// Runs a `gw watch` subcommand.
 pub(crate) fn run(cmd: WatchCommand, profile: &str, policy: &Policy, out: Output) -> Result<u8, CliError> {
@@ -122,45 +122,13 @@ fn health_error(code: u8, at: impl Into<String>, message: impl Into<String>) -> 
     CliError { code, kind: "health", op: "watch health", path: Some(at.into()), message: message.into(), fix: None }
 }
 
-/// Whose port it must be: a fixed pid, or a pidfile re-read at every probe.
-enum Owner {
-    Pid(u32),
-    Pidfile(Root, PathBuf),
-    Lease(gw_lease::Registry, String),
-}
-
-impl Owner {
-    fn expected(&self) -> Result<Expected, String> {
-        match self {
-            Self::Pid(pid) => Ok(Expected::pid(*pid)),
-            Self::Pidfile(root, name) => Expected::from_pidfile(root, name).map_err(|e| e.to_string()),
-            Self::Lease(reg, id) => crate::cmd::port::lease_expected(reg, id).map_err(|e| e.to_string()),
-        }
-    }
-}
-
-fn pidfile_owner(path: &Path, policy: &Policy) -> Result<Owner, CliError> {
-    let shown = path.display().to_string();
-    let (dir, name) = match (path.parent(), path.file_name()) {
-        (Some(d), Some(n)) => (if d.as_os_str().is_empty() { Path::new(".") } else { d }, n),
-        _ => return Err(CliError::usage("watch health", format!("`{shown}` is not a file path"))),
-    };
-    Ok(Owner::Pidfile(Root::open(dir, policy)?, PathBuf::from(name)))
-}
-
-/// The loopback address of a ws:// gateway key (refused if not loopback).
+/// The loopback address of a ws:// gateway key (crate::owner's rule;
+/// refused if not loopback).
 fn loopback(key: &GatewayKey) -> Result<SocketAddr, CliError> {
-    if !key.as_str().starts_with("ws://") {
-        return Err(CliError::usage("watch health", format!("{key}: only ws:// gateways can be probed")));
-    }
-    if !key.is_loopback() {
-        return Err(health_error(
-            EXIT_REFUSED,
-            key.as_str(),
-            "the host is not loopback: who owns a remote port cannot be proven",
-        ));
-    }
-    Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, key.port())))
+    crate::owner::loopback(key).map_err(|why| match why {
+        NotProvable::NotWs => CliError::usage("watch health", why.message(key)),
+        NotProvable::NotLoopback => health_error(EXIT_REFUSED, key.as_str(), why.message(key)),
+    })
 }
 
 /// Whether an event is an error (what `-q` still prints).
@@ -218,7 +186,7 @@ impl HelloCheck {
         gw_cred::check_role(&role)?;
         let home = Home::open(&home_path()?, policy)?;
         let p = home.profile(profile)?;
-        let device = crate::cmd::cred::load_device(&p)?;
+        let device = crate::home::load_device(&p)?;
         Ok(Self { key, role, device, profile: profile.to_owned() })
     }
 
@@ -236,17 +204,7 @@ impl HelloCheck {
         let device = self.device.as_ref().map(gw_gateway::DeviceIdentity::id);
         let resolved = p.store().resolve_for(&self.key, device, &self.role).map_err(|e| e.to_string())?;
         let sent = self.describe(resolved.as_ref().map(|r| &r.slot));
-        let credential = match resolved {
-            None => gw_gateway::Credential::None,
-            Some(r) => match r.slot {
-                gw_cred::Slot::Device(_) | gw_cred::Slot::Issued { .. } => {
-                    gw_gateway::Credential::DeviceToken(r.secret)
-                }
-                gw_cred::Slot::Shared => gw_gateway::Credential::Token(r.secret),
-                gw_cred::Slot::Password => gw_gateway::Credential::Password(r.secret),
-                gw_cred::Slot::Bootstrap => gw_gateway::Credential::BootstrapToken(r.secret),
-            },
-        };
+        let credential = gw_gateway::Credential::from_resolved(resolved);
         let scopes = if self.role == "operator" { vec!["operator.read".to_owned()] } else { vec![] };
         let req = gw_gateway::Connect {
             client: gw_gateway::ClientInfo::default(),
@@ -304,7 +262,7 @@ impl HelloCheck {
 fn check_once(addr: SocketAddr, owner: &Owner, opts: &Options, hello: Option<&HelloCheck>, policy: &Policy) -> Check {
     let expected = match owner.expected() {
         Ok(e) => e,
-        Err(e) => return Check::Unhealthy(e),
+        Err(e) => return Check::Unhealthy(e.to_string()),
     };
     let stream = match gw_portguard::connect_verified(addr, &expected, opts) {
         Ok(s) => s,
@@ -334,21 +292,17 @@ fn health(h: HealthArgs, profile: &str, policy: &Policy, out: Output) -> Result<
         Some(url) => {
             let key = GatewayKey::parse(url)?;
             let addr = loopback(&key)?;
-            let owner = match (h.pid, &h.pidfile, &h.lease, &h.id) {
-                (Some(pid), _, _, _) => Owner::Pid(pid),
-                (None, Some(path), _, _) => pidfile_owner(path, policy)?,
-                (None, None, Some(dir), Some(id)) => {
-                    gw_lease::check_id(id)?;
-                    Owner::Lease(crate::cmd::port::lease_registry(dir, policy)?, id.clone())
-                }
-                _ => {
-                    return Err(CliError::usage(
-                        "watch health",
-                        "a URL needs --pid, --pidfile or --lease DIR --id ID: who should own its port cannot be guessed",
-                    )
-                    .with_fix("add --pidfile PATH of the gateway, or watch the profile's own gateway without a URL"));
-                }
-            };
+            if let Some(id) = &h.id {
+                gw_lease::check_id(id)?;
+            }
+            let lease = h.lease.as_deref().zip(h.id.as_deref());
+            let owner = Owner::from_flags(h.pid, h.pidfile.as_deref(), lease, policy)?.ok_or_else(|| {
+                CliError::usage(
+                    "watch health",
+                    "a URL needs --pid, --pidfile or --lease DIR --id ID: who should own its port cannot be guessed",
+                )
+                .with_fix("add --pidfile PATH of the gateway, or watch the profile's own gateway without a URL")
+            })?;
             (addr, owner, key)
         }
         None => {
@@ -356,17 +310,12 @@ fn health(h: HealthArgs, profile: &str, policy: &Policy, out: Output) -> Result<
             let p = home.profile(profile)?;
             let key = p.gateway()?;
             let addr = loopback(&key)?;
-            let dir = Root::open(p.root().path(), policy)?;
-            (addr, Owner::Pidfile(dir, PathBuf::from(crate::cmd::serve::PIDFILE)), key)
+            (addr, Owner::profile(p.root(), policy)?, key)
         }
     };
     let hello = if h.hello { Some(HelloCheck::open(key.clone(), h.role.clone(), profile, policy)?) } else { None };
     let opts = Options { timeout: h.probe_timeout, ..Options::default() };
-    let owner_text = match &owner {
-        Owner::Pid(pid) => format!("pid {pid}"),
-        Owner::Pidfile(root, name) => format!("the pidfile {}", root.path().join(name).display()),
-        Owner::Lease(_, id) => format!("lease record {id}"),
-    };
+    let owner_text = owner.describe();
     let what = match &hello {
         Some(c) => format!(
             "the verified handshake as {} (profile `{}`, {})",
