@@ -9,7 +9,7 @@ use gw_anchor::Policy;
 use gw_portguard::{Expected, Listener, Options, Source, Verdict};
 use serde_json::{Value, json};
 
-use crate::output::{CliError, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, Output};
+use crate::output::{CliError, EXIT_OK, EXIT_REFUSED, Output};
 
 /// `gw port ...`.
 #[derive(Debug, Subcommand)]
@@ -144,14 +144,8 @@ pub(crate) fn run(cmd: PortCommand, policy: &Policy, out: Output) -> Result<u8, 
 
 /// A gw-portguard error as the CLI reports it (also for `gw probe`/`serve`).
 pub(crate) fn port_error(e: gw_portguard::Error) -> CliError {
-    use gw_portguard::ErrorKind as K;
-    let code = match e.kind() {
-        K::PidfileNotFound => EXIT_NOT_FOUND,
-        k if k.is_security_refusal() => EXIT_REFUSED,
-        _ => EXIT_FAILED,
-    };
     CliError {
-        code,
+        code: CliError::code_for(e.class()),
         kind: e.kind().as_str(),
         op: e.op(),
         path: Some(e.subject().to_owned()),

@@ -134,12 +134,7 @@ fn expected(owner: &OwnerArgs, profile_dir: Option<&Root>, policy: &Policy) -> R
 }
 
 fn pidfile_error(at: &str, e: &gw_portguard::Error) -> CliError {
-    let code = match e.kind() {
-        _ if e.is_security_refusal() => EXIT_REFUSED,
-        gw_portguard::ErrorKind::PidfileNotFound => crate::output::EXIT_NOT_FOUND,
-        _ => EXIT_FAILED,
-    };
-    let mut c = err(code, "pidfile", at, e.message().to_owned());
+    let mut c = err(CliError::code_for(e.class()), "pidfile", at, e.message().to_owned());
     if let Some(fix) = e.fix() {
         c = c.with_fix(fix);
     }

@@ -20,7 +20,7 @@ use gw_watch::{
 };
 use serde_json::json;
 
-use crate::output::{CliError, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Output};
+use crate::output::{CliError, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, Output};
 
 /// `gw watch` subcommands.
 #[derive(Debug, Subcommand)]
@@ -224,9 +224,8 @@ pub(crate) fn run(cmd: WatchCommand, profile: &str, policy: &Policy, out: Output
 }
 
 fn watch_error(e: gw_watch::Error) -> CliError {
-    let code = if e.kind().is_security_refusal() { EXIT_REFUSED } else { EXIT_USAGE };
     CliError {
-        code,
+        code: CliError::code_for(e.class()),
         kind: e.kind().as_str(),
         op: e.op(),
         path: (!e.subject().is_empty()).then(|| e.subject().to_owned()),

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use gw_error::{Cause, Class};
+
 /// What went wrong.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,6 +57,18 @@ impl ErrorKind {
         }
     }
 
+    /// The one class a caller acts on: gw-anchor's for [`ErrorKind::Fs`];
+    /// refused for the security refusals; invalid for a malformed pointer
+    /// or service definition (the caller's input); failed for the rest.
+    pub fn class(self) -> Class {
+        match self {
+            Self::Fs(k) => k.class(),
+            k if k.is_security_refusal() => Class::Refused,
+            Self::Pointer | Self::InvalidSpec => Class::Invalid,
+            _ => Class::Failed,
+        }
+    }
+
     /// A short stable name for machine-readable output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -80,9 +94,12 @@ pub struct Error {
     kind: ErrorKind,
     op: &'static str,
     path: PathBuf,
-    position: Option<(usize, usize)>,
+    /// Kept as `u32`s (a document is at most a few MiB) so the error stays
+    /// small enough to return by value.
+    position: Option<(u32, u32)>,
     message: String,
     fix: Option<String>,
+    source: Option<Cause>,
 }
 
 /// `Result` with [`Error`].
@@ -90,18 +107,30 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// A new error of `kind` for operation `op` on `path`.
-    pub fn new(kind: ErrorKind, op: &'static str, path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Self { kind, op, path: path.into(), position: None, message: message.into(), fix: None }
+    pub(crate) fn new(kind: ErrorKind, op: &'static str, path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Self { kind, op, path: path.into(), position: None, message: message.into(), fix: None, source: None }
+    }
+
+    /// An I/O failure of operation `op` on `path`, of kind
+    /// `Fs(gw_anchor::ErrorKind::Io)` with `err` as its cause: for storage
+    /// that is not a gw-anchor root (a `gw_cred::Storage` over another
+    /// backend) to report its failures as documents do.
+    #[cold]
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, err: std::io::Error) -> Self {
+        let mut e = Self::new(ErrorKind::Fs(gw_anchor::ErrorKind::Io), op, path, err.to_string());
+        e.source = Some(Box::new(err));
+        e
     }
 
     /// Adds a line and column (1-based) in the file.
-    pub fn at(mut self, line: usize, column: usize) -> Self {
-        self.position = Some((line, column));
+    pub(crate) fn at(mut self, line: usize, column: usize) -> Self {
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        self.position = Some((narrow(line), narrow(column)));
         self
     }
 
     /// Adds how to fix it.
-    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+    pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Self {
         self.fix = Some(fix.into());
         self
     }
@@ -109,6 +138,10 @@ impl Error {
     /// What kind of error this is.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+    /// The class of its kind ([`ErrorKind::class`]).
+    pub fn class(&self) -> Class {
+        self.kind.class()
     }
     /// The operation, e.g. `"load"`, `"update"`, `"render"`.
     pub fn op(&self) -> &'static str {
@@ -120,7 +153,7 @@ impl Error {
     }
     /// Line and column (1-based) of a parse error.
     pub fn position(&self) -> Option<(usize, usize)> {
-        self.position
+        self.position.map(|(l, c)| (l as usize, c as usize))
     }
     /// What happened.
     pub fn message(&self) -> &str {
@@ -148,22 +181,25 @@ impl From<gw_anchor::Error> for Error {
             position: None,
             message: e.message().to_owned(),
             fix: e.fix().map(str::to_owned),
+            source: Some(Box::new(e)),
         }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.op, self.path.display())?;
-        if let Some((line, col)) = self.position {
-            write!(f, ":{line}:{col}")?;
+        let path = self.path.display();
+        match self.position {
+            Some((line, col)) => {
+                gw_error::write_line(f, self.op, Some(&format_args!("{path}:{line}:{col}")), &self.message, self.fix())
+            }
+            None => gw_error::write_line(f, self.op, Some(&path), &self.message, self.fix()),
         }
-        write!(f, ": {}", self.message)?;
-        if let Some(fix) = &self.fix {
-            write!(f, " (fix: {fix})")?;
-        }
-        Ok(())
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
