@@ -143,16 +143,26 @@ fn reclassify(code: u8, message: &str) -> u8 {
     if code == EXIT_REFUSED && (message.contains(ABSOLUTE) || message.contains(DIRECTORY)) { EXIT_USAGE } else { code }
 }
 
+impl CliError {
+    /// A library error as the CLI reports it: the exit code of its class
+    /// (see [`reclassify`]), its kind's stable name, operation, subject,
+    /// message and fix.
+    pub(crate) fn report(
+        class: Class,
+        kind: &'static str,
+        op: &'static str,
+        path: Option<String>,
+        message: &str,
+        fix: Option<String>,
+    ) -> Self {
+        Self { code: reclassify(Self::code_for(class), message), kind, op, path, message: message.into(), fix }
+    }
+}
+
 impl From<gw_anchor::Error> for CliError {
     fn from(e: gw_anchor::Error) -> Self {
-        Self {
-            code: reclassify(Self::code_for(e.class()), e.message()),
-            kind: e.kind().as_str(),
-            op: e.op(),
-            path: Some(e.path().display().to_string()),
-            message: e.message().into(),
-            fix: e.fix().map(str::to_owned),
-        }
+        let path = Some(e.path().display().to_string());
+        Self::report(e.class(), e.kind().as_str(), e.op(), path, e.message(), e.fix().map(str::to_owned))
     }
 }
 
@@ -162,53 +172,27 @@ impl From<gw_persist::Error> for CliError {
             Some((line, col)) => format!("{}:{line}:{col}", e.path().display()),
             None => e.path().display().to_string(),
         };
-        Self {
-            code: reclassify(Self::code_for(e.class()), e.message()),
-            kind: e.kind().as_str(),
-            op: e.op(),
-            path: Some(path),
-            message: e.message().into(),
-            fix: e.fix().map(str::to_owned),
-        }
+        Self::report(e.class(), e.kind().as_str(), e.op(), Some(path), e.message(), e.fix().map(str::to_owned))
     }
 }
 
 impl From<gw_token::Error> for CliError {
     fn from(e: gw_token::Error) -> Self {
-        Self {
-            code: reclassify(Self::code_for(e.class()), e.message()),
-            kind: e.kind().as_str(),
-            op: e.op(),
-            path: e.path().map(|p| p.display().to_string()),
-            message: e.message().into(),
-            fix: e.fix().map(str::to_owned),
-        }
+        let path = e.path().map(|p| p.display().to_string());
+        Self::report(e.class(), e.kind().as_str(), e.op(), path, e.message(), e.fix().map(str::to_owned))
     }
 }
 
 impl From<gw_cred::Error> for CliError {
     fn from(e: gw_cred::Error) -> Self {
-        Self {
-            code: reclassify(Self::code_for(e.class()), e.message()),
-            kind: e.kind().as_str(),
-            op: e.op(),
-            path: (!e.subject().is_empty()).then(|| e.subject().to_owned()),
-            message: e.message().into(),
-            fix: e.fix().map(str::to_owned),
-        }
+        let path = (!e.subject().is_empty()).then(|| e.subject().to_owned());
+        Self::report(e.class(), e.kind().as_str(), e.op(), path, e.message(), e.fix().map(str::to_owned))
     }
 }
 
 impl From<gw_gateway::Error> for CliError {
     fn from(e: gw_gateway::Error) -> Self {
-        Self {
-            code: reclassify(Self::code_for(e.class()), e.message()),
-            kind: e.kind().as_str(),
-            op: e.op(),
-            path: Some(e.at().to_owned()),
-            message: e.message().into(),
-            fix: e.fix(),
-        }
+        Self::report(e.class(), e.kind().as_str(), e.op(), Some(e.at().to_owned()), e.message(), e.fix())
     }
 }
 
@@ -218,14 +202,8 @@ impl From<gw_lease::Error> for CliError {
     /// refusal or a record whose process is not running here (dead, expired,
     /// reused pid, another boot or pid namespace), 2 for a bad id or payload.
     fn from(e: gw_lease::Error) -> Self {
-        Self {
-            code: reclassify(Self::code_for(e.class()), e.message()),
-            kind: e.kind().as_str(),
-            op: e.op(),
-            path: Some(e.path().display().to_string()),
-            message: e.message().into(),
-            fix: e.fix().map(str::to_owned),
-        }
+        let path = Some(e.path().display().to_string());
+        Self::report(e.class(), e.kind().as_str(), e.op(), path, e.message(), e.fix().map(str::to_owned))
     }
 }
 

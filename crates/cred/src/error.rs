@@ -201,3 +201,35 @@ impl std::error::Error for Error {
         self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use gw_error::Class;
+
+    use super::{Error, ErrorKind};
+
+    #[test]
+    fn a_lower_error_is_kept_whole_as_the_cause_chain() {
+        let persist = gw_persist::Error::io("save", "/home/me/.gw/creds.json", std::io::Error::from_raw_os_error(5));
+        let shown = persist.to_string();
+        let e = Error::from(persist);
+        assert_eq!(e.kind(), ErrorKind::Fs(gw_anchor::ErrorKind::Io));
+        assert_eq!(e.class(), Class::Failed);
+        assert_eq!(e.to_string(), shown, "the message is the lower error's, as before");
+        let cause = e.source().and_then(|s| s.downcast_ref::<gw_persist::Error>()).expect("gw-persist's error");
+        let os = cause.source().and_then(|s| s.downcast_ref::<std::io::Error>()).expect("and the OS error beneath");
+        assert_eq!(os.raw_os_error(), Some(5));
+    }
+
+    #[test]
+    fn nested_kinds_answer_their_causes_class() {
+        assert_eq!(ErrorKind::Doc(gw_persist::ErrorKind::DuplicateKey).class(), Class::Refused);
+        assert_eq!(ErrorKind::Fs(gw_anchor::ErrorKind::NotFound).class(), Class::NotFound);
+        assert_eq!(ErrorKind::Token(gw_token::ErrorKind::Expired).class(), Class::Refused);
+        assert_eq!(ErrorKind::ValidationFailed.class(), Class::Refused);
+        assert_eq!(ErrorKind::InvalidUrl.class(), Class::Invalid);
+        assert_eq!(ErrorKind::KeyringUnavailable.class(), Class::Failed);
+    }
+}

@@ -203,3 +203,74 @@ impl std::error::Error for Error {
         self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use gw_anchor::{Policy, Root};
+    use gw_error::Class;
+    use serde_json::json;
+
+    use super::{Error, ErrorKind};
+    use crate::Document;
+
+    #[test]
+    fn a_gw_anchor_refusal_is_kept_as_the_cause_and_gives_the_class() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("doc.json")).unwrap();
+        let root = Root::open(dir.path(), &Policy::new()).unwrap();
+        let e = Document::new(&root, "doc.json").load_value().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Fs(gw_anchor::ErrorKind::Symlink));
+        assert_eq!(e.class(), Class::Refused);
+        let cause =
+            e.source().and_then(|s| s.downcast_ref::<gw_anchor::Error>()).expect("the gw-anchor error is the cause");
+        assert_eq!(cause.kind(), gw_anchor::ErrorKind::Symlink);
+        assert_eq!(cause.message(), e.message());
+    }
+
+    #[test]
+    fn update_value_returns_the_closures_own_error_as_it_is() {
+        #[derive(Debug)]
+        enum Mine {
+            Persist(Error),
+            Refused(&'static str),
+        }
+        impl From<Error> for Mine {
+            fn from(e: Error) -> Self {
+                Self::Persist(e)
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::open(dir.path(), &Policy::new()).unwrap();
+        let doc = Document::new(&root, "doc.json");
+        let res = doc.update_value(|_| Err(Mine::Refused("not today")));
+        assert!(matches!(res, Err(Mine::Refused("not today"))), "{res:?}");
+        assert!(doc.load_value().unwrap().is_none(), "nothing was written");
+        // gw-persist's own errors reach the caller through `From`.
+        std::fs::write(dir.path().join("doc.json"), "{").unwrap();
+        let res = doc.update_value(|_| Ok::<_, Mine>(json!({})));
+        assert!(matches!(&res, Err(Mine::Persist(e)) if e.kind() == ErrorKind::Syntax), "{res:?}");
+    }
+
+    #[test]
+    fn each_kind_answers_one_class_and_nested_kinds_their_causes() {
+        assert_eq!(ErrorKind::Fs(gw_anchor::ErrorKind::NotFound).class(), Class::NotFound);
+        assert_eq!(ErrorKind::Fs(gw_anchor::ErrorKind::InsecureDirectory).class(), Class::Refused);
+        assert_eq!(ErrorKind::Fs(gw_anchor::ErrorKind::InvalidPath).class(), Class::Invalid);
+        assert_eq!(ErrorKind::Fs(gw_anchor::ErrorKind::LockTimeout).class(), Class::Failed);
+        assert_eq!(ErrorKind::DuplicateKey.class(), Class::Refused);
+        assert_eq!(ErrorKind::Injection.class(), Class::Refused);
+        assert_eq!(ErrorKind::Pointer.class(), Class::Invalid);
+        assert_eq!(ErrorKind::Syntax.class(), Class::Failed);
+    }
+
+    #[test]
+    fn io_keeps_the_os_error_as_the_cause() {
+        let e = Error::io("save", "/x", std::io::Error::from_raw_os_error(28));
+        assert_eq!(e.kind(), ErrorKind::Fs(gw_anchor::ErrorKind::Io));
+        let cause = e.source().and_then(|s| s.downcast_ref::<std::io::Error>()).expect("the OS error is the cause");
+        assert_eq!(cause.raw_os_error(), Some(28));
+        assert!(e.to_string().starts_with("save /x: "), "{e}");
+    }
+}
