@@ -76,6 +76,11 @@ impl fmt::Display for Class {
 /// The lower error an error was made from, kept as its `source()`.
 pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// The cause as `std::error::Error::source` returns it.
+pub fn source(cause: Option<&Cause>) -> Option<&(dyn std::error::Error + 'static)> {
+    cause.map(|c| &**c as &(dyn std::error::Error + 'static))
+}
+
 /// Writes the one line every gw error prints:
 /// `OP[ SUBJECT]: MESSAGE[ (fix: FIX)]`.
 ///
