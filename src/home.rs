@@ -33,7 +33,7 @@ pub(crate) fn store_config(store: StoreArg, keyring: KeyringArg) -> StoreConfig 
 pub(crate) fn load_device(p: &gw_cred::Profile) -> Result<Option<gw_gateway::DeviceIdentity>, CliError> {
     match gw_gateway::DeviceIdentity::load(p.root(), gw_gateway::DEVICE_KEY_FILE) {
         Ok(d) => Ok(Some(d)),
-        Err(e) if e.kind() == gw_gateway::ErrorKind::Key(gw_token::ErrorKind::Fs(gw_anchor::ErrorKind::NotFound)) => {
+        Err(e) if e.class() == gw_error::Class::NotFound => {
             // No file: the key may be in the keyring (`--store keyring`).
             match p.device_key_from_keyring()? {
                 Some(seed) => Ok(Some(gw_gateway::DeviceIdentity::from_seed(&seed)?)),

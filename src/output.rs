@@ -21,7 +21,7 @@
 use std::io::Write;
 use std::sync::{Mutex, PoisonError};
 
-use gw_anchor::ErrorKind;
+use gw_error::Class;
 use serde_json::{Value, json};
 
 /// The version of the JSON output's shape (docs/json-output.md): every JSON
@@ -79,13 +79,14 @@ impl CliError {
         }
     }
 
-    /// The exit code for an anchor error kind.
-    pub(crate) fn code_for(kind: ErrorKind) -> u8 {
-        match kind {
-            ErrorKind::NotFound => EXIT_NOT_FOUND,
-            k if k.is_security_refusal() => EXIT_REFUSED,
-            ErrorKind::InvalidPath => EXIT_USAGE,
-            _ => EXIT_FAILED,
+    /// The exit code of an error's class: the one place where gw's errors,
+    /// whichever crate reports them, become exit codes.
+    pub(crate) fn code_for(class: Class) -> u8 {
+        match class {
+            Class::NotFound => EXIT_NOT_FOUND,
+            Class::Refused => EXIT_REFUSED,
+            Class::Invalid => EXIT_USAGE,
+            Class::Failed => EXIT_FAILED,
         }
     }
 
@@ -142,105 +143,56 @@ fn reclassify(code: u8, message: &str) -> u8 {
     if code == EXIT_REFUSED && (message.contains(ABSOLUTE) || message.contains(DIRECTORY)) { EXIT_USAGE } else { code }
 }
 
+impl CliError {
+    /// A library error as the CLI reports it: the exit code of its class
+    /// (see [`reclassify`]), its kind's stable name, operation, subject,
+    /// message and fix.
+    pub(crate) fn report(
+        class: Class,
+        kind: &'static str,
+        op: &'static str,
+        path: Option<String>,
+        message: &str,
+        fix: Option<String>,
+    ) -> Self {
+        Self { code: reclassify(Self::code_for(class), message), kind, op, path, message: message.into(), fix }
+    }
+}
+
 impl From<gw_anchor::Error> for CliError {
     fn from(e: gw_anchor::Error) -> Self {
-        Self {
-            code: reclassify(Self::code_for(e.kind()), e.message()),
-            kind: e.kind().as_str(),
-            op: e.op(),
-            path: Some(e.path().display().to_string()),
-            message: e.message().into(),
-            fix: e.fix().map(str::to_owned),
-        }
+        let path = Some(e.path().display().to_string());
+        Self::report(e.class(), e.kind().as_str(), e.op(), path, e.message(), e.fix().map(str::to_owned))
     }
 }
 
 impl From<gw_persist::Error> for CliError {
     fn from(e: gw_persist::Error) -> Self {
-        use gw_persist::ErrorKind as K;
-        let code = match e.kind() {
-            K::Fs(k) => Self::code_for(k),
-            k if k.is_security_refusal() => EXIT_REFUSED,
-            K::Pointer | K::InvalidSpec => EXIT_USAGE,
-            _ => EXIT_FAILED,
-        };
         let path = match e.position() {
             Some((line, col)) => format!("{}:{line}:{col}", e.path().display()),
             None => e.path().display().to_string(),
         };
-        Self {
-            code: reclassify(code, e.message()),
-            kind: e.kind().as_str(),
-            op: e.op(),
-            path: Some(path),
-            message: e.message().into(),
-            fix: e.fix().map(str::to_owned),
-        }
+        Self::report(e.class(), e.kind().as_str(), e.op(), Some(path), e.message(), e.fix().map(str::to_owned))
     }
 }
 
 impl From<gw_token::Error> for CliError {
     fn from(e: gw_token::Error) -> Self {
-        use gw_token::ErrorKind as K;
-        let code = match e.kind() {
-            K::Fs(k) => Self::code_for(k),
-            K::Doc(gw_persist::ErrorKind::Fs(k)) => Self::code_for(k),
-            k if k.is_security_refusal() => EXIT_REFUSED,
-            K::InvalidInput => EXIT_USAGE,
-            _ => EXIT_FAILED,
-        };
-        Self {
-            code: reclassify(code, e.message()),
-            kind: e.kind().as_str(),
-            op: e.op(),
-            path: e.path().map(|p| p.display().to_string()),
-            message: e.message().into(),
-            fix: e.fix().map(str::to_owned),
-        }
+        let path = e.path().map(|p| p.display().to_string());
+        Self::report(e.class(), e.kind().as_str(), e.op(), path, e.message(), e.fix().map(str::to_owned))
     }
 }
 
 impl From<gw_cred::Error> for CliError {
     fn from(e: gw_cred::Error) -> Self {
-        use gw_cred::ErrorKind as K;
-        let code = match e.kind() {
-            K::Fs(k) => Self::code_for(k),
-            K::Doc(gw_persist::ErrorKind::Fs(k)) => Self::code_for(k),
-            K::Token(gw_token::ErrorKind::Fs(k)) => Self::code_for(k),
-            k if k.is_security_refusal() => EXIT_REFUSED,
-            K::ValidationFailed => EXIT_REFUSED,
-            K::InvalidUrl | K::InvalidInput => EXIT_USAGE,
-            _ => EXIT_FAILED,
-        };
-        Self {
-            code: reclassify(code, e.message()),
-            kind: e.kind().as_str(),
-            op: e.op(),
-            path: (!e.subject().is_empty()).then(|| e.subject().to_owned()),
-            message: e.message().into(),
-            fix: e.fix().map(str::to_owned),
-        }
+        let path = (!e.subject().is_empty()).then(|| e.subject().to_owned());
+        Self::report(e.class(), e.kind().as_str(), e.op(), path, e.message(), e.fix().map(str::to_owned))
     }
 }
 
 impl From<gw_gateway::Error> for CliError {
     fn from(e: gw_gateway::Error) -> Self {
-        use gw_gateway::ErrorKind as K;
-        let code = match e.kind() {
-            K::Fs(k) | K::Key(gw_token::ErrorKind::Fs(k)) => Self::code_for(k),
-            k if k.is_security_refusal() => EXIT_REFUSED,
-            K::Absent => EXIT_NOT_FOUND,
-            K::InvalidRequest => EXIT_USAGE,
-            _ => EXIT_FAILED,
-        };
-        Self {
-            code: reclassify(code, e.message()),
-            kind: e.kind().as_str(),
-            op: e.op(),
-            path: Some(e.at().to_owned()),
-            message: e.message().into(),
-            fix: e.fix(),
-        }
+        Self::report(e.class(), e.kind().as_str(), e.op(), Some(e.at().to_owned()), e.message(), e.fix())
     }
 }
 
@@ -250,23 +202,8 @@ impl From<gw_lease::Error> for CliError {
     /// refusal or a record whose process is not running here (dead, expired,
     /// reused pid, another boot or pid namespace), 2 for a bad id or payload.
     fn from(e: gw_lease::Error) -> Self {
-        use gw_lease::ErrorKind as K;
-        let code = match e.kind() {
-            K::Fs(k) => Self::code_for(k),
-            K::InvalidId | K::InvalidPayload => EXIT_USAGE,
-            K::ProcessNotFound => EXIT_NOT_FOUND,
-            K::NotRunning | K::ForeignRecord | K::Unproven => EXIT_REFUSED,
-            k if k.is_security_refusal() => EXIT_REFUSED,
-            _ => EXIT_FAILED,
-        };
-        Self {
-            code: reclassify(code, e.message()),
-            kind: e.kind().as_str(),
-            op: e.op(),
-            path: Some(e.path().display().to_string()),
-            message: e.message().into(),
-            fix: e.fix().map(str::to_owned),
-        }
+        let path = Some(e.path().display().to_string());
+        Self::report(e.class(), e.kind().as_str(), e.op(), path, e.message(), e.fix().map(str::to_owned))
     }
 }
 

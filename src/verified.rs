@@ -14,7 +14,7 @@ use gw_portguard::{ConnectError, Expected, Options, Verdict};
 use gw_token::Secret;
 
 use crate::cli::probe::OwnerArgs;
-use crate::output::{CliError, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_REFUSED};
+use crate::output::{CliError, EXIT_FAILED, EXIT_REFUSED};
 use crate::owner::{NotProvable, Owner, OwnerError};
 
 /// An error of `gw probe`, about `at`.
@@ -56,12 +56,7 @@ pub(crate) fn expected(owner: &OwnerArgs, profile_dir: Option<&Root>, policy: &P
 }
 
 fn pidfile_error(at: &str, e: &gw_portguard::Error) -> CliError {
-    let code = match e.kind() {
-        _ if e.is_security_refusal() => EXIT_REFUSED,
-        gw_portguard::ErrorKind::PidfileNotFound => EXIT_NOT_FOUND,
-        _ => EXIT_FAILED,
-    };
-    let mut c = err(code, "pidfile", at, e.message().to_owned());
+    let mut c = err(CliError::code_for(e.class()), "pidfile", at, e.message().to_owned());
     if let Some(fix) = e.fix() {
         c = c.with_fix(fix);
     }

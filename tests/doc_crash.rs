@@ -139,7 +139,7 @@ fn doc_crash_writer_process() {
             .update_value(|cur| {
                 let cur = cur.expect("writer: the document exists");
                 let (version, _) = identify(&cur).unwrap_or_else(|e| panic!("writer {me} read a bad document: {e}"));
-                Ok(version_doc(version + 1, me))
+                Ok::<_, gw_persist::Error>(version_doc(version + 1, me))
             })
             .unwrap_or_else(|e| panic!("writer {me}: update_value: {e}"));
         println!("GW-DOC-WRITER ack {}", written["version"]);
@@ -342,6 +342,8 @@ fn fs_3_kill_9_mid_update_leaves_an_acknowledged_or_in_flight_version() {
     assert_eq!(names, [OsString::from(LOCK), OsString::from(DOC)]);
     assert_eq!(doc.load_value().unwrap().unwrap(), last);
     // And a last writer in this process gets the lock and goes on.
-    let after = doc.update_value(|cur| Ok(version_doc(identify(&cur.unwrap()).unwrap().0 + 1, 0))).unwrap();
+    let after = doc
+        .update_value(|cur| Ok::<_, gw_persist::Error>(version_doc(identify(&cur.unwrap()).unwrap().0 + 1, 0)))
+        .unwrap();
     assert_eq!(after["version"], json!(tally.final_version + 1));
 }

@@ -71,7 +71,7 @@ fn increment(doc: &Document<'_>) -> u64 {
             let mut v = cur.unwrap_or_else(|| json!({"count": 0}));
             let n = v["count"].as_u64().expect("the counter is an unsigned integer");
             v["count"] = json!(n + 1);
-            Ok(v)
+            Ok::<_, gw_persist::Error>(v)
         })
         .unwrap_or_else(|e| panic!("update_value: {e}"));
     let count = written["count"].as_u64().unwrap();
@@ -99,7 +99,7 @@ fn cas_attempt(doc: &Document<'_>, tally: &mut CasTally) {
         let mut v = cur.unwrap_or_else(|| json!({"count": 0}));
         let n = v["count"].as_u64().expect("counter");
         v["count"] = json!(n + 1);
-        Ok(v)
+        Ok::<_, gw_persist::Error>(v)
     }) {
         Ok(written) => {
             assert!(ran);
@@ -337,7 +337,7 @@ fn cas_stale_generation_is_a_conflict_and_the_file_is_unchanged() {
     let root = Root::open(dir.path(), &Policy::new()).unwrap();
     let doc = document(&root);
     assert_eq!(doc.generation().unwrap(), 0, "an absent document is at generation 0");
-    doc.update_if_generation(0, |_| Ok(json!({"token": "A"}))).unwrap();
+    doc.update_if_generation(0, |_| Ok::<_, gw_persist::Error>(json!({"token": "A"}))).unwrap();
     assert_eq!(doc.generation().unwrap(), 1);
     let path = dir.path().join(DOC);
     let (bytes, ino) = (std::fs::read(&path).unwrap(), std::fs::metadata(&path).unwrap().ino());
@@ -347,7 +347,7 @@ fn cas_stale_generation_is_a_conflict_and_the_file_is_unchanged() {
         let e = doc
             .update_if_generation(stale, |_| {
                 ran = true;
-                Ok(json!({"token": "STALE"}))
+                Ok::<_, gw_persist::Error>(json!({"token": "STALE"}))
             })
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
@@ -355,14 +355,21 @@ fn cas_stale_generation_is_a_conflict_and_the_file_is_unchanged() {
         assert_eq!(std::fs::read(&path).unwrap(), bytes, "a conflict leaves the bytes as they were");
         assert_eq!(std::fs::metadata(&path).unwrap().ino(), ino, "and does not even replace the file");
     }
-    let v = doc.update_if_generation(1, |cur| Ok(json!({"token": cur.unwrap()["token"].clone(), "n": 2}))).unwrap();
+    let v = doc
+        .update_if_generation(1, |cur| {
+            Ok::<_, gw_persist::Error>(json!({"token": cur.unwrap()["token"].clone(), "n": 2}))
+        })
+        .unwrap();
     assert_eq!(v, json!({"token": "A", "n": 2, "generation": 2}));
-    doc.update_value(|cur| Ok(cur.unwrap())).unwrap();
+    doc.update_value(|cur| Ok::<_, gw_persist::Error>(cur.unwrap())).unwrap();
     assert_eq!(doc.generation().unwrap(), 3, "update_value increments the generation too");
-    assert_eq!(doc.update_if_generation(2, |cur| Ok(cur.unwrap())).unwrap_err().kind(), ErrorKind::Conflict);
+    assert_eq!(
+        doc.update_if_generation(2, |cur| Ok::<_, gw_persist::Error>(cur.unwrap())).unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
 
     let plain = Document::new(&root, DOC);
-    let e = plain.update_if_generation(3, |cur| Ok(cur.unwrap())).unwrap_err();
+    let e = plain.update_if_generation(3, |cur| Ok::<_, gw_persist::Error>(cur.unwrap())).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidSpec, "CAS without a generation field: {e}");
     assert_eq!(doc.generation().unwrap(), 3);
     let _: Value = doc.load_value().unwrap().unwrap();

@@ -292,7 +292,7 @@ fn update_keeps_layout_and_key_order() {
                     let mut v = cur.unwrap();
                     v.as_object_mut().unwrap().shift_remove(key);
                     v[key] = new.clone();
-                    Ok(v)
+                    Ok::<_, gw_persist::Error>(v)
                 })
                 .unwrap();
             let mut want = old.clone();
@@ -392,7 +392,7 @@ fn update_leaves_untouched_floats_bit_exact() {
         doc.update_value(|cur| {
             let mut v = cur.unwrap();
             v["count"] = json!(round);
-            Ok(v)
+            Ok::<_, gw_persist::Error>(v)
         })
         .unwrap();
         let v = doc.load_value().unwrap().unwrap();

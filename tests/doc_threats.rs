@@ -101,7 +101,7 @@ fn refused_everywhere(doc: &Document<'_>, kind: ErrorKind, save: bool, ctx: &str
     let ran = AtomicBool::new(false);
     let res = doc.update_value(|_| {
         ran.store(true, Ordering::SeqCst);
-        Ok(json!({"token": PWNED}))
+        Ok::<_, gw_persist::Error>(json!({"token": PWNED}))
     });
     expect_kind(res, kind, &format!("{ctx}: update_value"));
     assert!(!ran.load(Ordering::SeqCst), "{ctx}: update_value ran its closure over a refused document");
@@ -204,7 +204,7 @@ fn fs_1_symlink_at_lock_file_is_refused(r: Resolver) {
         let e = expect_refusal(
             doc.update_value(|_| {
                 ran = true;
-                Ok(json!({"token": PWNED}))
+                Ok::<_, gw_persist::Error>(json!({"token": PWNED}))
             }),
             ErrorKind::Fs(AK::Symlink),
             name,
@@ -339,7 +339,7 @@ fn fs_2_parent_swapped_during_updates_never_escapes(r: Resolver) {
         let res = doc.update_value(|cur| {
             let mut v = cur.expect("the real document exists");
             v["count"] = json!(v["count"].as_u64().unwrap() + 1);
-            Ok(v)
+            Ok::<_, gw_persist::Error>(v)
         });
         match res {
             Ok(_) => successes += 1,
@@ -557,7 +557,7 @@ fn child_doc_eacces(args: &[String]) -> Vec<String> {
     let mut ran = false;
     let update = doc("unreadable.json").update_value(|_| {
         ran = true;
-        Ok(json!({"token": PWNED}))
+        Ok::<_, gw_persist::Error>(json!({"token": PWNED}))
     });
     vec![
         format!("load_unreadable {}", doc_report(&doc("unreadable.json").load_value())),
@@ -1023,16 +1023,16 @@ fn cli_2_failed_update_writes_nothing(r: Resolver) {
     let root = sb.open(r);
     let before = snapshot(&sb.root);
     let json_doc = Document::new(&root, DOC);
-    let e = json_doc
-        .update_value(|_| Err(gw_persist::Error::new(ErrorKind::Pointer, "set", "-", "no such parent")))
-        .unwrap_err();
+    let e = json_doc.update_value(|_| Err(gw_persist::pointer::tokens("no leading slash").unwrap_err())).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Pointer);
     let plist_doc = Document::new(&root, "agent.plist");
-    let e = plist_doc.update_value(|_| Ok(json!({"Label": null}))).unwrap_err();
+    let e = plist_doc.update_value(|_| Ok::<_, gw_persist::Error>(json!({"Label": null}))).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
     // A control character XML cannot hold (plutil and plistlib refuse such a
     // file): refused, not written raw.
-    let e = plist_doc.update_value(|_| Ok(json!({"Label": "ai.gw", "Args": ["a\u{1}b"]}))).unwrap_err();
+    let e = plist_doc
+        .update_value(|_| Ok::<_, gw_persist::Error>(json!({"Label": "ai.gw", "Args": ["a\u{1}b"]})))
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
     assert!(e.message().contains("/Args/0"), "the error names where: {e}");
     #[derive(serde::Deserialize, serde::Serialize, Debug)]
@@ -1193,7 +1193,8 @@ fn cred_7_mirroring_keeps_the_rescue_profiles_own_credentials(r: Resolver) {
 
     let mirror = |target: &Document<'_>| -> gw_persist::Result<Value> {
         let p = primary.load_value()?.expect("the primary profile exists");
-        target.update_value(|cur| Ok(merge_keeping_local(&p, &cur.unwrap_or_else(|| json!({})))))
+        target
+            .update_value(|cur| Ok::<_, gw_persist::Error>(merge_keeping_local(&p, &cur.unwrap_or_else(|| json!({})))))
     };
     let written = mirror(&rescue).unwrap();
     assert_eq!(written, mirrored_profile());

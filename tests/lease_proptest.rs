@@ -53,7 +53,7 @@ impl ProcessOracle for Fake {
     fn identify(&self, pid: u32) -> gw_lease::Result<Identity> {
         match self.0.lock().unwrap().procs.get(&pid) {
             Some(Proc::Running(s) | Proc::NoPerm(s)) => Ok(Identity { start_time: *s, pid_namespace: NS, uid: 0 }),
-            _ => Err(gw_lease::Error::new(ErrorKind::ProcessNotFound, "register", "-", "no such process")),
+            _ => Err(gw_lease::Error::process_not_found("register", pid)),
         }
     }
     fn boot_id(&self) -> Option<String> {

@@ -300,7 +300,7 @@ pub(crate) fn persist_update(doc: &Document<'_>) {
     doc.update_value(|cur| {
         let mut v = cur.expect("the document exists");
         bump(&mut v);
-        Ok(v)
+        Ok::<_, gw_persist::Error>(v)
     })
     .expect("gw-persist update_value");
 }

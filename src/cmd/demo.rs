@@ -149,7 +149,7 @@ pub(crate) fn run(policy: &Policy, out: Output) -> Result<u8, CliError> {
                     let r = doc.update_value(|cur| {
                         let mut v = cur.unwrap_or_else(|| json!({ "count": 0 }));
                         v["count"] = json!(v["count"].as_u64().unwrap_or(0) + 1);
-                        Ok(v)
+                        Ok::<_, gw_persist::Error>(v)
                     });
                     if r.is_err() {
                         break;
@@ -175,7 +175,7 @@ pub(crate) fn run(policy: &Policy, out: Output) -> Result<u8, CliError> {
         }
         other => t.record(title, "CLI-2", false, format!("expected a duplicate-key refusal, got {other:?}")),
     }
-    let update = roles.update_value(|cur| Ok(cur.unwrap_or_default()));
+    let update = roles.update_value(|cur| Ok::<_, gw_persist::Error>(cur.unwrap_or_default()));
     let unchanged = root.read("profile/roles.json", 1 << 20)? == hostile;
     t.record(
         title,

@@ -36,12 +36,14 @@ fn document<'r>(root: &'r Root, t: &DocTarget) -> Document<'r> {
 }
 
 fn missing(doc: &Document<'_>) -> CliError {
-    CliError::from(gw_persist::Error::new(
-        ErrorKind::Fs(gw_anchor::ErrorKind::NotFound),
-        "load",
-        doc.path(),
-        "no such document",
-    ))
+    CliError {
+        code: EXIT_NOT_FOUND,
+        kind: gw_anchor::ErrorKind::NotFound.as_str(),
+        op: "load",
+        path: Some(doc.path().display().to_string()),
+        message: "no such document".into(),
+        fix: None,
+    }
 }
 
 /// A pointer given on the command line: malformed is a usage error.
@@ -50,14 +52,14 @@ fn check_pointer(ptr: &str) -> Result<(), CliError> {
 }
 
 fn nothing_at(doc: &Document<'_>, ptr: &str) -> CliError {
-    let mut e = CliError::from(gw_persist::Error::new(
-        ErrorKind::Pointer,
-        "pointer",
-        doc.path(),
-        format!("nothing at JSON pointer `{ptr}`"),
-    ));
-    e.code = EXIT_NOT_FOUND;
-    e
+    CliError {
+        code: EXIT_NOT_FOUND,
+        kind: ErrorKind::Pointer.as_str(),
+        op: "pointer",
+        path: Some(doc.path().display().to_string()),
+        message: format!("nothing at JSON pointer `{ptr}`"),
+        fix: None,
+    }
 }
 
 fn get(a: DocGetArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
@@ -124,7 +126,7 @@ fn set(a: DocSetArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         } else {
             pointer::set(&mut d, &a.pointer, value)?;
         }
-        Ok(d)
+        Ok::<_, Error>(d)
     });
     let written = written.map_err(|e| {
         let missing_parent = e.kind() == ErrorKind::Pointer && e.message().contains("parent does not exist");
@@ -184,34 +186,18 @@ fn rm(a: DocRmArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         return Err(missing(&doc));
     }
     let before = mode_before(&root, &a.target)?;
-    let mut absent = false;
-    let result = doc.update_value(|cur| {
-        let Some(mut d) = cur else {
-            absent = true;
-            return Err(Error::new(
-                ErrorKind::Fs(gw_anchor::ErrorKind::NotFound),
-                "rm",
-                doc.path(),
-                "no such document",
-            ));
-        };
+    // The closure refuses with the CLI's own errors (no lower-crate kind is
+    // forged); a pointer error of the removal is "nothing at POINTER".
+    doc.update_value(|cur| {
+        let Some(mut d) = cur else { return Err(missing(&doc)) };
         if d.pointer(&a.pointer).is_none() {
-            return Err(Error::new(
-                ErrorKind::Pointer,
-                "rm",
-                doc.path(),
-                format!("nothing at JSON pointer `{}`", a.pointer),
-            ));
+            return Err(nothing_at(&doc, &a.pointer));
         }
-        pointer::remove(&mut d, &a.pointer)?;
+        pointer::remove(&mut d, &a.pointer).map_err(|e| {
+            if e.kind() == ErrorKind::Pointer { nothing_at(&doc, &a.pointer) } else { CliError::from(e) }
+        })?;
         Ok(d)
-    });
-    match result {
-        Ok(_) => {}
-        Err(_) if absent => return Err(missing(&doc)),
-        Err(e) if e.kind() == ErrorKind::Pointer => return Err(nothing_at(&doc, &a.pointer)),
-        Err(e) => return Err(e.into()),
-    }
+    })?;
     let mut result = json!({ "path": doc.path(), "pointer": a.pointer });
     tightened(&doc, before, &mut result);
     out.ok(&format!("removed {} from {}", show_ptr(&a.pointer), doc.path().display()), result);
@@ -227,7 +213,7 @@ fn merge(a: DocTarget, policy: &Policy, out: Output) -> Result<u8, CliError> {
     doc.update_value(|cur| {
         let mut d = cur.unwrap_or_else(|| json!({}));
         merge_patch(&mut d, &patch);
-        Ok(d)
+        Ok::<_, Error>(d)
     })?;
     let mut result = json!({ "path": doc.path() });
     tightened(&doc, before, &mut result);

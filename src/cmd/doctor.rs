@@ -38,7 +38,7 @@ pub(crate) fn run(args: DoctorArgs, profile: Option<&str>, policy: &Policy, out:
         // every command; any other trouble with it is what the audit reports.
         if let Some(h) = &opts.home
             && let Err(e) = gw_cred::Home::open(h, policy).and_then(|home| home.profile(p).map(drop))
-            && e.kind() == gw_cred::ErrorKind::Fs(gw_anchor::ErrorKind::NotFound)
+            && e.class() == gw_error::Class::NotFound
         {
             return Err(CliError::from(e).with_fix(format!("create it with `gw profile init {p}`")));
         }

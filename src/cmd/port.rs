@@ -6,7 +6,7 @@ use gw_portguard::{Listener, Options, Source, Verdict};
 use serde_json::{Value, json};
 
 use crate::cli::port::{InspectArgs, PortCommand, SourceArg, VerifyArgs, WhoArgs};
-use crate::output::{CliError, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, Output};
+use crate::output::{CliError, EXIT_OK, EXIT_REFUSED, Output};
 use crate::owner::{Owner, OwnerError};
 
 /// The gw-portguard options of `--timeout` and `--source`.
@@ -28,14 +28,8 @@ pub(crate) fn run(cmd: PortCommand, policy: &Policy, out: Output) -> Result<u8, 
 
 /// A gw-portguard error as the CLI reports it.
 fn port_error(e: gw_portguard::Error) -> CliError {
-    use gw_portguard::ErrorKind as K;
-    let code = match e.kind() {
-        K::PidfileNotFound => EXIT_NOT_FOUND,
-        k if k.is_security_refusal() => EXIT_REFUSED,
-        _ => EXIT_FAILED,
-    };
     CliError {
-        code,
+        code: CliError::code_for(e.class()),
         kind: e.kind().as_str(),
         op: e.op(),
         path: Some(e.subject().to_owned()),

@@ -19,7 +19,7 @@ use gw_watch::{
 use serde_json::json;
 
 use crate::cli::watch::{ApprovalsArgs, HealthArgs, WatchCommand};
-use crate::output::{CliError, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Output};
+use crate::output::{CliError, EXIT_FAILED, EXIT_OK, EXIT_REFUSED, Output};
 use crate::owner::{NotProvable, Owner};
 
 /// Runs a `gw watch` subcommand.
@@ -31,9 +31,8 @@ pub(crate) fn run(cmd: WatchCommand, profile: &str, policy: &Policy, out: Output
 }
 
 fn watch_error(e: gw_watch::Error) -> CliError {
-    let code = if e.kind().is_security_refusal() { EXIT_REFUSED } else { EXIT_USAGE };
     CliError {
-        code,
+        code: CliError::code_for(e.class()),
         kind: e.kind().as_str(),
         op: e.op(),
         path: (!e.subject().is_empty()).then(|| e.subject().to_owned()),

@@ -162,12 +162,7 @@ pub struct Faulty<'r> {
 }
 
 fn injected(what: &str) -> gw_persist::Error {
-    gw_persist::Error::new(
-        gw_persist::ErrorKind::Fs(gw_anchor::ErrorKind::Io),
-        "injected",
-        "-",
-        format!("injected failure: {what}"),
-    )
+    gw_persist::Error::io("injected", "-", std::io::Error::other(format!("injected failure: {what}")))
 }
 
 impl Faulty<'_> {
@@ -190,16 +185,13 @@ impl Storage for Faulty<'_> {
         res
     }
 
-    fn update(
-        &self,
-        f: &mut dyn FnMut(Option<Value>) -> Result<Value, gw_persist::Error>,
-    ) -> Result<Value, gw_persist::Error> {
+    fn update(&self, f: &mut dyn FnMut(Option<Value>) -> gw_cred::Result<Value>) -> gw_cred::Result<Value> {
         let n = self.faults.updates.get() + 1;
         self.faults.updates.set(n);
         let res = match self.faults.fault.get() {
-            Fault::FailUpdate(k) if k == n => Err(injected("update before writing")),
+            Fault::FailUpdate(k) if k == n => Err(injected("update before writing").into()),
             Fault::FailUpdateAfterWrite(k) if k == n => {
-                self.doc.update_value(f).and_then(|_| Err(injected("update after writing")))
+                self.doc.update_value(f).and_then(|_| Err(injected("update after writing").into()))
             }
             Fault::LieUpdate(k) if k == n => {
                 let cur = self.doc.load_value()?;
@@ -207,7 +199,7 @@ impl Storage for Faulty<'_> {
             }
             Fault::Meddle(k, g) if k == n => {
                 self.doc
-                    .update_value(|cur| Ok(g(cur.expect("a document to meddle with"))))
+                    .update_value(|cur| Ok::<_, gw_persist::Error>(g(cur.expect("a document to meddle with"))))
                     .expect("the concurrent writer's update");
                 self.doc.update_value(f)
             }

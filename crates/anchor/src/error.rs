@@ -8,6 +8,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use gw_error::Class;
+
 /// What went wrong, in categories a caller can act on.
 ///
 /// Security refusals ([`ErrorKind::is_security_refusal`]) are distinct from
@@ -76,6 +78,18 @@ impl ErrorKind {
                 | Self::InsecureFile
                 | Self::RootChanged
         )
+    }
+
+    /// The one class a caller acts on: not found (only `ENOENT`, FS-7),
+    /// refused (the security refusals), invalid (a malformed relative path),
+    /// failed (the rest).
+    pub fn class(self) -> Class {
+        match self {
+            Self::NotFound => Class::NotFound,
+            k if k.is_security_refusal() => Class::Refused,
+            Self::InvalidPath => Class::Invalid,
+            _ => Class::Failed,
+        }
     }
 
     /// A short stable name for machine-readable output (`--json`).
@@ -264,6 +278,11 @@ impl Error {
         self.kind
     }
 
+    /// The class of its kind ([`ErrorKind::class`]).
+    pub fn class(&self) -> Class {
+        self.kind.class()
+    }
+
     /// The operation that failed, e.g. `"write"` or `"open root"`.
     pub fn op(&self) -> &'static str {
         self.op
@@ -299,11 +318,7 @@ fn op_resolves(op: &str) -> bool {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.op, self.path.display(), self.message)?;
-        if let Some(fix) = &self.fix {
-            write!(f, " (fix: {fix})")?;
-        }
-        Ok(())
+        gw_error::write_line(f, self.op, Some(&self.path.display()), &self.message, self.fix.as_deref())
     }
 }
 

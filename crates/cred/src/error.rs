@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use gw_error::{Cause, Class};
+
 /// What went wrong.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,6 +51,23 @@ impl ErrorKind {
         }
     }
 
+    /// The one class a caller acts on: the lower crate's for
+    /// [`ErrorKind::Doc`], [`ErrorKind::Fs`] and [`ErrorKind::Token`];
+    /// refused for the security refusals and a replacement token the
+    /// validation refused; invalid for a bad URL or input; failed for the
+    /// rest.
+    pub fn class(self) -> Class {
+        match self {
+            Self::Doc(k) => k.class(),
+            Self::Fs(k) => k.class(),
+            Self::Token(k) => k.class(),
+            k if k.is_security_refusal() => Class::Refused,
+            Self::ValidationFailed => Class::Refused,
+            Self::InvalidUrl | Self::InvalidInput => Class::Invalid,
+            _ => Class::Failed,
+        }
+    }
+
     /// A short stable name for machine-readable output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -75,6 +94,7 @@ pub struct Error {
     subject: String,
     message: String,
     fix: Option<String>,
+    source: Option<Cause>,
 }
 
 /// `Result` with [`Error`].
@@ -82,11 +102,16 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// A new error of `kind` for `op`; the message must never hold a secret.
-    pub fn new(kind: ErrorKind, op: &'static str, message: impl Into<String>) -> Self {
-        Self { kind, op, subject: String::new(), message: message.into(), fix: None }
+    pub(crate) fn new(kind: ErrorKind, op: &'static str, message: impl Into<String>) -> Self {
+        Self { kind, op, subject: String::new(), message: message.into(), fix: None, source: None }
     }
     pub(crate) fn about(mut self, subject: impl fmt::Display) -> Self {
         self.subject = subject.to_string();
+        self
+    }
+    /// The same error (kind, operation, subject, cause) saying `message`.
+    pub(crate) fn reworded(mut self, message: String) -> Self {
+        self.message = message;
         self
     }
     pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Self {
@@ -96,6 +121,10 @@ impl Error {
     /// What kind of error this is.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+    /// The class of its kind ([`ErrorKind::class`]).
+    pub fn class(&self) -> Class {
+        self.kind.class()
     }
     /// The operation.
     pub fn op(&self) -> &'static str {
@@ -125,7 +154,8 @@ impl From<gw_persist::Error> for Error {
             Some((l, c)) => format!("{}:{l}:{c}", e.path().display()),
             None => e.path().display().to_string(),
         };
-        Self { kind, op: e.op(), subject, message: e.message().to_owned(), fix: e.fix().map(str::to_owned) }
+        let (op, message, fix) = (e.op(), e.message().to_owned(), e.fix().map(str::to_owned));
+        Self { kind, op, subject, message, fix, source: Some(Box::new(e)) }
     }
 }
 
@@ -137,6 +167,7 @@ impl From<gw_anchor::Error> for Error {
             subject: e.path().display().to_string(),
             message: e.message().to_owned(),
             fix: e.fix().map(str::to_owned),
+            source: Some(Box::new(e)),
         }
     }
 }
@@ -153,22 +184,52 @@ impl From<gw_token::Error> for Error {
             subject: e.path().map(|p| p.display().to_string()).unwrap_or_default(),
             message: e.message().to_owned(),
             fix: e.fix().map(str::to_owned),
+            source: Some(Box::new(e)),
         }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.op)?;
-        if !self.subject.is_empty() {
-            write!(f, " {}", self.subject)?;
-        }
-        write!(f, ": {}", self.message)?;
-        if let Some(fix) = &self.fix {
-            write!(f, " (fix: {fix})")?;
-        }
-        Ok(())
+        let subject = (!self.subject.is_empty()).then_some(&self.subject);
+        gw_error::write_line(f, self.op, subject.map(|s| s as _), &self.message, self.fix())
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        gw_error::source(self.source.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use gw_error::Class;
+
+    use super::{Error, ErrorKind};
+
+    #[test]
+    fn a_lower_error_is_kept_whole_as_the_cause_chain() {
+        let persist = gw_persist::Error::io("save", "/home/me/.gw/creds.json", std::io::Error::from_raw_os_error(5));
+        let shown = persist.to_string();
+        let e = Error::from(persist);
+        assert_eq!(e.kind(), ErrorKind::Fs(gw_anchor::ErrorKind::Io));
+        assert_eq!(e.class(), Class::Failed);
+        assert_eq!(e.to_string(), shown, "the message is the lower error's, as before");
+        let cause = e.source().and_then(|s| s.downcast_ref::<gw_persist::Error>()).expect("gw-persist's error");
+        let os = cause.source().and_then(|s| s.downcast_ref::<std::io::Error>()).expect("and the OS error beneath");
+        assert_eq!(os.raw_os_error(), Some(5));
+    }
+
+    #[test]
+    fn nested_kinds_answer_their_causes_class() {
+        assert_eq!(ErrorKind::Doc(gw_persist::ErrorKind::DuplicateKey).class(), Class::Refused);
+        assert_eq!(ErrorKind::Fs(gw_anchor::ErrorKind::NotFound).class(), Class::NotFound);
+        assert_eq!(ErrorKind::Token(gw_token::ErrorKind::Expired).class(), Class::Refused);
+        assert_eq!(ErrorKind::ValidationFailed.class(), Class::Refused);
+        assert_eq!(ErrorKind::InvalidUrl.class(), Class::Invalid);
+        assert_eq!(ErrorKind::KeyringUnavailable.class(), Class::Failed);
+    }
+}

@@ -365,35 +365,27 @@ pub fn mirror_with(primary: &Profile, secondary: &Profile, config: StoreConfig) 
     } else {
         from
     };
-    let carried = std::cell::RefCell::new(None);
-    let refuse = |e: Error| {
-        let msg = e.message().to_owned();
-        *carried.borrow_mut() = Some(e);
-        gw_persist::Error::new(gw_persist::ErrorKind::InvalidSpec, "mirror", "-", msg)
-    };
     let mut report = MirrorReport { added: Vec::new(), merged: Vec::new(), from_keyring };
     let res = Document::new(&secondary.root, STORE_FILE).update_value(|to| {
         let to = to.unwrap_or_else(|| serde_json::json!({ "version": STORE_VERSION, "gateways": {} }));
-        check_store_value(&to).map_err(|e| refuse(e.about(target.display())))?;
+        check_store_value(&to).map_err(|e| e.about(target.display()))?;
         if !left_out.is_empty() {
             // The secondary must still have every slot whose keyring
             // reference was left out of the copy.
-            let now = CredStore::<Document<'_>>::decode(Some(to.clone())).map_err(&refuse)?;
+            let now = CredStore::<Document<'_>>::decode(Some(to.clone()))?;
             if let Some((gw, slot)) =
                 left_out.iter().find(|(gw, slot)| now.gateways.get(gw).and_then(|r| r.get(slot)).is_none())
             {
-                return Err(refuse(
-                    Error::new(
-                        ErrorKind::InvalidInput,
-                        "mirror",
-                        format!(
-                            "the {} credential of {gw} was removed from the target while mirroring; nothing was \
-                             changed, run the mirror again",
-                            slot.describe()
-                        ),
-                    )
-                    .about(target.display()),
-                ));
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    "mirror",
+                    format!(
+                        "the {} credential of {gw} was removed from the target while mirroring; nothing was \
+                         changed, run the mirror again",
+                        slot.describe()
+                    ),
+                )
+                .about(target.display()));
             }
         }
         report = MirrorReport { added: Vec::new(), merged: Vec::new(), from_keyring };
@@ -405,14 +397,16 @@ pub fn mirror_with(primary: &Profile, secondary: &Profile, config: StoreConfig) 
             }
         }
         let merged = merge_keeping_local(&from, &to);
-        check_store_value(&merged).map_err(|e| refuse(e.about(target.display())))?;
+        check_store_value(&merged).map_err(|e| e.about(target.display()))?;
         Ok(merged)
     });
     // Entries made for the copy that the secondary does not name (its own
     // value was kept, or the update failed) are deleted again.
     to_store.dispose(created);
+    // A refusal of the closure is returned as it is; only a save that would
+    // make the store too large is reworded.
     if let Err(e) = res {
-        return Err(carried.borrow_mut().take().unwrap_or_else(|| save_refusal(Error::from(e))));
+        return Err(save_refusal(e));
     }
     Ok(report)
 }

@@ -38,7 +38,6 @@
 //! written before the update that names them (each write makes a new entry),
 //! and entries the document no longer names are deleted after it.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -313,24 +312,20 @@ pub trait Storage {
     /// # Errors
     /// Any load error (never "absent" for anything but a missing file).
     fn load(&self) -> std::result::Result<Option<Value>, gw_persist::Error>;
-    /// Locked read-modify-write of the document.
+    /// Locked read-modify-write of the document; `f` refuses with a gw-cred
+    /// error, returned as it is (and then nothing is written).
     ///
     /// # Errors
-    /// Lock, load, save errors, or the closure's.
-    fn update(
-        &self,
-        f: &mut dyn FnMut(Option<Value>) -> std::result::Result<Value, gw_persist::Error>,
-    ) -> std::result::Result<Value, gw_persist::Error>;
+    /// Lock, load, save errors (as [`ErrorKind::Doc`] or [`ErrorKind::Fs`]
+    /// with the gw-persist error as their source), or the closure's.
+    fn update(&self, f: &mut dyn FnMut(Option<Value>) -> Result<Value>) -> Result<Value>;
 }
 
 impl Storage for Document<'_> {
     fn load(&self) -> std::result::Result<Option<Value>, gw_persist::Error> {
         self.load_value()
     }
-    fn update(
-        &self,
-        f: &mut dyn FnMut(Option<Value>) -> std::result::Result<Value, gw_persist::Error>,
-    ) -> std::result::Result<Value, gw_persist::Error> {
+    fn update(&self, f: &mut dyn FnMut(Option<Value>) -> Result<Value>) -> Result<Value> {
         self.update_value(f)
     }
 }
@@ -421,24 +416,6 @@ pub struct CredStore<S: Storage> {
     decided: OnceLock<(Target, Option<String>)>,
     /// Keyrings opened to resolve references.
     opened: Mutex<Vec<Arc<dyn Keyring>>>,
-}
-
-/// A failure inside an update closure: a gw-cred error carried through
-/// gw-persist's error type and recovered afterwards.
-struct Carried(RefCell<Option<Error>>);
-
-impl Carried {
-    fn new() -> Self {
-        Self(RefCell::new(None))
-    }
-    fn fail(&self, e: Error) -> gw_persist::Error {
-        let msg = e.message().to_owned();
-        *self.0.borrow_mut() = Some(e);
-        gw_persist::Error::new(gw_persist::ErrorKind::InvalidSpec, "credential store", "-", msg)
-    }
-    fn resolve(&self, e: gw_persist::Error) -> Error {
-        self.0.borrow_mut().take().unwrap_or_else(|| Error::from(e))
-    }
 }
 
 impl<S: Storage> CredStore<S> {
@@ -731,23 +708,22 @@ impl<S: Storage> CredStore<S> {
         created: Vec<KeyringRef>,
         mut f: impl FnMut(&mut Record, &mut Vec<KeyringRef>) -> Result<T>,
     ) -> Result<T> {
-        let carried = Carried::new();
         let mut out = None;
         let mut dropped = Vec::new();
         let res = self.storage.update(&mut |cur| {
             dropped.clear();
-            let mut doc = Self::decode(cur).map_err(|e| carried.fail(e))?;
+            let mut doc = Self::decode(cur)?;
             // A format-1 store migrates here, on its first write: every entry
             // stays as it was (THREATS CRED-3: nothing stored is lost).
             doc.version = STORE_VERSION;
             let rec = doc.gateways.entry(key.as_str().to_owned()).or_default();
-            let r = f(rec, &mut dropped).map_err(|e| carried.fail(e))?;
+            let r = f(rec, &mut dropped)?;
             if rec.is_empty() && rec.generation == 0 {
                 doc.gateways.remove(key.as_str());
             }
             out = Some(r);
             serde_json::to_value(&doc)
-                .map_err(|e| carried.fail(Error::new(ErrorKind::InvalidInput, "save credentials", e.to_string())))
+                .map_err(|e| Error::new(ErrorKind::InvalidInput, "save credentials", e.to_string()))
         });
         match res {
             Ok(_) => {
@@ -758,7 +734,7 @@ impl<S: Storage> CredStore<S> {
                 // What this update staged is deleted unless the document
                 // names it after all (a failure reported after the write).
                 self.dispose(created);
-                Err(save_refusal(carried.resolve(e)))
+                Err(save_refusal(e))
             }
         }
     }
@@ -1209,12 +1185,11 @@ pub(crate) fn save_refusal(e: Error) -> Error {
         return e;
     }
     let mib = gw_persist::Limits::DEFAULT_MAX_BYTES >> 20;
-    Error::new(e.kind(), e.op(), format!("the credential store would exceed {mib} MiB: {}", e.message()))
-        .about(e.subject())
-        .with_fix(
-            "remove unused gateways with `gw cred rm URL` (`gw cred list` shows them), or keep new secrets in the OS \
+    let message = format!("the credential store would exceed {mib} MiB: {}", e.message());
+    e.reworded(message).with_fix(
+        "remove unused gateways with `gw cred rm URL` (`gw cred list` shows them), or keep new secrets in the OS \
              keyring (`--store keyring`)",
-        )
+    )
 }
 
 /// Checks that `v` is a credential store in gw's format (version and shape).

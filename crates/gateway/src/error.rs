@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use gw_error::{Cause, Class};
+
 /// What went wrong.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,6 +57,21 @@ impl ErrorKind {
         }
     }
 
+    /// The one class a caller acts on: the lower crate's for
+    /// [`ErrorKind::Key`] and [`ErrorKind::Fs`]; refused for the security
+    /// refusals; not found for [`ErrorKind::Absent`]; invalid for a request
+    /// that cannot be sent; failed for the rest.
+    pub fn class(self) -> Class {
+        match self {
+            Self::Key(k) => k.class(),
+            Self::Fs(k) => k.class(),
+            k if k.is_security_refusal() => Class::Refused,
+            Self::Absent => Class::NotFound,
+            Self::InvalidRequest => Class::Invalid,
+            _ => Class::Failed,
+        }
+    }
+
     /// A short stable name for machine-readable output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -96,7 +113,7 @@ pub struct Error {
     message: String,
     refusal: Option<Box<Refusal>>,
     fix: Option<String>,
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    source: Option<Cause>,
 }
 
 /// `Result` with [`Error`].
@@ -127,6 +144,11 @@ impl Error {
     /// What kind of error this is.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+
+    /// The class of its kind ([`ErrorKind::class`]).
+    pub fn class(&self) -> Class {
+        self.kind.class()
     }
 
     /// `true` for refusals made for security.
@@ -183,13 +205,13 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.op, self.at, self.message)
+        gw_error::write_line(f, self.op, Some(&self.at), &self.message, None)
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+        gw_error::source(self.source.as_ref())
     }
 }
 

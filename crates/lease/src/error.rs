@@ -4,6 +4,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use gw_error::{Cause, Class};
+
 /// What went wrong.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,6 +56,22 @@ impl ErrorKind {
         }
     }
 
+    /// The one class a caller acts on: gw-anchor's for [`ErrorKind::Fs`];
+    /// invalid for a bad id or payload; not found for a missing process;
+    /// refused for a record whose process is not running here (dead,
+    /// expired, reused pid, another boot or pid namespace, unproven); failed
+    /// for the rest.
+    pub fn class(self) -> Class {
+        match self {
+            Self::Fs(k) => k.class(),
+            Self::InvalidId | Self::InvalidPayload => Class::Invalid,
+            Self::ProcessNotFound => Class::NotFound,
+            Self::NotRunning => Class::Refused,
+            k if k.is_security_refusal() => Class::Refused,
+            _ => Class::Failed,
+        }
+    }
+
     /// A short stable name for machine-readable output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -81,6 +99,7 @@ pub struct Error {
     path: PathBuf,
     message: String,
     fix: Option<String>,
+    source: Option<Cause>,
 }
 
 /// `Result` with [`Error`].
@@ -89,12 +108,20 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// A new error of `kind` for operation `op` on `path` (a file, or a
     /// record id, or `-` for input that is not a file yet).
-    pub fn new(kind: ErrorKind, op: &'static str, path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Self { kind, op, path: path.into(), message: message.into(), fix: None }
+    pub(crate) fn new(kind: ErrorKind, op: &'static str, path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Self { kind, op, path: path.into(), message: message.into(), fix: None, source: None }
+    }
+
+    /// `pid` is not running (or is a zombie): what a
+    /// [`ProcessOracle`](crate::ProcessOracle) answers when asked to
+    /// identify a process that is gone.
+    #[cold]
+    pub fn process_not_found(op: &'static str, pid: u32) -> Self {
+        Self::new(ErrorKind::ProcessNotFound, op, format!("pid {pid}"), "no such process (or a zombie)")
     }
 
     /// Adds how to fix it.
-    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+    pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Self {
         self.fix = Some(fix.into());
         self
     }
@@ -107,6 +134,11 @@ impl Error {
     /// What kind of error this is.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+
+    /// The class of its kind ([`ErrorKind::class`]).
+    pub fn class(&self) -> Class {
+        self.kind.class()
     }
 
     /// `true` for refusals made for security.
@@ -143,18 +175,19 @@ impl From<gw_anchor::Error> for Error {
             path: e.path().to_owned(),
             message: e.message().to_owned(),
             fix: e.fix().map(str::to_owned),
+            source: Some(Box::new(e)),
         }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.op, self.path.display(), self.message)?;
-        if let Some(fix) = &self.fix {
-            write!(f, " (fix: {fix})")?;
-        }
-        Ok(())
+        gw_error::write_line(f, self.op, Some(&self.path.display()), &self.message, self.fix())
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        gw_error::source(self.source.as_ref())
+    }
+}

@@ -38,7 +38,7 @@ fn inproc_locks() -> &'static KeyedLocks<LockKey> {
 /// let next = doc.update_value(|cur| {
 ///     let mut v = cur.unwrap_or_else(|| serde_json::json!({"count": 0}));
 ///     v["count"] = (v["count"].as_u64().unwrap_or(0) + 1).into();
-///     Ok(v)
+///     Ok::<_, gw_persist::Error>(v)
 /// })?;
 /// # let _ = next; Ok(()) }
 /// ```
@@ -246,10 +246,17 @@ impl<'r> Document<'r> {
     /// before the lock is released. With a generation field, it is
     /// incremented. Returns the document written.
     ///
+    /// `f` fails with its own error type `E` (the caller's, e.g. a
+    /// `gw_cred::Error`), which this call returns as it is; this crate's own
+    /// errors reach the caller through `E: From<Error>`.
+    ///
     /// # Errors
     /// Lock timeout, load and save errors, and whatever `f` returns (then
     /// nothing is written).
-    pub fn update_value(&self, f: impl FnOnce(Option<Value>) -> Result<Value>) -> Result<Value> {
+    pub fn update_value<E: From<Error>>(
+        &self,
+        f: impl FnOnce(Option<Value>) -> std::result::Result<Value, E>,
+    ) -> std::result::Result<Value, E> {
         self.locked_update(None, f)
     }
 
@@ -259,14 +266,19 @@ impl<'r> Document<'r> {
     /// # Errors
     /// [`ErrorKind::Conflict`] when the generation differs (nothing is
     /// written); [`ErrorKind::InvalidSpec`] if no generation field was set.
-    pub fn update_if_generation(&self, expected: u64, f: impl FnOnce(Option<Value>) -> Result<Value>) -> Result<Value> {
+    pub fn update_if_generation<E: From<Error>>(
+        &self,
+        expected: u64,
+        f: impl FnOnce(Option<Value>) -> std::result::Result<Value, E>,
+    ) -> std::result::Result<Value, E> {
         if self.generation.is_none() {
             return Err(Error::new(
                 ErrorKind::InvalidSpec,
                 "update",
                 self.path(),
                 "compare-and-swap needs a generation field (Document::generation_field)",
-            ));
+            )
+            .into());
         }
         self.locked_update(Some(expected), f)
     }
@@ -310,7 +322,11 @@ impl<'r> Document<'r> {
         }
     }
 
-    fn locked_update(&self, expected: Option<u64>, f: impl FnOnce(Option<Value>) -> Result<Value>) -> Result<Value> {
+    fn locked_update<E: From<Error>>(
+        &self,
+        expected: Option<u64>,
+        f: impl FnOnce(Option<Value>) -> std::result::Result<Value, E>,
+    ) -> std::result::Result<Value, E> {
         let path = self.path();
         // Refuse a target that can never be a document (a symlink, FIFO,
         // directory...) before the lock file is created, so refused input
@@ -321,10 +337,10 @@ impl<'r> Document<'r> {
                 self.load_value()?;
             }
             Err(e) if e.kind() == gw_anchor::ErrorKind::NotFound => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(Error::from(e).into()),
         }
         let lock_rel = self.lock_rel()?;
-        let root_id = self.root.metadata(".")?;
+        let root_id = self.root.metadata(".").map_err(Error::from)?;
         let key = (root_id.dev, root_id.ino, lock_rel.clone());
         let _threads = inproc_locks().lock(key, self.lock_timeout).ok_or_else(|| {
             Error::new(
@@ -334,7 +350,8 @@ impl<'r> Document<'r> {
                 format!("another thread held the document for longer than {:?}", self.lock_timeout),
             )
         })?;
-        let _processes = self.root.lock(&lock_rel, LockMode::Exclusive, Some(self.lock_timeout))?;
+        let _processes =
+            self.root.lock(&lock_rel, LockMode::Exclusive, Some(self.lock_timeout)).map_err(Error::from)?;
         // The document is written back laid out as it was (indentation,
         // compact or not, trailing newline), so an edit changes only itself.
         let (current, style) = match self.load_styled()? {
@@ -351,7 +368,8 @@ impl<'r> Document<'r> {
                 &path,
                 format!("the document is at generation {current_gen}, not {want}: another writer updated it"),
             )
-            .with_fix("reload the document and apply the change again"));
+            .with_fix("reload the document and apply the change again")
+            .into());
         }
         let mut next = f(current)?;
         if let Some(field) = &self.generation {

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::io;
 
+use gw_error::Class;
+
 /// What went wrong, in categories a caller can act on.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,6 +33,16 @@ impl ErrorKind {
     /// `true` for refusals made for security.
     pub fn is_security_refusal(self) -> bool {
         matches!(self, Self::PidfileRefused)
+    }
+
+    /// The one class a caller acts on: not found for a missing pidfile,
+    /// refused for a refused one, failed for the rest.
+    pub fn class(self) -> Class {
+        match self {
+            Self::PidfileNotFound => Class::NotFound,
+            k if k.is_security_refusal() => Class::Refused,
+            _ => Class::Failed,
+        }
     }
 
     /// A short stable name for `--json`.
@@ -96,6 +108,11 @@ impl Error {
         self.kind
     }
 
+    /// The class of its kind ([`ErrorKind::class`]).
+    pub fn class(&self) -> Class {
+        self.kind.class()
+    }
+
     /// The operation that failed.
     pub fn op(&self) -> &'static str {
         self.op
@@ -124,11 +141,7 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.op, self.subject, self.message)?;
-        if let Some(fix) = &self.fix {
-            write!(f, " (fix: {fix})")?;
-        }
-        Ok(())
+        gw_error::write_line(f, self.op, Some(&self.subject), &self.message, self.fix())
     }
 }
 

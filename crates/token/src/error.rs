@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use gw_error::{Cause, Class};
+
 /// What went wrong.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,6 +71,20 @@ impl ErrorKind {
         }
     }
 
+    /// The one class a caller acts on: the lower crate's for
+    /// [`ErrorKind::Fs`] and [`ErrorKind::Doc`]; refused for the security
+    /// refusals (every invalid token among them); invalid for bad input to
+    /// derivation or attenuation; failed for the rest.
+    pub fn class(self) -> Class {
+        match self {
+            Self::Fs(k) => k.class(),
+            Self::Doc(k) => k.class(),
+            k if k.is_security_refusal() => Class::Refused,
+            Self::InvalidInput => Class::Invalid,
+            _ => Class::Failed,
+        }
+    }
+
     /// A short stable name for machine-readable output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -98,6 +114,7 @@ pub struct Error {
     path: Option<PathBuf>,
     message: String,
     fix: Option<String>,
+    source: Option<Cause>,
 }
 
 /// `Result` with [`Error`].
@@ -105,7 +122,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, op: &'static str, message: impl Into<String>) -> Self {
-        Self { kind, op, path: None, message: message.into(), fix: None }
+        Self { kind, op, path: None, message: message.into(), fix: None, source: None }
     }
 
     pub(crate) fn at(mut self, path: impl Into<PathBuf>) -> Self {
@@ -128,6 +145,10 @@ impl Error {
     /// What kind of error this is.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+    /// The class of its kind ([`ErrorKind::class`]).
+    pub fn class(&self) -> Class {
+        self.kind.class()
     }
     /// The operation (`"verify"`, `"derive"`, `"load secret"`, ...).
     pub fn op(&self) -> &'static str {
@@ -155,6 +176,7 @@ impl From<gw_anchor::Error> for Error {
             path: Some(e.path().to_path_buf()),
             message: e.message().to_owned(),
             fix: e.fix().map(str::to_owned),
+            source: Some(Box::new(e)),
         }
     }
 }
@@ -171,22 +193,20 @@ impl From<gw_persist::Error> for Error {
             path: Some(e.path().to_path_buf()),
             message: e.message().to_owned(),
             fix: e.fix().map(str::to_owned),
+            source: Some(Box::new(e)),
         }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.op)?;
-        if let Some(p) = &self.path {
-            write!(f, " {}", p.display())?;
-        }
-        write!(f, ": {}", self.message)?;
-        if let Some(fix) = &self.fix {
-            write!(f, " (fix: {fix})")?;
-        }
-        Ok(())
+        let path = self.path.as_ref().map(|p| p.display());
+        gw_error::write_line(f, self.op, path.as_ref().map(|p| p as _), &self.message, self.fix())
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        gw_error::source(self.source.as_ref())
+    }
+}

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use gw_error::Class;
+
 /// What went wrong, for callers that branch on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -23,6 +25,12 @@ impl ErrorKind {
             Self::InvalidList => "invalid_list",
             Self::Refused => "refused",
         }
+    }
+
+    /// The one class a caller acts on: refused for a security refusal,
+    /// invalid (the configuration or the list given) for the rest.
+    pub fn class(self) -> Class {
+        if self.is_security_refusal() { Class::Refused } else { Class::Invalid }
     }
 
     /// Whether this is a security refusal rather than a plain error.
@@ -74,6 +82,11 @@ impl Error {
         self.kind
     }
 
+    /// The class of its kind ([`ErrorKind::class`]).
+    pub fn class(&self) -> Class {
+        self.kind.class()
+    }
+
     /// The operation that failed.
     pub fn op(&self) -> &'static str {
         self.op
@@ -92,7 +105,7 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.op, self.subject, self.message)
+        gw_error::write_line(f, self.op, Some(&self.subject), &self.message, None)
     }
 }
 
