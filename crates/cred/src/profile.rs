@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::key::GatewayKey;
 use crate::keyring::{StoreConfig, StorePolicy};
 use crate::store::{
-    CredStore, STORE_FILE, STORE_VERSION, Slot, Stored, Target, check_store_value, save_refusal, secret_text,
+    CredStore, STORE_FILE, STORE_VERSION, Slot, Stored, WriteTarget, check_store_value, save_refusal, secret_text,
 };
 
 /// The profile used when none is named.
@@ -449,7 +449,7 @@ fn copy_keyring_secrets(
         return Ok(doc);
     }
     let target = to_store.target()?;
-    if in_keyring > 0 && matches!(target, Target::File) && to_store.config().policy() == StorePolicy::File {
+    if in_keyring > 0 && matches!(target, WriteTarget::File) && to_store.config().policy() == StorePolicy::File {
         return Err(Error::new(
             ErrorKind::FallbackRefused,
             "mirror",
@@ -464,7 +464,7 @@ fn copy_keyring_secrets(
         .with_fix("mirror with `--store keyring` (or `--store keyring-or-file` to accept the file when the keyring is unavailable)"));
     }
     for (gw, slot, v) in needed {
-        if matches!((&target, &v), (Target::File, Stored::Inline(_))) {
+        if matches!((&target, &v), (WriteTarget::File, Stored::Inline(_))) {
             continue;
         }
         let secret = source.reveal(&v)?;
