@@ -127,7 +127,7 @@ pub(crate) fn lease_registry(dir: &Path, policy: &Policy) -> Result<gw_lease::Re
 /// this check is refused there).
 pub(crate) fn lease_expected(reg: &gw_lease::Registry, id: &str) -> Result<Expected, gw_lease::Error> {
     let rec = reg.live_owner(id)?;
-    Ok(Expected::pid(rec.pid).start_time(rec.start_time))
+    Ok(Expected::new(rec.pid).with_start_time(rec.start_time))
 }
 
 /// [`lease_registry`] + [`lease_expected`], errors as the CLI reports them.
@@ -201,7 +201,7 @@ fn who(a: WhoArgs, out: Output) -> Result<u8, CliError> {
 
 fn verify(a: VerifyArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
     let mut expected = match (&a.pid, &a.pidfile, &a.lease.lease, &a.lease.id) {
-        (Some(pid), _, _, _) => Expected::pid(*pid),
+        (Some(pid), _, _, _) => Expected::new(*pid),
         (None, Some(path), _, _) => {
             let (root, name) = super::token::open_parent(path, policy)?;
             Expected::from_pidfile(&root, name).map_err(port_error)?
@@ -210,7 +210,7 @@ fn verify(a: VerifyArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         _ => return Err(CliError::usage("port verify", "give --pid PID, --pidfile PATH or --lease DIR --id ID")),
     };
     if let Some(uid) = a.uid {
-        expected = expected.uid(uid);
+        expected = expected.with_uid(uid);
     }
     expected = expected.descendants(!a.no_descendants);
     let v = gw_portguard::verify(a.port, &expected, &a.inspect.options());

@@ -102,7 +102,7 @@ fn err(code: u8, kind: &'static str, at: &str, message: impl Into<String>) -> Cl
 /// from the profile's `serve.pid`.
 fn expected(owner: &OwnerArgs, profile_dir: Option<&Root>, policy: &Policy) -> Result<Expected, CliError> {
     let e = match (owner.pid, &owner.pidfile, profile_dir) {
-        (Some(pid), _, _) => Expected::pid(pid),
+        (Some(pid), _, _) => Expected::new(pid),
         (None, None, _) if owner.lease.is_some() => {
             let (Some(dir), Some(id)) = (&owner.lease, &owner.id) else {
                 return Err(CliError::usage("probe", "--lease DIR needs --id ID"));
@@ -128,7 +128,7 @@ fn expected(owner: &OwnerArgs, profile_dir: Option<&Root>, policy: &Policy) -> R
         }
     };
     Ok(match owner.uid {
-        Some(uid) => e.uid(uid),
+        Some(uid) => e.with_uid(uid),
         None => e,
     })
 }
@@ -365,7 +365,7 @@ pub(crate) fn run(
     let expected = expected(&a.owner, own_dir, policy)?;
     step(&format!(
         "{key}: every listener of the port must be held by pid {}{}",
-        expected.get_pid(),
+        expected.pid(),
         if expected.includes_descendants() { " or its descendants" } else { "" }
     ));
     let device = crate::cmd::cred::load_device(&profile)?;

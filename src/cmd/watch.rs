@@ -325,7 +325,7 @@ enum Owner {
 impl Owner {
     fn expected(&self) -> Result<Expected, String> {
         match self {
-            Self::Pid(pid) => Ok(Expected::pid(*pid)),
+            Self::Pid(pid) => Ok(Expected::new(*pid)),
             Self::Pidfile(root, name) => Expected::from_pidfile(root, name).map_err(|e| e.to_string()),
             Self::Lease(reg, id) => crate::cmd::port::lease_expected(reg, id).map_err(|e| e.to_string()),
         }

@@ -58,7 +58,14 @@ pub use profile::{
     check_profile_name, home_path, mirror, mirror_with,
 };
 pub use store::{
-    CredStore, DeviceToken, HandoffReport, Issued, IssuedSummary, Record, Resolved, STORE_FILE, STORE_VERSION,
-    STORE_VERSION_MIN, Slot, Storage, Stored, Summary, check_device_id, check_role, check_secret_text, is_scope,
+    CredStore, DeviceToken, HandoffReport, IssuedSummary, Resolved, STORE_FILE, STORE_VERSION, STORE_VERSION_MIN, Slot,
+    Storage, Summary, check_device_id, check_role, check_secret_text, is_scope,
 };
+// The stored schema (one gateway's record, an issued token, an inline secret
+// or a keyring reference): public only for tests that decode a store file
+// and check that its `Debug` shows no secret (tests/cred_threats.rs). Callers
+// use `CredStore`'s operations and `Summary`. Hidden rather than behind a
+// feature so those tests run against the same build the CLI uses.
+#[doc(hidden)]
+pub use store::{Issued, Record, Stored};
 pub use target::{Allowed, Credential, GATEWAY_CONNECT_SCOPE, Origin, RUNTIME_TOKEN_TTL, Target, credential_for};

@@ -46,6 +46,7 @@ use gw_persist::Document;
 use gw_token::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::generation::{Generation, Generations};
@@ -100,8 +101,8 @@ impl Slot {
 /// entry that holds it. Its `Debug` never shows a secret.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Stored {
-    /// The secret, in the document (the file backend).
-    Inline(String),
+    /// The secret, in the document (the file backend); wiped when dropped.
+    Inline(Zeroizing<String>),
     /// A keyring entry holding the secret.
     Keyring(KeyringRef),
 }
@@ -145,7 +146,7 @@ impl<'de> Deserialize<'de> for Stored {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use serde::de::Error as _;
         match Value::deserialize(d)? {
-            Value::String(t) => Ok(Self::Inline(t)),
+            Value::String(t) => Ok(Self::Inline(Zeroizing::new(t))),
             v @ Value::Object(_) => {
                 let r: KeyringRef = serde_json::from_value(v).map_err(D::Error::custom)?;
                 r.check().map_err(D::Error::custom)?;
@@ -619,7 +620,7 @@ impl<S: Storage> CredStore<S> {
         text: &str,
         created: &mut Vec<KeyringRef>,
     ) -> Result<Stored> {
-        let Target::Keyring(k) = target else { return Ok(Stored::Inline(text.to_owned())) };
+        let Target::Keyring(k) = target else { return Ok(Stored::Inline(Zeroizing::new(text.to_owned()))) };
         let ns = self.config.namespace.as_deref().unwrap_or("store");
         let r = KeyringRef {
             keyring: k.name().to_owned(),
@@ -663,10 +664,10 @@ impl<S: Storage> CredStore<S> {
     /// # Errors
     /// [`ErrorKind::KeyringUnavailable`], [`ErrorKind::KeyringEntryMissing`],
     /// a reference outside gw's keyring service.
-    pub fn reveal(&self, v: &Stored) -> Result<Secret> {
+    pub(crate) fn reveal(&self, v: &Stored) -> Result<Secret> {
         const OP: &str = "read credential";
         let r = match v {
-            Stored::Inline(t) => return Ok(Secret::from(t.clone())),
+            Stored::Inline(t) => return Ok(Secret::from(String::clone(t))),
             Stored::Keyring(r) => r,
         };
         check_own(r, OP)?;

@@ -55,7 +55,13 @@ mod txn;
 
 pub use error::{Error, ErrorKind, Result};
 pub use judge::{Context, RemoveReason, Status, Verdict, judge};
-pub use oracle::{Clock, Identity, Probe, ProcOracle, ProcStat, ProcessOracle, SystemClock, parse_proc_stat};
+pub use oracle::{Clock, Identity, Probe, ProcOracle, ProcStat, ProcessOracle, SystemClock};
+// The `/proc/PID/stat` parser, exported only for the fuzz target
+// (fuzz/fuzz_targets/lease_record.rs, its own workspace): `ProcOracle` is
+// how a caller reads a process. Hidden rather than behind a feature so the
+// fuzz target checks the same build the CLI runs.
+#[doc(hidden)]
+pub use oracle::parse_proc_stat;
 pub use record::{
     FORMAT_VERSION, MAX_ID_LEN, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH, MAX_RECORD_BYTES, PID_MAX, RECORD_SUFFIX, Record,
     check_id, check_payload, file_name, id_from_file_name, is_valid_boot_id, is_valid_id, parse_record,

@@ -76,6 +76,12 @@
 
 mod error;
 mod expected;
+// The kernel-format parsers and their encoders, public only for the fuzz
+// targets (fuzz/, its own workspace) and the property tests
+// (tests/portguard_{proptest,threats}.rs) that round-trip them. Not an API:
+// callers ask `owners_of` / `verify_port` / `connect_verified`. Hidden
+// rather than behind a feature so fuzzing checks the same build the CLI runs.
+#[doc(hidden)]
 pub mod parse;
 #[cfg(target_os = "linux")]
 mod process;
