@@ -4,6 +4,37 @@
 //! which one is used, when a bootstrap token may be thrown away, when a
 //! shared token may replace device tokens, and who may still write.
 //!
+//! ```
+//! use gw_anchor::Policy;
+//! use gw_cred::{DeviceToken, GatewayKey, Home, Slot};
+//! use gw_token::Secret;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let home = Home::open_or_create(&dir.path().join("gw"), &Policy::new())?;
+//! let profile = home.init_profile("default", 18789)?;
+//! let store = profile.store(); // a 0600 file in the profile directory
+//!
+//! // Every loopback spelling of a gateway is one key (THREATS CRED-5).
+//! let gateway = GatewayKey::parse("ws://localhost:18789")?;
+//! assert_eq!(gateway, GatewayKey::parse("ws://[::1]:18789")?);
+//!
+//! // A bootstrap token, used once to obtain device tokens.
+//! store.set(&gateway, &Slot::Bootstrap, &Secret::from("bootstrap-secret".to_owned()))?;
+//! assert_eq!(store.resolve(&gateway, "operator")?.map(|r| r.slot), Some(Slot::Bootstrap));
+//!
+//! // The gateway's answer: its role tokens are stored and read back before
+//! // the bootstrap token is cleared (CRED-2, CRED-3) ...
+//! let report = store.handoff(&gateway, &[DeviceToken::new("operator", Secret::from("op-token".to_owned()))])?;
+//! assert!(report.bootstrap_cleared);
+//!
+//! // ... and from now on the device token is the one used (CRED-1).
+//! let used = store.resolve(&gateway, "operator")?.expect("a credential");
+//! assert_eq!(used.slot, Slot::Device("operator".into()));
+//! assert_eq!(used.secret.expose(), b"op-token");
+//! # Ok(()) }
+//! ```
+//!
 //! **Guarantees.** Gateways are keyed by a canonical URL where every
 //! loopback-equivalent host is one key (THREATS CRED-5). [`CredStore::resolve`]
 //! picks the device token for the role, else the shared token, else the

@@ -9,6 +9,39 @@
 //! [`Registry::prune`] removes what is dead, expired or recycled and reports
 //! why; [`Registry::list_live`] lists what is left.
 //!
+//! ```
+//! use std::time::Duration;
+//! use gw_lease::{Registration, Registry, RemoveReason};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let registry = Registry::open(dir.path().join("leases"))?;
+//!
+//! // This process registers; the guard removes the record when dropped.
+//! let (guard, _pruned) = registry.register(&Registration::new("bridge")?.port(18789).ttl(Duration::from_secs(60)))?;
+//! let live = registry.list_live()?;
+//! assert_eq!(live.len(), 1);
+//! assert_eq!(live[0].port, Some(18789));
+//!
+//! #[cfg(target_os = "linux")] { // elsewhere a process cannot be judged yet: records are kept
+//! // Another process registers, then crashes without cleaning up: the next
+//! // prune removes its record and says why (THREATS LEASE-1).
+//! let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+//! let (other, _) = registry.register(&Registration::new("relay")?.pid(child.id()))?;
+//! other.persist(); // as if it had crashed: nobody removes the file
+//! child.kill()?;
+//! child.wait()?;
+//! let report = registry.prune(false)?;
+//! assert_eq!(report.removed.len(), 1);
+//! assert_eq!(report.removed[0].id, "relay");
+//! assert_eq!(report.removed[0].reason, RemoveReason::ProcessGone);
+//! }
+//!
+//! drop(guard);
+//! assert!(registry.list_live()?.is_empty());
+//! # Ok(()) }
+//! ```
+//!
 //! **Guarantees.** Records of crashed processes (gone, zombie), expired
 //! records and records whose pid was reused (other start time, other boot)
 //! are removed (THREATS LEASE-1, LEASE-3). Records of other live processes

@@ -4,6 +4,37 @@
 //! `127.0.0.1:PORT`, prove that the process listening there is the managed
 //! service and not whatever bound the port first (THREATS PORT-1..PORT-6).
 //!
+//! ```
+//! use std::net::TcpListener;
+//! use gw_portguard::{Expected, Options, Verdict, connect_verified, verify};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The "service": this process listens on a loopback port.
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let addr = listener.local_addr()?;
+//! let service = Expected::new(std::process::id());
+//! let opts = Options::default();
+//!
+//! if cfg!(target_os = "linux") { // what other platforms prove: docs/platforms.md
+//!     assert!(verify(addr.port(), &service, &opts).is_owned());
+//!
+//!     // Expecting another process (here a child that holds no socket): the
+//!     // listener is held by someone else, so no secret may go there.
+//!     let mut other = std::process::Command::new("sleep").arg("30").spawn()?;
+//!     let verdict = verify(addr.port(), &Expected::new(other.id()), &opts);
+//!     assert!(matches!(verdict, Verdict::NotOwned { .. }));
+//!     other.kill()?;
+//!     other.wait()?;
+//!
+//!     // Connect, then prove that the socket which accepted *this*
+//!     // connection is the service's, before writing anything.
+//!     let server = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
+//!     let stream = connect_verified(addr, &service, &opts)?;
+//!     drop((stream, server.join().expect("accept thread")?));
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! **How.** [`listeners`] asks the kernel for every TCP socket in LISTEN state
 //! on the port — IPv4 and IPv6, every address — with its socket inode and
 //! uid, through netlink `NETLINK_SOCK_DIAG` (inet_diag), or from
