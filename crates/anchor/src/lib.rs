@@ -82,3 +82,8 @@ pub use path::{MAX_DEPTH, MAX_NAME_BYTES, MAX_PATH_BYTES, RelPath};
 pub use policy::{Policy, Resolver};
 pub use replace::{Durability, STALE_TEMP_AGE, TEMP_PREFIX, TempStrategy, WriteOptions, is_temp_name};
 pub use root::Root;
+
+// The README's example runs as a doc test too, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

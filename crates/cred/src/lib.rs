@@ -100,3 +100,8 @@ pub use store::{
 #[doc(hidden)]
 pub use store::{Issued, Record, Stored};
 pub use target::{Allowed, Credential, GATEWAY_CONNECT_SCOPE, Origin, RUNTIME_TOKEN_TTL, Target, credential_for};
+
+// The README's example runs as a doc test too, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

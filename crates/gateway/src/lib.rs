@@ -106,3 +106,8 @@ pub use frame::{
     BOOTSTRAP_METHOD, Challenge, HelloAuth, HelloOk, IssuedToken, MAX_FRAME_BYTES, PROTOCOL_VERSION,
     parse_handoff_input,
 };
+
+// The README's example runs as a doc test too, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -101,3 +101,8 @@ pub use record::{
 };
 pub use registry::{LOCK_TIMEOUT, LeaseGuard, Registration, Registry};
 pub use txn::{Kept, LOCK_FILE, Listed, Listing, PruneReport, Removed, SkipReason, Skipped};
+
+// The README's example runs as a doc test too, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -74,3 +74,8 @@ pub use json::{JsonStyle, parse_json, to_json_bytes, to_json_bytes_styled};
 pub use limits::{Limits, nesting_depth};
 pub use merge::{merge_keeping_local, merge_patch};
 pub use plist::{parse_plist, to_plist_bytes};
+
+// The README's example runs as a doc test too, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

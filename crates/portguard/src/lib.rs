@@ -339,3 +339,8 @@ pub fn connect_verified_with_verdict(
         Err(ConnectError::Refused(Verdict::Unknown { reason: UNSUPPORTED.into() }))
     }
 }
+
+// The README's example runs as a doc test too, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -83,3 +83,8 @@ pub use token::{
     DEFAULT_SKEW_SECS, Grant, Inspection, MAX_CAVEATS, MAX_TOKEN_LEN, PREFIX, Verifier, attenuate, derive,
     derive_with_id, expose, inspect, is_loopback, unix_now,
 };
+
+// The README's example runs as a doc test too, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -90,3 +90,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, Log};
 pub use schedule::Schedule;
 pub use watchdog::{RateLimit, Watchdog, WatchdogConfig, WatchdogExit, WatchdogReport};
+
+// The README's example runs as a doc test too, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
