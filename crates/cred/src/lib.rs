@@ -69,6 +69,7 @@
 mod device_key;
 mod error;
 mod generation;
+mod json_secret;
 mod key;
 mod keyring;
 mod profile;
@@ -79,6 +80,7 @@ mod target;
 pub use device_key::DEVICE_KEYRING_FILE;
 pub use error::{Error, ErrorKind, Result};
 pub use generation::Generation;
+pub use json_secret::read_json_secret;
 pub use key::GatewayKey;
 pub use keyring::{
     DEFAULT_KEYRING_TIMEOUT, Decision, KEYRING_SERVICE, Keyring, KeyringKind, KeyringRef, Notice, StoreConfig,

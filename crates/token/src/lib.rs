@@ -77,7 +77,7 @@ pub use error::{Error, ErrorKind, Result};
 #[doc(hidden)]
 pub use keys::{CAVEAT_DOMAIN, CLAIMS_DOMAIN, HKDF_SALT, INFO_MAC_KEY, hkdf_sha256};
 pub use keys::{TokenKey, hmac_sha256};
-pub use label::{OPENCLAW_APPROVAL_LABEL, label_token, read_json_secret};
+pub use label::{OPENCLAW_APPROVAL_LABEL, label_token};
 pub use secret::{ROOT_SECRET_LEN, Secret, init_secret_file, load_secret_file};
 pub use token::{
     DEFAULT_SKEW_SECS, Grant, Inspection, MAX_CAVEATS, MAX_TOKEN_LEN, PREFIX, Verifier, attenuate, derive,
