@@ -6,8 +6,11 @@
 mod cli;
 mod cmd;
 mod doctor;
+mod home;
 mod input;
 mod output;
+mod owner;
+mod verified;
 
 use std::process::ExitCode;
 
@@ -89,21 +92,21 @@ fn main() -> ExitCode {
         Command::Cred(c) => {
             let (store, keyring) = cli::store_args(top_store, &c.store);
             let (profile, _) = cli::profile_name(top_profile, &c.profile);
-            cmd::cred::run(c.command, &profile, cmd::cred::store_config(store, keyring), &policy, out)
+            cmd::cred::run(c.command, &profile, home::store_config(store, keyring), &policy, out)
         }
         Command::Profile(p) => {
             // Only `profile init` writes a secret (the device key).
             let (store, keyring) = match &p {
-                cli::ProfileCommand::Init(a) => cli::store_args(top_store, &a.store),
+                cli::cred::ProfileCommand::Init(a) => cli::store_args(top_store, &a.store),
                 _ => cli::store_args(top_store, &cli::StoreOpts { store: None, keyring: None }),
             };
-            cmd::cred::profile(p, cmd::cred::store_config(store, keyring), &policy, out)
+            cmd::profile::run(p, home::store_config(store, keyring), &policy, out)
         }
         Command::Lease(l) => cmd::lease::run(l, &policy, out),
         Command::Watch(w) => {
             // Only `watch health` takes --profile after the command.
             let sub = match &w {
-                cmd::watch::WatchCommand::Health(h) => h.profile.clone(),
+                cli::watch::WatchCommand::Health(h) => h.profile.clone(),
                 _ => cli::ProfileOpt { name: None },
             };
             cmd::watch::run(w, &cli::profile_name(top_profile, &sub).0, &policy, out)
@@ -117,7 +120,7 @@ fn main() -> ExitCode {
         Command::Probe(p) => {
             let (store, keyring) = cli::store_args(top_store, &p.store);
             let (profile, _) = cli::profile_name(top_profile, &p.profile);
-            cmd::probe::run(p.args, &profile, cmd::cred::store_config(store, keyring), &policy, out)
+            cmd::probe::run(p.args, &profile, home::store_config(store, keyring), &policy, out)
         }
         Command::Port(p) => cmd::port::run(p, &policy, out),
         Command::Completions(a) => cmd::manual::completions(a.shell),

@@ -51,6 +51,14 @@ fn port_3_child_and_grandchild_listeners_are_owned_unless_descendants_excluded()
             let v = verify(svc.port, &Expected::new(svc.root).descendants(false), &opts(src));
             let foreign = assert_not_owned(&v);
             assert_eq!(foreign.len(), 1, "{src:?} depth {depth}: {v}");
+            // The connection is accepted by the leaf, not the pinned root:
+            // attributed by the full rule (a descendant holds it), and
+            // refused when descendants are excluded.
+            let addr: SocketAddr = format!("127.0.0.1:{}", svc.port).parse().unwrap();
+            connect_verified(addr, &Expected::new(svc.root), &opts(src)).expect("accepted by a descendant");
+            connect_verified(addr, &Expected::new(svc.leaf), &opts(src)).expect("accepted by the pinned leaf");
+            let r = connect_verified(addr, &Expected::new(svc.root).descendants(false), &opts(src));
+            assert!(matches!(r, Err(ConnectError::Refused(Verdict::NotOwned { .. }))), "{src:?} depth {depth}: {r:?}");
         }
     }
 }
@@ -212,7 +220,7 @@ fn port_1_port_2_connect_verified_to_hijacker_is_refused_before_any_byte() {
 /// The ppid of `pid` (field 4 of /proc/PID/stat).
 fn ppid_of(pid: u32) -> u32 {
     let stat = std::fs::read(format!("/proc/{pid}/stat")).unwrap();
-    gw_portguard::parse::proc_stat(&stat).unwrap().ppid
+    gw_procfs::parse_stat(&stat).unwrap().ppid
 }
 
 /// A daemon's double fork: A listens, forks; the child calls setsid(2) and

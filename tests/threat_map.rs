@@ -17,7 +17,7 @@ const CATALOGUE: &[&str] = &[
     "TOK-1", "TOK-2", "TOK-3", "TOK-4", "CRED-1", "CRED-2", "CRED-3", "CRED-4", "CRED-5", "CRED-6", "CRED-7", "CRED-8",
     "CRED-9", "LEASE-1", "LEASE-2", "LEASE-3", "LEASE-4", "LEASE-5", "CLI-1", "CLI-2", "WATCH-1", "WATCH-2", "WATCH-3",
     "WATCH-4", "WATCH-5", "WATCH-6", "FS-9", "FS-10", "DOC-3", "GATE-1", "GATE-4", "FS-11", "CLI-3", "CLI-4", "DOC-1",
-    "DOC-2", "PORT-6", "TOK-5", "GATE-2", "GATE-3", "CRED-10", "WATCH-7",
+    "DOC-2", "PORT-6", "TOK-5", "GATE-2", "GATE-3", "CRED-10", "WATCH-7", "PORT-7",
 ];
 
 fn root() -> PathBuf {

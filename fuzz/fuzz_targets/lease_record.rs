@@ -10,8 +10,9 @@
 //! - an accepted record is a JSON object that plain serde_json reads with the
 //!   same fields (the strict parser never invents or drops a field), and
 //!   every refusal is `Malformed` (never an I/O or other kind);
-//! - `parse_proc_stat` accepts only a line with `(` before the last `)`, and
-//!   its state is the first field after that `)` (a `comm` holding `) Z 1 (`
+//! - `parse_proc_stat` (gw-procfs's parser) accepts only a line with `(`
+//!   before the last `)`, and its state and start time are fields 3 and 22
+//!   counted by single spaces from that `)` (a `comm` holding `) Z 1 (`
 //!   cannot shift the fields).
 //!
 //! `GW_FUZZ_DEBUG=1` prints each result.
@@ -45,9 +46,11 @@ fuzz_target!(|data: &[u8]| {
         let close = data.iter().rposition(|&b| b == b')').expect("accepted without `)`");
         let open = data.iter().position(|&b| b == b'(').expect("accepted without `(`");
         assert!(open < close);
-        let after = std::str::from_utf8(&data[close + 1..]).expect("fields are text");
-        let first = after.split_ascii_whitespace().next().expect("a state field");
-        assert_eq!(first.as_bytes(), [st.state]);
-        assert_eq!(after.split_ascii_whitespace().nth(19).and_then(|f| f.parse().ok()), Some(st.start_time));
+        // The kernel separates fields by one space (proc(5)).
+        let after = data[close + 1..].strip_prefix(b" ").expect("a space after `)`");
+        let fields: Vec<&[u8]> = after.split(|&b| b == b' ').collect();
+        assert_eq!(fields[0], [st.state]);
+        let start = fields[19].strip_suffix(b"\n").unwrap_or(fields[19]);
+        assert_eq!(std::str::from_utf8(start).ok().and_then(|f| f.parse().ok()), Some(st.start_time));
     }
 });

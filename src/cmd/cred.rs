@@ -1,39 +1,17 @@
-//! `gw cred` and `gw profile`: the command line over gw-cred.
+//! `gw cred`: the command line over gw-cred (`gw profile` is `profile.rs`).
 
 use std::time::Duration;
 
 use gw_anchor::Policy;
-use gw_cred::{
-    CredStore, Decision, GatewayKey, Home, Keyring as _, KeyringKind, Slot, StoreConfig, StorePolicy, home_path,
-    mirror_with,
-};
+use gw_cred::{CredStore, Decision, GatewayKey, Slot, StoreConfig, mirror_with};
 use gw_persist::Document;
 use gw_token::Secret;
 use serde_json::json;
 
-use crate::cli::{
-    CredCommand, CredGetArgs, CredResolveArgs, KeyringArg, OptSlotArgs, ProfileCommand, ReplaceSharedArgs, SlotArgs,
-    StoreArg,
-};
+use crate::cli::cred::{CredCommand, CredGetArgs, CredResolveArgs, OptSlotArgs, ReplaceSharedArgs, SlotArgs};
+use crate::home::{device_id, home};
 use crate::input::read_stdin;
 use crate::output::{CliError, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Output};
-
-/// The store configuration of `--store` and `--keyring`. Notices (the
-/// keyring-or-file fallback, delivered before anything is written; keyring
-/// entries left behind) go to stderr as they happen (THREATS CRED-9).
-pub(crate) fn store_config(store: StoreArg, keyring: KeyringArg) -> StoreConfig {
-    let policy = match store {
-        StoreArg::File => StorePolicy::File,
-        StoreArg::Keyring => StorePolicy::Keyring,
-        StoreArg::KeyringOrFile => StorePolicy::KeyringOrFile,
-    };
-    let kind = match keyring {
-        KeyringArg::SecretService => KeyringKind::SecretService,
-        KeyringArg::Keyutils => KeyringKind::Keyutils,
-        KeyringArg::Keychain => KeyringKind::Keychain,
-    };
-    StoreConfig::new(policy).keyring_kind(kind).on_notice(|n| crate::output::eprint(&format!("gw: notice: {n}\n")))
-}
 
 /// Where the secrets of this command went: for its success line, and as
 /// JSON (`{"backend": "file" | KEYRING, "fallback": bool}`).
@@ -51,15 +29,6 @@ fn stored_where(store: &CredStore<Document<'_>>) -> (String, serde_json::Value) 
 }
 
 /// The existing gw home; only `gw profile init` creates it.
-fn home(policy: &Policy) -> Result<Home, CliError> {
-    Ok(Home::open(&home_path()?, policy)?)
-}
-
-/// The device id of the profile's device key, if it has one.
-fn device_id(p: &gw_cred::Profile) -> Result<Option<String>, CliError> {
-    Ok(load_device(p)?.map(|d| d.id().to_owned()))
-}
-
 fn key(url: &str) -> Result<GatewayKey, CliError> {
     Ok(GatewayKey::parse(url)?)
 }
@@ -418,12 +387,12 @@ fn replace_shared(
     if a.validate_cmd.is_none() {
         // The owner first: a missing pidfile is not found (exit 4), not a
         // token the validation refused (issue 12 item 8).
-        crate::cmd::probe::check_owner(&a.owner, policy)?;
+        crate::verified::check_owner(&a.owner, policy)?;
     }
     let new = secret_from_stdin("the new shared token", 8192)?;
     let cleared = store.replace_shared(&k, &new, |t| match &a.validate_cmd {
         Some(cmd) => validate_with(cmd, a.validate_timeout, t),
-        None => crate::cmd::probe::validate_shared(&k, &a.owner, policy, t, a.validate_timeout),
+        None => crate::verified::validate_shared(&k, &a.owner, policy, t, a.validate_timeout),
     })?;
     let (at, stored) = stored_where(store);
     out.ok(
@@ -433,138 +402,5 @@ fn replace_shared(
         ),
         json!({ "gateway": k.as_str(), "cleared_roles": cleared, "stored": stored }),
     );
-    Ok(EXIT_OK)
-}
-
-/// The profile's device identity — its key in the file device.key, else in
-/// the keyring device.keyring names — or `None` for a profile made before
-/// device identities (no key). Only a missing key is "none": an exposed or
-/// foreign key file is refused.
-pub(crate) fn load_device(p: &gw_cred::Profile) -> Result<Option<gw_gateway::DeviceIdentity>, CliError> {
-    match gw_gateway::DeviceIdentity::load(p.root(), gw_gateway::DEVICE_KEY_FILE) {
-        Ok(d) => Ok(Some(d)),
-        Err(e) if e.kind() == gw_gateway::ErrorKind::Key(gw_token::ErrorKind::Fs(gw_anchor::ErrorKind::NotFound)) => {
-            // No file: the key may be in the keyring (`--store keyring`).
-            match p.device_key_from_keyring()? {
-                Some(seed) => Ok(Some(gw_gateway::DeviceIdentity::from_seed(&seed)?)),
-                None => Ok(None),
-            }
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-pub(crate) fn profile(cmd: ProfileCommand, store: StoreConfig, policy: &Policy, out: Output) -> Result<u8, CliError> {
-    if let ProfileCommand::Init(a) = &cmd {
-        // Every check on the arguments before the home is created: bad input
-        // changes nothing (THREATS CLI-2).
-        gw_cred::check_profile_name(&a.name)?;
-        if a.port == 0 {
-            return Err(CliError::usage("init profile", "the port must be 1-65535"));
-        }
-    }
-    // Under a keyring policy the keyring is tried before anything is
-    // created: `keyring` refuses when it is unavailable, `keyring-or-file`
-    // says so before it falls back to the file (THREATS CRED-9).
-    let keyring = match (&cmd, store.policy()) {
-        (ProfileCommand::Init(_), StorePolicy::Keyring | StorePolicy::KeyringOrFile) => {
-            let k = gw_cred::SystemKeyring::new(store.kind(), gw_cred::DEFAULT_KEYRING_TIMEOUT);
-            match (k.probe(), store.policy()) {
-                (Ok(()), _) => Some(k),
-                (Err(e), StorePolicy::KeyringOrFile) => {
-                    crate::output::eprint(&format!(
-                        "gw: notice: {} is unavailable ({}): the device key goes to the file {} (mode 0600)\n",
-                        store.kind().describe(),
-                        e.message(),
-                        gw_gateway::DEVICE_KEY_FILE
-                    ));
-                    None
-                }
-                (Err(e), _) => {
-                    return Err(CliError {
-                        code: EXIT_REFUSED,
-                        kind: "fallback_refused",
-                        op: "init profile",
-                        path: Some(store.kind().as_str().to_owned()),
-                        message: format!(
-                            "refused: the device key goes to {} under --store keyring, which is unavailable ({}); \
-                             nothing was written",
-                            store.kind().describe(),
-                            e.message()
-                        ),
-                        fix: Some(format!("{}, or use --store keyring-or-file or --store file", store.kind().fix())),
-                    });
-                }
-            }
-        }
-        _ => None,
-    };
-    let home = match &cmd {
-        ProfileCommand::Init(_) => Home::open_or_create(&home_path()?, policy)?,
-        _ => home(policy)?,
-    };
-    match cmd {
-        ProfileCommand::Rm(a) => return crate::cmd::profile::rm(a, &home, out),
-        ProfileCommand::Init(a) => {
-            let p = home.init_profile(&a.name, a.port)?;
-            let c = p.config()?;
-            // The profile's device identity (the key a gateway pairs): its
-            // seed in the keyring (a reference beside it), or in a 0600 file.
-            let dir = p.root().path().display();
-            let (device, at, key_store) = match &keyring {
-                Some(k) => {
-                    let seed = p.create_device_key_in(k)?;
-                    let at = format!(
-                        "device key in {} (reference {dir}/{})",
-                        k.kind().describe(),
-                        gw_cred::DEVICE_KEYRING_FILE
-                    );
-                    (gw_gateway::DeviceIdentity::from_seed(&seed)?, at, k.name().to_owned())
-                }
-                None => (
-                    gw_gateway::DeviceIdentity::create(p.root(), gw_gateway::DEVICE_KEY_FILE)?,
-                    format!("device key {dir}/{} mode 0600", gw_gateway::DEVICE_KEY_FILE),
-                    "file".to_owned(),
-                ),
-            };
-            out.ok(
-                &format!(
-                    "created profile `{}` in {dir} (gateway {}, root secret {dir}/{} mode 0600, {at}, device id {})",
-                    c.name,
-                    c.gateway_url,
-                    gw_cred::ROOT_KEY_FILE,
-                    device.id(),
-                ),
-                json!({ "profile": c.name, "path": p.root().path(), "gateway_url": c.gateway_url, "port": c.port,
-                        "device_id": device.id(), "device_key_store": key_store }),
-            );
-        }
-        ProfileCommand::List => {
-            let names = home.profiles()?;
-            let human = if names.is_empty() {
-                "no profiles (create one with `gw profile init NAME`)".to_owned()
-            } else {
-                names.join("\n")
-            };
-            out.ok(&human, json!({ "home": home.root().path(), "profiles": names }));
-        }
-        ProfileCommand::Show(a) => {
-            let p = home.profile(&a.name)?;
-            let c = p.config()?;
-            let creds = p.store().list()?;
-            // Only a missing key is "none"; an exposed or foreign one is refused.
-            let device = device_id(&p)?;
-            let human = format!(
-                "profile `{}`\n  directory: {}\n  gateway:   {} (port {})\n  device id: {}\n  gateways with stored credentials: {}",
-                c.name,
-                p.root().path().display(),
-                c.gateway_url,
-                c.port,
-                device.as_deref().unwrap_or("none (a profile made before device identities; no device key)"),
-                creds.len()
-            );
-            out.ok(&human, json!({ "profile": c.name, "path": p.root().path(), "gateway_url": c.gateway_url, "port": c.port, "device_id": device, "credentials": creds }));
-        }
-    }
     Ok(EXIT_OK)
 }

@@ -8,7 +8,7 @@ use gw_persist::{Document, Error, ErrorKind, Format, Limits, merge_patch, parse_
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::cli::{DocCommand, DocGetArgs, DocRmArgs, DocSetArgs, DocTarget, FormatArg, RenderArgs, ServiceArg};
+use crate::cli::doc::{DocCommand, DocGetArgs, DocRmArgs, DocSetArgs, DocTarget, FormatArg, RenderArgs, ServiceArg};
 use crate::input::read_stdin;
 use crate::output::{CliError, EXIT_NOT_FOUND, EXIT_OK, Output};
 

@@ -6,7 +6,7 @@ use gw_anchor::{Durability, Policy, Root, TempStrategy, WriteOptions, audit_chai
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::cli::{CheckArgs, FsCommand, LsArgs, MkdirArgs, MvArgs, ReadArgs, TempArg, WriteArgs};
+use crate::cli::fs::{CheckArgs, FsCommand, LsArgs, MkdirArgs, MvArgs, ReadArgs, TempArg, WriteArgs};
 use crate::input::read_stdin;
 use crate::output::{CliError, EXIT_OK, EXIT_REFUSED, Output};
 

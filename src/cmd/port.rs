@@ -1,138 +1,22 @@
 //! `gw port`: who listens on a port, and whether an expected process owns
 //! it — the command line over gw-portguard (which makes every decision).
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use clap::{Args, Subcommand, ValueEnum};
 use gw_anchor::Policy;
-use gw_portguard::{Expected, Listener, Options, Source, Verdict};
+use gw_portguard::{Listener, Options, Source, Verdict};
 use serde_json::{Value, json};
 
+use crate::cli::port::{InspectArgs, PortCommand, SourceArg, VerifyArgs, WhoArgs};
 use crate::output::{CliError, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, Output};
+use crate::owner::{Owner, OwnerError};
 
-/// `gw port ...`.
-#[derive(Debug, Subcommand)]
-pub(crate) enum PortCommand {
-    /// Every TCP listener on PORT (IPv4 and IPv6, every address) with its
-    /// socket uid, and every process holding it where visible, one line per
-    /// holder (a listener inherited by another process has several;
-    /// processes of other users are only visible to root). For display:
-    /// use `gw port verify` to decide.
-    Who(WhoArgs),
-    /// Proves that every listener on PORT is held by the expected process
-    /// (or, unless --no-descendants, its descendants), named by --pid,
-    /// --pidfile or a gw-lease record (--lease DIR --id ID). Exit 0 when owned,
-    /// 3 when not owned or when ownership cannot be proven (a foreign or
-    /// extra listener, a listener also held by a process outside the tree,
-    /// no listener, another user's process, timeout).
-    Verify(VerifyArgs),
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub(crate) enum SourceArg {
-    Auto,
-    Netlink,
-    Procnet,
-}
-
-/// Options shared by both subcommands.
-#[derive(Debug, Args)]
-pub(crate) struct InspectArgs {
-    /// Time bound on the whole inspection (e.g. 500ms, 2s); past it the
-    /// answer is "unknown" (exit 3).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "500ms")]
-    timeout: Duration,
-    /// Socket table source (tests): netlink sock_diag, /proc/net/tcp{,6},
-    /// or auto (netlink, else /proc/net).
-    #[arg(long, value_enum, default_value_t = SourceArg::Auto, hide = true)]
-    source: SourceArg,
-}
-
-impl InspectArgs {
-    fn options(&self) -> Options {
-        let source = match self.source {
-            SourceArg::Auto => Source::Auto,
-            SourceArg::Netlink => Source::Netlink,
-            SourceArg::Procnet => Source::ProcNet,
-        };
-        Options { source, timeout: self.timeout, ..Options::default() }
-    }
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct WhoArgs {
-    /// The TCP port (1-65535).
-    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
-    port: u16,
-    #[command(flatten)]
-    inspect: InspectArgs,
-}
-
-#[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("owner").required(true).args(["pid", "pidfile", "lease"])))]
-pub(crate) struct VerifyArgs {
-    /// The TCP port (1-65535).
-    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
-    port: u16,
-    /// The expected owner's pid.
-    #[arg(long)]
-    pid: Option<u32>,
-    /// A pidfile naming the expected owner (`PID` or `PID STARTTIME`); read
-    /// without following symlinks from a directory whose chain is verified;
-    /// refused (exit 3) if the directory is insecure or the pidfile is owned
-    /// by another user (not you, not root) or writable by group/other.
-    #[arg(long, value_name = "PATH")]
-    pidfile: Option<PathBuf>,
-    #[command(flatten)]
-    lease: LeaseOwnerArgs,
-    /// Every listener must also be owned by this uid.
-    #[arg(long)]
-    uid: Option<u32>,
-    /// Only the pid itself may hold the listeners, not its descendants.
-    #[arg(long)]
-    no_descendants: bool,
-    #[command(flatten)]
-    inspect: InspectArgs,
-}
-
-/// `--lease DIR --id ID`: the expected owner named by a gw-lease record
-/// (also flattened into `gw probe` and `gw watch health`).
-#[derive(Debug, Args)]
-pub(crate) struct LeaseOwnerArgs {
-    /// A gw-lease registry directory (`gw serve` keeps one in its profile
-    /// directory: `~/.config/gw/profiles/NAME/leases`); with --id, the expected owner
-    /// is the record's process, named by pid and start time. Refused (exit 3)
-    /// if the directory is insecure, if the record file is owned by another
-    /// user or writable by group/other, or if the record's process is not
-    /// running (dead, expired, pid reused) or was registered in another boot
-    /// or pid namespace; exit 4 if DIR or a record with the id does not
-    /// exist. Read only: nothing is pruned or created.
-    #[arg(long, value_name = "DIR", requires = "id")]
-    pub(crate) lease: Option<PathBuf>,
-    /// The lease record's id (`gw serve` registers `serve-PORT`).
-    #[arg(long, value_name = "ID", requires = "lease")]
-    pub(crate) id: Option<String>,
-}
-
-/// The lease registry at `dir`, opened read-only: not created if missing
-/// (exit 4), refused if insecure (exit 3).
-pub(crate) fn lease_registry(dir: &Path, policy: &Policy) -> Result<gw_lease::Registry, CliError> {
-    Ok(gw_lease::Registry::open_existing(dir, policy)?)
-}
-
-/// The expected owner named by record `id`: gw-lease decides whether the
-/// record names a process running here (boot, pid namespace, expiry, start
-/// time); gw-portguard pins that pid and start time (a pid reused after
-/// this check is refused there).
-pub(crate) fn lease_expected(reg: &gw_lease::Registry, id: &str) -> Result<Expected, gw_lease::Error> {
-    let rec = reg.live_owner(id)?;
-    Ok(Expected::new(rec.pid).with_start_time(rec.start_time))
-}
-
-/// [`lease_registry`] + [`lease_expected`], errors as the CLI reports them.
-pub(crate) fn lease_owner(dir: &Path, id: &str, policy: &Policy) -> Result<Expected, CliError> {
-    lease_expected(&lease_registry(dir, policy)?, id).map_err(CliError::from)
+/// The gw-portguard options of `--timeout` and `--source`.
+fn options(a: &InspectArgs) -> Options {
+    let source = match a.source {
+        SourceArg::Auto => Source::Auto,
+        SourceArg::Netlink => Source::Netlink,
+        SourceArg::Procnet => Source::ProcNet,
+    };
+    Options { source, timeout: a.timeout, ..Options::default() }
 }
 
 pub(crate) fn run(cmd: PortCommand, policy: &Policy, out: Output) -> Result<u8, CliError> {
@@ -142,8 +26,8 @@ pub(crate) fn run(cmd: PortCommand, policy: &Policy, out: Output) -> Result<u8, 
     }
 }
 
-/// A gw-portguard error as the CLI reports it (also for `gw probe`/`serve`).
-pub(crate) fn port_error(e: gw_portguard::Error) -> CliError {
+/// A gw-portguard error as the CLI reports it.
+fn port_error(e: gw_portguard::Error) -> CliError {
     use gw_portguard::ErrorKind as K;
     let code = match e.kind() {
         K::PidfileNotFound => EXIT_NOT_FOUND,
@@ -161,8 +45,8 @@ pub(crate) fn port_error(e: gw_portguard::Error) -> CliError {
 }
 
 /// A verdict other than Owned as a refusal (exit 3) naming the reason and
-/// a fix (also for `gw probe`).
-pub(crate) fn verdict_refusal(op: &'static str, port: u16, v: &Verdict) -> CliError {
+/// a fix.
+fn verdict_refusal(op: &'static str, port: u16, v: &Verdict) -> CliError {
     CliError {
         code: EXIT_REFUSED,
         kind: v.as_str(),
@@ -173,7 +57,7 @@ pub(crate) fn verdict_refusal(op: &'static str, port: u16, v: &Verdict) -> CliEr
     }
 }
 
-pub(crate) fn listener_json(l: &Listener) -> Value {
+fn listener_json(l: &Listener) -> Value {
     json!({
         "address": l.addr.to_string(),
         "family": if l.addr.is_ipv4() { "ipv4" } else { "ipv6" },
@@ -185,7 +69,7 @@ pub(crate) fn listener_json(l: &Listener) -> Value {
 }
 
 fn who(a: WhoArgs, out: Output) -> Result<u8, CliError> {
-    let ls = gw_portguard::who(a.port, &a.inspect.options()).map_err(port_error)?;
+    let ls = gw_portguard::who(a.port, &options(&a.inspect)).map_err(port_error)?;
     let mut human = String::new();
     if ls.is_empty() {
         human.push_str(&format!("nothing listens on port {}\n", a.port));
@@ -200,20 +84,18 @@ fn who(a: WhoArgs, out: Output) -> Result<u8, CliError> {
 }
 
 fn verify(a: VerifyArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
-    let mut expected = match (&a.pid, &a.pidfile, &a.lease.lease, &a.lease.id) {
-        (Some(pid), _, _, _) => Expected::new(*pid),
-        (None, Some(path), _, _) => {
-            let (root, name) = super::token::open_parent(path, policy)?;
-            Expected::from_pidfile(&root, name).map_err(port_error)?
-        }
-        (None, None, Some(dir), Some(id)) => lease_owner(dir, id, policy)?,
-        _ => return Err(CliError::usage("port verify", "give --pid PID, --pidfile PATH or --lease DIR --id ID")),
-    };
+    let lease = a.lease.lease.as_deref().zip(a.lease.id.as_deref());
+    let owner = Owner::from_flags(a.pid, a.pidfile.as_deref(), lease, policy)?
+        .ok_or_else(|| CliError::usage("port verify", "give --pid PID, --pidfile PATH or --lease DIR --id ID"))?;
+    let mut expected = owner.expected().map_err(|e| match e {
+        OwnerError::Pidfile(_, e) => port_error(*e),
+        OwnerError::Lease(e) => CliError::from(*e),
+    })?;
     if let Some(uid) = a.uid {
         expected = expected.with_uid(uid);
     }
     expected = expected.descendants(!a.no_descendants);
-    let v = gw_portguard::verify(a.port, &expected, &a.inspect.options());
+    let v = gw_portguard::verify(a.port, &expected, &options(&a.inspect));
     match &v {
         Verdict::Owned { pid, listeners } => {
             out.ok(

@@ -9,178 +9,21 @@
 //! hand-off of every device token it issued (gw-cred: persisted per gateway,
 //! device and role with their scopes, read back, then the bootstrap cleared).
 //!
-//! Also the validator of `gw cred replace-shared --validate-with-probe`.
+//! The connection itself (owner, loopback, proof, handshake) is
+//! `crate::verified`, shared with `gw cred replace-shared
+//! --validate-with-probe`.
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use clap::Args;
-use gw_anchor::{Policy, Root};
+use gw_anchor::Policy;
 use gw_cred::{CredStore, GatewayKey, Home, Origin, Slot, StoreConfig, Target, home_path};
-use gw_gateway::{Bounds, ClientInfo, Connect, DeviceIdentity, Hello};
+use gw_gateway::{ClientInfo, Connect, DeviceIdentity};
 use gw_persist::Document;
-use gw_portguard::{ConnectError, Expected, Options, Verdict};
+use gw_portguard::Verdict;
 use gw_token::{Secret, unix_now};
 use serde_json::json;
 
-use crate::cmd::serve::PIDFILE;
-use crate::output::{CliError, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_OK, EXIT_REFUSED, Output};
-
-/// Whose port it must be: the expected owner of the gateway's listeners.
-#[derive(Debug, Args)]
-pub(crate) struct OwnerArgs {
-    /// The gateway's pid: every listener on the port must belong to it or its descendants.
-    #[arg(long, group = "probe_owner")]
-    pub(crate) pid: Option<u32>,
-    /// A pidfile naming the gateway's pid ("PID" or "PID STARTTIME"); its
-    /// directory is verified like any gw directory, and the pidfile must be
-    /// yours or root's and not writable by group/other (else refused, exit 3:
-    /// whoever can write it picks who receives the credential).
-    #[arg(long, value_name = "PATH", group = "probe_owner")]
-    pub(crate) pidfile: Option<PathBuf>,
-    /// A gw-lease registry directory (`gw serve` keeps one in its profile
-    /// directory: `~/.config/gw/profiles/NAME/leases`); with --id, the gateway is
-    /// the record's process, named by pid and start time. Refused (exit 3,
-    /// nothing sent) if the directory is insecure or the record's process is
-    /// not running (dead, expired, pid reused) or was registered in another
-    /// boot or pid namespace; exit 4 if no record has the id.
-    #[arg(long, value_name = "DIR", group = "probe_owner", requires = "id")]
-    pub(crate) lease: Option<PathBuf>,
-    /// The lease record's id (`gw serve` registers `serve-PORT`).
-    #[arg(long, value_name = "ID", requires = "lease")]
-    pub(crate) id: Option<String>,
-    /// Every listener must also be owned by this uid.
-    #[arg(long)]
-    pub(crate) uid: Option<u32>,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct ProbeArgs {
-    /// The gateway URL (ws://, loopback). It gets only the credential stored
-    /// for it, never a runtime token, and needs --pid, --pidfile or --lease
-    /// DIR --id ID. Without URL: the --profile's own gateway (URL generated
-    /// from its config.json, owner from its serve.pid unless --pid, --pidfile
-    /// or --lease is given), which may get a runtime token.
-    pub(crate) url: Option<String>,
-    #[command(flatten)]
-    pub(crate) owner: OwnerArgs,
-    /// The role to connect as (the device token of this role is preferred).
-    #[arg(long, default_value = "operator")]
-    pub(crate) role: String,
-    /// A scope to ask for (repeatable). Default: `operator.read` for the
-    /// role operator, none for other roles.
-    #[arg(long = "scope", value_name = "SCOPE")]
-    pub(crate) scopes: Vec<String>,
-    /// How long the connection and the hello may take.
-    #[arg(long, default_value = "5s", value_parser = parse_timeout)]
-    pub(crate) timeout: Duration,
-    /// Print each step on stderr as it happens: the owner expected, the
-    /// credential chosen (which one, never its value), the proof and the
-    /// answer with their timing.
-    #[arg(short, long, conflicts_with = "quiet")]
-    pub(crate) verbose: bool,
-    /// Print nothing when the probe succeeds (the exit code says so); errors
-    /// are still printed, and --json output is unchanged.
-    #[arg(short, long)]
-    pub(crate) quiet: bool,
-}
-
-fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 5s: {e}"))?;
-    if d.is_zero() || d > Duration::from_secs(300) {
-        return Err(format!("`{s}` must be between 1ms and 5m"));
-    }
-    Ok(d)
-}
-
-fn err(code: u8, kind: &'static str, at: &str, message: impl Into<String>) -> CliError {
-    CliError { code, kind, op: "probe", path: Some(at.to_owned()), message: message.into(), fix: None }
-}
-
-/// The expected owner from the flags, else (for the profile's own gateway)
-/// from the profile's `serve.pid`.
-fn expected(owner: &OwnerArgs, profile_dir: Option<&Root>, policy: &Policy) -> Result<Expected, CliError> {
-    let e = match (owner.pid, &owner.pidfile, profile_dir) {
-        (Some(pid), _, _) => Expected::new(pid),
-        (None, None, _) if owner.lease.is_some() => {
-            let (Some(dir), Some(id)) = (&owner.lease, &owner.id) else {
-                return Err(CliError::usage("probe", "--lease DIR needs --id ID"));
-            };
-            crate::cmd::port::lease_owner(dir, id, policy)?
-        }
-        (None, Some(path), _) => {
-            let (dir, name) = split(path)?;
-            let root = Root::open(dir, policy)?;
-            Expected::from_pidfile(&root, name).map_err(|e| pidfile_error(&path.display().to_string(), &e))?
-        }
-        (None, None, Some(dir)) => Expected::from_pidfile(dir, PIDFILE)
-            .map_err(|e| pidfile_error(&dir.path().join(PIDFILE).display().to_string(), &e))?,
-        (None, None, None) => {
-            return Err(CliError::usage(
-                "probe",
-                "a URL from the command line needs --pid, --pidfile or --lease DIR --id ID: who should own its port \
-                 cannot be guessed",
-            )
-            .with_fix(
-                "add --pidfile PATH (or --pid PID) of the gateway, or probe the profile's own gateway without a URL",
-            ));
-        }
-    };
-    Ok(match owner.uid {
-        Some(uid) => e.with_uid(uid),
-        None => e,
-    })
-}
-
-fn pidfile_error(at: &str, e: &gw_portguard::Error) -> CliError {
-    let code = match e.kind() {
-        _ if e.is_security_refusal() => EXIT_REFUSED,
-        gw_portguard::ErrorKind::PidfileNotFound => crate::output::EXIT_NOT_FOUND,
-        _ => EXIT_FAILED,
-    };
-    let mut c = err(code, "pidfile", at, e.message().to_owned());
-    if let Some(fix) = e.fix() {
-        c = c.with_fix(fix);
-    }
-    if e.kind() == gw_portguard::ErrorKind::NotRunning || e.message().contains("No such file") {
-        c = c.with_fix("is the gateway running? start it with `gw serve --profile NAME`");
-    }
-    c
-}
-
-fn split(path: &Path) -> Result<(&Path, &std::ffi::OsStr), CliError> {
-    match (path.parent(), path.file_name()) {
-        (Some(d), Some(n)) => Ok((if d.as_os_str().is_empty() { Path::new(".") } else { d }, n)),
-        _ => Err(CliError::usage("probe", format!("`{}` is not a file path", path.display()))),
-    }
-}
-
-/// The loopback address to connect to for `key` (refused if it is not loopback).
-fn address(key: &GatewayKey) -> Result<SocketAddr, CliError> {
-    if !key.as_str().starts_with("ws://") {
-        return Err(CliError::usage("probe", format!("{key}: only ws:// gateways can be probed")));
-    }
-    if !key.is_loopback() {
-        return Err(err(
-            EXIT_REFUSED,
-            "not_loopback",
-            key.as_str(),
-            "the host is not loopback: who owns a remote port cannot be proven, so nothing is sent",
-        ));
-    }
-    Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, key.port())))
-}
-
-/// What a probe established.
-#[derive(Debug)]
-pub(crate) struct Probed {
-    pub(crate) owner: Verdict,
-    /// The handshake's outcome (its hello-ok may hold device tokens: never printed).
-    pub(crate) hello: Hello,
-    /// The peer the connect went to (loopback: [`address`] refuses others).
-    pub(crate) peer: SocketAddr,
-}
+use crate::cli::probe::ProbeArgs;
+use crate::output::{CliError, EXIT_NOT_FOUND, EXIT_OK, Output};
+use crate::verified::{ProbeError, Probed, address, err, expected, verified_hello};
 
 /// The credential a probe sends, and where it came from (for the messages).
 pub(crate) struct Sent {
@@ -226,66 +69,6 @@ impl Sent {
     }
 }
 
-/// Connects to `key` only once `expected` is proven to own the port, then
-/// runs the handshake with `credential`, signed by `device`. Nothing is sent
-/// before the proof.
-///
-/// # Security
-/// THREATS PORT-1/PORT-2 (ownership proven by gw-portguard on the connected
-/// stream, never by what the peer answers), PORT-5 (every listener on the port).
-pub(crate) fn verified_hello(
-    key: &GatewayKey,
-    expected: &Expected,
-    req: &Connect<'_>,
-    timeout: Duration,
-) -> Result<Probed, ProbeError> {
-    let addr = address(key).map_err(ProbeError::Cli)?;
-    // The proof gets the whole --timeout: on a loaded machine the gateway may
-    // accept late, and an unaccepted connection cannot be attributed.
-    let opts = Options { timeout, ..Options::default() };
-    let (stream, owner) = match gw_portguard::connect_verified_with_verdict(addr, expected, &opts) {
-        Ok(s) => s,
-        Err(ConnectError::Refused(v)) => {
-            let kind = if matches!(v, Verdict::Unknown { .. }) { "unknown_owner" } else { "not_owned" };
-            let mut e = err(EXIT_REFUSED, kind, &addr.to_string(), format!("{v}; nothing was sent"));
-            if let Some(fix) = v.fix_hint() {
-                e = e.with_fix(fix);
-            }
-            return Err(ProbeError::Cli(e));
-        }
-        Err(ConnectError::Io { op, addr, source }) => {
-            return Err(ProbeError::Cli(
-                err(EXIT_FAILED, "io", &addr.to_string(), format!("{op}: {source}"))
-                    .with_fix("is the gateway running? (`gw serve --profile NAME`)"),
-            ));
-        }
-    };
-    let bounds = Bounds { challenge: timeout, handshake: timeout.saturating_mul(2), ..Bounds::default() };
-    let (mut ws, hello) = gw_gateway::connect(stream, key.as_str(), req, &bounds).map_err(ProbeError::Gateway)?;
-    // A clean close, so the gateway logs no dropped socket.
-    gw_gateway::close(&mut ws, Duration::from_secs(1));
-    Ok(Probed { owner, hello, peer: addr })
-}
-
-/// Why [`verified_hello`] failed: before the handshake (the port's owner,
-/// the address), or in it (the gateway's answer).
-#[derive(Debug)]
-pub(crate) enum ProbeError {
-    /// Before a byte was sent.
-    Cli(CliError),
-    /// The handshake.
-    Gateway(gw_gateway::Error),
-}
-
-impl From<ProbeError> for CliError {
-    fn from(e: ProbeError) -> Self {
-        match e {
-            ProbeError::Cli(c) => c,
-            ProbeError::Gateway(g) => g.into(),
-        }
-    }
-}
-
 /// The scopes asked for: the flags, else `operator.read` for operator.
 fn scopes(a: &ProbeArgs) -> Vec<String> {
     if !a.scopes.is_empty() {
@@ -294,10 +77,11 @@ fn scopes(a: &ProbeArgs) -> Vec<String> {
     if a.role == "operator" { vec!["operator.read".to_owned()] } else { Vec::new() }
 }
 
-/// Exactly one credential, by gw-gateway's precedence over what the store
+/// Exactly one credential, by gw-cred's precedence over what the store
 /// holds for (gateway, device, role): device token > shared token >
-/// password > bootstrap token (THREATS CRED-1); else, where TOK-2 allows
-/// it, a runtime token (sent as the shared token).
+/// password > bootstrap token (THREATS CRED-1; only the chosen one is
+/// read), in the `auth` field gw-gateway gives its slot; else, where TOK-2
+/// allows it, a runtime token (sent as the shared token).
 fn choose(
     target: &Target,
     profile: &gw_cred::Profile,
@@ -305,32 +89,10 @@ fn choose(
     device: Option<&DeviceIdentity>,
     role: &str,
 ) -> Result<Option<Sent>, CliError> {
-    let key = target.key();
-    let issued = match device {
-        Some(d) => Slot::Issued { device: d.id().to_owned(), role: role.to_owned() },
-        None => Slot::Device(role.to_owned()),
-    };
-    let get = |slot: &Slot| -> Result<Option<(Slot, Secret)>, CliError> {
-        Ok(store.get(key, slot)?.map(|s| (slot.clone(), s)))
-    };
-    let dev = match get(&issued)? {
-        Some(found) => Some(found),
-        None => get(&Slot::Device(role.to_owned()))?,
-    };
-    let (dev_slot, dev) = dev.unzip();
-    let shared = get(&Slot::Shared)?.map(|(_, s)| s);
-    let password = get(&Slot::Password)?.map(|(_, s)| s);
-    let bootstrap = get(&Slot::Bootstrap)?.map(|(_, s)| s);
-    let credential = gw_gateway::Credential::choose(dev, shared, password, bootstrap);
-    let slot = match &credential {
-        gw_gateway::Credential::DeviceToken(_) => dev_slot,
-        gw_gateway::Credential::Token(_) => Some(Slot::Shared),
-        gw_gateway::Credential::Password(_) => Some(Slot::Password),
-        gw_gateway::Credential::BootstrapToken(_) => Some(Slot::Bootstrap),
-        _ => None,
-    };
-    if slot.is_some() {
-        return Ok(Some(Sent { credential, slot }));
+    let device = device.map(DeviceIdentity::id);
+    if let Some(r) = store.resolve_for(target.key(), device, role)? {
+        let slot = Some(r.slot.clone());
+        return Ok(Some(Sent { credential: gw_gateway::Credential::from_resolved(Some(r)), slot }));
     }
     // Nothing stored: a runtime token, only where TOK-2 allows it.
     Ok(target.credential(profile, store, role, unix_now())?.map(|c| Sent {
@@ -368,7 +130,7 @@ pub(crate) fn run(
         expected.pid(),
         if expected.includes_descendants() { " or its descendants" } else { "" }
     ));
-    let device = crate::cmd::cred::load_device(&profile)?;
+    let device = crate::home::load_device(&profile)?;
     let store = profile.store_with(config);
     let sent = choose(&target, &profile, &store, device.as_ref(), &a.role)?.ok_or_else(|| {
         err(
@@ -516,39 +278,4 @@ fn handoff(
     };
     let r = store.handoff_to(key, device.map(DeviceIdentity::id), &tokens)?;
     Ok(Handoff::Stored { roles: r.roles, cleared: r.bootstrap_cleared })
-}
-
-/// Resolves the expected owner of `--pid`/`--pidfile`/`--lease` (a missing
-/// pidfile: exit 4), for a check before anything else is done.
-pub(crate) fn check_owner(owner: &OwnerArgs, policy: &Policy) -> Result<(), CliError> {
-    expected(owner, None, policy).map(drop)
-}
-
-/// The validator of `gw cred replace-shared --validate-with-probe`: the new
-/// shared token is accepted only if the gateway at `key`, proven to belong
-/// to the expected owner, completes the handshake with it as its shared
-/// token (`auth.method` `token`).
-pub(crate) fn validate_shared(
-    key: &GatewayKey,
-    owner: &OwnerArgs,
-    policy: &Policy,
-    token: &Secret,
-    timeout: Duration,
-) -> Result<(), String> {
-    let expected = expected(owner, None, policy).map_err(|e| e.line())?;
-    let req = Connect {
-        client: ClientInfo::default(),
-        role: "operator".to_owned(),
-        scopes: vec!["operator.read".to_owned()],
-        credential: gw_gateway::Credential::Token(Secret::new(token.expose().to_vec())),
-        device: None,
-    };
-    let p = verified_hello(key, &expected, &req, timeout).map_err(|e| CliError::from(e).line())?;
-    match p.hello.hello.auth.method.as_deref() {
-        Some("token") => Ok(()),
-        other => Err(format!(
-            "the gateway accepted it as `{}`, not as its shared token",
-            other.filter(|m| gw_cred::check_role(m).is_ok()).unwrap_or("?")
-        )),
-    }
 }

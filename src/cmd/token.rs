@@ -13,8 +13,9 @@ use gw_token::{
 use secrecy::SecretString;
 use serde_json::json;
 
-use crate::cli::{AttenuateArgs, DeriveArgs, LabelArgs, TokenCommand, VerifyArgs};
+use crate::cli::token::{AttenuateArgs, DeriveArgs, LabelArgs, TokenCommand, VerifyArgs};
 use crate::output::{CliError, EXIT_OK, Output};
+use crate::owner::open_parent;
 
 pub(crate) fn run(cmd: TokenCommand, policy: &Policy, out: Output) -> Result<u8, CliError> {
     match cmd {
@@ -37,17 +38,6 @@ pub(crate) fn run(cmd: TokenCommand, policy: &Policy, out: Output) -> Result<u8,
         TokenCommand::Inspect(_) => inspect_cmd(out),
         TokenCommand::Label(a) => label_cmd(a, policy, out),
     }
-}
-
-/// A file path as (anchored root of its directory, file name).
-pub(crate) fn open_parent<'p>(path: &'p Path, policy: &Policy) -> Result<(Root, &'p std::ffi::OsStr), CliError> {
-    let name =
-        path.file_name().ok_or_else(|| CliError::usage("open", format!("{}: not a file path", path.display())))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    Ok((Root::open(dir, policy)?, name))
 }
 
 fn key_from(secret_file: &Path, policy: &Policy) -> Result<TokenKey, CliError> {

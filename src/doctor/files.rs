@@ -21,7 +21,7 @@ pub(crate) const MAX_ENTRIES: usize = 10_000;
 const MAX_DEPTH: usize = 8;
 /// The files of a profile gw itself reads: audited first, before any other
 /// entry of the home (CLI-4: debris must not use up the entry cap first).
-const PROFILE_DOCUMENTS: [&str; 4] = [ROOT_KEY_FILE, STORE_FILE, CONFIG_FILE, super::ports::PIDFILE];
+const PROFILE_DOCUMENTS: [&str; 4] = [ROOT_KEY_FILE, STORE_FILE, CONFIG_FILE, crate::owner::PIDFILE];
 /// A temp file younger than this may belong to a write in progress.
 const TEMP_GRACE: Duration = Duration::from_secs(60);
 
@@ -426,7 +426,7 @@ impl Walker<'_> {
         }
         let secret = place == Place::Profile && [ROOT_KEY_FILE, STORE_FILE, DEVICE_KEY_FILE].contains(&name);
         // config.json and the gateway's pidfile hold no secret (0644 is fine).
-        let known_doc = place == Place::Profile && (secret || name == CONFIG_FILE || name == super::ports::PIDFILE);
+        let known_doc = place == Place::Profile && (secret || name == CONFIG_FILE || name == crate::owner::PIDFILE);
         // A secret must be the caller's own (gw-token refuses anything else);
         // other documents may also be root's.
         if meta.uid != self.me && (secret || meta.uid != 0) {

@@ -54,8 +54,19 @@ const KNOBS: [Knob; 4] = [
 /// Reads `/proc/sys/fs/NAME` as a number.
 fn read_knob(name: &str) -> Result<u32, String> {
     let path = format!("/proc/sys/fs/{name}");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let text = read_proc(&path["/proc/".len()..]).map_err(|e| format!("cannot read {path}: {e}"))?;
     text.trim().parse().map_err(|_| format!("{path} does not hold a number: {:?}", text.trim()))
+}
+
+/// Reads `/proc/REL` through gw-procfs's verified handle.
+#[cfg(target_os = "linux")]
+fn read_proc(rel: &str) -> std::io::Result<String> {
+    gw_procfs::Proc::get()?.read_to_string(rel)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_proc(rel: &str) -> std::io::Result<String> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, format!("no /proc/{rel} on this platform")))
 }
 
 /// Audits the four protections.

@@ -12,9 +12,7 @@ use gw_anchor::Root;
 use gw_portguard::{ErrorKind, Expected, Listener, Options, Verdict};
 
 use super::{Finding, Report, Severity, sh};
-
-/// The pidfile `gw serve` writes in the profile directory.
-pub(crate) const PIDFILE: &str = "serve.pid";
+use crate::owner::PIDFILE;
 
 fn listed(ls: &[Listener]) -> String {
     ls.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")

@@ -443,15 +443,17 @@ fn fill(op: &'static str, shown: &Path, fd: &OwnedFd, mode: Mode, bytes: &[u8], 
 }
 
 /// Links an `O_TMPFILE` file at `name`: `linkat(AT_EMPTY_PATH)` where
-/// allowed, else through `/proc/self/fd`. Fails with `EEXIST` if taken.
+/// allowed, else through `self/fd/N` of gw-procfs's verified `/proc` (a
+/// filesystem mounted over `/proc` could point that magic link anywhere).
+/// Fails with `EEXIST` if taken.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn link_anonymous(fd: &OwnedFd, dir: BorrowedFd<'_>, name: &OsStr) -> rustix::io::Result<()> {
     use rustix::fd::AsRawFd;
-    use rustix::fs::CWD;
     match rustix::fs::linkat(fd, "", dir, name, AtFlags::EMPTY_PATH) {
         Err(Errno::NOENT | Errno::PERM | Errno::INVAL) => {
-            let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-            rustix::fs::linkat(CWD, proc_path.as_str(), dir, name, AtFlags::SYMLINK_FOLLOW)
+            let proc = gw_procfs::Proc::get().map_err(|_| Errno::NOENT)?;
+            let rel = format!("self/fd/{}", fd.as_raw_fd());
+            rustix::fs::linkat(proc.as_fd(), rel.as_str(), dir, name, AtFlags::SYMLINK_FOLLOW)
         }
         other => other,
     }

@@ -65,6 +65,21 @@ impl Credential {
         }
     }
 
+    /// The credential of what gw-cred resolved for a gateway (its CRED-1
+    /// precedence: device token, shared token, password, bootstrap token),
+    /// in the `auth` field its slot names: a device token (bound to a device
+    /// or not) as `deviceToken`, the shared token as `token`; `None` when
+    /// nothing is stored.
+    pub fn from_resolved(resolved: Option<gw_cred::Resolved>) -> Self {
+        let Some(r) = resolved else { return Self::None };
+        match r.slot {
+            gw_cred::Slot::Device(_) | gw_cred::Slot::Issued { .. } => Self::DeviceToken(r.secret),
+            gw_cred::Slot::Shared => Self::Token(r.secret),
+            gw_cred::Slot::Password => Self::Password(r.secret),
+            gw_cred::Slot::Bootstrap => Self::BootstrapToken(r.secret),
+        }
+    }
+
     /// The name of the `auth` field it goes in (`token`, `password`,
     /// `bootstrapToken`, `deviceToken`), or `none`.
     pub fn field(&self) -> &'static str {
@@ -434,6 +449,18 @@ mod tests {
         assert_eq!(Credential::choose(None, None, s("p"), s("b")).field(), "password");
         assert_eq!(Credential::choose(None, None, None, s("b")).field(), "bootstrapToken");
         assert_eq!(Credential::choose(None, None, None, None).field(), "none");
+    }
+
+    #[test]
+    fn a_resolved_slot_goes_in_its_own_auth_field() {
+        let r = |slot: gw_cred::Slot| Some(gw_cred::Resolved { slot, secret: Secret::from("s".to_owned()) });
+        let issued = gw_cred::Slot::Issued { device: "dev".into(), role: "operator".into() };
+        assert_eq!(Credential::from_resolved(r(issued)).field(), "deviceToken");
+        assert_eq!(Credential::from_resolved(r(gw_cred::Slot::Device("node".into()))).field(), "deviceToken");
+        assert_eq!(Credential::from_resolved(r(gw_cred::Slot::Shared)).field(), "token");
+        assert_eq!(Credential::from_resolved(r(gw_cred::Slot::Password)).field(), "password");
+        assert_eq!(Credential::from_resolved(r(gw_cred::Slot::Bootstrap)).field(), "bootstrapToken");
+        assert_eq!(Credential::from_resolved(None).field(), "none");
     }
 
     #[test]

@@ -87,39 +87,14 @@ impl Clock for SystemClock {
     }
 }
 
-/// The fields of `/proc/PID/stat` a registry needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcStat {
-    /// Field 3, the state letter (`R`, `S`, `Z`, ...).
-    pub state: u8,
-    /// Field 22, the start time in clock ticks after boot.
-    pub start_time: u64,
-}
+/// The fields of `/proc/PID/stat` (gw-procfs's one parser).
+pub use gw_procfs::ProcStat;
 
-/// Parses `/proc/PID/stat`.
-///
-/// Field 2 (`comm`, in parentheses) may itself contain spaces and
-/// parentheses — a process can name itself `a) R 1 (b` — so the fields are
-/// counted from the *last* `)` in the line, never by splitting the whole
-/// line. Returns `None` for anything that does not have that shape.
+/// Parses `/proc/PID/stat` with gw-procfs's parser (fields counted from the
+/// *last* `)`: a process may name itself `a) R 1 (b`); `None` for anything
+/// that does not have that shape.
 pub fn parse_proc_stat(bytes: &[u8]) -> Option<ProcStat> {
-    let close = bytes.iter().rposition(|&b| b == b')')?;
-    let open = bytes.iter().position(|&b| b == b'(')?;
-    if open >= close || !bytes[..open].iter().all(|b| b.is_ascii_digit() || *b == b' ') {
-        return None;
-    }
-    let rest = std::str::from_utf8(&bytes[close + 1..]).ok()?;
-    let mut fields = rest.split_ascii_whitespace();
-    // Field 3 is the first after `)`; field 22 is the 20th.
-    let state = fields.next()?;
-    if state.len() != 1 || !state.as_bytes()[0].is_ascii_alphabetic() {
-        return None;
-    }
-    let start = fields.nth(18)?;
-    if !start.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(ProcStat { state: state.as_bytes()[0], start_time: start.parse().ok()? })
+    gw_procfs::parse_stat(bytes).ok()
 }
 
 /// The real oracle: `kill(pid, 0)`, `/proc/PID/stat`, `/proc/PID/status`,
@@ -133,13 +108,14 @@ pub struct ProcOracle;
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use std::os::unix::fs::MetadataExt;
-
     use super::*;
 
+    fn proc() -> std::io::Result<&'static gw_procfs::Proc> {
+        gw_procfs::Proc::get()
+    }
+
     pub(super) fn read_stat(pid: u32) -> std::io::Result<ProcStat> {
-        let bytes = std::fs::read(format!("/proc/{pid}/stat"))?;
-        parse_proc_stat(&bytes).ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "unparsable"))
+        proc()?.stat(pid)?.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such process"))
     }
 
     pub(super) fn probe(pid: u32) -> Probe {
@@ -176,7 +152,8 @@ mod linux {
         if matches!(st.state, b'Z' | b'X' | b'x') {
             return Err(Error::new(ErrorKind::ProcessNotFound, OP, &path, "the process has exited (zombie)"));
         }
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        let status = proc()
+            .and_then(|p| p.read_to_string(&format!("{pid}/status")))
             .map_err(|e| Error::new(ErrorKind::ProcessUnreadable, OP, &path, format!("cannot read status: {e}")))?;
         let uid = status
             .lines()
@@ -187,8 +164,8 @@ mod linux {
         // The namespace the pid number means something in. Another user's
         // process hides its ns link (ptrace access check); its pid was
         // resolved through our /proc, so it is a pid of our namespace.
-        let pid_namespace = std::fs::metadata(format!("/proc/{pid}/ns/pid"))
-            .map(|m| m.ino())
+        let pid_namespace = proc()
+            .and_then(|p| p.pid_namespace(Some(pid)))
             .ok()
             .or_else(own_pid_namespace)
             .ok_or_else(|| Error::new(ErrorKind::ProcessUnreadable, OP, &path, "cannot read the pid namespace"))?;
@@ -196,13 +173,12 @@ mod linux {
     }
 
     pub(super) fn boot_id() -> Option<String> {
-        let s = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-        let s = s.trim();
-        crate::record::is_valid_boot_id(s).then(|| s.to_owned())
+        let s = proc().and_then(|p| p.boot_id()).ok()?;
+        crate::record::is_valid_boot_id(&s).then_some(s)
     }
 
     pub(super) fn own_pid_namespace() -> Option<u64> {
-        std::fs::metadata("/proc/self/ns/pid").map(|m| m.ino()).ok()
+        proc().and_then(|p| p.pid_namespace(None)).ok()
     }
 }
 
@@ -257,7 +233,8 @@ mod tests {
         }
         for comm in ["sleep", "a b", "a) R 1 (b", "))", "(", ") Z 5 ("] {
             let line = format!("123 ({comm}) S{fields}\n");
-            assert_eq!(parse_proc_stat(line.as_bytes()), Some(ProcStat { state: b'S', start_time: 98765 }), "{comm}");
+            let st = parse_proc_stat(line.as_bytes()).unwrap_or_else(|| panic!("{comm}"));
+            assert_eq!((st.state, st.start_time), (b'S', 98765), "{comm}");
         }
         assert_eq!(parse_proc_stat(b"123 (x) S 1 2"), None);
         assert_eq!(parse_proc_stat(b"garbage"), None);

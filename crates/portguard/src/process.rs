@@ -1,6 +1,7 @@
 //! The expected process and its tree: pinned with a pidfd (pidfd_open(2)),
 //! identified by its start time (`/proc/PID/stat` field 22), and searched
-//! for `socket:[inode]` links in `/proc/PID/fd` of that tree only.
+//! for `socket:[inode]` links in `/proc/PID/fd`. Every `/proc` read goes
+//! through gw-procfs's verified handle.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
@@ -10,7 +11,7 @@ use std::time::Instant;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, PidfdFlags};
 
-use crate::parse::{self, ProcStat};
+use gw_procfs::{FdScanError as ScanErr, Proc, ProcStat};
 
 /// Why a check could not say "owned": a definite "no", or "cannot tell"
 /// (which callers treat as "no").
@@ -27,28 +28,21 @@ pub(crate) fn timed_out(deadline: Instant) -> bool {
     Instant::now() >= deadline
 }
 
+/// The verified `/proc` (procfs, of our pid namespace: otherwise every pid
+/// we read there names some other process, or nothing real).
+pub(crate) fn proc() -> io::Result<&'static Proc> {
+    Proc::get()
+}
+
 /// Reads and parses `/proc/PID/stat`; `Ok(None)` when the process is not
 /// there (exited, or hidden from us).
 pub(crate) fn read_stat(pid: u32) -> io::Result<Option<ProcStat>> {
-    match std::fs::read(format!("/proc/{pid}/stat")) {
-        Ok(b) => parse::proc_stat(&b).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
-        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(3) => Ok(None),
-        Err(e) => Err(e),
-    }
+    proc()?.stat(pid)
 }
 
-/// `/proc` must be the one of our pid namespace, or every pid we read there
-/// names some other process.
+/// `/proc` must be procfs and the one of our pid namespace.
 pub(crate) fn check_proc_namespace() -> Result<(), Fail> {
-    let me = std::process::id().to_string();
-    match std::fs::read_link("/proc/self") {
-        Ok(p) if p.as_os_str() == me.as_str() => Ok(()),
-        Ok(p) => Err(Fail::Unknown(format!(
-            "/proc belongs to another pid namespace (/proc/self is {}, we are pid {me})",
-            p.display()
-        ))),
-        Err(e) => Err(Fail::Unknown(format!("cannot read /proc/self: {e}"))),
-    }
+    proc().map(|_| ()).map_err(|e| Fail::Unknown(e.to_string()))
 }
 
 /// The expected process, pinned: while `fd` reports it alive, `pid` names
@@ -119,76 +113,10 @@ impl Pin {
     }
 }
 
-/// Why one process's fds could not be read.
-#[derive(Debug)]
-pub(crate) enum ScanErr {
-    /// Permission denied (another user's process, hidepid, ptrace rules).
-    Denied(String),
-    /// The process went away.
-    Gone,
-    /// Out of time.
-    Timeout,
-    /// Anything else.
-    Other(String),
-}
-
-/// The socket inodes among the fds of `pid`: `openat` `/proc/PID/fd`, list
-/// it with `getdents64(2)`, and `readlinkat(2)` each entry relative to that
-/// directory (one path lookup per fd instead of four: this runs for every
-/// process on the machine, see [`scan`]).
+/// The socket inodes among the fds of `pid` (see
+/// [`Proc::socket_inodes`]).
 pub(crate) fn socket_inodes(pid: u32, deadline: Instant) -> Result<Vec<u64>, ScanErr> {
-    use rustix::fs::{Dir, Mode, OFlags};
-    use rustix::io::Errno;
-    let path = format!("/proc/{pid}/fd");
-    let denied = |what: &str| ScanErr::Denied(format!("permission denied {what} {path}"));
-    let fd = match rustix::fs::open(&path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::ACCESS | Errno::PERM) => return Err(denied("reading")),
-        Err(Errno::NOENT | Errno::SRCH) => return Err(ScanErr::Gone),
-        Err(e) => return Err(ScanErr::Other(format!("{path}: {e}"))),
-    };
-    let mut dir = Dir::new(fd).map_err(|e| ScanErr::Other(format!("{path}: {e}")))?;
-    let mut names = Vec::new();
-    while let Some(entry) = dir.read() {
-        match entry {
-            Ok(e) if e.file_name().to_bytes().first() != Some(&b'.') => names.push(e.file_name().to_owned()),
-            Ok(_) => {}
-            Err(Errno::ACCESS | Errno::PERM) => return Err(denied("listing")),
-            Err(_) => return Err(ScanErr::Gone),
-        }
-    }
-    let fd = dir.fd().map_err(|e| ScanErr::Other(format!("{path}: {e}")))?;
-    let mut out = Vec::new();
-    // "socket:[" + at most 20 digits + "]" fits; a target that fills the
-    // buffer (possibly truncated) is not a socket.
-    let mut buf = [0u8; 64];
-    for (i, name) in names.iter().enumerate() {
-        if i % 64 == 63 && timed_out(deadline) {
-            return Err(ScanErr::Timeout);
-        }
-        match rustix::fs::readlinkat_raw(fd, name.as_c_str(), &mut buf[..]) {
-            Ok(n) if n < buf.len() => {
-                if let Some(inode) = socket_inode(&buf[..n]) {
-                    out.push(inode);
-                }
-            }
-            Ok(_) => {}
-            // The fd was closed meanwhile: it holds nothing now.
-            Err(Errno::NOENT) => {}
-            Err(Errno::ACCESS | Errno::PERM) => return Err(denied("reading")),
-            Err(e) => return Err(ScanErr::Other(format!("{path}/{}: {e}", name.to_string_lossy()))),
-        }
-    }
-    Ok(out)
-}
-
-/// `socket:[12345]` -> 12345.
-pub(crate) fn socket_inode(link: &[u8]) -> Option<u64> {
-    let inner = link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
-    if inner.is_empty() || !inner.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(inner).ok()?.parse().ok()
+    proc().map_err(|e| ScanErr::Other(e.to_string()))?.socket_inodes(pid, deadline)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -200,9 +128,7 @@ struct Node {
 
 /// The command name of `pid` (`/proc/PID/comm`), empty when unreadable.
 pub(crate) fn command_of(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|c| c.trim_end_matches('\n').to_owned())
-        .unwrap_or_default()
+    proc().map(|p| p.comm(pid)).unwrap_or_default()
 }
 
 /// Every visible holder of some sockets: what [`scan`] found.
@@ -223,34 +149,22 @@ pub(crate) struct Scan {
 /// `fork`, passed with `SCM_RIGHTS`, or taken with `pidfd_getfd`). Stops at
 /// the deadline with `incomplete` set.
 pub(crate) fn scan(wanted: &HashSet<u64>, deadline: Instant) -> Scan {
-    use rustix::fs::{Dir, Mode, OFlags};
-    let mut pids = Vec::new();
-    let listed = rustix::fs::open("/proc", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .and_then(Dir::new)
-        .and_then(|mut dir| {
-            while let Some(entry) = dir.read() {
-                let entry = entry?;
-                if let Some(pid) =
-                    std::str::from_utf8(entry.file_name().to_bytes()).ok().and_then(|n| n.parse::<u32>().ok())
-                {
-                    pids.push(pid);
-                }
-            }
-            Ok(())
-        });
-    if let Err(e) = listed {
-        return Scan { incomplete: Some(format!("cannot list /proc: {e}")), ..Scan::default() };
-    }
+    let listed = proc().and_then(|p| Ok((p, p.pids()?)));
+    let (proc, pids) = match listed {
+        Ok(l) => l,
+        Err(e) => return Scan { incomplete: Some(format!("cannot list /proc: {e}")), ..Scan::default() },
+    };
+    let pids = &pids[..];
     // The work is the kernel's (a readlinkat per fd): split a long process
     // list across the CPUs. The result does not depend on the split.
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(4);
     if workers < 2 || pids.len() < 256 {
-        return scan_pids(&pids, wanted, deadline);
+        return scan_pids(proc, pids, wanted, deadline);
     }
     let parts: Vec<Scan> = std::thread::scope(|sc| {
         let handles: Vec<_> = pids
             .chunks(pids.len().div_ceil(workers))
-            .map(|chunk| sc.spawn(move || scan_pids(chunk, wanted, deadline)))
+            .map(|chunk| sc.spawn(move || scan_pids(proc, chunk, wanted, deadline)))
             .collect();
         handles
             .into_iter()
@@ -275,14 +189,19 @@ pub(crate) fn scan(wanted: &HashSet<u64>, deadline: Instant) -> Scan {
     s
 }
 
-fn scan_pids(pids: &[u32], wanted: &HashSet<u64>, deadline: Instant) -> Scan {
+fn scan_pids(proc: &Proc, pids: &[u32], wanted: &HashSet<u64>, deadline: Instant) -> Scan {
     let mut s = Scan::default();
     for &pid in pids {
         if timed_out(deadline) {
             s.incomplete = Some("timed out reading the processes' file descriptors".into());
             return s;
         }
-        match socket_inodes(pid, deadline) {
+        // A process the kernel counts as holding no fd (every kernel
+        // thread) costs one statx (Linux 6.2+; see Proc::holds_no_fd).
+        if proc.holds_no_fd(pid) {
+            continue;
+        }
+        match proc.socket_inodes(pid, deadline) {
             Ok(inodes) => {
                 for i in inodes.into_iter().filter(|i| wanted.contains(i)) {
                     let pids = s.holders.entry(i).or_default();
@@ -403,7 +322,7 @@ pub(crate) fn attribute(
 /// spawns) — more privileged than us, out of scope like root.
 fn may_read_every_process() -> bool {
     const CAP_SYS_PTRACE: u32 = 19;
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|st| {
+    proc().and_then(|p| p.read_to_string("self/status")).is_ok_and(|st| {
         st.lines()
             .find_map(|l| l.strip_prefix("CapEff:"))
             .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
@@ -435,22 +354,7 @@ fn possible_holder(pid: u32, why: &str, since: u64, socket_uids: &HashSet<u32>) 
 /// The real, effective, saved and filesystem uids of `pid` (the `Uid:`
 /// line of `/proc/PID/status`, proc(5)); `Ok(None)` when it is gone.
 fn read_uids(pid: u32) -> io::Result<Option<[u32; 4]>> {
-    let text = match std::fs::read_to_string(format!("/proc/{pid}/status")) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(3) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    parse_uid_line(&text).map(Some).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Uid: line"))
-}
-
-fn parse_uid_line(status: &str) -> Option<[u32; 4]> {
-    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
-    let mut out = [0u32; 4];
-    let mut it = line.split_ascii_whitespace();
-    for slot in &mut out {
-        *slot = it.next()?.parse().ok()?;
-    }
-    Some(out)
+    proc()?.uids(pid)
 }
 
 fn chain_unchanged(nodes: &[Node], mut idx: usize) -> bool {
@@ -499,14 +403,12 @@ fn tree(pin: &Pin, deadline: Instant) -> Result<Vec<Node>, Fail> {
 /// the source: one pass, read only when the root does not hold all the
 /// sockets itself.
 fn children_map(root: u32, deadline: Instant) -> Result<HashMap<u32, Vec<(u32, u64)>>, Fail> {
-    let dir = std::fs::read_dir("/proc").map_err(|e| Fail::Unknown(format!("cannot list /proc: {e}")))?;
+    let pids = proc().and_then(|p| p.pids()).map_err(|e| Fail::Unknown(format!("cannot list /proc: {e}")))?;
     let mut map: HashMap<u32, Vec<(u32, u64)>> = HashMap::new();
-    for (i, entry) in dir.enumerate() {
+    for (i, pid) in pids.into_iter().enumerate() {
         if i % 64 == 63 && timed_out(deadline) {
             return Err(Fail::Unknown("timed out listing processes".into()));
         }
-        let Ok(entry) = entry else { continue };
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
         if pid == root {
             continue;
         }
@@ -523,7 +425,7 @@ pub(crate) fn proc_hides_processes() -> bool {
     if rustix::process::geteuid().is_root() {
         return false;
     }
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return true };
+    let Ok(info) = proc().and_then(|p| p.read_to_string("self/mountinfo")) else { return true };
     info.lines().any(|l| {
         let f: Vec<&str> = l.split(' ').collect();
         f.get(4) == Some(&"/proc")
@@ -536,17 +438,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn socket_link_parsing() {
-        assert_eq!(socket_inode(b"socket:[123]"), Some(123));
-        assert_eq!(socket_inode(b"socket:[]"), None);
-        assert_eq!(socket_inode(b"pipe:[123]"), None);
-        assert_eq!(socket_inode(b"socket:[12a]"), None);
-    }
-
-    #[test]
-    fn uid_line_parsing() {
-        assert_eq!(parse_uid_line("Name:\tx\nUid:\t1000\t0\t65534\t7\nGid:\t1\t1\t1\t1\n"), Some([1000, 0, 65534, 7]));
-        assert_eq!(parse_uid_line("Uid:\t1\t2\n"), None);
+    fn a_scan_finds_every_holder_and_only_them() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let inode = rustix::fs::fstat(&l).unwrap().st_ino;
+        let s = scan(&HashSet::from([inode, u64::MAX]), Instant::now() + std::time::Duration::from_secs(10));
+        assert_eq!(s.incomplete, None);
+        assert_eq!(s.holders.get(&inode), Some(&vec![std::process::id()]), "{s:?}");
+        assert_eq!(s.holders.get(&u64::MAX), None);
         assert_eq!(read_uids(std::process::id()).unwrap().unwrap()[1], rustix::process::geteuid().as_raw());
     }
 }

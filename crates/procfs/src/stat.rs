@@ -4,7 +4,7 @@
 //! spaces, parentheses and `)`; it ends at the *last* `)` of the line,
 //! since no later field can contain one.
 
-use super::ParseError;
+use std::fmt;
 
 const WHAT: &str = "/proc/PID/stat";
 
@@ -31,43 +31,67 @@ impl ProcStat {
     }
 }
 
+/// Why [`parse_stat`] refused its input: the byte offset and what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// Byte offset of the problem.
+    pub at: usize,
+    /// What was wrong there.
+    pub message: String,
+}
+
+impl ParseError {
+    #[cold]
+    fn new(at: usize, message: impl Into<String>) -> Self {
+        Self { at, message: message.into() }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{WHAT} at {}: {}", self.at, self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
 /// Parses `/proc/PID/stat`.
 ///
 /// # Errors
 /// A [`ParseError`] when the input is longer than 4096 bytes, lacks the
 /// `pid (comm)` frame, has fewer than 22 fields, or a used field is not a
 /// number.
-pub fn proc_stat(buf: &[u8]) -> Result<ProcStat, ParseError> {
+pub fn parse_stat(buf: &[u8]) -> Result<ProcStat, ParseError> {
     if buf.len() > 4096 {
-        return Err(ParseError::new(WHAT, 4096, "longer than 4096 bytes"));
+        return Err(ParseError::new(4096, "longer than 4096 bytes"));
     }
-    let open = buf.iter().position(|&b| b == b'(').ok_or_else(|| ParseError::new(WHAT, 0, "no '('"))?;
-    let close = buf.iter().rposition(|&b| b == b')').ok_or_else(|| ParseError::new(WHAT, 0, "no ')'"))?;
+    let open = buf.iter().position(|&b| b == b'(').ok_or_else(|| ParseError::new(0, "no '('"))?;
+    let close = buf.iter().rposition(|&b| b == b')').ok_or_else(|| ParseError::new(0, "no ')'"))?;
     if close < open || open < 2 || buf[open - 1] != b' ' {
-        return Err(ParseError::new(WHAT, open, "malformed 'pid (comm)'"));
+        return Err(ParseError::new(open, "malformed 'pid (comm)'"));
     }
     let pid = num(&buf[..open - 1], 0)?;
     let comm = buf[open + 1..close].to_vec();
     let rest = &buf[close + 1..];
     if rest.first() != Some(&b' ') {
-        return Err(ParseError::new(WHAT, close + 1, "expected ' ' after comm"));
+        return Err(ParseError::new(close + 1, "expected ' ' after comm"));
     }
     let fields: Vec<&[u8]> = rest[1..].split(|&b| b == b' ').collect();
     // fields[0] is field 3 (state); field N is fields[N - 3].
     if fields.len() < 20 {
-        return Err(ParseError::new(WHAT, close + 1, format!("{} fields after comm, need 20", fields.len())));
+        return Err(ParseError::new(close + 1, format!("{} fields after comm, need 20", fields.len())));
     }
     let state = match fields[0] {
         [s] if s.is_ascii_alphabetic() => *s,
-        _ => return Err(ParseError::new(WHAT, close + 2, "bad state")),
+        _ => return Err(ParseError::new(close + 2, "bad state")),
     };
     let ppid = num(fields[1], close + 2)?;
     let start_time = num(trim_nl(fields[19]), close + 2)?;
     Ok(ProcStat {
-        pid: u32::try_from(pid).map_err(|_| ParseError::new(WHAT, 0, "pid too large"))?,
+        pid: u32::try_from(pid).map_err(|_| ParseError::new(0, "pid too large"))?,
         comm,
         state,
-        ppid: u32::try_from(ppid).map_err(|_| ParseError::new(WHAT, close + 2, "ppid too large"))?,
+        ppid: u32::try_from(ppid).map_err(|_| ParseError::new(close + 2, "ppid too large"))?,
         start_time,
     })
 }
@@ -78,16 +102,13 @@ fn trim_nl(b: &[u8]) -> &[u8] {
 
 fn num(b: &[u8], at: usize) -> Result<u64, ParseError> {
     if b.is_empty() || b.len() > 20 || !b.iter().all(u8::is_ascii_digit) {
-        return Err(ParseError::new(WHAT, at, format!("not a number: {:?}", String::from_utf8_lossy(b))));
+        return Err(ParseError::new(at, format!("not a number: {:?}", String::from_utf8_lossy(b))));
     }
-    std::str::from_utf8(b)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| ParseError::new(WHAT, at, "number out of range"))
+    std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()).ok_or_else(|| ParseError::new(at, "number out of range"))
 }
 
 /// Formats a stat line as the kernel would (for round-trip tests and seeds).
-pub fn format_proc_stat(s: &ProcStat) -> Vec<u8> {
+pub fn format_stat(s: &ProcStat) -> Vec<u8> {
     let mut out = format!("{} (", s.pid).into_bytes();
     out.extend_from_slice(&s.comm);
     out.extend_from_slice(
@@ -107,7 +128,7 @@ mod tests {
     #[test]
     fn comm_with_parens_and_spaces() {
         let s = ProcStat { pid: 42, comm: b"a) (b ) c".to_vec(), state: b'S', ppid: 7, start_time: 123456 };
-        assert_eq!(proc_stat(&format_proc_stat(&s)).unwrap(), s);
-        assert_eq!(proc_stat(&std::fs::read("/proc/self/stat").unwrap()).unwrap().pid, std::process::id());
+        assert_eq!(parse_stat(&format_stat(&s)).unwrap(), s);
+        assert_eq!(parse_stat(&std::fs::read("/proc/self/stat").unwrap()).unwrap().pid, std::process::id());
     }
 }

@@ -1,0 +1,420 @@
+//! The verified `/proc` handle and what gw reads through it.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use rustix::fs::{AtFlags, Dir, Mode, OFlags, StatxFlags};
+use rustix::io::Errno;
+
+use crate::stat::{ProcStat, parse_stat};
+
+/// `PROC_SUPER_MAGIC` (linux/magic.h).
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+/// The inode number of the root of every procfs mount (`PROC_ROOT_INO`).
+const PROC_ROOT_INO: u64 = 1;
+/// Larger than any `/proc` text gw reads (`status` is ~1.5 KiB, a stat line
+/// at most ~1 KiB; `mountinfo` grows with mounts): a bound, not a guess.
+const MAX_READ: usize = 4 << 20;
+
+/// `/proc`, opened once and verified to be the procfs of our pid namespace.
+#[derive(Debug)]
+pub struct Proc {
+    dir: OwnedFd,
+    /// Whether `statx` of `PID/fd` counts the open fds (Linux 6.2+).
+    fd_counts: bool,
+}
+
+/// Why the fds of one process could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FdScanError {
+    /// Permission denied (another user's process, ptrace rules, hidepid).
+    Denied(String),
+    /// The process went away.
+    Gone,
+    /// Past the deadline.
+    Timeout,
+    /// Anything else, with what failed.
+    Other(String),
+}
+
+fn invalid(what: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what)
+}
+
+impl Proc {
+    /// Opens `/proc` and verifies it: the root of a procfs mount, of our
+    /// pid namespace.
+    ///
+    /// # Errors
+    /// The `open` error, or `InvalidData` naming what is wrong with what is
+    /// mounted there (another filesystem, not the mount's root, another
+    /// pid namespace's procfs).
+    pub fn open() -> io::Result<Self> {
+        let dir = rustix::fs::open(
+            "/proc",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io::Error::new(io::Error::from(e).kind(), format!("open /proc: {e}")))?;
+        let fs = rustix::fs::fstatfs(&dir).map_err(|e| invalid(format!("fstatfs /proc: {e}")))?;
+        #[allow(clippy::unnecessary_cast)] // f_type's width differs across libcs
+        let magic = fs.f_type as i64;
+        if magic != PROC_SUPER_MAGIC {
+            return Err(invalid(format!(
+                "/proc is not procfs (filesystem magic {magic:#x}, expected {PROC_SUPER_MAGIC:#x})"
+            )));
+        }
+        let st = rustix::fs::fstat(&dir).map_err(|e| invalid(format!("fstat /proc: {e}")))?;
+        if st.st_ino != PROC_ROOT_INO {
+            return Err(invalid(format!(
+                "/proc is a directory inside procfs (inode {}), not a procfs mount",
+                st.st_ino
+            )));
+        }
+        let me = std::process::id().to_string();
+        let link = rustix::fs::readlinkat(&dir, "self", Vec::new())
+            .map_err(|e| invalid(format!("readlink /proc/self: {e}")))?;
+        if link.as_bytes() != me.as_bytes() {
+            return Err(invalid(format!(
+                "/proc belongs to another pid namespace (/proc/self is {}, we are pid {me})",
+                link.to_string_lossy()
+            )));
+        }
+        let mut proc = Self { dir, fd_counts: false };
+        // We hold at least the descriptor of /proc itself: a kernel that
+        // counts fds says so; an older one reports 0.
+        proc.fd_counts = proc.fd_count_of(c"self/fd").is_ok_and(|n| n > 0);
+        Ok(proc)
+    }
+
+    /// The process-wide handle, opened and verified on first use.
+    ///
+    /// # Errors
+    /// What [`Proc::open`] reported (the same on every call).
+    pub fn get() -> io::Result<&'static Self> {
+        static PROC: OnceLock<Result<Proc, (io::ErrorKind, String)>> = OnceLock::new();
+        match PROC.get_or_init(|| Self::open().map_err(|e| (e.kind(), e.to_string()))) {
+            Ok(p) => Ok(p),
+            Err((kind, msg)) => Err(io::Error::new(*kind, msg.clone())),
+        }
+    }
+
+    /// The verified directory, for `*at` calls of callers.
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.dir.as_fd()
+    }
+
+    /// Opens `rel` (relative to `/proc`, e.g. `"123/stat"`) read-only,
+    /// not following a symlink at the last component.
+    ///
+    /// # Errors
+    /// The `openat` error.
+    pub fn open_at(&self, rel: &str, flags: OFlags) -> io::Result<OwnedFd> {
+        rustix::fs::openat(&self.dir, rel, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | flags, Mode::empty())
+            .map_err(io::Error::from)
+    }
+
+    /// The contents of `rel` (bounded by 4 MiB).
+    ///
+    /// # Errors
+    /// The `openat`/`read` error, `InvalidData` past the bound.
+    pub fn read(&self, rel: &str) -> io::Result<Vec<u8>> {
+        use std::io::Read;
+        let file = std::fs::File::from(self.open_at(rel, OFlags::empty())?);
+        let mut out = Vec::new();
+        file.take(MAX_READ as u64 + 1).read_to_end(&mut out)?;
+        if out.len() > MAX_READ {
+            return Err(invalid(format!("/proc/{rel} is larger than {MAX_READ} bytes")));
+        }
+        Ok(out)
+    }
+
+    /// The contents of `rel` as text.
+    ///
+    /// # Errors
+    /// As [`Proc::read`]; `InvalidData` when not UTF-8.
+    pub fn read_to_string(&self, rel: &str) -> io::Result<String> {
+        String::from_utf8(self.read(rel)?).map_err(|_| invalid(format!("/proc/{rel} is not UTF-8")))
+    }
+
+    /// `/proc/PID/stat`, parsed; `Ok(None)` when the process is not there
+    /// (exited, or hidden from us).
+    ///
+    /// # Errors
+    /// A read error other than "gone", or `InvalidData` when unparsable.
+    pub fn stat(&self, pid: u32) -> io::Result<Option<ProcStat>> {
+        match self.read(&format!("{pid}/stat")) {
+            Ok(b) => parse_stat(&b).map(Some).map_err(|e| invalid(e.to_string())),
+            Err(e) if gone(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The four uids (real, effective, saved, filesystem) of `pid` from its
+    /// `status`; `Ok(None)` when it is gone.
+    ///
+    /// # Errors
+    /// A read error other than "gone"; `InvalidData` without a `Uid:` line.
+    pub fn uids(&self, pid: u32) -> io::Result<Option<[u32; 4]>> {
+        let text = match self.read_to_string(&format!("{pid}/status")) {
+            Ok(t) => t,
+            Err(e) if gone(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        parse_uid_line(&text).map(Some).ok_or_else(|| invalid(format!("/proc/{pid}/status: no Uid line")))
+    }
+
+    /// The command name of `pid` (`comm`), empty when unreadable.
+    pub fn comm(&self, pid: u32) -> String {
+        self.read_to_string(&format!("{pid}/comm")).map(|c| c.trim_end_matches('\n').to_owned()).unwrap_or_default()
+    }
+
+    /// Every pid listed in `/proc` (processes, not threads), in listing order.
+    ///
+    /// # Errors
+    /// The `openat`/`getdents64` error.
+    pub fn pids(&self) -> io::Result<Vec<u32>> {
+        let mut dir = Dir::read_from(&self.dir).map_err(io::Error::from)?;
+        let mut pids = Vec::new();
+        while let Some(entry) = dir.read() {
+            let entry = entry.map_err(io::Error::from)?;
+            if let Some(pid) = std::str::from_utf8(entry.file_name().to_bytes()).ok().and_then(|n| n.parse().ok()) {
+                pids.push(pid);
+            }
+        }
+        Ok(pids)
+    }
+
+    /// The inode of the pid namespace of `pid` (`None`: our own), which
+    /// names the namespace a pid number means something in.
+    ///
+    /// # Errors
+    /// The `statx` error (another user's process hides its `ns` links).
+    pub fn pid_namespace(&self, pid: Option<u32>) -> io::Result<u64> {
+        let rel = pid.map_or_else(|| "self/ns/pid".to_owned(), |p| format!("{p}/ns/pid"));
+        rustix::fs::statx(&self.dir, rel.as_str(), AtFlags::empty(), StatxFlags::INO)
+            .map(|st| st.stx_ino)
+            .map_err(io::Error::from)
+    }
+
+    /// This boot's id (`sys/kernel/random/boot_id`), trimmed.
+    ///
+    /// # Errors
+    /// The read error.
+    pub fn boot_id(&self) -> io::Result<String> {
+        Ok(self.read_to_string("sys/kernel/random/boot_id")?.trim().to_owned())
+    }
+
+    fn fd_count_of(&self, rel: &CStr) -> rustix::io::Result<u64> {
+        rustix::fs::statx(&self.dir, rel, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::SIZE).map(|st| st.stx_size)
+    }
+
+    /// Whether this kernel counts a process's open fds in the size of its
+    /// `fd` directory (Linux 6.2+: the set bits of its open-fd bitmap, with
+    /// no permission check beyond reaching `/proc/PID`).
+    pub fn counts_fds(&self) -> bool {
+        self.fd_counts
+    }
+
+    /// `true` only when the kernel says `pid` has no open fd at all (every
+    /// kernel thread; it holds no socket); `false` when it has some, is
+    /// gone, or this kernel does not count. One `statx` instead of open,
+    /// two `getdents64` and close, for a scan of every process.
+    pub fn holds_no_fd(&self, pid: u32) -> bool {
+        if !self.fd_counts {
+            return false;
+        }
+        let Ok(rel) = CString::new(format!("{pid}/fd")) else { return false };
+        self.fd_count_of(&rel).is_ok_and(|n| n == 0)
+    }
+
+    /// The socket inodes among the fds of `pid`: `openat` `PID/fd`, list it
+    /// with `getdents64(2)`, and `readlinkat(2)` each entry relative to that
+    /// directory (`socket:[INODE]`). Checks `deadline` every 64 fds.
+    ///
+    /// # Errors
+    /// [`FdScanError`]: denied, gone, out of time, or another failure.
+    pub fn socket_inodes(&self, pid: u32, deadline: Instant) -> Result<Vec<u64>, FdScanError> {
+        let path = format!("/proc/{pid}/fd");
+        let denied = |what: &str| FdScanError::Denied(format!("permission denied {what} {path}"));
+        let fd = match rustix::fs::openat(
+            &self.dir,
+            format!("{pid}/fd"),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::ACCESS | Errno::PERM) => return Err(denied("reading")),
+            Err(Errno::NOENT | Errno::SRCH) => return Err(FdScanError::Gone),
+            Err(e) => return Err(FdScanError::Other(format!("{path}: {e}"))),
+        };
+        let mut dir = Dir::new(fd).map_err(|e| FdScanError::Other(format!("{path}: {e}")))?;
+        let mut names = Vec::new();
+        while let Some(entry) = dir.read() {
+            match entry {
+                Ok(e) if e.file_name().to_bytes().first() != Some(&b'.') => names.push(e.file_name().to_owned()),
+                Ok(_) => {}
+                Err(Errno::ACCESS | Errno::PERM) => return Err(denied("listing")),
+                Err(_) => return Err(FdScanError::Gone),
+            }
+        }
+        let fd = dir.fd().map_err(|e| FdScanError::Other(format!("{path}: {e}")))?;
+        let mut out = Vec::new();
+        // "socket:[" + at most 20 digits + "]" fits; a target that fills the
+        // buffer (possibly truncated) is not a socket.
+        let mut buf = [0u8; 64];
+        for (i, name) in names.iter().enumerate() {
+            if i % 64 == 63 && Instant::now() >= deadline {
+                return Err(FdScanError::Timeout);
+            }
+            match rustix::fs::readlinkat_raw(fd, name.as_c_str(), &mut buf[..]) {
+                Ok(n) if n < buf.len() => {
+                    if let Some(inode) = socket_inode(&buf[..n]) {
+                        out.push(inode);
+                    }
+                }
+                Ok(_) => {}
+                // The fd was closed meanwhile: it holds nothing now.
+                Err(Errno::NOENT) => {}
+                Err(Errno::ACCESS | Errno::PERM) => return Err(denied("reading")),
+                Err(e) => return Err(FdScanError::Other(format!("{path}/{}: {e}", name.to_string_lossy()))),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn gone(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(Errno::SRCH.raw_os_error())
+}
+
+/// `socket:[12345]` -> 12345.
+fn socket_inode(link: &[u8]) -> Option<u64> {
+    let inner = link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
+    if inner.is_empty() || !inner.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(inner).ok()?.parse().ok()
+}
+
+/// The `Uid:` line of a `status` file: real, effective, saved, fs.
+fn parse_uid_line(status: &str) -> Option<[u32; 4]> {
+    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    let mut out = [0u32; 4];
+    let mut it = line.split_ascii_whitespace();
+    for slot in &mut out {
+        *slot = it.next()?.parse().ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_link_parsing() {
+        assert_eq!(socket_inode(b"socket:[123]"), Some(123));
+        assert_eq!(socket_inode(b"socket:[]"), None);
+        assert_eq!(socket_inode(b"pipe:[123]"), None);
+        assert_eq!(socket_inode(b"socket:[12a]"), None);
+    }
+
+    #[test]
+    fn uid_line_parsing() {
+        assert_eq!(parse_uid_line("Name:\tx\nUid:\t1000\t0\t65534\t7\nGid:\t1\t1\t1\t1\n"), Some([1000, 0, 65534, 7]));
+        assert_eq!(parse_uid_line("Uid:\t1\t2\n"), None);
+        let me = Proc::get().unwrap().uids(std::process::id()).unwrap().unwrap();
+        assert_eq!(me[1], rustix::process::geteuid().as_raw());
+    }
+
+    #[test]
+    fn the_real_proc_is_verified_and_answers_for_us() {
+        let p = Proc::get().unwrap();
+        let me = p.stat(std::process::id()).unwrap().unwrap();
+        assert_eq!((me.pid, me.ppid), (std::process::id(), std::os::unix::process::parent_id()));
+        assert_eq!(p.stat(u32::MAX).unwrap(), None, "no such pid: gone, not an error");
+        assert!(p.pids().unwrap().contains(&std::process::id()));
+        let ns = std::fs::metadata("/proc/self/ns/pid").map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
+        assert_eq!(p.pid_namespace(None).unwrap(), ns);
+        assert_eq!(p.pid_namespace(Some(std::process::id())).unwrap(), ns);
+        assert_eq!(p.boot_id().unwrap().len(), 36);
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let inode = rustix::fs::fstat(&l).unwrap().st_ino;
+        let far = Instant::now() + std::time::Duration::from_secs(10);
+        assert!(p.socket_inodes(std::process::id(), far).unwrap().contains(&inode));
+        assert_eq!(p.socket_inodes(u32::MAX, far), Err(FdScanError::Gone));
+    }
+
+    /// The kernel release as (major, minor).
+    fn kernel() -> (u32, u32) {
+        let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        let mut it = r.split(['.', '-']).map(|p| p.trim().parse::<u32>().unwrap_or(0));
+        (it.next().unwrap_or(0), it.next().unwrap_or(0))
+    }
+
+    #[test]
+    fn fd_counts_skip_only_processes_without_fds() {
+        let p = Proc::get().unwrap();
+        // Linux 6.2 counts fds in st_size; before that the probe must
+        // refuse the shortcut, so nothing is ever skipped.
+        assert_eq!(p.counts_fds(), kernel() >= (6, 2), "kernel {:?}", kernel());
+        assert!(!p.holds_no_fd(std::process::id()), "we hold fds");
+        assert!(!p.holds_no_fd(u32::MAX), "a pid that does not exist is not skipped");
+        // kthreadd (pid 2 in the initial pid namespace) has no files.
+        if p.counts_fds() && p.comm(2) == "kthreadd" {
+            assert!(p.holds_no_fd(2), "a kernel thread is skipped");
+        }
+    }
+
+    /// Run by `port_7_something_mounted_over_proc_is_refused` inside a private
+    /// mount namespace whose /proc was replaced (`GW_PROCFS_OVERMOUNT`).
+    #[test]
+    fn overmount_helper() {
+        let Some(want) = std::env::var_os("GW_PROCFS_OVERMOUNT") else { return };
+        let err = Proc::open().expect_err("what is mounted on /proc is not a procfs root");
+        assert!(err.to_string().contains(want.to_str().unwrap()), "{err}");
+        println!("REFUSED: {err}");
+    }
+
+    #[test]
+    fn port_7_something_mounted_over_proc_is_refused() {
+        assert!(
+            rustix::process::geteuid().is_root(),
+            "needs root for a private mount namespace (run as root, as CI does)"
+        );
+        let exe = std::env::current_exe().unwrap();
+        for (mount, want) in
+            [("mount -t tmpfs none /proc", "is not procfs"), ("mount --bind /proc/1 /proc", "not a procfs mount")]
+        {
+            let out = std::process::Command::new("unshare")
+                .args(["--mount", "--propagation", "private", "sh", "-c"])
+                .arg(format!("{mount} && exec \"$0\" --exact linux::tests::overmount_helper --nocapture"))
+                .arg(&exe)
+                .env("GW_PROCFS_OVERMOUNT", want)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success() && text.contains("REFUSED"), "{mount}: {out:?}");
+        }
+    }
+
+    #[test]
+    fn port_7_a_directory_that_is_not_procfs_is_refused() {
+        // What Proc::open checks, on a directory that is not /proc's root:
+        // the magic of a tmpfs/ext4 directory differs, and a procfs
+        // subdirectory is not inode 1.
+        let tmp = rustix::fs::open("/tmp", OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        #[allow(clippy::unnecessary_cast)]
+        let magic = rustix::fs::fstatfs(&tmp).unwrap().f_type as i64;
+        assert_ne!(magic, PROC_SUPER_MAGIC);
+        let sub = rustix::fs::open("/proc/self", OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        #[allow(clippy::unnecessary_cast)]
+        let sub_magic = rustix::fs::fstatfs(&sub).unwrap().f_type as i64;
+        assert_eq!(sub_magic, PROC_SUPER_MAGIC);
+        assert_ne!(rustix::fs::fstat(&sub).unwrap().st_ino, PROC_ROOT_INO);
+    }
+}
