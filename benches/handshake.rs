@@ -92,7 +92,7 @@ fn unverified(s: &Serve, url: &str) {
 }
 
 fn verified(s: &Serve, url: &str) {
-    let stream = gw_portguard::connect_verified(s.addr, &Expected::pid(s.pid), &Options::default()).expect("verified");
+    let stream = gw_portguard::connect_verified(s.addr, &Expected::new(s.pid), &Options::default()).expect("verified");
     hello(stream, url);
 }
 

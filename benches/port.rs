@@ -84,7 +84,7 @@ fn contenders(port: u16, pid: u32) -> Vec<(&'static str, Run)> {
     let p = port.to_string();
     let pid_s = pid.to_string();
     let mut v: Vec<(&'static str, Run)> = Vec::new();
-    let expected = Expected::pid(pid);
+    let expected = Expected::new(pid);
     let opts = Options { timeout: Duration::from_secs(5), ..Options::default() };
     v.push((
         "gw_lib",

@@ -109,13 +109,13 @@ impl Owner {
     /// reused after this is refused there).
     pub(crate) fn expected(&self) -> Result<Expected, OwnerError> {
         match self {
-            Self::Pid(pid) => Ok(Expected::pid(*pid)),
+            Self::Pid(pid) => Ok(Expected::new(*pid)),
             Self::Pidfile { root, name, given } => {
                 Expected::from_pidfile(root, name).map_err(|e| OwnerError::Pidfile(given.clone(), Box::new(e)))
             }
             Self::Lease(reg, id) => {
                 let rec = reg.live_owner(id).map_err(|e| OwnerError::Lease(Box::new(e)))?;
-                Ok(Expected::pid(rec.pid).start_time(rec.start_time))
+                Ok(Expected::new(rec.pid).with_start_time(rec.start_time))
             }
         }
     }

@@ -50,7 +50,7 @@ pub(crate) fn expected(owner: &OwnerArgs, profile_dir: Option<&Root>, policy: &P
         OwnerError::Lease(l) => CliError::from(*l),
     })?;
     Ok(match owner.uid {
-        Some(uid) => e.uid(uid),
+        Some(uid) => e.with_uid(uid),
         None => e,
     })
 }

@@ -29,13 +29,13 @@ fn assert_not_owned(v: &Verdict) -> &[gw_portguard::Listener] {
 fn port_3_expected_process_listening_itself_is_owned() {
     for src in SOURCES {
         let svc = Svc::spawn(Spec::on(&["127.0.0.1", "::1"], 0));
-        let v = verify(svc.port, &Expected::pid(svc.root), &opts(src));
+        let v = verify(svc.port, &Expected::new(svc.root), &opts(src));
         assert_eq!(owned_pids(&v), vec![svc.root, svc.root], "{src:?}");
         // the same, with the uid and without descendants
-        let v = verify(svc.port, &Expected::pid(svc.root).uid(0).descendants(false), &opts(src));
+        let v = verify(svc.port, &Expected::new(svc.root).with_uid(0).descendants(false), &opts(src));
         assert!(v.is_owned(), "{src:?}: {v}");
         // a wrong expected uid is a no
-        let v = verify(svc.port, &Expected::pid(svc.root).uid(NOBODY), &opts(src));
+        let v = verify(svc.port, &Expected::new(svc.root).with_uid(NOBODY), &opts(src));
         assert!(matches!(v, Verdict::NotOwned { .. }), "{src:?}: {v}");
     }
 }
@@ -46,18 +46,18 @@ fn port_3_child_and_grandchild_listeners_are_owned_unless_descendants_excluded()
         for depth in [1, 2] {
             let svc = Svc::spawn(Spec { depth, ..Spec::on(&["127.0.0.1"], 0) });
             assert_ne!(svc.leaf, svc.root);
-            let v = verify(svc.port, &Expected::pid(svc.root), &opts(src));
+            let v = verify(svc.port, &Expected::new(svc.root), &opts(src));
             assert_eq!(owned_pids(&v), vec![svc.leaf], "{src:?} depth {depth}");
-            let v = verify(svc.port, &Expected::pid(svc.root).descendants(false), &opts(src));
+            let v = verify(svc.port, &Expected::new(svc.root).descendants(false), &opts(src));
             let foreign = assert_not_owned(&v);
             assert_eq!(foreign.len(), 1, "{src:?} depth {depth}: {v}");
             // The connection is accepted by the leaf, not the pinned root:
             // attributed by the full rule (a descendant holds it), and
             // refused when descendants are excluded.
             let addr: SocketAddr = format!("127.0.0.1:{}", svc.port).parse().unwrap();
-            connect_verified(addr, &Expected::pid(svc.root), &opts(src)).expect("accepted by a descendant");
-            connect_verified(addr, &Expected::pid(svc.leaf), &opts(src)).expect("accepted by the pinned leaf");
-            let r = connect_verified(addr, &Expected::pid(svc.root).descendants(false), &opts(src));
+            connect_verified(addr, &Expected::new(svc.root), &opts(src)).expect("accepted by a descendant");
+            connect_verified(addr, &Expected::new(svc.leaf), &opts(src)).expect("accepted by the pinned leaf");
+            let r = connect_verified(addr, &Expected::new(svc.root).descendants(false), &opts(src));
             assert!(matches!(r, Err(ConnectError::Refused(Verdict::NotOwned { .. }))), "{src:?} depth {depth}: {r:?}");
         }
     }
@@ -68,13 +68,13 @@ fn port_3_unrelated_same_uid_process_is_not_owned() {
     for src in SOURCES {
         let service = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
         let stranger = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
-        let v = verify(stranger.port, &Expected::pid(service.root), &opts(src));
+        let v = verify(stranger.port, &Expected::new(service.root), &opts(src));
         let foreign = assert_not_owned(&v);
         assert_eq!(foreign.len(), 1);
         assert_eq!(foreign[0].pid, Some(stranger.leaf), "the foreign listener is named: {v}");
         assert!(v.to_string().contains(&stranger.leaf.to_string()), "{v}");
         // and the stranger itself is not owned by the service's pid either way round
-        assert!(verify(service.port, &Expected::pid(stranger.root), &opts(src)).to_string().starts_with("not owned"));
+        assert!(verify(service.port, &Expected::new(stranger.root), &opts(src)).to_string().starts_with("not owned"));
     }
 }
 
@@ -83,7 +83,7 @@ fn port_1_listener_of_another_uid_is_not_owned() {
     for src in SOURCES {
         let service = Svc::spawn(Spec::on(&["::1"], 0));
         let nobody = Svc::spawn(Spec { uid: Some(NOBODY), ..Spec::on(&["127.0.0.1"], service.port) });
-        let v = verify(service.port, &Expected::pid(service.root), &opts(src));
+        let v = verify(service.port, &Expected::new(service.root), &opts(src));
         let foreign = assert_not_owned(&v);
         assert_eq!(foreign.len(), 1, "{v}");
         assert_eq!((foreign[0].uid, foreign[0].pid), (NOBODY, Some(nobody.leaf)), "{v}");
@@ -95,11 +95,11 @@ fn port_1_listener_of_another_uid_is_not_owned() {
 fn port_5_reuseport_second_listener_is_not_owned() {
     for src in SOURCES {
         let service = Svc::spawn(Spec { reuseport: true, ..Spec::on(&["127.0.0.1"], 0) });
-        assert!(verify(service.port, &Expected::pid(service.root), &opts(src)).is_owned());
+        assert!(verify(service.port, &Expected::new(service.root), &opts(src)).is_owned());
         let second = Svc::spawn(Spec { reuseport: true, ..Spec::on(&["127.0.0.1"], service.port) });
         let ls = listeners(service.port, &opts(src)).unwrap();
         assert_eq!(ls.len(), 2, "both SO_REUSEPORT listeners are seen: {ls:?}");
-        let v = verify(service.port, &Expected::pid(service.root), &opts(src));
+        let v = verify(service.port, &Expected::new(service.root), &opts(src));
         let foreign = assert_not_owned(&v);
         assert_eq!(foreign.iter().map(|l| l.pid).collect::<Vec<_>>(), vec![Some(second.leaf)], "{v}");
     }
@@ -110,7 +110,7 @@ fn port_5_other_process_on_ipv6_loopback_is_not_owned() {
     for src in SOURCES {
         let service = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
         let v6 = Svc::spawn(Spec::on(&["::1"], service.port));
-        let v = verify(service.port, &Expected::pid(service.root), &opts(src));
+        let v = verify(service.port, &Expected::new(service.root), &opts(src));
         let foreign = assert_not_owned(&v);
         assert_eq!(foreign.len(), 1);
         assert!(foreign[0].addr.is_ipv6() && foreign[0].pid == Some(v6.leaf), "{v}");
@@ -124,7 +124,7 @@ fn port_1_no_listener_is_not_owned() {
         let port = svc.port;
         let other = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
         svc.kill();
-        let v = verify(port, &Expected::pid(other.root), &opts(src));
+        let v = verify(port, &Expected::new(other.root), &opts(src));
         assert!(matches!(&v, Verdict::NotOwned { foreign, .. } if foreign.is_empty()), "{v}");
     }
 }
@@ -133,12 +133,12 @@ fn port_1_no_listener_is_not_owned() {
 fn port_1_service_dies_and_another_process_rebinds_is_refused() {
     for src in SOURCES {
         let mut service = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
-        let expected = Expected::pid(service.root).record().unwrap();
+        let expected = Expected::new(service.root).record().unwrap();
         assert!(verify(service.port, &expected, &opts(src)).is_owned());
         let port = service.port;
         service.kill();
         let hijacker = Svc::spawn(Spec::on(&["127.0.0.1"], port));
-        for e in [expected.clone(), Expected::pid(service.root)] {
+        for e in [expected.clone(), Expected::new(service.root)] {
             let v = verify(port, &e, &opts(src));
             assert!(!v.is_owned(), "{src:?}: {v}");
         }
@@ -152,10 +152,10 @@ fn port_1_reused_pid_start_time_mismatch_is_refused() {
     for src in SOURCES {
         let service = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
         let real = start_time_of(service.root).unwrap();
-        assert!(verify(service.port, &Expected::pid(service.root).start_time(real), &opts(src)).is_owned());
+        assert!(verify(service.port, &Expected::new(service.root).with_start_time(real), &opts(src)).is_owned());
         // A recorded start time that differs means the pid now names another
         // process (what pid reuse looks like): refused.
-        let v = verify(service.port, &Expected::pid(service.root).start_time(real + 1), &opts(src));
+        let v = verify(service.port, &Expected::new(service.root).with_start_time(real + 1), &opts(src));
         match &v {
             Verdict::NotOwned { reason, .. } => assert!(reason.contains("reused"), "{reason}"),
             other => panic!("{other}"),
@@ -173,7 +173,7 @@ fn port_1_port_2_connect_verified_to_hijacker_is_refused_before_any_byte() {
         let service =
             Svc::spawn(Spec { record: Some(rec.clone()), greeting: Some(GREETING), ..Spec::on(&["127.0.0.1"], 0) });
         let addr: SocketAddr = format!("127.0.0.1:{}", service.port).parse().unwrap();
-        let mut s = connect_verified(addr, &Expected::pid(service.root), &opts(src)).expect("owned service");
+        let mut s = connect_verified(addr, &Expected::new(service.root), &opts(src)).expect("owned service");
         s.write_all(b"TOKEN-FOR-SERVICE").unwrap();
         let mut greet = vec![0u8; GREETING.len()];
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -186,7 +186,7 @@ fn port_1_port_2_connect_verified_to_hijacker_is_refused_before_any_byte() {
         let hijacker =
             Svc::spawn(Spec { record: Some(hrec.clone()), greeting: Some(GREETING), ..Spec::on(&["127.0.0.1"], 0) });
         let haddr: SocketAddr = format!("127.0.0.1:{}", hijacker.port).parse().unwrap();
-        let r = connect_verified(haddr, &Expected::pid(service.root), &opts(src));
+        let r = connect_verified(haddr, &Expected::new(service.root), &opts(src));
         assert!(matches!(r, Err(ConnectError::Refused(Verdict::NotOwned { .. }))), "{r:?}");
 
         // The listener is held by the service's tree and by a process that
@@ -201,9 +201,9 @@ fn port_1_port_2_connect_verified_to_hijacker_is_refused_before_any_byte() {
             ..Spec::on(&["127.0.0.1"], 0)
         });
         let eaddr: SocketAddr = format!("127.0.0.1:{}", escaped.port).parse().unwrap();
-        let foreign = assert_not_owned(&verify(escaped.port, &Expected::pid(escaped.root), &opts(src))).to_vec();
+        let foreign = assert_not_owned(&verify(escaped.port, &Expected::new(escaped.root), &opts(src))).to_vec();
         assert_eq!(foreign.iter().map(|l| l.pid).collect::<Vec<_>>(), vec![Some(escaped.leaf)]);
-        let r = connect_verified(eaddr, &Expected::pid(escaped.root), &opts(src));
+        let r = connect_verified(eaddr, &Expected::new(escaped.root), &opts(src));
         match r {
             Err(ConnectError::Refused(Verdict::NotOwned { reason, foreign })) => {
                 assert!(reason.contains("also held by"), "{reason}");
@@ -246,22 +246,22 @@ fn port_6_listener_inherited_by_a_double_forked_outsider_is_not_owned() {
             let ls = listeners(svc.port, &opts(src)).unwrap();
             assert_eq!(ls.len(), 2, "one socket per address, each held by A and the outsider: {ls:?}");
 
-            let v = verify(svc.port, &Expected::pid(svc.root), &opts(src));
+            let v = verify(svc.port, &Expected::new(svc.root), &opts(src));
             let foreign = assert_not_owned(&v);
             assert_eq!(foreign.len(), 2, "{src:?} {escape_uid:?}: {v}");
             assert!(foreign.iter().all(|l| l.pid == Some(svc.leaf)), "{v}");
             let text = v.to_string();
             assert!(text.contains(&format!("pid {}", svc.leaf)) && text.contains("also held by"), "{text}");
             // the same without descendants, with the uid, with the start time
-            let strict = Expected::pid(svc.root).descendants(false).uid(0).record().unwrap();
+            let strict = Expected::new(svc.root).descendants(false).with_uid(0).record().unwrap();
             assert!(matches!(verify(svc.port, &strict, &opts(src)), Verdict::NotOwned { .. }));
             // and the outsider does not own it either: A holds it
-            let v = verify(svc.port, &Expected::pid(svc.leaf), &opts(src));
+            let v = verify(svc.port, &Expected::new(svc.leaf), &opts(src));
             assert!(assert_not_owned(&v).iter().all(|l| l.pid == Some(svc.root)), "{v}");
 
             // connect_verified applies the same rule: refused before any byte
             let addr: SocketAddr = format!("127.0.0.1:{}", svc.port).parse().unwrap();
-            let r = connect_verified(addr, &Expected::pid(svc.root), &opts(src));
+            let r = connect_verified(addr, &Expected::new(svc.root), &opts(src));
             match &r {
                 Err(ConnectError::Refused(Verdict::NotOwned { foreign, .. })) => {
                     assert!(foreign.iter().any(|l| l.pid == Some(svc.leaf)), "{r:?}");
@@ -283,7 +283,7 @@ fn port_5_hijacker_that_never_accepts_is_unknown_within_the_bound() {
     for src in SOURCES {
         let o = gw_portguard::Options { timeout: Duration::from_millis(300), ..opts(src) };
         let start = std::time::Instant::now();
-        let r = connect_verified(addr, &Expected::pid(std::process::id()), &o);
+        let r = connect_verified(addr, &Expected::new(std::process::id()), &o);
         assert!(matches!(r, Err(ConnectError::Refused(Verdict::Unknown { .. }))), "{r:?}");
         assert!(start.elapsed() < Duration::from_secs(5), "bounded");
     }
@@ -304,13 +304,13 @@ fn port_5_every_inspection_is_bounded_and_out_of_time_is_unknown() {
     let svc = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
     for src in SOURCES {
         let o = gw_portguard::Options { timeout: Duration::ZERO, ..opts(src) };
-        let v = verify(svc.port, &Expected::pid(svc.root), &o);
+        let v = verify(svc.port, &Expected::new(svc.root), &o);
         assert!(matches!(&v, Verdict::Unknown { reason } if reason.contains("time")), "{src:?}: {v}");
         assert!(listeners(svc.port, &o).is_err());
         let addr: SocketAddr = format!("127.0.0.1:{}", svc.port).parse().unwrap();
-        let r = connect_verified(addr, &Expected::pid(svc.root), &o);
+        let r = connect_verified(addr, &Expected::new(svc.root), &o);
         assert!(matches!(r, Err(ConnectError::Refused(Verdict::Unknown { .. }))), "{r:?}");
         // and with time, the same check is owned
-        assert!(verify(svc.port, &Expected::pid(svc.root), &opts(src)).is_owned());
+        assert!(verify(svc.port, &Expected::new(svc.root), &opts(src)).is_owned());
     }
 }

@@ -197,17 +197,69 @@ fn tracked_texts() -> Vec<(String, String)> {
 #[test]
 fn nothing_in_the_repository_points_outside_it() {
     // The project is read from a clone: a link to the drafts beside it (dot-dot,
-    // then `shared/`) would be dead there.
-    let needle = ["..", "/shared/"].concat();
+    // then `shared/`) or to the machine it was written on (absolute paths of
+    // the work tree) would be dead there. Spelled in pieces so this file does
+    // not match itself.
+    let needles = [
+        ["..", "/shared/"].concat(),
+        ["/work", "/shared"].concat(),
+        ["/work", "/wt/"].concat(),
+        ["/work", "/main"].concat(),
+    ];
     let bad: Vec<String> = tracked_texts()
         .into_iter()
         .flat_map(|(path, text)| {
             text.lines()
                 .enumerate()
-                .filter(|(_, l)| l.contains(&needle))
+                .filter(|(_, l)| needles.iter().any(|n| l.contains(n.as_str())))
                 .map(|(i, _)| format!("{path}:{}", i + 1))
                 .collect::<Vec<_>>()
         })
         .collect();
     assert!(bad.is_empty(), "links outside the repository: {bad:?}");
+}
+
+/// The threat ids a text cites: `FAMILY-N` where FAMILY is one of the
+/// catalogue's families (`FS`, `TOK`, ...) and not glued to a longer word.
+fn cited_ids(text: &str, families: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    let b = text.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+    for (at, _) in text.match_indices('-') {
+        let start = b[..at].iter().rposition(|c| !c.is_ascii_uppercase()).map_or(0, |p| p + 1);
+        let end = b[at + 1..].iter().position(|c| !c.is_ascii_digit()).map_or(b.len(), |p| at + 1 + p);
+        let (family, number) = (&text[start..at], &text[at + 1..end]);
+        let glued =
+            (start > 0 && word(b[start - 1])) || (end < b.len() && (b[end].is_ascii_alphabetic() || b[end] == b'_'));
+        if !number.is_empty() && !glued && families.contains(family) {
+            ids.insert(text[start..end].to_string());
+        }
+    }
+    ids
+}
+
+#[test]
+fn every_threat_id_the_repository_cites_is_in_the_catalogue() {
+    let text = fs::read_to_string(root().join("audits/THREATS.md")).expect("audits/THREATS.md");
+    let live = ids_of_catalogue(&text);
+    let families: BTreeSet<String> = live.iter().filter_map(|id| Some(id.rsplit_once('-')?.0.to_string())).collect();
+    let mut cited = 0;
+    let mut unknown = BTreeSet::new();
+    for (path, text) in tracked_texts() {
+        for id in cited_ids(&text, &families) {
+            cited += 1;
+            if !live.contains(&id) {
+                unknown.insert(format!("{id} ({path})"));
+            }
+        }
+    }
+    assert!(cited > 200, "only {cited} citations found: the id scanner is out of date");
+    assert!(unknown.is_empty(), "ids cited but not in audits/THREATS.md: {unknown:?}");
+}
+
+#[test]
+fn the_id_scanner_finds_citations_and_skips_other_words() {
+    let families: BTreeSet<String> = ["FS", "TOK"].iter().map(|s| s.to_string()).collect();
+    let got = cited_ids("THREATS FS-1/FS-7, (TOK-4). XFS-3 FS-2a fs-5 TOK-", &families);
+    assert_eq!(got.into_iter().collect::<Vec<_>>(), ["FS-1", "FS-7", "TOK-4"]);
 }

@@ -31,8 +31,11 @@ use gw_anchor::{Policy, Resolver, Root};
 use gw_token::{
     Caveat, ErrorKind, HKDF_SALT, INFO_MAC_KEY, OPENCLAW_APPROVAL_LABEL, ROOT_SECRET_LEN, Secret, TokenKey, Verifier,
     attenuate, derive, derive_with_id, expose, hkdf_sha256, init_secret_file, inspect, label_token, load_secret_file,
-    read_json_secret,
 };
+// The reader of another program's JSON key file lives in gw-cred (so that
+// gw-token needs no JSON document parser); its errors are gw-cred's, with
+// gw-token's kinds inside `Token(..)`.
+use gw_cred::{ErrorKind as CredKind, read_json_secret};
 use rustix::fs::inotify;
 use token_support::*;
 
@@ -58,6 +61,17 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn expect_kind<T: std::fmt::Debug>(res: gw_token::Result<T>, kind: ErrorKind, ctx: &str) -> gw_token::Error {
+    match res {
+        Ok(v) => panic!("{ctx}: expected {kind:?}, got Ok({v:?})"),
+        Err(e) => {
+            assert_eq!(e.kind(), kind, "{ctx}: expected {kind:?}, got {:?}: {e}", e.kind());
+            e
+        }
+    }
+}
+
+/// [`expect_kind`] for gw-cred's `read_json_secret`.
+fn expect_cred_kind<T: std::fmt::Debug>(res: gw_cred::Result<T>, kind: CredKind, ctx: &str) -> gw_cred::Error {
     match res {
         Ok(v) => panic!("{ctx}: expected {kind:?}, got Ok({v:?})"),
         Err(e) => {
@@ -379,20 +393,20 @@ fn tok_4_read_json_secret_never_creates_or_changes_the_file() {
     let root = open(&sb);
     let before = snapshot(sb.tmp());
     for rel in ["exec-approvals.json", ".openclaw/exec-approvals.json"] {
-        expect_kind(
+        expect_cred_kind(
             read_json_secret(&root, rel, "socket.token"),
-            ErrorKind::Fs(gw_anchor::ErrorKind::NotFound),
+            CredKind::Fs(gw_anchor::ErrorKind::NotFound),
             &format!("read {rel}"),
         );
         common::assert_same_tree(&before, &snapshot(sb.tmp()), &format!("read missing {rel}"));
     }
     for (doc, kind) in [
         (r#"{"socket":{"token":"tok-0123456789"}}"#, None),
-        (r#"{"socket":{}}"#, Some(ErrorKind::BadSecret)),
-        (r#"{"socket":{"token":""}}"#, Some(ErrorKind::BadSecret)),
-        (r#"{"socket":{"token":42}}"#, Some(ErrorKind::BadSecret)),
-        (r#"{"socket":"#, Some(ErrorKind::Doc(gw_persist::ErrorKind::Syntax))),
-        (r#"{"socket":{"token":"a","token":"b"}}"#, Some(ErrorKind::Doc(gw_persist::ErrorKind::DuplicateKey))),
+        (r#"{"socket":{}}"#, Some(CredKind::Token(ErrorKind::BadSecret))),
+        (r#"{"socket":{"token":""}}"#, Some(CredKind::Token(ErrorKind::BadSecret))),
+        (r#"{"socket":{"token":42}}"#, Some(CredKind::Token(ErrorKind::BadSecret))),
+        (r#"{"socket":"#, Some(CredKind::Doc(gw_persist::ErrorKind::Syntax))),
+        (r#"{"socket":{"token":"a","token":"b"}}"#, Some(CredKind::Doc(gw_persist::ErrorKind::DuplicateKey))),
     ] {
         std::fs::write(sb.root.join("exec-approvals.json"), doc).unwrap();
         chmod(&sb.root.join("exec-approvals.json"), 0o600);
@@ -401,7 +415,7 @@ fn tok_4_read_json_secret_never_creates_or_changes_the_file() {
         match kind {
             None => assert_eq!(res.unwrap().expose(), b"tok-0123456789"),
             Some(k) => {
-                expect_kind(res, k, doc);
+                expect_cred_kind(res, k, doc);
             }
         }
         common::assert_same_tree(&before, &snapshot(sb.tmp()), doc);
@@ -416,9 +430,9 @@ fn tok_4_read_json_secret_refuses_a_symlink() {
     symlink(sb.outside.join("approvals.json"), &sb.root.join("exec-approvals.json"));
     let before = snapshot(sb.tmp());
     for resolver in RESOLVERS {
-        expect_kind(
+        expect_cred_kind(
             read_json_secret(&sb.open(resolver), "exec-approvals.json", "socket.token"),
-            ErrorKind::Fs(gw_anchor::ErrorKind::Symlink),
+            CredKind::Fs(gw_anchor::ErrorKind::Symlink),
             &format!("symlinked exec-approvals.json ({resolver:?})"),
         );
     }

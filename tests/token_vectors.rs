@@ -19,7 +19,7 @@ use std::net::IpAddr;
 
 use gw_token::{
     Caveat, DEFAULT_SKEW_SECS, Effective, HKDF_SALT, INFO_MAC_KEY, OPENCLAW_APPROVAL_LABEL, Secret, TokenKey, Verifier,
-    attenuate, derive_with_id, expose, hkdf_sha256, hmac_sha256, inspect, label_token, read_json_secret,
+    attenuate, derive_with_id, expose, hkdf_sha256, hmac_sha256, inspect, label_token,
 };
 use token_support::*;
 
@@ -555,7 +555,7 @@ fn label_vector_from_exec_approvals_json() {
     let doc = format!(r#"{{"version":1,"socket":{{"path":"/run/x.sock","token":"{LABEL_KEY}"}},"agents":{{}}}}"#);
     std::fs::write(dir.path().join("exec-approvals.json"), doc).unwrap();
     let root = gw_anchor::Root::open(dir.path(), &gw_anchor::Policy::new()).unwrap();
-    let key = read_json_secret(&root, "exec-approvals.json", "socket.token").unwrap();
+    let key = gw_cred::read_json_secret(&root, "exec-approvals.json", "socket.token").unwrap();
     assert_eq!(key.expose(), LABEL_KEY.as_bytes());
     let lt = label_token(&key, OPENCLAW_APPROVAL_LABEL);
     assert_eq!(expose(&lt), get(&doc_vectors(), "label_token"));

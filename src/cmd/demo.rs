@@ -553,7 +553,7 @@ fn device_handshake(t: &mut Tour, profile: &gw_cred::Profile, port: u16, pid: Op
     };
     let token = derive(&key, &grant, unix_now()).map_err(|e| fail(format!("derive: {e}")))?;
     let connect = |credential: Credential| -> Result<gw_gateway::Hello, CliError> {
-        let stream = gw_portguard::connect_verified(addr, &gw_portguard::Expected::pid(pid), &Default::default())
+        let stream = gw_portguard::connect_verified(addr, &gw_portguard::Expected::new(pid), &Default::default())
             .map_err(|e| fail(format!("the port-ownership proof failed: {e}")))?;
         let req = Connect {
             client: ClientInfo::default(),

@@ -86,7 +86,7 @@ fn verify(a: VerifyArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
         OwnerError::Lease(e) => CliError::from(*e),
     })?;
     if let Some(uid) = a.uid {
-        expected = expected.uid(uid);
+        expected = expected.with_uid(uid);
     }
     expected = expected.descendants(!a.no_descendants);
     let v = gw_portguard::verify(a.port, &expected, &options(&a.inspect));

@@ -127,7 +127,7 @@ pub(crate) fn run(
     let expected = expected(&a.owner, own_dir, policy)?;
     step(&format!(
         "{key}: every listener of the port must be held by pid {}{}",
-        expected.get_pid(),
+        expected.pid(),
         if expected.includes_descendants() { " or its descendants" } else { "" }
     ));
     let device = crate::home::load_device(&profile)?;

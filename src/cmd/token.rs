@@ -5,9 +5,10 @@
 use std::path::Path;
 
 use gw_anchor::{Policy, Root};
+use gw_cred::read_json_secret;
 use gw_token::{
     Caveat, DEFAULT_SKEW_SECS, Grant, TokenKey, Verifier, attenuate, derive, expose, init_secret_file, inspect,
-    label_token, load_secret_file, read_json_secret, unix_now,
+    label_token, load_secret_file, unix_now,
 };
 use secrecy::SecretString;
 use serde_json::json;

@@ -101,10 +101,10 @@ pub(super) fn check(profile: &str, port: u16, dir: &Root, report: &mut Report) {
             }
         }
         Ok(expected) => {
-            let pid = expected.get_pid();
+            let pid = expected.pid();
             if listeners.is_empty() {
                 let alive = match gw_portguard::start_time_of(pid) {
-                    Ok(t) => expected.get_start_time().is_none_or(|want| want == t),
+                    Ok(t) => expected.start_time().is_none_or(|want| want == t),
                     Err(_) => false,
                 };
                 report.add(Finding {

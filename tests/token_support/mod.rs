@@ -267,7 +267,7 @@ pub fn assert_no_leak(text: &str, needles: &[String], ctx: &str) {
 
 /// Checks the `Display` and `Debug` of `err` against `needles`.
 #[track_caller]
-pub fn assert_error_clean(err: &gw_token::Error, needles: &[String], ctx: &str) {
+pub fn assert_error_clean(err: &(impl std::fmt::Display + std::fmt::Debug), needles: &[String], ctx: &str) {
     assert_no_leak(&err.to_string(), needles, &format!("{ctx} (Display)"));
     assert_no_leak(&format!("{err:?}"), needles, &format!("{ctx} (Debug)"));
     assert_no_leak(&format!("{err:#?}"), needles, &format!("{ctx} (Debug alt)"));

@@ -10,6 +10,29 @@
 //! | RESOLVE_NO_MAGICLINKS)`, or a component-by-component `O_NOFOLLOW` walk
 //! where openat2 is unavailable (both always tested, see [`Resolver`]).
 //!
+//! ```
+//! use gw_anchor::{ErrorKind, Policy, Root, WriteOptions};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! // Verify the chain of directories once, then hold the handle.
+//! let root = Root::open(dir.path(), &Policy::new())?;
+//!
+//! // Atomic, durable replace (a 0600 file, missing parents created 0700).
+//! root.write_atomic("profiles/default.json", b"{\"port\":18789}", &WriteOptions::new().create_parents(true))?;
+//! assert_eq!(root.read("profiles/default.json", 4096)?, b"{\"port\":18789}");
+//!
+//! // Another process plants a symlink: it is never followed (THREATS FS-1).
+//! std::os::unix::fs::symlink("/etc", dir.path().join("profiles/evil"))?;
+//! let err = root.read("profiles/evil/passwd", 4096).unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::Symlink);
+//! assert!(err.kind().is_security_refusal());
+//!
+//! // Nor does a path lead outside the root.
+//! assert_eq!(root.read("../outside", 4096).unwrap_err().kind(), ErrorKind::Escape);
+//! # Ok(()) }
+//! ```
+//!
 //! **Guarantees.** Nothing is read or written outside the root, whatever
 //! symlinks or renames another process plants or races (THREATS FS-1,
 //! FS-2); files are replaced atomically and durably, created with their final
@@ -59,3 +82,8 @@ pub use path::{MAX_DEPTH, MAX_NAME_BYTES, MAX_PATH_BYTES, RelPath};
 pub use policy::{Policy, Resolver};
 pub use replace::{Durability, STALE_TEMP_AGE, TEMP_PREFIX, TempStrategy, WriteOptions, is_temp_name};
 pub use root::Root;
+
+// The README's example runs as a doc test too, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

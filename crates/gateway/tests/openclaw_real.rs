@@ -109,7 +109,7 @@ fn verified(g: &support::Gateway, r: &Connect<'_>) -> gw_gateway::Result<gw_gate
     let until = Instant::now() + Duration::from_secs(90);
     loop {
         let stream =
-            gw_portguard::connect_verified(g.addr(), &Expected::pid(g.pid()), &opts).expect("the port is owned");
+            gw_portguard::connect_verified(g.addr(), &Expected::new(g.pid()), &opts).expect("the port is owned");
         match connect(stream, &g.url(), r, &bounds()) {
             Ok((mut ws, hello)) => {
                 close(&mut ws, Duration::from_secs(5));

@@ -9,6 +9,39 @@
 //! [`Registry::prune`] removes what is dead, expired or recycled and reports
 //! why; [`Registry::list_live`] lists what is left.
 //!
+//! ```
+//! use std::time::Duration;
+//! use gw_lease::{Registration, Registry, RemoveReason};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let registry = Registry::open(dir.path().join("leases"))?;
+//!
+//! // This process registers; the guard removes the record when dropped.
+//! let (guard, _pruned) = registry.register(&Registration::new("bridge")?.port(18789).ttl(Duration::from_secs(60)))?;
+//! let live = registry.list_live()?;
+//! assert_eq!(live.len(), 1);
+//! assert_eq!(live[0].port, Some(18789));
+//!
+//! #[cfg(target_os = "linux")] { // elsewhere a process cannot be judged yet: records are kept
+//! // Another process registers, then crashes without cleaning up: the next
+//! // prune removes its record and says why (THREATS LEASE-1).
+//! let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+//! let (other, _) = registry.register(&Registration::new("relay")?.pid(child.id()))?;
+//! other.persist(); // as if it had crashed: nobody removes the file
+//! child.kill()?;
+//! child.wait()?;
+//! let report = registry.prune(false)?;
+//! assert_eq!(report.removed.len(), 1);
+//! assert_eq!(report.removed[0].id, "relay");
+//! assert_eq!(report.removed[0].reason, RemoveReason::ProcessGone);
+//! }
+//!
+//! drop(guard);
+//! assert!(registry.list_live()?.is_empty());
+//! # Ok(()) }
+//! ```
+//!
 //! **Guarantees.** Records of crashed processes (gone, zombie), expired
 //! records and records whose pid was reused (other start time, other boot)
 //! are removed (THREATS LEASE-1, LEASE-3). Records of other live processes
@@ -55,10 +88,21 @@ mod txn;
 
 pub use error::{Error, ErrorKind, Result};
 pub use judge::{Context, RemoveReason, Status, Verdict, judge};
-pub use oracle::{Clock, Identity, Probe, ProcOracle, ProcStat, ProcessOracle, SystemClock, parse_proc_stat};
+pub use oracle::{Clock, Identity, Probe, ProcOracle, ProcStat, ProcessOracle, SystemClock};
+// The `/proc/PID/stat` parser, exported only for the fuzz target
+// (fuzz/fuzz_targets/lease_record.rs, its own workspace): `ProcOracle` is
+// how a caller reads a process. Hidden rather than behind a feature so the
+// fuzz target checks the same build the CLI runs.
+#[doc(hidden)]
+pub use oracle::parse_proc_stat;
 pub use record::{
     FORMAT_VERSION, MAX_ID_LEN, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH, MAX_RECORD_BYTES, PID_MAX, RECORD_SUFFIX, Record,
     check_id, check_payload, file_name, id_from_file_name, is_valid_boot_id, is_valid_id, parse_record,
 };
 pub use registry::{LOCK_TIMEOUT, LeaseGuard, Registration, Registry};
 pub use txn::{Kept, LOCK_FILE, Listed, Listing, PruneReport, Removed, SkipReason, Skipped};
+
+// The README's example runs as a doc test too, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -236,7 +236,7 @@ impl Registry {
     ///
     /// This is how a lease becomes an *expected owner* for gw-portguard:
     /// the caller passes the record's `pid` and `start_time` to
-    /// `gw_portguard::Expected::pid(pid).start_time(start_time)`, which
+    /// `gw_portguard::Expected::new(pid).with_start_time(start_time)`, which
     /// pins the process and refuses it again if the pid is reused after this
     /// check. It lives here, and answers plain values, because judging a
     /// record (boot, namespace, expiry, start time) is gw-lease's job and

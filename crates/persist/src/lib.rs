@@ -4,6 +4,33 @@
 //! documents (JSON, Apple plist) correct on disk when several processes and
 //! threads read and write them, and when the bytes on disk are hostile.
 //!
+//! ```
+//! use gw_anchor::{Policy, Root};
+//! use gw_persist::{Document, ErrorKind, Limits, parse_json};
+//! use serde_json::json;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let root = Root::open(dir.path(), &Policy::new())?;
+//! let doc = Document::new(&root, "state.json");
+//! assert_eq!(doc.load_value()?, None); // absent: only when the file does not exist
+//!
+//! // Read-modify-write under a lock held across threads and processes.
+//! for _ in 0..2 {
+//!     doc.update_value(|cur| {
+//!         let mut v = cur.unwrap_or_else(|| json!({"count": 0}));
+//!         v["count"] = (v["count"].as_u64().unwrap_or(0) + 1).into();
+//!         Ok::<_, gw_persist::Error>(v)
+//!     })?;
+//! }
+//! assert_eq!(doc.load_value()?, Some(json!({"count": 2})));
+//!
+//! // Strict parsing: a duplicate key is refused, not silently resolved.
+//! let err = parse_json(br#"{"token":"a","token":"b"}"#, &Limits::default()).unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::DuplicateKey);
+//! # Ok(()) }
+//! ```
+//!
 //! **Guarantees.** [`Document::load_value`] returns `None` only for a file
 //! that does not exist (THREATS FS-7); parsing is strict — size limit before
 //! parsing, depth limit, duplicate keys refused, invalid UTF-8, byte-order
@@ -47,3 +74,8 @@ pub use json::{JsonStyle, parse_json, to_json_bytes, to_json_bytes_styled};
 pub use limits::{Limits, nesting_depth};
 pub use merge::{merge_keeping_local, merge_patch};
 pub use plist::{parse_plist, to_plist_bytes};
+
+// The README's example runs as a doc test too, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

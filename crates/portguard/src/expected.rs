@@ -21,12 +21,12 @@ pub struct Expected {
 impl Expected {
     /// The process `pid` (descendants count, any uid, start time taken when
     /// the check pins the process).
-    pub fn pid(pid: u32) -> Self {
+    pub fn new(pid: u32) -> Self {
         Self { pid, uid: None, descendants: true, start_time: None }
     }
 
     /// Every listener must also be owned by socket uid `uid`.
-    pub fn uid(mut self, uid: u32) -> Self {
+    pub fn with_uid(mut self, uid: u32) -> Self {
         self.uid = Some(uid);
         self
     }
@@ -41,7 +41,7 @@ impl Expected {
     /// The process must have this start time (`/proc/PID/stat` field 22,
     /// clock ticks after boot); another start time means the pid was reused
     /// and the check is refused.
-    pub fn start_time(mut self, ticks: u64) -> Self {
+    pub fn with_start_time(mut self, ticks: u64) -> Self {
         self.start_time = Some(ticks);
         self
     }
@@ -54,7 +54,7 @@ impl Expected {
     /// for a `/proc` failure; `Unsupported` off Linux.
     pub fn record(self) -> Result<Self> {
         let t = start_time_of(self.pid)?;
-        Ok(self.start_time(t))
+        Ok(self.with_start_time(t))
     }
 
     /// Reads the expected pid from the pidfile `name` beneath `root`, through
@@ -125,20 +125,20 @@ impl Expected {
             return Err("expected 'PID' or 'PID STARTTIME', found more fields".into());
         }
         let pid = u32::try_from(pid).ok().filter(|p| *p > 0 && *p <= 4_194_304).ok_or(format!("bad pid {pid}"))?;
-        let e = Self::pid(pid);
+        let e = Self::new(pid);
         Ok(match start {
-            Some(t) => e.start_time(t),
+            Some(t) => e.with_start_time(t),
             None => e,
         })
     }
 
     /// The expected pid.
-    pub fn get_pid(&self) -> u32 {
+    pub fn pid(&self) -> u32 {
         self.pid
     }
 
     /// The expected socket uid, if any.
-    pub fn get_uid(&self) -> Option<u32> {
+    pub fn uid(&self) -> Option<u32> {
         self.uid
     }
 
@@ -148,7 +148,7 @@ impl Expected {
     }
 
     /// The recorded start time, if any.
-    pub fn get_start_time(&self) -> Option<u64> {
+    pub fn start_time(&self) -> Option<u64> {
         self.start_time
     }
 }
@@ -189,14 +189,14 @@ mod tests {
 
     #[test]
     fn pidfile_formats() {
-        assert_eq!(Expected::parse_pidfile(b"42\n").unwrap(), Expected::pid(42));
-        assert_eq!(Expected::parse_pidfile(b"42 77").unwrap(), Expected::pid(42).start_time(77));
+        assert_eq!(Expected::parse_pidfile(b"42\n").unwrap(), Expected::new(42));
+        assert_eq!(Expected::parse_pidfile(b"42 77").unwrap(), Expected::new(42).with_start_time(77));
         for bad in [&b""[..], b"\n", b"0", b"-1", b"42 x", b"42 1 2", b" 42", b"42\n\n", b"99999999999"] {
             assert!(Expected::parse_pidfile(bad).is_err(), "{bad:?}");
         }
         let line = pidfile_line(std::process::id()).unwrap();
         let e = Expected::parse_pidfile(line.as_bytes()).unwrap();
-        assert_eq!(e.get_pid(), std::process::id());
-        assert!(e.get_start_time().is_some());
+        assert_eq!(e.pid(), std::process::id());
+        assert!(e.start_time().is_some());
     }
 }

@@ -4,6 +4,37 @@
 //! `127.0.0.1:PORT`, prove that the process listening there is the managed
 //! service and not whatever bound the port first (THREATS PORT-1..PORT-6).
 //!
+//! ```
+//! use std::net::TcpListener;
+//! use gw_portguard::{Expected, Options, Verdict, connect_verified, verify};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The "service": this process listens on a loopback port.
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let addr = listener.local_addr()?;
+//! let service = Expected::new(std::process::id());
+//! let opts = Options::default();
+//!
+//! if cfg!(target_os = "linux") { // what other platforms prove: docs/platforms.md
+//!     assert!(verify(addr.port(), &service, &opts).is_owned());
+//!
+//!     // Expecting another process (here a child that holds no socket): the
+//!     // listener is held by someone else, so no secret may go there.
+//!     let mut other = std::process::Command::new("sleep").arg("30").spawn()?;
+//!     let verdict = verify(addr.port(), &Expected::new(other.id()), &opts);
+//!     assert!(matches!(verdict, Verdict::NotOwned { .. }));
+//!     other.kill()?;
+//!     other.wait()?;
+//!
+//!     // Connect, then prove that the socket which accepted *this*
+//!     // connection is the service's, before writing anything.
+//!     let server = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
+//!     let stream = connect_verified(addr, &service, &opts)?;
+//!     drop((stream, server.join().expect("accept thread")?));
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! **How.** [`listeners`] asks the kernel for every TCP socket in LISTEN state
 //! on the port — IPv4 and IPv6, every address — with its socket inode and
 //! uid, through netlink `NETLINK_SOCK_DIAG` (inet_diag), or from
@@ -76,6 +107,12 @@
 
 mod error;
 mod expected;
+// The kernel-format parsers and their encoders, public only for the fuzz
+// targets (fuzz/, its own workspace) and the property tests
+// (tests/portguard_{proptest,threats}.rs) that round-trip them. Not an API:
+// callers ask `owners_of` / `verify_port` / `connect_verified`. Hidden
+// rather than behind a feature so fuzzing checks the same build the CLI runs.
+#[doc(hidden)]
 pub mod parse;
 #[cfg(target_os = "linux")]
 mod process;
@@ -305,3 +342,8 @@ pub fn connect_verified_with_verdict(
         Err(ConnectError::Refused(Verdict::Unknown { reason: UNSUPPORTED.into() }))
     }
 }
+
+// The README's example runs as a doc test too, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

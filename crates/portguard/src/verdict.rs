@@ -166,9 +166,9 @@ mod linux {
 
     fn whose(e: &Expected) -> String {
         if e.includes_descendants() {
-            format!("pid {} or its descendants", e.get_pid())
+            format!("pid {} or its descendants", e.pid())
         } else {
-            format!("pid {} itself (descendants excluded)", e.get_pid())
+            format!("pid {} itself (descendants excluded)", e.pid())
         }
     }
 
@@ -205,7 +205,7 @@ mod linux {
         if let Err(f) = process::check_proc_namespace() {
             return (from_fail(f), None);
         }
-        let pin = match Pin::new(expected.get_pid(), expected.get_start_time()) {
+        let pin = match Pin::new(expected.pid(), expected.start_time()) {
             Ok(p) => p,
             Err(f) => return (from_fail(f), None),
         };
@@ -255,7 +255,7 @@ mod linux {
         let mut uid_problems = Vec::new();
         for l in &mut ls {
             l.pid = att.found.get(&l.inode).copied();
-            if let Some(u) = expected.get_uid()
+            if let Some(u) = expected.uid()
                 && l.uid != u
             {
                 uid_problems.push(format!("{} has uid {}, expected {u}", l.addr, l.uid));
@@ -347,7 +347,7 @@ mod linux {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(10));
         };
-        if let Some(u) = expected.get_uid()
+        if let Some(u) = expected.uid()
             && server.uid != u
         {
             return Err(ConnectError::Refused(Verdict::NotOwned {
@@ -484,7 +484,7 @@ mod tests {
     /// listener found nowhere) is not owned; definite answers stay definite.
     #[test]
     fn unseen_holders_make_unknown_never_owned() {
-        let e = Expected::pid(10);
+        let e = Expected::new(10);
         let o = opts(Duration::from_secs(1));
         let held = Attribution { found: HashMap::from([(77, 10)]), ..Attribution::default() };
         assert!(decide(1, &e, vec![listener(1, None)], &held, &o, 10).is_owned());
@@ -504,7 +504,7 @@ mod tests {
         let shared = Attribution { found: HashMap::from([(77, 10)]), outside: vec![(77, 11)], unseen: unseen.clone() };
         assert!(matches!(decide(1, &e, vec![listener(1, None)], &shared, &o, 10), Verdict::NotOwned { .. }));
         let held = Attribution { found: HashMap::from([(77, 10)]), unseen, ..Attribution::default() };
-        let v = decide(1, &e.clone().uid(5), vec![listener(1, None)], &held, &o, 10);
+        let v = decide(1, &e.clone().with_uid(5), vec![listener(1, None)], &held, &o, 10);
         assert!(matches!(v, Verdict::NotOwned { .. }), "{v:?}");
         let v = decide(1, &e, vec![listener(1, None)], &Attribution::default(), &o, 10);
         assert!(matches!(v, Verdict::NotOwned { .. }), "{v:?}");
@@ -515,7 +515,7 @@ mod tests {
     #[test]
     fn out_of_time_is_unknown_never_owned() {
         let (mut child, port) = listener_child(false);
-        let e = Expected::pid(child.id());
+        let e = Expected::new(child.id());
         assert!(crate::verify(port, &e, &opts(Duration::from_secs(10))).is_owned());
         for src in [Source::Netlink, Source::ProcNet] {
             let o = Options { source: src, ..opts(Duration::ZERO) };
@@ -545,7 +545,7 @@ mod tests {
     #[test]
     fn unreadable_pinned_process_is_unknown_never_owned() {
         let (mut child, port) = listener_child(false);
-        let v = crate::verify(port, &Expected::pid(1), &opts(Duration::from_secs(10)));
+        let v = crate::verify(port, &Expected::new(1), &opts(Duration::from_secs(10)));
         if std::fs::read_link("/proc/1/fd/0").is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied) {
             assert_unknown(&v, "pid 1's fds unreadable");
         } else {
@@ -562,7 +562,7 @@ mod tests {
     fn pinned_process_replaced_after_the_search_is_not_owned() {
         let (child, port) = listener_child(true);
         let pid = child.id();
-        let e = Expected::pid(pid);
+        let e = Expected::new(pid);
         let o = opts(Duration::from_secs(10));
         assert!(crate::verify(port, &e, &o).is_owned());
         let child = std::cell::RefCell::new(Some(child));

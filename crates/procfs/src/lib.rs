@@ -41,3 +41,8 @@ mod linux;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use linux::{FdScanError, Proc};
+
+// The README's example runs as a doc test too, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -135,13 +135,6 @@ impl Error {
         self
     }
 
-    /// The same error for another operation and path.
-    pub(crate) fn relabel(mut self, op: &'static str, path: &Path) -> Self {
-        self.op = op;
-        self.path = Some(path.to_path_buf());
-        self
-    }
-
     /// What kind of error this is.
     pub fn kind(&self) -> ErrorKind {
         self.kind

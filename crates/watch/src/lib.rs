@@ -22,6 +22,37 @@
 //!   command after K consecutive failures, with exponential backoff and
 //!   jitter and a restart rate limit, never two recoveries at once.
 //!
+//! ```
+//! use std::time::Duration;
+//! use gw_watch::{ApprovalConfig, ApprovalWatcher, CommandLine, Event, OneShotLimits, Outcome, ProcessRunner, Runner, SystemClock};
+//!
+//! # fn main() -> Result<(), gw_watch::Error> {
+//! // The list command prints the pending requests; the approve command gets
+//! // each id in place of `{id}`. Both run without a shell.
+//! let list = CommandLine::from_argv(vec![
+//!     "echo".into(),
+//!     r#"[{"id":"r1","client":"cli","scopes":[]},{"id":"r2","client":"intruder","scopes":[]}]"#.into(),
+//! ])?;
+//! let approve = CommandLine::parse("true approve {id}")?;
+//! let config = ApprovalConfig::new(list, approve, ["cli".to_string()], Duration::from_secs(5))?;
+//! let mut watcher = ApprovalWatcher::new(config, ProcessRunner::new(64 * 1024));
+//!
+//! // One bounded pass: the allowlisted client is approved, the other
+//! // rejected once and never approved (THREATS WATCH-4, WATCH-5).
+//! let mut log: Vec<Event> = Vec::new();
+//! let limits = OneShotLimits { max_approvals: 8, max_time: Duration::from_secs(10) };
+//! let report = watcher.one_shot(limits, &SystemClock, &mut log);
+//! assert_eq!(report.approved.iter().map(|id| id.as_str()).collect::<Vec<_>>(), ["r1"]);
+//! assert_eq!(report.rejected.iter().map(|id| id.as_str()).collect::<Vec<_>>(), ["r2"]);
+//!
+//! // A call that outlives its timeout is killed with its process group and
+//! // reported as transient (WATCH-1).
+//! let call = ProcessRunner::new(1024).run(&["sleep".into(), "30".into()], Duration::from_millis(200));
+//! assert!(call.timed_out);
+//! assert_eq!(call.outcome, Outcome::Transient);
+//! # Ok(()) }
+//! ```
+//!
 //! Time comes from a [`Clock`], so every schedule is tested in virtual time
 //! ([`VirtualClock`]); commands go through a [`Runner`], so the bookkeeping is
 //! tested without processes and the process handling with real ones.
@@ -59,3 +90,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, Log};
 pub use schedule::Schedule;
 pub use watchdog::{RateLimit, Watchdog, WatchdogConfig, WatchdogExit, WatchdogReport};
+
+// The README's example runs as a doc test too, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

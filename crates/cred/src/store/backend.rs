@@ -167,7 +167,7 @@ impl<S: Storage> CredStore<S> {
         text: &str,
         created: &mut Vec<KeyringRef>,
     ) -> Result<Stored> {
-        let WriteTarget::Keyring(k) = target else { return Ok(Stored::Inline(text.to_owned())) };
+        let WriteTarget::Keyring(k) = target else { return Ok(Stored::Inline(Zeroizing::new(text.to_owned()))) };
         let ns = self.config.namespace.as_deref().unwrap_or("store");
         let r = KeyringRef {
             keyring: k.name().to_owned(),
@@ -211,10 +211,10 @@ impl<S: Storage> CredStore<S> {
     /// # Errors
     /// [`ErrorKind::KeyringUnavailable`], [`ErrorKind::KeyringEntryMissing`],
     /// a reference outside gw's keyring service.
-    pub fn reveal(&self, v: &Stored) -> Result<Secret> {
+    pub(crate) fn reveal(&self, v: &Stored) -> Result<Secret> {
         const OP: &str = "read credential";
         let r = match v {
-            Stored::Inline(t) => return Ok(Secret::from(t.clone())),
+            Stored::Inline(t) => return Ok(Secret::from(String::clone(t))),
             Stored::Keyring(r) => r,
         };
         check_own(r, OP)?;

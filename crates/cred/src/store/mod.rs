@@ -45,6 +45,7 @@ use gw_persist::Document;
 use gw_token::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::generation::{Generation, Generations};

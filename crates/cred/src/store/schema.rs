@@ -51,8 +51,8 @@ impl Slot {
 /// entry that holds it. Its `Debug` never shows a secret.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Stored {
-    /// The secret, in the document (the file backend).
-    Inline(String),
+    /// The secret, in the document (the file backend); wiped when dropped.
+    Inline(Zeroizing<String>),
     /// A keyring entry holding the secret.
     Keyring(KeyringRef),
 }
@@ -96,7 +96,7 @@ impl<'de> Deserialize<'de> for Stored {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use serde::de::Error as _;
         match Value::deserialize(d)? {
-            Value::String(t) => Ok(Self::Inline(t)),
+            Value::String(t) => Ok(Self::Inline(Zeroizing::new(t))),
             v @ Value::Object(_) => {
                 let r: KeyringRef = serde_json::from_value(v).map_err(D::Error::custom)?;
                 r.check().map_err(D::Error::custom)?;
