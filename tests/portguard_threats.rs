@@ -51,6 +51,14 @@ fn port_3_child_and_grandchild_listeners_are_owned_unless_descendants_excluded()
             let v = verify(svc.port, &Expected::pid(svc.root).descendants(false), &opts(src));
             let foreign = assert_not_owned(&v);
             assert_eq!(foreign.len(), 1, "{src:?} depth {depth}: {v}");
+            // The connection is accepted by the leaf, not the pinned root:
+            // attributed by the full rule (a descendant holds it), and
+            // refused when descendants are excluded.
+            let addr: SocketAddr = format!("127.0.0.1:{}", svc.port).parse().unwrap();
+            connect_verified(addr, &Expected::pid(svc.root), &opts(src)).expect("accepted by a descendant");
+            connect_verified(addr, &Expected::pid(svc.leaf), &opts(src)).expect("accepted by the pinned leaf");
+            let r = connect_verified(addr, &Expected::pid(svc.root).descendants(false), &opts(src));
+            assert!(matches!(r, Err(ConnectError::Refused(Verdict::NotOwned { .. }))), "{src:?} depth {depth}: {r:?}");
         }
     }
 }

@@ -272,7 +272,10 @@ pub fn verify(port: u16, expected: &Expected, opts: &Options) -> Verdict {
 /// PORT-1 and PORT-2: a hijacker that answers exactly like the service is
 /// refused, because the decision is made from the kernel's socket table and
 /// the process tree, never from what the peer says. PORT-6: the rule of
-/// [`verify`] holds for the listeners and for the accepted socket.
+/// [`verify`] holds for the listeners; the accepted socket must then be in
+/// the pinned process's own fd table, or else pass the same rule (every
+/// visible holder in the tree) — with every listener held by the tree alone,
+/// no outsider can hold the connection unless the tree gives it one.
 pub fn connect_verified(
     addr: SocketAddr,
     expected: &Expected,

@@ -150,7 +150,7 @@ mod linux {
 
     use super::{ConnectError, Verdict};
     use crate::process::{self, Fail, Pin};
-    use crate::{Expected, Listener, Options, parse, sockets};
+    use crate::{Expected, Listener, Options, sockets};
 
     fn from_fail(f: Fail) -> Verdict {
         match f {
@@ -304,10 +304,6 @@ mod linux {
         ls.iter().map(|l| l.addr.to_string()).collect::<Vec<_>>().join(", ")
     }
 
-    fn canon(a: SocketAddr) -> (std::net::IpAddr, u16) {
-        (a.ip().to_canonical(), a.port())
-    }
-
     pub(crate) fn connect_linux(
         addr: SocketAddr,
         expected: &Expected,
@@ -328,18 +324,16 @@ mod linux {
         let io = |op: &'static str| move |source| ConnectError::Io { op, addr, source };
         let local = stream.local_addr().map_err(io("getsockname"))?;
         let peer = stream.peer_addr().map_err(io("getpeername"))?;
-        let q = sockets::Query { states: 1 << parse::TCP_ESTABLISHED, sport: peer.port(), dport: Some(local.port()) };
-        let mut pause = Duration::from_micros(200);
+        let mut pause = Duration::from_micros(50);
         // The server side of this connection: local = the address we reached,
         // remote = our address. It has an inode only once accepted.
         let server = loop {
-            let entries = match sockets::fetch(q, opts.source, deadline) {
+            let side = match sockets::established(peer, local, opts.source, deadline) {
                 Ok(e) => e,
                 Err(e) => {
                     return Err(refused_unknown(format!("cannot find the server side of {local} -> {peer}: {e}")));
                 }
             };
-            let side = entries.into_iter().find(|e| canon(e.local) == canon(peer) && canon(e.remote) == canon(local));
             if let Some(e) = side.filter(|e| e.inode != 0) {
                 break e;
             }
@@ -364,8 +358,22 @@ mod linux {
                 foreign: Vec::new(),
             }));
         }
-        // The same rule as for the listeners (PORT-6): every holder of the
-        // accepted socket that we can see is in the tree.
+        // Who holds the accepted socket. The common case: the pinned process
+        // itself, read in its own fd table (one process, not the machine).
+        // That suffices without the scan of every process the listeners got
+        // (PORT-6): the scan just proved that only the tree held every
+        // listener, so an outsider can hold this connection only if the tree
+        // handed it a descriptor (or was ptraced by root or its own uid, out
+        // of scope) — the tree can equally forward the bytes, which no check
+        // of ours sees. A socket the pinned process does not hold (accepted by
+        // a descendant, or by a listener that appeared since) gets the full
+        // rule below: every holder we can see is in the tree.
+        if process::socket_inodes(pin.pid, deadline).is_ok_and(|held| held.contains(&server.inode)) {
+            return match pin.still_same() {
+                Ok(()) => Ok((stream, verdict)),
+                Err(f) => Err(ConnectError::Refused(from_fail(f))),
+            };
+        }
         let wanted = HashSet::from([server.inode]);
         let att = match process::attribute(
             &pin,

@@ -15,7 +15,7 @@ pub use proc_net::{format_proc_net_tcp_line, proc_net_tcp, proc_net_tcp_header};
 pub use proc_stat::{ProcStat, format_proc_stat, proc_stat};
 pub use sock_diag::{
     AF_INET, AF_INET6, DiagBatch, INET_DIAG_MSG_LEN, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, SOCK_DIAG_BY_FAMILY,
-    encode_done, encode_error, encode_inet_diag_msg, encode_request, sock_diag_messages,
+    encode_done, encode_error, encode_inet_diag_msg, encode_lookup, encode_request, sock_diag_messages,
 };
 
 /// TCP state `ESTABLISHED` (include/net/tcp_states.h).

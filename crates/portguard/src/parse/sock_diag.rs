@@ -254,6 +254,29 @@ pub fn encode_request(v6: bool, states: u32, sport: Option<u16>, dport: Option<u
     out
 }
 
+/// Builds an exact lookup (`inet_diag_req_v2` without `NLM_F_DUMP`) of the
+/// one TCP socket whose local address is `local` and remote `remote`: the
+/// kernel answers from its hash tables (`inet_diag_find_one_icsk`) with a
+/// single `SOCK_DIAG_BY_FAMILY` message, or `NLMSG_ERROR` `ENOENT`, instead
+/// of walking every bucket of the established table as a dump does. When no
+/// established socket has that 4-tuple the kernel's lookup may answer the
+/// listener that would receive it: callers check the state and addresses.
+pub fn encode_lookup(local: SocketAddr, remote: SocketAddr, seq: u32) -> Vec<u8> {
+    let len = NLMSG_HDRLEN + 56;
+    let mut out = Vec::with_capacity(len);
+    header(&mut out, len, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, seq);
+    // Both ends are of one family: the one of the socket that connected.
+    out.extend_from_slice(&[if local.is_ipv4() { AF_INET } else { AF_INET6 }, IPPROTO_TCP, 0, 0]);
+    out.extend_from_slice(&u32::MAX.to_ne_bytes()); // states: not used by a lookup
+    out.extend_from_slice(&local.port().to_be_bytes());
+    out.extend_from_slice(&remote.port().to_be_bytes());
+    out.extend_from_slice(&addr_bytes(&local));
+    out.extend_from_slice(&addr_bytes(&remote));
+    out.extend_from_slice(&0u32.to_ne_bytes()); // any interface
+    out.extend_from_slice(&[0xff; 8]); // cookie = INET_DIAG_NOCOOKIE
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +292,23 @@ mod tests {
         assert_eq!(&r[76..80], &[INET_DIAG_BC_S_GE, 8, 36, 0][..]);
         // the ports are in the socket id too, in network order
         assert_eq!(&r[24..28], &[0, 1, 0, 2][..]);
+    }
+
+    #[test]
+    fn lookup_is_one_request_with_the_whole_four_tuple() {
+        let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let remote: SocketAddr = "127.0.0.2:40000".parse().unwrap();
+        let r = encode_lookup(local, remote, 9);
+        assert_eq!(r.len(), 16 + 56);
+        assert_eq!(u32_ne(&r, 0) as usize, r.len());
+        assert_eq!(u16_ne(&r, 6), NLM_F_REQUEST, "not a dump");
+        assert_eq!(r[16], AF_INET);
+        assert_eq!(&r[24..28], &[0x1f, 0x90, 0x9c, 0x40][..]);
+        assert_eq!(&r[28..32], &[127, 0, 0, 1][..]);
+        assert_eq!(&r[44..48], &[127, 0, 0, 2][..]);
+        let six = encode_lookup("[::1]:1".parse().unwrap(), "[::1]:2".parse().unwrap(), 9);
+        assert_eq!(six[16], AF_INET6);
+        assert_eq!(six[43], 1);
     }
 
     #[test]
