@@ -74,6 +74,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod decide;
 mod error;
 mod expected;
 pub mod parse;
