@@ -74,6 +74,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(target_os = "macos")]
+mod darwin;
 mod decide;
 mod error;
 mod expected;
@@ -153,8 +155,10 @@ impl Default for Options {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 const UNSUPPORTED: &str = "unsupported platform";
+#[cfg(target_os = "macos")]
+const UNSUPPORTED: &str = darwin::NO_LISTENERS;
 
 /// Every TCP listener on `port` (IPv4 and IPv6, all addresses), with inode
 /// and uid; `pid`/`command` are `None`.
@@ -245,7 +249,12 @@ pub fn verify(port: u16, expected: &Expected, opts: &Options) -> Verdict {
         let deadline = std::time::Instant::now() + opts.timeout;
         verdict::verify_linux(port, expected, opts, deadline).0
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "macos")]
+    {
+        let deadline = std::time::Instant::now() + opts.timeout;
+        decide::verify_with(&darwin::Darwin, port, expected, opts, deadline).0
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     {
         let _ = (port, expected, opts);
         Verdict::Unknown { reason: UNSUPPORTED.into() }
@@ -300,7 +309,18 @@ pub fn connect_verified_with_verdict(
     {
         verdict::connect_linux(addr, expected, opts)
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "macos")]
+    {
+        // The listeners are checked first (the expected process pinned, so
+        // a dead or replaced one is a definite NotOwned); the accepted
+        // connection could not be attributed either, so nothing is Owned.
+        let verdict = verify(addr.port(), expected, opts);
+        if verdict.is_owned() {
+            return Err(ConnectError::Refused(Verdict::Unknown { reason: UNSUPPORTED.into() }));
+        }
+        Err(ConnectError::Refused(verdict))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     {
         let _ = (addr, expected, opts);
         Err(ConnectError::Refused(Verdict::Unknown { reason: UNSUPPORTED.into() }))
