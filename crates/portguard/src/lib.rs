@@ -31,7 +31,9 @@
 //! `/proc/PID/fd`, a process that could hold a listener but whose fds we may
 //! not read (started after the expected process, one of its uids ours or a
 //! listener's: a non-dumpable process), hidepid, a `/proc` from another pid namespace, a timeout, a
-//! platform other than Linux — is [`Verdict::Unknown`], and **callers must
+//! platform other than Linux (on macOS the expected process is pinned, but
+//! the listeners cannot be tied to their holders in safe Rust: see
+//! `darwin.rs` and docs/platforms.md) — is [`Verdict::Unknown`], and **callers must
 //! treat `Unknown` exactly like `NotOwned`** (fail closed). Every inspection
 //! is bounded by [`Options::timeout`].
 //!
@@ -69,6 +71,10 @@
 //!   subvert the service itself; that is out of scope.
 //! - Descendants are found by ppid at one moment: a double-forked daemon
 //!   reparented to init is not part of the tree (NotOwned, fail closed).
+//!
+//! The decision itself ("every listener held by the tree and nobody outside
+//! it") is one piece of code for every platform (`decide.rs`); each
+//! platform's source only observes.
 //!
 //! The threat rationale lives in `audits/THREAT-MAP.md`.
 #![forbid(unsafe_code)]
