@@ -9,19 +9,27 @@
 //! within a boot (the kernel stores the start time once, at `fork`).
 //!
 //! **Not built — so every verdict that would need it is `Unknown`:** the
-//! listeners on a port. libproc's `proc_pidfdinfo(PROC_PIDFDSOCKETINFO)`
-//! gives each socket descriptor's kernel id (`soi_so`), family, protocol
-//! and `SO_ACCEPTCONN`, but its ports and TCP state sit in the `soi_proto`
-//! union, which safe Rust cannot read (gw forbids `unsafe`). The global TCP
-//! table (`sysctl net.inet.tcp.pcblist_n`) has ports and states as plain
-//! bytes, but in the XNU sources read for this (the releases with vsock) its
-//! socket ids (`xso_so`) are `VM_KERNEL_ADDRHASH(so)` while libproc's
-//! `soi_so` is `VM_KERNEL_ADDRPERM(so)`: two different obfuscations of the
-//! kernel address, so a listener there cannot be tied to the processes
-//! holding it (whether some release agrees can only be checked on a Mac).
-//! Joining them on anything else (address, uid) would be a guess. Until one
-//! of the two is available to safe code, a port on macOS is never proven
-//! owned: `Unknown`, which callers treat as not owned.
+//! listeners on a port and their holders. What it would take, and why it is
+//! not here yet:
+//! - libproc's `proc_pidfdinfo(PROC_PIDFDSOCKETINFO)` gives each socket
+//!   descriptor's kernel id (`soi_so`), family, protocol and
+//!   `SO_ACCEPTCONN` as plain fields, but in libproc-rs's typed
+//!   `SocketFDInfo` the ports and TCP state sit in the `soi_proto` union,
+//!   which safe Rust cannot read (gw forbids `unsafe`). Safe code could
+//!   still get them by implementing libproc's public `PIDFDInfo` trait for a
+//!   plain byte buffer and decoding the fields at their offsets; that
+//!   decoder is not built, because no Mac is here to confirm the offsets.
+//! - Even then, another user's descriptors are unreadable without root
+//!   (`proc_pidinfo`'s same-user policy), and there is no global table to
+//!   check the scan against: `sysctl net.inet.tcp.pcblist_n` lists every TCP
+//!   socket, but names it by `xso_so = VM_KERNEL_ADDRHASH(so)` while
+//!   libproc's `soi_so` is `VM_KERNEL_ADDRPERM(so)` in the XNU sources read
+//!   for this, so its listeners cannot be tied to processes. For a caller
+//!   other than root, any other user's process could hold an unseen
+//!   listener: `Unknown` however the scan came out.
+//!
+//! So, for now, a port on macOS is never proven owned: `Unknown`, which
+//! callers treat as not owned.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -33,9 +41,10 @@ use crate::decide::{Attribution, Fail, Observer};
 use crate::{Listener, Options};
 
 /// Why no listener can be proven on macOS (see the module doc).
-pub(crate) const NO_LISTENERS: &str = "macOS: the listeners of a port cannot be tied to their processes without \
-                                       unsafe code (libproc keeps a socket's port in a C union; the global TCP \
-                                       table names sockets differently), so ownership is never proven there";
+pub(crate) const NO_LISTENERS: &str = "macOS: gw cannot yet tie the listeners of a port to the processes holding \
+                                       them (libproc's socket ports are not decoded, other users' descriptors are \
+                                       unreadable and the global TCP table names sockets differently), so ownership \
+                                       is never proven there";
 
 /// `SZOMB` (`<sys/proc.h>`): exited, not yet reaped.
 const SZOMB: i8 = 5;
