@@ -82,6 +82,7 @@
 
 #[cfg(target_os = "macos")]
 mod darwin;
+mod darwin_sock;
 mod decide;
 mod error;
 mod expected;
@@ -107,7 +108,10 @@ pub use verdict::{ConnectError, Verdict};
 pub struct Listener {
     /// Local address: `127.0.0.1:P`, `[::1]:P`, `0.0.0.0:P`, `[::]:P`...
     pub addr: SocketAddr,
-    /// Socket inode (what `/proc/PID/fd/N -> socket:[inode]` shows).
+    /// Socket inode (what `/proc/PID/fd/N -> socket:[inode]` shows). On
+    /// macOS, which has no socket inode, the socket's kernel id (libproc's
+    /// `soi_so`): the same for every descriptor of the socket while it
+    /// exists.
     pub inode: u64,
     /// Owner uid of the socket, from the kernel.
     pub uid: u32,
@@ -164,7 +168,7 @@ impl Default for Options {
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 const UNSUPPORTED: &str = "unsupported platform";
 #[cfg(target_os = "macos")]
-const UNSUPPORTED: &str = darwin::NO_LISTENERS;
+const UNSUPPORTED: &str = darwin::NOT_BUILT;
 
 /// Every TCP listener on `port` (IPv4 and IPv6, all addresses), with inode
 /// and uid; `pid`/`command` are `None`.
@@ -257,8 +261,14 @@ pub fn verify(port: u16, expected: &Expected, opts: &Options) -> Verdict {
     }
     #[cfg(target_os = "macos")]
     {
+        if let Some(uid) = expected.get_uid() {
+            // libproc gives no socket owner uid: a uid check cannot be made.
+            return Verdict::Unknown {
+                reason: format!("macOS: the uid that owns a socket cannot be read, so `uid {uid}` cannot be checked"),
+            };
+        }
         let deadline = std::time::Instant::now() + opts.timeout;
-        decide::verify_with(&darwin::Darwin, port, expected, opts, deadline).0
+        decide::verify_with(&darwin::Darwin::default(), port, expected, opts, deadline).0
     }
     #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     {
@@ -317,9 +327,9 @@ pub fn connect_verified_with_verdict(
     }
     #[cfg(target_os = "macos")]
     {
-        // The listeners are checked first (the expected process pinned, so
-        // a dead or replaced one is a definite NotOwned); the accepted
-        // connection could not be attributed either, so nothing is Owned.
+        // The listeners are checked first (a foreign holder or a dead or
+        // replaced process is a definite NotOwned); attributing the accepted
+        // connection is not built on macOS, so nothing is handed out.
         let verdict = verify(addr.port(), expected, opts);
         if verdict.is_owned() {
             return Err(ConnectError::Refused(Verdict::Unknown { reason: UNSUPPORTED.into() }));
