@@ -52,7 +52,9 @@ impl ProcessOracle for Fake {
     }
     fn identify(&self, pid: u32) -> gw_lease::Result<Identity> {
         match self.0.lock().unwrap().procs.get(&pid) {
-            Some(Proc::Running(s) | Proc::NoPerm(s)) => Ok(Identity { start_time: *s, pid_namespace: NS, uid: 0 }),
+            Some(Proc::Running(s) | Proc::NoPerm(s)) => {
+                Ok(Identity { start_time: *s, pid_namespace: Some(NS), uid: 0 })
+            }
             _ => Err(gw_lease::Error::process_not_found("register", pid)),
         }
     }
@@ -155,7 +157,7 @@ fn on_disk(dir: &std::path::Path) -> BTreeMap<String, M> {
                 pid: r.pid,
                 start: r.start_time,
                 expires: r.expires_unix_ms,
-                foreign: r.pid_namespace != NS,
+                foreign: r.pid_namespace != Some(NS),
                 nonce: r.nonce,
             };
             out.insert(id.to_owned(), m);
@@ -268,7 +270,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     pid,
                     start_time: 999_999,
                     boot_id: BOOT.into(),
-                    pid_namespace: OTHER_NS,
+                    pid_namespace: Some(OTHER_NS),
                     uid: 0,
                     port: None,
                     created_unix_ms: now,

@@ -43,7 +43,7 @@ fn dispatch(mode: &str, args: &[String]) -> Vec<String> {
             let r = Registration::new(&args[1]).unwrap().ttl(Duration::from_millis(args[2].parse().unwrap()));
             let (guard, _) = reg.register(&r).expect("register self");
             let rec = guard.persist();
-            vec![format!("ok pid={} ns={}", rec.pid, rec.pid_namespace)]
+            vec![format!("ok pid={} ns={:?}", rec.pid, rec.pid_namespace)]
         }
         // prune DIR
         "prune" => {
@@ -266,7 +266,8 @@ fn lease_5_record_from_another_pid_namespace_is_kept_until_it_expires() {
     assert!(stdout.contains("GW-HELPER-RESULT ok pid=1 "), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let rec = parse_record(&std::fs::read(dir.join("in-container.json")).unwrap()).unwrap();
     let here = std::fs::metadata("/proc/self/ns/pid").map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
-    assert_ne!(rec.pid_namespace, here, "the record names the other namespace");
+    assert_ne!(rec.pid_namespace, Some(here), "the record names the other namespace");
+    assert!(rec.pid_namespace.is_some(), "a Linux record names its pid namespace");
 
     let report = reg.prune(false).unwrap();
     assert!(report.removed.is_empty(), "{report:?}");

@@ -16,6 +16,10 @@ pub struct Context {
     pub boot_id: Option<String>,
     /// This process's pid namespace inode, if known.
     pub pid_namespace: Option<u64>,
+    /// Whether this platform has pid namespaces (`false` on macOS, where
+    /// records carry none and `pid_namespace` is `None` by nature, not
+    /// because it is unknown).
+    pub has_pid_namespaces: bool,
 }
 
 /// Why a record is kept.
@@ -96,7 +100,8 @@ pub enum Verdict {
 /// record can be judged from here.
 ///
 /// Order: expired → removed; another boot → removed; another (or unknown)
-/// pid namespace → kept; then the probe: gone or zombie → removed; running
+/// pid namespace → kept (on a platform without pid namespaces: a record
+/// naming one → kept); then the probe: gone or zombie → removed; running
 /// (or `EPERM`) with another start time → removed (pid reused); otherwise
 /// kept. An unreadable start time behind `EPERM` is kept (alive, LEASE-4).
 pub fn judge(record: &Record, ctx: &Context, probe: impl FnOnce(u32) -> Probe) -> Verdict {
@@ -108,10 +113,15 @@ pub fn judge(record: &Record, ctx: &Context, probe: impl FnOnce(u32) -> Probe) -
         Some(_) => {}
         None => return Verdict::Keep(Status::Unknown("this boot's id is unknown".into())),
     }
-    match ctx.pid_namespace {
-        Some(ns) if ns != record.pid_namespace => return Verdict::Keep(Status::OtherPidNamespace),
-        Some(_) => {}
-        None => return Verdict::Keep(Status::Unknown("this process's pid namespace is unknown".into())),
+    if ctx.has_pid_namespaces {
+        match ctx.pid_namespace {
+            Some(ns) if Some(ns) != record.pid_namespace => return Verdict::Keep(Status::OtherPidNamespace),
+            Some(_) => {}
+            None => return Verdict::Keep(Status::Unknown("this process's pid namespace is unknown".into())),
+        }
+    } else if record.pid_namespace.is_some() {
+        // Written where pid namespaces exist: not a pid of this system.
+        return Verdict::Keep(Status::OtherPidNamespace);
     }
     let same = |found: u64, keep: Status| {
         if found == record.start_time {
@@ -127,5 +137,61 @@ pub fn judge(record: &Record, ctx: &Context, probe: impl FnOnce(u32) -> Probe) -
         Probe::NoPermission { start_time: Some(t) } => same(t, Status::AliveNoPermission),
         Probe::NoPermission { start_time: None } => Verdict::Keep(Status::AliveNoPermission),
         Probe::Unknown { reason } => Verdict::Keep(Status::Unknown(reason)),
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    const BOOT: &str = "0123abcd-0000-4000-8000-00000000beef";
+
+    fn record(pid_namespace: Option<u64>) -> Record {
+        Record {
+            version: 1,
+            id: "r".into(),
+            pid: 42,
+            start_time: 7,
+            boot_id: BOOT.into(),
+            pid_namespace,
+            uid: 0,
+            port: None,
+            created_unix_ms: 0,
+            expires_unix_ms: None,
+            nonce: "00112233445566778899aabbccddeeff".into(),
+            payload: serde_json::Value::Null,
+        }
+    }
+
+    fn ctx(pid_namespace: Option<u64>, has_pid_namespaces: bool) -> Context {
+        Context { now_unix_ms: 1, boot_id: Some(BOOT.into()), pid_namespace, has_pid_namespaces }
+    }
+
+    fn running(_: u32) -> Probe {
+        Probe::Running { start_time: 7 }
+    }
+
+    #[test]
+    fn platform_without_pid_namespaces() {
+        // macOS: a record without a namespace is judged by its process...
+        assert_eq!(judge(&record(None), &ctx(None, false), running), Verdict::Keep(Status::Alive));
+        assert_eq!(
+            judge(&record(None), &ctx(None, false), |_| Probe::Gone),
+            Verdict::Remove(RemoveReason::ProcessGone)
+        );
+        // ...one that names a namespace was written elsewhere: kept, not probed.
+        let never = |_: u32| -> Probe { panic!("probed a foreign record") };
+        assert_eq!(judge(&record(Some(5)), &ctx(None, false), never), Verdict::Keep(Status::OtherPidNamespace));
+    }
+
+    #[test]
+    fn platform_with_pid_namespaces() {
+        let never = |_: u32| -> Probe { panic!("probed a foreign record") };
+        assert_eq!(judge(&record(Some(5)), &ctx(Some(5), true), running), Verdict::Keep(Status::Alive));
+        assert_eq!(judge(&record(Some(6)), &ctx(Some(5), true), never), Verdict::Keep(Status::OtherPidNamespace));
+        // A record from a platform without namespaces is not a pid of ours.
+        assert_eq!(judge(&record(None), &ctx(Some(5), true), never), Verdict::Keep(Status::OtherPidNamespace));
+        // Our own namespace unknown: nothing concluded.
+        assert!(matches!(judge(&record(Some(5)), &ctx(None, true), never), Verdict::Keep(Status::Unknown(_))));
     }
 }

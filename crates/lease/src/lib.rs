@@ -3,8 +3,9 @@
 //! gw-lease owns one problem: a directory of "I am alive, here is how to
 //! reach me" records (like bridge or relay registrations) that clients can
 //! trust. A record names its process by pid **and** process start time
-//! (`/proc/PID/stat` field 22) **and** boot id, and says in which pid
-//! namespace the pid means something. [`Registry::register`] prunes first
+//! (`/proc/PID/stat` field 22; on macOS `kinfo_proc`'s `p_starttime`)
+//! **and** boot id, and says in which pid namespace the pid means something
+//! (`null` on macOS, which has none). [`Registry::register`] prunes first
 //! and returns a [`LeaseGuard`] that removes the record when dropped;
 //! [`Registry::prune`] removes what is dead, expired or recycled and reports
 //! why; [`Registry::list_live`] lists what is left.
@@ -65,8 +66,9 @@
 //! directory without gw-lease is not excluded. A record written in another
 //! pid namespace without an expiry is kept forever (give such records a
 //! TTL). A same-uid attacker can write or remove records (the directory is
-//! theirs too). Linux only: elsewhere every probe is "unknown" and records
-//! are kept until they expire.
+//! theirs too). Linux and macOS (see docs/platforms.md for what only a
+//! Mac can confirm): elsewhere every probe is "unknown" and records are kept
+//! until they expire.
 //!
 //! Record files are parsed strictly ([`parse_record`]): gw-persist's JSON
 //! parser (duplicate keys, BOM, trailing data refused), no unknown field,

@@ -22,7 +22,7 @@ const BOOT: &str = "0123abcd-0000-4000-8000-00000000beef";
 const NS: u64 = 4026531836;
 
 fn ctx() -> Context {
-    Context { now_unix_ms: 1_000, boot_id: Some(BOOT.into()), pid_namespace: Some(NS) }
+    Context { now_unix_ms: 1_000, boot_id: Some(BOOT.into()), pid_namespace: Some(NS), has_pid_namespaces: true }
 }
 
 /// pid 1 is dead; every other pid runs with start time pid * 10.
@@ -37,7 +37,7 @@ fn rec(id: &str, pid: u32, nonce_digit: char) -> Record {
         pid,
         start_time: u64::from(pid) * 10,
         boot_id: BOOT.into(),
-        pid_namespace: NS,
+        pid_namespace: Some(NS),
         uid: 0,
         port: None,
         created_unix_ms: 0,

@@ -1,6 +1,6 @@
 //! How a registry learns about processes and time: the [`ProcessOracle`]
-//! and [`Clock`] traits, the real `/proc` oracle, and the `/proc/PID/stat`
-//! parser.
+//! and [`Clock`] traits, the real oracle (`/proc` on Linux, `kinfo_proc` and
+//! `kern.bootsessionuuid` on macOS), and the `/proc/PID/stat` parser.
 //!
 //! The decision (keep or remove, and why) is made in `judge.rs` from what the
 //! oracle reports; the oracle only observes. Tests inject a fake oracle and
@@ -25,13 +25,13 @@ pub enum Probe {
     Zombie,
     /// The process exists and could be signalled; its start time.
     Running {
-        /// Clock ticks after boot (`/proc/PID/stat` field 22).
+        /// The start time (see [`Identity::start_time`]).
         start_time: u64,
     },
     /// The process exists but belongs to another user (`kill` gave `EPERM`,
     /// LEASE-4); its start time if `/proc` still showed it.
     NoPermission {
-        /// Clock ticks after boot, where readable.
+        /// The start time (see [`Identity::start_time`]), where readable.
         start_time: Option<u64>,
     },
     /// The probe itself failed (e.g. `/proc` hidden by `hidepid`): nothing
@@ -45,10 +45,16 @@ pub enum Probe {
 /// The identity of a process, as a record stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    /// Clock ticks after boot (`/proc/PID/stat` field 22).
+    /// When the process started, in the platform's unit: on Linux clock
+    /// ticks after boot (`/proc/PID/stat` field 22); on macOS microseconds
+    /// since the Unix epoch (`kinfo_proc` `p_starttime`, see
+    /// `darwin_start_time`). Only compared with values of the same boot
+    /// (the record's boot id), never converted.
     pub start_time: u64,
-    /// The inode of the process's pid namespace.
-    pub pid_namespace: u64,
+    /// The inode of the process's pid namespace; `None` on a platform that
+    /// has no pid namespaces (macOS: a pid names the same process for every
+    /// process of the machine).
+    pub pid_namespace: Option<u64>,
     /// The real uid.
     pub uid: u32,
 }
@@ -65,8 +71,16 @@ pub trait ProcessOracle: Send + Sync + fmt::Debug {
     fn identify(&self, pid: u32) -> Result<Identity>;
     /// The current boot id; `None` if unknown.
     fn boot_id(&self) -> Option<String>;
-    /// The inode of this process's pid namespace; `None` if unknown.
+    /// The inode of this process's pid namespace; `None` if unknown (or if
+    /// the platform has none: see [`ProcessOracle::has_pid_namespaces`]).
     fn pid_namespace(&self) -> Option<u64>;
+    /// Whether pids live in pid namespaces here (Linux). `false` on a
+    /// platform without them (macOS): its records carry
+    /// `"pid_namespace": null`, and a record that names a namespace was
+    /// written elsewhere.
+    fn has_pid_namespaces(&self) -> bool {
+        true
+    }
     /// The pid of the calling process.
     fn current_pid(&self) -> u32;
 }
@@ -97,12 +111,48 @@ pub fn parse_proc_stat(bytes: &[u8]) -> Option<ProcStat> {
     gw_procfs::parse_stat(bytes).ok()
 }
 
-/// The real oracle: `kill(pid, 0)`, `/proc/PID/stat`, `/proc/PID/status`,
-/// `/proc/PID/ns/pid` and `/proc/sys/kernel/random/boot_id`.
+/// A macOS process start time as a record stores it: microseconds since
+/// the Unix epoch, from `kinfo_proc`'s `p_starttime` (`tv_sec`, `tv_usec`).
+/// `None` for a value no kernel gives (negative, `tv_usec` outside
+/// `0..1_000_000`, or past `u64`): such a process cannot be identified.
 ///
-/// On platforms without `/proc` every probe is [`Probe::Unknown`] and
-/// registration fails with [`ErrorKind::Unsupported`]: a registry there
-/// keeps every record until it expires, never guessing.
+/// The kernel stores the time once, at `fork`, and never changes it, so a
+/// later change of the wall clock does not change it; two processes that
+/// had the same pid in one boot (the record's boot session id) started at
+/// different microseconds unless both started within one, which a pid
+/// cannot be reused that fast to do (the pid space is walked before reuse).
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+pub(crate) fn darwin_start_time(tv_sec: i64, tv_usec: i32) -> Option<u64> {
+    let sec = u64::try_from(tv_sec).ok()?;
+    let usec = u64::try_from(tv_usec).ok().filter(|u| *u < 1_000_000)?;
+    sec.checked_mul(1_000_000)?.checked_add(usec)
+}
+
+/// A macOS boot session id (`kern.bootsessionuuid`, an uppercase UUID,
+/// new at every boot) as a record stores it: lowercase. `None` if it is not
+/// a UUID.
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+pub(crate) fn darwin_boot_id(raw: &str) -> Option<String> {
+    let s = raw.trim_end_matches('\0').trim().to_ascii_lowercase();
+    crate::record::is_valid_boot_id(&s).then_some(s)
+}
+
+/// Where this platform's boot id comes from (named in errors).
+pub(crate) const BOOT_ID_SOURCE: &str =
+    if cfg!(target_os = "macos") { "sysctl kern.bootsessionuuid" } else { "/proc/sys/kernel/random/boot_id" };
+
+/// The real oracle.
+///
+/// - Linux: `kill(pid, 0)`, `/proc/PID/stat`, `/proc/PID/status`,
+///   `/proc/PID/ns/pid` and `/proc/sys/kernel/random/boot_id`.
+/// - macOS: `kill(pid, 0)`, `sysctl(KERN_PROC_PID)` (`kinfo_proc`: start
+///   time, state, real uid; readable for every process, any uid) and
+///   `sysctl kern.bootsessionuuid`. There are no pid namespaces: records
+///   carry `pid_namespace: null` ([`ProcessOracle::has_pid_namespaces`]).
+///
+/// Elsewhere every probe is [`Probe::Unknown`] and registration fails with
+/// [`ErrorKind::Unsupported`]: a registry there keeps every record until it
+/// expires, never guessing.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProcOracle;
 
@@ -169,7 +219,7 @@ mod linux {
             .ok()
             .or_else(own_pid_namespace)
             .ok_or_else(|| Error::new(ErrorKind::ProcessUnreadable, OP, &path, "cannot read the pid namespace"))?;
-        Ok(Identity { start_time: st.start_time, pid_namespace, uid })
+        Ok(Identity { start_time: st.start_time, pid_namespace: Some(pid_namespace), uid })
     }
 
     pub(super) fn boot_id() -> Option<String> {
@@ -182,30 +232,120 @@ mod linux {
     }
 }
 
+#[cfg(target_os = "macos")]
+mod darwin {
+    use libproc::kinfo::KinfoProc;
+    use libproc::proc_pid::kproc_info_raw;
+
+    use super::*;
+
+    /// `SZOMB` (`<sys/proc.h>`): exited, not yet reaped.
+    const SZOMB: i8 = 5;
+
+    /// `kill(pid, 0)`: `Ok(true)` signalled, `Ok(false)` `EPERM`, `Err(None)`
+    /// no such process, `Err(Some(reason))` anything else.
+    fn kill0(pid: u32) -> std::result::Result<bool, Option<String>> {
+        let p = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw).ok_or(None)?;
+        match rustix::process::test_kill_process(p) {
+            Ok(()) => Ok(true),
+            Err(rustix::io::Errno::PERM) => Ok(false),
+            Err(rustix::io::Errno::SRCH) => Err(None),
+            Err(e) => Err(Some(format!("kill({pid}, 0): {e}"))),
+        }
+    }
+
+    /// `sysctl(CTL_KERN, KERN_PROC, KERN_PROC_PID, pid)`. libproc reports
+    /// its errors as text, so "no such process" is decided by `kill`, never
+    /// by matching that text.
+    fn kinfo(pid: u32) -> std::result::Result<KinfoProc, String> {
+        kproc_info_raw(i32::try_from(pid).map_err(|_| format!("pid {pid} out of range"))?)
+            .map_err(|e| format!("sysctl kern.proc.pid.{pid}: {e}"))
+    }
+
+    fn start_of(k: &KinfoProc) -> Option<u64> {
+        // `p_un` is `p_starttime` in the `kinfo_proc` that sysctl fills.
+        darwin_start_time(k.kp_proc.p_un.tv_sec, k.kp_proc.p_un.tv_usec)
+    }
+
+    pub(super) fn probe(pid: u32) -> Probe {
+        let signalled = match kill0(pid) {
+            Ok(s) => s,
+            Err(None) => return Probe::Gone,
+            Err(Some(reason)) => return Probe::Unknown { reason },
+        };
+        match kinfo(pid) {
+            Ok(k) if k.kp_proc.p_stat == SZOMB => Probe::Zombie,
+            Ok(k) => match (start_of(&k), signalled) {
+                (Some(start_time), true) => Probe::Running { start_time },
+                (start_time, false) => Probe::NoPermission { start_time },
+                (None, true) => Probe::Unknown { reason: format!("pid {pid}: the kernel gave no valid start time") },
+            },
+            // Vanished between the two calls?
+            Err(reason) => match kill0(pid) {
+                Err(None) => Probe::Gone,
+                _ => Probe::Unknown { reason },
+            },
+        }
+    }
+
+    pub(super) fn identify(pid: u32) -> Result<Identity> {
+        const OP: &str = "register";
+        let subject = format!("pid {pid}");
+        if let Err(None) = kill0(pid) {
+            return Err(Error::new(ErrorKind::ProcessNotFound, OP, &subject, "no such process"));
+        }
+        let k = kinfo(pid).map_err(|e| match kill0(pid) {
+            Err(None) => Error::new(ErrorKind::ProcessNotFound, OP, &subject, "no such process"),
+            _ => Error::new(ErrorKind::ProcessUnreadable, OP, &subject, e),
+        })?;
+        if k.kp_proc.p_stat == SZOMB {
+            return Err(Error::new(ErrorKind::ProcessNotFound, OP, &subject, "the process has exited (zombie)"));
+        }
+        if k.kp_proc.p_pid != pid as i32 {
+            return Err(Error::new(ErrorKind::ProcessUnreadable, OP, &subject, "the kernel answered for another pid"));
+        }
+        let start_time = start_of(&k)
+            .ok_or_else(|| Error::new(ErrorKind::ProcessUnreadable, OP, &subject, "no valid start time"))?;
+        Ok(Identity { start_time, pid_namespace: None, uid: k.kp_eproc.e_pcred.p_ruid })
+    }
+
+    pub(super) fn boot_id() -> Option<String> {
+        use sysctl::Sysctl;
+        let raw = sysctl::Ctl::new("kern.bootsessionuuid").ok()?.value_string().ok()?;
+        darwin_boot_id(&raw)
+    }
+}
+
 impl ProcessOracle for ProcOracle {
     fn probe(&self, pid: u32) -> Probe {
         #[cfg(target_os = "linux")]
         return linux::probe(pid);
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(target_os = "macos")]
+        return darwin::probe(pid);
+        #[cfg(not(any(target_os = "linux", target_os = "macos")))]
         return Probe::Unknown { reason: format!("unsupported platform: cannot judge pid {pid}") };
     }
 
     fn identify(&self, pid: u32) -> Result<Identity> {
         #[cfg(target_os = "linux")]
         return linux::identify(pid);
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(target_os = "macos")]
+        return darwin::identify(pid);
+        #[cfg(not(any(target_os = "linux", target_os = "macos")))]
         return Err(Error::new(
             ErrorKind::Unsupported,
             "register",
             format!("pid {pid}"),
-            "unsupported platform: gw-lease judges processes through Linux /proc",
+            "unsupported platform: gw-lease judges processes through Linux /proc or macOS kinfo_proc",
         ));
     }
 
     fn boot_id(&self) -> Option<String> {
         #[cfg(target_os = "linux")]
         return linux::boot_id();
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(target_os = "macos")]
+        return darwin::boot_id();
+        #[cfg(not(any(target_os = "linux", target_os = "macos")))]
         return None;
     }
 
@@ -214,6 +354,12 @@ impl ProcessOracle for ProcOracle {
         return linux::own_pid_namespace();
         #[cfg(not(target_os = "linux"))]
         return None;
+    }
+
+    fn has_pid_namespaces(&self) -> bool {
+        // macOS has none; elsewhere (Linux, and platforms gw does not judge
+        // processes on) a missing namespace is "unknown", never "none".
+        !cfg!(target_os = "macos")
     }
 
     fn current_pid(&self) -> u32 {
@@ -241,13 +387,36 @@ mod tests {
         assert_eq!(parse_proc_stat(b""), None);
     }
 
+    #[test]
+    fn darwin_start_times() {
+        assert_eq!(darwin_start_time(1_700_000_000, 123_456), Some(1_700_000_000_123_456));
+        assert_eq!(darwin_start_time(0, 0), Some(0));
+        assert_eq!(darwin_start_time(0, 999_999), Some(999_999));
+        for (s, u) in [(-1, 0), (0, -1), (0, 1_000_000), (i64::MAX, 0)] {
+            assert_eq!(darwin_start_time(s, u), None, "{s} {u}");
+        }
+        // Distinct (sec, usec) pairs never collide.
+        assert_ne!(darwin_start_time(1, 0), darwin_start_time(0, 999_999));
+    }
+
+    #[test]
+    fn darwin_boot_ids() {
+        let up = "6B1A8C1E-2F0D-4C7B-9E55-0123456789AB";
+        assert_eq!(darwin_boot_id(up).as_deref(), Some("6b1a8c1e-2f0d-4c7b-9e55-0123456789ab"));
+        assert_eq!(darwin_boot_id(&format!("{up}\n")).as_deref(), Some("6b1a8c1e-2f0d-4c7b-9e55-0123456789ab"));
+        for bad in ["", "not-a-uuid", "6B1A8C1E2F0D4C7B9E550123456789AB", &format!("{up}0")] {
+            assert_eq!(darwin_boot_id(bad), None, "{bad:?}");
+        }
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn real_self() {
         let o = ProcOracle;
         let me = o.identify(std::process::id()).unwrap();
         assert_eq!(o.probe(std::process::id()), Probe::Running { start_time: me.start_time });
-        assert_eq!(Some(me.pid_namespace), o.pid_namespace());
+        assert_eq!(me.pid_namespace, o.pid_namespace());
+        assert!(me.pid_namespace.is_some() && o.has_pid_namespaces());
         assert!(o.boot_id().is_some());
         assert_eq!(o.probe(PID_MAX_PLUS), Probe::Gone);
     }

@@ -23,10 +23,10 @@ pub const RECORD_SUFFIX: &str = ".json";
 
 /// A liveness record, as stored in `<id>.json`.
 ///
-/// The process is named by `pid` **and** `start_time` (clock ticks after boot,
-/// `/proc/PID/stat` field 22) **and** `boot_id`, so a recycled pid or a
-/// reboot is recognised (LEASE-3); `pid_namespace` says in which pid
-/// namespace `pid` means something (LEASE-5).
+/// The process is named by `pid` **and** `start_time` **and** `boot_id`, so
+/// a recycled pid or a reboot is recognised (LEASE-3); `pid_namespace` says
+/// in which pid namespace `pid` means something (LEASE-5), or is `null`
+/// where the platform has no pid namespaces (macOS).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Record {
@@ -36,12 +36,20 @@ pub struct Record {
     pub id: String,
     /// The process id, in the pid namespace `pid_namespace`.
     pub pid: u32,
-    /// The process start time, clock ticks after boot (`/proc/PID/stat` field 22).
+    /// The process start time: on Linux clock ticks after boot
+    /// (`/proc/PID/stat` field 22), on macOS microseconds since the Unix
+    /// epoch (`kinfo_proc` `p_starttime`); compared only within one boot.
     pub start_time: u64,
-    /// The kernel boot id (`/proc/sys/kernel/random/boot_id`) when registered.
+    /// The kernel boot id when registered: Linux
+    /// `/proc/sys/kernel/random/boot_id`, macOS `kern.bootsessionuuid`
+    /// (lowercased).
     pub boot_id: String,
-    /// The inode of the pid namespace the pid belongs to (`/proc/PID/ns/pid`).
-    pub pid_namespace: u64,
+    /// The inode of the pid namespace the pid belongs to (`/proc/PID/ns/pid`),
+    /// or `null` where the platform has no pid namespaces (macOS). Always
+    /// present in the file: a missing field is malformed, never taken for
+    /// "no namespace".
+    #[serde(deserialize_with = "present_option")]
+    pub pid_namespace: Option<u64>,
     /// The process's real uid.
     pub uid: u32,
     /// An optional port the process serves.
@@ -58,6 +66,12 @@ pub struct Record {
     /// The caller's payload (any JSON, at most [`MAX_PAYLOAD_BYTES`]).
     #[serde(default)]
     pub payload: Value,
+}
+
+/// An `Option` field that must be present (`null` allowed): serde fills a
+/// missing `Option` with `None` unless it is deserialized by a function.
+fn present_option<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+    Option::<u64>::deserialize(d)
 }
 
 /// Whether `id` is a valid record id: `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`.
@@ -253,7 +267,7 @@ mod tests {
             pid: 42,
             start_time: 7,
             boot_id: "0123abcd-0000-4000-8000-00000000beef".into(),
-            pid_namespace: 4026531836,
+            pid_namespace: Some(4026531836),
             uid: 1000,
             port: Some(8080),
             created_unix_ms: 1,
@@ -295,6 +309,14 @@ mod tests {
         assert!(parse_record(pid0.as_bytes()).is_err());
         let missing = good.replacen("\"start_time\": 7,", "", 1);
         assert!(parse_record(missing.as_bytes()).is_err());
+        // No pid namespace must be said (null), never left out.
+        let no_ns = good.replacen("\"pid_namespace\": 4026531836,", "", 1);
+        assert_ne!(no_ns, good);
+        assert!(parse_record(no_ns.as_bytes()).is_err());
+        let null_ns = good.replacen("\"pid_namespace\": 4026531836,", "\"pid_namespace\": null,", 1);
+        assert_eq!(parse_record(null_ns.as_bytes()).unwrap().pid_namespace, None);
+        let bad_ns = good.replacen("\"pid_namespace\": 4026531836,", "\"pid_namespace\": \"x\",", 1);
+        assert!(parse_record(bad_ns.as_bytes()).is_err());
         let big = serde_json::json!({"x": "y".repeat(MAX_PAYLOAD_BYTES)});
         assert!(check_payload(&big).is_err());
     }

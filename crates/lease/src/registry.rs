@@ -117,6 +117,7 @@ impl Registry {
             now_unix_ms: self.inner.clock.now_unix_ms(),
             boot_id: self.inner.oracle.boot_id(),
             pid_namespace: self.inner.oracle.pid_namespace(),
+            has_pid_namespaces: self.inner.oracle.has_pid_namespaces(),
         }
     }
 
@@ -151,7 +152,7 @@ impl Registry {
         let identity = oracle.identify(pid).map_err(|e| e.relabel(format!("pid {pid}")))?;
         let ctx = self.context();
         let boot_id = ctx.boot_id.clone().ok_or_else(|| {
-            Error::new(ErrorKind::ProcessUnreadable, "register", "/proc/sys/kernel/random/boot_id", "boot id unknown")
+            Error::new(ErrorKind::ProcessUnreadable, "register", crate::oracle::BOOT_ID_SOURCE, "boot id unknown")
         })?;
         let record = Record {
             version: FORMAT_VERSION,
@@ -268,10 +269,16 @@ impl Registry {
                 ErrorKind::ForeignRecord,
                 "read lease",
                 &at,
-                format!(
-                    "the record was written in another pid namespace (ns {}): its pid {pid} cannot name a process here",
-                    record.pid_namespace
-                ),
+                match record.pid_namespace {
+                    Some(ns) => format!(
+                        "the record was written in another pid namespace (ns {ns}): its pid {pid} cannot name a process \
+                         here"
+                    ),
+                    None => format!(
+                        "the record was written on a system without pid namespaces: its pid {pid} cannot name a process \
+                         here"
+                    ),
+                },
             )
             .with_fix("verify from inside that pid namespace")),
             Verdict::Keep(Status::Unknown(why)) => Err(Error::new(

@@ -49,7 +49,7 @@ fn lease_3_live_owner_names_only_a_running_process_of_this_boot_and_namespace() 
     assert_eq!(e.kind(), ErrorKind::ForeignRecord, "{e}");
     assert!(e.is_security_refusal() && e.message().contains("another boot"), "{e}");
 
-    rewrite(&dir, "other-ns", |r| r.pid_namespace = r.pid_namespace.wrapping_add(1));
+    rewrite(&dir, "other-ns", |r| r.pid_namespace = r.pid_namespace.map(|n| n.wrapping_add(1)));
     let e = reg.live_owner("other-ns").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ForeignRecord, "{e}");
     assert!(e.message().contains("another pid namespace"), "{e}");

@@ -38,9 +38,10 @@ impl Expected {
         self
     }
 
-    /// The process must have this start time (`/proc/PID/stat` field 22,
-    /// clock ticks after boot); another start time means the pid was reused
-    /// and the check is refused.
+    /// The process must have this start time (as [`start_time_of`] gives
+    /// it: Linux clock ticks after boot, macOS microseconds since the
+    /// epoch); another start time means the pid was reused and the check is
+    /// refused.
     pub fn with_start_time(mut self, ticks: u64) -> Self {
         self.start_time = Some(ticks);
         self
@@ -153,11 +154,14 @@ impl Expected {
     }
 }
 
-/// The start time of `pid` (`/proc/PID/stat` field 22).
+/// The start time of `pid`: on Linux `/proc/PID/stat` field 22 (clock
+/// ticks after boot), on macOS `kinfo_proc` `p_starttime` (microseconds
+/// since the Unix epoch). Compared only with values from the same machine
+/// and boot.
 ///
 /// # Errors
-/// `NotRunning` if not visible, `Io`/`Parse` for `/proc` failures,
-/// `Unsupported` off Linux.
+/// `NotRunning` if not visible, `Io`/`Parse` for `/proc` (or sysctl)
+/// failures, `Unsupported` on other platforms.
 pub fn start_time_of(pid: u32) -> Result<u64> {
     #[cfg(target_os = "linux")]
     {
@@ -167,7 +171,15 @@ pub fn start_time_of(pid: u32) -> Result<u64> {
             Err(e) => Err(Error::io("read start time", format!("pid {pid}"), e)),
         }
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "macos")]
+    {
+        match crate::darwin::start_time_of(pid) {
+            Ok(Some(t)) => Ok(t),
+            Ok(None) => Err(Error::new(ErrorKind::NotRunning, "read start time", format!("pid {pid}"), "not running")),
+            Err(e) => Err(Error::new(ErrorKind::Io, "read start time", format!("pid {pid}"), e)),
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     {
         Err(Error::new(ErrorKind::Unsupported, "read start time", format!("pid {pid}"), "unsupported platform"))
     }

@@ -62,7 +62,9 @@
 //! `/proc/PID/fd`, a process that could hold a listener but whose fds we may
 //! not read (started after the expected process, one of its uids ours or a
 //! listener's: a non-dumpable process), hidepid, a `/proc` from another pid namespace, a timeout, a
-//! platform other than Linux — is [`Verdict::Unknown`], and **callers must
+//! platform other than Linux (on macOS the expected process is pinned, but
+//! the listeners cannot be tied to their holders in safe Rust: see
+//! `darwin.rs` and docs/platforms.md) — is [`Verdict::Unknown`], and **callers must
 //! treat `Unknown` exactly like `NotOwned`** (fail closed). Every inspection
 //! is bounded by [`Options::timeout`].
 //!
@@ -101,10 +103,18 @@
 //! - Descendants are found by ppid at one moment: a double-forked daemon
 //!   reparented to init is not part of the tree (NotOwned, fail closed).
 //!
+//! The decision itself ("every listener held by the tree and nobody outside
+//! it") is one piece of code for every platform (`decide.rs`); each
+//! platform's source only observes.
+//!
 //! The threat rationale lives in `audits/THREAT-MAP.md`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(target_os = "macos")]
+mod darwin;
+mod darwin_sock;
+mod decide;
 mod error;
 mod expected;
 // The kernel-format parsers and their encoders, public only for the fuzz
@@ -135,7 +145,10 @@ pub use verdict::{ConnectError, Verdict};
 pub struct Listener {
     /// Local address: `127.0.0.1:P`, `[::1]:P`, `0.0.0.0:P`, `[::]:P`...
     pub addr: SocketAddr,
-    /// Socket inode (what `/proc/PID/fd/N -> socket:[inode]` shows).
+    /// Socket inode (what `/proc/PID/fd/N -> socket:[inode]` shows). On
+    /// macOS, which has no socket inode, the socket's kernel id (libproc's
+    /// `soi_so`): the same for every descriptor of the socket while it
+    /// exists.
     pub inode: u64,
     /// Owner uid of the socket, from the kernel.
     pub uid: u32,
@@ -189,8 +202,10 @@ impl Default for Options {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 const UNSUPPORTED: &str = "unsupported platform";
+#[cfg(target_os = "macos")]
+const UNSUPPORTED: &str = darwin::NOT_BUILT;
 
 /// Every TCP listener on `port` (IPv4 and IPv6, all addresses), with inode
 /// and uid; `pid`/`command` are `None`.
@@ -281,7 +296,18 @@ pub fn verify(port: u16, expected: &Expected, opts: &Options) -> Verdict {
         let deadline = std::time::Instant::now() + opts.timeout;
         verdict::verify_linux(port, expected, opts, deadline).0
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "macos")]
+    {
+        if let Some(uid) = expected.uid() {
+            // libproc gives no socket owner uid: a uid check cannot be made.
+            return Verdict::Unknown {
+                reason: format!("macOS: the uid that owns a socket cannot be read, so `uid {uid}` cannot be checked"),
+            };
+        }
+        let deadline = std::time::Instant::now() + opts.timeout;
+        decide::verify_with(&darwin::Darwin::default(), port, expected, opts, deadline).0
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     {
         let _ = (port, expected, opts);
         Verdict::Unknown { reason: UNSUPPORTED.into() }
@@ -336,7 +362,18 @@ pub fn connect_verified_with_verdict(
     {
         verdict::connect_linux(addr, expected, opts)
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "macos")]
+    {
+        // The listeners are checked first (a foreign holder or a dead or
+        // replaced process is a definite NotOwned); attributing the accepted
+        // connection is not built on macOS, so nothing is handed out.
+        let verdict = verify(addr.port(), expected, opts);
+        if verdict.is_owned() {
+            return Err(ConnectError::Refused(Verdict::Unknown { reason: UNSUPPORTED.into() }));
+        }
+        Err(ConnectError::Refused(verdict))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     {
         let _ = (addr, expected, opts);
         Err(ConnectError::Refused(Verdict::Unknown { reason: UNSUPPORTED.into() }))

@@ -13,13 +13,7 @@ use rustix::process::{Pid, PidfdFlags};
 
 use gw_procfs::{FdScanError as ScanErr, Proc, ProcStat};
 
-/// Why a check could not say "owned": a definite "no", or "cannot tell"
-/// (which callers treat as "no").
-#[derive(Debug)]
-pub(crate) enum Fail {
-    No(String),
-    Unknown(String),
-}
+pub(crate) use crate::decide::{Attribution, Fail};
 
 /// Most processes a tree may have before the check gives up (Unknown).
 const MAX_TREE: usize = 65_536;
@@ -219,21 +213,6 @@ fn scan_pids(proc: &Proc, pids: &[u32], wanted: &HashSet<u64>, deadline: Instant
         }
     }
     s
-}
-
-/// Who holds the wanted sockets, relative to the expected tree.
-#[derive(Debug, Default)]
-pub(crate) struct Attribution {
-    /// inode -> a pid of the tree holding it (the pinned process when it
-    /// does).
-    pub(crate) found: HashMap<u64, u32>,
-    /// (inode, pid): visible holders outside the tree.
-    pub(crate) outside: Vec<(u64, u32)>,
-    /// Why a holder may be invisible to us (a process whose fds cannot be
-    /// read and that could hold the socket, hidepid, a descendant that
-    /// changed during the check): then neither "held by the tree only" nor
-    /// "held by nobody" is a proof.
-    pub(crate) unseen: Option<String>,
 }
 
 /// Attributes every holder of `wanted` (THREATS PORT-6): [`scan`] finds

@@ -149,33 +149,18 @@ mod linux {
     use std::time::{Duration, Instant};
 
     use super::{ConnectError, Verdict};
-    use crate::process::{self, Fail, Pin};
+    use crate::decide::{self, Attribution, Fail, Observer, from_fail, whose};
+    use crate::process::{self, Pin};
     use crate::{Expected, Listener, Options, sockets};
-
-    fn from_fail(f: Fail) -> Verdict {
-        match f {
-            Fail::No(reason) => Verdict::NotOwned { reason, foreign: Vec::new() },
-            Fail::Unknown(reason) => Verdict::Unknown { reason },
-        }
-    }
 
     #[cfg(test)]
     pub(crate) fn from_fail_for_tests(f: Fail) -> Verdict {
         from_fail(f)
     }
 
-    fn whose(e: &Expected) -> String {
-        if e.includes_descendants() {
-            format!("pid {} or its descendants", e.pid())
-        } else {
-            format!("pid {} itself (descendants excluded)", e.pid())
-        }
-    }
-
     /// `l` as held by `pid`, with its command name when `opts` asks for it.
     fn held_by(l: &Listener, pid: u32, opts: &Options) -> Listener {
-        let command = opts.identify_foreign.then(|| process::command_of(pid));
-        Listener { pid: Some(pid), command, ..l.clone() }
+        decide::held_by(l, pid, opts, &process::command_of)
     }
 
     #[cfg(test)]
@@ -186,13 +171,53 @@ mod linux {
             std::cell::RefCell::new(None);
     }
 
-    fn after_search() {
-        #[cfg(test)]
-        AFTER_SEARCH.with(|h| {
-            if let Some(f) = h.borrow_mut().as_mut() {
-                f();
-            }
-        });
+    /// Linux's source: `/proc` of our pid namespace, a pidfd pin, the
+    /// socket table (sock_diag or `/proc/net`), `/proc/PID/fd`.
+    struct Proc;
+
+    impl Observer for Proc {
+        type Pin = Pin;
+
+        fn pin(&self, pid: u32, start_time: Option<u64>) -> Result<Pin, Fail> {
+            process::check_proc_namespace()?;
+            Pin::new(pid, start_time)
+        }
+
+        fn pid_of(&self, pin: &Pin) -> u32 {
+            pin.pid
+        }
+
+        fn listeners(&self, port: u16, opts: &Options, deadline: Instant) -> Result<Vec<Listener>, String> {
+            crate::listeners_until(port, opts.source, deadline).map_err(|e| e.to_string())
+        }
+
+        fn attribute(
+            &self,
+            pin: &Pin,
+            descendants: bool,
+            wanted: &HashSet<u64>,
+            socket_uids: &HashSet<u32>,
+            deadline: Instant,
+        ) -> Result<Attribution, Fail> {
+            process::attribute(pin, descendants, wanted, socket_uids, deadline)
+        }
+
+        fn still_same(&self, pin: &Pin) -> Result<(), Fail> {
+            pin.still_same()
+        }
+
+        fn command_of(&self, pid: u32) -> String {
+            process::command_of(pid)
+        }
+
+        fn after_search(&self) {
+            #[cfg(test)]
+            AFTER_SEARCH.with(|h| {
+                if let Some(f) = h.borrow_mut().as_mut() {
+                    f();
+                }
+            });
+        }
     }
 
     /// The verdict and, when Owned, the pin (still valid) for a follow-up.
@@ -202,106 +227,20 @@ mod linux {
         opts: &Options,
         deadline: Instant,
     ) -> (Verdict, Option<Pin>) {
-        if let Err(f) = process::check_proc_namespace() {
-            return (from_fail(f), None);
-        }
-        let pin = match Pin::new(expected.pid(), expected.start_time()) {
-            Ok(p) => p,
-            Err(f) => return (from_fail(f), None),
-        };
-        let ls = match crate::listeners_until(port, opts.source, deadline) {
-            Ok(ls) => ls,
-            Err(e) => return (Verdict::Unknown { reason: format!("cannot list the listeners: {e}") }, None),
-        };
-        if ls.is_empty() {
-            let reason = format!("nothing listens on port {port}");
-            return (Verdict::NotOwned { reason, foreign: Vec::new() }, None);
-        }
-        let wanted: HashSet<u64> = ls.iter().map(|l| l.inode).collect();
-        let uids: HashSet<u32> = ls.iter().map(|l| l.uid).collect();
-        let att = match process::attribute(&pin, expected.includes_descendants(), &wanted, &uids, deadline) {
-            Ok(a) => a,
-            Err(f) => return (from_fail(f), None),
-        };
-        after_search();
-        // The search read /proc/PID of whatever had the pid: only valid if the
-        // pinned process is still alive with the same start time now.
-        if let Err(f) = pin.still_same() {
-            return (from_fail(f), None);
-        }
-        if process::timed_out(deadline) {
-            return (Verdict::Unknown { reason: format!("timed out after {:?}", opts.timeout) }, None);
-        }
-        let verdict = decide(port, expected, ls, &att, opts, pin.pid);
-        let pin = verdict.is_owned().then_some(pin);
-        (verdict, pin)
+        decide::verify_with(&Proc, port, expected, opts, deadline)
     }
 
-    /// The verdict from the listeners and who holds them (PORT-6): Owned
-    /// only when every listener is held by the tree, no visible outsider
-    /// holds one, and no unseen process could; a definite foreign holder or
-    /// wrong uid is NotOwned even when something is unseen.
+    /// [`decide::decide`] with Linux's command names (the unit tests' seam).
+    #[cfg(test)]
     pub(crate) fn decide(
         port: u16,
         expected: &Expected,
-        mut ls: Vec<Listener>,
-        att: &process::Attribution,
+        ls: Vec<Listener>,
+        att: &Attribution,
         opts: &Options,
         pid: u32,
     ) -> Verdict {
-        let mut shared = Vec::new(); // held by the tree and by an outsider
-        let mut foreign = Vec::new(); // held by outsiders only
-        let mut unheld = Vec::new(); // held by no process we can see
-        let mut uid_problems = Vec::new();
-        for l in &mut ls {
-            l.pid = att.found.get(&l.inode).copied();
-            if let Some(u) = expected.uid()
-                && l.uid != u
-            {
-                uid_problems.push(format!("{} has uid {}, expected {u}", l.addr, l.uid));
-            }
-            let outsiders: Vec<Listener> =
-                att.outside.iter().filter(|(i, _)| *i == l.inode).map(|(_, p)| held_by(l, *p, opts)).collect();
-            match (l.pid, outsiders.is_empty()) {
-                (Some(_), true) => {}
-                (Some(_), false) => shared.extend(outsiders),
-                (None, false) => foreign.extend(outsiders),
-                (None, true) => unheld.push(l.clone()),
-            }
-        }
-        let definite = !shared.is_empty() || !foreign.is_empty() || !uid_problems.is_empty();
-        if !definite && let Some(unseen) = &att.unseen {
-            let what = if unheld.is_empty() {
-                format!("{} held by {}, but other holders cannot be ruled out", addrs(&ls), whose(expected))
-            } else {
-                format!("{} not found in {}", addrs(&unheld), whose(expected))
-            };
-            return Verdict::Unknown { reason: format!("port {port}: {what}: {unseen}") };
-        }
-        if !definite && unheld.is_empty() {
-            return Verdict::Owned { pid, listeners: ls };
-        }
-        let mut parts = Vec::new();
-        if !foreign.is_empty() || !unheld.is_empty() {
-            let list: Vec<String> = foreign.iter().chain(&unheld).map(Listener::to_string).collect();
-            parts.push(format!("listener {} not held by {}", list.join("; "), whose(expected)));
-        }
-        for s in &shared {
-            parts.push(format!(
-                "listener {} is also held by a process outside {} (it can accept the connections): {s}",
-                s.addr,
-                whose(expected)
-            ));
-        }
-        parts.extend(uid_problems);
-        let reason = format!("port {port}: {}", parts.join("; "));
-        foreign.extend(shared);
-        foreign.extend(unheld);
-        Verdict::NotOwned { reason, foreign }
-    }
-
-    fn addrs(ls: &[Listener]) -> String {
-        ls.iter().map(|l| l.addr.to_string()).collect::<Vec<_>>().join(", ")
+        decide::decide(port, expected, ls, att, opts, pid, &process::command_of)
     }
 
     pub(crate) fn connect_linux(
