@@ -75,6 +75,8 @@ mod sys;
 
 pub use chain::{ChainStep, audit_chain};
 pub use error::{Error, ErrorKind, Result};
+/// The class every error answers (gw-error): not found, refused, invalid, failed.
+pub use gw_error::Class;
 pub use list::DirEntry;
 pub use lock::{LockGuard, LockMode};
 pub use metadata::{FileKind, Metadata};

@@ -80,6 +80,8 @@ mod target;
 pub use device_key::DEVICE_KEYRING_FILE;
 pub use error::{Error, ErrorKind, Result};
 pub use generation::Generation;
+/// The class every error answers (gw-error): not found, refused, invalid, failed.
+pub use gw_error::Class;
 pub use json_secret::read_json_secret;
 pub use key::GatewayKey;
 pub use keyring::{

@@ -113,3 +113,8 @@ pub fn write_line(
     }
     Ok(())
 }
+
+// The README's example runs as a doc test too, so it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

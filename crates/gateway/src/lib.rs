@@ -106,6 +106,8 @@ pub use frame::{
     BOOTSTRAP_METHOD, Challenge, HelloAuth, HelloOk, IssuedToken, MAX_FRAME_BYTES, PROTOCOL_VERSION,
     parse_handoff_input,
 };
+/// The class every error answers (gw-error): not found, refused, invalid, failed.
+pub use gw_error::Class;
 
 // The README's example runs as a doc test too, so it cannot drift from the API.
 #[cfg(doctest)]

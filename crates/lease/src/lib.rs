@@ -89,6 +89,8 @@ mod sync;
 mod txn;
 
 pub use error::{Error, ErrorKind, Result};
+/// The class every error answers (gw-error): not found, refused, invalid, failed.
+pub use gw_error::Class;
 pub use judge::{Context, RemoveReason, Status, Verdict, judge};
 pub use oracle::{Clock, Identity, Probe, ProcOracle, ProcStat, ProcessOracle, SystemClock};
 // The `/proc/PID/stat` parser, exported only for the fuzz target

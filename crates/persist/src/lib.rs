@@ -70,6 +70,8 @@ mod sync;
 pub use document::Document;
 pub use error::{Error, ErrorKind, Result};
 pub use format::Format;
+/// The class every error answers (gw-error): not found, refused, invalid, failed.
+pub use gw_error::Class;
 pub use json::{JsonStyle, parse_json, to_json_bytes, to_json_bytes_styled};
 pub use limits::{Limits, nesting_depth};
 pub use merge::{merge_keeping_local, merge_patch};

@@ -138,6 +138,8 @@ use std::time::Duration;
 
 pub use error::{Error, ErrorKind, Result};
 pub use expected::{Expected, pidfile_line, start_time_of};
+/// The class every error answers (gw-error): not found, refused, invalid, failed.
+pub use gw_error::Class;
 pub use verdict::{ConnectError, Verdict};
 
 /// One TCP socket in LISTEN state on the port.

@@ -38,9 +38,6 @@ pub enum ErrorKind {
     /// A filesystem error or refusal from gw-anchor (not found, symlink,
     /// insecure directory, I/O, ...).
     Fs(gw_anchor::ErrorKind),
-    /// A document error from gw-persist while reading a key file (syntax,
-    /// duplicate key — a security refusal —, too large, ...).
-    Doc(gw_persist::ErrorKind),
 }
 
 impl ErrorKind {
@@ -65,20 +62,18 @@ impl ErrorKind {
     pub fn is_security_refusal(self) -> bool {
         match self {
             Self::Fs(k) => k.is_security_refusal(),
-            Self::Doc(k) => k.is_security_refusal(),
             Self::InsecureSecret => true,
             k => k.is_invalid_token(),
         }
     }
 
     /// The one class a caller acts on: the lower crate's for
-    /// [`ErrorKind::Fs`] and [`ErrorKind::Doc`]; refused for the security
+    /// [`ErrorKind::Fs`]; refused for the security
     /// refusals (every invalid token among them); invalid for bad input to
     /// derivation or attenuation; failed for the rest.
     pub fn class(self) -> Class {
         match self {
             Self::Fs(k) => k.class(),
-            Self::Doc(k) => k.class(),
             k if k.is_security_refusal() => Class::Refused,
             Self::InvalidInput => Class::Invalid,
             _ => Class::Failed,
@@ -100,7 +95,6 @@ impl ErrorKind {
             Self::InsecureSecret => "insecure_secret",
             Self::BadSecret => "bad_secret",
             Self::Fs(k) => k.as_str(),
-            Self::Doc(k) => k.as_str(),
         }
     }
 }
@@ -165,23 +159,6 @@ impl From<gw_anchor::Error> for Error {
     fn from(e: gw_anchor::Error) -> Self {
         Self {
             kind: ErrorKind::Fs(e.kind()),
-            op: e.op(),
-            path: Some(e.path().to_path_buf()),
-            message: e.message().to_owned(),
-            fix: e.fix().map(str::to_owned),
-            source: Some(Box::new(e)),
-        }
-    }
-}
-
-impl From<gw_persist::Error> for Error {
-    fn from(e: gw_persist::Error) -> Self {
-        let kind = match e.kind() {
-            gw_persist::ErrorKind::Fs(k) => ErrorKind::Fs(k),
-            k => ErrorKind::Doc(k),
-        };
-        Self {
-            kind,
             op: e.op(),
             path: Some(e.path().to_path_buf()),
             message: e.message().to_owned(),

@@ -67,6 +67,8 @@ mod token;
 
 pub use claims::{Caveat, Claims, Effective, MAX_AUDIENCE_LEN, MAX_LIFETIME_SECS, MAX_SCOPE_LEN, MAX_SCOPES, VERSION};
 pub use error::{Error, ErrorKind, Result};
+/// The class every error answers (gw-error): not found, refused, invalid, failed.
+pub use gw_error::Class;
 // The key schedule's labels and raw HKDF: what docs/token-format.md
 // specifies, exported for the test vectors, property tests, benches and fuzz
 // targets that recompute a token independently (tests/token_*.rs,

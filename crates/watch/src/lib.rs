@@ -88,6 +88,8 @@ pub use clock::{Clock, SystemClock, VirtualClock};
 pub use command::{CallReport, CommandLine, ID_PLACEHOLDER, Outcome, ProcessRunner, Runner};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, Log};
+/// The class every error answers (gw-error): not found, refused, invalid, failed.
+pub use gw_error::Class;
 pub use schedule::Schedule;
 pub use watchdog::{RateLimit, Watchdog, WatchdogConfig, WatchdogExit, WatchdogReport};
 
