@@ -151,8 +151,11 @@ pub(crate) fn scan(wanted: &HashSet<u64>, deadline: Instant) -> Scan {
     let pids = &pids[..];
     // The work is the kernel's (a readlinkat per fd): split a long process
     // list across the CPUs. The result does not depend on the split.
+    if pids.len() < 256 {
+        return scan_pids(proc, pids, wanted, deadline);
+    }
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(4);
-    if workers < 2 || pids.len() < 256 {
+    if workers < 2 {
         return scan_pids(proc, pids, wanted, deadline);
     }
     let parts: Vec<Scan> = std::thread::scope(|sc| {

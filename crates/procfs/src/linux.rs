@@ -124,7 +124,9 @@ impl Proc {
     pub fn read(&self, rel: &str) -> io::Result<Vec<u8>> {
         use std::io::Read;
         let file = std::fs::File::from(self.open_at(rel, OFlags::empty())?);
-        let mut out = Vec::new();
+        // procfs files report size 0: without capacity, read_to_end would
+        // start at 32 bytes and double (six reads for a stat line).
+        let mut out = Vec::with_capacity(4096);
         file.take(MAX_READ as u64 + 1).read_to_end(&mut out)?;
         if out.len() > MAX_READ {
             return Err(invalid(format!("/proc/{rel} is larger than {MAX_READ} bytes")));
