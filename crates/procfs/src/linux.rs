@@ -253,26 +253,30 @@ impl Proc {
             Err(Errno::NOENT | Errno::SRCH) => return Err(FdScanError::Gone),
             Err(e) => return Err(FdScanError::Other(format!("{path}: {e}"))),
         };
+        // Each entry is read as it is listed (a second descriptor of the
+        // directory for the readlinkat calls, the first one iterating): a
+        // process whose fds we may list but not read (a more privileged
+        // init holding hundreds) stops at its first entry, not after a
+        // listing of all of them.
+        let links = rustix::io::fcntl_dupfd_cloexec(&fd, 0).map_err(|e| FdScanError::Other(format!("{path}: {e}")))?;
         let mut dir = Dir::new(fd).map_err(|e| FdScanError::Other(format!("{path}: {e}")))?;
-        let mut names = Vec::new();
-        while let Some(entry) = dir.read() {
-            match entry {
-                Ok(e) if e.file_name().to_bytes().first() != Some(&b'.') => names.push(e.file_name().to_owned()),
-                Ok(_) => {}
-                Err(Errno::ACCESS | Errno::PERM) => return Err(denied("listing")),
-                Err(_) => return Err(FdScanError::Gone),
-            }
-        }
-        let fd = dir.fd().map_err(|e| FdScanError::Other(format!("{path}: {e}")))?;
         let mut out = Vec::new();
         // "socket:[" + at most 20 digits + "]" fits; a target that fills the
         // buffer (possibly truncated) is not a socket.
         let mut buf = [0u8; 64];
-        for (i, name) in names.iter().enumerate() {
+        let mut i = 0usize;
+        while let Some(entry) = dir.read() {
+            let entry = match entry {
+                Ok(e) if e.file_name().to_bytes().first() != Some(&b'.') => e,
+                Ok(_) => continue,
+                Err(Errno::ACCESS | Errno::PERM) => return Err(denied("listing")),
+                Err(_) => return Err(FdScanError::Gone),
+            };
+            i += 1;
             if i % 64 == 63 && Instant::now() >= deadline {
                 return Err(FdScanError::Timeout);
             }
-            match rustix::fs::readlinkat_raw(fd, name.as_c_str(), &mut buf[..]) {
+            match rustix::fs::readlinkat_raw(&links, entry.file_name(), &mut buf[..]) {
                 Ok(n) if n < buf.len() => {
                     if let Some(inode) = socket_inode(&buf[..n]) {
                         out.push(inode);
@@ -282,7 +286,9 @@ impl Proc {
                 // The fd was closed meanwhile: it holds nothing now.
                 Err(Errno::NOENT) => {}
                 Err(Errno::ACCESS | Errno::PERM) => return Err(denied("reading")),
-                Err(e) => return Err(FdScanError::Other(format!("{path}/{}: {e}", name.to_string_lossy()))),
+                Err(e) => {
+                    return Err(FdScanError::Other(format!("{path}/{}: {e}", entry.file_name().to_string_lossy())));
+                }
             }
         }
         Ok(out)
