@@ -13,7 +13,8 @@
 //!
 //! Each test runs on both resolvers (`--resolver openat2|walk`).
 
-mod common;
+use gw_test_support as common;
+use gw_test_support::both_resolvers;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -31,21 +32,6 @@ const EXIT_FAILED: i32 = 1;
 const EXIT_USAGE: i32 = 2;
 const EXIT_REFUSED: i32 = 3;
 const EXIT_NOT_FOUND: i32 = 4;
-
-macro_rules! both_resolvers {
-    ($(#[$doc:meta])* $body:ident => $openat2:ident, $walk:ident) => {
-        $(#[$doc])*
-        #[test]
-        fn $openat2() {
-            $body(Resolver::Openat2)
-        }
-        $(#[$doc])*
-        #[test]
-        fn $walk() {
-            $body(Resolver::Walk)
-        }
-    };
-}
 
 /// What `gw` did.
 #[derive(Debug)]

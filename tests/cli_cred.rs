@@ -21,7 +21,7 @@
 //!
 //! Every `gw` child gets `GW_HOME` set to a private temp directory.
 
-mod common;
+use gw_test_support as common;
 
 use std::cell::RefCell;
 use std::io::{Read, Write};

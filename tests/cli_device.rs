@@ -10,7 +10,7 @@ use gw_anchor::{Policy, Root};
 
 const GW: &str = env!("CARGO_BIN_EXE_gw");
 
-mod common;
+use gw_test_support as common;
 
 fn gw(home: &Path, args: &[&str]) -> (i32, String, String) {
     common::gw_in(GW, home, args)

@@ -20,7 +20,8 @@
 //!
 //! Every test runs on both resolvers (`--resolver openat2|walk`).
 
-mod common;
+use gw_test_support as common;
+use gw_test_support::both_resolvers;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -44,21 +45,6 @@ const EXIT_NOT_FOUND: i32 = 4;
 /// The longest any single `gw` run may take (nothing may block, e.g. on a
 /// FIFO).
 const TIMEOUT: Duration = Duration::from_secs(20);
-
-macro_rules! both_resolvers {
-    ($(#[$doc:meta])* $body:ident => $openat2:ident, $walk:ident) => {
-        $(#[$doc])*
-        #[test]
-        fn $openat2() {
-            $body(Resolver::Openat2)
-        }
-        $(#[$doc])*
-        #[test]
-        fn $walk() {
-            $body(Resolver::Walk)
-        }
-    };
-}
 
 /// What `gw` did.
 #[derive(Debug)]

@@ -2,7 +2,7 @@
 //! (issue 12 item 7): key order, integers, indentation; a tightened mode is
 //! reported; `--parents`, `--string` hints, negative numbers, `get --raw`.
 
-mod common;
+use gw_test_support as common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

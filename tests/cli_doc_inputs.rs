@@ -3,7 +3,7 @@
 //! renders as it is, and `cred handoff --help` gives OpenClaw's hand-off
 //! format (a `res` frame or its hello-ok payload).
 
-mod common;
+use gw_test_support as common;
 
 use std::path::Path;
 

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 const GW: &str = env!("CARGO_BIN_EXE_gw");
 
-mod common;
+use gw_test_support as common;
 
 fn gw(home: &Path, args: &[&str]) -> (i32, String, String) {
     common::gw_in(GW, home, args)

@@ -4,7 +4,7 @@
 //! error's `message` never repeats the "refused: " the exit code and `kind`
 //! already say; `fs read` has one key scheme (`content` + `encoding`).
 
-mod common;
+use gw_test_support as common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -26,7 +26,7 @@
 //! Every `gw` child gets `GW_HOME` set to a private directory that no token
 //! command may create.
 
-mod common;
+use gw_test_support as common;
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;

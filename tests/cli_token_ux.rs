@@ -2,7 +2,7 @@
 //! audience-bound token verified without `--aud`, attenuating to a scope the
 //! token lacks, times in `inspect`, and a token accepted within the skew.
 
-mod common;
+use gw_test_support as common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-mod common;
+use gw_test_support as common;
 
 const GW: &str = env!("CARGO_BIN_EXE_gw");
 /// Set in the re-executed child: which keyring session it runs in.

@@ -16,7 +16,7 @@
 //! with a cleared environment (`helper_child`); the cross-process generation
 //! tests use helper children too.
 
-mod common;
+use gw_test_support as common;
 mod cred_support;
 
 use std::path::Path;

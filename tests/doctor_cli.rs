@@ -22,7 +22,7 @@
 //! subject; kernel findings (fs.protected_*) are medium/low by design and
 //! never decide the exit code.
 
-mod common;
+use gw_test_support as common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

@@ -2,7 +2,7 @@
 //! 1 operational, 2 usage, 3 refused, 4 not found), `--json`, the default
 //! pid (gw's parent), and that bad input changes nothing (CLI-2).
 
-mod common;
+use gw_test_support as common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -7,7 +7,7 @@
 //! ignoring the start time or boot id, judging another namespace's pid here,
 //! following or deleting a non-regular entry.
 
-mod common;
+use gw_test_support as common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

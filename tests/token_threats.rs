@@ -16,7 +16,7 @@
 //! `docs/platforms.md` lists what a Mac run still needs.
 #![cfg(target_os = "linux")]
 
-mod common;
+use gw_test_support as common;
 mod token_support;
 
 use std::ffi::OsStr;

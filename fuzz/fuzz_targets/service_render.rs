@@ -19,7 +19,7 @@
 //!   format-breaking character (or a trailing `\` on an unquoted systemd
 //!   value);
 //! - systemd: the rendered unit, read back by an independent parser
-//!   (`common/unit.rs`), has exactly the expected sections and directives in
+//!   (gw-test-support's `unit` module, shared with gw-persist's service suites), has exactly the expected sections and directives in
 //!   order (no injected key or section), and `ExecStart=`, `Environment=`
 //!   and every other value decode to exactly the spec's;
 //! - launchd: `parse_plist` of the rendered bytes equals the property list
@@ -28,8 +28,7 @@
 //! `GW_FUZZ_DEBUG=1` prints the spec JSON and every result.
 #![no_main]
 
-#[path = "common/unit.rs"]
-mod unit;
+use gw_test_support::unit;
 
 use std::cell::Cell;
 use std::collections::BTreeMap;

@@ -31,7 +31,7 @@
 //! `docs/platforms.md` lists what a Mac run still needs.
 #![cfg(target_os = "linux")]
 
-mod support_race;
+use gw_test_support::race as support_race;
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, Read, Write};

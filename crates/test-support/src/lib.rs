@@ -1,11 +1,37 @@
-//! Helpers shared by gw's filesystem tests: sandboxes with an "outside" that
-//! must never change, byte-for-byte tree snapshots, expectations on
-//! gw-anchor errors, and re-executing the test binary as a helper child
-//! (another uid, another umask).
+//! gw-test-support: dev-only helpers shared by gw's test suites (the root's
+//! CLI and end-to-end tests and each crate's own `tests/`): sandboxes with an
+//! "outside" that must never change, byte-for-byte tree snapshots,
+//! expectations on gw-anchor errors, re-executing the test binary as a helper
+//! child (another uid, another umask), the `gw` runner, and ([`race`]) the
+//! race and crash harness.
 //!
-//! Every test binary that includes this module uses a different subset of
-//! it, hence the `dead_code` allowance.
-#![allow(dead_code, unreachable_pub)]
+//! Never a dependency of anything but tests (`publish = false`).
+#![allow(missing_docs, missing_debug_implementations)]
+
+pub mod race;
+pub mod unit;
+
+/// gw-anchor, for the macros below.
+pub use gw_anchor;
+
+/// Generates `#[test] fn $openat2` and `#[test] fn $walk` running `$body`
+/// with each of gw-anchor's resolvers, both carrying the doc comment given
+/// (which names the threat).
+#[macro_export]
+macro_rules! both_resolvers {
+    ($(#[$doc:meta])* $body:ident => $openat2:ident, $walk:ident) => {
+        $(#[$doc])*
+        #[test]
+        fn $openat2() {
+            $body($crate::gw_anchor::Resolver::Openat2)
+        }
+        $(#[$doc])*
+        #[test]
+        fn $walk() {
+            $body($crate::gw_anchor::Resolver::Walk)
+        }
+    };
+}
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;

@@ -1,10 +1,8 @@
-//! Helpers shared by the race and crash tests (`fs_race.rs`, `fs_crash.rs`):
+//! Helpers shared by the race and crash tests (`fs_race`, `fs_crash`, `doc_crash`, `doc_lost_updates`):
 //! re-executing the current test binary as a helper process, a small seeded
 //! random number generator, directory snapshots, and a lock that runs the
 //! heavy tests of one binary one at a time (they need both cores to race).
 //!
-//! Private to those two test files; `tests/common` belongs to other tests.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -17,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Serialises the tests of one binary that need the whole machine (a racing
 /// attacker spins one core, the victim the other).
-pub(crate) fn serial() -> MutexGuard<'static, ()> {
+pub fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
     SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -25,20 +23,20 @@ pub(crate) fn serial() -> MutexGuard<'static, ()> {
 /// A command that re-runs `exe` (a copy of, or, the current test binary)
 /// with only the `#[ignore]`d helper test `helper` selected, and `env_key`
 /// set to `env_val` (the helper returns at once when it is unset).
-pub(crate) fn helper_command(exe: &Path, helper: &str, env_key: &str, env_val: &str) -> Command {
+pub fn helper_command(exe: &Path, helper: &str, env_key: &str, env_val: &str) -> Command {
     let mut cmd = Command::new(exe);
     cmd.args(["--exact", helper, "--ignored", "--nocapture", "--test-threads=1"]).env(env_key, env_val);
     cmd
 }
 
 /// The current test binary.
-pub(crate) fn current_exe() -> PathBuf {
+pub fn current_exe() -> PathBuf {
     std::env::current_exe().expect("the path of the running test binary")
 }
 
 /// Reads the helper's stdout until a line containing `marker`; returns the
 /// text after the marker. Panics (with what was read) on EOF.
-pub(crate) fn wait_for_line(out: &mut BufReader<ChildStdout>, marker: &str) -> String {
+pub fn wait_for_line(out: &mut BufReader<ChildStdout>, marker: &str) -> String {
     let mut seen = String::new();
     loop {
         let mut line = String::new();
@@ -55,11 +53,11 @@ pub(crate) fn wait_for_line(out: &mut BufReader<ChildStdout>, marker: &str) -> S
 
 /// xorshift64*: small, seeded, reproducible (the seed is printed by callers).
 #[derive(Debug, Clone)]
-pub(crate) struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
     /// A generator seeded from `GW_TEST_SEED` if set, else from the clock and pid.
-    pub(crate) fn from_env_or_clock() -> (Self, u64) {
+    pub fn from_env_or_clock() -> (Self, u64) {
         let seed = std::env::var("GW_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
             let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
             t ^ (u64::from(std::process::id()) << 32)
@@ -67,11 +65,11 @@ impl Rng {
         (Self::new(seed), seed)
     }
 
-    pub(crate) fn new(seed: u64) -> Self {
+    pub fn new(seed: u64) -> Self {
         Self(seed | 1)
     }
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -79,11 +77,11 @@ impl Rng {
     }
 
     /// Uniform-ish in `lo..hi` (`hi > lo`).
-    pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next_u64() % (hi - lo)
     }
 
-    pub(crate) fn fill(&mut self, buf: &mut [u8]) {
+    pub fn fill(&mut self, buf: &mut [u8]) {
         for chunk in buf.chunks_mut(8) {
             let v = self.next_u64().to_le_bytes();
             chunk.copy_from_slice(&v[..chunk.len()]);
@@ -93,7 +91,7 @@ impl Rng {
 
 /// What one directory entry looked like, for before/after comparisons.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Snap {
+pub enum Snap {
     File { mode: u32, uid: u32, ino: u64, content: Vec<u8> },
     Dir { mode: u32, uid: u32, ino: u64 },
     Link { uid: u32, target: PathBuf },
@@ -102,7 +100,7 @@ pub(crate) enum Snap {
 
 /// A recursive snapshot of `dir` (links are recorded, never followed):
 /// relative path -> what is there.
-pub(crate) fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Snap> {
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Snap> {
     fn walk(base: &Path, rel: &Path, out: &mut BTreeMap<PathBuf, Snap>) {
         let here = base.join(rel);
         let mut names: Vec<OsString> =
@@ -134,7 +132,7 @@ pub(crate) fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Snap> {
 }
 
 /// The names in `dir`, sorted.
-pub(crate) fn names(dir: &Path) -> Vec<String> {
+pub fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("list {}: {e}", dir.display()))
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -144,19 +142,19 @@ pub(crate) fn names(dir: &Path) -> Vec<String> {
 }
 
 /// Sets the permission bits of `path` exactly (`chmod`, not umask-dependent).
-pub(crate) fn chmod(path: &Path, mode: u32) {
+pub fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
 }
 
 /// `mkdir` with an exact mode.
-pub(crate) fn mkdir(path: &Path, mode: u32) {
+pub fn mkdir(path: &Path, mode: u32) {
     std::fs::create_dir(path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
     chmod(path, mode);
 }
 
 /// Writes a file with an exact mode.
-pub(crate) fn write_file(path: &Path, content: &[u8], mode: u32) {
+pub fn write_file(path: &Path, content: &[u8], mode: u32) {
     std::fs::write(path, content).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     chmod(path, mode);
 }

@@ -25,7 +25,7 @@
 //! stdin closes (the test died). Writes are durable (the default), as
 //! `gw doc set` writes them.
 
-mod support_race;
+use gw_test_support::race as support_race;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader, Write as _};

@@ -3,7 +3,7 @@
 //! warnings) and the real systemd user manager's own load (`systemd --test
 //! --user`, whose dump shows the argv and environment it would run with)
 //! for systemd units; and this suite's own unit-file parser
-//! (tests/service_support).
+//! (crates/persist/tests/service_support).
 //!
 //! Needs the Debian packages `systemd` and `python3`.
 

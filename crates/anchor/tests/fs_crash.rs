@@ -30,7 +30,7 @@
 //! remove every leftover, never the target, and leave the directory holding
 //! only the target.
 
-mod support_race;
+use gw_test_support::race as support_race;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;

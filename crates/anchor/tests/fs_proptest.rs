@@ -19,7 +19,7 @@
 //! - **both resolvers agree**: the same tree and the same operations give the
 //!   same outcomes and the same resulting tree on openat2 and on the walk.
 
-mod common;
+use gw_test_support as common;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;

@@ -1,10 +1,9 @@
-//! An independent systemd unit-file parser, copied from
-//! `tests/service_support/mod.rs` (written from systemd.syntax(7) and
-//! systemd.service(5), not from gw's renderer) for the `service_render`
-//! target. One addition: [`parse_unit`] also records every section header,
-//! in order, so an injected empty section (a `[X]` line with no directive
-//! after it) shows up too. Keep the rest in step with the original.
-#![allow(dead_code)]
+//! An independent systemd unit-file parser, written from systemd.syntax(7)
+//! and systemd.service(5), not from gw's renderer: gw-persist's service
+//! suites and the `service_render` fuzz target check gw's units against it
+//! (besides the real `systemd-analyze`). [`parse_unit`] records every
+//! section header, in order, so an injected empty section (a `[X]` line with
+//! no directive after it) shows up too.
 
 use std::collections::BTreeMap;
 

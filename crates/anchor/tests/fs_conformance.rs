@@ -16,7 +16,7 @@
 //! Both resolvers must also agree on every outcome (they are checked against
 //! the same table).
 
-mod common;
+use gw_test_support as common;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};

@@ -14,7 +14,8 @@
 //! window, FS-6's observed temp names) are Linux-only; the rest compiles for
 //! every Unix (`docs/platforms.md`).
 
-mod common;
+use gw_test_support as common;
+use gw_test_support::both_resolvers;
 
 use std::ffi::OsString;
 #[cfg(target_os = "linux")]
@@ -33,24 +34,6 @@ use gw_anchor::{
 };
 #[cfg(target_os = "linux")]
 use rustix::fs::inotify;
-
-/// Generates `#[test] fn $openat2` and `#[test] fn $walk` running `$body`
-/// with each resolver, both carrying the doc comment given (which names the
-/// threat).
-macro_rules! both_resolvers {
-    ($(#[$doc:meta])* $body:ident => $openat2:ident, $walk:ident) => {
-        $(#[$doc])*
-        #[test]
-        fn $openat2() {
-            $body(Resolver::Openat2)
-        }
-        $(#[$doc])*
-        #[test]
-        fn $walk() {
-            $body(Resolver::Walk)
-        }
-    };
-}
 
 /// Not a test: the entry point of helper children (see `common::run_helper`).
 #[test]

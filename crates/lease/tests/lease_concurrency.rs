@@ -13,7 +13,7 @@
 //! remove the live `x.json` a registrar wrote after the judgement, and a
 //! registration would be lost.
 
-mod common;
+use gw_test_support as common;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};

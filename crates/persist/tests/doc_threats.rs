@@ -5,7 +5,7 @@
 //!
 //! Every test body takes the gw-anchor [`Resolver`] and runs twice, as
 //! `<name>_openat2` and `<name>_walk` ([`both_resolvers!`], as in
-//! `tests/fs_threats.rs`): a document is only as safe as the resolver under
+//! `crates/anchor/tests/fs_threats.rs`): a document is only as safe as the resolver under
 //! it. Refusals are checked for their kind, the path they name, that
 //! `update_value`'s closure never ran, that the file is byte-for-byte (and
 //! inode-for-inode) what it was, and that nothing changed outside the root
@@ -17,7 +17,8 @@
 //! "another user" is uid 65534 (files chown-ed to it, or a helper child run
 //! as it, see `common::run_helper`).
 
-mod common;
+use gw_test_support as common;
+use gw_test_support::both_resolvers;
 
 use std::fmt::Debug;
 use std::os::unix::fs::MetadataExt;
@@ -31,24 +32,6 @@ use common::*;
 use gw_anchor::{ErrorKind as AK, Resolver};
 use gw_persist::{Document, ErrorKind, Limits, merge_keeping_local};
 use serde_json::{Value, json};
-
-/// Generates `#[test] fn $openat2` and `#[test] fn $walk` running `$body`
-/// with each resolver, both carrying the doc comment given (which names the
-/// threat).
-macro_rules! both_resolvers {
-    ($(#[$doc:meta])* $body:ident => $openat2:ident, $walk:ident) => {
-        $(#[$doc])*
-        #[test]
-        fn $openat2() {
-            $body(Resolver::Openat2)
-        }
-        $(#[$doc])*
-        #[test]
-        fn $walk() {
-            $body(Resolver::Walk)
-        }
-    };
-}
 
 /// Not a test: the entry point of helper children (see `common::run_helper`).
 #[test]

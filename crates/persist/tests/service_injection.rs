@@ -2,7 +2,7 @@
 //! extra (or a lost, or a changed) directive. Every value is either refused —
 //! `Injection` when it would break the format, `InvalidSpec` when it is
 //! wrong — or accepted and then read back *exactly* by independent parsers:
-//! this suite's systemd-style parser (tests/service_support), the real
+//! this suite's systemd-style parser (crates/persist/tests/service_support), the real
 //! systemd user manager (`systemd --test --user`), Python's `plistlib`, and
 //! gw's strict plist parser.
 //!

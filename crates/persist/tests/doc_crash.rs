@@ -52,7 +52,7 @@
 //! are counted, checked to be temps, and removed at the end by
 //! `remove_stale_temps`.
 
-mod support_race;
+use gw_test_support::race as support_race;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
