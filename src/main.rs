@@ -3,9 +3,9 @@
 //! lives in the crates (see crates/anchor).
 #![forbid(unsafe_code)]
 
+mod audit;
 mod cli;
 mod cmd;
-mod doctor;
 mod home;
 mod input;
 mod output;

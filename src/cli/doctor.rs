@@ -20,7 +20,7 @@ pub(crate) struct DoctorArgs {
     /// Audit at most this many entries beneath the home. The secrets,
     /// configs and documents of every profile are audited first; reaching the
     /// cap is a high finding (exit 3): the rest was not audited.
-    #[arg(long, value_name = "N", default_value_t = crate::doctor::MAX_ENTRIES)]
+    #[arg(long, value_name = "N", default_value_t = crate::audit::MAX_ENTRIES)]
     pub(crate) max_entries: usize,
     /// Audit an OpenClaw installation instead of the gw home: its state
     /// directory (DIR, default $OPENCLAW_STATE_DIR, else ~/.openclaw) and what

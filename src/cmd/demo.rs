@@ -597,7 +597,7 @@ fn device_handshake(t: &mut Tour, profile: &gw_cred::Profile, port: u16, pid: Op
 /// findings (this machine's fs.protected_*) are shown but never decide
 /// whether the demo passed.
 fn doctor_tour(t: &mut Tour, base: &std::path::Path, policy: &Policy) -> Result<(), CliError> {
-    use crate::doctor::{Options, Severity};
+    use crate::audit::{Options, Severity};
     let title = "gw doctor";
     t.step(title, "FS-4, FS-3, LEASE-1");
     let io = |what: &str, e: std::io::Error| CliError::usage("demo", format!("setup failed ({what}): {e}"));
@@ -634,9 +634,9 @@ fn doctor_tour(t: &mut Tour, base: &std::path::Path, policy: &Policy) -> Result<
         profile: None,
         keyring_probe: false,
         kernel: true,
-        max_entries: crate::doctor::MAX_ENTRIES,
+        max_entries: crate::audit::MAX_ENTRIES,
     };
-    let report = crate::doctor::audit(&opts, policy);
+    let report = crate::audit::audit(&opts, policy);
     let mut shown: Vec<_> = report.findings.iter().collect();
     shown.sort_by_key(|f| std::cmp::Reverse(f.severity));
     for f in shown {

@@ -1,11 +1,11 @@
 //! `gw doctor`: audits a gw home and prints findings with their fixes. The
-//! checks are in `src/doctor/` (over gw-anchor, gw-cred, gw-lease and
+//! checks are in `src/audit/` (over gw-anchor, gw-cred, gw-lease and
 //! gw-portguard); this file parses, runs and prints.
 
 use gw_anchor::Policy;
 
+use crate::audit::{self, Options};
 use crate::cli::doctor::DoctorArgs;
-use crate::doctor::{self, Options};
 use crate::output::{CliError, Output};
 
 pub(crate) fn run(args: DoctorArgs, profile: Option<&str>, policy: &Policy, out: Output) -> Result<u8, CliError> {
@@ -19,7 +19,7 @@ pub(crate) fn run(args: DoctorArgs, profile: Option<&str>, policy: &Policy, out:
     let openclaw = match args.openclaw {
         None => None,
         Some(Some(dir)) => Some(dir),
-        Some(None) => Some(doctor::openclaw_state_dir().ok_or_else(|| {
+        Some(None) => Some(audit::openclaw_state_dir().ok_or_else(|| {
             CliError::usage("doctor", "no OpenClaw state directory: neither OPENCLAW_STATE_DIR nor HOME is set")
         })?),
     };
@@ -43,7 +43,7 @@ pub(crate) fn run(args: DoctorArgs, profile: Option<&str>, policy: &Policy, out:
             return Err(CliError::from(e).with_fix(format!("create it with `gw profile init {p}`")));
         }
     }
-    let report = doctor::audit(&opts, policy);
+    let report = audit::audit(&opts, policy);
     let code = report.exit_code();
     let mut json = report.to_json();
     if let serde_json::Value::Object(map) = &mut json {

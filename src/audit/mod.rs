@@ -1,4 +1,4 @@
-//! `gw doctor`: audits a gw home without changing anything, and reports
+//! The audit behind `gw doctor`: audits a gw home without changing anything, and reports
 //! findings, each with a severity, what was found, why it matters and the
 //! exact command that fixes it.
 //!
