@@ -2,15 +2,21 @@
 //! (the port-ownership proof: the kernel's socket table and the process
 //! tree say the expected pid holds every listener, then the connect and the
 //! proof of the accepted socket) followed by the protocol-4 handshake
-//! (upgrade, challenge, `connect` with the shared token, hello-ok) and a
-//! clean close — beside the same handshake over a plain `TcpStream::connect`
-//! (no proof), against the same `gw serve` process, in one run.
+//! (upgrade, challenge, `connect`, hello-ok) and a clean close — beside the
+//! same handshake over a plain `TcpStream::connect` (no proof), against the
+//! same `gw serve` process, in one run. Two handshakes, each its own pair:
 //!
-//! Output: a criterion group `gateway_handshake` (unverified, verified),
-//! then a paired, interleaved run (101 rounds, medians) printing the ratio
-//! verified / unverified (the issue's target: ≤ 2.0, i.e. the proof adds at
-//! most the bare handshake's time). Every round checks the hello-ok, so no
-//! contender can win by failing. Quote the ratio (benches/README.md).
+//! - `gateway_handshake`: the shared token, unsigned;
+//! - `gateway_handshake_device`: as `gw probe` reconnects to a gateway that
+//!   paired its device — the device token `gw serve` issued to this device,
+//!   in a `connect` signed by the device's Ed25519 key (the pairing itself
+//!   happens once, before timing).
+//!
+//! Output: the criterion groups, then a paired, interleaved run of each pair
+//! (101 rounds, medians) printing the ratio verified / unverified (the
+//! issue's target: ≤ 2.0, i.e. the proof adds at most the bare handshake's
+//! time). Every round checks the hello-ok and its `auth.method`, so no
+//! contender can win by failing. Quote the ratios (benches/README.md).
 //!
 //! `cargo bench --bench handshake -- --test`: smoke run (a few rounds).
 
@@ -21,7 +27,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use gw_gateway::{Bounds, ClientInfo, Connect, Credential};
+use gw_gateway::{Bounds, ClientInfo, Connect, Credential, DeviceIdentity};
 use gw_portguard::{Expected, Options};
 use gw_token::Secret;
 
@@ -73,27 +79,64 @@ impl Drop for Serve {
     }
 }
 
-/// The handshake and a clean close over `stream`; panics unless hello-ok.
-fn hello(stream: TcpStream, url: &str) {
-    let req = Connect {
-        client: ClientInfo::default(),
-        role: "operator".into(),
-        scopes: vec!["operator.read".into()],
-        credential: Credential::Token(Secret::from(SHARED.to_owned())),
-        device: None,
-    };
-    let (mut ws, h) = gw_gateway::connect(stream, url, &req, &Bounds::default()).expect("handshake");
-    assert_eq!(h.hello.auth.method.as_deref(), Some("token"));
+/// How a contender authenticates: the shared token (unsigned), or as
+/// `gw probe` reconnects once paired — the device token `gw serve` issued
+/// to this device, in a `connect` signed by its Ed25519 key.
+enum Auth {
+    Shared,
+    Device { id: Box<DeviceIdentity>, token: Secret },
+}
+
+impl Auth {
+    /// Pairs a fresh device with `s` (a shared-token connect signed by the
+    /// device: `gw serve` issues it a device token), for [`Auth::Device`].
+    fn paired(s: &Serve, url: &str) -> Self {
+        let id = DeviceIdentity::from_seed(&Secret::generate().expect("seed")).expect("device");
+        let req = Connect {
+            client: ClientInfo::default(),
+            role: "operator".into(),
+            scopes: vec!["operator.read".into()],
+            credential: Credential::Token(Secret::from(SHARED.to_owned())),
+            device: Some(&id),
+        };
+        let stream = TcpStream::connect(s.addr).expect("connect");
+        let (mut ws, h) = gw_gateway::connect(stream, url, &req, &Bounds::default()).expect("pairing handshake");
+        gw_gateway::close(&mut ws, Duration::from_secs(2));
+        let issued = h.hello.auth.device_token.expect("a device token for the signed connect");
+        Self::Device { id: Box::new(id), token: issued.token }
+    }
+
+    fn request(&self) -> Connect<'_> {
+        let (credential, device) = match self {
+            Self::Shared => (Credential::Token(Secret::from(SHARED.to_owned())), None),
+            Self::Device { id, token } => (Credential::DeviceToken(Secret::new(token.expose().to_vec())), Some(&**id)),
+        };
+        Connect {
+            client: ClientInfo::default(),
+            role: "operator".into(),
+            scopes: vec!["operator.read".into()],
+            credential,
+            device,
+        }
+    }
+}
+
+/// The handshake and a clean close over `stream`; panics unless hello-ok
+/// with the expected method.
+fn hello(stream: TcpStream, url: &str, auth: &Auth) {
+    let (mut ws, h) = gw_gateway::connect(stream, url, &auth.request(), &Bounds::default()).expect("handshake");
+    let method = if matches!(auth, Auth::Shared) { "token" } else { "device-token" };
+    assert_eq!(h.hello.auth.method.as_deref(), Some(method));
     gw_gateway::close(&mut ws, Duration::from_secs(2));
 }
 
-fn unverified(s: &Serve, url: &str) {
-    hello(TcpStream::connect(s.addr).expect("connect"), url);
+fn unverified(s: &Serve, url: &str, auth: &Auth) {
+    hello(TcpStream::connect(s.addr).expect("connect"), url, auth);
 }
 
-fn verified(s: &Serve, url: &str) {
+fn verified(s: &Serve, url: &str, auth: &Auth) {
     let stream = gw_portguard::connect_verified(s.addr, &Expected::new(s.pid), &Options::default()).expect("verified");
-    hello(stream, url);
+    hello(stream, url, auth);
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -101,33 +144,18 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn main() {
-    let smoke = std::env::args().any(|a| a == "--test");
-    let serve = Serve::start();
-    let url = format!("ws://{}", serve.addr);
-    // Warm up both paths (and prove both work) before timing.
-    for _ in 0..5 {
-        unverified(&serve, &url);
-        verified(&serve, &url);
-    }
-    if !smoke {
-        let mut c = Criterion::default().configure_from_args().measurement_time(Duration::from_secs(5));
-        let mut g = c.benchmark_group("gateway_handshake");
-        g.bench_function("unverified", |b| b.iter(|| unverified(&serve, &url)));
-        g.bench_function("verified", |b| b.iter(|| verified(&serve, &url)));
-        g.finish();
-    }
-    let rounds = if smoke { 3 } else { 101 };
+/// Alternates the two contenders `rounds` times (which goes first
+/// alternating too) and prints their medians and ratio.
+fn paired(serve: &Serve, url: &str, auth: &Auth, name: &str, rounds: usize) {
     let (mut u, mut v) = (Vec::new(), Vec::new());
     for i in 0..rounds {
-        // Interleaved, alternating which goes first.
         let order: [bool; 2] = if i % 2 == 0 { [false, true] } else { [true, false] };
         for ver in order {
             let t = Instant::now();
             if ver {
-                verified(&serve, &url)
+                verified(serve, url, auth)
             } else {
-                unverified(&serve, &url)
+                unverified(serve, url, auth)
             }
             let d = t.elapsed();
             if ver { v.push(d) } else { u.push(d) }
@@ -135,9 +163,36 @@ fn main() {
     }
     let (mu, mv) = (median(u), median(v));
     println!(
-        "paired ({rounds} rounds, medians): unverified {:?}, verified {:?}, ratio verified/unverified {:.2}",
+        "paired, {name} ({rounds} rounds, medians): unverified {:?}, verified {:?}, ratio verified/unverified {:.2}",
         mu,
         mv,
         mv.as_secs_f64() / mu.as_secs_f64()
     );
+}
+
+fn main() {
+    let smoke = std::env::args().any(|a| a == "--test");
+    let serve = Serve::start();
+    let url = format!("ws://{}", serve.addr);
+    let contenders = [("shared token", Auth::Shared), ("device token", Auth::paired(&serve, &url))];
+    // Warm up every path (and prove each works) before timing.
+    for (_, auth) in &contenders {
+        for _ in 0..5 {
+            unverified(&serve, &url, auth);
+            verified(&serve, &url, auth);
+        }
+    }
+    if !smoke {
+        let mut c = Criterion::default().configure_from_args().measurement_time(Duration::from_secs(5));
+        for (group, (_, auth)) in ["gateway_handshake", "gateway_handshake_device"].into_iter().zip(&contenders) {
+            let mut g = c.benchmark_group(group);
+            g.bench_function("unverified", |b| b.iter(|| unverified(&serve, &url, auth)));
+            g.bench_function("verified", |b| b.iter(|| verified(&serve, &url, auth)));
+            g.finish();
+        }
+    }
+    let rounds = if smoke { 3 } else { 101 };
+    for (name, auth) in &contenders {
+        paired(&serve, &url, auth, name, rounds);
+    }
 }

@@ -188,14 +188,24 @@ pub(crate) fn scan(wanted: &HashSet<u64>, deadline: Instant) -> Scan {
 
 fn scan_pids(proc: &Proc, pids: &[u32], wanted: &HashSet<u64>, deadline: Instant) -> Scan {
     let mut s = Scan::default();
+    // The kernel's own processes (kernel threads and its usermode helpers,
+    // root's programs: out of scope) are listed in one read and not asked
+    // one by one (see Proc::kernel_threads).
+    let kernel = proc.kernel_threads();
     for &pid in pids {
         if timed_out(deadline) {
             s.incomplete = Some("timed out reading the processes' file descriptors".into());
             return s;
         }
-        // A process the kernel counts as holding no fd (every kernel
-        // thread) costs one statx (Linux 6.2+; see Proc::holds_no_fd).
-        if proc.holds_no_fd(pid) {
+        if kernel.binary_search(&pid).is_ok() {
+            continue;
+        }
+        // Without that list (another pid namespace's /proc, or no
+        // `children` file), a process the kernel counts as holding no fd
+        // (every kernel thread) costs one statx (Linux 6.2+; see
+        // Proc::holds_no_fd). With it, the rest hold fds as a rule, and
+        // the statx would be one more call each.
+        if kernel.is_empty() && proc.holds_no_fd(pid) {
             continue;
         }
         match proc.socket_inodes(pid, deadline) {

@@ -2,11 +2,12 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use rustix::fs::{AtFlags, Dir, Mode, OFlags, StatxFlags};
+use rustix::fs::{AtFlags, Dir, Mode, OFlags, RawDir, StatxFlags};
 use rustix::io::Errno;
 
 use crate::stat::{ProcStat, parse_stat};
@@ -25,6 +26,9 @@ pub struct Proc {
     dir: OwnedFd,
     /// Whether `statx` of `PID/fd` counts the open fds (Linux 6.2+).
     fd_counts: bool,
+    /// Whether pid 2 here is `kthreadd` (a kernel thread: the init pid
+    /// namespace's procfs), asked once; see [`Proc::kernel_threads`].
+    kthreadd: OnceLock<bool>,
 }
 
 /// Why the fds of one process could not be read.
@@ -83,7 +87,7 @@ impl Proc {
                 link.to_string_lossy()
             )));
         }
-        let mut proc = Self { dir, fd_counts: false };
+        let mut proc = Self { dir, fd_counts: false, kthreadd: OnceLock::new() };
         // We hold at least the descriptor of /proc itself: a kernel that
         // counts fds says so; an older one reports 0.
         proc.fd_counts = proc.fd_count_of(c"self/fd").is_ok_and(|n| n > 0);
@@ -221,6 +225,32 @@ impl Proc {
         self.fd_counts
     }
 
+    /// The kernel's own processes: the children of `kthreadd` (pid 2), read
+    /// in one `read` of `2/task/2/children`. They are every kernel thread
+    /// (no fd table: `kthreadd` starts them all) and the usermode helpers
+    /// the kernel starts for itself (a core-dump pipe, `modprobe`), which
+    /// run root's configured programs. Empty when pid 2 is not a kernel
+    /// thread (another pid namespace's view, where pid 2 is anyone's
+    /// process: `PF_KTHREAD` in its stat, which only the kernel sets, is
+    /// checked once) or the kernel lacks the `children` file.
+    ///
+    /// A scan of every process's fds skips these instead of asking each
+    /// (about 65 `statx` calls here, a third of a scan's system calls). A
+    /// listed pid that exits and is reused during the scan would be skipped
+    /// too: reuse needs the pid counter to wrap around to it (`pid_max`
+    /// allocations) within the scan's milliseconds.
+    pub fn kernel_threads(&self) -> Vec<u32> {
+        let is_kthreadd =
+            *self.kthreadd.get_or_init(|| self.stat(2).is_ok_and(|s| s.is_some_and(|s| s.is_kernel_thread())));
+        if !is_kthreadd {
+            return Vec::new();
+        }
+        let Ok(list) = self.read_to_string("2/task/2/children") else { return Vec::new() };
+        let mut pids: Vec<u32> = list.split_ascii_whitespace().filter_map(|p| p.parse().ok()).collect();
+        pids.sort_unstable();
+        pids
+    }
+
     /// `true` only when the kernel says `pid` has no open fd at all (every
     /// kernel thread; it holds no socket); `false` when it has some, is
     /// gone, or this kernel does not count. One `statx` instead of open,
@@ -253,19 +283,21 @@ impl Proc {
             Err(Errno::NOENT | Errno::SRCH) => return Err(FdScanError::Gone),
             Err(e) => return Err(FdScanError::Other(format!("{path}: {e}"))),
         };
-        // Each entry is read as it is listed (a second descriptor of the
-        // directory for the readlinkat calls, the first one iterating): a
-        // process whose fds we may list but not read (a more privileged
-        // init holding hundreds) stops at its first entry, not after a
-        // listing of all of them.
-        let links = rustix::io::fcntl_dupfd_cloexec(&fd, 0).map_err(|e| FdScanError::Other(format!("{path}: {e}")))?;
-        let mut dir = Dir::new(fd).map_err(|e| FdScanError::Other(format!("{path}: {e}")))?;
+        // The entries are listed straight from this descriptor (rustix's
+        // `RawDir` over a borrowed fd: no second descriptor and no second
+        // close, syscalls a scan of every process pays per process) into a
+        // small buffer, and each is read as it is listed: a process whose fds
+        // we may list but not read (a more privileged init holding hundreds)
+        // costs one short listing and its first entry, not a listing of all
+        // of them. 2 KiB holds ~85 fd entries (24 bytes each).
+        let mut names = [MaybeUninit::<u8>::uninit(); 2048];
+        let mut dir = RawDir::new(&fd, &mut names);
         let mut out = Vec::new();
         // "socket:[" + at most 20 digits + "]" fits; a target that fills the
         // buffer (possibly truncated) is not a socket.
         let mut buf = [0u8; 64];
         let mut i = 0usize;
-        while let Some(entry) = dir.read() {
+        while let Some(entry) = dir.next() {
             let entry = match entry {
                 Ok(e) if e.file_name().to_bytes().first() != Some(&b'.') => e,
                 Ok(_) => continue,
@@ -276,7 +308,7 @@ impl Proc {
             if i % 64 == 63 && Instant::now() >= deadline {
                 return Err(FdScanError::Timeout);
             }
-            match rustix::fs::readlinkat_raw(&links, entry.file_name(), &mut buf[..]) {
+            match rustix::fs::readlinkat_raw(&fd, entry.file_name(), &mut buf[..]) {
                 Ok(n) if n < buf.len() => {
                     if let Some(inode) = socket_inode(&buf[..n]) {
                         out.push(inode);
@@ -378,6 +410,35 @@ mod tests {
         }
     }
 
+    #[test]
+    fn kernel_threads_are_kthreadds_children_and_only_in_the_initial_pid_namespace() {
+        let p = Proc::get().unwrap();
+        let listed = p.kernel_threads();
+        let two = p.stat(2).unwrap();
+        if !two.as_ref().is_some_and(ProcStat::is_kernel_thread) {
+            // Another pid namespace's view: pid 2 is someone's process, and
+            // its children must not be skipped.
+            assert!(listed.is_empty(), "pid 2 {two:?} is no kernel thread, yet {listed:?} were listed");
+            return;
+        }
+        assert!(!listed.is_empty(), "kthreadd starts the kernel's threads");
+        assert!(listed.windows(2).all(|w| w[0] < w[1]), "sorted, for binary search");
+        assert!(!listed.contains(&std::process::id()) && !listed.contains(&1));
+        let mut seen = 0;
+        for &pid in &listed {
+            // Gone meanwhile is fine; one still there is kthreadd's child,
+            // and (no usermode helper runs during the test) a kernel thread
+            // holding no fd.
+            let Some(st) = p.stat(pid).unwrap() else { continue };
+            assert_eq!(st.ppid, 2, "{st:?}");
+            if st.is_kernel_thread() {
+                seen += 1;
+                assert!(!p.counts_fds() || p.holds_no_fd(pid), "kernel thread {pid} holds fds");
+            }
+        }
+        assert!(seen > 0);
+    }
+
     /// Run by `port_7_something_mounted_over_proc_is_refused` inside a private
     /// mount namespace whose /proc was replaced (`GW_PROCFS_OVERMOUNT`).
     #[test]
@@ -408,6 +469,43 @@ mod tests {
             let text = String::from_utf8_lossy(&out.stdout);
             assert!(out.status.success() && text.contains("REFUSED"), "{mount}: {out:?}");
         }
+    }
+
+    /// Run by the test below in a new pid namespace where pid 2 is a shell
+    /// with a child of its own.
+    #[test]
+    fn pid_namespace_helper() {
+        if std::env::var_os("GW_PROCFS_PIDNS").is_none() {
+            return;
+        }
+        let p = Proc::open().expect("this namespace's own procfs");
+        let two = p.stat(2).unwrap().expect("pid 2: the shell");
+        assert!(!two.is_kernel_thread(), "{two:?}");
+        let children = p.read_to_string("2/task/2/children").unwrap();
+        assert!(!children.trim().is_empty(), "pid 2 has a child");
+        assert_eq!(p.kernel_threads(), Vec::<u32>::new(), "pid 2's children here are ordinary processes");
+        println!("NOTHING SKIPPED");
+    }
+
+    #[test]
+    fn in_another_pid_namespace_no_process_is_taken_for_a_kernel_thread() {
+        assert!(rustix::process::geteuid().is_root(), "needs root for a pid namespace (run as root, as CI does)");
+        let exe = std::env::current_exe().unwrap();
+        // pid 1 is the outer shell; pid 2 an inner shell (`; :` keeps it
+        // from exec'ing sleep) with `sleep` as its child. Taking pid 2's
+        // children for kernel threads would skip that child in every scan.
+        let out = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc", "sh", "-c"])
+            .arg(
+                "sh -c 'sleep 30; :' & sleep 0.2; \"$0\" --exact linux::tests::pid_namespace_helper --nocapture; \
+                 r=$?; kill -9 -1 2>/dev/null; exit $r",
+            )
+            .arg(&exe)
+            .env("GW_PROCFS_PIDNS", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains("NOTHING SKIPPED"), "{out:?}");
     }
 
     #[test]

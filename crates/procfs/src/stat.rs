@@ -19,12 +19,22 @@ pub struct ProcStat {
     pub state: u8,
     /// Field 4: the parent's pid (0 for pid 1 and kernel threads' parent).
     pub ppid: u32,
+    /// Field 9: the kernel's `PF_*` flags of the process (include/linux/sched.h).
+    pub flags: u32,
     /// Field 22: start time after boot, in clock ticks. With the pid it
     /// identifies one process across pid reuse.
     pub start_time: u64,
 }
 
 impl ProcStat {
+    /// `PF_KTHREAD`: the process is a kernel thread. Only the kernel sets it.
+    pub const PF_KTHREAD: u32 = 0x0020_0000;
+
+    /// Whether this is a kernel thread (field 9 has `PF_KTHREAD`).
+    pub fn is_kernel_thread(&self) -> bool {
+        self.flags & Self::PF_KTHREAD != 0
+    }
+
     /// The command name as text (lossy).
     pub fn comm_lossy(&self) -> String {
         String::from_utf8_lossy(&self.comm).into_owned()
@@ -86,12 +96,14 @@ pub fn parse_stat(buf: &[u8]) -> Result<ProcStat, ParseError> {
         _ => return Err(ParseError::new(close + 2, "bad state")),
     };
     let ppid = num(fields[1], close + 2)?;
+    let flags = num(fields[6], close + 2)?;
     let start_time = num(trim_nl(fields[19]), close + 2)?;
     Ok(ProcStat {
         pid: u32::try_from(pid).map_err(|_| ParseError::new(0, "pid too large"))?,
         comm,
         state,
         ppid: u32::try_from(ppid).map_err(|_| ParseError::new(close + 2, "ppid too large"))?,
+        flags: u32::try_from(flags).map_err(|_| ParseError::new(close + 2, "flags too large"))?,
         start_time,
     })
 }
@@ -113,8 +125,8 @@ pub fn format_stat(s: &ProcStat) -> Vec<u8> {
     out.extend_from_slice(&s.comm);
     out.extend_from_slice(
         format!(
-            ") {} {} {} {} 0 -1 4194560 120 0 0 0 3 1 0 0 20 0 1 0 {} 12345678 345 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n",
-            s.state as char, s.ppid, s.pid, s.pid, s.start_time
+            ") {} {} {} {} 0 -1 {} 120 0 0 0 3 1 0 0 20 0 1 0 {} 12345678 345 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n",
+            s.state as char, s.ppid, s.pid, s.pid, s.flags, s.start_time
         )
         .as_bytes(),
     );
@@ -127,7 +139,8 @@ mod tests {
 
     #[test]
     fn comm_with_parens_and_spaces() {
-        let s = ProcStat { pid: 42, comm: b"a) (b ) c".to_vec(), state: b'S', ppid: 7, start_time: 123456 };
+        let s =
+            ProcStat { pid: 42, comm: b"a) (b ) c".to_vec(), state: b'S', ppid: 7, flags: 4194560, start_time: 123456 };
         assert_eq!(parse_stat(&format_stat(&s)).unwrap(), s);
         assert_eq!(parse_stat(&std::fs::read("/proc/self/stat").unwrap()).unwrap().pid, std::process::id());
     }

@@ -12,9 +12,10 @@ proptest! {
         comm in proptest::collection::vec(any::<u8>(), 0..64),
         state in prop::sample::select(b"RSDZTtXIK".to_vec()),
         ppid in 0u32..4_194_304,
+        flags in any::<u32>(),
         start_time in any::<u64>(),
     ) {
-        let s = ProcStat { pid, comm, state, ppid, start_time };
+        let s = ProcStat { pid, comm, state, ppid, flags, start_time };
         prop_assert_eq!(parse_stat(&format_stat(&s)).unwrap(), s.clone());
         // Cut before field 22 ends: refused.
         let line = format_stat(&s);
