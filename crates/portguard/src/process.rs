@@ -308,18 +308,15 @@ pub(crate) fn attribute(
     Ok(a)
 }
 
-/// Whether we hold `CAP_SYS_PTRACE` (`CapEff` of `/proc/self/status`): then
-/// every process of our user namespace is readable, and one that is not
-/// belongs to a user namespace above ours (a container's init and what it
-/// spawns) — more privileged than us, out of scope like root.
+/// Whether this thread holds `CAP_SYS_PTRACE` in its effective set
+/// (`capget(2)`: one call, and the calling thread's own credentials, which
+/// are what `/proc`'s access checks use): then every process of our user
+/// namespace is readable, and one that is not belongs to a user namespace
+/// above ours (a container's init and what it spawns) — more privileged
+/// than us, out of scope like root.
 fn may_read_every_process() -> bool {
-    const CAP_SYS_PTRACE: u32 = 19;
-    proc().and_then(|p| p.read_to_string("self/status")).is_ok_and(|st| {
-        st.lines()
-            .find_map(|l| l.strip_prefix("CapEff:"))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            .is_some_and(|caps| caps & (1 << CAP_SYS_PTRACE) != 0)
-    })
+    rustix::thread::capabilities(None)
+        .is_ok_and(|caps| caps.effective.contains(rustix::thread::CapabilitySet::SYS_PTRACE))
 }
 
 /// `Some(why)` when the unreadable process `pid` could hold a socket of

@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use rustix::fs::{AtFlags, Dir, Mode, OFlags, RawDir, StatxFlags};
+use rustix::fs::{AtFlags, Mode, OFlags, RawDir, StatxFlags};
 use rustix::io::Errno;
 
 use crate::stat::{ProcStat, parse_stat};
@@ -183,9 +183,15 @@ impl Proc {
     /// # Errors
     /// The `openat`/`getdents64` error.
     pub fn pids(&self) -> io::Result<Vec<u32>> {
-        let mut dir = Dir::read_from(&self.dir).map_err(io::Error::from)?;
+        // A descriptor of its own (the handle's offset is shared by every
+        // thread), listed into a buffer that holds ~680 entries at once
+        // (24 bytes each): one getdents64 and the one that says the end,
+        // where a growing buffer made four.
+        let fd = self.open_at(".", OFlags::DIRECTORY)?;
+        let mut names = vec![MaybeUninit::<u8>::uninit(); 16 << 10];
+        let mut dir = RawDir::new(&fd, &mut names);
         let mut pids = Vec::new();
-        while let Some(entry) = dir.read() {
+        while let Some(entry) = dir.next() {
             let entry = entry.map_err(io::Error::from)?;
             if let Some(pid) = std::str::from_utf8(entry.file_name().to_bytes()).ok().and_then(|n| n.parse().ok()) {
                 pids.push(pid);
