@@ -55,7 +55,8 @@
 //! group/other is reported and never trusted (FS-9: whoever can write it
 //! could name any process as a port's owner). Concurrent registrars and pruners — threads and
 //! processes — never delete a live record or lose a registration: every
-//! change happens under an in-process mutex and a directory `flock`, and a
+//! change happens under gw-persist's [`FileLock`](gw_persist::FileLock) on the
+//! directory's lock file (threads queue in-process, processes on `flock`), and a
 //! removal re-checks that the file is still the version that was judged.
 //! The registry directory is a gw-anchor [`gw_anchor::Root`]: an insecure
 //! directory is refused (FS-5), it is created only by a registrar and never
@@ -85,6 +86,7 @@ mod oracle;
 mod record;
 mod registry;
 mod store;
+#[cfg(loom)]
 mod sync;
 mod txn;
 

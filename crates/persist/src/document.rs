@@ -3,29 +3,19 @@
 //! generation counter.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use gw_anchor::{Durability, LockMode, Root, WriteOptions};
+use gw_anchor::{Durability, Root, WriteOptions};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::Format;
-use crate::inproc::KeyedLocks;
 use crate::json::JsonStyle;
 use crate::limits::Limits;
+use crate::lock::{FileLock, LockError};
 use crate::pointer;
-
-/// The identity of a lock: the root directory (device, inode) and the lock
-/// file's relative path.
-type LockKey = (u64, u64, PathBuf);
-
-fn inproc_locks() -> &'static KeyedLocks<LockKey> {
-    static LOCKS: OnceLock<KeyedLocks<LockKey>> = OnceLock::new();
-    LOCKS.get_or_init(KeyedLocks::new)
-}
 
 /// A document: a file beneath a root, with a format, a mode and limits.
 ///
@@ -239,9 +229,9 @@ impl<'r> Document<'r> {
         self.save_value(&value)
     }
 
-    /// Read-modify-write under an exclusive lock: threads of this process
-    /// queue in-process, then the lock file (`.NAME.lock` beside the
-    /// document) is `flock`ed against other processes; the current document
+    /// Read-modify-write under an exclusive [`FileLock`] on `.NAME.lock`
+    /// beside the document (threads of this process queue in-process, then
+    /// the file is `flock`ed against other processes); the current document
     /// is loaded, `f` computes the new one, which is written atomically
     /// before the lock is released. With a generation field, it is
     /// incremented. Returns the document written.
@@ -339,19 +329,15 @@ impl<'r> Document<'r> {
             Err(e) if e.kind() == gw_anchor::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::from(e).into()),
         }
-        let lock_rel = self.lock_rel()?;
-        let root_id = self.root.metadata(".").map_err(Error::from)?;
-        let key = (root_id.dev, root_id.ino, lock_rel.clone());
-        let _threads = inproc_locks().lock(key, self.lock_timeout).ok_or_else(|| {
-            Error::new(
+        let _lock = FileLock::acquire(self.root, self.lock_rel()?, self.lock_timeout).map_err(|e| match e {
+            LockError::Threads { timeout, .. } => Error::new(
                 ErrorKind::Fs(gw_anchor::ErrorKind::LockTimeout),
                 "update",
                 &path,
-                format!("another thread held the document for longer than {:?}", self.lock_timeout),
-            )
+                format!("another thread held the document for longer than {timeout:?}"),
+            ),
+            LockError::Fs(e) => Error::from(e),
         })?;
-        let _processes =
-            self.root.lock(&lock_rel, LockMode::Exclusive, Some(self.lock_timeout)).map_err(Error::from)?;
         // The document is written back laid out as it was (indentation,
         // compact or not, trailing newline), so an edit changes only itself.
         let (current, style) = match self.load_styled()? {
