@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::judge::{Context, RemoveReason, Status, Verdict, judge};
-use crate::oracle::{Clock, ProcOracle, ProcessOracle, SystemClock};
+use crate::oracle::{ProcOracle, ProcessOracle, SystemWallClock, WallClock};
 use crate::record::{self, FORMAT_VERSION, Record};
 use crate::store::Store;
 use crate::txn::{self, LOCK_FILE, Listed, Listing, PruneReport};
@@ -35,7 +35,7 @@ pub struct Registry {
 struct Inner {
     root: Root,
     oracle: Arc<dyn ProcessOracle>,
-    clock: Arc<dyn Clock>,
+    clock: Arc<dyn WallClock>,
 }
 
 impl Registry {
@@ -92,12 +92,12 @@ impl Registry {
 
     /// A registry over an open root, with the real oracle and clock.
     pub fn from_root(root: Root) -> Self {
-        Self::from_parts(root, Arc::new(ProcOracle), Arc::new(SystemClock))
+        Self::from_parts(root, Arc::new(ProcOracle), Arc::new(SystemWallClock))
     }
 
     /// A registry over an open root, with an injected process oracle and
     /// clock (tests run the registry without real processes this way).
-    pub fn from_parts(root: Root, oracle: Arc<dyn ProcessOracle>, clock: Arc<dyn Clock>) -> Self {
+    pub fn from_parts(root: Root, oracle: Arc<dyn ProcessOracle>, clock: Arc<dyn WallClock>) -> Self {
         Self { inner: Arc::new(Inner { root, oracle, clock }) }
     }
 
