@@ -9,6 +9,7 @@ use gw_anchor::{Durability, Root, WriteOptions};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::Format;
@@ -143,7 +144,8 @@ impl<'r> Document<'r> {
     /// gw-anchor checks directories it changes) as a root of its own, with
     /// gw-anchor's rule for files gw trusts ([`Root::read_trusted`]: the
     /// owner and mode of the very descriptor read). `None` only for not-found.
-    fn read_trusted(&self, path: &Path) -> Result<Option<Vec<u8>>> {
+    /// The bytes are wiped when dropped (a document may hold secrets).
+    fn read_trusted(&self, path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>> {
         let anchor = |e: gw_anchor::Error| match e.kind() {
             gw_anchor::ErrorKind::NotFound => Ok(None),
             gw_anchor::ErrorKind::TooLarge => {
@@ -154,9 +156,19 @@ impl<'r> Document<'r> {
         let (dir, name) = match (self.rel.parent(), self.rel.file_name()) {
             // A path ending in `/`, `.` or `..` has no file name once split
             // here: let gw-anchor's path validation report it.
-            (_, None) => return self.root.read(&self.rel, self.limits.max_bytes).map(Some).or_else(anchor),
+            (_, None) => {
+                return self
+                    .root
+                    .read(&self.rel, self.limits.max_bytes)
+                    .map(|b| Some(Zeroizing::new(b)))
+                    .or_else(anchor);
+            }
             _ if self.rel.as_os_str().as_encoded_bytes().ends_with(b"/") => {
-                return self.root.read(&self.rel, self.limits.max_bytes).map(Some).or_else(anchor);
+                return self
+                    .root
+                    .read(&self.rel, self.limits.max_bytes)
+                    .map(|b| Some(Zeroizing::new(b)))
+                    .or_else(anchor);
             }
             (parent, Some(name)) => {
                 let parent = parent.filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -177,7 +189,7 @@ impl<'r> Document<'r> {
             }
             Err(e) => return anchor(e),
         };
-        Ok(Some(bytes))
+        Ok(Some(Zeroizing::new(bytes)))
     }
 
     /// Loads the document as `T`.
@@ -209,10 +221,12 @@ impl<'r> Document<'r> {
     }
 
     fn save_styled(&self, value: &Value, style: JsonStyle) -> Result<()> {
-        let bytes = self
-            .format
-            .render_within_styled(value, style, &self.limits)
-            .map_err(|e| e.relabel("save", &self.path()))?;
+        // Wiped once written (a document may hold secrets).
+        let bytes = Zeroizing::new(
+            self.format
+                .render_within_styled(value, style, &self.limits)
+                .map_err(|e| e.relabel("save", &self.path()))?,
+        );
         let opts = WriteOptions::new().mode(self.mode).durability(self.durability);
         self.root.write_atomic(&self.rel, &bytes, &opts)?;
         Ok(())
@@ -358,10 +372,18 @@ impl<'r> Document<'r> {
             .into());
         }
         let mut next = f(current)?;
-        if let Some(field) = &self.generation {
-            pointer::set(&mut next, field, Value::from(current_gen + 1)).map_err(|e| e.relabel("update", &path))?;
+        let saved = match &self.generation {
+            Some(field) => pointer::set(&mut next, field, Value::from(current_gen + 1))
+                .map_err(|e| e.relabel("update", &path))
+                .and_then(|()| self.save_styled(&next, style)),
+            None => self.save_styled(&next, style),
+        };
+        if let Err(e) = saved {
+            // Not handed back: wiped here, as the caller wipes what is
+            // returned when it held secrets.
+            crate::wipe::zeroize_strings(&mut next);
+            return Err(e.into());
         }
-        self.save_styled(&next, style)?;
         Ok(next)
     }
 
