@@ -85,7 +85,7 @@ pub use lock::{FileLock, LockError};
 pub use inproc::{KeyGuard, KeyedLocks};
 pub use merge::{merge_keeping_local, merge_patch};
 pub use plist::{parse_plist, to_plist_bytes};
-pub use wipe::zeroize_strings;
+pub use wipe::{ZeroizingValue, zeroize_strings};
 
 // The README's example runs as a doc test too, so it cannot drift from the API.
 #[cfg(doctest)]

@@ -1,8 +1,12 @@
-//! [`zeroize_strings`]: wiping the strings of a JSON value that held secrets
-//! (`serde_json::Value` has no zeroizing drop of its own).
+//! [`zeroize_strings`] and [`ZeroizingValue`]: wiping the strings of a JSON
+//! value that held secrets (`serde_json::Value` has no zeroizing drop of
+//! its own).
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
 
 use serde_json::Value;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Overwrites every string in `value` with zeros and empties it (the
 /// strings of arrays and object values, at any depth; the shape and the
@@ -30,6 +34,66 @@ pub fn zeroize_strings(value: &mut Value) {
             Value::Object(map) => todo.extend(map.values_mut()),
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
         }
+    }
+}
+
+/// A JSON value whose strings are wiped ([`zeroize_strings`]) when it is
+/// dropped, on every path out of a function; its `Debug` shows no string.
+///
+/// ```
+/// use gw_persist::ZeroizingValue;
+/// let doc = ZeroizingValue::new(serde_json::json!({"token": "s3cret"}));
+/// assert_eq!(doc["token"], "s3cret"); // a `Value` through `Deref`
+/// assert_eq!(format!("{doc:?}"), "ZeroizingValue([REDACTED])");
+/// let plain = doc.into_value(); // the caller wipes it from here on
+/// # let _ = plain;
+/// ```
+#[derive(Clone, PartialEq, Default)]
+pub struct ZeroizingValue(Value);
+
+impl ZeroizingValue {
+    /// Takes `value` in.
+    pub fn new(value: Value) -> Self {
+        Self(value)
+    }
+
+    /// The value, no longer wiped on drop (to hand it to an API that takes a
+    /// `Value`).
+    pub fn into_value(mut self) -> Value {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl From<Value> for ZeroizingValue {
+    fn from(value: Value) -> Self {
+        Self(value)
+    }
+}
+
+impl Deref for ZeroizingValue {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        &self.0
+    }
+}
+
+impl DerefMut for ZeroizingValue {
+    fn deref_mut(&mut self) -> &mut Value {
+        &mut self.0
+    }
+}
+
+impl Drop for ZeroizingValue {
+    fn drop(&mut self) {
+        zeroize_strings(&mut self.0);
+    }
+}
+
+impl ZeroizeOnDrop for ZeroizingValue {}
+
+impl fmt::Debug for ZeroizingValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ZeroizingValue([REDACTED])")
     }
 }
 
