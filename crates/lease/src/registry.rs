@@ -16,7 +16,9 @@ use crate::record::{self, FORMAT_VERSION, Record};
 use crate::store::Store;
 use crate::txn::{self, LOCK_FILE, Listed, Listing, PruneReport};
 
-/// How long an operation waits for another holder of the registry lock.
+/// How long an operation waits for another holder of the registry lock:
+/// at most this long for other threads of this process, then at most this
+/// long for the `flock` of another process ([`gw_persist::FileLock`]).
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A registry: an anchored directory of `<id>.json` records.
