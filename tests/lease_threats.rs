@@ -276,7 +276,8 @@ fn lease_5_record_from_another_pid_namespace_is_kept_until_it_expires() {
     assert_eq!(reg.list_live().unwrap().len(), 1);
 
     // After the TTL it is pruned.
-    let wait = rec.expires_unix_ms.unwrap().saturating_sub(gw_lease::Clock::now_unix_ms(&gw_lease::SystemClock));
+    let wait =
+        rec.expires_unix_ms.unwrap().saturating_sub(gw_lease::WallClock::now_unix_ms(&gw_lease::SystemWallClock));
     std::thread::sleep(Duration::from_millis(wait + 50));
     let report = reg.prune(false).unwrap();
     assert_eq!(report.removed.len(), 1);

@@ -13,7 +13,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use gw_anchor::{FileKind, Policy, Root};
-use gw_persist::{Document, merge_keeping_local};
+use gw_persist::{Document, ZeroizingValue, merge_keeping_local, zeroize_strings};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -335,6 +335,9 @@ pub fn mirror_with(primary: &Profile, secondary: &Profile, config: StoreConfig) 
     let Some(from) = from else {
         return Ok(MirrorReport { added: Vec::new(), merged: Vec::new(), from_keyring: 0 });
     };
+    // Both documents and their merge hold every inline secret as a plain
+    // JSON string: each is wiped when dropped, on every path.
+    let from = ZeroizingValue::new(from);
     // Both stores must be in gw's format: merging a store of another version
     // or shape would leave the secondary unreadable or mixed (CRED-8).
     let source_path = primary.root.path().join(STORE_FILE);
@@ -347,7 +350,7 @@ pub fn mirror_with(primary: &Profile, secondary: &Profile, config: StoreConfig) 
     // are copied as secrets.
     let mut left_out: Vec<(String, Slot)> = Vec::new();
     let mut from_keyring = 0;
-    let from_doc = CredStore::<Document<'_>>::decode(Some(from.clone()))?;
+    let from_doc = CredStore::<Document<'_>>::decode(Some((*from).clone()))?;
     let from = if from_doc.has_refs() || to_store.config().policy() != StorePolicy::File {
         let copied = copy_keyring_secrets(primary, &to_store, from_doc, &mut created, &mut left_out, &mut from_keyring)
             .and_then(|copied| {
@@ -355,7 +358,7 @@ pub fn mirror_with(primary: &Profile, secondary: &Profile, config: StoreConfig) 
                     .map_err(|e| Error::new(ErrorKind::InvalidInput, "mirror", format!("cannot encode the copy: {e}")))
             });
         match copied {
-            Ok(v) => v,
+            Ok(v) => ZeroizingValue::new(v),
             Err(e) => {
                 // Entries already made for the copy are deleted again.
                 to_store.dispose(created);
@@ -367,12 +370,13 @@ pub fn mirror_with(primary: &Profile, secondary: &Profile, config: StoreConfig) 
     };
     let mut report = MirrorReport { added: Vec::new(), merged: Vec::new(), from_keyring };
     let res = Document::new(&secondary.root, STORE_FILE).update_value(|to| {
-        let to = to.unwrap_or_else(|| serde_json::json!({ "version": STORE_VERSION, "gateways": {} }));
+        let to =
+            ZeroizingValue::new(to.unwrap_or_else(|| serde_json::json!({ "version": STORE_VERSION, "gateways": {} })));
         check_store_value(&to).map_err(|e| e.about(target.display()))?;
         if !left_out.is_empty() {
             // The secondary must still have every slot whose keyring
             // reference was left out of the copy.
-            let now = CredStore::<Document<'_>>::decode(Some(to.clone()))?;
+            let now = CredStore::<Document<'_>>::decode(Some((*to).clone()))?;
             if let Some((gw, slot)) =
                 left_out.iter().find(|(gw, slot)| now.gateways.get(gw).and_then(|r| r.get(slot)).is_none())
             {
@@ -396,17 +400,20 @@ pub fn mirror_with(primary: &Profile, secondary: &Profile, config: StoreConfig) 
                 if s.contains_key(k) { report.merged.push(k.clone()) } else { report.added.push(k.clone()) }
             }
         }
-        let merged = merge_keeping_local(&from, &to);
+        let merged = ZeroizingValue::new(merge_keeping_local(&from, &to));
         check_store_value(&merged).map_err(|e| e.about(target.display()))?;
-        Ok(merged)
+        // Written, then handed back below and wiped there (or wiped by
+        // gw-persist if the save fails).
+        Ok(merged.into_value())
     });
     // Entries made for the copy that the secondary does not name (its own
     // value was kept, or the update failed) are deleted again.
     to_store.dispose(created);
-    // A refusal of the closure is returned as it is; only a save that would
-    // make the store too large is reworded.
-    if let Err(e) = res {
-        return Err(save_refusal(e));
+    match res {
+        Ok(mut written) => zeroize_strings(&mut written),
+        // A refusal of the closure is returned as it is; only a save that
+        // would make the store too large is reworded.
+        Err(e) => return Err(save_refusal(e)),
     }
     Ok(report)
 }

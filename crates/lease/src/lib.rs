@@ -55,7 +55,8 @@
 //! group/other is reported and never trusted (FS-9: whoever can write it
 //! could name any process as a port's owner). Concurrent registrars and pruners — threads and
 //! processes — never delete a live record or lose a registration: every
-//! change happens under an in-process mutex and a directory `flock`, and a
+//! change happens under gw-persist's [`FileLock`](gw_persist::FileLock) on the
+//! directory's lock file (threads queue in-process, processes on `flock`), and a
 //! removal re-checks that the file is still the version that was judged.
 //! The registry directory is a gw-anchor [`gw_anchor::Root`]: an insecure
 //! directory is refused (FS-5), it is created only by a registrar and never
@@ -85,6 +86,7 @@ mod oracle;
 mod record;
 mod registry;
 mod store;
+#[cfg(loom)]
 mod sync;
 mod txn;
 
@@ -92,7 +94,7 @@ pub use error::{Error, ErrorKind, Result};
 /// The class every error answers (gw-error): not found, refused, invalid, failed.
 pub use gw_error::Class;
 pub use judge::{Context, RemoveReason, Status, Verdict, judge};
-pub use oracle::{Clock, Identity, Probe, ProcOracle, ProcStat, ProcessOracle, SystemClock};
+pub use oracle::{Identity, Probe, ProcOracle, ProcStat, ProcessOracle, SystemWallClock, WallClock};
 // The `/proc/PID/stat` parser, exported only for the fuzz target
 // (fuzz/fuzz_targets/lease_record.rs, its own workspace): `ProcOracle` is
 // how a caller reads a process. Hidden rather than behind a feature so the

@@ -1,22 +1,24 @@
 //! loom models of the registry's in-process concurrency: the transactions
 //! of `txn.rs` run by threads that share one registry, serialised by the
-//! registry's in-process mutex (the cross-process `flock` is exercised by
-//! the real-process tests). The store has the directory's granularity (an
+//! in-process half of the registry's lock — gw-persist's keyed lock table,
+//! the one its `FileLock` takes before the `flock` (the cross-process `flock`
+//! is exercised by the real-process tests). The store has the directory's granularity (an
 //! identity check and a removal are two steps), so a transaction that ran
 //! outside the lock would let loom find a lost registration.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release -p gw-lease --lib loom_`
 
+use std::time::Duration;
+
+use gw_persist::KeyedLocks;
 use loom::sync::Arc;
 use loom::thread;
 
 use crate::judge::Context;
 use crate::oracle::Probe;
 use crate::record::{self, FORMAT_VERSION, Record};
-use crate::registry::with_inproc_lock;
 use crate::store::{MemStore, Store};
-use crate::sync::Mutex;
-use crate::txn;
+use crate::txn::{self, LOCK_FILE};
 
 const BOOT: &str = "0123abcd-0000-4000-8000-00000000beef";
 const NS: u64 = 4026531836;
@@ -47,6 +49,13 @@ fn rec(id: &str, pid: u32, nonce_digit: char) -> Record {
     }
 }
 
+/// Runs `f` holding the registry lock's key in `locks`, as
+/// `Registry::locked` does through `FileLock` (loom waits without timeout).
+fn with_inproc_lock<T>(locks: &KeyedLocks<&'static str>, f: impl FnOnce() -> T) -> T {
+    let _held = locks.lock(LOCK_FILE, Duration::from_secs(30)).expect("loom waits without timeout");
+    f()
+}
+
 fn stored(store: &MemStore, id: &str) -> Option<Record> {
     store.snapshot().get(&record::file_name(id)).map(|b| record::parse_record(b).unwrap())
 }
@@ -57,7 +66,7 @@ fn stored(store: &MemStore, id: &str) -> Option<Record> {
 fn loom_register_vs_prune_loses_nothing() {
     loom::model(|| {
         let store = Arc::new(MemStore::default());
-        let lock = Arc::new(Mutex::new(()));
+        let lock = Arc::new(KeyedLocks::new());
         store.write(&record::file_name("a"), &rec("a", 1, '1').to_bytes().unwrap()).unwrap();
 
         let (s, l) = (store.clone(), lock.clone());
@@ -80,7 +89,7 @@ fn loom_register_vs_prune_loses_nothing() {
 fn loom_stale_release_vs_reregister_keeps_the_new_record() {
     loom::model(|| {
         let store = Arc::new(MemStore::default());
-        let lock = Arc::new(Mutex::new(()));
+        let lock = Arc::new(KeyedLocks::new());
         let old = rec("b", 2, '1');
         store.write(&record::file_name("b"), &old.to_bytes().unwrap()).unwrap();
 

@@ -1,5 +1,5 @@
 //! How a registry learns about processes and time: the [`ProcessOracle`]
-//! and [`Clock`] traits, the real oracle (`/proc` on Linux, `kinfo_proc` and
+//! and [`WallClock`] traits, the real oracle (`/proc` on Linux, `kinfo_proc` and
 //! `kern.bootsessionuuid` on macOS), and the `/proc/PID/stat` parser.
 //!
 //! The decision (keep or remove, and why) is made in `judge.rs` from what the
@@ -85,17 +85,19 @@ pub trait ProcessOracle: Send + Sync + fmt::Debug {
     fn current_pid(&self) -> u32;
 }
 
-/// Tells the time (ms since the Unix epoch). The real one is [`SystemClock`].
-pub trait Clock: Send + Sync + fmt::Debug {
+/// Tells the wall-clock time (ms since the Unix epoch), which records carry
+/// and expire by. The real one is [`SystemWallClock`]. (gw-watch's `Clock` is
+/// another thing: a monotonic clock that also sleeps.)
+pub trait WallClock: Send + Sync + fmt::Debug {
     /// Now, in ms since the Unix epoch.
     fn now_unix_ms(&self) -> u64;
 }
 
-/// The system's wall clock.
+/// The system's wall clock (`SystemTime`).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+pub struct SystemWallClock;
 
-impl Clock for SystemClock {
+impl WallClock for SystemWallClock {
     fn now_unix_ms(&self) -> u64 {
         SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
     }

@@ -5,27 +5,29 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gw_anchor::{LockMode, Policy, Root};
+use gw_anchor::{Policy, Root};
+use gw_persist::{FileLock, LockError};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::judge::{Context, RemoveReason, Status, Verdict, judge};
-use crate::oracle::{Clock, ProcOracle, ProcessOracle, SystemClock};
+use crate::oracle::{ProcOracle, ProcessOracle, SystemWallClock, WallClock};
 use crate::record::{self, FORMAT_VERSION, Record};
 use crate::store::Store;
-use crate::sync::Mutex;
 use crate::txn::{self, LOCK_FILE, Listed, Listing, PruneReport};
 
-/// How long an operation waits for another holder of the registry lock.
+/// How long an operation waits for another holder of the registry lock:
+/// at most this long for other threads of this process, then at most this
+/// long for the `flock` of another process ([`gw_persist::FileLock`]).
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A registry: an anchored directory of `<id>.json` records.
 ///
 /// Cheap to clone (shared inside); `Send + Sync`. Every change (register,
-/// prune, release, renew) is made under the registry lock: first an
-/// in-process mutex (threads sharing this registry queue there instead of
-/// polling `flock`), then an exclusive `flock` on `DIR/.lock`, which
-/// excludes other processes and other `Registry` values of this one.
+/// prune, release, renew) is made under the registry lock, a
+/// [`gw_persist::FileLock`] on `DIR/.lock`: threads of this process (through
+/// any `Registry` on this directory) queue in-process instead of polling
+/// `flock`, then an exclusive `flock` excludes other processes.
 #[derive(Debug, Clone)]
 pub struct Registry {
     inner: Arc<Inner>,
@@ -35,8 +37,7 @@ pub struct Registry {
 struct Inner {
     root: Root,
     oracle: Arc<dyn ProcessOracle>,
-    clock: Arc<dyn Clock>,
-    inproc: Mutex<()>,
+    clock: Arc<dyn WallClock>,
 }
 
 impl Registry {
@@ -93,13 +94,13 @@ impl Registry {
 
     /// A registry over an open root, with the real oracle and clock.
     pub fn from_root(root: Root) -> Self {
-        Self::from_parts(root, Arc::new(ProcOracle), Arc::new(SystemClock))
+        Self::from_parts(root, Arc::new(ProcOracle), Arc::new(SystemWallClock))
     }
 
     /// A registry over an open root, with an injected process oracle and
     /// clock (tests run the registry without real processes this way).
-    pub fn from_parts(root: Root, oracle: Arc<dyn ProcessOracle>, clock: Arc<dyn Clock>) -> Self {
-        Self { inner: Arc::new(Inner { root, oracle, clock, inproc: Mutex::new(()) }) }
+    pub fn from_parts(root: Root, oracle: Arc<dyn ProcessOracle>, clock: Arc<dyn WallClock>) -> Self {
+        Self { inner: Arc::new(Inner { root, oracle, clock }) }
     }
 
     /// The registry directory.
@@ -121,12 +122,19 @@ impl Registry {
         }
     }
 
-    /// Runs `f` under the registry lock.
+    /// Runs `f` under the registry lock (each half waits at most
+    /// [`LOCK_TIMEOUT`]).
     fn locked<T>(&self, f: impl FnOnce(&crate::store::FsStore<'_>) -> Result<T>) -> Result<T> {
-        with_inproc_lock(&self.inner.inproc, || {
-            let _flock = self.inner.root.lock(LOCK_FILE, LockMode::Exclusive, Some(LOCK_TIMEOUT))?;
-            f(&crate::store::FsStore { root: &self.inner.root })
-        })
+        let _lock = FileLock::acquire(&self.inner.root, LOCK_FILE, LOCK_TIMEOUT).map_err(|e| match e {
+            LockError::Fs(e) => Error::from(e),
+            LockError::Threads { path, timeout } => Error::new(
+                ErrorKind::Fs(gw_anchor::ErrorKind::LockTimeout),
+                "lock",
+                path,
+                format!("another thread held the registry lock for longer than {timeout:?}"),
+            ),
+        })?;
+        f(&crate::store::FsStore { root: &self.inner.root })
     }
 
     /// Registers a process: prunes the registry first (LEASE-1), then writes
@@ -346,13 +354,6 @@ fn parse_record_named(bytes: &[u8], id: &str) -> Result<Record> {
         ));
     }
     Ok(r)
-}
-
-/// Runs `f` holding the in-process half of the registry lock (the loom
-/// models run the transactions through this very function).
-pub(crate) fn with_inproc_lock<T>(lock: &Mutex<()>, f: impl FnOnce() -> T) -> T {
-    let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
-    f()
 }
 
 /// What to register.

@@ -1,6 +1,4 @@
-//! Synchronisation primitives: `loom`'s under `--cfg loom`, `std`'s otherwise.
+//! Synchronisation primitives of the loom model's in-memory store: `loom`'s
+//! (the registry itself locks through gw-persist's `FileLock`).
 
-#[cfg(loom)]
 pub(crate) use loom::sync::Mutex;
-#[cfg(not(loom))]
-pub(crate) use std::sync::Mutex;

@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 
 use gw_anchor::{Policy, Root};
 use gw_lease::{
-    Clock, ErrorKind, Identity, LeaseGuard, Probe, ProcessOracle, Record, Registration, Registry, RemoveReason, Status,
+    ErrorKind, Identity, LeaseGuard, Probe, ProcessOracle, Record, Registration, Registry, RemoveReason, Status,
+    WallClock,
 };
 use proptest::prelude::*;
 
@@ -69,7 +70,7 @@ impl ProcessOracle for Fake {
     }
 }
 
-impl Clock for Fake {
+impl WallClock for Fake {
     fn now_unix_ms(&self) -> u64 {
         self.0.lock().unwrap().now
     }

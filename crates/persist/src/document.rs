@@ -3,29 +3,20 @@
 //! generation counter.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use gw_anchor::{Durability, LockMode, Root, WriteOptions};
+use gw_anchor::{Durability, Root, WriteOptions};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::Format;
-use crate::inproc::KeyedLocks;
 use crate::json::JsonStyle;
 use crate::limits::Limits;
+use crate::lock::{FileLock, LockError};
 use crate::pointer;
-
-/// The identity of a lock: the root directory (device, inode) and the lock
-/// file's relative path.
-type LockKey = (u64, u64, PathBuf);
-
-fn inproc_locks() -> &'static KeyedLocks<LockKey> {
-    static LOCKS: OnceLock<KeyedLocks<LockKey>> = OnceLock::new();
-    LOCKS.get_or_init(KeyedLocks::new)
-}
 
 /// A document: a file beneath a root, with a format, a mode and limits.
 ///
@@ -153,7 +144,8 @@ impl<'r> Document<'r> {
     /// gw-anchor checks directories it changes) as a root of its own, with
     /// gw-anchor's rule for files gw trusts ([`Root::read_trusted`]: the
     /// owner and mode of the very descriptor read). `None` only for not-found.
-    fn read_trusted(&self, path: &Path) -> Result<Option<Vec<u8>>> {
+    /// The bytes are wiped when dropped (a document may hold secrets).
+    fn read_trusted(&self, path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>> {
         let anchor = |e: gw_anchor::Error| match e.kind() {
             gw_anchor::ErrorKind::NotFound => Ok(None),
             gw_anchor::ErrorKind::TooLarge => {
@@ -164,9 +156,19 @@ impl<'r> Document<'r> {
         let (dir, name) = match (self.rel.parent(), self.rel.file_name()) {
             // A path ending in `/`, `.` or `..` has no file name once split
             // here: let gw-anchor's path validation report it.
-            (_, None) => return self.root.read(&self.rel, self.limits.max_bytes).map(Some).or_else(anchor),
+            (_, None) => {
+                return self
+                    .root
+                    .read(&self.rel, self.limits.max_bytes)
+                    .map(|b| Some(Zeroizing::new(b)))
+                    .or_else(anchor);
+            }
             _ if self.rel.as_os_str().as_encoded_bytes().ends_with(b"/") => {
-                return self.root.read(&self.rel, self.limits.max_bytes).map(Some).or_else(anchor);
+                return self
+                    .root
+                    .read(&self.rel, self.limits.max_bytes)
+                    .map(|b| Some(Zeroizing::new(b)))
+                    .or_else(anchor);
             }
             (parent, Some(name)) => {
                 let parent = parent.filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -187,7 +189,7 @@ impl<'r> Document<'r> {
             }
             Err(e) => return anchor(e),
         };
-        Ok(Some(bytes))
+        Ok(Some(Zeroizing::new(bytes)))
     }
 
     /// Loads the document as `T`.
@@ -219,10 +221,12 @@ impl<'r> Document<'r> {
     }
 
     fn save_styled(&self, value: &Value, style: JsonStyle) -> Result<()> {
-        let bytes = self
-            .format
-            .render_within_styled(value, style, &self.limits)
-            .map_err(|e| e.relabel("save", &self.path()))?;
+        // Wiped once written (a document may hold secrets).
+        let bytes = Zeroizing::new(
+            self.format
+                .render_within_styled(value, style, &self.limits)
+                .map_err(|e| e.relabel("save", &self.path()))?,
+        );
         let opts = WriteOptions::new().mode(self.mode).durability(self.durability);
         self.root.write_atomic(&self.rel, &bytes, &opts)?;
         Ok(())
@@ -239,9 +243,9 @@ impl<'r> Document<'r> {
         self.save_value(&value)
     }
 
-    /// Read-modify-write under an exclusive lock: threads of this process
-    /// queue in-process, then the lock file (`.NAME.lock` beside the
-    /// document) is `flock`ed against other processes; the current document
+    /// Read-modify-write under an exclusive [`FileLock`] on `.NAME.lock`
+    /// beside the document (threads of this process queue in-process, then
+    /// the file is `flock`ed against other processes); the current document
     /// is loaded, `f` computes the new one, which is written atomically
     /// before the lock is released. With a generation field, it is
     /// incremented. Returns the document written.
@@ -339,19 +343,15 @@ impl<'r> Document<'r> {
             Err(e) if e.kind() == gw_anchor::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::from(e).into()),
         }
-        let lock_rel = self.lock_rel()?;
-        let root_id = self.root.metadata(".").map_err(Error::from)?;
-        let key = (root_id.dev, root_id.ino, lock_rel.clone());
-        let _threads = inproc_locks().lock(key, self.lock_timeout).ok_or_else(|| {
-            Error::new(
+        let _lock = FileLock::acquire(self.root, self.lock_rel()?, self.lock_timeout).map_err(|e| match e {
+            LockError::Threads { timeout, .. } => Error::new(
                 ErrorKind::Fs(gw_anchor::ErrorKind::LockTimeout),
                 "update",
                 &path,
-                format!("another thread held the document for longer than {:?}", self.lock_timeout),
-            )
+                format!("another thread held the document for longer than {timeout:?}"),
+            ),
+            LockError::Fs(e) => Error::from(e),
         })?;
-        let _processes =
-            self.root.lock(&lock_rel, LockMode::Exclusive, Some(self.lock_timeout)).map_err(Error::from)?;
         // The document is written back laid out as it was (indentation,
         // compact or not, trailing newline), so an edit changes only itself.
         let (current, style) = match self.load_styled()? {
@@ -372,10 +372,18 @@ impl<'r> Document<'r> {
             .into());
         }
         let mut next = f(current)?;
-        if let Some(field) = &self.generation {
-            pointer::set(&mut next, field, Value::from(current_gen + 1)).map_err(|e| e.relabel("update", &path))?;
+        let saved = match &self.generation {
+            Some(field) => pointer::set(&mut next, field, Value::from(current_gen + 1))
+                .map_err(|e| e.relabel("update", &path))
+                .and_then(|()| self.save_styled(&next, style)),
+            None => self.save_styled(&next, style),
+        };
+        if let Err(e) = saved {
+            // Not handed back: wiped here, as the caller wipes what is
+            // returned when it held secrets.
+            crate::wipe::zeroize_strings(&mut next);
+            return Err(e.into());
         }
-        self.save_styled(&next, style)?;
         Ok(next)
     }
 

@@ -4,7 +4,10 @@
 //! thread that finds it held must poll. Threads of one process therefore
 //! queue here first, on a condition variable keyed by the lock file's
 //! identity, and only the one that gets through takes the `flock` (which
-//! excludes other processes). Model-checked with loom.
+//! excludes other processes). [`crate::FileLock`] is the two together.
+//! Model-checked with loom; under `--cfg loom` the table is public (hidden)
+//! so gw-lease's models run its transactions under this very lock.
+#![cfg_attr(not(loom), allow(unreachable_pub))]
 
 use std::collections::HashSet;
 use std::hash::Hash;
@@ -14,26 +17,27 @@ use crate::sync::{Condvar, Mutex};
 
 /// A set of keys, each held by at most one guard at a time.
 #[derive(Debug)]
-pub(crate) struct KeyedLocks<K: Eq + Hash + Clone> {
+pub struct KeyedLocks<K: Eq + Hash + Clone> {
     held: Mutex<HashSet<K>>,
     freed: Condvar,
 }
 
 /// Holds a key until dropped.
 #[derive(Debug)]
-pub(crate) struct KeyGuard<'a, K: Eq + Hash + Clone> {
+pub struct KeyGuard<'a, K: Eq + Hash + Clone> {
     locks: &'a KeyedLocks<K>,
     key: K,
 }
 
 impl<K: Eq + Hash + Clone> KeyedLocks<K> {
-    pub(crate) fn new() -> Self {
+    /// An empty table.
+    pub fn new() -> Self {
         Self { held: Mutex::new(HashSet::new()), freed: Condvar::new() }
     }
 
     /// Waits until `key` is free (at most `timeout`), then holds it.
     /// Returns `None` on timeout.
-    pub(crate) fn lock(&self, key: K, timeout: Duration) -> Option<KeyGuard<'_, K>> {
+    pub fn lock(&self, key: K, timeout: Duration) -> Option<KeyGuard<'_, K>> {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         #[cfg(not(loom))]
         let deadline = std::time::Instant::now() + timeout;
@@ -56,9 +60,16 @@ impl<K: Eq + Hash + Clone> KeyedLocks<K> {
         Some(KeyGuard { locks: self, key })
     }
 
+    /// How many keys are held (for the models).
     #[cfg(any(test, loom))]
-    pub(crate) fn held_count(&self) -> usize {
+    pub fn held_count(&self) -> usize {
         self.held.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+impl<K: Eq + Hash + Clone> Default for KeyedLocks<K> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -40,7 +40,8 @@
 //! or too deep as written) is refused before anything is written (DOC-3).
 //! [`Document::update_value`] is a read-modify-write under a lock that holds
 //! across threads and processes, optionally guarded by a generation counter
-//! (compare-and-swap). [`merge_keeping_local`] mirrors a primary document
+//! (compare-and-swap); [`FileLock`] is that lock, for any file beneath a
+//! root. [`merge_keeping_local`] mirrors a primary document
 //! into a secondary without dropping the secondary's own entries (CRED-7).
 //! [`service`] renders launchd agents and systemd user units from typed,
 //! validated specs (values that would inject a directive are refused),
@@ -61,11 +62,13 @@ mod format;
 mod inproc;
 mod json;
 mod limits;
+mod lock;
 mod merge;
 mod plist;
 pub mod pointer;
 pub mod service;
 mod sync;
+mod wipe;
 
 pub use document::Document;
 pub use error::{Error, ErrorKind, Result};
@@ -74,8 +77,15 @@ pub use format::Format;
 pub use gw_error::Class;
 pub use json::{JsonStyle, parse_json, to_json_bytes, to_json_bytes_styled};
 pub use limits::{Limits, nesting_depth};
+pub use lock::{FileLock, LockError};
+// The in-process half of `FileLock`, for other crates' loom models only
+// (gw-lease runs its registry transactions under it).
+#[cfg(loom)]
+#[doc(hidden)]
+pub use inproc::{KeyGuard, KeyedLocks};
 pub use merge::{merge_keeping_local, merge_patch};
 pub use plist::{parse_plist, to_plist_bytes};
+pub use wipe::{ZeroizingValue, zeroize_strings};
 
 // The README's example runs as a doc test too, so it cannot drift from the API.
 #[cfg(doctest)]

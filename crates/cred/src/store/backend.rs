@@ -157,17 +157,17 @@ impl<S: Storage> CredStore<S> {
         Ok(self.decided.get_or_init(|| (t, fallback)).0.clone())
     }
 
-    /// Puts `text` where the decided target says: inline, or into a new
-    /// keyring entry (recorded in `created`).
+    /// Puts `text` where the decided target says: inline (still wiped on
+    /// drop), or into a new keyring entry (recorded in `created`).
     pub(crate) fn stage(
         &self,
         target: &WriteTarget,
         gateway: &str,
         slot: &Slot,
-        text: &str,
+        text: &SecretText,
         created: &mut Vec<KeyringRef>,
     ) -> Result<Stored> {
-        let WriteTarget::Keyring(k) = target else { return Ok(Stored::Inline(Zeroizing::new(text.to_owned()))) };
+        let WriteTarget::Keyring(k) = target else { return Ok(Stored::Inline(text.clone())) };
         let ns = self.config.namespace.as_deref().unwrap_or("store");
         let r = KeyringRef {
             keyring: k.name().to_owned(),
@@ -189,7 +189,7 @@ impl<S: Storage> CredStore<S> {
         &self,
         target: &WriteTarget,
         gateway: &str,
-        items: &[(Slot, String)],
+        items: &[(Slot, SecretText)],
     ) -> Result<(Vec<Stored>, Vec<KeyringRef>)> {
         let mut created = Vec::new();
         let mut out = Vec::with_capacity(items.len());

@@ -67,9 +67,9 @@ pub(crate) use backend::WriteTarget;
 pub use handoff::{DeviceToken, HandoffReport};
 pub(crate) use schema::StoreDoc;
 pub use schema::{Issued, Record, STORE_FILE, STORE_VERSION, STORE_VERSION_MIN, Slot, Stored};
+pub(crate) use validate::{SecretText, check_store_value, save_refusal, secret_text};
 pub use validate::{check_device_id, check_role, check_secret_text, is_scope};
 use validate::{check_slot, decode_value, put, take};
-pub(crate) use validate::{check_store_value, save_refusal, secret_text};
 
 /// Which credential [`CredStore::resolve`] picked, and the secret.
 #[derive(Debug)]

@@ -138,3 +138,37 @@ fn precedence_handoff_replace_and_generations() {
     other.set_in_generation(&key, &g3, &Slot::Shared, &s("x")).unwrap();
     assert_eq!(store.list().unwrap().len(), 1);
 }
+
+/// Secret text on its way into the store is never a plain `String`: what
+/// `secret_text` returns, what `stage` and `stage_all` take and what an
+/// inline `Stored` holds all wipe themselves when dropped. A compile-level
+/// check: this test stops building if any of them becomes a plain `String`
+/// (which is not `ZeroizeOnDrop`).
+#[test]
+fn staged_secret_text_wipes_itself() {
+    fn wipes_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+    type Staging<'r> =
+        fn(&CredStore<Document<'r>>, &WriteTarget, &str, &Slot, &SecretText, &mut Vec<KeyringRef>) -> Result<Stored>;
+    type StagingAll<'r> = fn(
+        &CredStore<Document<'r>>,
+        &WriteTarget,
+        &str,
+        &[(Slot, SecretText)],
+    ) -> Result<(Vec<Stored>, Vec<KeyringRef>)>;
+    let _: Staging<'_> = CredStore::stage;
+    let _: StagingAll<'_> = CredStore::stage_all;
+
+    let text = secret_text(&s("tok-1")).unwrap();
+    wipes_on_drop(&text);
+    let (_dir, root) = private_dir();
+    let store = CredStore::new(Document::new(&root, STORE_FILE));
+    let (values, created) = store.stage_all(&WriteTarget::File, "ws://127.0.0.1:1", &[(Slot::Shared, text)]).unwrap();
+    assert!(created.is_empty());
+    match &values[..] {
+        [Stored::Inline(t)] => {
+            wipes_on_drop(t);
+            assert_eq!(t.as_str(), "tok-1");
+        }
+        other => panic!("expected one inline value, got {other:?}"),
+    }
+}

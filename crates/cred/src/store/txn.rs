@@ -21,6 +21,10 @@ impl<S: Storage> CredStore<S> {
     ) -> Result<T> {
         let mut out = None;
         let mut dropped = Vec::new();
+        // The document as a JSON value holds every inline secret as a plain
+        // string (serde_json's `Value` does not wipe itself): the value
+        // written comes back here and is wiped; gw-persist wipes it if the
+        // save fails, and wipes the bytes it read and wrote.
         let res = self.storage.update(&mut |cur| {
             dropped.clear();
             let mut doc = Self::decode(cur)?;
@@ -37,7 +41,8 @@ impl<S: Storage> CredStore<S> {
                 .map_err(|e| Error::new(ErrorKind::InvalidInput, "save credentials", e.to_string()))
         });
         match res {
-            Ok(_) => {
+            Ok(mut written) => {
+                gw_persist::zeroize_strings(&mut written);
                 self.dispose(dropped);
                 Ok(out.expect("the closure ran when the update succeeded"))
             }

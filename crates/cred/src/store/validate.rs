@@ -186,9 +186,15 @@ pub fn check_secret_text(s: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn secret_text(s: &Secret) -> Result<String> {
+/// A credential's text on its way into the store: wiped when dropped, never
+/// a plain `String` (the test `staged_secret_text_wipes_itself` holds every
+/// staging step to that).
+pub(crate) type SecretText = Zeroizing<String>;
+
+/// The checked text of `s` ([`check_secret_text`]), as [`SecretText`].
+pub(crate) fn secret_text(s: &Secret) -> Result<SecretText> {
     let text = std::str::from_utf8(s.expose())
         .map_err(|_| Error::new(ErrorKind::InvalidInput, "check credential", "a credential must be text"))?;
     check_secret_text(text)?;
-    Ok(text.to_owned())
+    Ok(Zeroizing::new(text.to_owned()))
 }
