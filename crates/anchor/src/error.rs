@@ -120,19 +120,15 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// An error from a gw-anchor operation.
-///
-/// Carries the operation (`"write"`, `"open root"`, ...), the full path it
-/// concerns, a message, an optional fix, and the underlying OS error if any.
-#[derive(Debug)]
-pub struct Error {
-    detail: Detail<ErrorKind, PathBuf>,
+gw_error::error_type! {
+    /// An error from a gw-anchor operation.
+    ///
+    /// Carries the operation (`"write"`, `"open root"`, ...), the full path it
+    /// concerns, a message, an optional fix, and the underlying OS error if any.
+    pub struct Error {
+        detail: Detail<ErrorKind, PathBuf>,
+    }
 }
-
-gw_error::error_type!(Error, ErrorKind);
-
-/// `Result` with [`Error`].
-pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, op: &'static str, path: impl Into<PathBuf>, message: impl Into<String>) -> Self {

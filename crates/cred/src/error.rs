@@ -86,18 +86,14 @@ impl ErrorKind {
     }
 }
 
-/// An error from gw-cred.
-#[derive(Debug)]
-pub struct Error {
-    /// The subject is `None` where there is none to name (an empty one is
-    /// not shown either).
-    detail: Detail<ErrorKind, Option<String>>,
+gw_error::error_type! {
+    /// An error from gw-cred.
+    pub struct Error {
+        /// The subject is `None` where there is none to name (an empty one is
+        /// not shown either).
+        detail: Detail<ErrorKind, Option<String>>,
+    }
 }
-
-gw_error::error_type!(Error, ErrorKind);
-
-/// `Result` with [`Error`].
-pub type Result<T> = std::result::Result<T, Error>;
 
 /// A subject to show, `None` for an empty one.
 fn named(subject: String) -> Option<String> {

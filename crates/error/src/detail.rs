@@ -201,37 +201,44 @@ pub trait Described: std::error::Error + Send + Sync + 'static {
     fn fix(&self) -> Option<&str>;
 }
 
-/// Writes what a gw crate's `Error` shares with every other, over its
-/// private `detail: gw_error::Detail<ErrorKind, Subject>` field:
+/// Declares a gw crate's `Error` and writes what it shares with every other
+/// gw error, over its `detail: Detail<ErrorKind, Subject>` field:
 ///
+/// - the struct (with `#[derive(Debug)]`, the attributes and the further
+///   fields given) and `Result<T, E = Error>`;
 /// - the accessors `kind()`, `class()`, `is_security_refusal()` (asked of
 ///   the kind, which answers them), `op()`, `message()` and, unless
-///   `without fix` is given, `fix()`;
+///   `without fix` follows the struct, `fix()`;
 /// - the crate-private builders `with_fix` and `with_source`;
 /// - `Display`: the one line (`OP[ SUBJECT]: MESSAGE[ (fix: FIX)]`; with
 ///   `without fix` the line leaves the fix out), `std::error::Error` with
-///   the cause as `source()`, and [`Described`](crate::Described).
+///   the cause as `source()`, and (with the fix) [`Described`](crate::Described).
 ///
-/// The crate keeps its own `ErrorKind`, its subject accessor (`path()`,
-/// `subject()`, `at()`), its constructors and its `From` impls.
+/// The crate keeps its own `ErrorKind` (with `class()` and
+/// `is_security_refusal()`), its subject accessor (`path()`, `subject()`,
+/// `at()`), its constructors and its `From` impls.
 ///
 /// ```
 /// mod error {
+///     use gw_error::Detail;
+///
 ///     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 ///     pub enum ErrorKind { Refused }
 ///     impl ErrorKind {
 ///         pub fn class(self) -> gw_error::Class { gw_error::Class::Refused }
 ///         pub fn is_security_refusal(self) -> bool { true }
 ///     }
-///     /// An error of this crate.
-///     #[derive(Debug)]
-///     pub struct Error {
-///         detail: gw_error::Detail<ErrorKind, String>,
+///
+///     gw_error::error_type! {
+///         /// An error of this crate.
+///         pub struct Error {
+///             detail: Detail<ErrorKind, String>,
+///         }
 ///     }
-///     gw_error::error_type!(Error, ErrorKind);
+///
 ///     impl Error {
 ///         pub fn refused(id: &str) -> Self {
-///             Self { detail: gw_error::Detail::new(ErrorKind::Refused, "accept", id.to_owned(), "refused: unknown id") }
+///             Self { detail: Detail::new(ErrorKind::Refused, "accept", id.to_owned(), "refused: unknown id") }
 ///                 .with_fix("register the id first")
 ///         }
 ///     }
@@ -240,10 +247,28 @@ pub trait Described: std::error::Error + Send + Sync + 'static {
 /// assert!(e.is_security_refusal());
 /// assert_eq!(e.fix(), Some("register the id first"));
 /// assert_eq!(e.to_string(), "accept abc: refused: unknown id (fix: register the id first)");
+/// let r: error::Result<()> = Err(e);
+/// assert!(r.is_err());
 /// ```
 #[macro_export]
 macro_rules! error_type {
-    ($error:ident, $kind:ty) => {
+    (
+        $(#[$attr:meta])*
+        $vis:vis struct $error:ident { $($body:tt)* }
+        $($mode:ident $what:ident)?
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug)]
+        $vis struct $error { $($body)* }
+
+        #[doc = concat!("`Result` with [`", stringify!($error), "`].")]
+        $vis type Result<T, E = $error> = ::std::result::Result<T, E>;
+
+        $crate::error_type!(@impl $error { $($body)* } $($mode $what)?);
+    };
+    (@impl $error:ident {
+        $(#[$dattr:meta])* detail: Detail<$kind:ty, $subject:ty> $(, $($rest:tt)*)?
+    }) => {
         $crate::error_type!(@common $error, $kind, true);
         impl $error {
             /// How to fix it, where known.
@@ -266,7 +291,9 @@ macro_rules! error_type {
             }
         }
     };
-    ($error:ident, $kind:ty, without fix) => {
+    (@impl $error:ident {
+        $(#[$dattr:meta])* detail: Detail<$kind:ty, $subject:ty> $(, $($rest:tt)*)?
+    } without fix) => {
         $crate::error_type!(@common $error, $kind, false);
     };
     (@common $error:ident, $kind:ty, $line_fix:expr) => {

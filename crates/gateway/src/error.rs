@@ -102,19 +102,16 @@ pub struct Refusal {
     pub message: String,
 }
 
-/// An error of a protocol operation.
-#[derive(Debug)]
-pub struct Error {
-    /// The subject is the gateway (URL or address) or file concerned; the
-    /// fix is left out of the line (see [`Error::fix`]).
-    detail: Detail<ErrorKind, String>,
-    refusal: Option<Box<Refusal>>,
+gw_error::error_type! {
+    /// An error of a protocol operation.
+    pub struct Error {
+        /// The subject is the gateway (URL or address) or file concerned; the
+        /// fix is left out of the line (see [`Error::fix`]).
+        detail: Detail<ErrorKind, String>,
+        refusal: Option<Box<Refusal>>,
+    }
+    without fix
 }
-
-gw_error::error_type!(Error, ErrorKind, without fix);
-
-/// `Result` with [`Error`].
-pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, op: &'static str, at: impl Into<String>, message: impl Into<String>) -> Self {

@@ -90,16 +90,12 @@ impl ErrorKind {
     }
 }
 
-/// An error from a registry operation.
-#[derive(Debug)]
-pub struct Error {
-    detail: Detail<ErrorKind, PathBuf>,
+gw_error::error_type! {
+    /// An error from a registry operation.
+    pub struct Error {
+        detail: Detail<ErrorKind, PathBuf>,
+    }
 }
-
-gw_error::error_type!(Error, ErrorKind);
-
-/// `Result` with [`Error`].
-pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// A new error of `kind` for operation `op` on `path` (a file, or a

@@ -89,16 +89,12 @@ impl ErrorKind {
     }
 }
 
-/// An error from a document operation.
-#[derive(Debug)]
-pub struct Error {
-    detail: Detail<ErrorKind, Located>,
+gw_error::error_type! {
+    /// An error from a document operation.
+    pub struct Error {
+        detail: Detail<ErrorKind, Located>,
+    }
 }
-
-gw_error::error_type!(Error, ErrorKind);
-
-/// `Result` with [`Error`].
-pub type Result<T> = std::result::Result<T, Error>;
 
 /// The file (or spec) an error concerns and, for a parse error, where in it.
 #[derive(Debug)]

@@ -59,18 +59,14 @@ impl ErrorKind {
     }
 }
 
-/// An error from a gw-portguard operation: the operation (`"list listeners"`,
-/// `"read pidfile"`...), its subject (`port 8080`, `pid 42`, a path), a
-/// message and, for refusals, a fix.
-#[derive(Debug)]
-pub struct Error {
-    detail: Detail<ErrorKind, String>,
+gw_error::error_type! {
+    /// An error from a gw-portguard operation: the operation (`"list listeners"`,
+    /// `"read pidfile"`...), its subject (`port 8080`, `pid 42`, a path), a
+    /// message and, for refusals, a fix.
+    pub struct Error {
+        detail: Detail<ErrorKind, String>,
+    }
 }
-
-gw_error::error_type!(Error, ErrorKind);
-
-/// `Result` with [`Error`].
-pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     #[cold]

@@ -98,17 +98,13 @@ impl ErrorKind {
     }
 }
 
-/// An error from gw-token. Its message names the check that failed; it
-/// never contains a secret or a token.
-#[derive(Debug)]
-pub struct Error {
-    detail: Detail<ErrorKind, Option<PathBuf>>,
+gw_error::error_type! {
+    /// An error from gw-token. Its message names the check that failed; it
+    /// never contains a secret or a token.
+    pub struct Error {
+        detail: Detail<ErrorKind, Option<PathBuf>>,
+    }
 }
-
-gw_error::error_type!(Error, ErrorKind);
-
-/// `Result` with [`Error`].
-pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, op: &'static str, message: impl Into<String>) -> Self {

@@ -37,17 +37,14 @@ impl ErrorKind {
     }
 }
 
-/// An error of gw-watch: the operation, the subject (a field, a command, an
-/// id) and a message that says what was wrong.
-#[derive(Debug)]
-pub struct Error {
-    detail: Detail<ErrorKind, String>,
+gw_error::error_type! {
+    /// An error of gw-watch: the operation, the subject (a field, a command, an
+    /// id) and a message that says what was wrong.
+    pub struct Error {
+        detail: Detail<ErrorKind, String>,
+    }
+    without fix
 }
-
-gw_error::error_type!(Error, ErrorKind, without fix);
-
-/// `Result` with [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn new(
