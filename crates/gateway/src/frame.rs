@@ -256,7 +256,7 @@ pub fn parse_handoff_input(bytes: &[u8], at: &str) -> Result<HelloOk> {
 /// [`ErrorKind::VersionMismatch`] if `protocol` is not [`PROTOCOL_VERSION`]
 /// (naming both); [`ErrorKind::Protocol`] if `type` is not `hello-ok`, `auth`
 /// is missing, a role is not a role name, a scope is not a scope name, a
-/// token is not 1 to [`MAX_SECRET_LEN`](gw_cred::MAX_SECRET_LEN) printable ASCII characters, or a role appears twice
+/// token is not 1 to [`MAX_SECRET_LEN`] printable ASCII characters, or a role appears twice
 /// among the issued tokens. No message quotes a role or a token (a gateway
 /// that swapped them would otherwise print a token).
 pub fn parse_hello_ok(payload: &Value, at: &str) -> Result<HelloOk> {
