@@ -345,3 +345,81 @@ macro_rules! error_type {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+    use std::path::PathBuf;
+
+    use super::{Described, Detail};
+    use crate::Class;
+
+    #[derive(Debug)]
+    struct Lower(Detail<Class, PathBuf>);
+
+    impl fmt::Display for Lower {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            fmt::Display::fmt(&self.0, f)
+        }
+    }
+
+    impl std::error::Error for Lower {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.0.source()
+        }
+    }
+
+    impl Described for Lower {
+        fn class(&self) -> Class {
+            self.0.kind()
+        }
+        fn op(&self) -> &'static str {
+            self.0.op()
+        }
+        fn message(&self) -> &str {
+            self.0.message()
+        }
+        fn fix(&self) -> Option<&str> {
+            self.0.fix()
+        }
+    }
+
+    #[test]
+    fn a_subject_is_shown_only_when_there_is_one() {
+        let none: Detail<char, Option<String>> = Detail::new('k', "resolve", None, "no gateway");
+        assert_eq!(none.to_string(), "resolve: no gateway");
+        let some = none.with_subject(Some("ws://127.0.0.1:1".to_owned()));
+        assert_eq!(some.to_string(), "resolve ws://127.0.0.1:1: no gateway");
+        let path = Detail::new('k', "load", PathBuf::from("/a b/c.json"), "bad").with_fix("fix it");
+        assert_eq!(path.to_string(), "load /a b/c.json: bad (fix: fix it)");
+    }
+
+    #[test]
+    fn the_line_leaves_the_fix_out_when_asked() {
+        struct Without<'a>(&'a Detail<char, String>);
+        impl fmt::Display for Without<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.write_line(f, false)
+            }
+        }
+        let d = Detail::new('k', "handshake", "ws://h".to_owned(), "refused").with_fix("retry");
+        assert_eq!(Without(&d).to_string(), "handshake ws://h: refused");
+        assert_eq!(d.fix(), Some("retry"), "the fix is kept for its own accessor");
+    }
+
+    #[test]
+    fn an_error_made_from_a_lower_one_says_what_it_said_and_keeps_it_as_the_cause() {
+        let os = std::io::Error::from_raw_os_error(13);
+        let lower = Lower(
+            Detail::new(Class::Refused, "open root", PathBuf::from("/x"), "refused: insecure")
+                .with_fix("chmod 700 /x")
+                .with_source(os),
+        );
+        let upper: Detail<char, String> = Detail::caused_by('u', "gw-upper".to_owned(), lower);
+        assert_eq!(upper.to_string(), "open root gw-upper: refused: insecure (fix: chmod 700 /x)");
+        let cause = upper.source().and_then(|s| s.downcast_ref::<Lower>()).expect("the lower error is the cause");
+        assert_eq!(cause.0.subject(), &PathBuf::from("/x"));
+        let os = cause.0.source().and_then(|s| s.downcast_ref::<std::io::Error>()).expect("and the OS error beneath");
+        assert_eq!(os.raw_os_error(), Some(13));
+    }
+}
