@@ -24,7 +24,7 @@ use std::path::Path;
 use common::{NOBODY, Snapshot, assert_same_tree, chown, snapshot};
 use cred_support::*;
 use gw_anchor::{Policy, Root};
-use gw_cred::{CredStore, DeviceToken, ErrorKind, GatewayKey, Home, Profile, Record, STORE_FILE, Slot, mirror};
+use gw_cred::{CredStore, DeviceToken, ErrorKind, GatewayKey, GatewayRecord, Home, Profile, STORE_FILE, Slot, mirror};
 use gw_persist::Document;
 use serde_json::{Value, json};
 
@@ -932,7 +932,7 @@ fn no_error_or_debug_output_shows_a_stored_secret() {
     let list = store.list().unwrap();
     let tokens = parse_hello_ok(&hello_ok(json!([{"role": "operator", "deviceToken": OP}]))).unwrap();
     let stored = Document::new(&dir.root, STORE_FILE).load_value().unwrap().unwrap();
-    let rec: Record = serde_json::from_value(record(&stored, &gateway).unwrap().clone()).unwrap();
+    let rec: GatewayRecord = serde_json::from_value(record(&stored, &gateway).unwrap().clone()).unwrap();
     let debug = format!("{report:?} {resolved:?} {got:?} {list:?} {tokens:?} {store:?} {rec:?} {rec:#?}");
     assert_no_secret(&debug, ALL, "Debug output");
 }

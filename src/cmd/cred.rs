@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use gw_anchor::Policy;
-use gw_cred::{CredStore, Decision, GatewayKey, Slot, StoreConfig, mirror_with};
+use gw_cred::{CredStore, Decision, GatewayKey, MAX_SECRET_LEN, Slot, StoreConfig, mirror_with};
 use gw_persist::Document;
 use gw_token::Secret;
 use serde_json::json;
@@ -33,7 +33,8 @@ fn key(url: &str) -> Result<GatewayKey, CliError> {
     Ok(GatewayKey::parse(url)?)
 }
 
-/// Reads a secret from stdin (bounded; one trailing newline dropped).
+/// Reads a secret from stdin (at most `max` bytes; one trailing newline
+/// dropped).
 fn secret_from_stdin(what: &str, max: u64) -> Result<Secret, CliError> {
     let mut buf = read_stdin(what, max)?.ok_or_else(|| {
         CliError::usage("read stdin", format!("{what} on stdin is longer than {max} bytes; nothing was stored"))
@@ -48,6 +49,12 @@ fn secret_from_stdin(what: &str, max: u64) -> Result<Secret, CliError> {
             .with_fix("pipe it in: `gw cred set URL --shared < token-file`"));
     }
     Ok(Secret::new(bytes))
+}
+
+/// Reads a credential from stdin: at most [`MAX_SECRET_LEN`] bytes and a
+/// newline.
+fn credential_from_stdin(what: &str) -> Result<Secret, CliError> {
+    secret_from_stdin(what, MAX_SECRET_LEN as u64 + 1)
 }
 
 fn slot_of(s: &SlotArgs) -> Slot {
@@ -127,7 +134,7 @@ pub(crate) fn run(
         CredCommand::Set(a) => {
             let k = key(&a.url.url)?;
             let slot = slot_of(&a.slot);
-            let secret = secret_from_stdin("the credential", 8192)?;
+            let secret = credential_from_stdin("the credential")?;
             store.set(&k, &slot, &secret)?;
             let (at, stored) = stored_where(&store);
             out.ok(
@@ -389,7 +396,7 @@ fn replace_shared(
         // token the validation refused (issue 12 item 8).
         crate::verified::check_owner(&a.owner, policy)?;
     }
-    let new = secret_from_stdin("the new shared token", 8192)?;
+    let new = credential_from_stdin("the new shared token")?;
     let cleared = store.replace_shared(&k, &new, |t| match &a.validate_cmd {
         Some(cmd) => validate_with(cmd, a.validate_timeout, t),
         None => crate::verified::validate_shared(&k, &a.owner, policy, t, a.validate_timeout),

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use gw_anchor::{Policy, Root, WriteOptions};
-use gw_cred::{GatewayKey, Home, Slot, home_path};
+use gw_cred::{GatewayKey, Home, MAX_SECRET_LEN, Slot, home_path};
 use gw_gateway::server::{Gate, ServerConfig, serve_connection};
 use gw_token::{Secret, unix_now};
 use serde_json::json;
@@ -175,7 +175,17 @@ fn read_shared(path: &std::path::Path, policy: &Policy) -> Result<Secret, CliErr
         _ => return Err(CliError::usage("serve", format!("`{}` is not a file path", path.display()))),
     };
     let root = Root::open(dir, policy)?;
-    let (mut bytes, _) = root.read_trusted(name, 8192)?;
+    // At most a credential and a newline; a longer file is refused as an
+    // over-long credential is (a usage error).
+    let (mut bytes, _) = match root.read_trusted(name, MAX_SECRET_LEN as u64 + 1) {
+        Err(e) if e.kind() == gw_anchor::ErrorKind::TooLarge => {
+            return Err(CliError::usage(
+                "serve",
+                format!("the token or password file is longer than {MAX_SECRET_LEN} bytes"),
+            ));
+        }
+        r => r?,
+    };
     if bytes.ends_with(b"\n") {
         bytes.pop();
     }

@@ -8,7 +8,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use gw_error::Class;
+use gw_error::{Class, Detail};
 
 /// What went wrong, in categories a caller can act on.
 ///
@@ -120,31 +120,19 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// An error from a gw-anchor operation.
-///
-/// Carries the operation (`"write"`, `"open root"`, ...), the full path it
-/// concerns, a message, an optional fix, and the underlying OS error if any.
-#[derive(Debug)]
-pub struct Error {
-    kind: ErrorKind,
-    op: &'static str,
-    path: PathBuf,
-    message: String,
-    fix: Option<String>,
-    source: Option<io::Error>,
+gw_error::error_type! {
+    /// An error from a gw-anchor operation.
+    ///
+    /// Carries the operation (`"write"`, `"open root"`, ...), the full path it
+    /// concerns, a message, an optional fix, and the underlying OS error if any.
+    pub struct Error {
+        detail: Detail<ErrorKind, PathBuf>,
+    }
 }
-
-/// `Result` with [`Error`].
-pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, op: &'static str, path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Self { kind, op, path: path.into(), message: message.into(), fix: None, source: None }
-    }
-
-    pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Self {
-        self.fix = Some(fix.into());
-        self
+        Self { detail: Detail::new(kind, op, path.into(), message) }
     }
 
     /// Classifies an OS error. Only `ENOENT` is "not found" (FS-7); `ELOOP`
@@ -166,9 +154,7 @@ impl Error {
             Errno::NOTEMPTY => (ErrorKind::AlreadyExists, "the directory is not empty".to_owned()),
             _ => (ErrorKind::Io, ioe.to_string()),
         };
-        let mut e = Self::new(kind, op, path, message);
-        e.source = Some(ioe);
-        e
+        Self::new(kind, op, path, message).with_source(ioe)
     }
 
     #[cold]
@@ -227,7 +213,7 @@ impl Error {
     #[cold]
     pub(crate) fn not_durable(op: &'static str, path: impl Into<PathBuf>, err: rustix::io::Errno) -> Self {
         let ioe = io::Error::from(err);
-        let mut e = Self::new(
+        Self::new(
             ErrorKind::NotDurable,
             op,
             path,
@@ -237,9 +223,8 @@ impl Error {
                 crate::sys::FULL_SYNC_NAME
             ),
         )
-        .with_fix("check the disk (`dmesg`); once it is healthy, `sync` or write again to make it durable");
-        e.source = Some(ioe);
-        e
+        .with_fix("check the disk (`dmesg`); once it is healthy, `sync` or write again to make it durable")
+        .with_source(ioe)
     }
 
     /// The random source failed: no temporary name, nothing written
@@ -250,15 +235,14 @@ impl Error {
             Some(n) => io::Error::from_raw_os_error(n),
             None => io::Error::other(err.to_string()),
         };
-        let mut e = Self::new(
+        Self::new(
             ErrorKind::RandomSource,
             op,
             path,
             format!("the random source failed (getrandom: {ioe}), so no unpredictable temporary name could be made; nothing was written"),
         )
-        .with_fix("check the kernel's random source (`getrandom(2)`, /dev/urandom) and retry");
-        e.source = Some(ioe);
-        e
+        .with_fix("check the kernel's random source (`getrandom(2)`, /dev/urandom) and retry")
+        .with_source(ioe)
     }
 
     #[cold]
@@ -268,45 +252,19 @@ impl Error {
 
     /// The same error, reported for operation `op` on `path`.
     pub(crate) fn relabel(mut self, op: &'static str, path: impl Into<PathBuf>) -> Self {
-        self.op = op;
-        self.path = path.into();
+        self.detail = self.detail.with_op(op).with_subject(path.into());
         self
-    }
-
-    /// What kind of error this is.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
-    /// The class of its kind ([`ErrorKind::class`]).
-    pub fn class(&self) -> Class {
-        self.kind.class()
-    }
-
-    /// The operation that failed, e.g. `"write"` or `"open root"`.
-    pub fn op(&self) -> &'static str {
-        self.op
     }
 
     /// The path the error concerns (the root joined with the relative path
     /// where there is one).
     pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// What happened, without the operation and path.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// How to fix it, where gw knows.
-    pub fn fix(&self) -> Option<&str> {
-        self.fix.as_deref()
+        self.detail.subject()
     }
 
     /// The raw OS error number, if the error came from a system call.
     pub fn raw_os_error(&self) -> Option<i32> {
-        self.source.as_ref().and_then(io::Error::raw_os_error)
+        std::error::Error::source(self).and_then(|s| s.downcast_ref::<io::Error>()).and_then(io::Error::raw_os_error)
     }
 }
 
@@ -314,16 +272,4 @@ impl Error {
 /// an escape attempt rather than a cross-device rename.
 fn op_resolves(op: &str) -> bool {
     !matches!(op, "rename")
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        gw_error::write_line(f, self.op, Some(&self.path.display()), &self.message, self.fix.as_deref())
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|e| e as _)
-    }
 }

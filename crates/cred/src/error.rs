@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use gw_error::{Cause, Class};
+use gw_error::{Class, Detail};
 
 /// What went wrong.
 #[non_exhaustive]
@@ -86,61 +86,37 @@ impl ErrorKind {
     }
 }
 
-/// An error from gw-cred.
-#[derive(Debug)]
-pub struct Error {
-    kind: ErrorKind,
-    op: &'static str,
-    subject: String,
-    message: String,
-    fix: Option<String>,
-    source: Option<Cause>,
+gw_error::error_type! {
+    /// An error from gw-cred.
+    pub struct Error {
+        /// The subject is `None` where there is none to name (an empty one is
+        /// not shown either).
+        detail: Detail<ErrorKind, Option<String>>,
+    }
 }
 
-/// `Result` with [`Error`].
-pub type Result<T> = std::result::Result<T, Error>;
+/// A subject to show, `None` for an empty one.
+fn named(subject: String) -> Option<String> {
+    (!subject.is_empty()).then_some(subject)
+}
 
 impl Error {
     /// A new error of `kind` for `op`; the message must never hold a secret.
     pub(crate) fn new(kind: ErrorKind, op: &'static str, message: impl Into<String>) -> Self {
-        Self { kind, op, subject: String::new(), message: message.into(), fix: None, source: None }
+        Self { detail: Detail::new(kind, op, None, message) }
     }
     pub(crate) fn about(mut self, subject: impl fmt::Display) -> Self {
-        self.subject = subject.to_string();
+        self.detail = self.detail.with_subject(named(subject.to_string()));
         self
     }
     /// The same error (kind, operation, subject, cause) saying `message`.
     pub(crate) fn reworded(mut self, message: String) -> Self {
-        self.message = message;
+        self.detail = self.detail.with_message(message);
         self
-    }
-    pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Self {
-        self.fix = Some(fix.into());
-        self
-    }
-    /// What kind of error this is.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-    /// The class of its kind ([`ErrorKind::class`]).
-    pub fn class(&self) -> Class {
-        self.kind.class()
-    }
-    /// The operation.
-    pub fn op(&self) -> &'static str {
-        self.op
     }
     /// The gateway key, profile or file concerned (may be empty).
     pub fn subject(&self) -> &str {
-        &self.subject
-    }
-    /// What happened.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-    /// How to fix it, where known.
-    pub fn fix(&self) -> Option<&str> {
-        self.fix.as_deref()
+        self.detail.subject().as_deref().unwrap_or_default()
     }
 }
 
@@ -154,21 +130,14 @@ impl From<gw_persist::Error> for Error {
             Some((l, c)) => format!("{}:{l}:{c}", e.path().display()),
             None => e.path().display().to_string(),
         };
-        let (op, message, fix) = (e.op(), e.message().to_owned(), e.fix().map(str::to_owned));
-        Self { kind, op, subject, message, fix, source: Some(Box::new(e)) }
+        Self { detail: Detail::caused_by(kind, named(subject), e) }
     }
 }
 
 impl From<gw_anchor::Error> for Error {
     fn from(e: gw_anchor::Error) -> Self {
-        Self {
-            kind: ErrorKind::Fs(e.kind()),
-            op: e.op(),
-            subject: e.path().display().to_string(),
-            message: e.message().to_owned(),
-            fix: e.fix().map(str::to_owned),
-            source: Some(Box::new(e)),
-        }
+        let subject = named(e.path().display().to_string());
+        Self { detail: Detail::caused_by(ErrorKind::Fs(e.kind()), subject, e) }
     }
 }
 
@@ -178,27 +147,8 @@ impl From<gw_token::Error> for Error {
             gw_token::ErrorKind::Fs(k) => ErrorKind::Fs(k),
             k => ErrorKind::Token(k),
         };
-        Self {
-            kind,
-            op: e.op(),
-            subject: e.path().map(|p| p.display().to_string()).unwrap_or_default(),
-            message: e.message().to_owned(),
-            fix: e.fix().map(str::to_owned),
-            source: Some(Box::new(e)),
-        }
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let subject = (!self.subject.is_empty()).then_some(&self.subject);
-        gw_error::write_line(f, self.op, subject.map(|s| s as _), &self.message, self.fix())
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        gw_error::source(self.source.as_ref())
+        let subject = e.path().map(|p| p.display().to_string());
+        Self { detail: Detail::caused_by(kind, subject.and_then(named), e) }
     }
 }
 

@@ -93,8 +93,8 @@ pub use profile::{
     check_profile_name, home_path, mirror, mirror_with,
 };
 pub use store::{
-    CredStore, DeviceToken, HandoffReport, IssuedSummary, Resolved, STORE_FILE, STORE_VERSION, STORE_VERSION_MIN, Slot,
-    Storage, Summary, check_device_id, check_role, check_secret_text, is_scope,
+    CredStore, DeviceToken, HandoffReport, IssuedSummary, MAX_SECRET_LEN, Resolved, STORE_FILE, STORE_VERSION,
+    STORE_VERSION_MIN, Slot, Storage, Summary, check_device_id, check_role, check_secret_text, is_scope,
 };
 // The stored schema (one gateway's record, an issued token, an inline secret
 // or a keyring reference): public only for tests that decode a store file
@@ -102,8 +102,8 @@ pub use store::{
 // use `CredStore`'s operations and `Summary`. Hidden rather than behind a
 // feature so those tests run against the same build the CLI uses.
 #[doc(hidden)]
-pub use store::{Issued, Record, Stored};
-pub use target::{Allowed, Credential, GATEWAY_CONNECT_SCOPE, Origin, RUNTIME_TOKEN_TTL, Target, credential_for};
+pub use store::{GatewayRecord, Issued, Stored};
+pub use target::{Allowed, ChosenCredential, GATEWAY_CONNECT_SCOPE, Origin, RUNTIME_TOKEN_TTL, Target, credential_for};
 
 // The README's example runs as a doc test too, so it cannot drift from the API.
 #[cfg(doctest)]

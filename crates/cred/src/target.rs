@@ -87,7 +87,7 @@ pub enum Allowed {
 
 /// The credential chosen for a connection.
 #[derive(Debug)]
-pub enum Credential {
+pub enum ChosenCredential {
     /// A stored credential (device, shared or bootstrap).
     Stored(Resolved),
     /// A runtime-authority token minted for this connection: scope
@@ -96,19 +96,19 @@ pub enum Credential {
     Runtime(Secret),
 }
 
-impl Credential {
+impl ChosenCredential {
     /// The secret to present.
     pub fn secret(&self) -> &Secret {
         match self {
-            Credential::Stored(r) => &r.secret,
-            Credential::Runtime(s) => s,
+            ChosenCredential::Stored(r) => &r.secret,
+            ChosenCredential::Runtime(s) => s,
         }
     }
     /// The stored slot it came from (`None` for a runtime token).
     pub fn slot(&self) -> Option<&Slot> {
         match self {
-            Credential::Stored(r) => Some(&r.slot),
-            Credential::Runtime(_) => None,
+            ChosenCredential::Stored(r) => Some(&r.slot),
+            ChosenCredential::Runtime(_) => None,
         }
     }
     /// `device:ROLE`, `shared`, `bootstrap` or `runtime`.
@@ -191,7 +191,7 @@ impl Target {
         store: &CredStore<S>,
         role: &str,
         now: u64,
-    ) -> Result<Option<Credential>> {
+    ) -> Result<Option<ChosenCredential>> {
         if let Target::Generated { profile: name, .. } = self
             && name != profile.name()
         {
@@ -204,7 +204,7 @@ impl Target {
         }
         crate::store::check_role(role)?;
         if let Some(r) = store.resolve(self.key(), role)? {
-            return Ok(Some(Credential::Stored(r)));
+            return Ok(Some(ChosenCredential::Stored(r)));
         }
         if self.allowed() != Allowed::StoredOrRuntime {
             return Ok(None);
@@ -217,7 +217,7 @@ impl Target {
             local: true,
         };
         let token = derive(&key, &grant, now)?;
-        Ok(Some(Credential::Runtime(Secret::from(expose(&token).to_owned()))))
+        Ok(Some(ChosenCredential::Runtime(Secret::from(expose(&token).to_owned()))))
     }
 }
 
@@ -225,7 +225,7 @@ impl Target {
 ///
 /// # Errors
 /// As [`Target::credential`].
-pub fn credential_for(target: &Target, profile: &Profile, role: &str, now: u64) -> Result<Option<Credential>> {
+pub fn credential_for(target: &Target, profile: &Profile, role: &str, now: u64) -> Result<Option<ChosenCredential>> {
     let store: CredStore<Document<'_>> = profile.store();
     target.credential(profile, &store, role, now)
 }
@@ -245,8 +245,8 @@ mod tests {
         (dir, home)
     }
 
-    fn is_runtime(c: &Option<Credential>) -> bool {
-        matches!(c, Some(Credential::Runtime(_)))
+    fn is_runtime(c: &Option<ChosenCredential>) -> bool {
+        matches!(c, Some(ChosenCredential::Runtime(_)))
     }
 
     #[test]

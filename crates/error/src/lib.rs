@@ -12,6 +12,10 @@
 //! - [`Cause`]: the lower error an error was made from, kept whole and
 //!   returned by `std::error::Error::source`, never flattened into a string.
 //! - [`write_line`]: the one-line shape every gw error prints.
+//! - [`Detail`] and [`error_type!`]: what every gw `Error` holds (kind,
+//!   operation, subject, message, fix, cause) and what it answers (its
+//!   accessors, `Display`, `source()`), written here once; each crate keeps
+//!   its kinds, its subject accessor, its constructors and its `From` impls.
 //!
 //! ```
 //! use gw_error::Class;
@@ -32,6 +36,10 @@
 #![deny(missing_docs)]
 
 use std::fmt;
+
+mod detail;
+
+pub use detail::{Described, Detail, Subject};
 
 /// What kind of outcome an error is, for callers that act on it.
 ///

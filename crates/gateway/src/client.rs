@@ -14,6 +14,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use gw_cred::MAX_SECRET_LEN;
 use gw_token::Secret;
 use serde_json::{Map, Value, json};
 use tungstenite::client::IntoClientRequest;
@@ -308,7 +309,7 @@ fn check_request(req: &Connect<'_>, at: &str) -> Result<()> {
     if let Some(s) = req.credential.secret() {
         let text = std::str::from_utf8(s.expose()).map_err(|_| invalid("the credential is not text"))?;
         gw_cred::check_secret_text(text)
-            .map_err(|_| invalid("the credential is not 1 to 4096 printable ASCII characters"))?;
+            .map_err(|_| invalid(&format!("the credential is not 1 to {MAX_SECRET_LEN} printable ASCII characters")))?;
     }
     Ok(())
 }

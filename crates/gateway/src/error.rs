@@ -2,9 +2,7 @@
 //! concerned, a kind that keeps refusals apart from failures, and — for a
 //! gateway's own refusal — its code and recommended next step.
 
-use std::fmt;
-
-use gw_error::{Cause, Class};
+use gw_error::{Class, Detail};
 
 /// What went wrong.
 #[non_exhaustive]
@@ -104,24 +102,20 @@ pub struct Refusal {
     pub message: String,
 }
 
-/// An error of a protocol operation.
-#[derive(Debug)]
-pub struct Error {
-    kind: ErrorKind,
-    op: &'static str,
-    at: String,
-    message: String,
-    refusal: Option<Box<Refusal>>,
-    fix: Option<String>,
-    source: Option<Cause>,
+gw_error::error_type! {
+    /// An error of a protocol operation.
+    pub struct Error {
+        /// The subject is the gateway (URL or address) or file concerned; the
+        /// fix is left out of the line (see [`Error::fix`]).
+        detail: Detail<ErrorKind, String>,
+        refusal: Option<Box<Refusal>>,
+    }
+    without fix
 }
-
-/// `Result` with [`Error`].
-pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, op: &'static str, at: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { kind, op, at: at.into(), message: message.into(), refusal: None, fix: None, source: None }
+        Self { detail: Detail::new(kind, op, at.into(), message), refusal: None }
     }
 
     pub(crate) fn refused(op: &'static str, at: impl Into<String>, refusal: Refusal) -> Self {
@@ -136,39 +130,9 @@ impl Error {
         e
     }
 
-    pub(crate) fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
-        self
-    }
-
-    /// What kind of error this is.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
-    /// The class of its kind ([`ErrorKind::class`]).
-    pub fn class(&self) -> Class {
-        self.kind.class()
-    }
-
-    /// `true` for refusals made for security.
-    pub fn is_security_refusal(&self) -> bool {
-        self.kind.is_security_refusal()
-    }
-
-    /// The operation that failed (`"handshake"`, `"load device key"`, ...).
-    pub fn op(&self) -> &'static str {
-        self.op
-    }
-
     /// The gateway (URL or address) or file concerned.
     pub fn at(&self) -> &str {
-        &self.at
-    }
-
-    /// What happened, without the operation and place.
-    pub fn message(&self) -> &str {
-        &self.message
+        self.detail.subject()
     }
 
     /// The gateway's own answer, for [`ErrorKind::AuthRefused`] and
@@ -179,10 +143,10 @@ impl Error {
 
     /// How to fix it, where there is a known fix.
     pub fn fix(&self) -> Option<String> {
-        if let Some(f) = &self.fix {
-            return Some(f.clone());
+        if let Some(f) = self.detail.fix() {
+            return Some(f.to_owned());
         }
-        if self.kind == ErrorKind::Unavailable {
+        if self.kind() == ErrorKind::Unavailable {
             return Some("the gateway is starting or busy: try again in a few seconds".to_owned());
         }
         if let Some(r) = &self.refusal {
@@ -203,32 +167,16 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        gw_error::write_line(f, self.op, Some(&self.at), &self.message, None)
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        gw_error::source(self.source.as_ref())
-    }
-}
-
 impl From<gw_anchor::Error> for Error {
     fn from(e: gw_anchor::Error) -> Self {
         let at = e.path().display().to_string();
-        let mut out = Self::new(ErrorKind::Fs(e.kind()), e.op(), at, e.message().to_owned());
-        out.fix = e.fix().map(str::to_owned);
-        out.with_source(e)
+        Self { detail: Detail::caused_by(ErrorKind::Fs(e.kind()), at, e), refusal: None }
     }
 }
 
 impl From<gw_token::Error> for Error {
     fn from(e: gw_token::Error) -> Self {
         let at = e.path().map(|p| p.display().to_string()).unwrap_or_else(|| "-".to_owned());
-        let mut out = Self::new(ErrorKind::Key(e.kind()), e.op(), at, e.message().to_owned());
-        out.fix = e.fix().map(str::to_owned);
-        out.with_source(e)
+        Self { detail: Detail::caused_by(ErrorKind::Key(e.kind()), at, e), refusal: None }
     }
 }

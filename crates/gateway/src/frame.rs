@@ -15,6 +15,7 @@
 
 use std::net::IpAddr;
 
+use gw_cred::MAX_SECRET_LEN;
 use gw_persist::{Limits, parse_json};
 use gw_token::Secret;
 use serde_json::{Map, Value};
@@ -255,7 +256,7 @@ pub fn parse_handoff_input(bytes: &[u8], at: &str) -> Result<HelloOk> {
 /// [`ErrorKind::VersionMismatch`] if `protocol` is not [`PROTOCOL_VERSION`]
 /// (naming both); [`ErrorKind::Protocol`] if `type` is not `hello-ok`, `auth`
 /// is missing, a role is not a role name, a scope is not a scope name, a
-/// token is not 1–4096 printable ASCII characters, or a role appears twice
+/// token is not 1 to [`MAX_SECRET_LEN`] printable ASCII characters, or a role appears twice
 /// among the issued tokens. No message quotes a role or a token (a gateway
 /// that swapped them would otherwise print a token).
 pub fn parse_hello_ok(payload: &Value, at: &str) -> Result<HelloOk> {
@@ -340,7 +341,7 @@ pub(crate) use gw_cred::is_scope;
 fn token_at(v: &Value, at: &str, field: &str) -> Result<Secret> {
     let t = v.as_str().ok_or_else(|| bad(at, format!("{field}: the token is not a string")))?;
     gw_cred::check_secret_text(t)
-        .map_err(|_| bad(at, format!("{field}: the token is not 1 to 4096 printable ASCII characters")))?;
+        .map_err(|_| bad(at, format!("{field}: the token is not 1 to {MAX_SECRET_LEN} printable ASCII characters")))?;
     Ok(Secret::from(t.to_owned()))
 }
 

@@ -1,10 +1,9 @@
 //! Errors of registry operations: the operation, the path (or id) concerned,
 //! and a kind that keeps gw-anchor's security refusals distinct.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use gw_error::{Cause, Class};
+use gw_error::{Class, Detail};
 
 /// What went wrong.
 #[non_exhaustive]
@@ -91,25 +90,18 @@ impl ErrorKind {
     }
 }
 
-/// An error from a registry operation.
-#[derive(Debug)]
-pub struct Error {
-    kind: ErrorKind,
-    op: &'static str,
-    path: PathBuf,
-    message: String,
-    fix: Option<String>,
-    source: Option<Cause>,
+gw_error::error_type! {
+    /// An error from a registry operation.
+    pub struct Error {
+        detail: Detail<ErrorKind, PathBuf>,
+    }
 }
-
-/// `Result` with [`Error`].
-pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// A new error of `kind` for operation `op` on `path` (a file, or a
     /// record id, or `-` for input that is not a file yet).
     pub(crate) fn new(kind: ErrorKind, op: &'static str, path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Self { kind, op, path: path.into(), message: message.into(), fix: None, source: None }
+        Self { detail: Detail::new(kind, op, path.into(), message) }
     }
 
     /// `pid` is not running (or is a zombie): what a
@@ -120,74 +112,20 @@ impl Error {
         Self::new(ErrorKind::ProcessNotFound, op, format!("pid {pid}"), "no such process (or a zombie)")
     }
 
-    /// Adds how to fix it.
-    pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Self {
-        self.fix = Some(fix.into());
-        self
-    }
-
     pub(crate) fn relabel(mut self, path: impl Into<PathBuf>) -> Self {
-        self.path = path.into();
+        self.detail = self.detail.with_subject(path.into());
         self
-    }
-
-    /// What kind of error this is.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
-    /// The class of its kind ([`ErrorKind::class`]).
-    pub fn class(&self) -> Class {
-        self.kind.class()
-    }
-
-    /// `true` for refusals made for security.
-    pub fn is_security_refusal(&self) -> bool {
-        self.kind.is_security_refusal()
-    }
-
-    /// The operation that failed (`"register"`, `"prune"`, ...).
-    pub fn op(&self) -> &'static str {
-        self.op
     }
 
     /// The path (or record id) the error concerns.
     pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// What happened, without the operation and path.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// How to fix it, where known.
-    pub fn fix(&self) -> Option<&str> {
-        self.fix.as_deref()
+        self.detail.subject()
     }
 }
 
 impl From<gw_anchor::Error> for Error {
     fn from(e: gw_anchor::Error) -> Self {
-        Self {
-            kind: ErrorKind::Fs(e.kind()),
-            op: e.op(),
-            path: e.path().to_owned(),
-            message: e.message().to_owned(),
-            fix: e.fix().map(str::to_owned),
-            source: Some(Box::new(e)),
-        }
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        gw_error::write_line(f, self.op, Some(&self.path.display()), &self.message, self.fix())
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        gw_error::source(self.source.as_ref())
+        let path = e.path().to_owned();
+        Self { detail: Detail::caused_by(ErrorKind::Fs(e.kind()), path, e) }
     }
 }

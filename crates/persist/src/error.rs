@@ -3,9 +3,10 @@
 //! refusals distinct.
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
-use gw_error::{Cause, Class};
+use gw_error::{Class, Detail};
 
 /// What went wrong.
 #[non_exhaustive]
@@ -88,27 +89,44 @@ impl ErrorKind {
     }
 }
 
-/// An error from a document operation.
-#[derive(Debug)]
-pub struct Error {
-    kind: ErrorKind,
-    op: &'static str,
-    path: PathBuf,
-    /// Kept as `u32`s (a document is at most a few MiB) so the error stays
-    /// small enough to return by value.
-    position: Option<(u32, u32)>,
-    message: String,
-    fix: Option<String>,
-    source: Option<Cause>,
+gw_error::error_type! {
+    /// An error from a document operation.
+    pub struct Error {
+        detail: Detail<ErrorKind, Located>,
+    }
 }
 
-/// `Result` with [`Error`].
-pub type Result<T> = std::result::Result<T, Error>;
+/// The file (or spec) an error concerns and, for a parse error, where in it.
+#[derive(Debug)]
+struct Located {
+    path: PathBuf,
+    /// Line and column, kept as `u32`s (a document is at most a few MiB)
+    /// and the line (1-based, never 0) as a `NonZeroU32`, so the error stays
+    /// small enough to return by value.
+    position: Option<(NonZeroU32, u32)>,
+}
+
+impl Located {
+    fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), position: None }
+    }
+}
+
+/// `PATH` or `PATH:LINE:COLUMN`.
+impl gw_error::Subject for Located {
+    fn write(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.display();
+        match self.position {
+            Some((line, col)) => write!(f, "{path}:{line}:{col}"),
+            None => write!(f, "{path}"),
+        }
+    }
+}
 
 impl Error {
     /// A new error of `kind` for operation `op` on `path`.
     pub(crate) fn new(kind: ErrorKind, op: &'static str, path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Self { kind, op, path: path.into(), position: None, message: message.into(), fix: None, source: None }
+        Self { detail: Detail::new(kind, op, Located::new(path), message) }
     }
 
     /// An I/O failure of operation `op` on `path`, of kind
@@ -117,90 +135,37 @@ impl Error {
     /// backend) to report its failures as documents do.
     #[cold]
     pub fn io(op: &'static str, path: impl Into<PathBuf>, err: std::io::Error) -> Self {
-        let mut e = Self::new(ErrorKind::Fs(gw_anchor::ErrorKind::Io), op, path, err.to_string());
-        e.source = Some(Box::new(err));
-        e
+        Self::new(ErrorKind::Fs(gw_anchor::ErrorKind::Io), op, path, err.to_string()).with_source(err)
     }
 
     /// Adds a line and column (1-based) in the file.
     pub(crate) fn at(mut self, line: usize, column: usize) -> Self {
         let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        self.position = Some((narrow(line), narrow(column)));
+        self.detail.subject_mut().position = NonZeroU32::new(narrow(line)).map(|l| (l, narrow(column)));
         self
     }
 
-    /// Adds how to fix it.
-    pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Self {
-        self.fix = Some(fix.into());
-        self
-    }
-
-    /// What kind of error this is.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-    /// The class of its kind ([`ErrorKind::class`]).
-    pub fn class(&self) -> Class {
-        self.kind.class()
-    }
-    /// The operation, e.g. `"load"`, `"update"`, `"render"`.
-    pub fn op(&self) -> &'static str {
-        self.op
-    }
     /// The file (or spec) the error concerns.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.detail.subject().path
     }
     /// Line and column (1-based) of a parse error.
     pub fn position(&self) -> Option<(usize, usize)> {
-        self.position.map(|(l, c)| (l as usize, c as usize))
-    }
-    /// What happened.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-    /// How to fix it, where known.
-    pub fn fix(&self) -> Option<&str> {
-        self.fix.as_deref()
+        self.detail.subject().position.map(|(l, c)| (l.get() as usize, c as usize))
     }
 
     /// The same error for another operation and path.
     pub(crate) fn relabel(mut self, op: &'static str, path: &Path) -> Self {
-        self.op = op;
-        self.path = path.to_path_buf();
+        let position = self.detail.subject().position;
+        self.detail = self.detail.with_op(op).with_subject(Located { path: path.to_path_buf(), position });
         self
     }
 }
 
 impl From<gw_anchor::Error> for Error {
     fn from(e: gw_anchor::Error) -> Self {
-        Self {
-            kind: ErrorKind::Fs(e.kind()),
-            op: e.op(),
-            path: e.path().to_path_buf(),
-            position: None,
-            message: e.message().to_owned(),
-            fix: e.fix().map(str::to_owned),
-            source: Some(Box::new(e)),
-        }
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = self.path.display();
-        match self.position {
-            Some((line, col)) => {
-                gw_error::write_line(f, self.op, Some(&format_args!("{path}:{line}:{col}")), &self.message, self.fix())
-            }
-            None => gw_error::write_line(f, self.op, Some(&path), &self.message, self.fix()),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        gw_error::source(self.source.as_ref())
+        let path = Located::new(e.path());
+        Self { detail: Detail::caused_by(ErrorKind::Fs(e.kind()), path, e) }
     }
 }
 

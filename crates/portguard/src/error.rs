@@ -1,9 +1,8 @@
 //! The error type: operation, subject (port, pid or path), kind, message.
 
-use std::fmt;
 use std::io;
 
-use gw_error::Class;
+use gw_error::{Class, Detail};
 
 /// What went wrong, in categories a caller can act on.
 #[non_exhaustive]
@@ -60,21 +59,14 @@ impl ErrorKind {
     }
 }
 
-/// An error from a gw-portguard operation: the operation (`"list listeners"`,
-/// `"read pidfile"`...), its subject (`port 8080`, `pid 42`, a path), a
-/// message and, for refusals, a fix.
-#[derive(Debug)]
-pub struct Error {
-    kind: ErrorKind,
-    op: &'static str,
-    subject: String,
-    message: String,
-    fix: Option<String>,
-    source: Option<io::Error>,
+gw_error::error_type! {
+    /// An error from a gw-portguard operation: the operation (`"list listeners"`,
+    /// `"read pidfile"`...), its subject (`port 8080`, `pid 42`, a path), a
+    /// message and, for refusals, a fix.
+    pub struct Error {
+        detail: Detail<ErrorKind, String>,
+    }
 }
-
-/// `Result` with [`Error`].
-pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     #[cold]
@@ -84,7 +76,7 @@ impl Error {
         subject: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Self { kind, op, subject: subject.into(), message: message.into(), fix: None, source: None }
+        Self { detail: Detail::new(kind, op, subject.into(), message) }
     }
 
     #[cold]
@@ -95,58 +87,11 @@ impl Error {
         } else {
             ErrorKind::Io
         };
-        Self { kind, op, subject: subject.into(), message: err.to_string(), fix: None, source: Some(err) }
-    }
-
-    pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Self {
-        self.fix = Some(fix.into());
-        self
-    }
-
-    /// The category.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
-    /// The class of its kind ([`ErrorKind::class`]).
-    pub fn class(&self) -> Class {
-        self.kind.class()
-    }
-
-    /// The operation that failed.
-    pub fn op(&self) -> &'static str {
-        self.op
+        Self::new(kind, op, subject, err.to_string()).with_source(err)
     }
 
     /// What it concerned (`port 8080`, `pid 42`, a path).
     pub fn subject(&self) -> &str {
-        &self.subject
-    }
-
-    /// What went wrong.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// How to fix it, where known.
-    pub fn fix(&self) -> Option<&str> {
-        self.fix.as_deref()
-    }
-
-    /// `true` for security refusals.
-    pub fn is_security_refusal(&self) -> bool {
-        self.kind.is_security_refusal()
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        gw_error::write_line(f, self.op, Some(&self.subject), &self.message, self.fix())
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|e| e as _)
+        self.detail.subject()
     }
 }

@@ -1,9 +1,8 @@
 //! Errors: which check failed, never the secret or the token.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use gw_error::{Cause, Class};
+use gw_error::{Class, Detail};
 
 /// What went wrong.
 #[non_exhaustive]
@@ -99,84 +98,33 @@ impl ErrorKind {
     }
 }
 
-/// An error from gw-token. Its message names the check that failed; it
-/// never contains a secret or a token.
-#[derive(Debug)]
-pub struct Error {
-    kind: ErrorKind,
-    op: &'static str,
-    path: Option<PathBuf>,
-    message: String,
-    fix: Option<String>,
-    source: Option<Cause>,
+gw_error::error_type! {
+    /// An error from gw-token. Its message names the check that failed; it
+    /// never contains a secret or a token.
+    pub struct Error {
+        detail: Detail<ErrorKind, Option<PathBuf>>,
+    }
 }
-
-/// `Result` with [`Error`].
-pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, op: &'static str, message: impl Into<String>) -> Self {
-        Self { kind, op, path: None, message: message.into(), fix: None, source: None }
+        Self { detail: Detail::new(kind, op, None, message) }
     }
 
     pub(crate) fn at(mut self, path: impl Into<PathBuf>) -> Self {
-        self.path = Some(path.into());
+        self.detail = self.detail.with_subject(Some(path.into()));
         self
     }
 
-    pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Self {
-        self.fix = Some(fix.into());
-        self
-    }
-
-    /// What kind of error this is.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-    /// The class of its kind ([`ErrorKind::class`]).
-    pub fn class(&self) -> Class {
-        self.kind.class()
-    }
-    /// The operation (`"verify"`, `"derive"`, `"load secret"`, ...).
-    pub fn op(&self) -> &'static str {
-        self.op
-    }
     /// The file concerned, if any.
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
-    }
-    /// Which check failed.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-    /// How to fix it, where known.
-    pub fn fix(&self) -> Option<&str> {
-        self.fix.as_deref()
+        self.detail.subject().as_deref()
     }
 }
 
 impl From<gw_anchor::Error> for Error {
     fn from(e: gw_anchor::Error) -> Self {
-        Self {
-            kind: ErrorKind::Fs(e.kind()),
-            op: e.op(),
-            path: Some(e.path().to_path_buf()),
-            message: e.message().to_owned(),
-            fix: e.fix().map(str::to_owned),
-            source: Some(Box::new(e)),
-        }
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = self.path.as_ref().map(|p| p.display());
-        gw_error::write_line(f, self.op, path.as_ref().map(|p| p as _), &self.message, self.fix())
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        gw_error::source(self.source.as_ref())
+        let path = Some(e.path().to_path_buf());
+        Self { detail: Detail::caused_by(ErrorKind::Fs(e.kind()), path, e) }
     }
 }

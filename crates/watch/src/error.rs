@@ -1,8 +1,6 @@
 //! The error type: an operation, the thing it concerns, and a kind.
 
-use std::fmt;
-
-use gw_error::Class;
+use gw_error::{Class, Detail};
 
 /// What went wrong, for callers that branch on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,18 +37,14 @@ impl ErrorKind {
     }
 }
 
-/// An error of gw-watch: the operation, the subject (a field, a command, an
-/// id) and a message that says what was wrong.
-#[derive(Debug, Clone)]
-pub struct Error {
-    kind: ErrorKind,
-    op: &'static str,
-    subject: String,
-    message: String,
+gw_error::error_type! {
+    /// An error of gw-watch: the operation, the subject (a field, a command, an
+    /// id) and a message that says what was wrong.
+    pub struct Error {
+        detail: Detail<ErrorKind, String>,
+    }
+    without fix
 }
-
-/// `Result` with [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn new(
@@ -59,7 +53,7 @@ impl Error {
         subject: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
-        Self { kind, op, subject: subject.into(), message: message.into() }
+        Self { detail: Detail::new(kind, op, subject.into(), message) }
     }
 
     #[cold]
@@ -77,36 +71,15 @@ impl Error {
         Self::new(ErrorKind::Refused, op, subject, message)
     }
 
-    /// The kind of error.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
-    /// The class of its kind ([`ErrorKind::class`]).
-    pub fn class(&self) -> Class {
-        self.kind.class()
-    }
-
-    /// The operation that failed.
-    pub fn op(&self) -> &'static str {
-        self.op
-    }
-
     /// What the operation concerned (a flag, a command, an id).
     pub fn subject(&self) -> &str {
-        &self.subject
-    }
-
-    /// What was wrong.
-    pub fn message(&self) -> &str {
-        &self.message
+        self.detail.subject()
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        gw_error::write_line(f, self.op, Some(&self.subject), &self.message, None)
+/// A gw-watch error has neither a fix nor a cause, so a copy is whole.
+impl Clone for Error {
+    fn clone(&self) -> Self {
+        Self::new(self.kind(), self.op(), self.subject(), self.message())
     }
 }
-
-impl std::error::Error for Error {}

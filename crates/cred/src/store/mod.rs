@@ -66,9 +66,9 @@ pub use backend::Storage;
 pub(crate) use backend::WriteTarget;
 pub use handoff::{DeviceToken, HandoffReport};
 pub(crate) use schema::StoreDoc;
-pub use schema::{Issued, Record, STORE_FILE, STORE_VERSION, STORE_VERSION_MIN, Slot, Stored};
+pub use schema::{GatewayRecord, Issued, STORE_FILE, STORE_VERSION, STORE_VERSION_MIN, Slot, Stored};
 pub(crate) use validate::{SecretText, check_store_value, save_refusal, secret_text};
-pub use validate::{check_device_id, check_role, check_secret_text, is_scope};
+pub use validate::{MAX_SECRET_LEN, check_device_id, check_role, check_secret_text, is_scope};
 use validate::{check_slot, decode_value, put, take};
 
 /// Which credential [`CredStore::resolve`] picked, and the secret.
@@ -249,7 +249,7 @@ impl<S: Storage> CredStore<S> {
                     // The generation stays: restarting the count would hand
                     // out numbers an old, stale connection still holds
                     // (THREATS CRED-6).
-                    *rec = Record { generation: rec.generation, ..Record::default() };
+                    *rec = GatewayRecord { generation: rec.generation, ..GatewayRecord::default() };
                     had
                 }
                 // A role's device tokens: bound to no device and issued to

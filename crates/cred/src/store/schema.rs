@@ -121,7 +121,7 @@ impl<'de> Deserialize<'de> for Stored {
 /// filled, never a credential.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Record {
+pub struct GatewayRecord {
     /// Connection generation (THREATS CRED-6).
     #[serde(default)]
     pub generation: u64,
@@ -167,9 +167,9 @@ impl std::fmt::Debug for Issued {
     }
 }
 
-impl std::fmt::Debug for Record {
+impl std::fmt::Debug for GatewayRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Record")
+        f.debug_struct("GatewayRecord")
             .field("generation", &self.generation)
             .field("devices", &self.devices)
             .field("device", &self.device.iter().map(|(k, v)| (k, v.location())).collect::<Vec<_>>())
@@ -180,7 +180,7 @@ impl std::fmt::Debug for Record {
     }
 }
 
-impl Record {
+impl GatewayRecord {
     pub(crate) fn get(&self, slot: &Slot) -> Option<&Stored> {
         match slot {
             Slot::Device(r) => self.device.get(r),
@@ -244,12 +244,12 @@ impl Record {
 pub(crate) struct StoreDoc {
     pub(crate) version: u32,
     #[serde(default)]
-    pub(crate) gateways: BTreeMap<String, Record>,
+    pub(crate) gateways: BTreeMap<String, GatewayRecord>,
 }
 
 impl StoreDoc {
     pub(super) fn refs(&self) -> impl Iterator<Item = &KeyringRef> {
-        self.gateways.values().flat_map(Record::refs)
+        self.gateways.values().flat_map(GatewayRecord::refs)
     }
     pub(crate) fn has_refs(&self) -> bool {
         self.refs().next().is_some()

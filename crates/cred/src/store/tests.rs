@@ -22,6 +22,23 @@ fn private_dir() -> (tempfile::TempDir, Root) {
     (dir, root)
 }
 
+/// The one credential length limit: text of exactly [`MAX_SECRET_LEN`]
+/// bytes is a credential and is stored; one byte more is refused, with the
+/// limit in the message, and nothing is written.
+#[test]
+fn a_credential_is_at_most_max_secret_len_bytes() {
+    let (_dir, root) = private_dir();
+    let store = CredStore::new(Document::new(&root, STORE_FILE));
+    let key = GatewayKey::parse("ws://localhost:18789").unwrap();
+    let longest = "a".repeat(MAX_SECRET_LEN);
+    store.set(&key, &Slot::Shared, &s(&longest)).unwrap();
+    assert_eq!(store.get(&key, &Slot::Shared).unwrap().map(|x| x.expose().len()), Some(MAX_SECRET_LEN));
+    let e = store.set(&key, &Slot::Password, &s(&format!("{longest}a"))).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.message().contains(&format!("1 to {MAX_SECRET_LEN} printable")), "{e}");
+    assert!(store.get(&key, &Slot::Password).unwrap().is_none(), "nothing was stored");
+}
+
 /// A store of format 1 (role tokens as `{role: token}`, no device
 /// identities) is read as it is; its first write makes it format 2 and
 /// keeps every entry; a hand-off then stores per device and role with

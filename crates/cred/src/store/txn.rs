@@ -17,7 +17,7 @@ impl<S: Storage> CredStore<S> {
         &self,
         key: &GatewayKey,
         created: Vec<KeyringRef>,
-        mut f: impl FnMut(&mut Record, &mut Vec<KeyringRef>) -> Result<T>,
+        mut f: impl FnMut(&mut GatewayRecord, &mut Vec<KeyringRef>) -> Result<T>,
     ) -> Result<T> {
         let mut out = None;
         let mut dropped = Vec::new();

@@ -93,7 +93,7 @@ pub(super) fn redact_quoted(text: &str) -> String {
 }
 
 /// Puts `v` in `slot`; returns the keyring reference it replaced, if any.
-pub(super) fn put(rec: &mut Record, slot: &Slot, v: Stored) -> Option<KeyringRef> {
+pub(super) fn put(rec: &mut GatewayRecord, slot: &Slot, v: Stored) -> Option<KeyringRef> {
     let old = match slot {
         Slot::Device(r) => rec.device.insert(r.clone(), v),
         Slot::Issued { device, role } => {
@@ -170,17 +170,26 @@ pub fn check_role(role: &str) -> Result<()> {
     }
 }
 
-/// Checks a credential's text: 1–4096 bytes of printable ASCII (no spaces,
-/// no control characters). The message never includes the value.
+/// The longest credential text gw stores, presents or accepts, in bytes:
+/// the one limit of the store, the gateway protocol (both sides) and the
+/// `gw` command line.
+pub const MAX_SECRET_LEN: usize = 4096;
+
+// A gw2 token is presented as a credential, so it must fit in one.
+const _: () = assert!(gw_token::MAX_TOKEN_LEN <= MAX_SECRET_LEN);
+
+/// Checks a credential's text: 1 to [`MAX_SECRET_LEN`] bytes of printable
+/// ASCII (no spaces, no control characters). The message never includes the
+/// value.
 ///
 /// # Errors
 /// [`ErrorKind::InvalidInput`].
 pub fn check_secret_text(s: &str) -> Result<()> {
-    if s.is_empty() || s.len() > 4096 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+    if s.is_empty() || s.len() > MAX_SECRET_LEN || !s.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Error::new(
             ErrorKind::InvalidInput,
             "check credential",
-            "a credential is 1 to 4096 printable ASCII characters without spaces",
+            format!("a credential is 1 to {MAX_SECRET_LEN} printable ASCII characters without spaces"),
         ));
     }
     Ok(())

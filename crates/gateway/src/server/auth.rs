@@ -3,8 +3,14 @@
 
 use super::*;
 
+/// The refusal of a credential that is not credential text (a static
+/// message: the server answers with it as it is).
+const NOT_A_CREDENTIAL: &str = "a credential in auth is not 1-4096 printable ASCII";
+// The message names the limit.
+const _: () = assert!(gw_cred::MAX_SECRET_LEN == 4096);
+
 /// The `auth` object's credentials: only known fields, each a credential
-/// text (1–4096 printable ASCII).
+/// text (1 to [`MAX_SECRET_LEN`](gw_cred::MAX_SECRET_LEN) printable ASCII).
 pub(super) fn presented(auth: Option<&Value>) -> Result<Presented, &'static str> {
     let mut p = Presented::default();
     let o = match auth {
@@ -16,10 +22,7 @@ pub(super) fn presented(auth: Option<&Value>) -> Result<Presented, &'static str>
         if v.is_null() {
             continue;
         }
-        let s = v
-            .as_str()
-            .filter(|s| gw_cred::check_secret_text(s).is_ok())
-            .ok_or("a credential in auth is not 1-4096 printable ASCII")?;
+        let s = v.as_str().filter(|s| gw_cred::check_secret_text(s).is_ok()).ok_or(NOT_A_CREDENTIAL)?;
         let s = Some(Secret::from(s.to_owned()));
         match k.as_str() {
             "token" => p.token = s,

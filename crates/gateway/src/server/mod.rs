@@ -123,7 +123,7 @@ impl Default for ServerConfig {
 
 /// How one connection ended, for the caller's log (never a credential).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub struct ConnectionOutcome {
     /// `accepted (METHOD, role ROLE)…` or `refused (CODE): reason` or
     /// `dropped: …`, followed by how the session ended.
     pub lines: Vec<String>,
@@ -199,8 +199,8 @@ fn scrub(e: &tungstenite::Error) -> String {
 /// Serves one accepted TCP connection from `peer` to its end: the
 /// handshake of the module documentation, then requests. Returns what
 /// happened, for the caller's log.
-pub fn serve_connection(stream: TcpStream, peer: SocketAddr, gate: &Gate<'_>, cfg: &ServerConfig) -> Outcome {
-    let mut out = Outcome { lines: Vec::new(), accepted: false };
+pub fn serve_connection(stream: TcpStream, peer: SocketAddr, gate: &Gate<'_>, cfg: &ServerConfig) -> ConnectionOutcome {
+    let mut out = ConnectionOutcome { lines: Vec::new(), accepted: false };
     let _ = stream.set_write_timeout(Some(cfg.handshake));
     let timed = Timed { stream, deadline: Some(Instant::now() + cfg.handshake), budget: cfg.max_upgrade_bytes };
     let wsc = WebSocketConfig::default()
