@@ -24,26 +24,17 @@
 //! Before the fix every one of these saves succeeded and left a file every
 //! later load refused.
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use gw_anchor::Policy;
+// EXIT_FAILED: the documented exit code of an operational error ("too large").
+use gw_test_support::cli::{EXIT_FAILED, Gw, Run};
 use serde_json::{Value, json};
 
 const GW: &str = env!("CARGO_BIN_EXE_gw");
-/// The documented exit code of an operational error ("too large").
-const EXIT_FAILED: i32 = 1;
 /// The strict loader's size limit (gw-persist's default).
 const MAX_BYTES: usize = 1 << 20;
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 /// A private temp dir; `home` is every child's `GW_HOME`.
 struct Env {
@@ -63,28 +54,7 @@ impl Env {
     }
 
     fn gw(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
-        let mut child = Command::new(GW)
-            .args(args)
-            .env("GW_HOME", &self.home)
-            .current_dir(self.tmp.path())
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn gw");
-        if let Some(data) = stdin {
-            let mut pipe = child.stdin.take().unwrap();
-            let data = data.to_vec();
-            std::thread::spawn(move || {
-                let _ = pipe.write_all(&data);
-            });
-        }
-        let out = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Gw::new(GW).args(args).home(&self.home).current_dir(self.tmp.path()).stdin(stdin).run()
     }
 
     #[track_caller]

@@ -7,7 +7,6 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -40,7 +39,7 @@ impl Env {
     }
 
     fn gw(&self, args: &[&str]) -> std::process::Output {
-        Command::new(GW).args(args).env("GW_HOME", &self.home).stdin(Stdio::null()).output().unwrap()
+        gw_test_support::cli::Gw::new(GW).args(args).home(&self.home).output()
     }
 
     /// `gw --json doctor --no-keyring-probe --skip-kernel ARGS`: (code, report).

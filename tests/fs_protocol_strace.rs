@@ -24,9 +24,10 @@
 //! without it the test fails and says so.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
+
+use gw_test_support::cli::Gw;
 
 const MODE: &str = "0640";
 const DIR_NAME: &str = "conf";
@@ -323,20 +324,14 @@ fn check_protocol(strategy: Strategy, resolver: &str, replace: bool) -> String {
         Strategy::Named => "named",
     };
 
-    let mut child = Command::new("strace")
-        .args(["-f", "-qq", "-e", TRACED, "-o"])
-        .arg(&trace_file)
-        .arg(env!("CARGO_BIN_EXE_gw"))
+    let mut strace = Command::new("strace");
+    strace.args(["-f", "-qq", "-e", TRACED, "-o"]).arg(&trace_file).arg(env!("CARGO_BIN_EXE_gw"));
+    let out = Gw::wrapping(strace)
         .args(["--resolver", resolver, "fs", "write"])
         .arg(&dir)
         .args([rel.as_str(), "--mode", &MODE[1..], "--temp", temp])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run strace");
-    child.stdin.take().unwrap().write_all(&content).unwrap();
-    let out = child.wait_with_output().unwrap();
+        .stdin(Some(&content))
+        .output();
     let what =
         format!("gw fs write --temp {temp} --resolver {resolver} ({})", if replace { "replace" } else { "create" });
     assert!(
@@ -534,17 +529,12 @@ fn fs_3_4_6_write_protocol_under_strace_portable() {
     let dir = tmp.path().join("dir");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gw"))
+    let out = gw_test_support::gw!()
         .args(["--resolver", "portable", "fs", "write"])
         .arg(&dir)
         .args([TARGET_NAME, "--temp", "tmpfile"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"x").unwrap();
-    let out = child.wait_with_output().unwrap();
+        .stdin(Some(b"x"))
+        .output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "--temp tmpfile on the portable backend: {stderr}");
     assert!(stderr.contains("O_TMPFILE"), "the refusal says why: {stderr}");

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use serve_support::{Env, Run, free_port};
 
-const EXIT_USAGE: i32 = 2;
+use gw_test_support::cli::EXIT_USAGE;
 
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let p = dir.join(name);

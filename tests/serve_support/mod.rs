@@ -20,18 +20,10 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::{Message, WebSocket};
 
 pub const GW: &str = env!("CARGO_BIN_EXE_gw");
-pub const EXIT_REFUSED: i32 = 3;
-pub const EXIT_NOT_FOUND: i32 = 4;
+#[allow(unused_imports)] // each test binary uses a subset
+pub use gw_test_support::cli::{EXIT_NOT_FOUND, EXIT_REFUSED, Run};
 /// The longest any single `gw` run (or wait) may take.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What a `gw` run did.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
 
 /// A private (0700) temp dir whose `home` is the `GW_HOME` of every child.
 #[derive(Debug)]
@@ -69,40 +61,8 @@ impl Env {
         self.run_cmd(self.command(args), stdin, &format!("gw {args:?}"))
     }
 
-    pub fn run_cmd(&self, mut cmd: Command, stdin: Option<&[u8]>, ctx: &str) -> Run {
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-        let mut child = cmd.spawn().expect("spawn gw");
-        if let Some(data) = stdin {
-            let mut pipe = child.stdin.take().unwrap();
-            let data = data.to_vec();
-            std::thread::spawn(move || {
-                let _ = pipe.write_all(&data);
-            });
-        }
-        let mut out = child.stdout.take().unwrap();
-        let mut err = child.stderr.take().unwrap();
-        let o = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = out.read_to_string(&mut s);
-            s
-        });
-        let e = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            s
-        });
-        let deadline = Instant::now() + TIMEOUT;
-        let status = loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                break st;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("{ctx}: did not finish within {TIMEOUT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        Run { code: status.code().unwrap_or(-1), stdout: o.join().unwrap(), stderr: e.join().unwrap() }
+    pub fn run_cmd(&self, cmd: Command, stdin: Option<&[u8]>, ctx: &str) -> Run {
+        gw_test_support::cli::Gw::wrapping(cmd).named(ctx).stdin(stdin).timeout(TIMEOUT).run()
     }
 
     /// `gw ARGS` that must succeed; returns stdout.

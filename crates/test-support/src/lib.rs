@@ -8,8 +8,11 @@
 //! Never a dependency of anything but tests (`publish = false`).
 #![allow(missing_docs, missing_debug_implementations)]
 
+pub mod cli;
 pub mod race;
 pub mod unit;
+
+pub use cli::{gw_env_in, gw_in, gw_in_with};
 
 /// gw-anchor, for the macros below.
 pub use gw_anchor;
@@ -596,46 +599,4 @@ pub fn bplist_laughs(depth: u8, width: u8, leaf: &[u8]) -> Vec<u8> {
     let mut objects: Vec<&[u8]> = arrays.iter().map(Vec::as_slice).collect();
     objects.push(leaf);
     bplist(&objects)
-}
-
-/// Runs the `gw` binary of this build with `GW_HOME=home`, no stdin, and
-/// returns its exit code, stdout and stderr.
-pub fn gw_in(gw: &str, home: &Path, args: &[&str]) -> (i32, String, String) {
-    gw_run(gw, home, &[], args, None)
-}
-
-/// [`gw_in`] with extra environment variables (e.g. `GW_PROFILE`).
-pub fn gw_env_in(gw: &str, home: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-    gw_run(gw, home, env, args, None)
-}
-
-/// [`gw_in`], with `stdin` written to gw's standard input (`None`: no stdin).
-pub fn gw_in_with(gw: &str, home: &Path, args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
-    gw_run(gw, home, &[], args, stdin)
-}
-
-/// Runs gw with `GW_HOME=home`, extra environment variables and, if given,
-/// `stdin` on its standard input.
-fn gw_run(gw: &str, home: &Path, env: &[(&str, &str)], args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = std::process::Command::new(gw)
-        .args(args)
-        .env("GW_HOME", home)
-        .envs(env.iter().copied())
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run gw");
-    if let Some(input) = stdin {
-        // gw may exit before reading it all (a usage error): that is its answer.
-        let _ = child.stdin.take().expect("piped").write_all(input);
-    }
-    let out = child.wait_with_output().expect("wait for gw");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
