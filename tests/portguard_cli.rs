@@ -1,12 +1,10 @@
 //! `gw port who|verify`: exit codes, one-line reasons, --json, pidfiles
 //! through gw-anchor — with real listeners, on both sources.
 
-mod portguard_support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 
-use portguard_support::{NOBODY, SOURCES, Spec, Svc, source_arg};
+use gw_test_support::portguard::{NOBODY, SOURCES, Spec, Svc, source_arg};
 
 fn gw(args: &[&str], uid: Option<u32>) -> Output {
     let gw = gw_test_support::gw!().args(args).home("/nonexistent-gw-home");

@@ -9,6 +9,10 @@
 #![allow(missing_docs, missing_debug_implementations)]
 
 pub mod cli;
+#[cfg(feature = "persist")]
+pub mod launchd;
+#[cfg(feature = "portguard")]
+pub mod portguard;
 pub mod race;
 pub mod unit;
 
