@@ -67,11 +67,7 @@ struct Env {
 
 impl Env {
     fn new() -> Self {
-        let tmp = tempfile::Builder::new()
-            .prefix("gw-cli-cred-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
-            .expect("tempdir");
+        let tmp = gw_test_support::private_tempdir("gw-cli-cred-");
         let home = tmp.path().join("home");
         Self { tmp, home, secrets: RefCell::new(Vec::new()) }
     }

@@ -44,11 +44,7 @@ struct Env {
 
 impl Env {
     fn new() -> Self {
-        let tmp = tempfile::Builder::new()
-            .prefix("gw-cli3-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
-            .unwrap();
+        let tmp = gw_test_support::private_tempdir("gw-cli3-");
         let home = tmp.path().join("home");
         let data = tmp.path().join("data");
         std::fs::create_dir(&data).unwrap();

@@ -67,11 +67,7 @@ struct Env {
 
 impl Env {
     fn new() -> Self {
-        let tmp = tempfile::Builder::new()
-            .prefix("gw-cli-token-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
-            .expect("tempdir");
+        let tmp = gw_test_support::private_tempdir("gw-cli-token-");
         let keys = tmp.path().join("keys");
         let outside = tmp.path().join("outside");
         mkdir(&keys, 0o700);

@@ -127,11 +127,7 @@ fn in_keyutils_session(name: &str) -> bool {
 }
 
 fn private_dir(prefix: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .expect("tempdir")
+    gw_test_support::private_tempdir(prefix)
 }
 
 // ---- running programs --------------------------------------------------------

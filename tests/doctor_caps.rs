@@ -20,11 +20,7 @@ struct Env {
 impl Env {
     /// A home with profiles `a` and `b` (made by `gw profile init`).
     fn two_profiles() -> Self {
-        let tmp = tempfile::Builder::new()
-            .prefix("gw-doctor-caps-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
-            .unwrap();
+        let tmp = gw_test_support::private_tempdir("gw-doctor-caps-");
         let home = tmp.path().join("home");
         let env = Self { _tmp: tmp, home };
         for (name, port) in [("a", "40001"), ("b", "40002")] {

@@ -27,7 +27,7 @@ use gw_test_support as common;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
@@ -49,11 +49,7 @@ struct Env {
 impl Env {
     /// An empty sandbox; the home does not exist yet.
     fn empty() -> Self {
-        let tmp = tempfile::Builder::new()
-            .prefix("gw-doctor-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
-            .unwrap();
+        let tmp = gw_test_support::private_tempdir("gw-doctor-");
         let home = tmp.path().join("home");
         Self { tmp, home }
     }

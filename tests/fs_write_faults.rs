@@ -29,11 +29,7 @@ const GW: &str = env!("CARGO_BIN_EXE_gw");
 const NOBODY: u32 = 65534;
 
 fn private_dir() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::Builder::new()
-        .prefix("gw-fs11-")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .unwrap();
+    let tmp = gw_test_support::private_tempdir("gw-fs11-");
     let dir = tmp.path().join("d");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -179,11 +175,7 @@ fn fs_11_a_failing_random_source_is_reported_as_such() {
 
 #[test]
 fn fs_11_doctor_rates_a_leftover_temp_next_to_a_secret_above_info() {
-    let tmp = tempfile::Builder::new()
-        .prefix("gw-fs11-")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .unwrap();
+    let tmp = gw_test_support::private_tempdir("gw-fs11-");
     let home = tmp.path().join("home");
     let gw = |args: &[&str]| Gw::new(GW).args(args).home(&home).output();
     assert!(gw(&["profile", "init", "default", "--port", "40121"]).status.success());

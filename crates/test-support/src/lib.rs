@@ -9,14 +9,18 @@
 #![allow(missing_docs, missing_debug_implementations)]
 
 pub mod cli;
+pub mod helper;
 #[cfg(feature = "persist")]
 pub mod launchd;
+#[cfg(target_os = "linux")]
+pub mod modes;
 #[cfg(feature = "portguard")]
 pub mod portguard;
 pub mod race;
 pub mod unit;
 
 pub use cli::{gw_env_in, gw_in, gw_in_with};
+pub use helper::{helper_main, run_helper};
 
 /// gw-anchor, for the macros below.
 pub use gw_anchor;
@@ -42,12 +46,10 @@ macro_rules! both_resolvers {
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Component, Path, PathBuf};
-use std::process::Command;
 
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
@@ -62,6 +64,16 @@ pub const NOBODY: u32 = 65534;
 
 /// Content of the file outside the root that no operation may ever change.
 pub const OUTSIDE_SECRET: &[u8] = b"OUTSIDE SECRET: if you can read this through a root, it escaped\n";
+
+/// A temp dir only its owner may enter (0700), its name starting `prefix`:
+/// the private place a test's home, keys and documents live in.
+pub fn private_tempdir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .expect("create a private temp dir")
+}
 
 /// A policy for the calling uid with the given resolver.
 pub fn policy(resolver: Resolver) -> Policy {
@@ -512,57 +524,6 @@ pub fn outcome<T>(res: &gw_anchor::Result<T>) -> &'static str {
         Ok(_) => "ok",
         Err(e) => e.kind().as_str(),
     }
-}
-
-// ---- helper children (re-executing the test binary) ----
-
-const HELPER_MODE_ENV: &str = "GW_TEST_HELPER_MODE";
-const HELPER_ARGS_ENV: &str = "GW_TEST_HELPER_ARGS";
-const HELPER_MARK: &str = "GW-HELPER-RESULT ";
-
-/// The body of the `helper_child` test of a test binary. In a normal run it
-/// does nothing; in a child started by [`run_helper`] it runs `dispatch`
-/// (mode, args) and prints each line it returns, then exits the process.
-pub fn helper_main(dispatch: fn(&str, &[String]) -> Vec<String>) {
-    let Ok(mode) = std::env::var(HELPER_MODE_ENV) else { return };
-    let args: Vec<String> = std::env::var(HELPER_ARGS_ENV)
-        .unwrap_or_default()
-        .split('\n')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let lines = dispatch(&mode, &args);
-    let mut out = std::io::stdout().lock();
-    for line in lines {
-        writeln!(out, "{HELPER_MARK}{line}").unwrap();
-    }
-    out.flush().unwrap();
-    std::process::exit(0);
-}
-
-/// Runs this test binary's `helper_child` test in a child process with
-/// `mode` and `args`, as `uid`/`gid` when given, and returns the lines the
-/// helper printed. Panics (with the child's output) if the child failed.
-pub fn run_helper(mode: &str, args: &[String], uid: Option<u32>) -> Vec<String> {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut cmd = Command::new(exe);
-    cmd.args(["helper_child", "--exact", "--nocapture", "--test-threads=1", "-q"])
-        .env(HELPER_MODE_ENV, mode)
-        .env(HELPER_ARGS_ENV, args.join("\n"))
-        .current_dir("/");
-    if let Some(uid) = uid {
-        cmd.uid(uid).gid(uid);
-    }
-    let out = cmd.output().expect("spawn helper child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<String> = stdout.lines().filter_map(|l| l.strip_prefix(HELPER_MARK)).map(str::to_owned).collect();
-    assert!(
-        out.status.success() && !lines.is_empty(),
-        "helper child `{mode}` failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    lines
 }
 
 /// `"kind errno"` for an error, `"ok"` for success: what a helper child
