@@ -53,6 +53,22 @@ impl Run {
     pub fn triple(self) -> (i32, String, String) {
         (self.code, self.stdout, self.stderr)
     }
+
+    /// Asserts gw failed as documented: exit `code`, nothing on stdout, one
+    /// line on stderr starting `gw: refused: ` (a security refusal) or
+    /// `gw: error: ` (any other failure) and naming every one of `needles`.
+    #[track_caller]
+    pub fn assert_fails(&self, code: i32, needles: &[&str], ctx: &str) {
+        assert_eq!(self.code, code, "{ctx}: exit code (stderr: {})", self.stderr);
+        let line = self.stderr.strip_suffix('\n').unwrap_or(&self.stderr);
+        assert!(!line.is_empty() && !line.contains('\n'), "{ctx}: stderr must be one line, got {:?}", self.stderr);
+        let word = if code == EXIT_REFUSED { "gw: refused: " } else { "gw: error: " };
+        assert!(line.starts_with(word), "{ctx}: expected `{word}`: {line}");
+        for n in needles {
+            assert!(line.contains(n), "{ctx}: the error should mention {n:?}: {line}");
+        }
+        assert!(self.stdout.is_empty(), "{ctx}: nothing on stdout, got {:?}", self.stdout);
+    }
 }
 
 impl From<Output> for Run {

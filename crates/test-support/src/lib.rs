@@ -260,7 +260,7 @@ pub fn mkfifo(path: &Path) {
 /// `mkfifo -m 600 path` (rustix has no `mknodat` on Darwin).
 #[cfg(not(target_os = "linux"))]
 pub fn mkfifo(path: &Path) {
-    let st = Command::new("mkfifo").arg("-m").arg("600").arg(path).status().expect("run mkfifo");
+    let st = std::process::Command::new("mkfifo").arg("-m").arg("600").arg(path).status().expect("run mkfifo");
     assert!(st.success(), "mkfifo {}: {st}", path.display());
 }
 
@@ -268,7 +268,7 @@ pub fn mkfifo(path: &Path) {
 /// Linux, (3, 2) on Darwin.
 #[cfg(not(target_os = "linux"))]
 pub fn mknod_null(path: &Path) {
-    let st = Command::new("mknod").arg(path).args(["c", "3", "2"]).status().expect("run mknod");
+    let st = std::process::Command::new("mknod").arg(path).args(["c", "3", "2"]).status().expect("run mknod");
     assert!(st.success(), "mknod {}: {st}", path.display());
 }
 
