@@ -63,24 +63,10 @@ struct Handle {
 fn split_args(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
-    let (mut depth, mut in_str, mut esc) = (0i32, false, false);
-    for c in s.chars() {
-        if in_str {
-            cur.push(c);
-            if esc {
-                esc = false;
-            } else if c == '\\' {
-                esc = true;
-            } else if c == '"' {
-                in_str = false;
-            }
-            continue;
-        }
+    let mut depth = 0i32;
+    for (_, c, outside) in scan(s) {
         match c {
-            '"' => {
-                in_str = true;
-                cur.push(c);
-            }
+            _ if !outside => cur.push(c),
             '{' | '[' | '(' => {
                 depth += 1;
                 cur.push(c);
@@ -101,8 +87,28 @@ fn split_args(s: &str) -> Vec<String> {
 
 /// The index of the `)` closing the argument list that starts at `open`.
 fn closing_paren(s: &str, open: usize) -> Option<usize> {
-    let (mut depth, mut in_str, mut esc) = (0i32, false, false);
-    for (i, c) in s.char_indices().skip_while(|&(i, _)| i < open) {
+    let mut depth = 0i32;
+    for (i, c, outside) in scan(&s[open..]) {
+        match c {
+            _ if !outside => {}
+            '(' | '{' | '[' => depth += 1,
+            ')' | '}' | ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(open + i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Each character of `s` with its index and whether it is outside strace's
+/// quoted strings (a string's quotes and escapes count as inside).
+fn scan(s: &str) -> impl Iterator<Item = (usize, char, bool)> + '_ {
+    let (mut in_str, mut esc) = (false, false);
+    s.char_indices().map(move |(i, c)| {
         if in_str {
             if esc {
                 esc = false;
@@ -111,21 +117,12 @@ fn closing_paren(s: &str, open: usize) -> Option<usize> {
             } else if c == '"' {
                 in_str = false;
             }
-            continue;
+            (i, c, false)
+        } else {
+            in_str = c == '"';
+            (i, c, !in_str)
         }
-        match c {
-            '"' => in_str = true,
-            '(' | '{' | '[' => depth += 1,
-            ')' | '}' | ']' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+    })
 }
 
 /// A quoted strace string, unescaped (enough for path names).
