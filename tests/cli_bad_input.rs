@@ -17,64 +17,16 @@ use gw_test_support as common;
 use gw_test_support::both_resolvers;
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
+use common::cli::{EXIT_FAILED, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_USAGE, Run};
 use common::*;
 use gw_anchor::Resolver;
-
-const GW: &str = env!("CARGO_BIN_EXE_gw");
-
-/// Exit codes, as documented.
-const EXIT_FAILED: i32 = 1;
-const EXIT_USAGE: i32 = 2;
-const EXIT_REFUSED: i32 = 3;
-const EXIT_NOT_FOUND: i32 = 4;
-
-/// What `gw` did.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 /// Runs `gw --resolver R ARGS` with `stdin` (closed when `None`), bounded
 /// in time (nothing may block, e.g. on a FIFO).
 fn gw(r: Resolver, args: &[OsString], stdin: Option<&[u8]>) -> Run {
-    let mut cmd = Command::new(GW);
-    cmd.arg("--resolver").arg(resolver_name(r)).args(args);
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn gw");
-    if let Some(data) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        let data = data.to_vec();
-        // gw may stop reading (limit reached, or a refusal before reading):
-        // a broken pipe here is expected.
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&data);
-        });
-    }
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("gw {args:?} did not finish in 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().expect("gw exited by a signal"),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    common::gw!().arg("--resolver").arg(resolver_name(r)).args(args).stdin(stdin).run()
 }
 
 fn args(list: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<OsString> {
@@ -104,16 +56,8 @@ fn expect_bad(sb: &Sandbox, r: Resolver, argv: &[OsString], stdin: Option<&[u8]>
     let before = snapshot(sb.tmp());
     let run = gw(r, argv, stdin);
     let ctx = format!("gw --resolver {} {argv:?}", resolver_name(r));
-    assert_eq!(run.code, code, "{ctx}: exit code (stderr: {})", run.stderr);
-    let line = run.stderr.strip_suffix('\n').unwrap_or(&run.stderr);
-    assert!(!line.is_empty() && !line.contains('\n'), "{ctx}: stderr must be one line, got {:?}", run.stderr);
-    assert!(line.starts_with("gw: "), "{ctx}: {line}");
-    let word = if code == EXIT_REFUSED { "gw: refused: " } else { "gw: error: " };
-    assert!(line.starts_with(word), "{ctx}: expected `{word}`: {line}");
-    for n in needles {
-        assert!(line.contains(n), "{ctx}: the error should mention {n:?}: {line}");
-    }
-    assert!(run.stdout.is_empty(), "{ctx}: nothing on stdout, got {:?}", run.stdout);
+    assert!(run.stderr.starts_with("gw: "), "{ctx}: {}", run.stderr);
+    run.assert_fails(code, needles, &ctx);
     assert_same_tree(&before, &snapshot(sb.tmp()), &format!("{ctx}: bad input must change nothing"));
 }
 

@@ -24,28 +24,22 @@
 use gw_test_support as common;
 
 use std::cell::RefCell;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::thread::JoinHandle;
+use std::process::ChildStdin;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::cli::{self, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_USAGE, Gw, Run, drains, finish_drained};
 use common::{Node, Snapshot, assert_same_tree, chmod, snapshot};
 use serde_json::{Value, json};
 
 const GW: &str = env!("CARGO_BIN_EXE_gw");
 
-/// Exit codes, as documented.
-const EXIT_FAILED: i32 = 1;
-const EXIT_USAGE: i32 = 2;
-const EXIT_REFUSED: i32 = 3;
-const EXIT_NOT_FOUND: i32 = 4;
-
 /// The longest any single `gw` run may take.
-const TIMEOUT: Duration = Duration::from_secs(20);
+const TIMEOUT: Duration = cli::TIMEOUT;
 
 /// The canonical key of every loopback form of port 18789.
 const GATEWAY: &str = "ws://127.0.0.1:18789";
@@ -61,14 +55,6 @@ const LOOPBACK_FORMS: [&str; 6] = [
 
 // ---- running gw ----
 
-/// What `gw` did.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 /// A private (0700) temp dir whose `home` is the `GW_HOME` of every child
 /// (not created until a test does), and every secret the test stored, which
 /// no command but a `--reveal` may print.
@@ -81,11 +67,7 @@ struct Env {
 
 impl Env {
     fn new() -> Self {
-        let tmp = tempfile::Builder::new()
-            .prefix("gw-cli-cred-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
-            .expect("tempdir");
+        let tmp = gw_test_support::private_tempdir("gw-cli-cred-");
         let home = tmp.path().join("home");
         Self { tmp, home, secrets: RefCell::new(Vec::new()) }
     }
@@ -99,29 +81,15 @@ impl Env {
         env
     }
 
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(GW);
-        cmd.args(args).env("GW_HOME", &self.home).current_dir(self.tmp.path());
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        cmd
+    /// `gw ARGS` in this home, run from the temp dir.
+    fn command(&self, args: &[&str]) -> Gw {
+        Gw::new(GW).args(args).home(&self.home).current_dir(self.tmp.path())
     }
 
     /// Runs `gw ARGS` with `stdin` (`/dev/null` when `None`), bounded in
     /// time. Nothing is checked.
     fn raw(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
-        let mut cmd = self.command(args);
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-        let mut child = cmd.spawn().expect("spawn gw");
-        if let Some(data) = stdin {
-            let mut pipe = child.stdin.take().unwrap();
-            let data = data.to_vec();
-            // gw may stop reading early: a broken pipe is expected then.
-            std::thread::spawn(move || {
-                let _ = pipe.write_all(&data);
-            });
-        }
-        let (out, err) = drains(&mut child);
-        finish(child, out, err, &format!("gw {args:?}"))
+        self.command(args).stdin(stdin).run()
     }
 
     /// [`Env::raw`], then: no secret of the test on stdout or stderr (CLI-1).
@@ -161,19 +129,8 @@ impl Env {
     /// Runs `gw ARGS` under umask 000 (through `sh`: the umask is
     /// process-wide).
     fn umask0(&self, args: &[&str], stdin: &[u8]) -> Run {
-        let mut full = vec!["-c", "umask 000; exec \"$0\" \"$@\"", GW];
-        full.extend_from_slice(args);
-        let mut cmd = Command::new("/bin/sh");
-        cmd.args(&full).env("GW_HOME", &self.home).current_dir(self.tmp.path());
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn sh");
-        let mut pipe = child.stdin.take().unwrap();
-        let data = stdin.to_vec();
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&data);
-        });
-        let (out, err) = drains(&mut child);
-        let run = finish(child, out, err, &format!("umask 000; gw {args:?}"));
+        let run =
+            Gw::with_umask(GW, 0o000).args(args).home(&self.home).current_dir(self.tmp.path()).stdin(Some(stdin)).run();
         self.assert_no_secret(&run, &format!("umask 000; gw {args:?}"));
         run
     }
@@ -248,43 +205,6 @@ impl Env {
 
     fn snap(&self) -> Snapshot {
         snapshot(&self.home)
-    }
-}
-
-type Drain = JoinHandle<Vec<u8>>;
-
-fn drain(pipe: Option<impl Read + Send + 'static>) -> Drain {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_end(&mut buf);
-        }
-        buf
-    })
-}
-
-fn drains(child: &mut Child) -> (Drain, Drain) {
-    (drain(child.stdout.take()), drain(child.stderr.take()))
-}
-
-/// Waits for `child` at most [`TIMEOUT`] (killing it and panicking past that).
-fn finish(mut child: Child, out: Drain, err: Drain, what: &str) -> Run {
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish in {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    Run {
-        code: status.code().expect("gw exited by a signal"),
-        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
     }
 }
 
@@ -428,7 +348,7 @@ fn assert_proc_clean(pid: u32, word: &str, secret: &[u8], ctx: &str) {
 /// `gw ARGS` blocked reading stdin: /proc checked before `input` is
 /// written, then with it written and stdin still open, then finished.
 fn probe_stdin(env: &Env, args: &[&str], input: &[u8], secret: &[u8], ctx: &str) -> Run {
-    let mut child = env.command(args).stdin(Stdio::piped()).spawn().expect("spawn gw");
+    let mut child = env.command(args).piped_stdin().spawn();
     let pid = child.id();
     let (out, err) = drains(&mut child);
     let mut stdin: ChildStdin = child.stdin.take().unwrap();
@@ -440,7 +360,7 @@ fn probe_stdin(env: &Env, args: &[&str], input: &[u8], secret: &[u8], ctx: &str)
     wait_reading(pid, before + input.len() as u64, ctx);
     assert_proc_clean(pid, "cred", secret, &format!("{ctx} (the secret read, stdin still open)"));
     drop(stdin);
-    let run = finish(child, out, err, ctx);
+    let run = finish_drained(child, out, err, TIMEOUT, ctx);
     env.assert_no_secret(&run, ctx);
     run
 }
@@ -492,9 +412,8 @@ fn cli_1_handoff_and_replace_shared_secrets_not_in_proc() {
     let newer = env.secret("newer-shared-Fp6Ws3Qd9Lz");
     let mut child = env
         .command(&["cred", "replace-shared", GATEWAY, "--validate-cmd", "sleep 30", "--validate-timeout", "20s"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .piped_stdin()
+        .spawn();
     let gw_pid = child.id();
     let (out, err) = drains(&mut child);
     child.stdin.take().unwrap().write_all(newer.as_bytes()).unwrap();
@@ -508,7 +427,7 @@ fn cli_1_handoff_and_replace_shared_secrets_not_in_proc() {
         rustix::process::Signal::KILL,
     )
     .unwrap();
-    let run = finish(child, out, err, "replace-shared with a killed validator");
+    let run = finish_drained(child, out, err, TIMEOUT, "replace-shared with a killed validator");
     assert_eq!(run.code, EXIT_REFUSED, "a validator killed by a signal refuses: {run:?}");
     env.assert_no_secret(&run, "replace-shared (killed validator)");
     assert_eq!(env.reveal("default", GATEWAY, &["--shared"]), new, "nothing changed");
@@ -728,7 +647,7 @@ fn no_home_is_not_found_and_nothing_is_created() {
     }
     // Nor missing parents of the home.
     let deep = env.tmp.path().join("x").join("y").join("home");
-    let run = env.command(&["cred", "list"]).env("GW_HOME", &deep).stdin(Stdio::null()).output().unwrap();
+    let run = env.command(&["cred", "list"]).home(&deep).output();
     assert_eq!(run.status.code(), Some(EXIT_NOT_FOUND), "{run:?}");
     assert_same_tree(&before, &snapshot(env.tmp.path()), "cred list with a deep missing home");
 }
@@ -1061,9 +980,8 @@ fn cred_4_hung_validator_is_killed_with_its_process_group() {
         let start = Instant::now();
         let mut child = env
             .command(&["cred", "replace-shared", GATEWAY, "--validate-cmd", cmd, "--validate-timeout", "1s"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .piped_stdin()
+            .spawn();
         let gw_pid = child.id();
         let (out, err) = drains(&mut child);
         child.stdin.take().unwrap().write_all(format!("{new}\n").as_bytes()).unwrap();
@@ -1071,7 +989,7 @@ fn cred_4_hung_validator_is_killed_with_its_process_group() {
         wait_exec(validator, cmd);
         let (_, _, pgid) = proc_stat(validator).expect("the validator runs");
         assert_eq!(pgid, validator, "{cmd}: the validator leads its own process group");
-        let run = finish(child, out, err, cmd);
+        let run = finish_drained(child, out, err, TIMEOUT, cmd);
         let took = start.elapsed();
         env.assert_no_secret(&run, cmd);
         assert_eq!(run.code, EXIT_REFUSED, "{cmd}: {run:?}");

@@ -27,89 +27,36 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use common::cli::{self, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_USAGE, Gw, Run, finish};
 use common::*;
 use gw_anchor::Resolver;
 use serde_json::{Value, json};
 
 const GW: &str = env!("CARGO_BIN_EXE_gw");
 
-/// Exit codes, as documented.
-const EXIT_FAILED: i32 = 1;
-const EXIT_USAGE: i32 = 2;
-const EXIT_REFUSED: i32 = 3;
-const EXIT_NOT_FOUND: i32 = 4;
-
 /// The longest any single `gw` run may take (nothing may block, e.g. on a
 /// FIFO).
-const TIMEOUT: Duration = Duration::from_secs(20);
+const TIMEOUT: Duration = cli::TIMEOUT;
 
-/// What `gw` did.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+/// `gw --resolver R ARGS`.
+fn command(r: Resolver, args: &[OsString]) -> cli::Gw {
+    Gw::new(GW).arg("--resolver").arg(resolver_name(r)).args(args)
 }
 
+/// Starts `gw --resolver R ARGS`, with a stdin pipe the caller writes when
+/// `stdin`, else `/dev/null`.
 fn spawn(r: Resolver, args: &[OsString], stdin: bool) -> Child {
-    let mut cmd = Command::new(GW);
-    cmd.arg("--resolver").arg(resolver_name(r)).args(args);
-    cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() });
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.spawn().expect("spawn gw")
-}
-
-/// Waits for `child` at most `limit` (killing it and panicking past that).
-/// Its stdout and stderr are drained meanwhile, so a large output (a 1 MiB
-/// document) cannot fill the pipe and stall it.
-fn finish(mut child: Child, limit: Duration, what: &str) -> Run {
-    fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            buf
-        })
-    }
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish in {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    Run {
-        code: status.code().expect("gw exited by a signal"),
-        stdout: String::from_utf8_lossy(&stdout.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr.join().unwrap()).into_owned(),
-    }
+    let gw = command(r, args);
+    if stdin { gw.piped_stdin() } else { gw }.spawn()
 }
 
 /// Runs `gw --resolver R ARGS` with `stdin` (`/dev/null` when `None`),
 /// bounded in time.
 fn gw(r: Resolver, args: &[OsString], stdin: Option<&[u8]>) -> Run {
-    let mut child = spawn(r, args, stdin.is_some());
-    if let Some(data) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        let data = data.to_vec();
-        // gw may stop reading (limit reached, refused before reading): a
-        // broken pipe here is expected.
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&data);
-        });
-    }
-    finish(child, TIMEOUT, &format!("gw {args:?}"))
+    command(r, args).stdin(stdin).run()
 }
 
 /// `gw` that must succeed; returns stdout.
@@ -216,15 +163,7 @@ fn expect_bad(
     let before = snapshot(sb.tmp());
     let run = gw(r, argv, stdin);
     let ctx = format!("gw --resolver {} {argv:?}", resolver_name(r));
-    assert_eq!(run.code, code, "{ctx}: exit code (stderr: {})", run.stderr);
-    let line = run.stderr.strip_suffix('\n').unwrap_or(&run.stderr);
-    assert!(!line.is_empty() && !line.contains('\n'), "{ctx}: stderr must be one line, got {:?}", run.stderr);
-    let word = if code == EXIT_REFUSED { "gw: refused: " } else { "gw: error: " };
-    assert!(line.starts_with(word), "{ctx}: expected `{word}`: {line}");
-    for n in needles {
-        assert!(line.contains(n), "{ctx}: the error should mention {n:?}: {line}");
-    }
-    assert!(run.stdout.is_empty(), "{ctx}: nothing on stdout, got {:?}", run.stdout);
+    run.assert_fails(code, needles, &ctx);
     assert_unchanged_but_lock(
         &before,
         &snapshot(sb.tmp()),
@@ -864,14 +803,7 @@ fn doc_2_expanding_binary_plist_is_refused_under_a_memory_cap(r: Resolver) {
         argv.extend(["doc", cmd[0]].map(OsString::from));
         argv.extend([d.clone(), "laughs.plist".into()]);
         argv.extend(cmd[1..].iter().map(OsString::from));
-        let child = Command::new("prlimit")
-            .args(&argv)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn prlimit (util-linux)");
-        let run = finish(child, TIMEOUT, &format!("prlimit {argv:?}"));
+        let run = Gw::wrapping(Command::new("prlimit")).args(&argv).run();
         assert_eq!(run.code, EXIT_FAILED, "{argv:?}: {run:?}");
         assert!(run.stderr.contains("more than 1048576 values and keys"), "{argv:?}: {run:?}");
         assert_unchanged_but_lock(&before, &snapshot(sb.tmp()), (cmd[0] == "set").then_some("laughs.plist"), "DOC-2");

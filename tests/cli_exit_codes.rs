@@ -13,30 +13,10 @@
 //!   cred replace-shared --validate-with-probe).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-
-const GW: &str = env!("CARGO_BIN_EXE_gw");
 const URL: &str = "ws://127.0.0.1:18789";
 
 fn run(home: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
-    use std::io::Write;
-    let mut child = Command::new(GW)
-        .args(args)
-        .env("GW_HOME", home)
-        .env_remove("GW_PROFILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The command may exit before reading: a closed pipe is not a failure here.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    gw_test_support::gw!().args(args).home(home).env_remove("GW_PROFILE").stdin(Some(stdin.as_bytes())).run().triple()
 }
 
 /// Every command path as `--help` lists them (leaves only).

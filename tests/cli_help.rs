@@ -4,18 +4,14 @@
 //! of every help, GW_PROFILE and `gw profile rm`, hints that name the fix.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-
-const GW: &str = env!("CARGO_BIN_EXE_gw");
-
-use gw_test_support as common;
+use std::process::Command;
 
 fn gw(home: &Path, args: &[&str]) -> (i32, String, String) {
-    common::gw_in(GW, home, args)
+    gw_test_support::gw!().home(home).args(args).run().triple()
 }
 
 fn gw_env(home: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-    common::gw_env_in(GW, home, env, args)
+    gw_test_support::gw!().home(home).envs(env.iter().copied()).args(args).run().triple()
 }
 
 /// Every command path (`fs write`, ...) as `gw ... --help` lists them.
@@ -153,17 +149,12 @@ fn gw_profile_env_selects_the_profile_and_flags_win() {
     }
     let url = "ws://127.0.0.1:18789";
     let set = |env: &[(&str, &str)], args: &[&str], secret: &str| {
-        let mut child = Command::new(GW)
+        let out = gw_test_support::gw!()
             .args(args)
-            .env("GW_HOME", &home)
+            .home(&home)
             .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), secret.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
+            .stdin(Some(secret.as_bytes()))
+            .output();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
     set(&[("GW_PROFILE", "work")], &["cred", "set", url, "--shared"], "work-secret");
@@ -257,6 +248,7 @@ fn profile_rm_deletes_its_keyring_entries() {
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("home");
     let name = format!("krm{}", std::process::id());
+    const GW: &str = env!("CARGO_BIN_EXE_gw");
     let script = format!(
         "{GW} profile init {name} --store keyring --keyring keyutils && \
          printf s3cr3t | {GW} --profile {name} --store keyring --keyring keyutils cred set ws://127.0.0.1:18789 --shared \

@@ -15,12 +15,14 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{Read as _, Write as _};
+
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use gw_test_support::cli::{self, Gw};
 
 const GW: &str = env!("CARGO_BIN_EXE_gw");
 const URL: &str = "ws://127.0.0.1:40111";
@@ -42,11 +44,7 @@ struct Env {
 
 impl Env {
     fn new() -> Self {
-        let tmp = tempfile::Builder::new()
-            .prefix("gw-cli3-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
-            .unwrap();
+        let tmp = gw_test_support::private_tempdir("gw-cli3-");
         let home = tmp.path().join("home");
         let data = tmp.path().join("data");
         std::fs::create_dir(&data).unwrap();
@@ -78,30 +76,8 @@ impl Env {
 
     /// Runs gw with `stdin`; (exit code, stdout, stderr) as far as captured.
     fn run(&self, args: &[&str], stdin: &[u8], streams: Streams) -> (i32, Vec<u8>, String) {
-        let mut cmd = Command::new(GW);
-        cmd.args(args).env("GW_HOME", &self.home).env("RUST_BACKTRACE", "0").current_dir(self.tmp.path());
-        cmd.stdin(Stdio::piped());
-        match streams {
-            Streams::Normal => {
-                cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-            }
-            Streams::FullStdout => {
-                cmd.stdout(File::options().write(true).open("/dev/full").unwrap()).stderr(Stdio::piped());
-            }
-            Streams::ClosedStdout => {
-                cmd.stdout(closed_pipe()).stderr(Stdio::piped());
-            }
-            Streams::ClosedStderr => {
-                cmd.stdout(Stdio::piped()).stderr(closed_pipe());
-            }
-        }
-        let mut child = cmd.spawn().unwrap();
-        {
-            // The command may not read its stdin (EPIPE here is fine).
-            let mut input = child.stdin.take().unwrap();
-            let _ = input.write_all(stdin);
-        }
-        wait(child, args)
+        let gw = Gw::new(GW).args(args).home(&self.home).env("RUST_BACKTRACE", "0").current_dir(self.tmp.path());
+        wait(streams.apply(gw.stdin(Some(stdin))).spawn(), args)
     }
 }
 
@@ -113,6 +89,18 @@ enum Streams {
     ClosedStderr,
 }
 
+impl Streams {
+    /// gw's stdout and stderr as this case wants them.
+    fn apply(self, gw: Gw) -> Gw {
+        match self {
+            Streams::Normal => gw,
+            Streams::FullStdout => gw.stdout(File::options().write(true).open("/dev/full").unwrap()),
+            Streams::ClosedStdout => gw.stdout(closed_pipe()),
+            Streams::ClosedStderr => gw.stderr(closed_pipe()),
+        }
+    }
+}
+
 /// The write end of a pipe whose read end is already closed.
 fn closed_pipe() -> Stdio {
     let (read, write) = std::io::pipe().unwrap();
@@ -120,38 +108,9 @@ fn closed_pipe() -> Stdio {
     Stdio::from(write)
 }
 
-fn wait(mut child: Child, args: &[&str]) -> (i32, Vec<u8>, String) {
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let out_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        if let Some(s) = stdout.as_mut() {
-            let _ = s.read_to_end(&mut v);
-        }
-        v
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        if let Some(s) = stderr.as_mut() {
-            let _ = s.read_to_end(&mut v);
-        }
-        v
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("gw {args:?} did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let out = out_reader.join().unwrap();
-    let err = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
-    (status.code().unwrap_or(-1), out, err)
+fn wait(child: Child, args: &[&str]) -> (i32, Vec<u8>, String) {
+    let out = cli::finish_output(child, TIMEOUT, &format!("gw {args:?}"));
+    (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// One way to run a command: its argv (with `{data}`, `{key}`, `{port}`,
@@ -268,7 +227,7 @@ impl Case {
 fn leaf_commands(prefix: &[&str]) -> Vec<String> {
     let mut argv: Vec<&str> = prefix.to_vec();
     argv.push("--help");
-    let out = Command::new(GW).args(&argv).output().unwrap();
+    let out = Gw::new(GW).args(&argv).output();
     assert!(out.status.success(), "gw {argv:?}");
     let text = String::from_utf8(out.stdout).unwrap();
     let subs: Vec<String> = text
@@ -397,13 +356,7 @@ fn cli_3_a_closed_stderr_pipe_never_panics() {
 fn cli_3_help_on_a_full_stdout_is_an_error() {
     for args in [&["--help"][..], &["fs", "--help"], &["--version"]] {
         let env_dir = tempfile::tempdir().unwrap();
-        let out = Command::new(GW)
-            .args(args)
-            .current_dir(env_dir.path())
-            .stdout(File::options().write(true).open("/dev/full").unwrap())
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
+        let out = Streams::FullStdout.apply(Gw::new(GW).args(args).current_dir(env_dir.path())).output();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "gw {args:?}: {err}");
         assert!(err.contains("writing to stdout"), "{err}");
@@ -418,17 +371,7 @@ fn cli_3_serve_reports_a_lost_ready_line_and_never_panics() {
             let env = Env::new();
             let mut argv = if json { vec!["--json"] } else { vec![] };
             argv.extend(["serve", "--port", "0", "--bind", "ipv4"]);
-            let mut cmd = Command::new(GW);
-            cmd.args(&argv).env("GW_HOME", &env.home).stdin(Stdio::null());
-            match streams {
-                Streams::Normal => cmd.stdout(Stdio::piped()).stderr(Stdio::piped()),
-                Streams::FullStdout => {
-                    cmd.stdout(File::options().write(true).open("/dev/full").unwrap()).stderr(Stdio::piped())
-                }
-                Streams::ClosedStdout => cmd.stdout(closed_pipe()).stderr(Stdio::piped()),
-                Streams::ClosedStderr => cmd.stdout(Stdio::piped()).stderr(closed_pipe()),
-            };
-            let child = cmd.spawn().unwrap();
+            let child = streams.apply(Gw::new(GW).args(&argv).home(&env.home)).spawn();
             // The lease is registered just before the ready line is printed
             // (a SIGTERM after it is handled once the line is out).
             let leases = env.home.join("profiles/default/leases");

@@ -67,22 +67,7 @@ fn on_pty_after(home: &Path, prompt: &str, typed: &str, argv: &[&str]) -> (i32, 
 }
 
 fn gw(home: &Path, stdin: &str, args: &[&str]) -> (i32, String, String) {
-    use std::io::Write;
-    let mut child = Command::new(GW)
-        .args(args)
-        .env("GW_HOME", home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    gw_test_support::gw_in_with(GW, home, args, Some(stdin.as_bytes()))
 }
 
 fn home_with_profile() -> (tempfile::TempDir, std::path::PathBuf) {

@@ -31,40 +31,28 @@ use gw_test_support as common;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::thread::JoinHandle;
+use std::process::ChildStdin;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use common::cli::{
+    self, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_REFUSED, EXIT_USAGE, Gw, Run, drain, drains, finish_drained,
+};
 use common::{NOBODY, assert_same_tree, chmod, chown, mkdir, snapshot, symlink};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 
 const GW: &str = env!("CARGO_BIN_EXE_gw");
 
-/// Exit codes, as documented.
-const EXIT_FAILED: i32 = 1;
-const EXIT_USAGE: i32 = 2;
-const EXIT_REFUSED: i32 = 3;
-const EXIT_NOT_FOUND: i32 = 4;
-
 /// The longest any single `gw` run may take.
-const TIMEOUT: Duration = Duration::from_secs(20);
+const TIMEOUT: Duration = cli::TIMEOUT;
 
 const SCOPE: &str = "gateway.connect";
 const AUD: &str = "ws://127.0.0.1:18789";
 const LABEL: &str = "openclaw:gateway-approval-runtime-token:v1";
 
 // ---- running gw ----
-
-/// What `gw` did.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 /// A private (0700) temp dir: `keys/` (0700) for secret files, `outside/`
 /// (a file a planted link aims at) and `home`, the `GW_HOME` of every child,
@@ -79,11 +67,7 @@ struct Env {
 
 impl Env {
     fn new() -> Self {
-        let tmp = tempfile::Builder::new()
-            .prefix("gw-cli-token-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
-            .expect("tempdir");
+        let tmp = gw_test_support::private_tempdir("gw-cli-token-");
         let keys = tmp.path().join("keys");
         let outside = tmp.path().join("outside");
         mkdir(&keys, 0o700);
@@ -97,41 +81,20 @@ impl Env {
         self.keys.join(name)
     }
 
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(GW);
-        cmd.args(args).env("GW_HOME", &self.home).current_dir(self.tmp.path());
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        cmd
+    /// `gw ARGS` in this home, run from the temp dir.
+    fn command(&self, args: &[&str]) -> Gw {
+        Gw::new(GW).args(args).home(&self.home).current_dir(self.tmp.path())
     }
 
     /// Runs `gw ARGS` with `stdin` (`/dev/null` when `None`), bounded in time.
     fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
-        let mut cmd = self.command(args);
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-        let mut child = cmd.spawn().expect("spawn gw");
-        if let Some(data) = stdin {
-            let mut pipe = child.stdin.take().unwrap();
-            let data = data.to_vec();
-            // gw may stop reading early: a broken pipe is expected then.
-            std::thread::spawn(move || {
-                let _ = pipe.write_all(&data);
-            });
-        }
-        let (out, err) = drains(&mut child);
-        finish(child, out, err, &format!("gw {args:?}"))
+        self.command(args).stdin(stdin).run()
     }
 
     /// Runs `gw ARGS` under umask 000 (through `sh`, the umask being
     /// process-wide).
     fn run_umask0(&self, args: &[&str]) -> Run {
-        let mut full = vec!["-c", "umask 000; exec \"$0\" \"$@\"", GW];
-        full.extend_from_slice(args);
-        let mut cmd = Command::new("/bin/sh");
-        cmd.args(&full).env("GW_HOME", &self.home).current_dir(self.tmp.path());
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn sh");
-        let (out, err) = drains(&mut child);
-        finish(child, out, err, &format!("umask 000; gw {args:?}"))
+        Gw::with_umask(GW, 0o000).args(args).home(&self.home).current_dir(self.tmp.path()).run()
     }
 
     /// Creates a root secret with `gw token init` and returns it.
@@ -169,45 +132,6 @@ impl Env {
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
-}
-
-type Drain = JoinHandle<Vec<u8>>;
-
-fn drain(pipe: Option<impl Read + Send + 'static>) -> Drain {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_end(&mut buf);
-        }
-        buf
-    })
-}
-
-/// Drains the child's stdout and stderr in threads, so a large output cannot
-/// stall it.
-fn drains(child: &mut Child) -> (Drain, Drain) {
-    (drain(child.stdout.take()), drain(child.stderr.take()))
-}
-
-/// Waits for `child` at most [`TIMEOUT`] (killing it and panicking past that).
-fn finish(mut child: Child, out: Drain, err: Drain, what: &str) -> Run {
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish in {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    Run {
-        code: status.code().expect("gw exited by a signal"),
-        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
-    }
 }
 
 /// Asserts the exit code, one `gw: ` line on stderr, and nothing on stdout.
@@ -353,7 +277,7 @@ fn assert_proc_clean(pid: u32, word: &str, secrets: &[Vec<u8>], ctx: &str) {
 /// written, then with `input` written but stdin still open (gw reads to
 /// EOF), then finished.
 fn probe_stdin(env: &Env, args: &[&str], input: &[u8], secrets: &[Vec<u8>], ctx: &str) -> Run {
-    let mut child = env.command(args).stdin(Stdio::piped()).spawn().expect("spawn gw");
+    let mut child = env.command(args).piped_stdin().spawn();
     let pid = child.id();
     let (out, err) = drains(&mut child);
     let mut stdin: ChildStdin = child.stdin.take().unwrap();
@@ -365,7 +289,7 @@ fn probe_stdin(env: &Env, args: &[&str], input: &[u8], secrets: &[Vec<u8>], ctx:
     wait_blocked(pid, Blocked::ReadStdin, before + input.len() as u64, ctx);
     assert_proc_clean(pid, args[1], secrets, &format!("{ctx} (the secret read, stdin still open)"));
     drop(stdin);
-    finish(child, out, err, ctx)
+    finish_drained(child, out, err, TIMEOUT, ctx)
 }
 
 // ---- CLI-1 ----
@@ -441,10 +365,9 @@ fn cli_1_derive_root_secret_not_in_proc_nor_output() {
     }
     rustix::fs::fcntl_setfl(&writer, rustix::fs::OFlags::empty()).unwrap();
 
-    let mut cmd = env.command(&["token", "derive", "--secret-file", s(&key), "--scope", SCOPE, "--local"]);
-    cmd.stdin(Stdio::null()).stdout(writer);
-    let mut child = cmd.spawn().expect("spawn gw");
-    drop(cmd); // the parent's copy of the write end
+    // spawn() drops the command, and with it the parent's copy of the write end.
+    let mut child =
+        env.command(&["token", "derive", "--secret-file", s(&key), "--scope", SCOPE, "--local"]).stdout(writer).spawn();
     let pid = child.id();
     let err = drain(child.stderr.take());
     wait_blocked(pid, Blocked::WriteStdout, 0, "derive");
@@ -455,7 +378,7 @@ fn cli_1_derive_root_secret_not_in_proc_nor_output() {
         reader.read_to_end(&mut buf).unwrap();
         buf
     });
-    let run = finish(child, out, err, "derive");
+    let run = finish_drained(child, out, err, TIMEOUT, "derive");
     assert_eq!(run.code, 0, "{run:?}");
     let printed = &run.stdout.as_bytes()[filled..];
     let token = std::str::from_utf8(printed).unwrap().trim_end();

@@ -3,7 +3,6 @@
 //! relative `GW_HOME` is an error, never silently replaced by another home.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 const GW: &str = env!("CARGO_BIN_EXE_gw");
 
@@ -52,15 +51,13 @@ fn a_relative_gw_home_is_an_error_that_names_the_fix_and_touches_nothing() {
     std::fs::create_dir(&real_home).unwrap();
     for (value, fix) in [("rel/home", "$PWD/rel/home"), ("~/gw", "$HOME/gw")] {
         for args in [&["profile", "init", "work"][..], &["cred", "list"], &["profile", "list"]] {
-            let out = Command::new(GW)
+            let out = common::gw!()
                 .args(args)
                 .env("GW_HOME", value)
                 .env("HOME", &real_home)
                 .env_remove("XDG_CONFIG_HOME")
                 .current_dir(tmp.path())
-                .stdin(Stdio::null())
-                .output()
-                .unwrap();
+                .output();
             let err = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{value} {args:?}: {err}");
             assert!(err.contains("GW_HOME is a relative path") && err.contains(fix), "{err}");

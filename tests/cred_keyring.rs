@@ -30,12 +30,13 @@
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use gw_test_support as common;
+use gw_test_support::cli::{self, Gw, Run};
 
 const GW: &str = env!("CARGO_BIN_EXE_gw");
 /// Set in the re-executed child: which keyring session it runs in.
@@ -90,13 +91,13 @@ fn relaunch(name: &str, session: &str, launcher: &[&str]) -> bool {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let child = cmd.spawn().unwrap_or_else(|e| panic!("start {launcher:?}: {e} (install: {PACKAGES})"));
-    let out = wait_bounded(child, TIMEOUT, &format!("{name} in {session}"));
+    let out = cli::finish_output(child, TIMEOUT, &format!("{name} in {session}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        out.code == Some(0) && stdout.contains("test result: ok. 1 passed"),
+        out.status.code() == Some(0) && stdout.contains("test result: ok. 1 passed"),
         "{name} in a {session} session failed ({:?}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.code
+        out.status.code()
     );
     false
 }
@@ -126,58 +127,10 @@ fn in_keyutils_session(name: &str) -> bool {
 }
 
 fn private_dir(prefix: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .expect("tempdir")
+    gw_test_support::private_tempdir(prefix)
 }
 
 // ---- running programs --------------------------------------------------------
-
-#[derive(Debug)]
-struct Out {
-    code: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
-
-/// Waits for `child` at most `limit`, draining its pipes; kills it (and
-/// fails) past the limit.
-fn wait_bounded(mut child: Child, limit: Duration, what: &str) -> Out {
-    let drain = |p: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = p {
-                let _ = p.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Out { code: status.code(), stdout: out.join().unwrap(), stderr: err.join().unwrap() }
-}
-
-/// What a `gw` run did.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 /// A gw home in a private temp dir with profile `default` (and others on
 /// request); every secret stored by the test is recorded so the credentials
@@ -209,27 +162,14 @@ impl Env {
 
     /// `gw ARGS` with `envs` added, `stdin` piped in.
     fn raw(&self, envs: &[(&str, &str)], args: &[&str], stdin: Option<&[u8]>) -> Run {
-        let mut cmd = Command::new(GW);
-        cmd.args(args).env("GW_HOME", &self.home).current_dir(self.tmp.path());
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn gw");
-        if let Some(data) = stdin {
-            let mut pipe = child.stdin.take().unwrap();
-            let data = data.to_vec();
-            std::thread::spawn(move || {
-                let _ = pipe.write_all(&data);
-            });
-        }
-        let out = wait_bounded(child, TIMEOUT, &format!("gw {args:?}"));
-        Run {
-            code: out.code.unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Gw::new(GW)
+            .args(args)
+            .home(&self.home)
+            .current_dir(self.tmp.path())
+            .envs(envs.iter().copied())
+            .stdin(stdin)
+            .timeout(TIMEOUT)
+            .run()
     }
 
     /// `gw` that must succeed, with nothing on stderr; returns stdout.
@@ -636,15 +576,13 @@ fn cred_9_keyring_or_file_notice_is_on_stderr_before_the_file_is_written() {
         }
     }
     rustix::fs::fcntl_setfl(&writer, rustix::fs::OFlags::empty()).unwrap();
-    let mut child = Command::new(GW)
+    let mut child = Gw::new(GW)
         .args(["--store", "keyring-or-file", "cred", "set", URL, "--shared"])
-        .env("GW_HOME", &env.home)
+        .home(&env.home)
         .env("DBUS_SESSION_BUS_ADDRESS", NO_BUS)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(writer))
-        .spawn()
-        .unwrap();
+        .piped_stdin()
+        .stderr(writer)
+        .spawn();
     child.stdin.take().unwrap().write_all(&env.secret("fallback-KF-6c6c")).unwrap();
     let deadline = Instant::now() + TIMEOUT;
     let blocked = loop {
@@ -665,11 +603,11 @@ fn cred_9_keyring_or_file_notice_is_on_stderr_before_the_file_is_written() {
     // Drain: first what was there, then gw's own stderr.
     let mut junk = vec![0u8; filled];
     reader.read_exact(&mut junk).unwrap();
-    let out = wait_bounded(child, TIMEOUT, "gw cred set");
+    let out = cli::finish_output(child, TIMEOUT, "gw cred set");
     let mut stderr = String::new();
     reader.read_to_string(&mut stderr).unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.code, Some(0), "{stdout} {stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stdout} {stderr}");
     assert!(
         stderr.starts_with("gw: notice: the secret-service keyring is unavailable")
             && stderr.contains("/nonexistent")
@@ -693,15 +631,14 @@ fn cred_9_keyring_or_file_notice_precedes_the_success_line() {
         (vec!["--store", "keyring-or-file", "cred", "set", URL, "--bootstrap"], b"kof-boot".to_vec()),
         (vec!["--store", "keyring-or-file", "cred", "handoff", URL], hello(&[("operator", "kof-op")])),
     ] {
-        let mut child = Command::new(GW)
+        let mut child = Gw::new(GW)
             .args(&args)
-            .env("GW_HOME", &env.home)
+            .home(&env.home)
             .env("DBUS_SESSION_BUS_ADDRESS", NO_BUS)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::from(writer.try_clone().unwrap()))
-            .stderr(Stdio::from(writer.try_clone().unwrap()))
-            .spawn()
-            .unwrap();
+            .piped_stdin()
+            .stdout(writer.try_clone().unwrap())
+            .stderr(writer.try_clone().unwrap())
+            .spawn();
         child.stdin.take().unwrap().write_all(&stdin).unwrap();
         assert!(child.wait().unwrap().success(), "gw {args:?}");
     }

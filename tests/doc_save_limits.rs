@@ -1,7 +1,8 @@
 //! THREATS DOC-3: a writer never saves what its own reader refuses.
 //!
 //! The four cases the outside audit measured (issue 11 §3), on the real
-//! binary, and the lease record and launchd agent writers on the library:
+//! binary (the lease record and launchd agent writers are tested with their
+//! crates: gw-lease's `lease_threats`, gw-persist's `service_write`):
 //!
 //! - `cred set` into a store one 4000-character credential short of the
 //!   1 MiB load limit: the set is refused (exit 1, the limit, the size and
@@ -14,36 +15,21 @@
 //! - a compact ~400 KB JSON document whose pretty-printed form exceeds 1 MiB:
 //!   any `doc set` is refused, the document unchanged and still loadable;
 //! - a ~250-byte binary plist whose shared references, written out as XML,
-//!   exceed 1 MiB: `doc set` is refused, the file unchanged;
-//! - a lease record whose payload is within its own limits compact but whose
-//!   record file, pretty-printed, exceeds the record reader's 64 KiB: the
-//!   registration is refused and no record is written;
-//! - a launchd spec within its 256 KiB input limit whose agent, XML-escaped,
-//!   exceeds the plist loader's 1 MiB: refused, nothing written.
+//!   exceed 1 MiB: `doc set` is refused, the file unchanged.
 //!
 //! Before the fix every one of these saves succeeded and left a file every
 //! later load refused.
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-use gw_anchor::Policy;
+// EXIT_FAILED: the documented exit code of an operational error ("too large").
+use gw_test_support::cli::{EXIT_FAILED, Gw, Run};
 use serde_json::{Value, json};
 
 const GW: &str = env!("CARGO_BIN_EXE_gw");
-/// The documented exit code of an operational error ("too large").
-const EXIT_FAILED: i32 = 1;
 /// The strict loader's size limit (gw-persist's default).
 const MAX_BYTES: usize = 1 << 20;
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 /// A private temp dir; `home` is every child's `GW_HOME`.
 struct Env {
@@ -53,38 +39,13 @@ struct Env {
 
 impl Env {
     fn new() -> Self {
-        let tmp = tempfile::Builder::new()
-            .prefix("gw-doc-3-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
-            .unwrap();
+        let tmp = gw_test_support::private_tempdir("gw-doc-3-");
         let home = tmp.path().join("home");
         Self { tmp, home }
     }
 
     fn gw(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
-        let mut child = Command::new(GW)
-            .args(args)
-            .env("GW_HOME", &self.home)
-            .current_dir(self.tmp.path())
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn gw");
-        if let Some(data) = stdin {
-            let mut pipe = child.stdin.take().unwrap();
-            let data = data.to_vec();
-            std::thread::spawn(move || {
-                let _ = pipe.write_all(&data);
-            });
-        }
-        let out = child.wait_with_output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Gw::new(GW).args(args).home(&self.home).current_dir(self.tmp.path()).stdin(stdin).run()
     }
 
     #[track_caller]
@@ -370,57 +331,4 @@ fn doc_3_doc_set_on_binary_plist_with_shared_references_is_refused() {
     env.ok(&["doc", "set", dir, "shared.plist", "/y", "1"], None);
     assert!(std::fs::read(&file).unwrap().starts_with(b"<?xml"));
     assert_eq!(env.ok(&["doc", "get", dir, "shared.plist", "/y"], None).trim(), "1");
-}
-
-/// A lease payload within its own limits (≤ 16 KiB compact, ≤ 16 deep)
-/// whose record, pretty-printed, exceeds the 64 KiB the record reader reads:
-/// refused, and no record is written (before the fix the record was written
-/// and every later read of it failed as malformed).
-#[test]
-fn doc_3_lease_record_past_the_reader_limit_is_refused() {
-    let tmp = tempfile::Builder::new().permissions(std::fs::Permissions::from_mode(0o700)).tempdir().unwrap();
-    let dir = tmp.path().join("leases");
-    let registry = gw_lease::Registry::open_with(&dir, &Policy::new()).unwrap();
-    let mut payload = json!(vec![1; 5000]);
-    for _ in 0..14 {
-        payload = json!([payload]);
-    }
-    assert!(serde_json::to_vec(&payload).unwrap().len() <= gw_lease::MAX_PAYLOAD_BYTES);
-    let reg = gw_lease::Registration::new("big").unwrap().pid(std::process::id()).payload(payload).unwrap();
-    let err = registry.register(&reg).map(|_| ()).expect_err("a record its reader refuses is not written");
-    assert_eq!(err.kind(), gw_lease::ErrorKind::InvalidPayload, "{err}");
-    assert!(err.message().contains("65536"), "the limit is named: {err}");
-    assert!(!dir.join("big.json").exists(), "no record written");
-    // A small payload registers and reads back.
-    let reg = gw_lease::Registration::new("small").unwrap().pid(std::process::id()).payload(json!([[1]])).unwrap();
-    let (guard, _) = registry.register(&reg).unwrap();
-    assert_eq!(registry.get("small").unwrap().record.payload, json!([[1]]));
-    drop(guard);
-}
-
-/// A launchd spec within its own input limit (256 KiB) whose values grow
-/// fivefold under XML escaping (`&` is written `&amp;`): the agent would be
-/// a 1.2 MB plist that gw's own plist loader refuses. Refused, nothing
-/// written (before the fix it was written).
-#[test]
-fn doc_3_launchd_agent_past_the_plist_load_limit_is_refused() {
-    use gw_persist::service::{MAX_SPEC_BYTES, ServiceKind, ServiceSpec};
-    let tmp = tempfile::Builder::new().permissions(std::fs::Permissions::from_mode(0o700)).tempdir().unwrap();
-    let root = gw_anchor::Root::open(tmp.path(), &Policy::new()).unwrap();
-    let spec = |vars: usize| {
-        let env: serde_json::Map<String, Value> =
-            (0..vars).map(|i| (format!("V{i:03}"), json!("&".repeat(4000)))).collect();
-        let text = json!({"label": "ai.gw.big", "program_arguments": ["/usr/bin/true"], "environment_variables": env});
-        let bytes = serde_json::to_vec(&text).unwrap();
-        assert!(bytes.len() as u64 <= MAX_SPEC_BYTES);
-        ServiceSpec::from_json(ServiceKind::Launchd, &bytes).unwrap()
-    };
-    let err = spec(62).write(&root, "big.plist").map(drop).expect_err("a plist gw cannot load is not written");
-    assert_eq!(err.kind(), gw_persist::ErrorKind::TooLarge, "{err}");
-    assert!(err.message().contains("1048576"), "{err}");
-    assert!(!tmp.path().join("big.plist").exists(), "nothing written");
-    // Within the limit it is written, and loads.
-    spec(40).write(&root, "ok.plist").unwrap();
-    let loaded = gw_persist::Document::new(&root, "ok.plist").load_value().unwrap().unwrap();
-    assert_eq!(loaded["EnvironmentVariables"]["V039"], json!("&".repeat(4000)));
 }

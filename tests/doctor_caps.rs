@@ -7,7 +7,6 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -21,11 +20,7 @@ struct Env {
 impl Env {
     /// A home with profiles `a` and `b` (made by `gw profile init`).
     fn two_profiles() -> Self {
-        let tmp = tempfile::Builder::new()
-            .prefix("gw-doctor-caps-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
-            .unwrap();
+        let tmp = gw_test_support::private_tempdir("gw-doctor-caps-");
         let home = tmp.path().join("home");
         let env = Self { _tmp: tmp, home };
         for (name, port) in [("a", "40001"), ("b", "40002")] {
@@ -40,7 +35,7 @@ impl Env {
     }
 
     fn gw(&self, args: &[&str]) -> std::process::Output {
-        Command::new(GW).args(args).env("GW_HOME", &self.home).stdin(Stdio::null()).output().unwrap()
+        gw_test_support::cli::Gw::new(GW).args(args).home(&self.home).output()
     }
 
     /// `gw --json doctor --no-keyring-probe --skip-kernel ARGS`: (code, report).

@@ -27,17 +27,16 @@ use gw_test_support as common;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use common::{NOBODY, assert_same_tree, chmod, chown, mkfifo, snapshot, symlink};
+use gw_test_support::cli::{EXIT_OK, EXIT_REFUSED, Gw};
 use serde_json::Value;
 
 const GW: &str = env!("CARGO_BIN_EXE_gw");
-const EXIT_OK: i32 = 0;
-const EXIT_REFUSED: i32 = 3;
 /// The longest one doctor run may take (it must never block, e.g. on a FIFO).
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -50,11 +49,7 @@ struct Env {
 impl Env {
     /// An empty sandbox; the home does not exist yet.
     fn empty() -> Self {
-        let tmp = tempfile::Builder::new()
-            .prefix("gw-doctor-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
-            .unwrap();
+        let tmp = gw_test_support::private_tempdir("gw-doctor-");
         let home = tmp.path().join("home");
         Self { tmp, home }
     }
@@ -77,7 +72,7 @@ impl Env {
 
     /// Runs gw with GW_HOME set; (code, stdout, stderr).
     fn gw(&self, args: &[&str]) -> (i32, String, String) {
-        run(Command::new(GW).args(args).env("GW_HOME", &self.home))
+        run(Gw::new(GW).args(args).home(&self.home))
     }
 
     /// `gw --json doctor --no-keyring-probe ARGS`: (code, report).
@@ -92,25 +87,8 @@ impl Env {
 }
 
 /// Runs a command with a timeout (killed after [`TIMEOUT`]).
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let out = child.wait_with_output().unwrap();
-            return (
-                status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            );
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("command did not finish within {TIMEOUT:?}: {cmd:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+fn run(cmd: Gw) -> (i32, String, String) {
+    cmd.timeout(TIMEOUT).run().triple()
 }
 
 /// A loopback port nothing listens on (bound, then released).
@@ -150,7 +128,7 @@ fn non_kernel(v: &Value) -> Vec<&Value> {
 fn apply_fix(f: &Value) {
     let fix = f["fix"].as_str().unwrap();
     let cmd = fix.split("   #").next().unwrap();
-    let (code, out, err) = run(Command::new("sh").args(["-c", cmd]));
+    let (code, out, err) = run(Gw::new("sh").args(["-c", cmd]));
     assert_eq!(code, 0, "fix `{cmd}` failed: {out}{err}");
 }
 
@@ -192,9 +170,9 @@ fn fs_4_root_key_readable_by_others_is_high_and_the_chmod_fixes_it() {
 #[test]
 fn fs_4_credentials_file_readable_by_group_is_high() {
     let env = Env::with_profile();
-    let (c, _, e) = run(Command::new("sh")
+    let (c, _, e) = run(Gw::new("sh")
         .args(["-c", &format!("printf token | {GW} cred set ws://127.0.0.1:18789 --shared")])
-        .env("GW_HOME", &env.home));
+        .home(&env.home));
     assert_eq!(c, 0, "{e}");
     let creds = env.profile("default").join("credentials.json");
     chmod(&creds, 0o640);
@@ -417,9 +395,9 @@ fn cred_9_credentials_in_an_unavailable_keyring_are_reported() {
     std::fs::write(&creds, serde_json::to_vec(&doc).unwrap()).unwrap();
     chmod(&creds, 0o600);
     // The probe runs, against a D-Bus address where nothing answers.
-    let (code, stdout, _) = run(Command::new(GW)
+    let (code, stdout, _) = run(Gw::new(GW)
         .args(["--json", "doctor", "--skip-kernel"])
-        .env("GW_HOME", &env.home)
+        .home(&env.home)
         .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", env.tmp.path().join("no-bus").display())));
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(code, EXIT_OK, "unreachable credentials are medium: {v:#}");
@@ -555,16 +533,13 @@ fn fs_5_doctor_run_by_another_user_judges_by_that_users_uid() {
     chmod(base.path(), 0o755);
     let env = Env { home: base.path().join("home"), tmp: base };
     env.init("default", free_port());
-    let (c, _, e) = run(Command::new("chown").args(["-R", &format!("{NOBODY}:{NOBODY}")]).arg(&env.home));
+    let (c, _, e) = run(Gw::new("chown").args(["-R", &format!("{NOBODY}:{NOBODY}")]).arg(&env.home));
     assert_eq!(c, 0, "{e}");
     let as_nobody = |env: &Env| {
-        use std::os::unix::process::CommandExt;
-        let (code, out, err) = run(Command::new(GW)
+        let (code, out, err) = run(Gw::new(GW)
             .args(["--json", "doctor", "--no-keyring-probe", "--skip-kernel"])
-            .env("GW_HOME", &env.home)
-            .current_dir("/")
-            .uid(NOBODY)
-            .gid(NOBODY));
+            .home(&env.home)
+            .as_user(NOBODY));
         (code, serde_json::from_str::<Value>(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}")))
     };
     let (code, v) = as_nobody(&env);

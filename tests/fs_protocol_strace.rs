@@ -24,9 +24,10 @@
 //! without it the test fails and says so.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
+
+use gw_test_support::cli::Gw;
 
 const MODE: &str = "0640";
 const DIR_NAME: &str = "conf";
@@ -62,24 +63,10 @@ struct Handle {
 fn split_args(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
-    let (mut depth, mut in_str, mut esc) = (0i32, false, false);
-    for c in s.chars() {
-        if in_str {
-            cur.push(c);
-            if esc {
-                esc = false;
-            } else if c == '\\' {
-                esc = true;
-            } else if c == '"' {
-                in_str = false;
-            }
-            continue;
-        }
+    let mut depth = 0i32;
+    for (_, c, outside) in scan(s) {
         match c {
-            '"' => {
-                in_str = true;
-                cur.push(c);
-            }
+            _ if !outside => cur.push(c),
             '{' | '[' | '(' => {
                 depth += 1;
                 cur.push(c);
@@ -100,8 +87,28 @@ fn split_args(s: &str) -> Vec<String> {
 
 /// The index of the `)` closing the argument list that starts at `open`.
 fn closing_paren(s: &str, open: usize) -> Option<usize> {
-    let (mut depth, mut in_str, mut esc) = (0i32, false, false);
-    for (i, c) in s.char_indices().skip_while(|&(i, _)| i < open) {
+    let mut depth = 0i32;
+    for (i, c, outside) in scan(&s[open..]) {
+        match c {
+            _ if !outside => {}
+            '(' | '{' | '[' => depth += 1,
+            ')' | '}' | ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(open + i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Each character of `s` with its index and whether it is outside strace's
+/// quoted strings (a string's quotes and escapes count as inside).
+fn scan(s: &str) -> impl Iterator<Item = (usize, char, bool)> + '_ {
+    let (mut in_str, mut esc) = (false, false);
+    s.char_indices().map(move |(i, c)| {
         if in_str {
             if esc {
                 esc = false;
@@ -110,21 +117,12 @@ fn closing_paren(s: &str, open: usize) -> Option<usize> {
             } else if c == '"' {
                 in_str = false;
             }
-            continue;
+            (i, c, false)
+        } else {
+            in_str = c == '"';
+            (i, c, !in_str)
         }
-        match c {
-            '"' => in_str = true,
-            '(' | '{' | '[' => depth += 1,
-            ')' | '}' | ']' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+    })
 }
 
 /// A quoted strace string, unescaped (enough for path names).
@@ -323,20 +321,14 @@ fn check_protocol(strategy: Strategy, resolver: &str, replace: bool) -> String {
         Strategy::Named => "named",
     };
 
-    let mut child = Command::new("strace")
-        .args(["-f", "-qq", "-e", TRACED, "-o"])
-        .arg(&trace_file)
-        .arg(env!("CARGO_BIN_EXE_gw"))
+    let mut strace = Command::new("strace");
+    strace.args(["-f", "-qq", "-e", TRACED, "-o"]).arg(&trace_file).arg(env!("CARGO_BIN_EXE_gw"));
+    let out = Gw::wrapping(strace)
         .args(["--resolver", resolver, "fs", "write"])
         .arg(&dir)
         .args([rel.as_str(), "--mode", &MODE[1..], "--temp", temp])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run strace");
-    child.stdin.take().unwrap().write_all(&content).unwrap();
-    let out = child.wait_with_output().unwrap();
+        .stdin(Some(&content))
+        .output();
     let what =
         format!("gw fs write --temp {temp} --resolver {resolver} ({})", if replace { "replace" } else { "create" });
     assert!(
@@ -534,17 +526,12 @@ fn fs_3_4_6_write_protocol_under_strace_portable() {
     let dir = tmp.path().join("dir");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gw"))
+    let out = gw_test_support::gw!()
         .args(["--resolver", "portable", "fs", "write"])
         .arg(&dir)
         .args([TARGET_NAME, "--temp", "tmpfile"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"x").unwrap();
-    let out = child.wait_with_output().unwrap();
+        .stdin(Some(b"x"))
+        .output();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "--temp tmpfile on the portable backend: {stderr}");
     assert!(stderr.contains("O_TMPFILE"), "the refusal says why: {stderr}");

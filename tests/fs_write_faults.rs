@@ -20,19 +20,16 @@
 use std::fs::File;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
+use gw_test_support::cli::{self, Gw};
 use serde_json::Value;
 
 const GW: &str = env!("CARGO_BIN_EXE_gw");
 const NOBODY: u32 = 65534;
 
 fn private_dir() -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::Builder::new()
-        .prefix("gw-fs11-")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .unwrap();
+    let tmp = gw_test_support::private_tempdir("gw-fs11-");
     let dir = tmp.path().join("d");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -42,7 +39,7 @@ fn private_dir() -> (tempfile::TempDir, PathBuf) {
 /// `gw --json fs write DIR NAME [EXTRA]` with `content` on stdin, under
 /// `strace -f -e inject=...` (or without strace if `inject` is empty).
 fn write(dir: &Path, name: &str, content: &[u8], extra: &[&str], inject: &[&str]) -> Output {
-    let mut cmd = if inject.is_empty() {
+    let cmd = if inject.is_empty() {
         Command::new(GW)
     } else {
         let mut c = Command::new("strace");
@@ -53,16 +50,7 @@ fn write(dir: &Path, name: &str, content: &[u8], extra: &[&str], inject: &[&str]
         c.arg(GW);
         c
     };
-    cmd.args(["--json", "fs", "write"]).arg(dir).arg(name).args(extra);
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?} ({e}); FS-11 tests need strace"));
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), content).unwrap();
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
+    Gw::wrapping(cmd).args(["--json", "fs", "write"]).arg(dir).arg(name).args(extra).stdin(Some(content)).output()
 }
 
 fn error_of(out: &Output) -> Value {
@@ -187,13 +175,9 @@ fn fs_11_a_failing_random_source_is_reported_as_such() {
 
 #[test]
 fn fs_11_doctor_rates_a_leftover_temp_next_to_a_secret_above_info() {
-    let tmp = tempfile::Builder::new()
-        .prefix("gw-fs11-")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .unwrap();
+    let tmp = gw_test_support::private_tempdir("gw-fs11-");
     let home = tmp.path().join("home");
-    let gw = |args: &[&str]| Command::new(GW).args(args).env("GW_HOME", &home).stdin(Stdio::null()).output().unwrap();
+    let gw = |args: &[&str]| Gw::new(GW).args(args).home(&home).output();
     assert!(gw(&["profile", "init", "default", "--port", "40121"]).status.success());
     let profile = home.join("profiles/default");
     let temp = profile.join(".gw-tmp.0123456789abcdef0123456789abcdef");
@@ -220,18 +204,14 @@ fn fs_11_a_live_writers_temp_is_never_swept_by_another_write_even_when_old() {
         let (_tmp, dir) = private_dir();
         // Writer A stops for 3 s just before its rename: its temp is named,
         // complete, and locked.
-        let mut a = Command::new("strace")
-            .args(["-f", "-qq", "-o", "/dev/null", "-e", "inject=renameat,renameat2:delay_enter=3000000", GW])
+        let mut strace = Command::new("strace");
+        strace.args(["-f", "-qq", "-o", "/dev/null", "-e", "inject=renameat,renameat2:delay_enter=3000000", GW]);
+        let a = Gw::wrapping(strace)
             .args(["fs", "write"])
             .arg(&dir)
             .args(["secret", "--temp", temp])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("FS-11 tests need strace");
-        std::io::Write::write_all(a.stdin.as_mut().unwrap(), b"writer A").unwrap();
-        drop(a.stdin.take());
+            .stdin(Some(b"writer A"))
+            .spawn();
         let start = std::time::Instant::now();
         let mine = loop {
             if let Some(t) = temps(&dir).first() {
@@ -245,7 +225,7 @@ fn fs_11_a_live_writers_temp_is_never_swept_by_another_write_even_when_old() {
         let b = write(&dir, "other", b"writer B", &[], &[]);
         assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
         assert!(mine.exists(), "{temp}: writer B removed the temp of live writer A");
-        let a = a.wait_with_output().unwrap();
+        let a = cli::finish_output(a, cli::TIMEOUT, "writer A");
         assert!(a.status.success(), "{temp}: writer A: {}", String::from_utf8_lossy(&a.stderr));
         assert_eq!(std::fs::read(dir.join("secret")).unwrap(), b"writer A");
         assert!(temps(&dir).is_empty(), "{temp}: {:?}", temps(&dir));

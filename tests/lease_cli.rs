@@ -13,7 +13,7 @@ use serde_json::Value;
 const GW: &str = env!("CARGO_BIN_EXE_gw");
 
 fn gw(args: &[&str]) -> Output {
-    Command::new(GW).args(args).stdin(Stdio::null()).output().expect("run gw")
+    common::cli::Gw::new(GW).args(args).output()
 }
 
 fn json(out: &Output) -> Value {

@@ -6,6 +6,8 @@
 #[path = "../crates/gateway/tests/support/mod.rs"]
 mod support;
 
+use gw_test_support::cli::Gw;
+
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -33,21 +35,8 @@ fn openclaw_state(raw_token: &str) -> (tempfile::TempDir, String) {
 }
 
 fn label(state: &Path, json: bool) -> (i32, String, String) {
-    let mut c = Command::new(GW);
-    if json {
-        c.arg("--json");
-    }
-    let out = c
-        .args(["token", "label", "--label", LABEL, "--openclaw-state"])
-        .arg(state)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let gw = if json { Gw::new(GW).arg("--json") } else { Gw::new(GW) };
+    gw.args(["token", "label", "--label", LABEL, "--openclaw-state"]).arg(state).run().triple()
 }
 
 #[test]
@@ -79,12 +68,7 @@ fn gate_4_token_label_from_openclaw_state_equals_openclaws_own() {
 }
 
 fn doctor_openclaw(state: &Path) -> (i32, serde_json::Value) {
-    let out = Command::new(GW)
-        .args(["--json", "doctor", "--skip-kernel", "--openclaw"])
-        .arg(state)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = Gw::new(GW).args(["--json", "doctor", "--skip-kernel", "--openclaw"]).arg(state).output();
     let v =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
     (out.status.code().unwrap_or(-1), v)

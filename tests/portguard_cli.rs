@@ -1,21 +1,18 @@
 //! `gw port who|verify`: exit codes, one-line reasons, --json, pidfiles
 //! through gw-anchor — with real listeners, on both sources.
 
-mod portguard_support;
-
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};
 
-use portguard_support::{NOBODY, SOURCES, Spec, Svc, source_arg};
+use gw_test_support::portguard::{NOBODY, SOURCES, Spec, Svc, source_arg};
 
 fn gw(args: &[&str], uid: Option<u32>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gw"));
-    c.args(args).env("GW_HOME", "/nonexistent-gw-home");
-    if let Some(u) = uid {
-        c.uid(u).gid(u).current_dir("/");
+    let gw = gw_test_support::gw!().args(args).home("/nonexistent-gw-home");
+    match uid {
+        Some(u) => gw.as_user(u),
+        None => gw,
     }
-    c.output().expect("run gw")
+    .output()
 }
 
 fn json(o: &Output) -> serde_json::Value {

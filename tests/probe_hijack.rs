@@ -14,7 +14,7 @@ use std::net::{Ipv6Addr, SocketAddr, TcpListener};
 use std::process::{Child, Command};
 
 use serde_json::json;
-use serve_support::{EXIT_REFUSED, Env, Hijacker, contains, free_port};
+use serve_support::{EXIT_REFUSED, Env, ForeignListener, Hijacker, contains, free_port};
 
 /// An innocent, unrelated process (the "expected owner" that does not own the port).
 struct Innocent(Child);
@@ -157,51 +157,20 @@ const NOBODY: u32 = 65534;
 /// a `GOT:` line.
 #[test]
 fn hijacker_child() {
-    let Ok(port) = std::env::var("GW_TEST_HIJACK_PORT") else { return };
-    use std::io::Write;
-    let l = TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
-    println!("READY uid {}", rustix::process::getuid().as_raw());
-    std::io::stdout().flush().unwrap();
-    for s in l.incoming() {
-        let Ok(s) = s else { continue };
-        std::thread::spawn(move || serve_support::print_received(s));
-    }
+    serve_support::listener_child("GW_TEST_HIJACK_PORT", || {});
 }
 
 #[test]
 fn port_1_hijacker_of_another_uid_never_receives_token() {
-    use std::io::{BufRead, BufReader};
-    use std::os::unix::process::CommandExt;
     let env = Env::new();
     let port = free_port();
     env.profile("p", port);
     let url = format!("ws://127.0.0.1:{port}");
     env.store("p", &url, "--shared", SHARED);
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["hijacker_child", "--exact", "--nocapture", "--test-threads=1"])
-        .current_dir("/")
-        .env("GW_TEST_HIJACK_PORT", port.to_string())
-        .uid(NOBODY)
-        .gid(NOBODY)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    // The harness prints `test hijacker_child ... ` before the helper's first line.
-    let ready = loop {
-        let line = rx.recv_timeout(serve_support::TIMEOUT).expect("the hijacker started");
-        if let Some(at) = line.find("READY") {
-            break line[at..].to_owned();
-        }
-    };
-    assert_eq!(ready, format!("READY uid {NOBODY}"));
+    let port_arg = port.to_string();
+    let hijacker =
+        ForeignListener::start("hijacker_child", &[("GW_TEST_HIJACK_PORT", std::ffi::OsStr::new(&port_arg))], NOBODY);
+    let rx = &hijacker.lines;
     let innocent = Innocent::new();
     for args in [
         vec!["probe", url.as_str(), "--pid", &innocent.pid()],
@@ -214,7 +183,7 @@ fn port_1_hijacker_of_another_uid_never_receives_token() {
         assert!(r.stderr.contains(&format!("uid {NOBODY}")), "the listener's uid is named: {r:?}");
     }
     // Control: naming the hijacker itself as the owner sends the credential.
-    let r = env.run(&["--profile", "p", "probe", &url, "--timeout", "1s", "--pid", &child.id().to_string()], None);
+    let r = env.run(&["--profile", "p", "probe", &url, "--timeout", "1s", "--pid", &hijacker.pid().to_string()], None);
     assert_eq!(r.code, 1, "{r:?}");
     let mut got = Vec::new();
     while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(2)) {
@@ -223,8 +192,7 @@ fn port_1_hijacker_of_another_uid_never_receives_token() {
             break;
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(hijacker);
     let gots: Vec<_> = got.iter().filter(|l| l.contains("GOT:")).collect();
     assert!(!gots.is_empty() && gots.iter().any(|l| l.contains(SHARED)), "the control reached it: {got:?}");
     // Everything it got came from the control: one request, after the refusals.

@@ -9,11 +9,11 @@
 #[path = "../crates/gateway/tests/support/mod.rs"]
 mod support;
 
-use std::io::Write;
+use gw_test_support::cli::Gw;
+
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
@@ -38,26 +38,14 @@ impl Home {
 
     /// Runs gw with `stdin`; returns (exit code, stdout, stderr).
     fn gw(&self, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-        let mut child = Command::new(GW)
+        Gw::new(GW)
             .args(args)
-            .env("GW_HOME", self.dir.path().join("gw"))
+            .home(self.dir.path().join("gw"))
             .env_remove("GW_PROFILE")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            input.write_all(s.as_bytes()).unwrap();
-        }
-        drop(input);
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            .stdin(Some(stdin.unwrap_or_default().as_bytes()))
+            .timeout(Duration::from_secs(120))
+            .run()
+            .triple()
     }
 
     fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {

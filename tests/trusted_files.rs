@@ -18,17 +18,15 @@
 mod serve_support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::ffi::OsStr;
+use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use serde_json::Value;
-use serve_support::{EXIT_NOT_FOUND, EXIT_REFUSED, Env, Run, free_port};
+use serve_support::{EXIT_NOT_FOUND, EXIT_REFUSED, Env, ForeignListener, Run, free_port};
 
 /// The other user.
 const NOBODY: u32 = 65534;
@@ -54,78 +52,41 @@ fn temp_dir(mode: u32) -> tempfile::TempDir {
 /// chunk it receives as a `GOT:` line (`serve_support::print_received`).
 #[test]
 fn fs_9_attacker_child() {
-    let Ok(port) = std::env::var("GW_TEST_FS9_PORT") else { return };
-    let l = TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
-    if let Ok(pidfile) = std::env::var("GW_TEST_FS9_PIDFILE") {
-        // Rewrite in place (O_TRUNC): the file stays the victim's inode.
-        let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(pidfile).unwrap();
-        writeln!(f, "{}", std::process::id()).unwrap();
-    }
-    println!("READY uid {}", rustix::process::getuid().as_raw());
-    std::io::stdout().flush().unwrap();
-    for s in l.incoming() {
-        let Ok(s) = s else { continue };
-        std::thread::spawn(move || serve_support::print_received(s));
-    }
+    serve_support::listener_child("GW_TEST_FS9_PORT", || {
+        if let Ok(pidfile) = std::env::var("GW_TEST_FS9_PIDFILE") {
+            // Rewrite in place (O_TRUNC): the file stays the victim's inode.
+            let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(pidfile).unwrap();
+            writeln!(f, "{}", std::process::id()).unwrap();
+        }
+    });
 }
 
 /// A listener of uid 65534 that records what it receives.
-struct Attacker {
-    child: Child,
-    lines: Receiver<String>,
-}
+struct Attacker(ForeignListener);
 
 impl Attacker {
     fn start(port: u16, pidfile: Option<&Path>) -> Self {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args(["fs_9_attacker_child", "--exact", "--nocapture", "--test-threads=1"])
-            .current_dir("/")
-            .env("GW_TEST_FS9_PORT", port.to_string())
-            .uid(NOBODY)
-            .gid(NOBODY)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+        let port = port.to_string();
+        let mut env = vec![("GW_TEST_FS9_PORT", OsStr::new(&port))];
         if let Some(p) = pidfile {
-            cmd.env("GW_TEST_FS9_PIDFILE", p);
+            env.push(("GW_TEST_FS9_PIDFILE", p.as_os_str()));
         }
-        let mut child = cmd.spawn().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let ready = loop {
-            let line = rx.recv_timeout(serve_support::TIMEOUT).expect("the attacker started");
-            if let Some(at) = line.find("READY") {
-                break line[at..].to_owned();
-            }
-        };
-        assert_eq!(ready, format!("READY uid {NOBODY}"));
-        Self { child, lines: rx }
+        Self(ForeignListener::start("fs_9_attacker_child", &env, NOBODY))
     }
 
     fn pid(&self) -> u32 {
-        self.child.id()
+        self.0.pid()
     }
 
     /// Every `GOT:` line received within `wait`.
     fn received(&self, wait: Duration) -> Vec<String> {
         let mut got = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(wait) {
+        while let Ok(line) = self.0.lines.recv_timeout(wait) {
             if line.contains("GOT:") {
                 got.push(line);
             }
         }
         got
-    }
-}
-
-impl Drop for Attacker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

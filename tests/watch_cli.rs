@@ -6,13 +6,13 @@ mod serve_support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use serve_support::{Env, Run, free_port};
+use serve_support::{Env, Run, Serve, TIMEOUT, free_port};
 
-const EXIT_USAGE: i32 = 2;
+use gw_test_support::cli::{self, EXIT_USAGE, Gw};
 
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let p = dir.join(name);
@@ -152,7 +152,7 @@ fn watch_5_once_never_fails_the_caller() {
 #[test]
 fn watch_6_watcher_runs_to_its_deadline_and_approves_a_late_request() {
     let f = Fixture::new("[]");
-    let mut cmd = f.env.command(&[
+    let cmd = f.env.command(&[
         "watch",
         "approvals",
         "--list-cmd",
@@ -170,14 +170,13 @@ fn watch_6_watcher_runs_to_its_deadline_and_approves_a_late_request() {
         "--deadline",
         "2s",
     ]);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let t0 = Instant::now();
-    let child = cmd.spawn().unwrap();
+    let child = Gw::wrapping(cmd).spawn();
     // The request arrives after the fast window.
     std::thread::sleep(Duration::from_millis(800));
     fs::write(f.dir().join("list.json.tmp"), TWO).unwrap();
     fs::rename(f.dir().join("list.json.tmp"), f.dir().join("list.json")).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = cli::finish_output(child, TIMEOUT, "gw watch approvals");
     let took = t0.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -268,18 +267,25 @@ fn health_of_a_profile_gateway_then_recovery_when_it_is_gone() {
         "1s",
         "--json",
     ];
-    let r = env.run(&args, None);
-    assert_eq!(r.code, 0, "{r:?}");
-    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
-    assert!(v["report"]["probes"].as_u64().unwrap() >= 2, "{v}");
-    assert_eq!(v["report"]["probe_failures"], 0, "{v}; serve log: {}", serve.log());
-    assert!(!env.tmp.path().join("recovered").exists());
+    assert_healthy(&env, &args, &serve);
 
     serve.stop();
     let r = env.run(&args, None);
     assert_eq!(r.code, 1, "one recovery allowed, it did not help: gave up: {r:?}");
     assert!(r.stderr.contains("recovery did not restore health"), "{r:?}");
     assert_eq!(lines(&env.tmp.path().join("recovered")), ["run"]);
+}
+
+/// `gw ARGS` (a `watch health --json` of a gateway that serves) succeeds:
+/// at least two probes, none failed, no recovery run.
+#[track_caller]
+fn assert_healthy(env: &Env, args: &[&str], serve: &Serve) {
+    let r = env.run(args, None);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert!(v["report"]["probes"].as_u64().unwrap() >= 2, "{v}");
+    assert_eq!(v["report"]["probe_failures"], 0, "{v}; serve log: {}", serve.log());
+    assert!(!env.tmp.path().join("recovered").exists());
 }
 
 /// The owner named by `gw serve`'s lease (pid + start time): healthy while
@@ -314,12 +320,7 @@ fn port_1_health_by_lease_fails_once_the_leased_gateway_is_gone_and_the_port_hij
         "1s",
         "--json",
     ];
-    let r = env.run(&args, None);
-    assert_eq!(r.code, 0, "{r:?}");
-    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
-    assert!(v["report"]["probes"].as_u64().unwrap() >= 2, "{v}");
-    assert_eq!(v["report"]["probe_failures"], 0, "{v}; serve log: {}", serve.log());
-    assert!(!env.tmp.path().join("recovered").exists());
+    assert_healthy(&env, &args, &serve);
 
     // The gateway dies without cleaning up (its lease stays) and another
     // process takes the port.
@@ -446,7 +447,7 @@ fn watch_1_hanging_list_is_killed_and_the_deadline_is_met() {
 #[test]
 fn sigterm_stops_a_watcher_at_its_next_step() {
     let f = Fixture::new("[]");
-    let mut cmd = f.env.command(&[
+    let cmd = f.env.command(&[
         "watch",
         "approvals",
         "--list-cmd",
@@ -461,13 +462,12 @@ fn sigterm_stops_a_watcher_at_its_next_step() {
         "8h",
         "--json",
     ]);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().unwrap();
+    let child = Gw::wrapping(cmd).spawn();
     std::thread::sleep(Duration::from_millis(500));
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     let t0 = Instant::now();
-    let out = child.wait_with_output().unwrap();
+    let out = cli::finish_output(child, TIMEOUT, "gw watch approvals (SIGTERM)");
     assert!(t0.elapsed() < Duration::from_secs(25));
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -7,6 +7,8 @@
 #[path = "../crates/gateway/tests/support/mod.rs"]
 mod support;
 
+use gw_test_support::cli::Gw;
+
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt as _;
@@ -42,20 +44,14 @@ fn openclaw_env<'c>(c: &'c mut Command, peer: &support::Peer, g: &support::Gatew
 /// (run by the watcher) needs to reach this gateway: its state dir, token
 /// and port, node first on PATH.
 fn gw(home: &Path, peer: &support::Peer, g: &support::Gateway, args: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write as _;
     let mut c = Command::new(GW);
-    openclaw_env(&mut c, peer, g)
+    openclaw_env(&mut c, peer, g);
+    Gw::wrapping(c)
         .args(args)
-        .env("GW_HOME", home.join("gw"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().expect("run gw");
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
+        .home(home.join("gw"))
+        .stdin(Some(stdin.unwrap_or_default().as_bytes()))
+        .timeout(Duration::from_secs(300))
+        .output()
 }
 
 fn text(o: &Output) -> String {

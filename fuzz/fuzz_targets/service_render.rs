@@ -28,6 +28,7 @@
 //! `GW_FUZZ_DEBUG=1` prints the spec JSON and every result.
 #![no_main]
 
+use gw_test_support::launchd::expected_plist;
 use gw_test_support::unit;
 
 use std::cell::Cell;
@@ -37,7 +38,7 @@ use arbitrary::Arbitrary;
 use gw_persist::service::{LaunchAgent, MAX_SPEC_BYTES, Restart, ServiceKind, ServiceSpec, SystemdUnit};
 use gw_persist::{Error, ErrorKind, Limits, parse_plist};
 use libfuzzer_sys::fuzz_target;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 // The pieces strings are made of. gen_seeds.py reads this list (one Rust
 // string literal per line between the markers) to encode the seeds: append
@@ -605,30 +606,7 @@ fn launchd(i: &LaunchdIn) {
     assert!(!strings.iter().any(|s| s.chars().any(must_refuse)), "rendered a value with a control character");
 
     // The property list the spec stands for, built here from the spec.
-    let mut m = Map::new();
-    m.insert("Label".into(), json!(a.label));
-    m.insert("ProgramArguments".into(), json!(a.program_arguments));
-    if !a.environment_variables.is_empty() {
-        m.insert("EnvironmentVariables".into(), json!(a.environment_variables));
-    }
-    for (k, v) in [("RunAtLoad", a.run_at_load), ("KeepAlive", a.keep_alive)] {
-        if let Some(b) = v {
-            m.insert(k.into(), json!(b));
-        }
-    }
-    for (k, v) in [
-        ("StandardOutPath", &a.standard_out_path),
-        ("StandardErrorPath", &a.standard_error_path),
-        ("WorkingDirectory", &a.working_directory),
-    ] {
-        if let Some(p) = v {
-            m.insert(k.into(), json!(p));
-        }
-    }
-    if let Some(s) = a.throttle_interval {
-        m.insert("ThrottleInterval".into(), json!(s));
-    }
-    let want = Value::Object(m);
+    let want = expected_plist(a);
     let got = parse_plist(&bytes, &Limits::default())
         .unwrap_or_else(|e| panic!("the rendered plist does not parse: {e}\n{}", String::from_utf8_lossy(&bytes)));
     assert_eq!(got, want, "the rendered plist holds other keys or values\n{}", String::from_utf8_lossy(&bytes));

@@ -20,18 +20,10 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::{Message, WebSocket};
 
 pub const GW: &str = env!("CARGO_BIN_EXE_gw");
-pub const EXIT_REFUSED: i32 = 3;
-pub const EXIT_NOT_FOUND: i32 = 4;
+#[allow(unused_imports)] // each test binary uses a subset
+pub use gw_test_support::cli::{EXIT_NOT_FOUND, EXIT_REFUSED, Run};
 /// The longest any single `gw` run (or wait) may take.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What a `gw` run did.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
 
 /// A private (0700) temp dir whose `home` is the `GW_HOME` of every child.
 #[derive(Debug)]
@@ -48,11 +40,7 @@ impl Default for Env {
 
 impl Env {
     pub fn new() -> Self {
-        let tmp = tempfile::Builder::new()
-            .prefix("gw-gateway-")
-            .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
-            .expect("tempdir");
+        let tmp = gw_test_support::private_tempdir("gw-gateway-");
         let home = tmp.path().join("home");
         Self { tmp, home }
     }
@@ -69,40 +57,8 @@ impl Env {
         self.run_cmd(self.command(args), stdin, &format!("gw {args:?}"))
     }
 
-    pub fn run_cmd(&self, mut cmd: Command, stdin: Option<&[u8]>, ctx: &str) -> Run {
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
-        let mut child = cmd.spawn().expect("spawn gw");
-        if let Some(data) = stdin {
-            let mut pipe = child.stdin.take().unwrap();
-            let data = data.to_vec();
-            std::thread::spawn(move || {
-                let _ = pipe.write_all(&data);
-            });
-        }
-        let mut out = child.stdout.take().unwrap();
-        let mut err = child.stderr.take().unwrap();
-        let o = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = out.read_to_string(&mut s);
-            s
-        });
-        let e = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            s
-        });
-        let deadline = Instant::now() + TIMEOUT;
-        let status = loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                break st;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("{ctx}: did not finish within {TIMEOUT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        Run { code: status.code().unwrap_or(-1), stdout: o.join().unwrap(), stderr: e.join().unwrap() }
+    pub fn run_cmd(&self, cmd: Command, stdin: Option<&[u8]>, ctx: &str) -> Run {
+        gw_test_support::cli::Gw::wrapping(cmd).named(ctx).stdin(stdin).timeout(TIMEOUT).run()
     }
 
     /// `gw ARGS` that must succeed; returns stdout.
@@ -594,4 +550,71 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 /// The file's mode bits.
 pub fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// Helper-child body (a `#[test]` that is no test of its own): when
+/// `port_var` is set, listens on that port, runs `before_ready` (e.g. an
+/// attacker's rewrite of a pidfile), prints `READY uid N`, then serves every
+/// connection with [`print_received`]. Without `port_var` it returns at once.
+pub fn listener_child(port_var: &str, before_ready: impl FnOnce()) {
+    let Ok(port) = std::env::var(port_var) else { return };
+    let l = TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
+    before_ready();
+    println!("READY uid {}", rustix::process::getuid().as_raw());
+    std::io::stdout().flush().unwrap();
+    for s in l.incoming() {
+        let Ok(s) = s else { continue };
+        std::thread::spawn(move || print_received(s));
+    }
+}
+
+/// A [`listener_child`] of this test binary, running as `uid` (its test
+/// named `test`, its environment `env`): its stdout lines arrive on `lines`
+/// once it printed `READY uid {uid}` (checked). Killed on drop.
+pub struct ForeignListener {
+    pub child: Child,
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl ForeignListener {
+    pub fn start(test: &str, env: &[(&str, &std::ffi::OsStr)], uid: u32) -> Self {
+        use std::os::unix::process::CommandExt;
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .current_dir("/")
+            .envs(env.iter().copied())
+            .uid(uid)
+            .gid(uid)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        // The harness prints `test NAME ... ` before the helper's first line.
+        let ready = loop {
+            let line = rx.recv_timeout(TIMEOUT).unwrap_or_else(|e| panic!("{test} did not start: {e}"));
+            if let Some(at) = line.find("READY") {
+                break line[at..].to_owned();
+            }
+        };
+        assert_eq!(ready, format!("READY uid {uid}"));
+        Self { child, lines: rx }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ForeignListener {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

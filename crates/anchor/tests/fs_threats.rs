@@ -28,6 +28,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+#[cfg(target_os = "linux")]
+use common::modes::{self, ModeWatcher};
 use common::*;
 use gw_anchor::{
     Durability, ErrorKind, FileKind, LockMode, Resolver, Root, TEMP_PREFIX, TempStrategy, WriteOptions, is_temp_name,
@@ -330,26 +332,7 @@ fn child_write_mode(args: &[String]) -> Vec<String> {
         opts = opts.mode(u32::from_str_radix(mode, 8).unwrap());
     }
 
-    let ino = inotify::init(inotify::CreateFlags::CLOEXEC).unwrap();
-    inotify::add_watch(&ino, dir.as_str(), inotify::WatchFlags::CREATE | inotify::WatchFlags::MOVED_TO).unwrap();
-    let watched = Path::new(dir).to_path_buf();
-    let watcher = std::thread::spawn(move || {
-        let (mut widest, mut seen) = (0u32, 0usize);
-        let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
-        let mut reader = inotify::Reader::new(&ino, &mut buf);
-        loop {
-            let ev = reader.next().unwrap();
-            let Some(name) = ev.file_name() else { continue };
-            let name = std::ffi::OsStr::from_bytes(name.to_bytes()).to_owned();
-            if name == "gw-test-stop" {
-                return (widest, seen);
-            }
-            if let Ok(md) = std::fs::symlink_metadata(watched.join(&name)) {
-                widest |= md.mode() & 0o7777;
-                seen += 1;
-            }
-        }
-    });
+    let watcher = ModeWatcher::start(Path::new(dir), false);
     for i in 0..40 {
         let body = format!("secret version {i}\n");
         match op.as_str() {
@@ -363,8 +346,8 @@ fn child_write_mode(args: &[String]) -> Vec<String> {
             other => panic!("unknown op {other}"),
         }
     }
-    root.create_new("gw-test-stop", b"", &opts).unwrap();
-    let (widest, seen) = watcher.join().unwrap();
+    root.create_new(modes::STOP, b"", &opts).unwrap();
+    let (widest, seen) = watcher.finish();
     let md = root.metadata(name).unwrap();
     vec![format!("final {:o}", md.mode), format!("widest {widest:o}"), format!("seen {seen}")]
 }

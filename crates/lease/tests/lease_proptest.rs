@@ -9,7 +9,7 @@
 //! particular a prune never removes a live record (LEASE-2, LEASE-4), nor an
 //! unexpired record from another namespace (LEASE-5), and always removes a
 //! dead, zombie, recycled (LEASE-3) or expired one (LEASE-1). The real
-//! `/proc` oracle is covered by tests/lease_threats.rs.
+//! `/proc` oracle is covered by crates/lease/tests/lease_threats.rs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

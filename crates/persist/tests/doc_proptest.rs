@@ -245,12 +245,7 @@ proptest! {
 /// document back, for JSON and plist (64 cases each, one directory).
 #[test]
 fn document_save_load_round_trip() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::Builder::new()
-        .prefix("gw-doc-prop-")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .unwrap();
+    let dir = gw_test_support::private_tempdir("gw-doc-prop-");
     let root = Root::open(dir.path(), &Policy::new()).unwrap();
     let json_doc = Document::new(&root, "doc.json").durability(Durability::NoSync);
     let plist_doc = Document::new(&root, "doc.plist").durability(Durability::NoSync);
@@ -270,12 +265,7 @@ fn document_save_load_round_trip() {
 /// order (the new key last), and it loads back equal (DOC-3 still holds).
 #[test]
 fn update_keeps_layout_and_key_order() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::Builder::new()
-        .prefix("gw-doc-style-prop-")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .unwrap();
+    let dir = gw_test_support::private_tempdir("gw-doc-style-prop-");
     let root = Root::open(dir.path(), &Policy::new()).unwrap();
     let doc = Document::new(&root, "styled.json").durability(Durability::NoSync);
     let styles = [JsonStyle::COMPACT, JsonStyle::spaces(2), JsonStyle::spaces(4), JsonStyle::TAB];
@@ -332,12 +322,7 @@ fn nesting(v: &Value) -> usize {
 /// come up for JSON and plist alike), the depth limit 1 to 5; 64 cases.
 #[test]
 fn doc_3_every_successful_save_loads_back_equal() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::Builder::new()
-        .prefix("gw-doc-3-prop-")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .unwrap();
+    let dir = gw_test_support::private_tempdir("gw-doc-3-prop-");
     let root = Root::open(dir.path(), &Policy::new()).unwrap();
     let mut runner = TestRunner::new(Config::with_cases(64));
     let docs = (arb_json(true), arb_plist_value());

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 
 use gw_persist::service::{LaunchAgent, SystemdUnit};
 use gw_persist::{ErrorKind, Limits, parse_plist};
+use gw_test_support::launchd::expected_plist;
 use proptest::prelude::*;
-use serde_json::{Value, json};
 use service_support::{decode_unit, plistlib_load, systemd_load, unsubstitute};
 
 /// What must happen to a value in a field.
@@ -371,35 +371,6 @@ fn agent_table() -> Vec<(&'static str, &'static str, Outcome)> {
         t.push(("label", v, Invalid));
     }
     t
-}
-
-/// The property list an agent must render to, written by hand from
-/// launchd.plist(5)'s key names.
-fn expected_plist(a: &LaunchAgent) -> Value {
-    let mut m = serde_json::Map::new();
-    m.insert("Label".into(), json!(a.label));
-    m.insert("ProgramArguments".into(), json!(a.program_arguments));
-    if !a.environment_variables.is_empty() {
-        m.insert("EnvironmentVariables".into(), json!(a.environment_variables));
-    }
-    for (k, v) in [("RunAtLoad", a.run_at_load), ("KeepAlive", a.keep_alive)] {
-        if let Some(b) = v {
-            m.insert(k.into(), json!(b));
-        }
-    }
-    for (k, v) in [
-        ("StandardOutPath", &a.standard_out_path),
-        ("StandardErrorPath", &a.standard_error_path),
-        ("WorkingDirectory", &a.working_directory),
-    ] {
-        if let Some(p) = v {
-            m.insert(k.into(), json!(p));
-        }
-    }
-    if let Some(t) = a.throttle_interval {
-        m.insert("ThrottleInterval".into(), json!(t));
-    }
-    Value::Object(m)
 }
 
 #[test]

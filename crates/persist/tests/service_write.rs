@@ -1,8 +1,9 @@
 //! Writing service files through gw-anchor and re-verifying them before the
 //! hand-off to a service manager: THREATS FS-1 and FS-2 (planted symlinks),
 //! FS-8 (re-check before hand-off: a swapped directory, a replaced or
-//! changed file, a chain that became insecure) and CLI-2 (a refused spec
-//! writes nothing). Every case runs on both resolvers.
+//! changed file, a chain that became insecure), CLI-2 (a refused spec
+//! writes nothing), and DOC-3 (an agent its own plist loader refuses is not
+//! written). Every case on a resolver runs on both.
 
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use gw_anchor::{Policy, Resolver, Root};
 use gw_persist::ErrorKind;
 use gw_persist::service::{LaunchAgent, SERVICE_FILE_MODE, ServiceSpec, SystemdUnit, write_rendered};
+use serde_json::{Value, json};
 
 const RESOLVERS: [Resolver; 2] = [Resolver::Openat2, Resolver::Walk];
 const OUTSIDE: &[u8] = b"OUTSIDE: must never change\n";
@@ -261,4 +263,31 @@ fn cli_2_a_refused_spec_writes_nothing_and_leaves_the_old_file_byte_for_byte() {
         assert_eq!(names, ["gw.service"], "{r:?}: nothing else was created");
         good.verify_before_handoff().unwrap();
     }
+}
+
+/// A launchd spec within its own input limit (256 KiB) whose values grow
+/// fivefold under XML escaping (`&` is written `&amp;`): the agent would be
+/// a 1.2 MB plist that gw's own plist loader refuses. Refused, nothing
+/// written (before the fix it was written).
+#[test]
+fn doc_3_launchd_agent_past_the_plist_load_limit_is_refused() {
+    use gw_persist::service::{MAX_SPEC_BYTES, ServiceKind, ServiceSpec};
+    let tmp = tempfile::Builder::new().permissions(std::fs::Permissions::from_mode(0o700)).tempdir().unwrap();
+    let root = gw_anchor::Root::open(tmp.path(), &Policy::new()).unwrap();
+    let spec = |vars: usize| {
+        let env: serde_json::Map<String, Value> =
+            (0..vars).map(|i| (format!("V{i:03}"), json!("&".repeat(4000)))).collect();
+        let text = json!({"label": "ai.gw.big", "program_arguments": ["/usr/bin/true"], "environment_variables": env});
+        let bytes = serde_json::to_vec(&text).unwrap();
+        assert!(bytes.len() as u64 <= MAX_SPEC_BYTES);
+        ServiceSpec::from_json(ServiceKind::Launchd, &bytes).unwrap()
+    };
+    let err = spec(62).write(&root, "big.plist").map(drop).expect_err("a plist gw cannot load is not written");
+    assert_eq!(err.kind(), gw_persist::ErrorKind::TooLarge, "{err}");
+    assert!(err.message().contains("1048576"), "{err}");
+    assert!(!tmp.path().join("big.plist").exists(), "nothing written");
+    // Within the limit it is written, and loads.
+    spec(40).write(&root, "ok.plist").unwrap();
+    let loaded = gw_persist::Document::new(&root, "ok.plist").load_value().unwrap().unwrap();
+    assert_eq!(loaded["EnvironmentVariables"]["V039"], json!("&".repeat(4000)));
 }

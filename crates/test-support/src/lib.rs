@@ -8,8 +8,19 @@
 //! Never a dependency of anything but tests (`publish = false`).
 #![allow(missing_docs, missing_debug_implementations)]
 
+pub mod cli;
+pub mod helper;
+#[cfg(feature = "persist")]
+pub mod launchd;
+#[cfg(target_os = "linux")]
+pub mod modes;
+#[cfg(feature = "portguard")]
+pub mod portguard;
 pub mod race;
 pub mod unit;
+
+pub use cli::{gw_env_in, gw_in, gw_in_with};
+pub use helper::{helper_main, run_helper};
 
 /// gw-anchor, for the macros below.
 pub use gw_anchor;
@@ -35,12 +46,10 @@ macro_rules! both_resolvers {
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Component, Path, PathBuf};
-use std::process::Command;
 
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
@@ -55,6 +64,16 @@ pub const NOBODY: u32 = 65534;
 
 /// Content of the file outside the root that no operation may ever change.
 pub const OUTSIDE_SECRET: &[u8] = b"OUTSIDE SECRET: if you can read this through a root, it escaped\n";
+
+/// A temp dir only its owner may enter (0700), its name starting `prefix`:
+/// the private place a test's home, keys and documents live in.
+pub fn private_tempdir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .expect("create a private temp dir")
+}
 
 /// A policy for the calling uid with the given resolver.
 pub fn policy(resolver: Resolver) -> Policy {
@@ -241,7 +260,7 @@ pub fn mkfifo(path: &Path) {
 /// `mkfifo -m 600 path` (rustix has no `mknodat` on Darwin).
 #[cfg(not(target_os = "linux"))]
 pub fn mkfifo(path: &Path) {
-    let st = Command::new("mkfifo").arg("-m").arg("600").arg(path).status().expect("run mkfifo");
+    let st = std::process::Command::new("mkfifo").arg("-m").arg("600").arg(path).status().expect("run mkfifo");
     assert!(st.success(), "mkfifo {}: {st}", path.display());
 }
 
@@ -249,7 +268,7 @@ pub fn mkfifo(path: &Path) {
 /// Linux, (3, 2) on Darwin.
 #[cfg(not(target_os = "linux"))]
 pub fn mknod_null(path: &Path) {
-    let st = Command::new("mknod").arg(path).args(["c", "3", "2"]).status().expect("run mknod");
+    let st = std::process::Command::new("mknod").arg(path).args(["c", "3", "2"]).status().expect("run mknod");
     assert!(st.success(), "mknod {}: {st}", path.display());
 }
 
@@ -507,57 +526,6 @@ pub fn outcome<T>(res: &gw_anchor::Result<T>) -> &'static str {
     }
 }
 
-// ---- helper children (re-executing the test binary) ----
-
-const HELPER_MODE_ENV: &str = "GW_TEST_HELPER_MODE";
-const HELPER_ARGS_ENV: &str = "GW_TEST_HELPER_ARGS";
-const HELPER_MARK: &str = "GW-HELPER-RESULT ";
-
-/// The body of the `helper_child` test of a test binary. In a normal run it
-/// does nothing; in a child started by [`run_helper`] it runs `dispatch`
-/// (mode, args) and prints each line it returns, then exits the process.
-pub fn helper_main(dispatch: fn(&str, &[String]) -> Vec<String>) {
-    let Ok(mode) = std::env::var(HELPER_MODE_ENV) else { return };
-    let args: Vec<String> = std::env::var(HELPER_ARGS_ENV)
-        .unwrap_or_default()
-        .split('\n')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let lines = dispatch(&mode, &args);
-    let mut out = std::io::stdout().lock();
-    for line in lines {
-        writeln!(out, "{HELPER_MARK}{line}").unwrap();
-    }
-    out.flush().unwrap();
-    std::process::exit(0);
-}
-
-/// Runs this test binary's `helper_child` test in a child process with
-/// `mode` and `args`, as `uid`/`gid` when given, and returns the lines the
-/// helper printed. Panics (with the child's output) if the child failed.
-pub fn run_helper(mode: &str, args: &[String], uid: Option<u32>) -> Vec<String> {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut cmd = Command::new(exe);
-    cmd.args(["helper_child", "--exact", "--nocapture", "--test-threads=1", "-q"])
-        .env(HELPER_MODE_ENV, mode)
-        .env(HELPER_ARGS_ENV, args.join("\n"))
-        .current_dir("/");
-    if let Some(uid) = uid {
-        cmd.uid(uid).gid(uid);
-    }
-    let out = cmd.output().expect("spawn helper child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<String> = stdout.lines().filter_map(|l| l.strip_prefix(HELPER_MARK)).map(str::to_owned).collect();
-    assert!(
-        out.status.success() && !lines.is_empty(),
-        "helper child `{mode}` failed ({}):\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    lines
-}
-
 /// `"kind errno"` for an error, `"ok"` for success: what a helper child
 /// reports about a result.
 pub fn report<T>(res: &gw_anchor::Result<T>) -> String {
@@ -596,46 +564,4 @@ pub fn bplist_laughs(depth: u8, width: u8, leaf: &[u8]) -> Vec<u8> {
     let mut objects: Vec<&[u8]> = arrays.iter().map(Vec::as_slice).collect();
     objects.push(leaf);
     bplist(&objects)
-}
-
-/// Runs the `gw` binary of this build with `GW_HOME=home`, no stdin, and
-/// returns its exit code, stdout and stderr.
-pub fn gw_in(gw: &str, home: &Path, args: &[&str]) -> (i32, String, String) {
-    gw_run(gw, home, &[], args, None)
-}
-
-/// [`gw_in`] with extra environment variables (e.g. `GW_PROFILE`).
-pub fn gw_env_in(gw: &str, home: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-    gw_run(gw, home, env, args, None)
-}
-
-/// [`gw_in`], with `stdin` written to gw's standard input (`None`: no stdin).
-pub fn gw_in_with(gw: &str, home: &Path, args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
-    gw_run(gw, home, &[], args, stdin)
-}
-
-/// Runs gw with `GW_HOME=home`, extra environment variables and, if given,
-/// `stdin` on its standard input.
-fn gw_run(gw: &str, home: &Path, env: &[(&str, &str)], args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = std::process::Command::new(gw)
-        .args(args)
-        .env("GW_HOME", home)
-        .envs(env.iter().copied())
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run gw");
-    if let Some(input) = stdin {
-        // gw may exit before reading it all (a usage error): that is its answer.
-        let _ = child.stdin.take().expect("piped").write_all(input);
-    }
-    let out = child.wait_with_output().expect("wait for gw");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }

@@ -1,6 +1,8 @@
 //! gw-watch in virtual time: the schedule's invariants (proptest) and the
 //! watchdog's backoff, rate limit and "one recovery at a time".
 
+mod support;
+
 use std::cell::{Cell, RefCell};
 use std::fs;
 use std::time::{Duration, Instant};
@@ -10,18 +12,7 @@ use gw_watch::{
     WatchdogConfig, WatchdogExit,
 };
 use proptest::prelude::*;
-
-fn s(x: u64) -> Duration {
-    Duration::from_secs(x)
-}
-
-fn ms(x: u64) -> Duration {
-    Duration::from_millis(x)
-}
-
-fn never() -> bool {
-    false
-}
+use support::{ms, never, s};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]

@@ -2,6 +2,8 @@
 //! real processes where the threat is about processes, virtual time where
 //! it is about the schedule.
 
+mod support;
+
 use std::cell::RefCell;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,18 +13,7 @@ use gw_watch::{
     ApprovalConfig, ApprovalWatcher, CallReport, CommandLine, Event, OneShotLimits, Outcome, ProcessRunner, Runner,
     Schedule, SystemClock, VirtualClock,
 };
-
-fn s(x: u64) -> Duration {
-    Duration::from_secs(x)
-}
-
-fn ms(x: u64) -> Duration {
-    Duration::from_millis(x)
-}
-
-fn never() -> bool {
-    false
-}
+use support::{ms, never, s};
 
 /// A shell script in `dir`, run as `sh PATH ARGS` (sh is the test's choice:
 /// gw-watch itself never runs a shell).

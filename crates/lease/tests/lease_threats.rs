@@ -1,6 +1,7 @@
-//! Security-regression tests for gw-lease (THREATS LEASE-1 … LEASE-5, and
-//! FS-1 for the registry's own entries), with real processes: `sleep`
-//! children, a child of this test binary running as uid 65534, and a child
+//! Security-regression tests for gw-lease (THREATS LEASE-1 … LEASE-5, FS-1
+//! for the registry's own entries, DOC-3 for the record writer), with real
+//! processes: `sleep` children, a child of this test binary running as uid
+//! 65534, and a child
 //! in a new pid namespace (`unshare --pid --fork --mount-proc`).
 //!
 //! Each test fails if its defence is removed: treating EPERM as dead,
@@ -14,9 +15,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use gw_anchor::Policy;
 use gw_lease::{Record, Registration, Registry, RemoveReason, SkipReason, Status, parse_record};
 
 use common::{NOBODY, helper_main, run_helper};
+use serde_json::json;
 
 /// Child modes of this test binary.
 fn dispatch(mode: &str, args: &[String]) -> Vec<String> {
@@ -68,11 +71,7 @@ fn sleeper() -> Child {
 }
 
 fn registry_dir() -> (tempfile::TempDir, std::path::PathBuf) {
-    let tmp = tempfile::Builder::new()
-        .prefix("gw-lease-")
-        .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
-        .unwrap();
+    let tmp = gw_test_support::private_tempdir("gw-lease-");
     let dir = tmp.path().join("reg");
     (tmp, dir)
 }
@@ -439,4 +438,30 @@ fn fs_10_registry_is_never_created_through_a_symlinked_parent() {
     let reg = Registry::open(sticky.join("reg")).unwrap();
     let md = std::fs::symlink_metadata(reg.path()).unwrap();
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&md.permissions()) & 0o7777, 0o700);
+}
+
+/// A lease payload within its own limits (≤ 16 KiB compact, ≤ 16 deep)
+/// whose record, pretty-printed, exceeds the 64 KiB the record reader reads:
+/// refused, and no record is written (before the fix the record was written
+/// and every later read of it failed as malformed).
+#[test]
+fn doc_3_lease_record_past_the_reader_limit_is_refused() {
+    let tmp = tempfile::Builder::new().permissions(std::fs::Permissions::from_mode(0o700)).tempdir().unwrap();
+    let dir = tmp.path().join("leases");
+    let registry = gw_lease::Registry::open_with(&dir, &Policy::new()).unwrap();
+    let mut payload = json!(vec![1; 5000]);
+    for _ in 0..14 {
+        payload = json!([payload]);
+    }
+    assert!(serde_json::to_vec(&payload).unwrap().len() <= gw_lease::MAX_PAYLOAD_BYTES);
+    let reg = gw_lease::Registration::new("big").unwrap().pid(std::process::id()).payload(payload).unwrap();
+    let err = registry.register(&reg).map(|_| ()).expect_err("a record its reader refuses is not written");
+    assert_eq!(err.kind(), gw_lease::ErrorKind::InvalidPayload, "{err}");
+    assert!(err.message().contains("65536"), "the limit is named: {err}");
+    assert!(!dir.join("big.json").exists(), "no record written");
+    // A small payload registers and reads back.
+    let reg = gw_lease::Registration::new("small").unwrap().pid(std::process::id()).payload(json!([[1]])).unwrap();
+    let (guard, _) = registry.register(&reg).unwrap();
+    assert_eq!(registry.get("small").unwrap().record.payload, json!([[1]]));
+    drop(guard);
 }

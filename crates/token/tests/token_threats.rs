@@ -19,13 +19,11 @@
 use gw_test_support as common;
 mod token_support;
 
-use std::ffi::OsStr;
-use std::mem::MaybeUninit;
 use std::net::IpAddr;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use common::modes::{self, ModeWatcher};
 use common::{RESOLVERS, Sandbox, chmod, chown, helper_main, run_helper, snapshot, symlink};
 use gw_anchor::{Policy, Resolver, Root};
 use gw_token::{
@@ -36,7 +34,6 @@ use gw_token::{
 // gw-token needs no JSON document parser); its errors are gw-cred's, with
 // gw-token's kinds inside `Token(..)`.
 use gw_cred::{ErrorKind as CredKind, read_json_secret};
-use rustix::fs::inotify;
 use token_support::*;
 
 const NOW: u64 = 1_800_000_000;
@@ -587,36 +584,12 @@ fn tok_4_init_creates_mode_0600_under_umask_000() {
 fn child_init_umask(args: &[String]) -> Vec<String> {
     let [dir, umask] = args else { panic!("init_umask args: {args:?}") };
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(u32::from_str_radix(umask, 8).unwrap()));
-    let ino = inotify::init(inotify::CreateFlags::CLOEXEC).unwrap();
-    inotify::add_watch(
-        &ino,
-        dir.as_str(),
-        inotify::WatchFlags::CREATE | inotify::WatchFlags::MOVED_TO | inotify::WatchFlags::ATTRIB,
-    )
-    .unwrap();
-    let watched = Path::new(dir).to_path_buf();
-    let watcher = std::thread::spawn(move || {
-        let (mut widest, mut seen) = (0u32, 0usize);
-        let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
-        let mut reader = inotify::Reader::new(&ino, &mut buf);
-        loop {
-            let ev = reader.next().unwrap();
-            let Some(name) = ev.file_name() else { continue };
-            let name = OsStr::from_bytes(name.to_bytes()).to_owned();
-            if name == "gw-test-stop" {
-                return (widest, seen);
-            }
-            if let Ok(md) = std::fs::symlink_metadata(watched.join(&name)) {
-                widest |= md.mode() & 0o7777;
-                seen += 1;
-            }
-        }
-    });
+    let watcher = ModeWatcher::start(Path::new(dir), true);
     let root = Root::open(dir, &Policy::new()).unwrap();
     init_secret_file(&root, SECRET_FILE).unwrap();
-    std::fs::create_dir(Path::new(dir).join("gw-test-stop")).unwrap();
-    let (widest, seen) = watcher.join().unwrap();
-    std::fs::remove_dir(Path::new(dir).join("gw-test-stop")).unwrap();
+    std::fs::create_dir(Path::new(dir).join(modes::STOP)).unwrap();
+    let (widest, seen) = watcher.finish();
+    std::fs::remove_dir(Path::new(dir).join(modes::STOP)).unwrap();
     vec![format!("{widest:04o}"), seen.to_string()]
 }
 

@@ -1,7 +1,7 @@
 //! Real listeners in real process trees for the gw-portguard tests, from
 //! `helper.py` (python3): spawned in their own process group, killed (the
-//! whole group) on drop.
-#![allow(dead_code, unreachable_pub)]
+//! whole group) on drop. Shared by gw-portguard's own suites and the root's
+//! `gw port` CLI tests (feature `portguard`).
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use gw_portguard::{Options, Source};
 
 /// The uid of the "other user".
-pub const NOBODY: u32 = 65534;
+pub use crate::NOBODY;
 
 /// Both socket-table sources: every case runs on each.
 pub const SOURCES: [Source; 2] = [Source::Netlink, Source::ProcNet];
@@ -32,7 +32,7 @@ pub fn source_arg(source: Source) -> &'static str {
 }
 
 fn helper_py() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/portguard_support/helper.py")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/portguard/helper.py")
 }
 
 /// A helper process tree holding listeners.

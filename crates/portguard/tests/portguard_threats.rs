@@ -2,14 +2,12 @@
 //! listeners in real processes (python3 helpers), on both socket-table
 //! sources (netlink sock_diag and /proc/net/tcp{,6}).
 
-mod portguard_support;
-
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use gw_portguard::{ConnectError, Expected, Verdict, connect_verified, listeners, start_time_of, verify};
-use portguard_support::{NOBODY, SOURCES, Spec, Svc, opts, record_dir};
+use gw_test_support::portguard::{NOBODY, SOURCES, Spec, Svc, opts, record_dir};
 
 fn owned_pids(v: &Verdict) -> Vec<u32> {
     match v {

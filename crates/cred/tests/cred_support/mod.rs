@@ -6,10 +6,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::cell::{Cell, RefCell};
-use std::io::{BufRead, BufReader, Write as _};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::rc::Rc;
 
 use gw_anchor::{Durability, Policy, Root};
@@ -231,111 +229,7 @@ pub fn assert_error_clean(e: &gw_cred::Error, secrets: &[&str], ctx: &str) {
 
 // ---- helper children -------------------------------------------------------
 
-const MODE_ENV: &str = "GW_CRED_TEST_HELPER";
-const ARGS_ENV: &str = "GW_CRED_TEST_HELPER_ARGS";
-const MARK: &str = "GW-CRED-HELPER ";
-
-/// The body of a `helper_child` test: does nothing in a normal run; in a
-/// child started by [`spawn_helper`] or [`run_helper_env`] runs `dispatch`
-/// with the mode and the arguments, then exits.
-pub fn helper_main(dispatch: fn(&str, &[String], &mut Talk)) {
-    let Ok(mode) = std::env::var(MODE_ENV) else { return };
-    let args: Vec<String> =
-        std::env::var(ARGS_ENV).unwrap_or_default().split('\n').filter(|a| !a.is_empty()).map(str::to_owned).collect();
-    let mut talk = Talk { input: std::io::stdin().lock() };
-    dispatch(&mode, &args, &mut talk);
-    std::io::stdout().flush().unwrap();
-    std::process::exit(0);
-}
-
-/// The child's side of the conversation with its parent.
-pub struct Talk {
-    input: std::io::StdinLock<'static>,
-}
-
-impl Talk {
-    /// Sends a line to the parent.
-    pub fn say(&mut self, line: &str) {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{MARK}{line}").unwrap();
-        out.flush().unwrap();
-    }
-    /// Waits for a line from the parent.
-    pub fn hear(&mut self) -> String {
-        let mut line = String::new();
-        self.input.read_line(&mut line).unwrap();
-        line.trim().to_owned()
-    }
-}
-
-fn helper_command(mode: &str, args: &[&str]) -> Command {
-    let exe = std::env::current_exe().expect("current_exe");
-    let mut cmd = Command::new(exe);
-    cmd.args(["helper_child", "--exact", "--nocapture", "--test-threads=1", "-q"])
-        .env(MODE_ENV, mode)
-        .env(ARGS_ENV, args.join("\n"))
-        .current_dir("/");
-    cmd
-}
-
-/// A helper child the parent talks to line by line.
-pub struct Helper {
-    child: Child,
-    input: ChildStdin,
-    output: BufReader<ChildStdout>,
-    seen: String,
-}
-
-/// Starts this binary's `helper_child` in `mode`.
-pub fn spawn_helper(mode: &str, args: &[&str]) -> Helper {
-    let mut child = helper_command(mode, args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn the helper child");
-    let input = child.stdin.take().unwrap();
-    let output = BufReader::new(child.stdout.take().unwrap());
-    Helper { child, input, output, seen: String::new() }
-}
-
-impl Helper {
-    /// The next line the child said.
-    pub fn hear(&mut self) -> String {
-        loop {
-            let mut line = String::new();
-            let n = self.output.read_line(&mut line).expect("read the helper's stdout");
-            assert!(n != 0, "the helper ended early; its output was:\n{}", self.seen);
-            if let Some(rest) = line.strip_prefix(MARK) {
-                return rest.trim().to_owned();
-            }
-            self.seen.push_str(&line);
-        }
-    }
-    /// Sends a line to the child.
-    pub fn say(&mut self, line: &str) {
-        writeln!(self.input, "{line}").unwrap();
-        self.input.flush().unwrap();
-    }
-    /// Waits for the child to exit successfully.
-    pub fn finish(mut self) {
-        drop(self.input);
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "helper child failed: {status}; output:\n{}", self.seen);
-    }
-}
-
-/// Runs the helper with **only** the environment `env` (plus the helper's
-/// mode) and returns the lines it said.
-pub fn run_helper_env(mode: &str, env: &[(&str, &str)]) -> Vec<String> {
-    let mut cmd = helper_command(mode, &[]);
-    cmd.env_clear().env(MODE_ENV, mode).envs(env.iter().copied());
-    let out = cmd.stdin(Stdio::null()).output().expect("spawn the helper child");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "helper `{mode}` failed ({}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout.lines().filter_map(|l| l.strip_prefix(MARK)).map(str::to_owned).collect()
-}
+/// The conversational helper children (gw-test-support's): `helper_main` is
+/// the body of this binary's `helper_child` test.
+#[allow(unused_imports)] // each suite uses a part
+pub use gw_test_support::helper::{Helper, Talk, run_helper_env, spawn_helper, talk_main as helper_main};

@@ -166,7 +166,7 @@ fn rfc5869_hkdf_sha256() {
 
 // ---- the interoperability vectors of docs/token-format.md ----
 
-const DOC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/token-format.md");
+const DOC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/token-format.md");
 const FENCE: &str = "```gw-token-vectors";
 
 /// The fixed clock of the vectors.
