@@ -67,8 +67,8 @@ pub(crate) use backend::WriteTarget;
 pub use handoff::{DeviceToken, HandoffReport};
 pub(crate) use schema::StoreDoc;
 pub use schema::{GatewayRecord, Issued, STORE_FILE, STORE_VERSION, STORE_VERSION_MIN, Slot, Stored};
-pub(crate) use validate::{SecretText, check_store_value, save_refusal, secret_text};
 pub use validate::{MAX_SECRET_LEN, check_device_id, check_role, check_secret_text, is_scope};
+pub(crate) use validate::{SecretText, check_store_value, save_refusal, secret_text};
 use validate::{check_slot, decode_value, put, take};
 
 /// Which credential [`CredStore::resolve`] picked, and the secret.
