@@ -83,20 +83,28 @@ impl Pin {
             )));
         }
         let pin = Self { pid, fd, start_time: stat.start_time };
-        pin.still_same()?;
+        // Still running after the stat was read: the stat was the pinned
+        // process's (its pid cannot be reused before it exits).
+        pin.alive()?;
         Ok(pin)
+    }
+
+    /// Whether the pinned process has not exited (its pidfd is not
+    /// readable yet).
+    fn alive(&self) -> Result<(), Fail> {
+        let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+        let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
+        match rustix::event::poll(&mut fds, Some(&zero)) {
+            Ok(0) => Ok(()),
+            Ok(_) => Err(Fail::No(format!("expected process {} exited during the check", self.pid))),
+            Err(e) => Err(Fail::Unknown(format!("poll(pidfd {}): {e}", self.pid))),
+        }
     }
 
     /// Re-checks that the pinned process is still alive and still has its
     /// start time (pid not reused).
     pub(crate) fn still_same(&self) -> Result<(), Fail> {
-        let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
-        let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
-        match rustix::event::poll(&mut fds, Some(&zero)) {
-            Ok(0) => {}
-            Ok(_) => return Err(Fail::No(format!("expected process {} exited during the check", self.pid))),
-            Err(e) => return Err(Fail::Unknown(format!("poll(pidfd {}): {e}", self.pid))),
-        }
+        self.alive()?;
         match read_stat(self.pid) {
             Ok(Some(s)) if s.start_time == self.start_time && s.state != b'Z' => Ok(()),
             Ok(Some(_)) | Ok(None) => {
