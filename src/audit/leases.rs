@@ -4,7 +4,7 @@
 //! through `Registry::list`, which takes no lock and changes nothing.
 
 use gw_anchor::Root;
-use gw_lease::{Registry, SkipReason, Verdict};
+use gw_lease::{Judgement, Registry, SkipReason};
 
 use super::{Finding, Report, Severity, sh};
 
@@ -48,11 +48,11 @@ pub(super) fn check(profile: &str, dir: &Root, report: &mut Report) {
     for listed in &listing.records {
         let r = &listed.record;
         match &listed.verdict {
-            Verdict::Keep(status) => {
+            Judgement::Keep(status) => {
                 live += 1;
                 report.checked(format!("lease {} (profile {profile}): pid {} kept ({})", r.id, r.pid, status.as_str()));
             }
-            Verdict::Remove(reason) => report.add(Finding {
+            Judgement::Remove(reason) => report.add(Finding {
                 severity: Severity::Low,
                 check: "lease",
                 subject: reg_path.join(format!("{}.json", r.id)).display().to_string(),

@@ -2,7 +2,7 @@
 //! Every decision (what is alive, what is removed) is gw-lease's.
 
 use gw_anchor::Policy;
-use gw_lease::{Listed, PruneReport, Record, Registration, Registry, SkipReason, Skipped, Verdict};
+use gw_lease::{Judgement, Listed, PruneReport, Record, Registration, Registry, SkipReason, Skipped};
 use serde_json::json;
 
 use crate::cli::lease::{LeaseCommand, ListArgs, PruneArgs, RegisterArgs};
@@ -53,7 +53,7 @@ fn list(a: ListArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
     let registry = Registry::open_existing(&a.dir, policy)?;
     let listing = registry.list()?;
     let shown: Vec<&Listed> =
-        listing.records.iter().filter(|l| a.all || matches!(l.verdict, Verdict::Keep(_))).collect();
+        listing.records.iter().filter(|l| a.all || matches!(l.verdict, Judgement::Keep(_))).collect();
     let mut human = String::new();
     for l in &shown {
         human.push_str(&record_line(&l.record, &verdict_str(&l.verdict)));
@@ -132,10 +132,10 @@ fn prune(a: PruneArgs, policy: &Policy, out: Output) -> Result<u8, CliError> {
     Ok(finish(out, "lease prune", registry.path(), &human, json!({ "report": report }), refused))
 }
 
-fn verdict_str(v: &Verdict) -> String {
+fn verdict_str(v: &Judgement) -> String {
     match v {
-        Verdict::Keep(s) => format!("live: {}", s.as_str()),
-        Verdict::Remove(r) => format!("stale: {}", r.as_str()),
+        Judgement::Keep(s) => format!("live: {}", s.as_str()),
+        Judgement::Remove(r) => format!("stale: {}", r.as_str()),
     }
 }
 

@@ -86,10 +86,11 @@ impl Status {
     }
 }
 
-/// The verdict on one record.
+/// The judgement on one record: keep it or remove it (gw-portguard's
+/// `Verdict` is the answer about a port's owner).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum Judgement {
     /// Keep the record.
     Keep(Status),
     /// Remove the record.
@@ -104,39 +105,39 @@ pub enum Verdict {
 /// naming one → kept); then the probe: gone or zombie → removed; running
 /// (or `EPERM`) with another start time → removed (pid reused); otherwise
 /// kept. An unreadable start time behind `EPERM` is kept (alive, LEASE-4).
-pub fn judge(record: &Record, ctx: &Context, probe: impl FnOnce(u32) -> Probe) -> Verdict {
+pub fn judge(record: &Record, ctx: &Context, probe: impl FnOnce(u32) -> Probe) -> Judgement {
     if record.is_expired(ctx.now_unix_ms) {
-        return Verdict::Remove(RemoveReason::Expired);
+        return Judgement::Remove(RemoveReason::Expired);
     }
     match &ctx.boot_id {
-        Some(b) if *b != record.boot_id => return Verdict::Remove(RemoveReason::BootIdDiffers),
+        Some(b) if *b != record.boot_id => return Judgement::Remove(RemoveReason::BootIdDiffers),
         Some(_) => {}
-        None => return Verdict::Keep(Status::Unknown("this boot's id is unknown".into())),
+        None => return Judgement::Keep(Status::Unknown("this boot's id is unknown".into())),
     }
     if ctx.has_pid_namespaces {
         match ctx.pid_namespace {
-            Some(ns) if Some(ns) != record.pid_namespace => return Verdict::Keep(Status::OtherPidNamespace),
+            Some(ns) if Some(ns) != record.pid_namespace => return Judgement::Keep(Status::OtherPidNamespace),
             Some(_) => {}
-            None => return Verdict::Keep(Status::Unknown("this process's pid namespace is unknown".into())),
+            None => return Judgement::Keep(Status::Unknown("this process's pid namespace is unknown".into())),
         }
     } else if record.pid_namespace.is_some() {
         // Written where pid namespaces exist: not a pid of this system.
-        return Verdict::Keep(Status::OtherPidNamespace);
+        return Judgement::Keep(Status::OtherPidNamespace);
     }
     let same = |found: u64, keep: Status| {
         if found == record.start_time {
-            Verdict::Keep(keep)
+            Judgement::Keep(keep)
         } else {
-            Verdict::Remove(RemoveReason::StartTimeDiffers { recorded: record.start_time, found })
+            Judgement::Remove(RemoveReason::StartTimeDiffers { recorded: record.start_time, found })
         }
     };
     match probe(record.pid) {
-        Probe::Gone => Verdict::Remove(RemoveReason::ProcessGone),
-        Probe::Zombie => Verdict::Remove(RemoveReason::Zombie),
+        Probe::Gone => Judgement::Remove(RemoveReason::ProcessGone),
+        Probe::Zombie => Judgement::Remove(RemoveReason::Zombie),
         Probe::Running { start_time } => same(start_time, Status::Alive),
         Probe::NoPermission { start_time: Some(t) } => same(t, Status::AliveNoPermission),
-        Probe::NoPermission { start_time: None } => Verdict::Keep(Status::AliveNoPermission),
-        Probe::Unknown { reason } => Verdict::Keep(Status::Unknown(reason)),
+        Probe::NoPermission { start_time: None } => Judgement::Keep(Status::AliveNoPermission),
+        Probe::Unknown { reason } => Judgement::Keep(Status::Unknown(reason)),
     }
 }
 
@@ -174,24 +175,24 @@ mod tests {
     #[test]
     fn platform_without_pid_namespaces() {
         // macOS: a record without a namespace is judged by its process...
-        assert_eq!(judge(&record(None), &ctx(None, false), running), Verdict::Keep(Status::Alive));
+        assert_eq!(judge(&record(None), &ctx(None, false), running), Judgement::Keep(Status::Alive));
         assert_eq!(
             judge(&record(None), &ctx(None, false), |_| Probe::Gone),
-            Verdict::Remove(RemoveReason::ProcessGone)
+            Judgement::Remove(RemoveReason::ProcessGone)
         );
         // ...one that names a namespace was written elsewhere: kept, not probed.
         let never = |_: u32| -> Probe { panic!("probed a foreign record") };
-        assert_eq!(judge(&record(Some(5)), &ctx(None, false), never), Verdict::Keep(Status::OtherPidNamespace));
+        assert_eq!(judge(&record(Some(5)), &ctx(None, false), never), Judgement::Keep(Status::OtherPidNamespace));
     }
 
     #[test]
     fn platform_with_pid_namespaces() {
         let never = |_: u32| -> Probe { panic!("probed a foreign record") };
-        assert_eq!(judge(&record(Some(5)), &ctx(Some(5), true), running), Verdict::Keep(Status::Alive));
-        assert_eq!(judge(&record(Some(6)), &ctx(Some(5), true), never), Verdict::Keep(Status::OtherPidNamespace));
+        assert_eq!(judge(&record(Some(5)), &ctx(Some(5), true), running), Judgement::Keep(Status::Alive));
+        assert_eq!(judge(&record(Some(6)), &ctx(Some(5), true), never), Judgement::Keep(Status::OtherPidNamespace));
         // A record from a platform without namespaces is not a pid of ours.
-        assert_eq!(judge(&record(None), &ctx(Some(5), true), never), Verdict::Keep(Status::OtherPidNamespace));
+        assert_eq!(judge(&record(None), &ctx(Some(5), true), never), Judgement::Keep(Status::OtherPidNamespace));
         // Our own namespace unknown: nothing concluded.
-        assert!(matches!(judge(&record(Some(5)), &ctx(None, true), never), Verdict::Keep(Status::Unknown(_))));
+        assert!(matches!(judge(&record(Some(5)), &ctx(None, true), never), Judgement::Keep(Status::Unknown(_))));
     }
 }

@@ -93,7 +93,7 @@ mod txn;
 pub use error::{Error, ErrorKind, Result};
 /// The class every error answers (gw-error): not found, refused, invalid, failed.
 pub use gw_error::Class;
-pub use judge::{Context, RemoveReason, Status, Verdict, judge};
+pub use judge::{Context, Judgement, RemoveReason, Status, judge};
 pub use oracle::{Identity, Probe, ProcOracle, ProcStat, ProcessOracle, SystemWallClock, WallClock};
 // The `/proc/PID/stat` parser, exported only for the fuzz target
 // (fuzz/fuzz_targets/lease_record.rs, its own workspace): `ProcOracle` is

@@ -10,7 +10,7 @@ use gw_persist::{FileLock, LockError};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::judge::{Context, RemoveReason, Status, Verdict, judge};
+use crate::judge::{Context, Judgement, RemoveReason, Status, judge};
 use crate::oracle::{ProcOracle, ProcessOracle, SystemWallClock, WallClock};
 use crate::record::{self, FORMAT_VERSION, Record};
 use crate::store::Store;
@@ -203,7 +203,7 @@ impl Registry {
             .list()?
             .records
             .into_iter()
-            .filter(|l| matches!(l.verdict, Verdict::Keep(_)))
+            .filter(|l| matches!(l.verdict, Judgement::Keep(_)))
             .map(|l| l.record)
             .collect())
     }
@@ -272,8 +272,8 @@ impl Registry {
         );
         let not_running = |msg: String| Error::new(ErrorKind::NotRunning, "read lease", &at, msg).with_fix(&prune);
         match verdict {
-            Verdict::Keep(Status::Alive | Status::AliveNoPermission) => Ok(record),
-            Verdict::Keep(Status::OtherPidNamespace) => Err(Error::new(
+            Judgement::Keep(Status::Alive | Status::AliveNoPermission) => Ok(record),
+            Judgement::Keep(Status::OtherPidNamespace) => Err(Error::new(
                 ErrorKind::ForeignRecord,
                 "read lease",
                 &at,
@@ -289,13 +289,13 @@ impl Registry {
                 },
             )
             .with_fix("verify from inside that pid namespace")),
-            Verdict::Keep(Status::Unknown(why)) => Err(Error::new(
+            Judgement::Keep(Status::Unknown(why)) => Err(Error::new(
                 ErrorKind::Unproven,
                 "read lease",
                 &at,
                 format!("whether pid {pid} is the record's process cannot be proven: {why}"),
             )),
-            Verdict::Remove(RemoveReason::BootIdDiffers) => Err(Error::new(
+            Judgement::Remove(RemoveReason::BootIdDiffers) => Err(Error::new(
                 ErrorKind::ForeignRecord,
                 "read lease",
                 &at,
@@ -306,16 +306,16 @@ impl Registry {
                 ),
             )
             .with_fix(&prune)),
-            Verdict::Remove(RemoveReason::ProcessGone) => {
+            Judgement::Remove(RemoveReason::ProcessGone) => {
                 Err(not_running(format!("the record's process (pid {pid}) is not running")))
             }
-            Verdict::Remove(RemoveReason::Zombie) => {
+            Judgement::Remove(RemoveReason::Zombie) => {
                 Err(not_running(format!("the record's process (pid {pid}) is not running: it exited (zombie)")))
             }
-            Verdict::Remove(RemoveReason::Expired) => Err(not_running(format!(
+            Judgement::Remove(RemoveReason::Expired) => Err(not_running(format!(
                 "the record expired (its process, pid {pid}, stopped renewing it): not running"
             ))),
-            Verdict::Remove(RemoveReason::StartTimeDiffers { recorded, found }) => Err(not_running(format!(
+            Judgement::Remove(RemoveReason::StartTimeDiffers { recorded, found }) => Err(not_running(format!(
                 "the record's process is not running: pid {pid} was reused (recorded start time {recorded}, the \
                  process with that pid now started at {found})"
             ))),

@@ -17,7 +17,7 @@ use gw_anchor::FileKind;
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::judge::{Context, RemoveReason, Status, Verdict, judge};
+use crate::judge::{Context, Judgement, RemoveReason, Status, judge};
 use crate::oracle::Probe;
 use crate::record::{self, Record, parse_record};
 use crate::store::{Ident, Store};
@@ -31,7 +31,7 @@ pub struct Listed {
     /// The record.
     pub record: Record,
     /// Keep (and why) or remove (and why).
-    pub verdict: Verdict,
+    pub verdict: Judgement,
 }
 
 /// A record a prune removed (or, in a dry run, would remove).
@@ -191,8 +191,8 @@ pub(crate) fn prune<S: Store>(
     for (listed, ident) in scanned.listed {
         let Listed { record, verdict } = listed;
         match verdict {
-            Verdict::Keep(status) => report.kept.push(Kept { id: record.id.clone(), status, record }),
-            Verdict::Remove(reason) => {
+            Judgement::Keep(status) => report.kept.push(Kept { id: record.id.clone(), status, record }),
+            Judgement::Remove(reason) => {
                 let name = record::file_name(&record.id);
                 let done = if dry_run { Ok(true) } else { remove_if_same(store, &name, ident) };
                 match done {

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use gw_lease::{ErrorKind, Record, Registration, Registry, Status, Verdict, parse_record};
+use gw_lease::{ErrorKind, Judgement, Record, Registration, Registry, Status, parse_record};
 
 fn sleeper() -> Child {
     Command::new("sleep").arg("60").stdin(Stdio::null()).spawn().expect("spawn sleep")
@@ -36,7 +36,7 @@ fn lease_3_live_owner_names_only_a_running_process_of_this_boot_and_namespace() 
     }
     let rec = reg.live_owner("live").unwrap();
     assert_eq!(rec.pid, child.id());
-    assert_eq!(reg.get("live").unwrap().verdict, Verdict::Keep(Status::Alive));
+    assert_eq!(reg.get("live").unwrap().verdict, Judgement::Keep(Status::Alive));
 
     rewrite(&dir, "reused", |r| r.start_time = r.start_time.saturating_sub(1));
     let e = reg.live_owner("reused").unwrap_err();
