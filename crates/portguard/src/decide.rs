@@ -90,8 +90,8 @@ pub(crate) fn held_by(l: &Listener, pid: u32, opts: &Options, command_of: &dyn F
 /// pin (still valid) for a follow-up.
 ///
 /// The search reads what had the pid: it is only valid if the pinned process
-/// is still alive with the same start time after it, so the re-check comes
-/// last, then the time bound.
+/// is still alive after it (its pid not reused: on Linux the pidfd says it
+/// has not exited), so the re-check comes last, then the time bound.
 pub(crate) fn verify_with<O: Observer>(
     obs: &O,
     port: u16,

@@ -37,15 +37,17 @@
 //!
 //! **How.** [`listeners`] asks the kernel for every TCP socket in LISTEN state
 //! on the port — IPv4 and IPv6, every address — with its socket inode and
-//! uid, through netlink `NETLINK_SOCK_DIAG` (inet_diag), or from
+//! uid, through netlink `NETLINK_SOCK_DIAG` (inet_diag; one dump for both
+//! families where the kernel takes inet_diag's original request), or from
 //! `/proc/net/tcp{,6}` when netlink is unavailable ([`Source`]; both always
 //! tested). [`verify`] pins the expected process with `pidfd_open(2)` and its
 //! start time (`/proc/PID/stat` field 22), finds **every process holding one
 //! of those sockets** (`socket:[inode]` among the fds of every process in
 //! `/proc`), attributes each holder to the expected process, one of its
-//! descendants (optionally), or the outside, then re-checks the pidfd and
-//! start time, so a pid that died and was reused during the check is
-//! refused. [`connect_verified`] additionally finds the server side of the
+//! descendants (optionally), or the outside, then re-checks the pidfd (a
+//! process that has not exited still owns its pid, so its start time is
+//! still the one read), so a pid that died and was reused during the check
+//! is refused. [`connect_verified`] additionally finds the server side of the
 //! connection it just made (sock_diag by 4-tuple), waits a bounded time for
 //! it to be accepted, and applies the same rule to *that* socket before
 //! handing out the stream. Nothing shells out (`ss`, `lsof`).
@@ -325,7 +327,7 @@ pub fn verify(port: u16, expected: &Expected, opts: &Options) -> Verdict {
 /// `opts.timeout`, counted from the call) until it has been accepted (it
 /// has an inode only then); that inode must be held by the expected tree and
 /// by no visible process outside it;
-/// re-check the pidfd and start time. Nothing is written to the stream here:
+/// re-check the pidfd. Nothing is written to the stream here:
 /// on refusal it is closed unused.
 ///
 /// # Errors

@@ -101,17 +101,16 @@ impl Pin {
         }
     }
 
-    /// Re-checks that the pinned process is still alive and still has its
-    /// start time (pid not reused).
+    /// Re-checks that the pinned process is still the one pinned: its pidfd
+    /// does not report it exited, so its pid has not been reused (a pid is
+    /// freed only when its process is reaped, after it exits) and the start
+    /// time read when it was pinned is still its own — no second read of
+    /// `/proc/PID/stat` needed.
     pub(crate) fn still_same(&self) -> Result<(), Fail> {
-        self.alive()?;
-        match read_stat(self.pid) {
-            Ok(Some(s)) if s.start_time == self.start_time && s.state != b'Z' => Ok(()),
-            Ok(Some(_)) | Ok(None) => {
-                Err(Fail::No(format!("expected process {} exited or was replaced during the check", self.pid)))
-            }
-            Err(e) => Err(Fail::Unknown(format!("cannot re-read /proc/{}/stat: {e}", self.pid))),
-        }
+        self.alive().map_err(|f| match f {
+            Fail::No(_) => Fail::No(format!("expected process {} exited or was replaced during the check", self.pid)),
+            unknown => unknown,
+        })
     }
 }
 

@@ -263,12 +263,13 @@ mod linux {
         let io = |op: &'static str| move |source| ConnectError::Io { op, addr, source };
         let local = stream.local_addr().map_err(io("getsockname"))?;
         let peer = stream.peer_addr().map_err(io("getpeername"))?;
+        let mut lookups = sockets::Lookups::default();
         let mut pause = Duration::from_micros(50);
         let mut yields = 8;
         // The server side of this connection: local = the address we reached,
         // remote = our address. It has an inode only once accepted.
         let server = loop {
-            let side = match sockets::established(peer, local, opts.source, deadline) {
+            let side = match lookups.established(peer, local, opts.source, deadline) {
                 Ok(e) => e,
                 Err(e) => {
                     return Err(refused_unknown(format!("cannot find the server side of {local} -> {peer}: {e}")));

@@ -12,8 +12,9 @@ use std::net::SocketAddr;
 
 pub use proc_net::{format_proc_net_tcp_line, proc_net_tcp, proc_net_tcp_header};
 pub use sock_diag::{
-    AF_INET, AF_INET6, DiagBatch, INET_DIAG_MSG_LEN, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, SOCK_DIAG_BY_FAMILY,
-    encode_done, encode_error, encode_inet_diag_msg, encode_lookup, encode_request, sock_diag_messages,
+    AF_INET, AF_INET6, DiagBatch, Families, INET_DIAG_MSG_LEN, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN,
+    SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK, encode_done, encode_error, encode_inet_diag_msg, encode_lookup,
+    encode_request, sock_diag_messages,
 };
 
 /// TCP state `ESTABLISHED` (include/net/tcp_states.h).
@@ -49,12 +50,15 @@ pub struct ParseError {
     pub at: usize,
     /// What was wrong.
     pub message: String,
+    /// The kernel's errno, when the input was its error reply (sock_diag's
+    /// `NLMSG_ERROR`, or an `NLMSG_DONE` with a negative status).
+    pub errno: Option<u32>,
 }
 
 impl ParseError {
     #[cold]
     pub(crate) fn new(what: &'static str, at: usize, message: impl Into<String>) -> Self {
-        Self { what, at, message: message.into() }
+        Self { what, at, message: message.into(), errno: None }
     }
 }
 

@@ -23,6 +23,9 @@ pub const NLMSG_ERROR: u16 = 2;
 pub const NLMSG_DONE: u16 = 3;
 /// `SOCK_DIAG_BY_FAMILY`.
 pub const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// `TCPDIAG_GETSOCK`: inet_diag's original request type, which dumps the
+/// TCP sockets of both families in one walk of the kernel's tables.
+pub const TCPDIAG_GETSOCK: u16 = 18;
 /// `sizeof(struct inet_diag_msg)`.
 pub const INET_DIAG_MSG_LEN: usize = 72;
 /// `AF_INET`.
@@ -109,12 +112,16 @@ pub fn sock_diag_messages(buf: &[u8], seq: u32) -> Result<DiagBatch, ParseError>
                     return Err(ParseError::new(WHAT, off, "truncated NLMSG_ERROR"));
                 };
                 if status < 0 {
-                    return Err(ParseError::new(WHAT, off, format!("kernel error: errno {}", status.unsigned_abs())));
+                    let errno = status.unsigned_abs();
+                    let e = ParseError::new(WHAT, off, format!("kernel error: errno {errno}"));
+                    return Err(ParseError { errno: Some(errno), ..e });
                 }
                 // NLMSG_ERROR with 0 is an ACK; either way the reply is over.
                 batch.done = true;
             }
-            SOCK_DIAG_BY_FAMILY => batch.entries.push(inet_diag_msg(payload, off + NLMSG_HDRLEN)?),
+            // The kernel answers in the request's type: the same
+            // inet_diag_msg for either.
+            SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => batch.entries.push(inet_diag_msg(payload, off + NLMSG_HDRLEN)?),
             other => return Err(ParseError::new(WHAT, off, format!("unexpected message type {other}"))),
         }
         off += align4(len).min(rest.len());
@@ -206,12 +213,25 @@ pub fn encode_error(seq: u32, errno: i32) -> Vec<u8> {
     out
 }
 
-/// Builds a dump request (`inet_diag_req_v2`) for TCP sockets of one family
-/// in the states of the bitmask `states` (`1 << TCP_LISTEN`, ...), filtered
-/// in the kernel by a bytecode program on the local port `sport` and remote
-/// port `dport` when given (the same filter `ss 'sport = :P'` compiles; the
-/// `>=`/`<=` pair works on every kernel with inet_diag bytecode).
-pub fn encode_request(v6: bool, states: u32, sport: Option<u16>, dport: Option<u16>, seq: u32) -> Vec<u8> {
+/// Which address families a dump asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Families {
+    /// IPv4 only (`inet_diag_req_v2`, `AF_INET`).
+    V4,
+    /// IPv6 only (`inet_diag_req_v2`, `AF_INET6`).
+    V6,
+    /// Both, in one request (`TCPDIAG_GETSOCK` with `inet_diag_req`): the
+    /// kernel dumps with family `AF_UNSPEC`, walking each table once for
+    /// both families where two `SOCK_DIAG_BY_FAMILY` requests walk it twice.
+    Both,
+}
+
+/// Builds a dump request for TCP sockets of `families` in the states of
+/// the bitmask `states` (`1 << TCP_LISTEN`, ...), filtered in the kernel by
+/// a bytecode program on the local port `sport` and remote port `dport`
+/// when given (the same filter `ss 'sport = :P'` compiles; the `>=`/`<=`
+/// pair works on every kernel with inet_diag bytecode).
+pub fn encode_request(families: Families, states: u32, sport: Option<u16>, dport: Option<u16>, seq: u32) -> Vec<u8> {
     let conds: Vec<(u8, u8, u16)> = [
         sport.map(|p| (INET_DIAG_BC_S_GE, INET_DIAG_BC_S_LE, p)),
         dport.map(|p| (INET_DIAG_BC_D_GE, INET_DIAG_BC_D_LE, p)),
@@ -233,19 +253,37 @@ pub fn encode_request(v6: bool, states: u32, sport: Option<u16>, dport: Option<u
         }
     }
     let attr_len = if bc.is_empty() { 0 } else { 4 + bc.len() };
-    let len = NLMSG_HDRLEN + 56 + attr_len;
-    let mut out = Vec::with_capacity(len);
-    header(&mut out, len, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq);
-    out.extend_from_slice(&[if v6 { AF_INET6 } else { AF_INET }, IPPROTO_TCP, 0, 0]);
-    out.extend_from_slice(&states.to_ne_bytes());
     // inet_diag_sockid: the ports (network order) also go here: the kernel's
     // dump loops compare `id.idiag_sport`/`idiag_dport` before running the
     // bytecode, which skips other ports' sockets cheaply (and a set dport
     // skips the listening table altogether). Addresses and interface: any.
-    out.extend_from_slice(&sport.unwrap_or(0).to_be_bytes());
-    out.extend_from_slice(&dport.unwrap_or(0).to_be_bytes());
-    out.extend_from_slice(&[0u8; 36]);
-    out.extend_from_slice(&[0xff; 8]); // cookie = INET_DIAG_NOCOOKIE
+    let mut sockid = Vec::with_capacity(48);
+    sockid.extend_from_slice(&sport.unwrap_or(0).to_be_bytes());
+    sockid.extend_from_slice(&dport.unwrap_or(0).to_be_bytes());
+    sockid.extend_from_slice(&[0u8; 36]);
+    sockid.extend_from_slice(&[0xff; 8]); // cookie = INET_DIAG_NOCOOKIE
+    let mut out = Vec::new();
+    match families {
+        Families::V4 | Families::V6 => {
+            // inet_diag_req_v2: family, protocol, ext, pad, states, id.
+            let len = NLMSG_HDRLEN + 56 + attr_len;
+            header(&mut out, len, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq);
+            let family = if families == Families::V6 { AF_INET6 } else { AF_INET };
+            out.extend_from_slice(&[family, IPPROTO_TCP, 0, 0]);
+            out.extend_from_slice(&states.to_ne_bytes());
+            out.extend_from_slice(&sockid);
+        }
+        Families::Both => {
+            // inet_diag_req: family (AF_UNSPEC), src_len, dst_len, ext, id,
+            // states, dbs. The protocol is the message type's (TCP).
+            let len = NLMSG_HDRLEN + 60 + attr_len;
+            header(&mut out, len, TCPDIAG_GETSOCK, NLM_F_REQUEST | NLM_F_DUMP, seq);
+            out.extend_from_slice(&[0, 0, 0, 0]);
+            out.extend_from_slice(&sockid);
+            out.extend_from_slice(&states.to_ne_bytes());
+            out.extend_from_slice(&0u32.to_ne_bytes());
+        }
+    }
     if !bc.is_empty() {
         out.extend_from_slice(&(attr_len as u16).to_ne_bytes());
         out.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
@@ -283,15 +321,25 @@ mod tests {
 
     #[test]
     fn request_has_the_sizes_the_kernel_checks() {
-        let r = encode_request(false, 1 << 10, Some(8080), None, 7);
+        let r = encode_request(Families::V4, 1 << 10, Some(8080), None, 7);
         assert_eq!(r.len(), 16 + 56 + 4 + 16);
         assert_eq!(u32_ne(&r, 0) as usize, r.len());
-        let r = encode_request(true, 1 << 1, Some(1), Some(2), 7);
+        assert_eq!((u16_ne(&r, 4), r[16]), (SOCK_DIAG_BY_FAMILY, AF_INET));
+        let r = encode_request(Families::V6, 1 << 1, Some(1), Some(2), 7);
         assert_eq!(r.len(), 16 + 56 + 4 + 32);
         // first op of the program: S_GE, yes 8, no = 32 + 4
         assert_eq!(&r[76..80], &[INET_DIAG_BC_S_GE, 8, 36, 0][..]);
         // the ports are in the socket id too, in network order
         assert_eq!(&r[24..28], &[0, 1, 0, 2][..]);
+        // Both families: the older request, 60 bytes, family AF_UNSPEC, the
+        // socket id first and the states after it.
+        let r = encode_request(Families::Both, 1 << 10, Some(8080), None, 7);
+        assert_eq!(r.len(), 16 + 60 + 4 + 16);
+        assert_eq!(u32_ne(&r, 0) as usize, r.len());
+        assert_eq!((u16_ne(&r, 4), r[16]), (TCPDIAG_GETSOCK, 0));
+        assert_eq!(&r[20..22], &8080u16.to_be_bytes()[..]);
+        assert_eq!(u32_ne(&r, 68), 1 << 10);
+        assert_eq!(&r[80..84], &[INET_DIAG_BC_S_GE, 8, 20, 0][..]);
     }
 
     #[test]
@@ -313,9 +361,31 @@ mod tests {
 
     #[test]
     fn kernel_error_is_an_error_and_foreign_seq_is_refused() {
-        assert!(sock_diag_messages(&encode_error(1, 2), 1).unwrap_err().message.contains("errno 2"));
-        assert!(sock_diag_messages(&encode_done(2), 1).is_err());
+        let e = sock_diag_messages(&encode_error(1, 2), 1).unwrap_err();
+        assert!(e.message.contains("errno 2"), "{e}");
+        assert_eq!(e.errno, Some(2));
+        assert_eq!(sock_diag_messages(&encode_error(1, 22), 1).unwrap_err().errno, Some(22));
+        let e = sock_diag_messages(&encode_done(2), 1).unwrap_err();
+        assert_eq!(e.errno, None, "a foreign sequence is ours to refuse, not the kernel's error");
         let b = sock_diag_messages(&encode_done(1), 1).unwrap();
         assert!(b.done && b.entries.is_empty());
+    }
+
+    #[test]
+    fn a_reply_to_the_older_request_type_is_the_same_message() {
+        let e = SockEntry {
+            state: 10,
+            local: "[::1]:8080".parse().unwrap(),
+            remote: "[::]:0".parse().unwrap(),
+            uid: 1000,
+            inode: 4242,
+        };
+        let mut msg = encode_inet_diag_msg(&e, 5);
+        msg[4..6].copy_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
+        msg.extend_from_slice(&encode_done(5));
+        assert_eq!(sock_diag_messages(&msg, 5).unwrap(), DiagBatch { entries: vec![e], done: true });
+        // Any other type is still refused.
+        msg[4..6].copy_from_slice(&19u16.to_ne_bytes());
+        assert!(sock_diag_messages(&msg, 5).unwrap_err().message.contains("unexpected message type 19"));
     }
 }
