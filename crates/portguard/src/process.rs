@@ -156,19 +156,23 @@ pub(crate) fn scan(wanted: &HashSet<u64>, deadline: Instant) -> Scan {
         Err(e) => return Scan { incomplete: Some(format!("cannot list /proc: {e}")), ..Scan::default() },
     };
     let pids = &pids[..];
+    // The kernel's own processes (kernel threads and its usermode helpers,
+    // root's programs: out of scope) are listed in one read and not asked
+    // one by one (see Proc::kernel_threads).
+    let kernel = &proc.kernel_threads()[..];
     // The work is the kernel's (a readlinkat per fd): split a long process
     // list across the CPUs. The result does not depend on the split.
     if pids.len() < 256 {
-        return scan_pids(proc, pids, wanted, deadline);
+        return scan_pids(proc, pids, kernel, wanted, deadline);
     }
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(4);
     if workers < 2 {
-        return scan_pids(proc, pids, wanted, deadline);
+        return scan_pids(proc, pids, kernel, wanted, deadline);
     }
     let parts: Vec<Scan> = std::thread::scope(|sc| {
         let handles: Vec<_> = pids
             .chunks(pids.len().div_ceil(workers))
-            .map(|chunk| sc.spawn(move || scan_pids(proc, chunk, wanted, deadline)))
+            .map(|chunk| sc.spawn(move || scan_pids(proc, chunk, kernel, wanted, deadline)))
             .collect();
         handles
             .into_iter()
@@ -193,12 +197,9 @@ pub(crate) fn scan(wanted: &HashSet<u64>, deadline: Instant) -> Scan {
     s
 }
 
-fn scan_pids(proc: &Proc, pids: &[u32], wanted: &HashSet<u64>, deadline: Instant) -> Scan {
+/// [`scan`] of `pids`, skipping `kernel` (sorted: the kernel's processes).
+fn scan_pids(proc: &Proc, pids: &[u32], kernel: &[u32], wanted: &HashSet<u64>, deadline: Instant) -> Scan {
     let mut s = Scan::default();
-    // The kernel's own processes (kernel threads and its usermode helpers,
-    // root's programs: out of scope) are listed in one read and not asked
-    // one by one (see Proc::kernel_threads).
-    let kernel = proc.kernel_threads();
     for &pid in pids {
         if timed_out(deadline) {
             s.incomplete = Some("timed out reading the processes' file descriptors".into());
