@@ -258,7 +258,7 @@ pub fn who(port: u16, opts: &Options) -> Result<Vec<Listener>> {
         let deadline = std::time::Instant::now() + opts.timeout;
         let ls = listeners_until(port, opts.source, deadline)?;
         let wanted: HashSet<u64> = ls.iter().map(|l| l.inode).collect();
-        let scan = process::scan(&wanted, deadline);
+        let scan = process::scan(&wanted, None, deadline);
         let mut out = Vec::with_capacity(ls.len());
         for l in ls {
             match scan.holders.get(&l.inode) {

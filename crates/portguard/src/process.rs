@@ -6,12 +6,13 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::os::fd::OwnedFd;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, PidfdFlags};
 
-use gw_procfs::{FdScanError as ScanErr, Proc, ProcStat};
+use gw_procfs::{FdScanError as ScanErr, FdTable, Proc, ProcStat};
 
 pub(crate) use crate::decide::{Attribution, Fail};
 
@@ -48,6 +49,9 @@ pub(crate) struct Pin {
     pub(crate) pid: u32,
     fd: OwnedFd,
     pub(crate) start_time: u64,
+    /// Where the process's next accepted socket should be (see
+    /// [`accept_candidates`]), from the fd table the scan read.
+    next_accept: OnceLock<Vec<u32>>,
 }
 
 impl Pin {
@@ -82,7 +86,7 @@ impl Pin {
                 stat.start_time
             )));
         }
-        let pin = Self { pid, fd, start_time: stat.start_time };
+        let pin = Self { pid, fd, start_time: stat.start_time, next_accept: OnceLock::new() };
         // Still running after the stat was read: the stat was the pinned
         // process's (its pid cannot be reused before it exits).
         pin.alive()?;
@@ -120,6 +124,35 @@ pub(crate) fn socket_inodes(pid: u32, deadline: Instant) -> Result<Vec<u64>, Sca
     proc().map_err(|e| ScanErr::Other(e.to_string()))?.socket_inodes(pid, deadline)
 }
 
+/// Whether the pinned process holds the socket `inode` (one of its fds is
+/// `socket:[inode]`; the caller re-checks the pin afterwards, so the pid
+/// named that process throughout). First at the fd numbers its next
+/// `accept` should have taken ([`accept_candidates`]; measured against
+/// `gw serve`, the first one): one `readlinkat` each, and where one names
+/// the socket, that is proof, whichever way the number was chosen.
+/// Otherwise its whole fd table is read.
+pub(crate) fn pinned_holds(pin: &Pin, inode: u64, deadline: Instant) -> bool {
+    let Ok(proc) = proc() else { return false };
+    let hints = pin.next_accept.get().map_or(&[][..], Vec::as_slice);
+    hints.iter().any(|&fd| proc.socket_at(pin.pid, fd) == Ok(Some(inode)))
+        || proc.socket_inodes(pin.pid, deadline).is_ok_and(|held| held.contains(&inode))
+}
+
+/// Where a server's next accepted socket should be, from its fd `table`:
+/// `accept` takes the lowest free fd number — the lowest that was free when
+/// the table was read, unless a lower one was closed since, such as a
+/// finished connection's socket (one other than the listeners, `wanted`).
+/// The two lowest free numbers, then two such sockets' numbers. Only a
+/// hint: [`pinned_holds`] falls back to the whole table.
+fn accept_candidates(table: &FdTable, wanted: &HashSet<u64>) -> Vec<u32> {
+    let open: HashSet<u32> = table.open.iter().copied().collect();
+    let mut out: Vec<u32> = (0u32..).filter(|n| !open.contains(n)).take(2).collect();
+    let mut closable: Vec<u32> = table.sockets.iter().filter(|(_, i)| !wanted.contains(i)).map(|&(fd, _)| fd).collect();
+    closable.sort_unstable();
+    out.extend(closable.into_iter().take(2));
+    out
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Node {
     pid: u32,
@@ -142,14 +175,17 @@ pub(crate) struct Scan {
     /// Why the scan did not cover every process (out of time, `/proc`
     /// could not be listed); `None` when it did.
     pub(crate) incomplete: Option<String>,
+    /// The fd table of the process [`scan`] was asked to note, as read.
+    pub(crate) noted: Option<FdTable>,
 }
 
 /// Reads the fds of **every** process in `/proc` and records which of them
 /// hold one of `wanted` (a socket is one open file description, and every
 /// process holding a descriptor of it can `accept(2)` on it: inherited by
 /// `fork`, passed with `SCM_RIGHTS`, or taken with `pidfd_getfd`). Stops at
-/// the deadline with `incomplete` set.
-pub(crate) fn scan(wanted: &HashSet<u64>, deadline: Instant) -> Scan {
+/// the deadline with `incomplete` set. The fd table of `note` (a pid), if
+/// given, is kept whole in [`Scan::noted`].
+pub(crate) fn scan(wanted: &HashSet<u64>, note: Option<u32>, deadline: Instant) -> Scan {
     let listed = proc().and_then(|p| Ok((p, p.pids()?)));
     let (proc, pids) = match listed {
         Ok(l) => l,
@@ -163,16 +199,16 @@ pub(crate) fn scan(wanted: &HashSet<u64>, deadline: Instant) -> Scan {
     // The work is the kernel's (a readlinkat per fd): split a long process
     // list across the CPUs. The result does not depend on the split.
     if pids.len() < 256 {
-        return scan_pids(proc, pids, kernel, wanted, deadline);
+        return scan_pids(proc, pids, kernel, wanted, note, deadline);
     }
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(4);
     if workers < 2 {
-        return scan_pids(proc, pids, kernel, wanted, deadline);
+        return scan_pids(proc, pids, kernel, wanted, note, deadline);
     }
     let parts: Vec<Scan> = std::thread::scope(|sc| {
         let handles: Vec<_> = pids
             .chunks(pids.len().div_ceil(workers))
-            .map(|chunk| sc.spawn(move || scan_pids(proc, chunk, kernel, wanted, deadline)))
+            .map(|chunk| sc.spawn(move || scan_pids(proc, chunk, kernel, wanted, note, deadline)))
             .collect();
         handles
             .into_iter()
@@ -190,6 +226,7 @@ pub(crate) fn scan(wanted: &HashSet<u64>, deadline: Instant) -> Scan {
             s.holders.entry(inode).or_default().extend(holders);
         }
         s.unreadable.extend(part.unreadable);
+        s.noted = s.noted.or(part.noted);
         if s.incomplete.is_none() {
             s.incomplete = part.incomplete;
         }
@@ -198,7 +235,14 @@ pub(crate) fn scan(wanted: &HashSet<u64>, deadline: Instant) -> Scan {
 }
 
 /// [`scan`] of `pids`, skipping `kernel` (sorted: the kernel's processes).
-fn scan_pids(proc: &Proc, pids: &[u32], kernel: &[u32], wanted: &HashSet<u64>, deadline: Instant) -> Scan {
+fn scan_pids(
+    proc: &Proc,
+    pids: &[u32],
+    kernel: &[u32],
+    wanted: &HashSet<u64>,
+    note: Option<u32>,
+    deadline: Instant,
+) -> Scan {
     let mut s = Scan::default();
     for &pid in pids {
         if timed_out(deadline) {
@@ -216,13 +260,16 @@ fn scan_pids(proc: &Proc, pids: &[u32], kernel: &[u32], wanted: &HashSet<u64>, d
         if kernel.is_empty() && proc.holds_no_fd(pid) {
             continue;
         }
-        match proc.socket_inodes(pid, deadline) {
-            Ok(inodes) => {
-                for i in inodes.into_iter().filter(|i| wanted.contains(i)) {
+        match proc.fd_table(pid, deadline) {
+            Ok(table) => {
+                for &(_, i) in table.sockets.iter().filter(|(_, i)| wanted.contains(i)) {
                     let pids = s.holders.entry(i).or_default();
                     if !pids.contains(&pid) {
                         pids.push(pid);
                     }
+                }
+                if note == Some(pid) {
+                    s.noted = Some(table);
                 }
             }
             Err(ScanErr::Gone) => {}
@@ -264,9 +311,12 @@ pub(crate) fn attribute(
     socket_uids: &HashSet<u32>,
     deadline: Instant,
 ) -> Result<Attribution, Fail> {
-    let scan = scan(wanted, deadline);
+    let scan = scan(wanted, Some(pin.pid), deadline);
     if let Some(why) = scan.incomplete {
         return Err(Fail::Unknown(why));
+    }
+    if let Some(table) = &scan.noted {
+        let _ = pin.next_accept.set(accept_candidates(table, wanted));
     }
     if let Some((_, m)) = scan.unreadable.iter().find(|(p, _)| *p == pin.pid) {
         return Err(Fail::Unknown(format!("{m} (the process belongs to another user; run gw as that user or root)")));
@@ -438,10 +488,44 @@ mod tests {
     fn a_scan_finds_every_holder_and_only_them() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let inode = rustix::fs::fstat(&l).unwrap().st_ino;
-        let s = scan(&HashSet::from([inode, u64::MAX]), Instant::now() + std::time::Duration::from_secs(10));
+        let s = scan(&HashSet::from([inode, u64::MAX]), None, Instant::now() + std::time::Duration::from_secs(10));
         assert_eq!(s.incomplete, None);
         assert_eq!(s.holders.get(&inode), Some(&vec![std::process::id()]), "{s:?}");
         assert_eq!(s.holders.get(&u64::MAX), None);
         assert_eq!(read_uids(std::process::id()).unwrap().unwrap()[1], rustix::process::geteuid().as_raw());
+    }
+
+    #[test]
+    fn the_next_accept_is_looked_for_at_the_lowest_free_numbers_and_old_connections() {
+        let table = FdTable { open: vec![0, 1, 2, 3, 5, 7, 9], sockets: vec![(3, 30), (5, 50), (9, 90)] };
+        // 3 is the listener; 5 and 9 are connections that may have closed.
+        assert_eq!(accept_candidates(&table, &HashSet::from([30])), vec![4, 6, 5, 9]);
+        let full = FdTable { open: (0..10).collect(), sockets: Vec::new() };
+        assert_eq!(accept_candidates(&full, &HashSet::new()), vec![10, 11]);
+    }
+
+    /// A hint only says where to look first: a wrong one costs a read of
+    /// the whole table, never a wrong answer.
+    #[test]
+    fn the_pinned_process_holds_a_socket_whatever_the_hints_say() {
+        let far = Instant::now() + std::time::Duration::from_secs(10);
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let inode = rustix::fs::fstat(&l).unwrap().st_ino;
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&l) as u32;
+        let not_held = inode + 1_000_000;
+        for hints in [vec![], vec![fd], vec![0, 1, 2, 100_000]] {
+            let pin = Pin::new(std::process::id(), None).unwrap();
+            pin.next_accept.set(hints.clone()).unwrap();
+            assert!(pinned_holds(&pin, inode, far), "hints {hints:?}");
+            assert!(!pinned_holds(&pin, not_held, far), "hints {hints:?}");
+        }
+        // What a scan notes for the pinned process: its table as read.
+        let s = scan(&HashSet::from([inode]), Some(std::process::id()), far);
+        let noted = s.noted.expect("the pinned process's table");
+        assert!(noted.sockets.contains(&(fd, inode)) && noted.open.contains(&fd), "{noted:?}");
+        drop(l);
+        let pin = Pin::new(std::process::id(), None).unwrap();
+        pin.next_accept.set(vec![fd]).unwrap();
+        assert!(!pinned_holds(&pin, inode, far), "a closed socket is held by nobody");
     }
 }

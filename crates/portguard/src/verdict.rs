@@ -317,7 +317,7 @@ mod linux {
         // of ours sees. A socket the pinned process does not hold (accepted by
         // a descendant, or by a listener that appeared since) gets the full
         // rule below: every holder we can see is in the tree.
-        if process::socket_inodes(pin.pid, deadline).is_ok_and(|held| held.contains(&server.inode)) {
+        if process::pinned_holds(&pin, server.inode, deadline) {
             return match pin.still_same() {
                 Ok(()) => Ok((stream, verdict)),
                 Err(f) => Err(ConnectError::Refused(from_fail(f))),

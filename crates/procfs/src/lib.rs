@@ -40,7 +40,7 @@ pub use stat::{ParseError, ProcStat, format_stat, parse_stat};
 mod linux;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub use linux::{FdScanError, Proc};
+pub use linux::{FdScanError, FdTable, Proc};
 
 // The README's example runs as a doc test too, so it cannot drift from the API.
 #[cfg(doctest)]
