@@ -3,6 +3,7 @@
 //! the caller's deadline; neither shells out.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -121,13 +122,13 @@ impl Lookups {
         rustix::net::sockopt::set_socket_timeout(&*fd, rustix::net::sockopt::Timeout::Recv, Some(left))
             .map_err(|e| Error::io("sock_diag timeout", subject.clone(), e.into()))?;
         // One inet_diag_msg and its attributes, or an NLMSG_ERROR.
-        let mut buf = [0u8; 8 * 1024];
-        let (_, n) = rustix::net::recv(&*fd, &mut buf[..], RecvFlags::TRUNC)
+        let mut buf = [MaybeUninit::<u8>::uninit(); 8 * 1024];
+        let ((reply, _), n) = rustix::net::recv(&*fd, &mut buf, RecvFlags::TRUNC)
             .map_err(|e| Error::io("sock_diag recv", subject.clone(), e.into()))?;
-        if n > buf.len() {
+        if n > reply.len() {
             return Err(Error::new(ErrorKind::Parse, "sock_diag recv", subject, "reply truncated"));
         }
-        match parse::sock_diag_messages(&buf[..n], self.seq) {
+        match parse::sock_diag_messages(reply, self.seq) {
             Ok(batch) => Ok(batch.entries.into_iter().next()),
             Err(e) if e.errno == Some(ENOENT) => Ok(None),
             Err(e) => Err(Error::new(ErrorKind::Parse, "sock_diag", subject, e.to_string())),
@@ -203,22 +204,24 @@ fn netlink_exchange(
 ) -> std::result::Result<Vec<SockEntry>, NlFail> {
     let subject = format!("port {}", q.sport);
     let mut out = Vec::new();
-    // Large enough for the kernel's dump batches (it fills up to ~32 KiB).
-    let mut buf = vec![0u8; 64 * 1024];
+    // As large as the kernel's dump batches (it fills up to the size of the
+    // reader's buffer, at most 32 KiB; a longer one shows as truncated).
+    // Not zeroed: the kernel writes what is read.
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
     rustix::net::sendto(fd, req, SendFlags::empty(), &netlink::SocketAddrNetlink::new(0, 0))
         .map_err(|e| NlFail::Other(Error::io("sock_diag send", subject.clone(), e.into())))?;
     loop {
         let left = remaining(deadline, "sock_diag", &subject).map_err(NlFail::Other)?;
         rustix::net::sockopt::set_socket_timeout(fd, rustix::net::sockopt::Timeout::Recv, Some(left))
             .map_err(|e| NlFail::Other(Error::io("sock_diag timeout", subject.clone(), e.into())))?;
-        let (_, n) = rustix::net::recv(fd, &mut buf[..], RecvFlags::TRUNC).map_err(|e| {
+        let ((reply, _), n) = rustix::net::recv(fd, &mut buf[..], RecvFlags::TRUNC).map_err(|e| {
             let e: io::Error = e.into();
             NlFail::Other(Error::io("sock_diag recv", subject.clone(), e))
         })?;
-        if n > buf.len() {
+        if n > reply.len() {
             return Err(NlFail::Other(Error::new(ErrorKind::Parse, "sock_diag recv", subject, "reply truncated")));
         }
-        let batch = match parse::sock_diag_messages(&buf[..n], seq) {
+        let batch = match parse::sock_diag_messages(reply, seq) {
             Ok(b) => b,
             // ENOENT: inet_diag/tcp_diag is not available in this kernel.
             Err(e) if e.errno == Some(ENOENT) => return Err(NlFail::Unavailable(e.to_string())),
