@@ -104,15 +104,9 @@ impl Lookups {
         let subject = format!("{local} <- {remote}");
         let fd = match &mut self.fd {
             Some(fd) => fd,
-            none => none.insert(
-                rustix::net::socket_with(
-                    AddressFamily::NETLINK,
-                    SocketType::DGRAM,
-                    SocketFlags::CLOEXEC,
-                    Some(netlink::SOCK_DIAG),
-                )
-                .map_err(|e| Error::io("sock_diag socket", subject.clone(), e.into()))?,
-            ),
+            none => {
+                none.insert(sock_diag_socket().map_err(|e| Error::io("sock_diag socket", subject.clone(), e.into()))?)
+            }
         };
         self.seq = self.seq.wrapping_add(1);
         let req = parse::encode_lookup(local, remote, self.seq);
@@ -158,14 +152,13 @@ impl NlFail {
     }
 }
 
+/// A `NETLINK_SOCK_DIAG` socket (sock_diag(7)).
+fn sock_diag_socket() -> rustix::io::Result<rustix::fd::OwnedFd> {
+    rustix::net::socket_with(AddressFamily::NETLINK, SocketType::DGRAM, SocketFlags::CLOEXEC, Some(netlink::SOCK_DIAG))
+}
+
 fn netlink_fetch(q: Query, deadline: Instant) -> std::result::Result<Vec<SockEntry>, NlFail> {
-    let fd = rustix::net::socket_with(
-        AddressFamily::NETLINK,
-        SocketType::DGRAM,
-        SocketFlags::CLOEXEC,
-        Some(netlink::SOCK_DIAG),
-    )
-    .map_err(|e| NlFail::Unavailable(format!("netlink sock_diag socket: {e}")))?;
+    let fd = sock_diag_socket().map_err(|e| NlFail::Unavailable(format!("netlink sock_diag socket: {e}")))?;
     // Both families in one dump: one walk of the kernel's tables instead of
     // two (each walk reads every bucket of the listening hash, empty or
     // not). A kernel that refuses the older request type gets the two
@@ -305,16 +298,6 @@ mod tests {
         out
     }
 
-    fn sock_diag() -> rustix::fd::OwnedFd {
-        rustix::net::socket_with(
-            AddressFamily::NETLINK,
-            SocketType::DGRAM,
-            SocketFlags::CLOEXEC,
-            Some(netlink::SOCK_DIAG),
-        )
-        .unwrap()
-    }
-
     /// The one dump of both families (the older request type) reports
     /// exactly what the two per-family dumps report: every listener on the
     /// port, of either family and any address, and nothing else.
@@ -327,7 +310,7 @@ mod tests {
         let _other_port = TcpListener::bind("127.0.0.1:0").unwrap();
         let q = Query { states: 1 << parse::TCP_LISTEN, sport: port, dport: None };
         let deadline = Instant::now() + Duration::from_secs(10);
-        let fd = sock_diag();
+        let fd = sock_diag_socket().unwrap();
         let ok = |r: std::result::Result<Vec<SockEntry>, NlFail>| match r {
             Ok(v) => v,
             Err(f) => panic!("{}", f.into_error(q)),
@@ -357,7 +340,7 @@ mod tests {
         let mut req = parse::encode_request(Families::Both, q.states, Some(1), None, 1);
         let yes = req.len() - 15; // the first op's "yes" step: 0 is not a valid one
         req[yes] = 0;
-        match netlink_exchange(&sock_diag(), &req, q, 1, deadline) {
+        match netlink_exchange(&sock_diag_socket().unwrap(), &req, q, 1, deadline) {
             Err(NlFail::Refused(e)) => assert!(e.to_string().contains("errno 22"), "EINVAL for a bad filter: {e}"),
             Err(f) => panic!("not a refusal: {}", f.into_error(q)),
             Ok(v) => panic!("the kernel took a bad filter: {v:?}"),
@@ -365,7 +348,7 @@ mod tests {
         // A reply that is not ours (another sequence) is a failure, not the
         // kernel's refusal: no second request is made after it.
         let req = parse::encode_request(Families::Both, q.states, Some(1), None, 7);
-        match netlink_exchange(&sock_diag(), &req, q, 8, deadline) {
+        match netlink_exchange(&sock_diag_socket().unwrap(), &req, q, 8, deadline) {
             Err(NlFail::Other(e)) => assert!(e.to_string().contains("sequence 7, expected 8"), "{e}"),
             Err(f) => panic!("{}", f.into_error(q)),
             Ok(v) => panic!("a foreign reply was taken: {v:?}"),

@@ -296,12 +296,9 @@ impl Proc {
     /// [`FdScanError`]: denied (a process we may not read), or another
     /// failure.
     pub fn socket_at(&self, pid: u32, fd: u32) -> Result<Option<u64>, FdScanError> {
-        let mut link = [0u8; 64];
-        match rustix::fs::readlinkat_raw(&self.dir, format!("{pid}/fd/{fd}"), &mut link[..]) {
-            Ok(n) if n < link.len() => Ok(socket_inode(&link[..n])),
-            Ok(_) => Ok(None),
-            // No such fd (or no such process: ENOENT says not which).
-            Err(Errno::NOENT) => Ok(None),
+        // No such fd, or no such process (ENOENT says not which): None.
+        match socket_link(&self.dir, &*format!("{pid}/fd/{fd}")) {
+            Ok(inode) => Ok(inode),
             Err(Errno::ACCESS | Errno::PERM) => {
                 Err(FdScanError::Denied(format!("permission denied reading /proc/{pid}/fd/{fd}")))
             }
@@ -339,7 +336,6 @@ impl Proc {
         // instead of 50–100 µs for 85 entries. The rest, if any, is listed
         // ~170 entries at a time.
         let mut out = FdTable::default();
-        let mut link = [0u8; 64];
         let mut seen = 0usize;
         let mut read = |name: &CStr| -> Result<(), FdScanError> {
             if name.to_bytes().first() == Some(&b'.') {
@@ -352,17 +348,12 @@ impl Proc {
             if seen % 64 == 63 && Instant::now() >= deadline {
                 return Err(FdScanError::Timeout);
             }
-            // "socket:[" + at most 20 digits + "]" fits; a target that fills
-            // the buffer (possibly truncated) is not a socket.
-            match rustix::fs::readlinkat_raw(&fd, name, &mut link[..]) {
-                Ok(n) if n < link.len() => {
-                    if let Some(inode) = socket_inode(&link[..n]) {
-                        out.sockets.push((number.unwrap_or(u32::MAX), inode));
-                    }
+            // An fd closed meanwhile holds nothing now.
+            match socket_link(&fd, name) {
+                Ok(inode) => {
+                    out.sockets.extend(inode.map(|i| (number.unwrap_or(u32::MAX), i)));
                     Ok(())
                 }
-                // The fd was closed meanwhile: it holds nothing now.
-                Ok(_) | Err(Errno::NOENT) => Ok(()),
                 Err(Errno::ACCESS | Errno::PERM) => Err(denied("reading")),
                 Err(e) => Err(FdScanError::Other(format!("{path}/{}: {e}", name.to_string_lossy()))),
             }
@@ -393,6 +384,19 @@ impl Proc {
 
 fn gone(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(Errno::SRCH.raw_os_error())
+}
+
+/// The socket inode the fd link `path` (relative to `dir`) names, `None`
+/// for anything else or a link that is gone (`ENOENT`): one `readlinkat`.
+fn socket_link<P: rustix::path::Arg>(dir: impl AsFd, path: P) -> Result<Option<u64>, Errno> {
+    // "socket:[" + at most 20 digits + "]" fits; a target that fills the
+    // buffer (possibly truncated) is not a socket.
+    let mut link = [0u8; 64];
+    match rustix::fs::readlinkat_raw(dir, path, &mut link[..]) {
+        Ok(n) if n < link.len() => Ok(socket_inode(&link[..n])),
+        Ok(_) | Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// `socket:[12345]` -> 12345.
