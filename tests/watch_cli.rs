@@ -75,6 +75,42 @@ fn once_approves_allowlisted_and_rejects_others() {
     assert!(events.iter().any(|e| e["event"] == "approved" && e["id"] == "r1"));
 }
 
+/// WATCH-8 from the command line: with `--allow-device`, a request is
+/// approved only from a pinned device; the same client from another device
+/// is rejected and the human log says which device and why. A malformed
+/// device id is a usage error before anything runs.
+#[test]
+fn watch_8_allow_device_approves_only_the_pinned_device() {
+    let f = Fixture::new(
+        r#"{"pending":[{"requestId":"r1","clientId":"alice","deviceId":"dev-a"},{"requestId":"r2","clientId":"alice","deviceId":"dev-b"},{"requestId":"r3","clientId":"alice"}],"paired":[]}"#,
+    );
+    let r = f.approvals(&["--allow", "alice", "--allow-device", "dev-a", "--once", "--json"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["report"]["approved"], serde_json::json!(["r1"]));
+    assert_eq!(v["report"]["rejected"], serde_json::json!(["r2", "r3"]));
+    assert_eq!(lines(&f.dir().join("approved")), ["r1"]);
+    let events: Vec<Value> = r.stderr.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    assert!(events.iter().any(|e| e["event"] == "rejected" && e["id"] == "r2" && e["why"] == "device"), "{events:?}");
+    assert!(events.iter().any(|e| e["event"] == "rejected" && e["id"] == "r3" && e["why"] == "no_device"));
+    assert!(events.iter().any(|e| e["event"] == "approved" && e["id"] == "r1" && e["device"] == "dev-a"));
+
+    // Human events: which device, and the flag that decided.
+    let f = Fixture::new(r#"{"pending":[{"requestId":"r2","clientId":"alice","deviceId":"dev-b"}],"paired":[]}"#);
+    let r = f.approvals(&["--allow", "alice", "--allow-device", "dev-a", "--once"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("rejected r2: device dev-b") && r.stderr.contains("--allow-device"), "{r:?}");
+    assert!(!f.dir().join("approved").exists(), "nothing was approved");
+
+    for bad in ["-x", "a b", ""] {
+        let flag = format!("--allow-device={bad}");
+        let r = f.approvals(&["--allow", "alice", &flag, "--once"]);
+        assert_eq!(r.code, EXIT_USAGE, "{bad:?}: {r:?}");
+        assert!(r.stderr.starts_with("gw: error: ") && r.stderr.contains("--allow-device"), "{r:?}");
+    }
+    assert!(!f.dir().join("approved").exists(), "nothing ran for a bad argument");
+}
+
 /// `-q`: no event for what went well (polls, approvals, rejections), the
 /// report still on stdout; a failure is still told.
 #[test]

@@ -85,10 +85,11 @@ fn pending_clients(v: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A device of another client (`node-host`, role node) asks to pair: the
-/// real gateway answers PAIRING_REQUIRED and records a pending request.
-fn unknown_client_asks(g: &support::Gateway) -> String {
-    let device = DeviceIdentity::from_seed(&Secret::new(vec![0x5a; 32])).unwrap();
+/// A device (its key from `seed`) of another client (`node-host`, role
+/// node) asks to pair: the real gateway answers PAIRING_REQUIRED and records
+/// a pending request. Returns the device id.
+fn node_host_asks(g: &support::Gateway, seed: u8) -> String {
+    let device = DeviceIdentity::from_seed(&Secret::new(vec![seed; 32])).unwrap();
     let client = ClientInfo { id: "node-host".into(), ..ClientInfo::default() };
     let req = Connect {
         client,
@@ -170,7 +171,7 @@ fn watch_7_health_hello_and_approvals_against_the_real_openclaw() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     // 2. Another client's device asks too. Both requests are really pending.
-    let unknown_device = unknown_client_asks(&g);
+    let unknown_device = node_host_asks(&g, 0x5a);
     let before = pending_clients(&devices(&peer, &g));
     assert!(before.contains(&("cli".to_owned(), our_device.clone())), "{before:?}");
     assert!(before.contains(&("node-host".to_owned(), unknown_device.clone())), "{before:?}");
@@ -180,25 +181,14 @@ fn watch_7_health_hello_and_approvals_against_the_real_openclaw() {
     let cli = format!("{node} {}", peer.pkg.join("openclaw.mjs").display());
     let list_cmd = format!("{cli} devices list --json");
     let approve_cmd = format!("{cli} devices approve {{id}}");
-    let o = run(
-        &[
-            "watch",
-            "approvals",
-            "--once",
-            "--json",
-            "--list-cmd",
-            &list_cmd,
-            "--approve-cmd",
-            &approve_cmd,
-            "--allow",
-            "cli",
-            "--call-timeout",
-            "90s",
-            "--max-time",
-            "300s",
-        ],
-        None,
-    );
+    // One bounded pass of the watcher over the real CLI, allowing `allow`.
+    let approvals = |allow: &[&str]| {
+        let mut a = vec!["watch", "approvals", "--once", "--json", "--list-cmd", &list_cmd];
+        a.extend(["--approve-cmd", &approve_cmd, "--call-timeout", "90s", "--max-time", "300s"]);
+        a.extend(allow);
+        run(&a, None)
+    };
+    let o = approvals(&["--allow", "cli"]);
     assert!(o.status.success(), "{}", text(&o));
     let rep: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(rep["report"]["list_error"], Value::Null, "{}", text(&o));
@@ -210,6 +200,28 @@ fn watch_7_health_hello_and_approvals_against_the_real_openclaw() {
     assert_eq!(pending, [("node-host".to_owned(), unknown_device.clone())], "{after}");
     let paired: Vec<&str> = after["paired"].as_array().unwrap().iter().filter_map(|d| d["deviceId"].as_str()).collect();
     assert!(paired.contains(&our_device.as_str()) && !paired.contains(&unknown_device.as_str()), "{after}");
+
+    // 3b. WATCH-8: a second device declares the same client, `node-host`
+    //     (a client id is whatever the device says). With the first
+    //     device pinned by --allow-device, only its request is approved;
+    //     the second stays pending although its client is allowlisted.
+    let second_device = node_host_asks(&g, 0x6b);
+    let listed = devices(&peer, &g);
+    let request_of = |device: &str| {
+        let pending = listed["pending"].as_array().unwrap();
+        let p = pending.iter().find(|p| p["deviceId"] == device).unwrap_or_else(|| panic!("{device}: {listed}"));
+        p["requestId"].as_str().unwrap().to_owned()
+    };
+    let (pinned_request, second_request) = (request_of(&unknown_device), request_of(&second_device));
+    let o = approvals(&["--allow", "node-host", "--allow-device", &unknown_device]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rep: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rep["report"]["approved"], serde_json::json!([pinned_request]), "{}", text(&o));
+    assert_eq!(rep["report"]["rejected"], serde_json::json!([second_request]), "{}", text(&o));
+    let after = devices(&peer, &g);
+    assert_eq!(pending_clients(&after), [("node-host".to_owned(), second_device.clone())], "{after}");
+    let paired: Vec<&str> = after["paired"].as_array().unwrap().iter().filter_map(|d| d["deviceId"].as_str()).collect();
+    assert!(paired.contains(&unknown_device.as_str()) && !paired.contains(&second_device.as_str()), "{after}");
 
     // 4. Healthy now: the handshake completes; a watch with -v prints a start
     //    line and each check; -q prints nothing. The gateway logs nothing

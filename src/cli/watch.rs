@@ -146,9 +146,18 @@ pub(crate) struct ApprovalsArgs {
     /// A client whose requests are approved (exact name; repeat for several).
     /// With OpenClaw this is the request's `clientId`, which the connecting
     /// device declares itself: the allowlist narrows what is approved
-    /// automatically, it does not authenticate the device.
+    /// automatically, it does not authenticate the device (pin devices with
+    /// --allow-device for that).
     #[arg(long = "allow", value_name = "CLIENT", required = true)]
     pub(crate) allow: Vec<String>,
+    /// Approve only requests from this device too (exact id; repeat for
+    /// several). With OpenClaw this is the request's `deviceId`, the SHA-256
+    /// of the public key the device signed its connect with (`openclaw
+    /// devices list --json` shows it; for a gw profile, `gw profile show`):
+    /// another device cannot ask under it, whatever client it declares. A
+    /// request from another device, or from none, is rejected.
+    #[arg(long = "allow-device", value_name = "DEVICE_ID")]
+    pub(crate) allow_device: Vec<String>,
     /// Time between polls during the fast window.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub(crate) fast_interval: Duration,

@@ -73,7 +73,9 @@ fn stop_flag() -> Result<Arc<AtomicBool>, CliError> {
 fn approvals(a: ApprovalsArgs, out: Output) -> Result<u8, CliError> {
     let list = CommandLine::parse(&a.list_cmd).map_err(watch_error)?;
     let approve = CommandLine::parse(&a.approve_cmd).map_err(watch_error)?;
-    let config = ApprovalConfig::new(list, approve, a.allow, a.call_timeout).map_err(watch_error)?;
+    let config = ApprovalConfig::new(list, approve, a.allow, a.call_timeout)
+        .and_then(|c| c.with_devices(a.allow_device))
+        .map_err(watch_error)?;
     let schedule = Schedule::new(a.fast_interval, a.fast_window, a.slow_interval, a.deadline).map_err(watch_error)?;
     let mut watcher = ApprovalWatcher::new(config, ProcessRunner::new(MAX_LIST_BYTES));
     let mut base = logger(out);

@@ -41,22 +41,10 @@ impl RequestId {
     /// `Refused` if it is empty, too long, starts with `-`, or has a
     /// character outside `[A-Za-z0-9._:-]`.
     pub fn new(id: &str) -> Result<Self> {
-        let op = "validate request id";
-        let shown: String = id.chars().take(40).flat_map(char::escape_debug).collect();
-        if id.is_empty() || id.len() > MAX_ID {
-            return Err(Error::refused(op, shown, format!("an id is 1 to {MAX_ID} characters")));
+        match id_problem("an id", id) {
+            Some(m) => Err(Error::refused("validate request id", shown(id), m)),
+            None => Ok(Self(id.to_owned())),
         }
-        if id.starts_with('-') {
-            return Err(Error::refused(op, shown, "an id may not start with `-` (it would read as an option)"));
-        }
-        if let Some(c) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))) {
-            return Err(Error::refused(
-                op,
-                shown,
-                format!("character {c:?} is not allowed in an id (only A-Z a-z 0-9 . _ : -)"),
-            ));
-        }
-        Ok(Self(id.to_owned()))
     }
 
     /// The id.
@@ -71,6 +59,25 @@ impl fmt::Display for RequestId {
     }
 }
 
+/// What is wrong with `s` as a request or device id (`what` names it in
+/// the message), if anything: it must be 1 to 128 of `[A-Za-z0-9._:-]`, not
+/// starting with `-`.
+fn id_problem(what: &str, s: &str) -> Option<String> {
+    if s.is_empty() || s.len() > MAX_ID {
+        return Some(format!("{what} is 1 to {MAX_ID} characters"));
+    }
+    if s.starts_with('-') {
+        return Some(format!("{what} may not start with `-` (it would read as an option)"));
+    }
+    let c = s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))?;
+    Some(format!("character {c:?} is not allowed in {what} (only A-Z a-z 0-9 . _ : -)"))
+}
+
+/// `s` as an error subject: its first 40 characters, escaped.
+fn shown(s: &str) -> String {
+    s.chars().take(40).flat_map(char::escape_debug).collect()
+}
+
 /// One pending request as the list command reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PendingRequest {
@@ -80,6 +87,11 @@ pub struct PendingRequest {
     pub client: String,
     /// The scopes asked for (informational; at most 64).
     pub scopes: Vec<String>,
+    /// The device asking, when the list names one (OpenClaw's `deviceId`:
+    /// the SHA-256 of the public key the device signed its connect with;
+    /// checked like an id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -88,6 +100,8 @@ struct RawRequest {
     id: String,
     client: String,
     scopes: Vec<String>,
+    #[serde(default)]
+    device: Option<String>,
 }
 
 fn check_name(what: &str, s: &str) -> Result<()> {
@@ -102,8 +116,8 @@ fn check_name(what: &str, s: &str) -> Result<()> {
 
 /// One pending device request as OpenClaw's `openclaw devices list --json`
 /// prints it (2026.9.6): the fields the watcher needs; the others
-/// (`deviceId`, `publicKey`, `platform`, `clientMode`, `role`, `roles`,
-/// `silent`, `isRepair`, `ts`, and any later addition) are skipped unread.
+/// (`publicKey`, `platform`, `clientMode`, `role`, `roles`, `silent`,
+/// `isRepair`, `ts`, and any later addition) are skipped unread.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct OpenClawRequest {
@@ -111,6 +125,8 @@ struct OpenClawRequest {
     client_id: String,
     #[serde(default)]
     scopes: Vec<String>,
+    #[serde(default)]
+    device_id: Option<String>,
 }
 
 /// The whole `openclaw devices list --json` document: `pending` is read,
@@ -123,16 +139,17 @@ struct OpenClawList {
 /// Parses the list command's output, in either of two shapes told apart by
 /// the first byte that is not whitespace:
 /// - `[`: gw's own shape, a JSON array of
-///   `{"id": "...", "client": "...", "scopes": ["..."]}`, nothing else (no
-///   other fields);
+///   `{"id": "...", "client": "...", "scopes": ["..."]}` and optionally
+///   `"device": "..."`, nothing else (no other fields);
 /// - `{`: OpenClaw's `openclaw devices list --json`, an object whose
-///   `pending` array holds `{"requestId", "clientId", "scopes", ...}` (the
-///   id is `requestId`, the client is `clientId`; other fields and the
-///   `paired` list are ignored).
+///   `pending` array holds `{"requestId", "clientId", "scopes", "deviceId",
+///   ...}` (the id is `requestId`, the client is `clientId`, the device is
+///   `deviceId`; other fields and the `paired` list are ignored).
 ///
 /// Strict either way: at most [`MAX_LIST_BYTES`] and [`MAX_REQUESTS`]; no
 /// duplicate fields, no trailing data, no byte-order mark; ids checked by
-/// [`RequestId::new`]; the same id twice refuses the whole list.
+/// [`RequestId::new`], device ids by the same rule; the same id twice
+/// refuses the whole list.
 ///
 /// # Errors
 /// `InvalidList` for malformed or oversized output, `Refused` for an id
@@ -146,7 +163,7 @@ pub fn parse_pending(bytes: &[u8]) -> Result<Vec<PendingRequest>> {
             .map_err(|e| Error::list(format!("not the shape of `openclaw devices list --json`: {e}")))?
             .pending
             .into_iter()
-            .map(|r| RawRequest { id: r.request_id, client: r.client_id, scopes: r.scopes })
+            .map(|r| RawRequest { id: r.request_id, client: r.client_id, scopes: r.scopes, device: r.device_id })
             .collect(),
         _ => serde_json::from_slice(bytes).map_err(|e| Error::list(e.to_string()))?,
     };
@@ -167,7 +184,10 @@ pub fn parse_pending(bytes: &[u8]) -> Result<Vec<PendingRequest>> {
         for s in &r.scopes {
             check_name("scope", s)?;
         }
-        out.push(PendingRequest { id, client: r.client, scopes: r.scopes });
+        if let Some(m) = r.device.as_deref().and_then(|d| id_problem("a device id", d)) {
+            return Err(Error::refused("parse pending list", format!("request {id}"), m));
+        }
+        out.push(PendingRequest { id, client: r.client, scopes: r.scopes, device: r.device });
     }
     Ok(out)
 }
@@ -178,6 +198,8 @@ pub struct ApprovalConfig {
     list: CommandLine,
     approve: CommandLine,
     allow: BTreeSet<String>,
+    /// When not empty, a request must also come from one of these devices.
+    devices: BTreeSet<String>,
     call_timeout: Duration,
 }
 
@@ -209,8 +231,57 @@ impl ApprovalConfig {
         if call_timeout.is_zero() {
             return Err(Error::config(op, "--call-timeout", "must be longer than zero"));
         }
-        Ok(Self { list, approve, allow, call_timeout })
+        Ok(Self { list, approve, allow, devices: BTreeSet::new(), call_timeout })
     }
+
+    /// Narrows the allowlist to requests from these devices too (exact
+    /// device ids; OpenClaw's `deviceId`, the lowercase hex SHA-256 of the
+    /// device's public key). A client id is whatever the connecting device
+    /// declares; a device id is bound to the key the device signed its
+    /// connect with (the gateway checks both), so only the holder of that
+    /// key can ask under it (WATCH-8). A request whose list entry names no
+    /// device is then never approved.
+    ///
+    /// # Errors
+    /// `InvalidConfig` for an id that is not 1 to 128 of
+    /// `[A-Za-z0-9._:-]` or starts with `-`.
+    pub fn with_devices(mut self, devices: impl IntoIterator<Item = String>) -> Result<Self> {
+        for d in devices {
+            if let Some(m) = id_problem("a device id", &d) {
+                return Err(Error::config("approval watcher", "--allow-device", format!("\"{}\": {m}", shown(&d))));
+            }
+            self.devices.insert(d);
+        }
+        Ok(self)
+    }
+
+    /// Why `req` may not be approved, if it may not: its client is not on
+    /// the allowlist, or devices are pinned and its device is not one.
+    fn refusal(&self, req: &PendingRequest) -> Option<Rejection> {
+        if !self.allow.contains(&req.client) {
+            return Some(Rejection::Client);
+        }
+        if self.devices.is_empty() {
+            return None;
+        }
+        match &req.device {
+            Some(d) if self.devices.contains(d) => None,
+            Some(_) => Some(Rejection::Device),
+            None => Some(Rejection::NoDevice),
+        }
+    }
+}
+
+/// Why a request is not approved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rejection {
+    /// Its client is not on the allowlist (WATCH-4).
+    Client,
+    /// Devices are pinned and its device is not one of them (WATCH-8).
+    Device,
+    /// Devices are pinned and the list names no device for it (WATCH-8).
+    NoDevice,
 }
 
 /// Caps of a bounded one-shot pass (WATCH-5).
@@ -229,7 +300,8 @@ pub struct PassReport {
     pub listed: usize,
     /// Approved in this pass.
     pub approved: Vec<RequestId>,
-    /// Rejected in this pass (first sight of a non-allowlisted client).
+    /// Rejected in this pass (first sight of a non-allowlisted client, or of
+    /// a device not pinned).
     pub rejected: Vec<RequestId>,
     /// Approvals that failed in this pass (transient or permanent).
     pub failed: Vec<RequestId>,
@@ -270,6 +342,8 @@ pub struct RunReport {
 ///   is never approved again.
 /// - WATCH-4: a client not on the allowlist is never approved; its request
 ///   is logged once and never retried.
+/// - WATCH-8: with pinned devices, neither is a request from another device
+///   (or from none), whatever client it declares.
 /// - WATCH-1: every call is bounded by the call timeout and by what is left
 ///   of the deadline.
 #[derive(Debug)]
@@ -331,8 +405,13 @@ impl<R: Runner> ApprovalWatcher<R> {
             if self.approved.contains(&req.id) || self.rejected.contains(&req.id) || self.failed.contains(&req.id) {
                 continue;
             }
-            if !self.config.allow.contains(&req.client) {
-                log.event(&Event::Rejected { id: req.id.0.clone(), client: req.client.clone() });
+            if let Some(why) = self.config.refusal(&req) {
+                log.event(&Event::Rejected {
+                    id: req.id.0.clone(),
+                    client: req.client.clone(),
+                    device: req.device.clone(),
+                    why,
+                });
                 report.rejected.push(req.id.clone());
                 self.rejected.insert(req.id);
                 continue;
@@ -350,7 +429,11 @@ impl<R: Runner> ApprovalWatcher<R> {
             let call = self.runner.run(&argv, budget);
             match call.outcome {
                 Outcome::Done => {
-                    log.event(&Event::Approved { id: req.id.0.clone(), client: req.client.clone() });
+                    log.event(&Event::Approved {
+                        id: req.id.0.clone(),
+                        client: req.client.clone(),
+                        device: req.device.clone(),
+                    });
                     report.approved.push(req.id.clone());
                     self.approved.insert(req.id);
                 }
@@ -507,6 +590,7 @@ mod tests {
         assert_eq!(v[0].id.as_str(), "dae7f76b-bdad-43f9-88a8-f279a430cee8");
         assert_eq!(v[0].client, "cli");
         assert_eq!(v[0].scopes, ["operator.read", "operator.admin"]);
+        assert_eq!(v[0].device.as_deref(), Some("5c29b78f10a35a49a6231d08ee840a04bcc3a37a4f9d46df327dec56b8a9b7c9"));
         assert!(parse_pending(br#"{"pending":[],"paired":[]}"#).unwrap().is_empty());
         for bad in [
             &br#"{"paired":[]}"#[..],
@@ -514,6 +598,10 @@ mod tests {
             br#"{"pending":[{"requestId":"r1","clientId":"a","clientId":"b"}]}"#,
             br#"{"pending":[{"requestId":"r1","clientId":"a"},{"requestId":"r1","clientId":"b"}]}"#,
             br#"{"pending":[{"requestId":"--force","clientId":"a"}]}"#,
+            br#"{"pending":[{"requestId":"r1","clientId":"a","deviceId":"d 1"}]}"#,
+            br#"{"pending":[{"requestId":"r1","clientId":"a","deviceId":"-d"}]}"#,
+            br#"{"pending":[{"requestId":"r1","clientId":"a","deviceId":"d","deviceId":"e"}]}"#,
+            br#"{"pending":[{"requestId":"r1","clientId":"a","deviceId":7}]}"#,
             br#"{"pending":[]} []"#,
             br#"{"pending":{}}"#,
         ] {
@@ -521,12 +609,42 @@ mod tests {
         }
     }
 
+    /// WATCH-4 and WATCH-8 as one rule: the client first, then (only when
+    /// devices are pinned) the device.
+    #[test]
+    fn watch_8_a_request_is_approved_only_when_its_client_and_pinned_device_match() {
+        let cl = |w: &str| CommandLine::parse(w).unwrap();
+        let plain = ApprovalConfig::new(cl("true"), cl("true {id}"), ["a".to_owned()], Duration::from_secs(1)).unwrap();
+        let pinned = plain.clone().with_devices(["d1".to_owned(), "d2".to_owned()]).unwrap();
+        let req = |client: &str, device: Option<&str>| PendingRequest {
+            id: RequestId::new("r").unwrap(),
+            client: client.to_owned(),
+            scopes: Vec::new(),
+            device: device.map(str::to_owned),
+        };
+        let cases = [
+            (req("a", None), None, Some(Rejection::NoDevice)),
+            (req("a", Some("d1")), None, None),
+            (req("a", Some("d2")), None, None),
+            (req("a", Some("d3")), None, Some(Rejection::Device)),
+            (req("a", Some("D1")), None, Some(Rejection::Device)),
+            (req("b", Some("d1")), Some(Rejection::Client), Some(Rejection::Client)),
+            (req("b", None), Some(Rejection::Client), Some(Rejection::Client)),
+        ];
+        for (r, without, with) in cases {
+            assert_eq!(plain.refusal(&r), without, "{r:?} without pinned devices");
+            assert_eq!(pinned.refusal(&r), with, "{r:?} with d1, d2 pinned");
+        }
+    }
+
     #[test]
     fn the_list_parser_is_strict() {
-        let ok = br#"[{"id":"r1","client":"cli","scopes":["a.b"]},{"id":"r2","client":"x y","scopes":[]}]"#;
+        let ok =
+            br#"[{"id":"r1","client":"cli","scopes":["a.b"]},{"id":"r2","client":"x y","scopes":[],"device":"d-2"}]"#;
         let v = parse_pending(ok).unwrap();
         assert_eq!(v.len(), 2);
         assert_eq!(v[1].client, "x y");
+        assert_eq!((v[0].device.as_deref(), v[1].device.as_deref()), (None, Some("d-2")));
         assert!(parse_pending(b"[]").unwrap().is_empty());
         for bad in [
             &br#"{"id":"r1"}"#[..],
@@ -538,6 +656,8 @@ mod tests {
             br#"[{"id":"-r1","client":"c","scopes":[]}]"#,
             br#"[{"id":"r1","client":"","scopes":[]}]"#,
             br#"[{"id":"r1","client":"a\u0007","scopes":[]}]"#,
+            br#"[{"id":"r1","client":"c","scopes":[],"device":"x/y"}]"#,
+            br#"[{"id":"r1","client":"c","scopes":[],"device":""}]"#,
             b"\xef\xbb\xbf[]",
         ] {
             assert!(parse_pending(bad).is_err(), "{}", String::from_utf8_lossy(bad));

@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::approval::Rejection;
 use crate::command::Outcome;
 
 /// Something a watcher did or saw. Times are milliseconds since its start.
@@ -47,14 +48,24 @@ pub enum Event {
         id: String,
         /// Its client.
         client: String,
+        /// Its device, when the list names one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
     },
-    /// A request of a client not on the allowlist: never approved, logged
-    /// once, not retried (WATCH-4).
+    /// A request that may not be approved — its client is not on the
+    /// allowlist (WATCH-4), or devices are pinned and it comes from none of
+    /// them (WATCH-8): never approved, logged once, not retried.
     Rejected {
         /// The request.
         id: String,
         /// Its client.
         client: String,
+        /// Its device, when the list names one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+        /// Why: the client is not allowlisted, or devices are pinned and
+        /// this one is not among them (or it has none).
+        why: Rejection,
     },
     /// An approval failed: transient ones are retried at the next poll
     /// (WATCH-2), permanent ones are not.
@@ -130,10 +141,24 @@ impl fmt::Display for Event {
             Self::SlowPhase { at_ms } => write!(f, "fast window over at {at_ms}ms: keepalive cadence"),
             Self::ListFailed { outcome, detail } => write!(f, "list failed ({}): {detail}", outcome.as_str()),
             Self::InvalidList { detail } => write!(f, "list output refused: {detail}"),
-            Self::Approved { id, client } => write!(f, "approved {id} for client {client:?}"),
-            Self::Rejected { id, client } => {
-                write!(f, "rejected {id}: client {client:?} is not allowlisted (not retried)")
+            Self::Approved { id, client, device: None } => write!(f, "approved {id} for client {client:?}"),
+            Self::Approved { id, client, device: Some(d) } => {
+                write!(f, "approved {id} for client {client:?}, device {d}")
             }
+            Self::Rejected { id, client, device, why } => match (why, device) {
+                (Rejection::Client, _) => {
+                    write!(f, "rejected {id}: client {client:?} is not allowlisted (not retried)")
+                }
+                (Rejection::Device, Some(d)) => write!(
+                    f,
+                    "rejected {id}: device {d} (client {client:?}) is not one of the --allow-device ids (not retried)"
+                ),
+                (Rejection::Device | Rejection::NoDevice, _) => write!(
+                    f,
+                    "rejected {id}: the list names no device for it (client {client:?}), and devices are pinned \
+                     with --allow-device (not retried)"
+                ),
+            },
             Self::ApproveFailed { id, client, outcome, detail } => {
                 let then = if *outcome == Outcome::Transient { "will retry" } else { "not retried" };
                 write!(f, "approval of {id} for {client:?} failed ({}, {then}): {detail}", outcome.as_str())

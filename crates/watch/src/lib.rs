@@ -14,7 +14,9 @@
 //!   in size, and its result classified as an [`Outcome`].
 //! - [`ApprovalWatcher`]: polls a list command for pending requests
 //!   ([`parse_pending`], strict and size-bounded), approves allowlisted
-//!   clients exactly once, rejects the others once (WATCH-4), retries
+//!   clients exactly once — and, with [`ApprovalConfig::with_devices`],
+//!   only from pinned devices, since a client id is the requester's own
+//!   claim (WATCH-8) —, rejects the others once (WATCH-4), retries
 //!   approvals that failed transiently (WATCH-2); [`ApprovalWatcher::run`]
 //!   follows the schedule to the deadline, [`ApprovalWatcher::one_shot`] is
 //!   the bounded best-effort pass that never fails its caller (WATCH-5).
@@ -82,7 +84,7 @@ mod watchdog;
 
 pub use approval::{
     ApprovalConfig, ApprovalWatcher, MAX_LIST_BYTES, MAX_REQUESTS, OneShotLimits, PassReport, PendingRequest,
-    RequestId, RunReport, parse_pending,
+    Rejection, RequestId, RunReport, parse_pending,
 };
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use command::{CallReport, CommandLine, ID_PLACEHOLDER, Outcome, ProcessRunner, Runner};

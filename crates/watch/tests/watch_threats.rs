@@ -1,4 +1,4 @@
-//! Security-regression tests of gw-watch, named by threat id (WATCH-1 … 6):
+//! Security-regression tests of gw-watch, named by threat id (WATCH-1 … 8):
 //! real processes where the threat is about processes, virtual time where
 //! it is about the schedule.
 
@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use gw_watch::{
-    ApprovalConfig, ApprovalWatcher, CallReport, CommandLine, Event, OneShotLimits, Outcome, ProcessRunner, Runner,
-    Schedule, SystemClock, VirtualClock,
+    ApprovalConfig, ApprovalWatcher, CallReport, CommandLine, Event, OneShotLimits, Outcome, ProcessRunner, Rejection,
+    Runner, Schedule, SystemClock, VirtualClock,
 };
 use support::{ms, never, s};
 
@@ -279,6 +279,78 @@ fn watch_4_unknown_client_is_never_approved_and_not_retried() {
         .collect();
     assert_eq!(rejected, ["evil-1", "evil-2"], "each rejected request is logged exactly once");
     assert_eq!(rep.rejected.len(), 2);
+}
+
+/// WATCH-8: a client id is whatever the asking device declares, so a
+/// second device can ask as `alice` too. With `alice`'s device pinned, only
+/// its request reaches the approve command: another device declaring the
+/// same client, and a request the list names no device for, are rejected
+/// once (with why) and never approved; an unlisted client stays rejected
+/// for its client first.
+#[test]
+fn watch_8_pinned_devices_approve_only_their_own_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_file = dir.path().join("calls");
+    let approve = script(dir.path(), "approve.sh", &format!("echo \"$1\" >> '{}'\n", log_file.display()));
+    let alice = "5c29b78f10a35a49a6231d08ee840a04bcc3a37a4f9d46df327dec56b8a9b7c9";
+    let spoof = "fe812c12f3ab4ce6ac5db69ac352f906cb1b11ef43fb33e252ef7ff552263889";
+    let list = printf_list(&format!(
+        r#"{{"pending":[{{"requestId":"spoof-1","clientId":"alice","deviceId":"{spoof}","scopes":["operator.admin"]}},{{"requestId":"ok-1","clientId":"alice","deviceId":"{alice}"}},{{"requestId":"bare-1","clientId":"alice"}},{{"requestId":"other-1","clientId":"mallory","deviceId":"{alice}"}}],"paired":[]}}"#
+    ));
+    let approve = cmd(&["sh", approve.to_str().unwrap(), "{id}"]);
+    let config = config(list, approve, &["alice"], s(10)).with_devices([alice.to_owned()]).unwrap();
+    let mut w = ApprovalWatcher::new(config, ProcessRunner::default());
+    let schedule = Schedule::new(ms(50), s(10), s(30), ms(800)).unwrap();
+    let mut log: Vec<Event> = Vec::new();
+    let rep = w.run(&schedule, &SystemClock, &mut log, &never);
+    assert!(rep.fast_polls >= 3, "several polls saw the requests: {}", rep.fast_polls);
+    assert_eq!(lines(&log_file), ["ok-1"], "only the pinned device's request reached the approve command");
+    let rejected: Vec<_> = log
+        .iter()
+        .filter_map(|e| match e {
+            Event::Rejected { id, device, why, .. } => Some((id.as_str(), device.as_deref(), *why)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            ("spoof-1", Some(spoof), Rejection::Device),
+            ("bare-1", None, Rejection::NoDevice),
+            ("other-1", Some(alice), Rejection::Client),
+        ],
+        "each rejected request is logged exactly once, with why"
+    );
+    let approved: Vec<_> = log
+        .iter()
+        .filter_map(|e| match e {
+            Event::Approved { id, device, .. } => Some((id.as_str(), device.as_deref())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(approved, [("ok-1", Some(alice))]);
+    // What the log says, and what it says in JSON.
+    let shown: Vec<String> =
+        log.iter().filter(|e| matches!(e, Event::Rejected { .. })).map(ToString::to_string).collect();
+    assert!(shown[0].contains(spoof) && shown[0].contains("--allow-device"), "{}", shown[0]);
+    assert!(shown[1].contains("names no device"), "{}", shown[1]);
+    assert!(shown[2].contains("is not allowlisted"), "{}", shown[2]);
+    let json = serde_json::to_value(log.iter().find(|e| matches!(e, Event::Rejected { .. })).unwrap()).unwrap();
+    assert_eq!(json["why"], "device");
+    assert_eq!(json["device"], spoof);
+}
+
+/// WATCH-8: a pinned device id is checked like a request id (it could
+/// otherwise never match, or smuggle an option into a log line).
+#[test]
+fn watch_8_a_malformed_pinned_device_is_refused_up_front() {
+    for bad in ["", "-x", "a b", "é", &"d".repeat(129)] {
+        let e = config(cmd(&["true"]), cmd(&["true", "{id}"]), &["alice"], s(1))
+            .with_devices([bad.to_owned()])
+            .unwrap_err();
+        assert_eq!(e.kind(), gw_watch::ErrorKind::InvalidConfig, "{bad:?}");
+        assert_eq!(e.subject(), "--allow-device", "{bad:?}");
+    }
 }
 
 #[test]
