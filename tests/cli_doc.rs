@@ -793,7 +793,7 @@ fn doc_2_expanding_binary_plist_is_refused_under_a_memory_cap(r: Resolver) {
     write_file(&sb.root.join("laughs.plist"), &laughs, 0o600);
     write_file(&sb.root.join("cycle.plist"), &bplist(&[&[0xA1, 0x00]]), 0o600);
     let path = shown(&sb, "laughs.plist");
-    let why = [path.as_str(), "more than 1048576 values and keys", "size limit (1048576 bytes)"];
+    let why = [path.as_str(), "more than 349525 values and keys", "size limit (1048576 bytes)"];
     all_doc_commands_fail(&sb, r, "laughs.plist", None, EXIT_FAILED, &why);
     let cycle = shown(&sb, "cycle.plist");
     all_doc_commands_fail(&sb, r, "cycle.plist", None, EXIT_FAILED, &[&cycle, "contains itself (a reference cycle)"]);
@@ -805,7 +805,7 @@ fn doc_2_expanding_binary_plist_is_refused_under_a_memory_cap(r: Resolver) {
         argv.extend(cmd[1..].iter().map(OsString::from));
         let run = Gw::wrapping(Command::new("prlimit")).args(&argv).run();
         assert_eq!(run.code, EXIT_FAILED, "{argv:?}: {run:?}");
-        assert!(run.stderr.contains("more than 1048576 values and keys"), "{argv:?}: {run:?}");
+        assert!(run.stderr.contains("more than 349525 values and keys"), "{argv:?}: {run:?}");
         assert_unchanged_but_lock(&before, &snapshot(sb.tmp()), (cmd[0] == "set").then_some("laughs.plist"), "DOC-2");
     }
 }

@@ -163,12 +163,18 @@ fn find_non_xml(v: &Value, at: String) -> Option<(String, char)> {
 /// the file: nested arrays that each reference the next one twice double at
 /// every level (THREATS DOC-2, a "billion laughs"). The decoded value is
 /// held to what a document of the size limit can hold without shared
-/// references: one value or key per byte (every value takes at least one
-/// byte of a document: a reference in a binary plist, `<true/>` in XML), and
-/// one and a half bytes of text per byte (UTF-16 text in a binary plist
-/// takes 2 bytes for what UTF-8 writes in up to 3). Reference cycles never
-/// reach this budget: the plist crate refuses an object that contains
-/// itself. With no size limit (`u64::MAX`) there is no budget either.
+/// references: one value or key per three bytes — in a binary plist every
+/// value or key not shared takes at least a byte of object, a byte of offset
+/// table and a byte of reference in its container (`<true/>` takes seven in
+/// XML) —, and one and a half bytes of text per byte (UTF-16 text in a
+/// binary plist takes 2 bytes for what UTF-8 writes in up to 3). Reference
+/// cycles never reach this budget: the plist crate refuses an object that
+/// contains itself. With no size limit (`u64::MAX`) there is no budget
+/// either.
+///
+/// One value per byte was the budget first: a 204-byte file (nested arrays
+/// each referencing the next twice, 2^20 values) stayed under it and took
+/// 362 MB to decode and print; the fuzz target found it by its time.
 struct Budget {
     nodes: u64,
     text: u64,
@@ -181,7 +187,7 @@ impl Budget {
     fn new(limits: &Limits) -> Self {
         let max_bytes = limits.max_bytes;
         let max_text = max_bytes.saturating_add(max_bytes / 2);
-        Self { nodes: 0, text: 0, max_nodes: max_bytes, max_text, max_bytes }
+        Self { nodes: 0, text: 0, max_nodes: max_bytes / 3, max_text, max_bytes }
     }
 
     /// Counts one value or key holding `text` bytes of text.
@@ -590,29 +596,40 @@ mod tests {
     }
 
     /// THREATS DOC-2: shared references expand no further than a document
-    /// of the size limit can hold — at most one value per byte of the limit
-    /// and one and a half bytes of text per byte — whatever the nesting.
+    /// of the size limit can hold — at most one value per three bytes of the
+    /// limit and one and a half bytes of text per byte — whatever the
+    /// nesting.
     #[test]
     fn doc_2_shared_references_are_bounded_by_the_size_limit() {
         // 2^41 - 1 values from 243 bytes: refused once past the budget.
         let bomb = laughs(40, 2, b"\x09");
         assert_eq!(bomb.len(), 243);
         let start = std::time::Instant::now();
-        let e = refused(&bomb, &Limits::default(), ErrorKind::TooLarge, "more than 1048576 values and keys");
+        let e = refused(&bomb, &Limits::default(), ErrorKind::TooLarge, "more than 349525 values and keys");
         assert!(e.to_string().contains("size limit (1048576 bytes)"), "{e}");
         assert!(start.elapsed() < std::time::Duration::from_secs(20), "{:?}", start.elapsed());
-        // Exactly at the budget: 1 + 8 + 64 + 512 + 4096 = 4681 values.
+        // Exactly at the budget: 1 + 8 + 64 + 512 + 4096 = 4681 values,
+        // allowed by a limit of 3 × 4681 bytes, not by one byte less.
         let wide = laughs(4, 8, b"\x09");
-        assert_eq!(parse_plist(&wide, &Limits::new(4681, 64)).unwrap()[7][7][7].as_array().unwrap().len(), 8);
-        refused(&wide, &Limits::new(4680, 64), ErrorKind::TooLarge, "more than 4680 values and keys");
+        assert_eq!(parse_plist(&wide, &Limits::new(14_043, 64)).unwrap()[7][7][7].as_array().unwrap().len(), 8);
+        refused(&wide, &Limits::new(14_042, 64), ErrorKind::TooLarge, "more than 4680 values and keys");
+        // Under the first budget (one value per byte), past this one: 2^20 - 1
+        // values from 138 bytes, refused.
+        let million = laughs(19, 2, b"\x09");
+        assert_eq!(million.len(), 138);
+        refused(&million, &Limits::default(), ErrorKind::TooLarge, "more than 349525 values and keys");
         // Text: one 100-byte string in 14 × 14 places is 19,600 bytes; a
         // limit of 13,067 bytes allows 19,600, one byte less allows 19,599.
         let text = laughs(2, 14, &[&b"\x5f\x10\x64"[..], &[b'x'; 100]].concat());
         assert_eq!(parse_plist(&text, &Limits::new(13_067, 64)).unwrap()[13][13].as_str().unwrap().len(), 100);
         refused(&text, &Limits::new(13_066, 64), ErrorKind::TooLarge, "more than 19599 bytes of text");
         // A document without shared references never reaches the budget:
-        // every value takes at least a byte, so a size-limit document fits.
-        let flat = bplist(&[[vec![0xAF, 0x10, 200], vec![1; 200]].concat(), b"\x09".to_vec()]);
+        // every value takes at least three bytes, so a size-limit document
+        // fits. 200 `true` objects, each referenced once.
+        let refs: Vec<u8> = (1..=200).collect();
+        let mut objects = vec![[vec![0xAF, 0x10, 200], refs].concat()];
+        objects.extend(std::iter::repeat_n(b"\x09".to_vec(), 200));
+        let flat = bplist(&objects);
         assert_eq!(parse_plist(&flat, &Limits::new(flat.len() as u64, 8)).unwrap().as_array().unwrap().len(), 200);
     }
 
