@@ -146,8 +146,10 @@ struct OpenClawList {
 ///   ...}` (the id is `requestId`, the client is `clientId`, the device is
 ///   `deviceId`; other fields and the `paired` list are ignored).
 ///
-/// Strict either way: at most [`MAX_LIST_BYTES`] and [`MAX_REQUESTS`]; no
-/// duplicate fields, no trailing data, no byte-order mark; ids checked by
+/// Strict either way: at most [`MAX_LIST_BYTES`] and [`MAX_REQUESTS`];
+/// UTF-8 and numbers a JSON reader can hold throughout (the skipped fields
+/// too); no duplicate fields, no
+/// trailing data, no byte-order mark; ids checked by
 /// [`RequestId::new`], device ids by the same rule; the same id twice
 /// refuses the whole list.
 ///
@@ -158,14 +160,20 @@ pub fn parse_pending(bytes: &[u8]) -> Result<Vec<PendingRequest>> {
     if bytes.len() > MAX_LIST_BYTES {
         return Err(Error::list(format!("{} bytes is more than the {MAX_LIST_BYTES} allowed", bytes.len())));
     }
-    let raw: Vec<RawRequest> = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => serde_json::from_slice::<OpenClawList>(bytes)
+    // Read whole as a JSON value first: serde_json skips the fields it is
+    // not asked for (OpenClaw's `publicKey`, `ts`, ...) without checking
+    // their text is UTF-8 or their numbers fit a number (both found by the
+    // fuzz target), and a list must read the same in any JSON reader.
+    let text = std::str::from_utf8(bytes).map_err(|e| Error::list(format!("not UTF-8: {e}")))?;
+    serde_json::from_str::<serde_json::Value>(text).map_err(|e| Error::list(e.to_string()))?;
+    let raw: Vec<RawRequest> = match text.bytes().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => serde_json::from_str::<OpenClawList>(text)
             .map_err(|e| Error::list(format!("not the shape of `openclaw devices list --json`: {e}")))?
             .pending
             .into_iter()
             .map(|r| RawRequest { id: r.request_id, client: r.client_id, scopes: r.scopes, device: r.device_id })
             .collect(),
-        _ => serde_json::from_slice(bytes).map_err(|e| Error::list(e.to_string()))?,
+        _ => serde_json::from_str(text).map_err(|e| Error::list(e.to_string()))?,
     };
     if raw.len() > MAX_REQUESTS {
         return Err(Error::list(format!("{} requests is more than the {MAX_REQUESTS} allowed", raw.len())));
@@ -602,6 +610,11 @@ mod tests {
             br#"{"pending":[{"requestId":"r1","clientId":"a","deviceId":"-d"}]}"#,
             br#"{"pending":[{"requestId":"r1","clientId":"a","deviceId":"d","deviceId":"e"}]}"#,
             br#"{"pending":[{"requestId":"r1","clientId":"a","deviceId":7}]}"#,
+            // Found by the fuzz target: text that is not UTF-8 in a field
+            // the parser skips.
+            b"{\"pending\":[{\"requestId\":\"r1\",\"clientId\":\"a\",\"publicKey\":\"E5\xff\xfe\"}]}",
+            b"[{\"id\":\"r1\",\"client\":\"c\",\"scopes\":[]}] \xff",
+            br#"{"pending":[{"requestId":"r1","clientId":"a","ts":1e999}]}"#,
             br#"{"pending":[]} []"#,
             br#"{"pending":{}}"#,
         ] {
