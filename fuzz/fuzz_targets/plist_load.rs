@@ -346,7 +346,7 @@ fn check(data: &[u8], limits: Limits) {
 fn check_binary(data: &[u8], limits: Limits, result: &gw_persist::Result<Value>) {
     let Some(m) = bplist_graph::expansion(data) else { return };
     let max_nodes = u128::from(limits.max_bytes / 3);
-    let max_text = max_nodes + max_nodes / 2;
+    let max_text = u128::from(limits.max_bytes) * 3 / 2;
     let over = m.nodes > max_nodes || m.text > max_text;
     let depth_limit = limits.max_depth.min(Limits::MAX_DEPTH_CEILING);
     match result {
