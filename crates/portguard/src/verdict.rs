@@ -264,8 +264,7 @@ mod linux {
         let local = stream.local_addr().map_err(io("getsockname"))?;
         let peer = stream.peer_addr().map_err(io("getpeername"))?;
         let mut lookups = sockets::Lookups::default();
-        let mut pause = Duration::from_micros(50);
-        let mut yields = 8;
+        let mut wait = Backoff::new();
         // The server side of this connection: local = the address we reached,
         // remote = our address. It has an inode only once accepted.
         let server = loop {
@@ -278,23 +277,13 @@ mod linux {
             if let Some(e) = side.filter(|e| e.inode != 0) {
                 break e;
             }
-            if Instant::now() + pause >= deadline {
+            if !wait.pause(deadline) {
                 return Err(refused_unknown(format!(
                     "the connection {local} -> {peer} was not accepted within {:?}; an unaccepted connection \
                      cannot be attributed",
                     opts.timeout
                 )));
             }
-            // The server usually accepts within microseconds: the first
-            // retries only yield the CPU (a sleep costs its timer slack,
-            // ~50 µs, each time), then back off up to 10 ms.
-            if yields > 0 {
-                yields -= 1;
-                std::thread::yield_now();
-                continue;
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(10));
         };
         if let Some(u) = expected.uid()
             && server.uid != u
@@ -317,22 +306,43 @@ mod linux {
         // of ours sees. A socket the pinned process does not hold (accepted by
         // a descendant, or by a listener that appeared since) gets the full
         // rule below: every holder we can see is in the tree.
-        if process::pinned_holds(&pin, server.inode, deadline) {
-            return match pin.still_same() {
-                Ok(()) => Ok((stream, verdict)),
-                Err(f) => Err(ConnectError::Refused(from_fail(f))),
-            };
-        }
+        //
+        // A socket held by no process at all is not yet anyone's: accept(2)
+        // gives the new socket its inode (what the lookup above saw) before
+        // it installs the descriptor, and copies the peer's address to the
+        // server in between — a server preempted or faulting there is seen
+        // holding nothing. Its descriptor is waited for as the accept was
+        // (refusing such a socket as foreign was a false NotOwned: the bench
+        // against `gw serve` met it).
         let wanted = HashSet::from([server.inode]);
-        let att = match process::attribute(
-            &pin,
-            expected.includes_descendants(),
-            &wanted,
-            &HashSet::from([server.uid]),
-            deadline,
-        ) {
-            Ok(a) => a,
-            Err(f) => return Err(ConnectError::Refused(from_fail(f))),
+        let mut wait = Backoff::new();
+        let att = loop {
+            if process::pinned_holds(&pin, server.inode, deadline) {
+                return match pin.still_same() {
+                    Ok(()) => Ok((stream, verdict)),
+                    Err(f) => Err(ConnectError::Refused(from_fail(f))),
+                };
+            }
+            let att = match process::attribute(
+                &pin,
+                expected.includes_descendants(),
+                &wanted,
+                &HashSet::from([server.uid]),
+                deadline,
+            ) {
+                Ok(a) => a,
+                Err(f) => return Err(ConnectError::Refused(from_fail(f))),
+            };
+            if att.found.contains_key(&server.inode) || !att.outside.is_empty() || att.unseen.is_some() {
+                break att;
+            }
+            if !wait.pause(deadline) {
+                return Err(refused_unknown(format!(
+                    "the connection {local} -> {peer} was accepted, but no process we can see held its socket \
+                     within {:?}; a socket nobody holds cannot be attributed",
+                    opts.timeout
+                )));
+            }
         };
         if let Err(f) = pin.still_same() {
             return Err(ConnectError::Refused(from_fail(f)));
@@ -349,13 +359,38 @@ mod linux {
         if let Some(unseen) = att.unseen {
             return Err(refused_unknown(format!("the accepted socket of {local} -> {peer}: {unseen}")));
         }
-        if !att.found.contains_key(&server.inode) {
-            return Err(ConnectError::Refused(Verdict::NotOwned {
-                reason: format!("the connection to {peer} was accepted by {accepted} outside {}", whose(expected)),
-                foreign: vec![accepted],
-            }));
-        }
         Ok((stream, verdict))
+    }
+
+    /// The wait for the server (its accept, then its descriptor): it
+    /// usually takes microseconds, so the first retries only yield the CPU
+    /// (a sleep costs its timer slack, ~50 µs, each time), then sleep from
+    /// 50 µs doubling up to 10 ms.
+    struct Backoff {
+        yields: u32,
+        sleep: Duration,
+    }
+
+    impl Backoff {
+        fn new() -> Self {
+            Self { yields: 8, sleep: Duration::from_micros(50) }
+        }
+
+        /// Waits once; false (without waiting) when the next wait would
+        /// reach `deadline`.
+        fn pause(&mut self, deadline: Instant) -> bool {
+            if Instant::now() + self.sleep >= deadline {
+                return false;
+            }
+            if self.yields > 0 {
+                self.yields -= 1;
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(self.sleep);
+                self.sleep = (self.sleep * 2).min(Duration::from_millis(10));
+            }
+            true
+        }
     }
 
     fn refused_unknown(reason: String) -> ConnectError {

@@ -287,6 +287,65 @@ fn port_5_hijacker_that_never_accepts_is_unknown_within_the_bound() {
     }
 }
 
+/// accept(2) gives the new socket its inode before it installs the
+/// descriptor (and copies the peer's address in between): a server seen in
+/// that window holds nothing yet. The service here is held there for half a
+/// second on every accept; `connect_verified` waits for the descriptor, as
+/// for the accept, and then proves it the service's (it refused the service
+/// as a foreign, holder-less acceptor before).
+#[test]
+fn connect_verified_waits_for_the_descriptor_of_a_socket_being_accepted() {
+    const GREETING: &str = "{\"type\":\"hello\"}\n";
+    const STALL: Duration = Duration::from_millis(500);
+    let dir = record_dir(None);
+    let rec = dir.path().join("service.bin");
+    let svc = Svc::spawn(Spec {
+        stall_accept: Some(STALL.as_secs_f64()),
+        record: Some(rec.clone()),
+        greeting: Some(GREETING),
+        ..Spec::on(&["127.0.0.1"], 0)
+    });
+    let addr: SocketAddr = format!("127.0.0.1:{}", svc.port).parse().unwrap();
+    let mut sent = Vec::new();
+    for src in SOURCES {
+        let start = std::time::Instant::now();
+        let r = connect_verified(addr, &Expected::new(svc.root), &opts(src));
+        let mut s = r.unwrap_or_else(|e| panic!("{src:?}: the service was refused: {e:?}"));
+        assert!(start.elapsed() >= STALL - Duration::from_millis(50), "{src:?}: the accept was not held");
+        s.write_all(b"FOR-THE-SERVICE").unwrap();
+        sent.extend_from_slice(b"FOR-THE-SERVICE");
+        let mut greet = vec![0u8; GREETING.len()];
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.read_exact(&mut greet).unwrap();
+        assert_eq!(greet, GREETING.as_bytes());
+        wait_for(|| std::fs::read(&rec).unwrap_or_default() == sent);
+    }
+}
+
+/// The same window held past the bound: the socket is held by no process,
+/// which proves nothing either way — Unknown within the bound, and the
+/// stream is not handed out.
+#[test]
+fn connect_verified_socket_held_by_nobody_past_the_bound_is_unknown() {
+    for src in SOURCES {
+        // A service each: its first accept stays held.
+        let svc = Svc::spawn(Spec { stall_accept: Some(-1.0), ..Spec::on(&["127.0.0.1"], 0) });
+        let addr: SocketAddr = format!("127.0.0.1:{}", svc.port).parse().unwrap();
+        let o = gw_portguard::Options { timeout: Duration::from_secs(1), ..opts(src) };
+        let start = std::time::Instant::now();
+        match connect_verified(addr, &Expected::new(svc.root), &o) {
+            // The bound ends the wait, or a scan it falls inside.
+            Err(ConnectError::Refused(Verdict::Unknown { reason })) => assert!(
+                reason.contains("no process we can see held its socket")
+                    || reason.contains("timed out reading the processes' file descriptors"),
+                "{src:?}: {reason}"
+            ),
+            other => panic!("{src:?}: expected Unknown, got {other:?}"),
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "bounded");
+    }
+}
+
 fn wait_for(cond: impl Fn() -> bool) {
     for _ in 0..500 {
         if cond() {

@@ -2,7 +2,7 @@
 
 usage: helper.py [--bind ADDR]... [--port P] [--reuseport] [--depth N]
                  [--escape] [--setsid] [--escape-uid UID] [--nondumpable]
-                 [--record FILE] [--greeting TEXT]
+                 [--record FILE] [--greeting TEXT] [--stall-accept SECONDS]
 
 Forks --depth times (each parent waits for its child), then the leaf binds
 every --bind address on the same port (the first one picks it if P is 0),
@@ -17,20 +17,29 @@ first (a daemon's double fork: the grandchild is in another session and
 process group); --escape-uid makes the grandchild switch to that uid and
 gid; --nondumpable makes it call prctl(PR_SET_DUMPABLE, 0), so that only
 root may read its /proc/PID/fd.
+--stall-accept: every accept(2) is held, for SECONDS (forever if negative),
+inside the kernel after the new socket got its inode and before its
+descriptor is installed: the peer's address is copied into a page that
+userfaultfd(2) leaves unmapped until the time is up (root, or
+vm.unprivileged_userfaultfd=1). Meanwhile the connection's server side is
+accepted but held by no process.
 """
 import ctypes
 import json
+import mmap
 import os
 import select
 import socket
+import struct
 import sys
+import threading
 import time
 
 
 def main():
     args = sys.argv[1:]
     binds, port, reuse, depth, escape, record, greeting = [], 0, False, 0, False, None, b""
-    setsid, escape_uid, nondumpable = False, None, False
+    setsid, escape_uid, nondumpable, stall = False, None, False, None
     while args:
         a = args.pop(0)
         if a == "--bind":
@@ -53,6 +62,8 @@ def main():
             record = args.pop(0)
         elif a == "--greeting":
             greeting = args.pop(0).encode()
+        elif a == "--stall-accept":
+            stall = Stall(float(args.pop(0)))
         else:
             raise SystemExit("unknown argument " + a)
     for _ in range(depth):
@@ -88,14 +99,56 @@ def main():
                 if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE
                     raise SystemExit("prctl(PR_SET_DUMPABLE) failed")
             time.sleep(0.2)
-            serve(socks, port, record, greeting, announce=True)
+            serve(socks, port, record, greeting, True, stall)
         os.waitpid(mid, 0)
         while True:  # holds the listener, never accepts
             time.sleep(3600)
-    serve(socks, port, record, greeting, announce=True)
+    serve(socks, port, record, greeting, True, stall)
 
 
-def serve(socks, port, record, greeting, announce):
+class Stall:
+    """accept(2) with the peer's address buffer in a userfaultfd page."""
+
+    SYS_USERFAULTFD = {"x86_64": 323, "aarch64": 282}[os.uname().machine]
+    UFFDIO_API = 0xC018AA3F
+    UFFDIO_REGISTER = 0xC020AA00
+    UFFDIO_ZEROPAGE = 0xC020AA04
+    MADV_DONTNEED = 4
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        libc = self.libc = ctypes.CDLL(None, use_errno=True)
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+        self.uffd = libc.syscall(self.SYS_USERFAULTFD, os.O_CLOEXEC)
+        self.check(self.uffd, "userfaultfd")
+        self.ioctl(self.UFFDIO_API, struct.pack("QQQ", 0xAA, 0, 0), "UFFDIO_API")
+        self.page = mmap.PAGESIZE
+        self.addr = libc.mmap(None, self.page, mmap.PROT_READ | mmap.PROT_WRITE,
+                              mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+        # mode 1: UFFDIO_REGISTER_MODE_MISSING
+        self.ioctl(self.UFFDIO_REGISTER, struct.pack("QQQQ", self.addr, self.page, 1, 0), "UFFDIO_REGISTER")
+
+    def check(self, rc, what):
+        if rc < 0:
+            raise SystemExit(what + ": " + os.strerror(ctypes.get_errno()))
+
+    def ioctl(self, request, arg, what):
+        self.check(self.libc.ioctl(self.uffd, request, ctypes.create_string_buffer(arg)), what)
+
+    def accept(self, listener):
+        # Unmapped again, so the kernel's copy of the address faults.
+        self.check(self.libc.madvise(ctypes.c_void_p(self.addr), self.page, self.MADV_DONTNEED), "madvise")
+        if self.seconds >= 0:
+            threading.Timer(self.seconds, self.ioctl, (self.UFFDIO_ZEROPAGE,
+                            struct.pack("QQQq", self.addr, self.page, 0, 0), "UFFDIO_ZEROPAGE")).start()
+        length = ctypes.c_uint32(128)
+        fd = self.libc.accept(listener.fileno(), ctypes.c_void_p(self.addr), ctypes.byref(length))
+        self.check(fd, "accept")
+        return socket.socket(fileno=fd)
+
+
+def serve(socks, port, record, greeting, announce, stall=None):
     if announce:
         sys.stdout.write(json.dumps({"pid": os.getpid(), "port": port}) + "\n")
         sys.stdout.flush()
@@ -104,7 +157,7 @@ def serve(socks, port, record, greeting, announce):
         r, _, _ = select.select(socks + conns, [], [])
         for s in r:
             if s in socks:
-                c, _ = s.accept()
+                c = stall.accept(s) if stall else s.accept()[0]
                 conns.append(c)
                 if greeting:
                     c.sendall(greeting)

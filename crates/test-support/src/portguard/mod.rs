@@ -63,6 +63,9 @@ pub struct Spec {
     pub record: Option<PathBuf>,
     pub greeting: Option<&'static str>,
     pub uid: Option<u32>,
+    /// Hold every accept(2) this long between the new socket's inode and
+    /// its descriptor (helper.py `--stall-accept`; negative: forever).
+    pub stall_accept: Option<f64>,
 }
 
 impl Spec {
@@ -99,6 +102,9 @@ impl Svc {
         }
         if let Some(g) = spec.greeting {
             cmd.args(["--greeting", g]);
+        }
+        if let Some(secs) = spec.stall_accept {
+            cmd.args(["--stall-accept", &secs.to_string()]);
         }
         if let Some(uid) = spec.uid {
             cmd.uid(uid).gid(uid);
