@@ -148,6 +148,8 @@ mod linux {
     use std::net::{SocketAddr, TcpStream};
     use std::time::{Duration, Instant};
 
+    use rustix::event::{PollFd, PollFlags, Timespec};
+
     use super::{ConnectError, Verdict};
     use crate::decide::{self, Attribution, Fail, Observer, from_fail, whose};
     use crate::process::{self, Pin};
@@ -277,6 +279,9 @@ mod linux {
             if let Some(e) = side.filter(|e| e.inode != 0) {
                 break e;
             }
+            if closed_by_server(&stream) {
+                return Err(closed_before_attributed(local, peer));
+            }
             if !wait.pause(deadline) {
                 return Err(refused_unknown(format!(
                     "the connection {local} -> {peer} was not accepted within {:?}; an unaccepted connection \
@@ -336,6 +341,9 @@ mod linux {
             if att.found.contains_key(&server.inode) || !att.outside.is_empty() || att.unseen.is_some() {
                 break att;
             }
+            if closed_by_server(&stream) {
+                return Err(closed_before_attributed(local, peer));
+            }
             if !wait.pause(deadline) {
                 return Err(refused_unknown(format!(
                     "the connection {local} -> {peer} was accepted, but no process we can see held its socket \
@@ -360,6 +368,22 @@ mod linux {
             return Err(refused_unknown(format!("the accepted socket of {local} -> {peer}: {unseen}")));
         }
         Ok((stream, verdict))
+    }
+
+    /// Whether the server end has closed or reset the connection (its FIN
+    /// or RST reached `stream`): a socket closed before it was attributed
+    /// has no holder left to find, so the wait ends there, not at the bound.
+    fn closed_by_server(stream: &TcpStream) -> bool {
+        let mut fds = [PollFd::new(stream, PollFlags::RDHUP)];
+        let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
+        rustix::event::poll(&mut fds, Some(&zero)).is_ok_and(|n| n > 0)
+            && fds[0].revents().intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR)
+    }
+
+    fn closed_before_attributed(local: SocketAddr, peer: SocketAddr) -> ConnectError {
+        refused_unknown(format!(
+            "the server end closed the connection {local} -> {peer} before it could be attributed (nothing was sent)"
+        ))
     }
 
     /// The wait for the server (its accept, then its descriptor): it

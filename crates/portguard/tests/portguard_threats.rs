@@ -346,6 +346,37 @@ fn connect_verified_socket_held_by_nobody_past_the_bound_is_unknown() {
     }
 }
 
+/// A service that closes a connection as soon as it accepts it (overloaded,
+/// or refusing the client): the connection is proven the service's if it is
+/// seen in the service's hands before the close (and then reads its end);
+/// seen after it, there is nothing left to attribute — refused (Unknown)
+/// when the close comes, not at the end of the bound.
+#[test]
+fn connect_verified_to_a_service_that_closes_at_once_answers_promptly() {
+    let svc = Svc::spawn(Spec { close_on_accept: true, ..Spec::on(&["127.0.0.1"], 0) });
+    let addr: SocketAddr = format!("127.0.0.1:{}", svc.port).parse().unwrap();
+    let mut refused = 0;
+    for src in SOURCES {
+        for _ in 0..10 {
+            let start = std::time::Instant::now();
+            match connect_verified(addr, &Expected::new(svc.root), &opts(src)) {
+                Ok(mut s) => {
+                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    assert_eq!(s.read(&mut [0u8; 16]).unwrap_or(0), 0, "{src:?}: the service closed it");
+                }
+                Err(ConnectError::Refused(Verdict::Unknown { reason })) => {
+                    assert!(reason.contains("closed"), "{src:?}: {reason}");
+                    refused += 1;
+                }
+                other => panic!("{src:?}: expected the stream or Unknown, got {other:?}"),
+            }
+            let took = start.elapsed();
+            assert!(took < Duration::from_secs(3), "{src:?}: {took:?} (the bound is 10 s)");
+        }
+    }
+    eprintln!("{refused} of 20 connects refused, the rest proven before the close");
+}
+
 fn wait_for(cond: impl Fn() -> bool) {
     for _ in 0..500 {
         if cond() {

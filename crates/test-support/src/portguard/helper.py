@@ -3,6 +3,7 @@
 usage: helper.py [--bind ADDR]... [--port P] [--reuseport] [--depth N]
                  [--escape] [--setsid] [--escape-uid UID] [--nondumpable]
                  [--record FILE] [--greeting TEXT] [--stall-accept SECONDS]
+                 [--close-on-accept]
 
 Forks --depth times (each parent waits for its child), then the leaf binds
 every --bind address on the same port (the first one picks it if P is 0),
@@ -23,6 +24,7 @@ descriptor is installed: the peer's address is copied into a page that
 userfaultfd(2) leaves unmapped until the time is up (root, or
 vm.unprivileged_userfaultfd=1). Meanwhile the connection's server side is
 accepted but held by no process.
+--close-on-accept: every accepted connection is closed at once, unread.
 """
 import ctypes
 import json
@@ -39,7 +41,7 @@ import time
 def main():
     args = sys.argv[1:]
     binds, port, reuse, depth, escape, record, greeting = [], 0, False, 0, False, None, b""
-    setsid, escape_uid, nondumpable, stall = False, None, False, None
+    setsid, escape_uid, nondumpable, stall, close_at_once = False, None, False, None, False
     while args:
         a = args.pop(0)
         if a == "--bind":
@@ -64,6 +66,8 @@ def main():
             greeting = args.pop(0).encode()
         elif a == "--stall-accept":
             stall = Stall(float(args.pop(0)))
+        elif a == "--close-on-accept":
+            close_at_once = True
         else:
             raise SystemExit("unknown argument " + a)
     for _ in range(depth):
@@ -99,11 +103,11 @@ def main():
                 if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE
                     raise SystemExit("prctl(PR_SET_DUMPABLE) failed")
             time.sleep(0.2)
-            serve(socks, port, record, greeting, True, stall)
+            serve(socks, port, record, greeting, True, stall, close_at_once)
         os.waitpid(mid, 0)
         while True:  # holds the listener, never accepts
             time.sleep(3600)
-    serve(socks, port, record, greeting, True, stall)
+    serve(socks, port, record, greeting, True, stall, close_at_once)
 
 
 class Stall:
@@ -148,7 +152,7 @@ class Stall:
         return socket.socket(fileno=fd)
 
 
-def serve(socks, port, record, greeting, announce, stall=None):
+def serve(socks, port, record, greeting, announce, stall=None, close_at_once=False):
     if announce:
         sys.stdout.write(json.dumps({"pid": os.getpid(), "port": port}) + "\n")
         sys.stdout.flush()
@@ -158,6 +162,9 @@ def serve(socks, port, record, greeting, announce, stall=None):
         for s in r:
             if s in socks:
                 c = stall.accept(s) if stall else s.accept()[0]
+                if close_at_once:
+                    c.close()
+                    continue
                 conns.append(c)
                 if greeting:
                     c.sendall(greeting)

@@ -66,6 +66,8 @@ pub struct Spec {
     /// Hold every accept(2) this long between the new socket's inode and
     /// its descriptor (helper.py `--stall-accept`; negative: forever).
     pub stall_accept: Option<f64>,
+    /// Close every accepted connection at once (`--close-on-accept`).
+    pub close_on_accept: bool,
 }
 
 impl Spec {
@@ -102,6 +104,9 @@ impl Svc {
         }
         if let Some(g) = spec.greeting {
             cmd.args(["--greeting", g]);
+        }
+        if spec.close_on_accept {
+            cmd.arg("--close-on-accept");
         }
         if let Some(secs) = spec.stall_accept {
             cmd.args(["--stall-accept", &secs.to_string()]);
