@@ -76,15 +76,17 @@ fuzz_target!(|data: &[u8]| {
             Some(d) => assert_eq!(d.as_str(), req.device.as_deref()),
         }
 
+        // Request and device ids: one rule (each becomes an argv word).
+        let argv_safe = |s: &str| {
+            assert!((1..=128).contains(&s.len()), "{s:?}");
+            assert!(!s.starts_with('-'), "{s:?}");
+            assert!(s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')), "{s:?}");
+        };
         let id = req.id.as_str();
-        assert!((1..=128).contains(&id.len()));
-        assert!(!id.starts_with('-'));
-        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')));
+        argv_safe(id);
         assert!(ids.insert(id.to_owned()), "duplicate id accepted");
         if let Some(d) = &req.device {
-            assert!((1..=128).contains(&d.len()));
-            assert!(!d.starts_with('-'));
-            assert!(d.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')));
+            argv_safe(d);
         }
         for name in std::iter::once(&req.client).chain(&req.scopes) {
             assert!((1..=256).contains(&name.len()));

@@ -163,7 +163,9 @@ pub fn parse_pending(bytes: &[u8]) -> Result<Vec<PendingRequest>> {
     // Read whole as a JSON value first: serde_json skips the fields it is
     // not asked for (OpenClaw's `publicKey`, `ts`, ...) without checking
     // their text is UTF-8 or their numbers fit a number (both found by the
-    // fuzz target), and a list must read the same in any JSON reader.
+    // fuzz target), and a list must read the same in any JSON reader. The
+    // typed read below still reads the text, not that value: it refuses a
+    // field given twice, of which the value keeps the last.
     let text = std::str::from_utf8(bytes).map_err(|e| Error::list(format!("not UTF-8: {e}")))?;
     serde_json::from_str::<serde_json::Value>(text).map_err(|e| Error::list(e.to_string()))?;
     let raw: Vec<RawRequest> = match text.bytes().find(|b| !b.is_ascii_whitespace()) {

@@ -171,10 +171,6 @@ fn find_non_xml(v: &Value, at: String) -> Option<(String, char)> {
 /// cycles never reach this budget: the plist crate refuses an object that
 /// contains itself. With no size limit (`u64::MAX`) there is no budget
 /// either.
-///
-/// One value per byte was the budget first: a 204-byte file (nested arrays
-/// each referencing the next twice, 2^20 values) stayed under it and took
-/// 362 MB to decode and print; the fuzz target found it by its time.
 struct Budget {
     nodes: u64,
     text: u64,
