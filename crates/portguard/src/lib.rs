@@ -325,14 +325,17 @@ pub fn verify(port: u16, expected: &Expected, opts: &Options) -> Verdict {
 /// of this connection by its 4-tuple (state ESTABLISHED, local = `addr`,
 /// remote = our address) through the same source; wait (bounded by
 /// `opts.timeout`, counted from the call) until it has been accepted (it
-/// has an inode only then); that inode must be held by the expected tree and
-/// by no visible process outside it;
+/// has an inode only then) and some process holds it (accept(2) names the
+/// socket before it installs the descriptor); that inode must be held by
+/// the expected tree and by no visible process outside it;
 /// re-check the pidfd. Nothing is written to the stream here:
 /// on refusal it is closed unused.
 ///
 /// # Errors
 /// [`ConnectError::Refused`] with the verdict when ownership is not proven
-/// (including a hijacker that never accepts: Unknown after the timeout);
+/// (including a hijacker that never accepts, or an accepted socket no
+/// process holds: Unknown after the timeout; a connection the server closes
+/// before it is attributed: Unknown when the close arrives);
 /// [`ConnectError::Io`] when the connect itself fails.
 ///
 /// # Security
