@@ -309,7 +309,15 @@ pub fn parse_hello_ok(payload: &Value, at: &str) -> Result<HelloOk> {
         }
         Some(_) => return Err(bad(at, "auth.deviceTokens is not an array")),
     }
-    let method = a.get("method").and_then(Value::as_str).map(printable);
+    // The method decides the hand-off (GATE-3), so it is kept exactly as
+    // sent, and refused when it is not printable text: cleaned for display
+    // instead, `bootstr\u{7f}ap-token` read as the bootstrap method.
+    let method = match a.get("method").and_then(Value::as_str) {
+        Some(m) if m.chars().count() > MAX_TEXT || m.chars().any(char::is_control) => {
+            return Err(bad(at, "auth.method is not printable text"));
+        }
+        m => m.map(str::to_owned),
+    };
     Ok(HelloOk { protocol, server_version, auth: HelloAuth { method, role, scopes, device_token, device_tokens } })
 }
 
@@ -445,6 +453,25 @@ mod tests {
             assert!(e.is_security_refusal());
             assert!(!e.to_string().contains("tok\""), "{e}");
         }
+    }
+
+    /// Found by the `hello_ok` fuzz target: a method that reads as the
+    /// bootstrap method only once its control characters are dropped.
+    #[test]
+    fn gate_3_a_method_that_only_looks_like_bootstrap_hands_off_nothing() {
+        let long = format!("{BOOTSTRAP_METHOD}{}", " ".repeat(MAX_TEXT));
+        for method in ["bootstr\u{7f}ap-token", "bootstrap-token\u{0}", "\u{1b}[0mbootstrap-token", long.as_str()] {
+            let hello = json!({"type":"hello-ok","protocol":4,"auth":{
+                "method":method,"role":"node","scopes":[],"deviceToken":"n-tok"}});
+            let e = parse_hello_ok(&hello, "g").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Protocol, "{method:?}");
+            assert!(!e.to_string().contains("n-tok"), "{e}");
+        }
+        // A printable method other than the bootstrap one is kept as sent.
+        let h = bootstrap_hello("bootstrap-token ");
+        assert_eq!(h.auth.method.as_deref(), Some("bootstrap-token "));
+        let e = h.handoff("bootstrapToken", "127.0.0.1".parse().unwrap(), "g").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::HandoffRefused);
     }
 
     #[test]
