@@ -14,8 +14,13 @@
 //! - a challenge is accepted exactly when its nonce is 1–256 printable ASCII
 //!   characters without `|` and its `ts` a non-negative integer, and gives
 //!   them back unchanged;
+//! - a refusal's code, `details.code` and `details.recommendedNextStep`
+//!   (what gw compares) are the input's strings when printable text of at
+//!   most 512 characters, else `?`; its message is printable;
 //! - an accepted hello-ok has protocol 4, a valid role, valid scopes, valid
-//!   tokens equal to the input's strings, and no role issued twice;
+//!   tokens equal to the input's strings, no role issued twice, and the
+//!   input's `auth.method` exactly (one that is not printable text is
+//!   refused);
 //! - no error message holds a string value of the input that has a
 //!   character no message text has (`! # $ % & * + < = > ? @ ^ ~`) and is
 //!   not an object key: tokens, roles and scopes are never quoted.
@@ -100,6 +105,16 @@ fn token_ok(t: &str) -> bool {
     (1..=4096).contains(&t.len()) && t.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
 
+/// Printable text of at most 512 characters: kept as sent where gw compares it.
+fn plain(s: &str) -> bool {
+    s.chars().count() <= 512 && !s.chars().any(char::is_control)
+}
+
+/// What gw keeps of a compared string field: the string, or `?`.
+fn compared(t: Option<&Tree>) -> Option<&str> {
+    t.and_then(Tree::str).map(|s| if plain(s) { s } else { "?" })
+}
+
 fn check_quiet(text: &str, tree: Option<&Tree>, what: &str) {
     let Some(tree) = tree else { return };
     let (mut keys, mut values) = (Vec::new(), Vec::new());
@@ -154,6 +169,12 @@ fuzz_target!(|data: &[u8]| {
         ServerFrame::Res { outcome: Err(r), .. } => {
             assert_eq!(expect, Some(Kind::ResErr), "{data:?}");
             assert!(r.message.len() <= 4 * 512 && !r.message.chars().any(char::is_control));
+            let err = tree.get("error");
+            let details = err.and_then(|e| e.get("details")).filter(|d| matches!(d, Tree::Obj(_)));
+            assert_eq!(Some(r.code.as_str()), compared(err.and_then(|e| e.get("code"))).or(Some("?")), "{data:?}");
+            assert_eq!(r.detail_code.as_deref(), compared(details.and_then(|d| d.get("code"))), "{data:?}");
+            let next = details.and_then(|d| d.get("recommendedNextStep"));
+            assert_eq!(r.next_step.as_deref(), compared(next), "{data:?}");
         }
         ServerFrame::Res { outcome: Ok(payload), .. } => {
             assert_eq!(expect, Some(Kind::ResOk), "{data:?}");
@@ -163,6 +184,9 @@ fuzz_target!(|data: &[u8]| {
                     let auth = tree.get("payload").and_then(|p| p.get("auth")).expect("auth in the model");
                     assert_eq!(Some(h.auth.role.as_str()), auth.get("role").and_then(Tree::str));
                     assert!(role_ok(&h.auth.role) && h.auth.scopes.iter().all(|s| scope_ok(s)));
+                    let method = auth.get("method").and_then(Tree::str);
+                    assert!(method.is_none_or(plain), "accepted a method that is not printable text: {data:?}");
+                    assert_eq!(h.auth.method.as_deref(), method, "the method is not the input's: {data:?}");
                     if let Some(t) = &h.auth.device_token {
                         let text = std::str::from_utf8(t.token.expose()).unwrap();
                         assert!(token_ok(text));

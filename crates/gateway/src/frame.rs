@@ -101,14 +101,26 @@ fn printable(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(MAX_TEXT).collect()
 }
 
+/// Whether `s` is printable text within [`MAX_TEXT`]: what gw keeps as
+/// sent when it compares it (a method, a refusal's codes).
+fn is_plain_text(s: &str) -> bool {
+    s.chars().count() <= MAX_TEXT && !s.chars().any(char::is_control)
+}
+
 fn refusal_of(err: &Map<String, Value>) -> Refusal {
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(printable);
+    // The codes and the next step are compared (the exit class, the
+    // watcher's pairing wait, the fix shown), so each is kept as sent or,
+    // when not printable text, becomes `?` (no known value): a cleaned copy
+    // would read `UNAVAIL\u{1}ABLE` as UNAVAILABLE. The message is only shown.
+    let compared = |v: Option<&Value>| {
+        v.and_then(Value::as_str).map(|s| if is_plain_text(s) { s.to_owned() } else { "?".to_owned() })
+    };
     let details = err.get("details").and_then(Value::as_object);
     Refusal {
-        code: text(err.get("code")).unwrap_or_else(|| "?".to_owned()),
-        detail_code: details.and_then(|d| text(d.get("code"))),
-        next_step: details.and_then(|d| text(d.get("recommendedNextStep"))),
-        message: text(err.get("message")).unwrap_or_default(),
+        code: compared(err.get("code")).unwrap_or_else(|| "?".to_owned()),
+        detail_code: details.and_then(|d| compared(d.get("code"))),
+        next_step: details.and_then(|d| compared(d.get("recommendedNextStep"))),
+        message: err.get("message").and_then(Value::as_str).map(printable).unwrap_or_default(),
     }
 }
 
@@ -313,7 +325,7 @@ pub fn parse_hello_ok(payload: &Value, at: &str) -> Result<HelloOk> {
     // sent, and refused when it is not printable text: cleaned for display
     // instead, `bootstr\u{7f}ap-token` read as the bootstrap method.
     let method = match a.get("method").and_then(Value::as_str) {
-        Some(m) if m.chars().count() > MAX_TEXT || m.chars().any(char::is_control) => {
+        Some(m) if !is_plain_text(m) => {
             return Err(bad(at, "auth.method is not printable text"));
         }
         m => m.map(str::to_owned),
@@ -399,6 +411,33 @@ mod tests {
         let ServerFrame::Res { outcome: Err(r), .. } = parse_server_frame(f, "g").unwrap() else { panic!() };
         assert_eq!(r.detail_code.as_deref(), Some("AUTH_TOKEN_MISMATCH"));
         assert_eq!(r.next_step.as_deref(), Some("update_auth_credentials"));
+    }
+
+    #[test]
+    fn refusal_codes_that_only_look_known_are_compared_as_sent() {
+        // Cleaned, each of these read as a code gw acts on: UNAVAILABLE (a
+        // busy gateway, not an auth refusal), PAIRING_REQUIRED (the
+        // watcher waits for approval), a next step that picks the fix.
+        let f = json!({"type":"res","id":"1","ok":false,"error":{
+            "code":"UNAVAIL\u{1}ABLE","message":"busy\u{7}",
+            "details":{"code":"PAIRING\u{7f}_REQUIRED","recommendedNextStep":"wait_then_\nretry"}}});
+        let ServerFrame::Res { outcome: Err(r), .. } = parse_server_frame(f.to_string().as_bytes(), "g").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r.code, "?");
+        assert_eq!(r.detail_code.as_deref(), Some("?"));
+        assert_eq!(r.next_step.as_deref(), Some("?"));
+        assert_eq!(r.message, "busy");
+        let e = Error::refused("connect", "g", r);
+        assert_eq!(e.kind(), ErrorKind::AuthRefused, "{e}");
+        assert_eq!(e.fix().as_deref(), Some("check the credential and the device pairing on the gateway"));
+        let long = json!({"type":"res","id":"1","ok":false,"error":{"code": "A".repeat(MAX_TEXT + 1)}});
+        let ServerFrame::Res { outcome: Err(r), .. } = parse_server_frame(long.to_string().as_bytes(), "g").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r.code, "?");
     }
 
     #[test]
