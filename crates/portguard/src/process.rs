@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -96,10 +96,8 @@ impl Pin {
     /// Whether the pinned process has not exited (its pidfd is not
     /// readable yet).
     fn alive(&self) -> Result<(), Fail> {
-        let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
-        let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
-        match rustix::event::poll(&mut fds, Some(&zero)) {
-            Ok(0) => Ok(()),
+        match poll_now(&self.fd, PollFlags::IN) {
+            Ok(ready) if ready.is_empty() => Ok(()),
             Ok(_) => Err(Fail::No(format!("expected process {} exited during the check", self.pid))),
             Err(e) => Err(Fail::Unknown(format!("poll(pidfd {}): {e}", self.pid))),
         }
@@ -116,6 +114,15 @@ impl Pin {
             unknown => unknown,
         })
     }
+}
+
+/// What `fd` reports of `events` (and of `HUP`/`ERR`) at once, without
+/// waiting: empty when nothing is ready.
+pub(crate) fn poll_now(fd: impl AsFd, events: PollFlags) -> rustix::io::Result<PollFlags> {
+    let mut fds = [PollFd::new(&fd, events)];
+    let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
+    rustix::event::poll(&mut fds, Some(&zero))?;
+    Ok(fds[0].revents())
 }
 
 /// The socket inodes among the fds of `pid` (see

@@ -148,7 +148,7 @@ mod linux {
     use std::net::{SocketAddr, TcpStream};
     use std::time::{Duration, Instant};
 
-    use rustix::event::{PollFd, PollFlags, Timespec};
+    use rustix::event::PollFlags;
 
     use super::{ConnectError, Verdict};
     use crate::decide::{self, Attribution, Fail, Observer, from_fail, whose};
@@ -320,6 +320,7 @@ mod linux {
         // (refusing such a socket as foreign was a false NotOwned: the bench
         // against `gw serve` met it).
         let wanted = HashSet::from([server.inode]);
+        let socket_uids = HashSet::from([server.uid]);
         let mut wait = Backoff::new();
         let att = loop {
             if process::pinned_holds(&pin, server.inode, deadline) {
@@ -328,13 +329,7 @@ mod linux {
                     Err(f) => Err(ConnectError::Refused(from_fail(f))),
                 };
             }
-            let att = match process::attribute(
-                &pin,
-                expected.includes_descendants(),
-                &wanted,
-                &HashSet::from([server.uid]),
-                deadline,
-            ) {
+            let att = match process::attribute(&pin, expected.includes_descendants(), &wanted, &socket_uids, deadline) {
                 Ok(a) => a,
                 Err(f) => return Err(ConnectError::Refused(from_fail(f))),
             };
@@ -374,10 +369,8 @@ mod linux {
     /// or RST reached `stream`): a socket closed before it was attributed
     /// has no holder left to find, so the wait ends there, not at the bound.
     fn closed_by_server(stream: &TcpStream) -> bool {
-        let mut fds = [PollFd::new(stream, PollFlags::RDHUP)];
-        let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
-        rustix::event::poll(&mut fds, Some(&zero)).is_ok_and(|n| n > 0)
-            && fds[0].revents().intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR)
+        process::poll_now(stream, PollFlags::RDHUP)
+            .is_ok_and(|ready| ready.intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR))
     }
 
     fn closed_before_attributed(local: SocketAddr, peer: SocketAddr) -> ConnectError {
