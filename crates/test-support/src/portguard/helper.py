@@ -103,11 +103,11 @@ def main():
                 if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE
                     raise SystemExit("prctl(PR_SET_DUMPABLE) failed")
             time.sleep(0.2)
-            serve(socks, port, record, greeting, True, stall, close_at_once)
+            serve(socks, port, record, greeting, stall, close_at_once)
         os.waitpid(mid, 0)
         while True:  # holds the listener, never accepts
             time.sleep(3600)
-    serve(socks, port, record, greeting, True, stall, close_at_once)
+    serve(socks, port, record, greeting, stall, close_at_once)
 
 
 class Stall:
@@ -152,10 +152,9 @@ class Stall:
         return socket.socket(fileno=fd)
 
 
-def serve(socks, port, record, greeting, announce, stall=None, close_at_once=False):
-    if announce:
-        sys.stdout.write(json.dumps({"pid": os.getpid(), "port": port}) + "\n")
-        sys.stdout.flush()
+def serve(socks, port, record, greeting, stall, close_at_once):
+    sys.stdout.write(json.dumps({"pid": os.getpid(), "port": port}) + "\n")
+    sys.stdout.flush()
     conns = []
     while True:
         r, _, _ = select.select(socks + conns, [], [])
