@@ -417,6 +417,22 @@ mod tests {
         assert_eq!(kind("<string>a&x;b</string>"), ErrorKind::Syntax);
         assert_eq!(kind("<string>a]]>b</string>"), ErrorKind::Syntax);
         assert_eq!(kind("<array><x:string xmlns:x=\"u\">a</x:string></array>"), ErrorKind::Syntax);
+        // Namespace attributes: a namespace-aware reader refuses an
+        // undeclared prefix, the XML namespace bound as the default, two
+        // prefixes naming one attribute; plistlib reads all three.
+        for attrs in [
+            "a:b=\"2\"",
+            "xmlns=\"http://www.w3.org/XML/1998/namespace\"",
+            "xmlns:a=\"u\" xmlns:b=\"u\" a:x=\"1\" b:x=\"2\"",
+        ] {
+            let e =
+                parse_plist(format!("<plist version=\"1.0\" {attrs}><true/></plist>").as_bytes(), &Limits::default())
+                    .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Syntax, "{attrs}: {e}");
+            assert!(e.to_string().contains("namespace declaration or namespace-prefixed attribute"), "{e}");
+            assert_eq!(e.position(), Some((1, 1)), "{e}");
+        }
+        assert_eq!(kind("<array><true xmlns=\"u\"/></array>"), ErrorKind::Syntax);
         let subset =
             b"<?xml version=\"1.0\"?>\n<!DOCTYPE plist [<!ENTITY x \"y\">]>\n<plist><string>x</string></plist>";
         assert_eq!(parse_plist(subset, &Limits::default()).unwrap_err().kind(), ErrorKind::Syntax);

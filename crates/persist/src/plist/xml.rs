@@ -16,7 +16,8 @@ use super::*;
 /// `&amp;` `&lt;` `&gt;` `&quot;` `&apos;` and character references; a DOCTYPE
 /// with an internal subset (entity declarations); an XML declaration anywhere
 /// but at the start, or one naming a version other than 1.0 or an encoding
-/// other than UTF-8; a namespace-prefixed element; a tag with `<` or an
+/// other than UTF-8; a namespace-prefixed element or attribute, or a
+/// namespace declaration (`xmlns`, `xmlns:x`); a tag with `<` or an
 /// unbalanced quote in it; `]]>` in text.
 ///
 /// Refused because a conforming reader (Python's `plistlib` on expat,
@@ -117,8 +118,19 @@ pub(super) fn check_xml(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
                 if tag.contains(&b'<') || !quotes_balanced(tag) {
                     return refuse(i, "a tag with `<` or an unbalanced quote in it");
                 }
-                let step = match parse_tag(tag) {
-                    Ok(Tag::Start { name, empty }) => tree
+                let parsed = parse_tag(tag);
+                if let Ok(Tag::Start { attributes, .. }) = &parsed {
+                    // Namespace-aware readers refuse an undeclared prefix, a
+                    // reserved name bound or rebound, two prefixes naming one
+                    // attribute; plistlib (expat without namespaces) reads
+                    // them all. Plists use no namespaces, so gw refuses every
+                    // namespace attribute rather than judge which are valid.
+                    if attributes.iter().any(|&(n, _)| n.contains(&b':') || n == b"xmlns") {
+                        return refuse(i, "a namespace declaration or namespace-prefixed attribute");
+                    }
+                }
+                let step = match parsed {
+                    Ok(Tag::Start { name, empty, .. }) => tree
                         .start(name, i, i + end + 1)
                         .and_then(|()| if empty { tree.end(name, bytes, i + end + 1) } else { Ok(()) }),
                     Ok(Tag::End { name }) => tree.end(name, bytes, i),
@@ -285,7 +297,7 @@ fn attributes(mut s: &[u8]) -> std::result::Result<Vec<Attribute<'_>>, &'static 
 
 /// What lies between a tag's `<` and `>`.
 enum Tag<'a> {
-    Start { name: &'a [u8], empty: bool },
+    Start { name: &'a [u8], empty: bool, attributes: Vec<Attribute<'a>> },
     End { name: &'a [u8] },
 }
 
@@ -306,8 +318,8 @@ fn parse_tag(tag: &[u8]) -> std::result::Result<Tag<'_>, &'static str> {
     if !is_name(name) {
         return Err("a tag that does not start with an element name");
     }
-    attributes(&body[name_len..])?;
-    Ok(Tag::Start { name, empty })
+    let attributes = attributes(&body[name_len..])?;
+    Ok(Tag::Start { name, empty, attributes })
 }
 
 /// Where the document is relative to its top-level element.
