@@ -83,3 +83,31 @@ fn a_shared_sticky_directory_gets_a_safe_fix_not_a_chmod() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains(&format!("chmod go-w {}", open.display())), "{err}");
 }
+
+#[test]
+fn a_file_given_as_the_directory_gets_a_fix_naming_its_directory_and_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cfg");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join("config.json");
+    std::fs::write(&file, "{\"a\": 1}\n").unwrap();
+    let file_arg = file.to_str().unwrap();
+    let want =
+        format!("give the directory that holds it (`{}`) and `config.json` as the path beneath it", dir.display());
+    for args in [&["doc", "get", file_arg, "x.json"][..], &["fs", "read", file_arg, "x"], &["fs", "ls", file_arg]] {
+        let (code, out, err) = gw(&tmp.path().join("home"), args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains("is not a directory") && err.contains(&want), "{args:?}: {err}");
+        assert!(out.is_empty(), "{out}");
+    }
+    // A file in the middle of the path is not the root's last component: no
+    // such fix (it would name the wrong directory).
+    let deeper = file.join("more");
+    let (code, _, err) = gw(&tmp.path().join("home"), &["fs", "ls", deeper.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("is not a directory") && !err.contains("fix:"), "{err}");
+    // The fix is in the JSON error too.
+    let (_, out, _) = gw(&tmp.path().join("home"), &["--json", "doc", "get", file_arg, "x.json"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    assert!(v["error"]["fix"].as_str().unwrap().contains(&want), "{v}");
+}

@@ -145,7 +145,8 @@ pub(crate) fn walk_to(
                     return Err(Error::swapped(op, &here));
                 }
                 if file_type != FileType::Symlink {
-                    return Err(Error::new(ErrorKind::NotADirectory, op, &here, "is not a directory"));
+                    let err = Error::new(ErrorKind::NotADirectory, op, &here, "is not a directory");
+                    return Err(if is_last { err.with_fix(file_as_root_fix(&here)) } else { err });
                 }
                 let target = rustix::fs::readlinkat(cur_fd, comp.as_os_str(), Vec::new()).map_err(|e| match e {
                     // A link when stat-ed, no longer one now: swapped (FS-2).
@@ -266,4 +267,17 @@ fn components(path: &OsStr) -> VecDeque<OsString> {
 /// The checks behind THREATS FS-5, reported instead of enforced.
 pub fn audit_chain(path: &Path, policy: &Policy) -> Result<Vec<ChainStep>> {
     walk("check", path, policy, true).map(|w| w.steps)
+}
+
+/// The fix for a root path that names a file (`gw doc get config.json`,
+/// where the directory and the name beneath it were meant).
+fn file_as_root_fix(path: &Path) -> String {
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => format!(
+            "a root is a directory: give the directory that holds it (`{}`) and `{}` as the path beneath it",
+            dir.display(),
+            name.to_string_lossy()
+        ),
+        _ => "a root is a directory: give the directory that holds it".to_owned(),
+    }
 }

@@ -431,6 +431,7 @@ mod tests {
             assert_eq!(e.kind(), ErrorKind::Syntax, "{attrs}: {e}");
             assert!(e.to_string().contains("namespace declaration or namespace-prefixed attribute"), "{e}");
             assert_eq!(e.position(), Some((1, 1)), "{e}");
+            assert!(e.fix().is_some_and(|f| f.contains("plutil -convert xml1")), "{e}");
         }
         assert_eq!(kind("<array><true xmlns=\"u\"/></array>"), ErrorKind::Syntax);
         let subset =

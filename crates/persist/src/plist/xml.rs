@@ -39,7 +39,10 @@ use super::*;
 pub(super) fn check_xml(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
     let refuse = |at: usize, what: &str| {
         let (line, col) = line_col(bytes, at);
-        Err(syntax(&format!("{what} is refused (XML readers disagree on it)")).at(line, col))
+        Err(syntax(&format!("{what} is refused (XML readers disagree on it)")).at(line, col).with_fix(
+            "if the file is yours, re-save it with a plist writer (`plutil -convert xml1 FILE`, or Python's \
+             plistlib.load then plistlib.dump) and review the result; gw's writer produces none of these",
+        ))
     };
     let malformed = |at: usize, what: &str| {
         let (line, col) = line_col(bytes, at);
