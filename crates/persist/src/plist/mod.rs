@@ -447,6 +447,49 @@ mod tests {
         assert_eq!(parse_plist(&ok, &Limits::default()).unwrap(), json!("&<>\"'ééx"));
     }
 
+    /// Each refusal says what it refused and where (line and column of the
+    /// construct), not only that the document is bad: a refusal that is
+    /// right for the wrong reason is a check that no longer runs.
+    #[test]
+    fn each_xml_refusal_names_what_and_where() {
+        let cases: &[(&[u8], &str, (usize, usize))] = &[
+            (b"<plist><!-- a -- b --><true/></plist>", "`--` inside a comment", (1, 15)),
+            (b"<plist><string><![CDATA[x]]></string></plist>", "a CDATA section is refused", (1, 16)),
+            (b"<plist><string>a]]>b</string></plist>", "`]]>` in text", (1, 17)),
+            (b"<!DOCTYPE plist <x>\n<plist><true/></plist>", "a DOCTYPE with an internal subset", (1, 1)),
+            (b"<!DOCTYPE plist SYSTEM \"a>b\"><plist><true/></plist>", "a DOCTYPE with an internal subset", (1, 1)),
+            (b"<plist>\n<x:true/></plist>", "a namespace-prefixed element", (2, 1)),
+            (b"<plist>\n</x:plist>", "a namespace-prefixed element", (2, 1)),
+            (b"<plist\n<true/></plist>", "a tag with `<` or an unbalanced quote", (1, 1)),
+            (b"<plist version=\"1>\"><true/></plist>", "a tag with `<` or an unbalanced quote", (1, 1)),
+            (b"<plist version='1\"><true/></plist>", "a tag with `<` or an unbalanced quote", (1, 1)),
+            (b"<key>a</key>", "a <key> outside a dictionary", (1, 1)),
+            (b"<plist>\n<integer>-</integer></plist>", "the integer \"-\"", (2, 11)),
+            (b"<plist>\n<integer/></plist>", "the integer \"\"", (2, 1)),
+            (b"<plist><string>&#+65;</string></plist>", "an entity reference other than", (1, 16)),
+            (b"<plist><string>&#x+41;</string></plist>", "an entity reference other than", (1, 16)),
+            (b"<?xml version=\"1.1\"?><plist><true/></plist>", "an XML version other than 1.0", (1, 1)),
+            (b"<?xml version=\"1.0\" standalone=\"maybe\"?><plist/>", "a standalone other than yes or no", (1, 1)),
+        ];
+        for &(bytes, what, at) in cases {
+            let e = parse_plist(bytes, &Limits::default()).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Syntax, "{}: {e}", String::from_utf8_lossy(bytes));
+            assert!(e.to_string().contains(what), "{}: wanted `{what}` in: {e}", String::from_utf8_lossy(bytes));
+            assert_eq!(e.position(), Some(at), "{}: {e}", String::from_utf8_lossy(bytes));
+        }
+        // What looks close but is allowed: `]` and `]]` without `>`, an
+        // attribute holding references, a DOCTYPE with single quotes.
+        let ok: &[&[u8]] = &[
+            b"<plist><string>a]b]]c]></string></plist>",
+            b"<plist version=\"a&amp;b&#65;\"><true/></plist>",
+            b"<!DOCTYPE plist PUBLIC '-//Apple//DTD PLIST 1.0//EN' 'x'><plist><true/></plist>",
+        ];
+        for bytes in ok {
+            parse_plist(bytes, &Limits::default())
+                .unwrap_or_else(|e| panic!("{}: {e}", String::from_utf8_lossy(bytes)));
+        }
+    }
+
     #[test]
     fn carriage_returns_read_and_write_as_xml_readers_do() {
         let crlf = doc("<array>\r\n<string>a\r\nb\rc&#13;</string>\r\n</array>");

@@ -413,8 +413,8 @@ impl<'a> Tree<'a> {
             return Err(format!("</{shown}> where </{}> belongs", String::from_utf8_lossy(open.name)));
         }
         if name == b"integer" {
+            // Digits only: no reference, comment or CDATA can hide in it.
             let raw = &bytes[open.content..at.max(open.content)];
-            let plain = !raw.contains(&b'<') && !raw.contains(&b'&');
             let valid = match raw.strip_prefix(b"0x") {
                 Some(hex) => !hex.is_empty() && hex.iter().all(u8::is_ascii_hexdigit),
                 None => {
@@ -422,7 +422,7 @@ impl<'a> Tree<'a> {
                     !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
                 }
             };
-            if !plain || !valid {
+            if !valid {
                 return Err(format!(
                     "the integer {:?} (only [+-]digits or 0x and hex digits, as plain text)",
                     String::from_utf8_lossy(raw)
