@@ -596,5 +596,21 @@ mod tests {
         let dup = json!({"type":"hello-ok","protocol":4,"auth":{"role":"node","deviceToken":"a",
             "deviceTokens":[{"deviceToken":"b","role":"node"}]}});
         assert_eq!(parse_hello_ok(&dup, "g").unwrap_err().kind(), ErrorKind::Protocol);
+        // Two hand-off tokens for one role: which would be stored is a guess.
+        let twice = json!({"type":"hello-ok","protocol":4,"auth":{"role":"node","deviceTokens":[
+            {"deviceToken":"b","role":"operator"},{"deviceToken":"c","role":"operator"}]}});
+        let e = parse_hello_ok(&twice, "g").unwrap_err();
+        assert!(e.message().contains("auth.deviceTokens[1]: a role is issued twice"), "{e}");
+    }
+
+    #[test]
+    fn scopes_are_at_most_64() {
+        let with = |n: usize| {
+            let scopes: Vec<String> = (0..n).map(|i| format!("s.{i}")).collect();
+            parse_hello_ok(&json!({"type":"hello-ok","protocol":4,"auth":{"role":"node","scopes":scopes}}), "g")
+        };
+        assert_eq!(with(64).unwrap().auth.scopes.len(), 64);
+        let e = with(65).unwrap_err();
+        assert!(e.message().contains("scopes is not an array of at most 64"), "{e}");
     }
 }

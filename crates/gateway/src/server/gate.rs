@@ -216,7 +216,7 @@ impl<'r> Gate<'r> {
         let d = digest(token.expose());
         self.issued
             .update::<Issued>(|cur| {
-                let mut doc = cur.unwrap_or(Issued { version: 2, ..Issued::default() });
+                let mut doc = cur.unwrap_or_default();
                 doc.version = 2;
                 doc.bootstrap.retain(|b| b.expires > now);
                 doc.bootstrap.push(IssuedBootstrap { digest: d, expires });
@@ -249,7 +249,7 @@ impl<'r> Gate<'r> {
         let device = device.unwrap_or("");
         self.issued
             .update::<Issued>(|cur| {
-                let mut doc = cur.unwrap_or(Issued { version: 2, ..Issued::default() });
+                let mut doc = cur.unwrap_or_default();
                 doc.version = 2;
                 for t in &out {
                     if !device.is_empty() {
@@ -577,6 +577,91 @@ mod tests {
         for t in issued.iter().chain(&again) {
             assert!(!file.contains(std::str::from_utf8(t.token.expose()).unwrap()));
         }
+    }
+
+    #[test]
+    fn bootstrap_tokens_expire_at_their_time_and_issuing_drops_only_the_expired() {
+        let (_d, root) = dir();
+        let secret = Secret::generate().unwrap();
+        let gate = Gate::new(&root, &secret, AUD.into(), None, None);
+        let lo = "127.0.0.1".parse().unwrap();
+        let now = 1_000_000;
+        let present =
+            |b: &Secret| Presented { bootstrap: Some(Secret::new(b.expose().to_vec())), ..Presented::default() };
+        let short = gate.issue_bootstrap(now, now + 10).unwrap();
+        let long = gate.issue_bootstrap(now + 5, now + 600).unwrap();
+        // Issuing the second kept the first, still live.
+        assert!(auth(&gate, &present(&short), lo, now + 9).is_ok());
+        // At its expiry time it is expired, not live for one more second.
+        let e = auth(&gate, &present(&short), lo, now + 10).unwrap_err();
+        assert_eq!((e.code, e.log.as_str()), ("AUTH_BOOTSTRAP_TOKEN_INVALID", "the bootstrap token has expired"));
+        // Issuing at that time drops it from the file, and keeps the live one.
+        let file = |r: &Root| std::fs::read_to_string(r.path().join(ISSUED_FILE)).unwrap();
+        assert!(file(&root).contains(&digest(short.expose())));
+        gate.issue_bootstrap(now + 10, now + 20).unwrap();
+        assert!(!file(&root).contains(&digest(short.expose())), "an expired bootstrap token is dropped");
+        assert!(file(&root).contains(&digest(long.expose())), "a live one is kept");
+        assert!(auth(&gate, &present(&long), lo, now + 10).is_ok());
+    }
+
+    #[test]
+    fn a_wrong_token_beside_a_device_token_falls_back_to_the_device_token() {
+        let (_d, root) = dir();
+        let secret = Secret::generate().unwrap();
+        let shared = Secret::from("shared-1".to_owned());
+        let gate = Gate::new(&root, &secret, AUD.into(), Some(&shared), None);
+        let (now, lo) = (unix_now(), "127.0.0.1".parse().unwrap());
+        let issued = gate.issue(Some("dev-a"), &[("node".to_owned(), vec![])], None, 5).unwrap();
+        let p = |tok: &str, dev: Option<&[u8]>| Presented {
+            token: Some(Secret::from(tok.to_owned())),
+            device_token: dev.map(|d| Secret::new(d.to_vec())),
+            ..Presented::default()
+        };
+        let dev = issued[0].token.expose();
+        // OpenClaw's client sends its stale shared token and its device token.
+        let ok = gate.authorize(&p("shared-old", Some(dev)), lo, now, Some("dev-a"), "node", &[]);
+        assert_eq!(ok, Ok(Method::Device { scopes: vec![] }));
+        // The right shared token wins; a wrong one alone stays a mismatch.
+        assert_eq!(gate.authorize(&p("shared-1", Some(dev)), lo, now, Some("dev-a"), "node", &[]), Ok(Method::Token));
+        let e = gate.authorize(&p("shared-old", None), lo, now, Some("dev-a"), "node", &[]).unwrap_err();
+        assert_eq!(e.code, "AUTH_TOKEN_MISMATCH");
+        // Both wrong: the device token's refusal.
+        let e = gate.authorize(&p("shared-old", Some(b"gwdev_nope")), lo, now, Some("dev-a"), "node", &[]).unwrap_err();
+        assert_eq!(e.code, "AUTH_DEVICE_TOKEN_MISMATCH");
+    }
+
+    #[test]
+    fn a_shared_token_that_starts_like_a_scoped_one_is_still_the_shared_token() {
+        let (_d, root) = dir();
+        let secret = Secret::generate().unwrap();
+        let shared = Secret::from(format!("{}xyz-shared", gw_token::PREFIX));
+        let gate = Gate::new(&root, &secret, AUD.into(), Some(&shared), None);
+        let lo = "127.0.0.1".parse().unwrap();
+        let p = token(std::str::from_utf8(shared.expose()).unwrap());
+        assert_eq!(auth(&gate, &p, lo, unix_now()), Ok(Method::Token));
+    }
+
+    #[test]
+    fn methods_are_named_as_openclaw_names_them_and_the_signed_credential_follows_its_order() {
+        let names = [
+            (Method::Token, "token"),
+            (Method::Scoped { local: true }, "scoped-token"),
+            (Method::Password, "password"),
+            (Method::Bootstrap { digest: String::new() }, "bootstrap-token"),
+            (Method::Device { scopes: vec![] }, "device-token"),
+        ];
+        for (m, name) in names {
+            assert_eq!(m.name(), name);
+        }
+        let s = |v: &str| Some(Secret::from(v.to_owned()));
+        let all = Presented { token: s("t"), password: s("p"), bootstrap: s("b"), device_token: s("d") };
+        assert_eq!(all.signed(), b"t");
+        let no_token = Presented { token: None, ..all };
+        assert_eq!(no_token.signed(), b"d");
+        let boot = Presented { device_token: None, ..no_token };
+        assert_eq!(boot.signed(), b"b");
+        let password = Presented { bootstrap: None, ..boot };
+        assert_eq!(password.signed(), b"", "a password is never signed");
     }
 
     #[test]
