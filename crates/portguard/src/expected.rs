@@ -211,4 +211,24 @@ mod tests {
         assert_eq!(e.pid(), std::process::id());
         assert!(e.start_time().is_some());
     }
+
+    /// How a pidfile that cannot be used is classified: missing (exit 4 in
+    /// the CLI), too large or malformed (invalid), not a file (refused).
+    #[test]
+    fn pidfile_errors_are_classified() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let root = gw_anchor::Root::open(d.path(), &gw_anchor::Policy::new()).unwrap();
+        let kind = |name: &str| Expected::from_pidfile(&root, name).unwrap_err().kind();
+        assert_eq!(kind("missing.pid"), ErrorKind::PidfileNotFound);
+        std::fs::write(d.path().join("big.pid"), "1".repeat(65)).unwrap();
+        assert_eq!(kind("big.pid"), ErrorKind::PidfileInvalid);
+        std::fs::write(d.path().join("bad.pid"), "x\n").unwrap();
+        assert_eq!(kind("bad.pid"), ErrorKind::PidfileInvalid);
+        std::fs::create_dir(d.path().join("dir.pid")).unwrap();
+        assert_eq!(kind("dir.pid"), ErrorKind::PidfileRefused);
+        std::fs::write(d.path().join("ok.pid"), "42\n").unwrap();
+        assert_eq!(Expected::from_pidfile(&root, "ok.pid").unwrap(), Expected::new(42));
+    }
 }
