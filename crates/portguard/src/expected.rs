@@ -203,7 +203,9 @@ mod tests {
     fn pidfile_formats() {
         assert_eq!(Expected::parse_pidfile(b"42\n").unwrap(), Expected::new(42));
         assert_eq!(Expected::parse_pidfile(b"42 77").unwrap(), Expected::new(42).with_start_time(77));
-        for bad in [&b""[..], b"\n", b"0", b"-1", b"42 x", b"42 1 2", b" 42", b"42\n\n", b"99999999999"] {
+        for bad in
+            [&b""[..], b"\n", b"0", b"-1", b"+42", b"42 +7", b"42 x", b"42 1 2", b" 42", b"42\n\n", b"99999999999"]
+        {
             assert!(Expected::parse_pidfile(bad).is_err(), "{bad:?}");
         }
         let line = pidfile_line(std::process::id()).unwrap();
