@@ -14,7 +14,8 @@ use super::*;
 /// Refused (as [`ErrorKind::Syntax`], with the line and column) because
 /// readers disagree on them: a CDATA section; an entity reference other than
 /// `&amp;` `&lt;` `&gt;` `&quot;` `&apos;` and character references; a DOCTYPE
-/// with an internal subset (entity declarations); an XML declaration anywhere
+/// with an internal subset (entity declarations), or with `<` or an
+/// unbalanced quote in it; an XML declaration anywhere
 /// but at the start, or one naming a version other than 1.0 or an encoding
 /// other than UTF-8; a namespace-prefixed element or attribute, or a
 /// namespace declaration (`xmlns`, `xmlns:x`); a tag with `<` or an
@@ -93,8 +94,11 @@ pub(super) fn check_xml(bytes: &[u8]) -> Result<Cow<'_, [u8]>> {
                 // quotes is its end for every reader.
                 let end = rest.iter().position(|&b| b == b'>').unwrap_or(rest.len());
                 let decl = &rest[..end];
-                if decl.contains(&b'[') || decl[1..].contains(&b'<') || !quotes_balanced(decl) {
+                if decl.contains(&b'[') {
                     return refuse(i, "a DOCTYPE with an internal subset (entity declarations)");
+                }
+                if decl[1..].contains(&b'<') || !quotes_balanced(decl) {
+                    return refuse(i, "a DOCTYPE with `<` or an unbalanced quote (readers disagree where it ends)");
                 }
                 if !doctype(&decl[9..]) {
                     return malformed(i, "a DOCTYPE other than a name and an optional SYSTEM or PUBLIC identifier");
