@@ -55,11 +55,19 @@ impl Serve {
         let file = home.path().join("shared.txt");
         std::fs::write(&file, format!("{SHARED}\n")).unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let mut child = Command::new(GW)
+        // `gw serve` runs under a shell that kills it, then removes the
+        // private home, when this process's end of the shell's stdin closes:
+        // on drop, and also when the bench dies without dropping (a signal,
+        // `cargo bench | head`), which a kill in `Drop` alone would leave
+        // running.
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", "\"$@\" & p=$!; cat >/dev/null; kill $p; wait $p; rm -rf -- \"$GW_BENCH_HOME\"", "sh", GW])
             .args(["--json", "--profile", "b", "serve", "--port", "0", "--bind", "ipv4", "--max-connections", "256"])
             .arg("--shared-token-file")
             .arg(&file)
             .env("GW_HOME", &gw_home)
+            .env("GW_BENCH_HOME", home.path())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -68,13 +76,15 @@ impl Serve {
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("ready line");
         let v: serde_json::Value = serde_json::from_str(&line).expect("ready JSON");
         let port = v["port"].as_u64().expect("port") as u16;
-        Self { pid: child.id(), child, addr: SocketAddr::from(([127, 0, 0, 1], port)), _home: home }
+        let pid = v["pid"].as_u64().expect("pid") as u32;
+        Self { pid, child, addr: SocketAddr::from(([127, 0, 0, 1], port)), _home: home }
     }
 }
 
 impl Drop for Serve {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // Closing the shell's stdin makes it kill `gw serve` and wait for it.
+        drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
 }
