@@ -271,3 +271,81 @@ fn profile_rm_deletes_its_keyring_entries() {
     assert!(!after.contains(&device), "the device key's entry outlived the profile: {after}");
     assert!(!home.join("profiles").join(&name).exists());
 }
+
+/// The device key's keyring reference (`device.keyring`) is read only when
+/// it is the caller's and not writable by group or others: whoever can
+/// rewrite it chooses which keyring entry becomes the device key. A
+/// reference naming an entry that is not a 32-byte key (here the profile's
+/// own shared credential) is refused too. Real kernel keyring, as above.
+#[test]
+fn the_device_key_reference_is_read_only_when_it_is_ours_and_names_a_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let name = format!("kref{}", std::process::id());
+    const GW: &str = env!("CARGO_BIN_EXE_gw");
+    let dir = home.join("profiles").join(&name);
+    let r = dir.join("device.keyring");
+    let (r, creds) = (r.display(), dir.join("credentials.json"));
+    let creds = creds.display();
+    let show = |label: &str| format!("{GW} profile show {name} 2>&1; echo \"CODE {label} $?\"");
+    let script = [
+        format!("{GW} profile init {name} --store keyring --keyring keyutils >/dev/null || exit 9"),
+        format!(
+            "printf s3cr3t | {GW} --profile {name} --store keyring --keyring keyutils cred set ws://127.0.0.1:18789 \
+             --shared >/dev/null || exit 9"
+        ),
+        format!("chmod 620 {r}"),
+        show("group-writable"),
+        format!("chmod 602 {r}"),
+        show("others-writable"),
+        format!("chmod 600 {r}; chown 65534 {r}"),
+        show("not-mine"),
+        format!("chown 0 {r}"),
+        show("mine"),
+        format!("cp {r} {r}.bak"),
+        format!(
+            "acct=$(grep -o '\"account\": \"[^\"]*\"' {creds} | cut -d'\"' -f4); \
+             printf '{{\"keyring\":\"keyutils\",\"service\":\"gw-cred\",\"account\":\"%s\"}}\\n' \"$acct\" > {r}"
+        ),
+        show("a-credential"),
+        format!("mv {r}.bak {r}; {GW} profile rm {name} --yes >/dev/null"),
+    ]
+    .join("\n");
+    let out = Command::new("keyctl")
+        .args(["session", "-", "sh", "-c", &script])
+        .env("GW_HOME", &home)
+        .output()
+        .expect("keyctl (Debian package keyutils; scripts/test installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
+    // What each `profile show` printed, up to its CODE line.
+    let mut runs = std::collections::HashMap::new();
+    let mut said = String::new();
+    for line in text.lines() {
+        match line.strip_prefix("CODE ").and_then(|l| l.split_once(' ')) {
+            Some((label, code)) => {
+                runs.insert(label.to_string(), (code.parse::<i32>().unwrap(), std::mem::take(&mut said)));
+            }
+            None => said.push_str(&format!("{line}\n")),
+        }
+    }
+    for label in ["group-writable", "others-writable", "not-mine"] {
+        let (code, said) = &runs[label];
+        assert_eq!(*code, 3, "{label}: {said}");
+        assert!(
+            said.contains("refused: load device key from keyring")
+                && said.contains("the device key reference is owned by uid"),
+            "{label}: {said}"
+        );
+        assert!(said.contains("chmod 600"), "{label}: the fix: {said}");
+    }
+    assert!(runs["not-mine"].1.contains("owned by uid 65534 (you are 0)"), "{}", runs["not-mine"].1);
+    let (code, said) = &runs["mine"];
+    assert_eq!(*code, 0, "{said}");
+    assert!(said.contains("device"), "{said}");
+    let (code, said) = &runs["a-credential"];
+    assert_ne!(*code, 0, "{said}");
+    assert!(said.contains("the keyring entry does not hold a device key (32 bytes)"), "{said}");
+    assert!(!said.contains("s3cr3t"), "the credential was printed: {said}");
+    assert!(!dir.exists(), "profile rm left {}", dir.display());
+}
