@@ -273,8 +273,8 @@ fn profile_rm_deletes_its_keyring_entries() {
 }
 
 /// The device key's keyring reference (`device.keyring`) is read only when
-/// it is the caller's and not writable by group or others: whoever can
-/// rewrite it chooses which keyring entry becomes the device key. A
+/// it is the caller's, not writable by group or others and not a symlink:
+/// whoever can rewrite it chooses which keyring entry becomes the device key. A
 /// reference naming an entry that is not a 32-byte key (here the profile's
 /// own shared credential) is refused too. Real kernel keyring, as above.
 #[test]
@@ -300,7 +300,9 @@ fn the_device_key_reference_is_read_only_when_it_is_ours_and_names_a_key() {
         show("others-writable"),
         format!("chmod 600 {r}; chown 65534 {r}"),
         show("not-mine"),
-        format!("chown 0 {r}"),
+        format!("chown 0 {r}; mv {r} {r}.real; ln -s {r}.real {r}"),
+        show("a-symlink"),
+        format!("rm {r}; mv {r}.real {r}"),
         show("mine"),
         format!("cp {r} {r}.bak"),
         format!(
@@ -340,6 +342,10 @@ fn the_device_key_reference_is_read_only_when_it_is_ours_and_names_a_key() {
         assert!(said.contains("chmod 600"), "{label}: the fix: {said}");
     }
     assert!(runs["not-mine"].1.contains("owned by uid 65534 (you are 0)"), "{}", runs["not-mine"].1);
+    // A planted link is refused, not taken for a missing reference.
+    let (code, said) = &runs["a-symlink"];
+    assert_eq!(*code, 3, "{said}");
+    assert!(said.contains("a symbolic link is on the path"), "{said}");
     let (code, said) = &runs["mine"];
     assert_eq!(*code, 0, "{said}");
     assert!(said.contains("device"), "{said}");
