@@ -189,3 +189,76 @@ fn staged_secret_text_wipes_itself() {
         other => panic!("expected one inline value, got {other:?}"),
     }
 }
+
+/// Error text from serde about a stored value is redacted: every quoted
+/// span becomes `…` except the store's own field names in backticks; an
+/// escaped quote does not end a span; with an unbalanced quote only the text
+/// before the first quote is kept.
+#[test]
+fn decode_errors_never_quote_a_stored_value() {
+    let cases = [
+        ("invalid type: string \"s3cr3t\", expected u64", "invalid type: string \"…\", expected u64"),
+        (
+            "unknown field `t0ken`, expected one of `version`, `gateways`",
+            "unknown field `…`, expected one of `version`, `gateways`",
+        ),
+        ("a \"x\\\"s3cr3t\" b \"y\" c", "a \"…\" b \"…\" c"),
+        ("`a\\` s3cr3t `shared`", "`…` s3cr3t `shared`"),
+        ("before \"s3cr3t", "before …"),
+        ("before `s3cr3t", "before …"),
+        ("ok \"a\" then \"s3cr3t", "ok …"),
+        ("no quotes at all", "no quotes at all"),
+        ("é\"s3cr3t\"é", "é\"…\"é"),
+    ];
+    for (text, want) in cases {
+        assert_eq!(validate::redact_quoted(text), want, "{text}");
+    }
+    // Through the store's loader: a credential where a number belongs.
+    let v = serde_json::json!({"version": 2, "gateways": {"ws://127.0.0.1:18789": {"generation": "s3cr3t-t0ken"}}});
+    let e = validate::check_store_value(&v).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.message().contains("the credential store is not in gw's format: invalid type: string \"…\""), "{e}");
+    assert!(!e.to_string().contains("s3cr3t"), "{e}");
+}
+
+/// The store checks the role and device id a slot names itself (the
+/// command line is not the only caller): nothing is written for a bad one.
+#[test]
+fn slots_with_a_bad_role_or_device_id_write_nothing() {
+    let (dir, root) = private_dir();
+    let store = CredStore::new(Document::new(&root, STORE_FILE));
+    let key = GatewayKey::parse("ws://localhost:18789").unwrap();
+    let longest = "r".repeat(64);
+    store.set(&key, &Slot::Device(longest.clone()), &s("t-1")).unwrap();
+    store.set(&key, &Slot::Issued { device: DEV_A.into(), role: "node".into() }, &s("t-2")).unwrap();
+    let before = std::fs::read(dir.path().join(STORE_FILE)).unwrap();
+    for slot in [
+        Slot::Device(format!("{longest}r")),
+        Slot::Device("Operator".into()),
+        Slot::Device(String::new()),
+        Slot::Device("-node".into()),
+        Slot::Issued { device: DEV_A.into(), role: "no spaces".into() },
+        Slot::Issued { device: "a|b".into(), role: "node".into() },
+        Slot::Issued { device: "d".repeat(129), role: "node".into() },
+    ] {
+        let e = store.set(&key, &slot, &s("t-3")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{slot:?}: {e}");
+    }
+    assert_eq!(std::fs::read(dir.path().join(STORE_FILE)).unwrap(), before, "a refused slot changed the store");
+    store.set(&key, &Slot::Issued { device: "d".repeat(128), role: "0.a_b-c".into() }, &s("t-4")).unwrap();
+}
+
+/// A handed-off token carries at most 64 scopes.
+#[test]
+fn a_handed_off_token_has_at_most_64_scopes() {
+    let (dir, root) = private_dir();
+    let store = CredStore::new(Document::new(&root, STORE_FILE));
+    let key = GatewayKey::parse("ws://localhost:18789").unwrap();
+    store.set(&key, &Slot::Bootstrap, &s("boot-1")).unwrap();
+    let with = |n: usize| DeviceToken { scopes: (0..n).map(|i| format!("s.{i}")).collect(), ..tok("node", "dt-1") };
+    let before = std::fs::read(dir.path().join(STORE_FILE)).unwrap();
+    let e = store.handoff_to(&key, Some(DEV_A), &[with(65)]).unwrap_err();
+    assert!(e.message().contains("the `node` token's scopes are not scope names"), "{e}");
+    assert_eq!(std::fs::read(dir.path().join(STORE_FILE)).unwrap(), before);
+    assert!(store.handoff_to(&key, Some(DEV_A), &[with(64)]).unwrap().bootstrap_cleared);
+}
