@@ -320,4 +320,62 @@ mod tests {
         let big = serde_json::json!({"x": "y".repeat(MAX_PAYLOAD_BYTES)});
         assert!(check_payload(&big).is_err());
     }
+
+    /// `check_id` refuses what `is_valid_id` refuses, naming the rule.
+    #[test]
+    fn check_id_refuses_bad_ids_with_the_rule() {
+        check_id(&"a".repeat(MAX_ID_LEN)).unwrap();
+        for bad in ["", "../x", "a/b", &"a".repeat(MAX_ID_LEN + 1)] {
+            let e = check_id(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidId, "{bad:?}");
+            assert!(e.to_string().contains("ids are 1-64 characters of A-Z a-z 0-9 . _ -"), "{e}");
+        }
+    }
+
+    /// Each field's range and charset, at its edges: a record read from
+    /// disk is judged only if every field is what gw writes.
+    #[test]
+    fn validate_checks_each_field_at_its_edges() {
+        let with = |f: &dyn Fn(&mut Record)| {
+            let mut r = sample();
+            f(&mut r);
+            r.validate()
+        };
+        with(&|r| r.pid = PID_MAX).unwrap();
+        with(&|r| r.pid = 1).unwrap();
+        type Edit<'a> = &'a dyn Fn(&mut Record);
+        let bad: [(&str, Edit<'_>); 11] = [
+            ("pid", &|r| r.pid = PID_MAX + 1),
+            ("pid", &|r| r.pid = 0),
+            ("nonce", &|r| r.nonce = "0".repeat(31)),
+            ("nonce", &|r| r.nonce = "0".repeat(33)),
+            ("nonce", &|r| r.nonce = format!("{}A", "0".repeat(31))),
+            ("nonce", &|r| r.nonce = format!("{}g", "0".repeat(31))),
+            ("boot_id", &|r| r.boot_id = "0123abcd-0000-4000-8000-00000000BEEF".into()),
+            ("boot_id", &|r| r.boot_id = "0123abcd-0000-4000-8000-00000000beeg".into()),
+            ("boot_id", &|r| r.boot_id = "0123abcd0-000-4000-8000-00000000beef".into()),
+            ("boot_id", &|r| r.boot_id = "0123abcd-0000-4000-8000-00000000bee".into()),
+            ("payload", &|r| r.payload = Value::String("x".repeat(MAX_PAYLOAD_BYTES))),
+        ];
+        for (field, f) in bad {
+            let e = with(f).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Malformed, "{field}: {e}");
+            assert!(e.to_string().contains(&format!("field `{field}`")), "{field}: {e}");
+        }
+    }
+
+    /// The payload limits hold at their edges: exactly
+    /// [`MAX_PAYLOAD_BYTES`] serialized and [`MAX_PAYLOAD_DEPTH`] deep are
+    /// accepted, one more of either is refused.
+    #[test]
+    fn payload_limits_at_their_edges() {
+        check_payload(&Value::String("x".repeat(MAX_PAYLOAD_BYTES - 2))).unwrap();
+        let e = check_payload(&Value::String("x".repeat(MAX_PAYLOAD_BYTES - 1))).unwrap_err();
+        assert!(e.to_string().contains("the payload is 16385 bytes serialized; the limit is 16384"), "{e}");
+        let nested = |n: usize| (0..n).fold(Value::Null, |v, _| Value::Array(vec![v]));
+        let deepest = (1..64).find(|&n| gw_persist::nesting_depth(&nested(n)) == MAX_PAYLOAD_DEPTH).unwrap();
+        check_payload(&nested(deepest)).unwrap();
+        let e = check_payload(&nested(deepest + 1)).unwrap_err();
+        assert!(e.to_string().contains("the payload nests deeper than 16 levels"), "{e}");
+    }
 }
