@@ -328,4 +328,30 @@ mod tests {
         assert_eq!(Target::generated(&a).unwrap().key().port(), 1001);
         assert!(tb.explain().contains("`b`"));
     }
+
+    /// The one-line explanation names where a given URL came from, and what
+    /// each kind of target may carry.
+    #[test]
+    fn explain_says_where_the_url_came_from_and_what_it_may_carry() {
+        let (_d, home) = home();
+        let p = home.init_profile("main", 18789).unwrap();
+        for (origin, from) in [
+            (Origin::CommandLine, "the command line"),
+            (Origin::Environment, "the environment"),
+            (Origin::Configured, "a configured remote"),
+        ] {
+            let t = Target::given("ws://127.0.0.1:18789", origin).unwrap();
+            assert_eq!(
+                t.explain(),
+                format!("ws://127.0.0.1:18789 came from {from}: its stored credential only, never a runtime token")
+            );
+        }
+        let own = Target::generated(&p).unwrap().explain();
+        assert!(
+            own.ends_with(
+                "for its own gateway: the stored credential, else a runtime token derived from its root secret"
+            ),
+            "{own}"
+        );
+    }
 }
