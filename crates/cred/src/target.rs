@@ -245,10 +245,6 @@ mod tests {
         (dir, home)
     }
 
-    fn is_runtime(c: &Option<ChosenCredential>) -> bool {
-        matches!(c, Some(ChosenCredential::Runtime(_)))
-    }
-
     #[test]
     fn tok_2_given_loopback_url_of_the_profiles_own_gateway_gets_no_runtime_token() {
         let (_d, home) = home();
@@ -267,7 +263,7 @@ mod tests {
         let g = Target::generated(&p).unwrap();
         assert_eq!(g.allowed(), Allowed::StoredOrRuntime);
         let c = g.credential(&p, &p.store(), "operator", now).unwrap();
-        assert!(is_runtime(&c));
+        assert!(matches!(c, Some(ChosenCredential::Runtime(_))), "nothing stored: a runtime token");
         // The runtime token is scoped, bound to the gateway, local only.
         let root = p.root_secret().unwrap();
         let key = TokenKey::from_root(&root);
@@ -298,6 +294,7 @@ mod tests {
         assert_eq!(c.describe(), "device:operator");
         // The generated target prefers the stored credential as well.
         let c = credential_for(&Target::generated(&p).unwrap(), &p, "operator", unix_now()).unwrap().unwrap();
+        assert!(matches!(c, ChosenCredential::Stored(_)), "a stored credential, not a runtime token");
         assert_eq!(c.secret().expose(), b"dev-1");
     }
 
