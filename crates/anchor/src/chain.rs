@@ -183,7 +183,7 @@ pub(crate) fn walk_to(
                 }
                 links += 1;
                 if links > MAX_LINKS {
-                    return Err(Error::from_errno(op, &here, Errno::LOOP));
+                    return Err(too_many_links(op, path, &here));
                 }
                 if target.is_absolute() {
                     stack.truncate(1);
@@ -267,6 +267,21 @@ fn components(path: &OsStr) -> VecDeque<OsString> {
 /// The checks behind THREATS FS-5, reported instead of enforced.
 pub fn audit_chain(path: &Path, policy: &Policy) -> Result<Vec<ChainStep>> {
     walk("check", path, policy, true).map(|w| w.steps)
+}
+
+/// More links on the way to a root than the kernel would follow: a loop,
+/// or a chain too long to be meant (not a symlink refusal: these links are
+/// trusted ones, there are just too many).
+#[cold]
+fn too_many_links(op: &'static str, path: &Path, here: &Path) -> Error {
+    Error::new(
+        ErrorKind::InvalidPath,
+        op,
+        here,
+        format!("more than {MAX_LINKS} symbolic links on the way to the root (a loop of links?)"),
+    )
+    .with_fix(format!("`namei -l {}` shows every link on the way; give the directory's real path", path.display()))
+    .with_source(std::io::Error::from(Errno::LOOP))
 }
 
 /// The fix for a root path that names a file (`gw doc get config.json`,

@@ -180,6 +180,26 @@ mod tests {
         assert_eq!(kind(&format!("a/..{}", "/a".repeat(3000))), Some(ErrorKind::Escape));
     }
 
+    /// The path an error names is printed: a NUL byte in it is shown as
+    /// `\0`, and a path past the length limit by its first 64 bytes, escape
+    /// or not. A path at the limit is shown whole.
+    #[test]
+    fn a_refused_path_is_shown_safely() {
+        let shown = |p: &[u8]| {
+            let e = RelPath::parse(Path::new(OsStr::from_bytes(p))).unwrap_err();
+            (e.kind(), e.path().as_os_str().as_bytes().to_vec())
+        };
+        assert_eq!(shown(b"/a\0b"), (ErrorKind::Escape, b"/a\\0b".to_vec()));
+        assert_eq!(shown(b"../a\0b"), (ErrorKind::Escape, b"../a\\0b".to_vec()));
+        assert_eq!(shown(b"a\0b"), (ErrorKind::InvalidPath, b"a\\0b".to_vec()));
+        let at_limit = format!("../{}", "x".repeat(MAX_PATH_BYTES - 3));
+        assert_eq!(shown(at_limit.as_bytes()), (ErrorKind::Escape, at_limit.clone().into_bytes()));
+        let over = format!("../{}", "x".repeat(MAX_PATH_BYTES - 2));
+        assert_eq!(shown(over.as_bytes()), (ErrorKind::Escape, over.as_bytes()[..64].to_vec()));
+        let over = "abcdefgh/".repeat(460);
+        assert_eq!(shown(over.as_bytes()), (ErrorKind::InvalidPath, over.as_bytes()[..64].to_vec()));
+    }
+
     #[test]
     fn file_paths_refuse_root_and_trailing_slash() {
         assert_eq!(RelPath::parse_file("t", Path::new(".")).unwrap_err().kind(), ErrorKind::InvalidPath);

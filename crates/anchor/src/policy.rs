@@ -233,3 +233,141 @@ impl Problem {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A policy for uid 1000: the suites run as root, where "the caller" and
+    /// "root" are one uid and the rules that tell them apart cannot show.
+    fn user(allow_root_owned: bool) -> Policy {
+        Policy { uid: 1000, allow_root_owned, resolver: Resolver::Auto }
+    }
+
+    #[test]
+    fn ancestors_may_be_root_s_or_ours_and_shared_only_when_sticky() {
+        let p = user(false);
+        for (uid, mode, want) in [
+            (1000, 0o755, None),
+            (0, 0o755, None),
+            (0, 0o1777, None),
+            (1000, 0o1775, None),
+            (0, 0o775, Some(Problem::Writable { mode: 0o775 })),
+            (0, 0o757, Some(Problem::Writable { mode: 0o757 })),
+            (1000, 0o777, Some(Problem::Writable { mode: 0o777 })),
+            (1001, 0o755, Some(Problem::Owner { uid: 1001 })),
+            (1001, 0o1777, Some(Problem::Owner { uid: 1001 })),
+        ] {
+            assert_eq!(p.ancestor_problem(uid, mode), want, "uid {uid} mode {mode:o}");
+        }
+    }
+
+    #[test]
+    fn a_root_is_ours_or_root_s_when_allowed_and_never_shared() {
+        for allow in [false, true] {
+            let p = user(allow);
+            assert_eq!(p.private_dir_problem(1000, 0o700), None);
+            assert_eq!(p.private_dir_problem(1000, 0o755), None);
+            let root_owned = if allow { None } else { Some(Problem::Owner { uid: 0 }) };
+            assert_eq!(p.private_dir_problem(0, 0o700), root_owned, "allow_root_owned {allow}");
+            assert_eq!(p.private_dir_problem(1001, 0o700), Some(Problem::Owner { uid: 1001 }));
+            for mode in [0o720, 0o702, 0o1777, 0o1770] {
+                assert_eq!(p.private_dir_problem(1000, mode), Some(Problem::Writable { mode }), "mode {mode:o}");
+            }
+        }
+        assert!(!Policy::new().allow_root_owned, "root-owned roots are opted into");
+    }
+
+    #[test]
+    fn trusted_files_are_ours_or_root_s_and_not_writable_by_others() {
+        let p = user(false);
+        assert_eq!(p.trusted_file_problem(1000, 0o644), None);
+        assert_eq!(p.trusted_file_problem(0, 0o600), None);
+        assert_eq!(
+            p.trusted_file_problem(1001, 0o600).as_deref(),
+            Some("is owned by uid 1001, not by you (uid 1000) or root")
+        );
+        assert_eq!(p.trusted_file_problem(1000, 0o620).as_deref(), Some("is writable by other users"));
+        assert_eq!(p.trusted_file_problem(0, 0o602).as_deref(), Some("is writable by other users"));
+        assert_eq!(
+            p.trusted_file_problem(1001, 0o666).as_deref(),
+            Some("is owned by uid 1001, not by you (uid 1000) or root, and writable by other users")
+        );
+    }
+
+    #[test]
+    fn only_a_step_out_of_another_user_s_directory_is_unsafe() {
+        let p = user(false);
+        assert_eq!(p.transition_problem(0, 1001), None, "root's directories may hold anyone's");
+        assert_eq!(p.transition_problem(1001, 1001), None);
+        assert_eq!(
+            p.transition_problem(1001, 0),
+            Some(Problem::Transition { parent_uid: 1001, child_uid: 0 }),
+            "uid 1001 could swap root's directory for its own"
+        );
+        assert_eq!(p.transition_problem(1000, 1001), Some(Problem::Transition { parent_uid: 1000, child_uid: 1001 }));
+    }
+
+    #[test]
+    fn each_problem_says_who_could_swap_entries_and_how_to_fix_it() {
+        let p = user(false);
+        let dir = Path::new("/srv/app/");
+        let said = |problem: Problem, uid: u32, mode: u32| {
+            let e = problem.to_error("open root", dir, uid, mode, &p);
+            assert_eq!(e.kind(), ErrorKind::InsecureDirectory);
+            (e.to_string(), e.fix().unwrap_or_default().to_owned())
+        };
+        for (mode, who) in [(0o775, "its group"), (0o757, "others"), (0o777, "group and others")] {
+            let (text, fix) = said(Problem::Writable { mode }, 1000, mode);
+            let want = format!(
+                "is writable by {who}, so another user could swap its entries (owner uid 1000, mode 0{mode:o})"
+            );
+            assert!(text.contains(&want), "{text}");
+            assert_eq!(fix, "`chmod go-w /srv/app/`");
+        }
+        let (text, fix) = said(Problem::Writable { mode: 0o1777 }, 0, 0o1777);
+        assert!(text.contains("writable by group and others") && text.contains("mode 1777"), "{text}");
+        assert!(fix.contains("leave its mode alone") && fix.ends_with("`mkdir -m 700 /srv/app/NAME`"), "{fix}");
+        let (text, fix) = said(Problem::Owner { uid: 1001 }, 1001, 0o700);
+        assert!(text.contains("is owned by uid 1001, not by you (uid 1000) or root"), "{text}");
+        assert_eq!(fix, "`chown 1000 /srv/app/`, or use a directory you own");
+        let (text, fix) = said(Problem::Transition { parent_uid: 1001, child_uid: 1000 }, 1000, 0o700);
+        assert!(text.contains("sits in a directory owned by uid 1001"), "{text}");
+        assert_eq!(fix, "`chown 1001 /srv/app/`, or move it to a directory owned by root or uid 1000");
+    }
+
+    #[test]
+    fn the_policy_is_the_caller_s_and_takes_its_choices() {
+        let p = Policy::new();
+        assert_eq!(p.uid(), rustix::process::geteuid().as_raw());
+        assert_eq!(p.resolver_kind(), Resolver::Auto);
+        let p = p.allow_root_owned(true).resolver(Resolver::Walk);
+        assert!(p.allow_root_owned);
+        assert_eq!(p.resolver_kind(), Resolver::Walk);
+    }
+
+    #[test]
+    fn resolvers_are_named_and_run_on_their_own_backend() {
+        for (name, r) in [
+            ("auto", Resolver::Auto),
+            ("openat2", Resolver::Openat2),
+            ("walk", Resolver::Walk),
+            ("portable", Resolver::Portable),
+        ] {
+            assert_eq!(name.parse::<Resolver>(), Ok(r));
+        }
+        assert_eq!(
+            "Walk".parse::<Resolver>(),
+            Err("unknown resolver `Walk` (expected auto, openat2, walk or portable)".to_owned())
+        );
+        // On Linux each resolver runs as itself; the portable backend (what
+        // other platforms, and Linux under the test-only feature, run) takes
+        // every resolver but openat2, which is never replaced.
+        let portable_build = !crate::sys::LINUX || cfg!(feature = "force-portable");
+        for r in [Resolver::Auto, Resolver::Walk, Resolver::Portable, Resolver::Openat2] {
+            let want = if portable_build && r != Resolver::Openat2 { Resolver::Portable } else { r };
+            assert_eq!(r.effective(), want, "{r:?}");
+            assert_eq!(r.is_portable(), want == Resolver::Portable, "{r:?}");
+        }
+    }
+}

@@ -307,6 +307,28 @@ mod tests {
         s.learn(false);
         assert_eq!(s.get(), UNAVAILABLE);
         assert!(!s.may_try());
+        assert!(Openat2Support::new().may_try(), "openat2 is tried until refused");
+    }
+
+    /// The walk's own check, behind `RelPath`'s: whoever calls it with a
+    /// component that is not a plain name gets an escape refusal, and
+    /// nothing is opened.
+    #[test]
+    fn the_walk_takes_only_plain_names() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        let fd = rustix::fs::open(dir.path(), OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY;
+        for bad in ["", ".", "..", "a/..", "/a"] {
+            for portable in [false, true] {
+                let comps = [OsString::from("a"), OsString::from(bad)];
+                let e = walk("t", Path::new("shown"), fd.as_fd(), &comps, flags, Mode::empty(), portable).unwrap_err();
+                assert_eq!(e.kind(), crate::ErrorKind::Escape, "{bad:?}: {e}");
+                assert!(e.to_string().contains(&format!("`{bad}` is not a plain name")), "{e}");
+            }
+        }
+        let comps = [OsString::from("a")];
+        walk("t", Path::new("shown"), fd.as_fd(), &comps, flags, Mode::empty(), false).expect("a plain name");
     }
 }
 
