@@ -440,6 +440,9 @@ fn ws_error(at: &str, what: &str, e: tungstenite::Error) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
 
     #[test]
@@ -482,5 +485,93 @@ mod tests {
         let f = connect_frame("i1", &none, &Challenge { nonce: "n".into(), ts: 1 }).unwrap();
         let v: Value = serde_json::from_str(&f).unwrap();
         assert!(v["params"].get("auth").is_none());
+    }
+
+    /// The credential is spliced into the frame as text (so that no `Value`
+    /// holds it): the request's check is what keeps it printable ASCII, and
+    /// the role and scopes names.
+    #[test]
+    fn a_request_is_checked_before_anything_is_sent() {
+        let base = || Connect {
+            client: ClientInfo::default(),
+            role: "operator".into(),
+            scopes: vec!["operator.read".into()],
+            credential: Credential::Token(Secret::from("t".to_owned())),
+            device: None,
+        };
+        let scopes = |n: usize| (0..n).map(|i| format!("s.{i}")).collect::<Vec<_>>();
+        let token = |b: &[u8]| Credential::Token(Secret::new(b.to_vec()));
+        assert!(check_request(&base(), "at").is_ok());
+        assert!(check_request(&Connect { scopes: scopes(64), ..base() }, "at").is_ok());
+        assert!(check_request(&Connect { credential: token(&[b'x'; MAX_SECRET_LEN]), ..base() }, "at").is_ok());
+        assert!(check_request(&Connect { credential: Credential::None, ..base() }, "at").is_ok());
+        let refused = [
+            (Connect { role: "Operator!".into(), ..base() }, "the role is not a role name"),
+            (Connect { scopes: scopes(65), ..base() }, "or more than 64 scopes"),
+            (Connect { scopes: vec!["a scope".into()], ..base() }, "a scope is not a scope name"),
+            (Connect { credential: token(b"\xff\xfe"), ..base() }, "the credential is not text"),
+            (Connect { credential: token(b"a\nb"), ..base() }, "printable ASCII"),
+            (Connect { credential: token(b""), ..base() }, "printable ASCII"),
+            (Connect { credential: token(&[b'x'; MAX_SECRET_LEN + 1]), ..base() }, "printable ASCII"),
+        ];
+        for (req, why) in refused {
+            let e = check_request(&req, "at").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{e}");
+            assert!(e.to_string().contains(why), "{why}: {e}");
+        }
+    }
+
+    /// A device signs the credential it sends (OpenClaw's v3 payload), but
+    /// an empty token with a password; the signature in the frame verifies
+    /// over exactly that payload.
+    #[test]
+    fn a_device_signs_the_credential_sent_but_never_a_password() {
+        let s = |t: &str| Secret::from(t.to_owned());
+        assert_eq!(Credential::Token(s("tok")).signed(), b"tok");
+        assert_eq!(Credential::DeviceToken(s("dev")).signed(), b"dev");
+        assert_eq!(Credential::BootstrapToken(s("boot")).signed(), b"boot");
+        assert_eq!(Credential::Password(s("pw")).signed(), b"");
+        assert_eq!(Credential::None.signed(), b"");
+
+        let device = DeviceIdentity::from_seed(&Secret::new(vec![7; 32])).unwrap();
+        let req = Connect {
+            client: ClientInfo::default(),
+            role: "operator".into(),
+            scopes: vec!["operator.read".into()],
+            credential: Credential::DeviceToken(s("dev-token")),
+            device: Some(&device),
+        };
+        let ch = Challenge { nonce: "nonce-1".into(), ts: 1_700_000_000_000 };
+        let v: Value = serde_json::from_str(&connect_frame("i1", &req, &ch).unwrap()).unwrap();
+        let payload = v3_payload(&SignedFields {
+            device_id: device.id(),
+            client_id: &req.client.id,
+            client_mode: &req.client.mode,
+            role: "operator",
+            scopes: &req.scopes,
+            signed_at_ms: ch.ts,
+            token: b"dev-token",
+            nonce: "nonce-1",
+            platform: &req.client.platform,
+            device_family: "",
+        })
+        .unwrap();
+        let sig = URL_SAFE_NO_PAD.decode(v["params"]["device"]["signature"].as_str().unwrap()).unwrap();
+        let key: [u8; 32] =
+            URL_SAFE_NO_PAD.decode(v["params"]["device"]["publicKey"].as_str().unwrap()).unwrap().try_into().unwrap();
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&key).unwrap();
+        let sig = ed25519_dalek::Signature::from_bytes(&sig.try_into().unwrap());
+        key.verify_strict(&payload, &sig).expect("the frame's signature is over the credential sent");
+        assert_eq!(v["params"]["device"]["nonce"], json!("nonce-1"));
+        assert_eq!(v["params"]["device"]["signedAt"], json!(ch.ts));
+    }
+
+    #[test]
+    fn request_ids_are_fresh_random_hex() {
+        let a = request_id().unwrap();
+        let b = request_id().unwrap();
+        assert_eq!(a.len(), 24, "{a}");
+        assert!(a.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)), "{a}");
+        assert_ne!(a, b);
     }
 }
