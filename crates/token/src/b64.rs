@@ -143,6 +143,37 @@ mod tests {
         }
     }
 
+    /// Bad characters are recorded by OR-ing their 0x80 into one flag: two
+    /// or more in one group must not cancel out (as XOR would), whichever
+    /// part of the decoder reads the group — an 8-character step, the last
+    /// group of four, or the tail.
+    #[test]
+    fn several_bad_characters_in_one_group_are_refused() {
+        // Encoded lengths 4, 7, 11, 12, 14, 43, 44: every kind of group.
+        for bytes in [3usize, 5, 8, 9, 10, 32, 33] {
+            let good =
+                URL_SAFE_NO_PAD.encode((0..bytes).map(|i| (i * 37 + 11) as u8).collect::<Vec<u8>>()).into_bytes();
+            let len = good.len();
+            assert!(mine(&good).is_some(), "len {len}");
+            for start in (0..len).step_by(4) {
+                let group: Vec<usize> = (start..len.min(start + 4)).collect();
+                for (n, &i) in group.iter().enumerate() {
+                    for &j in &group[n + 1..] {
+                        let mut t = good.clone();
+                        t[i] = 0x80;
+                        t[j] = b'=';
+                        assert_eq!(mine(&t), None, "len {len}: bad at {i} and {j}");
+                        let mut t = good.clone();
+                        for &k in &group {
+                            t[k] = b'.';
+                        }
+                        assert_eq!(mine(&t), None, "len {len}: the whole group from {start} bad");
+                    }
+                }
+            }
+        }
+    }
+
     const ALPHABET_CHARS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
     proptest::proptest! {
