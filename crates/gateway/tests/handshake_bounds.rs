@@ -18,13 +18,7 @@ use tungstenite::{Message, WebSocket};
 /// A peer that sends the challenge at once, then answers the connect after
 /// `delay` (or never, for `None`).
 fn peer(delay: Option<Duration>) -> (u16, std::thread::JoinHandle<()>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let h = std::thread::spawn(move || {
-        let (s, _) = l.accept().unwrap();
-        let mut ws = tungstenite::accept(s).unwrap();
-        ws.send(Message::text(r#"{"type":"event","event":"connect.challenge","payload":{"nonce":"n-1","ts":5}}"#))
-            .unwrap();
+    challenging_peer(Some(Duration::ZERO), move |mut ws| {
         let req: serde_json::Value = match ws.read().unwrap() {
             Message::Text(t) => serde_json::from_str(t.as_str()).unwrap(),
             other => panic!("{other:?}"),
@@ -32,16 +26,12 @@ fn peer(delay: Option<Duration>) -> (u16, std::thread::JoinHandle<()>) {
         match delay {
             Some(d) => {
                 std::thread::sleep(d);
-                let res = serde_json::json!({"type": "res", "id": req["id"], "ok": true, "payload": {
-                    "type": "hello-ok", "protocol": 4, "server": {"version": "scripted"},
-                    "auth": {"method": "token", "role": "operator", "scopes": []}}});
-                ws.send(Message::text(res.to_string())).unwrap();
+                ws.send(Message::text(hello_ok(&req["id"], "scripted").to_string())).unwrap();
                 let _ = ws.read();
             }
             None => std::thread::sleep(Duration::from_secs(8)),
         }
-    });
-    (port, h)
+    })
 }
 
 fn req() -> Connect<'static> {
@@ -137,15 +127,19 @@ fn scripted(
         }
         let _ = ws.read();
     })
+    .0
 }
 
 /// A listener whose first connection is upgraded after `upgrade` (never,
 /// for `None`: the TCP connection is held open in silence), sent the
 /// challenge, and handed to `then`.
-fn challenging_peer(upgrade: Option<Duration>, then: impl FnOnce(WebSocket<TcpStream>) + Send + 'static) -> u16 {
+fn challenging_peer(
+    upgrade: Option<Duration>,
+    then: impl FnOnce(WebSocket<TcpStream>) + Send + 'static,
+) -> (u16, std::thread::JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
+    let h = std::thread::spawn(move || {
         let (s, _) = l.accept().unwrap();
         let Some(delay) = upgrade else {
             std::thread::sleep(Duration::from_secs(8));
@@ -157,7 +151,7 @@ fn challenging_peer(upgrade: Option<Duration>, then: impl FnOnce(WebSocket<TcpSt
             .unwrap();
         then(ws);
     });
-    port
+    (port, h)
 }
 
 /// A hello-ok `res` for request `id`.
@@ -209,6 +203,7 @@ fn resetting_peer() -> u16 {
         std::thread::sleep(Duration::from_millis(300));
         drop(ws);
     })
+    .0
 }
 
 /// Only a read that timed out is tried again: a connection reset while the
@@ -229,7 +224,7 @@ fn a_reset_while_waiting_is_an_error_at_once() {
 /// for `None`).
 fn closing_peer(reply_after: Option<Duration>) -> (u16, std::sync::mpsc::Receiver<bool>) {
     let (tx, rx) = std::sync::mpsc::channel();
-    let port = challenging_peer(Some(Duration::ZERO), move |mut ws| {
+    let (port, _) = challenging_peer(Some(Duration::ZERO), move |mut ws| {
         let Ok(Message::Text(t)) = ws.read() else { return };
         let req: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
         ws.send(Message::text(hello_ok(&req["id"], "closing").to_string())).unwrap();
