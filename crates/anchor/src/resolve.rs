@@ -311,8 +311,8 @@ mod tests {
     }
 
     /// The walk's own check, behind `RelPath`'s: whoever calls it with a
-    /// component that is not a plain name gets an escape refusal, and
-    /// nothing is opened.
+    /// component that is not a plain name gets an escape refusal naming it,
+    /// with either kind of walk.
     #[test]
     fn the_walk_takes_only_plain_names() {
         let dir = tempfile::tempdir().unwrap();
