@@ -1,8 +1,8 @@
-//! The walk from `/` to a root (`Root::open`, `Root::verify`,
-//! `audit_chain`): `..` taken after links as the kernel takes it, the bound
-//! on links followed, a root reached through `..` checked as a root, a file
-//! named as a root, and an audit that reports every problem instead of
-//! stopping at the first (THREATS FS-5).
+//! The walk from `/` to a root (`Root::open` and `audit_chain`; `Root::verify`
+//! is tested in `fs_threats.rs`, FS-2 and FS-8): `..` taken after links as the kernel
+//! takes it, the bound on links followed, a root reached through `..` checked
+//! as a root, a file named as a root, and an audit that reports every problem
+//! instead of stopping at the first (THREATS FS-5).
 //!
 //! The suite runs as root, so the links made here are root-owned in
 //! root-owned directories: the only links followed on the way to a root.
