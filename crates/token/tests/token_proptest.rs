@@ -463,7 +463,14 @@ proptest! {
                             let mut v = Verifier::new(&key, *scope).at(at).skew(skew);
                             if let Some(a) = aud { v = v.audience(a); }
                             if let Some(p) = peer { v = v.peer(ip(p)); }
-                            let got = v.verify(&token).map(|_| ()).map_err(|e| e.kind());
+                            let res = v.verify(&token);
+                            if let Ok(granted) = &res {
+                                // What `inspect` says is in force (worked out
+                                // from the decoded records) is what the
+                                // verifier grants (worked out as it parses).
+                                prop_assert_eq!(granted, &prev, "inspect and verify disagree");
+                            }
+                            let got = res.map(|_| ()).map_err(|e| e.kind());
                             let want = model(&base, &caveats, scope, aud, peer, at, skew);
                             prop_assert_eq!(got, want, "scope {} aud {:?} peer {:?} at {}", scope, aud, peer, at);
                             if got.is_ok() {

@@ -1,6 +1,7 @@
 //! Unit tests of token derivation, verification and attenuation.
 
 use super::*;
+use crate::claims::{MAX_LIFETIME_SECS, MAX_SCOPES};
 use crate::secret::Secret;
 use std::net::Ipv4Addr;
 
@@ -253,4 +254,87 @@ fn a_scope_refusal_names_the_scope() {
     assert_eq!(e.kind(), ErrorKind::Scope);
     assert!(e.to_string().contains("(a name longer than 64 bytes)"), "{e}");
     assert!(unix_now() > 1_700_000_000, "the clock reads the real time");
+}
+
+/// `derive` and `attenuate` check what they are given before they make
+/// anything: each grant or caveat out of form is refused as invalid input
+/// with its own reason (a token made from it would fail every verifier, or
+/// not be made at all), and each bound is accepted at its limit. Without
+/// these checks nothing else refuses the bad grants below: the verifier
+/// would, but only later, and as a malformed token.
+#[test]
+fn grants_and_caveats_out_of_form_are_refused_with_their_reason() {
+    let k = key();
+    let g = |scopes: &[&str], audience: Option<&str>, ttl: u64| Grant {
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        audience: audience.map(str::to_owned),
+        ttl: Duration::from_secs(ttl),
+        local: false,
+    };
+    let names: Vec<String> = (0..=MAX_SCOPES).map(|i| format!("s{i:02}")).collect();
+    let seventeen: Vec<&str> = names.iter().map(String::as_str).collect();
+    let long_scope = "a".repeat(MAX_SCOPE_LEN + 1);
+    let long_aud = "a".repeat(MAX_AUDIENCE_LEN + 1);
+    const COUNT: &str = "a token needs 1 to 16 scopes";
+    const NAME: &str = "is not a scope name";
+    const AUD: &str = "an audience is 1 to 255 printable ASCII characters";
+    let bad_grants = [
+        (g(&[], None, 600), COUNT),
+        (g(&seventeen, None, 600), COUNT),
+        (g(&[""], None, 600), NAME),
+        (g(&["Admin"], None, 600), NAME),
+        (g(&["-admin"], None, 600), NAME),
+        (g(&["a b"], None, 600), NAME),
+        (g(&["ok", &long_scope], None, 600), NAME),
+        (g(&["ok"], Some(""), 600), AUD),
+        (g(&["ok"], Some("ws://a b"), 600), AUD),
+        (g(&["ok"], Some("ws://é"), 600), AUD),
+        (g(&["ok"], Some(&long_aud), 600), AUD),
+        (g(&["ok"], None, MAX_LIFETIME_SECS + 1), "longer than 366 days"),
+        (g(&["ok"], None, 0), "at least one second"),
+    ];
+    for (grant, why) in &bad_grants {
+        let e = derive(&k, grant, NOW).expect_err(why);
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains(why), "{why}: {e}");
+    }
+
+    // Every bound at its limit: 16 scopes (one of them 64 bytes), a 255-byte
+    // audience, 366 days.
+    let at_limit_scope = "z".repeat(MAX_SCOPE_LEN);
+    let mut sixteen = seventeen[..MAX_SCOPES - 1].to_vec();
+    sixteen.push(&at_limit_scope);
+    let aud = "a".repeat(MAX_AUDIENCE_LEN);
+    let t = derive(&k, &g(&sixteen, Some(&aud), MAX_LIFETIME_SECS), NOW).unwrap();
+    let eff = Verifier::new(&k, at_limit_scope.as_str()).audience(aud.as_str()).at(NOW).verify(expose(&t)).unwrap();
+    assert_eq!(eff.scopes.len(), MAX_SCOPES);
+    assert_eq!(eff.expires, NOW + MAX_LIFETIME_SECS);
+
+    // A caveat is checked the same way, and its scopes must already be in
+    // the canonical order (derive sorts a grant's; a caveat is taken as
+    // given).
+    let base = derive(&k, &grant(false), NOW).unwrap();
+    let cav = |scp: Option<&[&str]>, aud: Option<&str>| Caveat {
+        scp: scp.map(|s| s.iter().map(|x| (*x).to_owned()).collect()),
+        aud: aud.map(str::to_owned),
+        ..Caveat::default()
+    };
+    let bad_caveats = [
+        (cav(Some(&[]), None), COUNT),
+        (cav(Some(&seventeen), None), COUNT),
+        (cav(Some(&["Admin"]), None), NAME),
+        (cav(Some(&["b", "a"]), None), "scopes must be sorted and unique"),
+        (cav(Some(&["a", "a"]), None), "scopes must be sorted and unique"),
+        (cav(None, Some("")), AUD),
+        (cav(None, Some(&long_aud)), AUD),
+    ];
+    for (caveat, why) in &bad_caveats {
+        let e = attenuate(expose(&base), caveat).expect_err(why);
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains(why), "{why}: {e}");
+    }
+    let narrowed = attenuate(expose(&base), &cav(Some(&sixteen), Some(&aud))).unwrap();
+    let i = inspect(expose(&narrowed)).unwrap();
+    assert_eq!(i.caveats[0].scp.as_ref().map(Vec::len), Some(MAX_SCOPES));
+    assert_eq!(i.caveats[0].aud.as_deref(), Some(aud.as_str()));
 }
