@@ -414,6 +414,24 @@ mod tests {
             assert_eq!(String::from_utf8(out).unwrap(), text);
         }
         assert_eq!(JsonStyle::detect(b"{}\n"), JsonStyle::default());
+        // A document with nothing to indent keeps its last line as it was.
+        for text in ["{}", "[]", "42", "\"x\"", "{}\n", "null\n"] {
+            let v = parse_json(text.as_bytes(), &Limits::default()).unwrap();
+            let out = to_json_bytes_styled(&v, JsonStyle::detect(text.as_bytes())).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn styles_indent_as_they_say() {
+        let v = serde_json::json!({"a": [1]});
+        let styled = |style| String::from_utf8(to_json_bytes_styled(&v, style).unwrap()).unwrap();
+        assert_eq!(styled(JsonStyle::spaces(4)), "{\n    \"a\": [\n        1\n    ]\n}\n");
+        assert_eq!(styled(JsonStyle::spaces(0)), styled(JsonStyle::spaces(1)), "at least one space");
+        assert_eq!(styled(JsonStyle::spaces(40)), styled(JsonStyle::spaces(16)), "at most sixteen");
+        assert_eq!(styled(JsonStyle::spaces(1)), "{\n \"a\": [\n  1\n ]\n}\n");
+        assert_eq!(styled(JsonStyle::TAB), "{\n\t\"a\": [\n\t\t1\n\t]\n}\n");
+        assert_eq!(styled(JsonStyle::COMPACT), "{\"a\":[1]}\n");
     }
 
     #[test]
