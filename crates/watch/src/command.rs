@@ -403,6 +403,29 @@ mod tests {
         assert_eq!(missing.outcome, Outcome::Permanent);
     }
 
+    /// A file the kernel cannot execute (`ENOEXEC`: no `#!` line and no
+    /// executable format) fails the same way every time: permanent, never
+    /// retried as a transient failure would be.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_the_kernel_cannot_execute_is_a_permanent_failure() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("not-a-program");
+        std::fs::write(&path, b"\x00\x01\x02 not a program").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let rep = ProcessRunner::default().run(&[path.display().to_string()], Duration::from_secs(20));
+        assert_eq!(rep.outcome, Outcome::Permanent, "{}", rep.detail);
+        assert!(rep.detail.contains("could not be started"), "{}", rep.detail);
+    }
+
+    #[test]
+    fn outcomes_and_programs_are_named() {
+        let names = [Outcome::Done, Outcome::Transient, Outcome::Permanent, Outcome::Rejected].map(Outcome::as_str);
+        assert_eq!(names, ["done", "transient", "permanent", "rejected"]);
+        assert_eq!(CommandLine::parse("openclaw devices list --json").unwrap().program(), "openclaw");
+    }
+
     #[test]
     fn output_over_the_limit_is_a_permanent_failure() {
         let r = ProcessRunner::new(1000);
@@ -412,5 +435,8 @@ mod tests {
         assert!(rep.detail.contains("more than 1000 bytes"));
         let ok: Vec<String> = ["sh", "-c", "head -c 1000 /dev/zero"].map(str::to_owned).into();
         assert_eq!(r.run(&ok, Duration::from_secs(20)).stdout.len(), 1000);
+        // Setting the grace keeps the limit.
+        let r = ProcessRunner::new(1000).with_grace(Duration::from_millis(50));
+        assert_eq!(r.run(&argv, Duration::from_secs(20)).outcome, Outcome::Permanent);
     }
 }

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use gw_watch::{
-    ApprovalConfig, ApprovalWatcher, CallReport, CommandLine, Event, OneShotLimits, Outcome, ProcessRunner, Rejection,
-    Runner, Schedule, SystemClock, VirtualClock,
+    ApprovalConfig, ApprovalWatcher, CallReport, Clock, CommandLine, Event, OneShotLimits, Outcome, ProcessRunner,
+    Rejection, Runner, Schedule, SystemClock, VirtualClock,
 };
 use support::{ms, never, s};
 
@@ -415,4 +415,81 @@ fn watch_6_keepalive_polls_continue_and_a_late_request_is_approved() {
     assert!(last > deadline - slow - s(1) && last <= deadline, "polls go on until the deadline: last at {last:?}");
     assert!(rep.slow_polls > 900, "keepalive cadence for the rest of the deadline: {}", rep.slow_polls);
     assert!(clock.elapsed() <= deadline + s(1));
+}
+
+/// What a run did is what it reports and what the watcher holds, and it polls
+/// on its schedule until its deadline: in virtual time with calls that take
+/// none, fast polls at 0, 1, 2 and 3 s (the window's end is still fast), then
+/// a slow one at 8 s. The next is due at 13 s, the deadline, when no time is
+/// left for a list call: the run ends there, and logs no poll for it. The
+/// switch to the slow cadence is logged once, at the first slow poll.
+#[test]
+fn a_run_reports_what_it_did_and_polls_up_to_its_deadline() {
+    let clock = VirtualClock::new();
+    let list = r#"[{"id":"ok","client":"alice","scopes":[]},{"id":"evil","client":"mallory","scopes":[]},
+                   {"id":"broken","client":"alice","scopes":[]}]"#;
+    let approve = |id: &str| if id == "broken" { Outcome::Permanent } else { Outcome::Done };
+    let runner = FakeRunner::new(&clock, Duration::ZERO, |_| list.to_owned(), approve);
+    let mut w = ApprovalWatcher::new(fake_config(&["alice"]), &runner);
+    let schedule = Schedule::new(s(1), s(3), s(5), s(13)).unwrap();
+    let mut log: Vec<Event> = Vec::new();
+    let rep = w.run(&schedule, &clock, &mut log, &never);
+
+    assert_eq!(*runner.list_calls.borrow(), [s(0), s(1), s(2), s(3), s(8)]);
+    assert_eq!((rep.fast_polls, rep.slow_polls), (4, 1));
+    let id = |s: &str| s.to_owned();
+    let ids = |v: &[gw_watch::RequestId]| v.iter().map(|r| r.as_str().to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        (ids(&rep.approved), ids(&rep.rejected), ids(&rep.failed)),
+        (vec![id("ok")], vec![id("evil")], vec![id("broken")])
+    );
+    let held = |set: &std::collections::BTreeSet<gw_watch::RequestId>| ids(&set.iter().cloned().collect::<Vec<_>>());
+    assert_eq!(held(w.approved()), ["ok"]);
+    assert_eq!(held(w.rejected()), ["evil"]);
+    assert_eq!(held(w.failed()), ["broken"]);
+    let approvals: Vec<String> = runner.approve_calls.borrow().iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(approvals, ["ok", "broken"], "each approved once, the permanent failure not retried");
+
+    let slow: Vec<&Event> = log.iter().filter(|e| matches!(e, Event::SlowPhase { .. })).collect();
+    assert_eq!(slow, [&Event::SlowPhase { at_ms: 8000 }]);
+    let polls: Vec<u64> =
+        log.iter().filter_map(|e| if let Event::Polled { at_ms, .. } = e { Some(*at_ms) } else { None }).collect();
+    assert_eq!(polls, [0, 1000, 2000, 3000, 8000]);
+    assert_eq!(log.last(), Some(&Event::Finished { at_ms: 13_000, reason: "deadline" }));
+}
+
+/// A runner whose list call takes `took` of virtual time and fails,
+/// timed out or not.
+struct SlowList<'c> {
+    clock: &'c VirtualClock,
+    took: Duration,
+    timed_out: bool,
+}
+
+impl Runner for SlowList<'_> {
+    fn run(&self, _argv: &[String], timeout: Duration) -> CallReport {
+        self.clock.advance(self.took.min(timeout));
+        CallReport { outcome: Outcome::Transient, stdout: vec![], detail: "failed".into(), timed_out: self.timed_out }
+    }
+}
+
+/// A pass says it hit its time cap only when its list call timed out at
+/// the cap: a list that fails early, or times out on its own shorter
+/// timeout, leaves time for the next pass.
+#[test]
+fn a_pass_is_capped_only_when_its_time_is_up() {
+    let clock = VirtualClock::new();
+    let cases = [
+        (s(60), true, s(2), true),  // ran into the pass's cap
+        (s(0), false, s(2), false), // failed at once
+        (s(0), true, s(2), false),  // its own timeout, before the cap (a runner that says so)
+        (s(1), false, s(2), false), // failed within the cap
+    ];
+    for (took, timed_out, cap, capped) in cases {
+        let runner = SlowList { clock: &clock, took, timed_out };
+        let mut w = ApprovalWatcher::new(fake_config(&["alice"]), &runner);
+        let rep = w.pass(&clock, &mut Vec::new(), Clock::now(&clock) + cap, 10);
+        assert_eq!(rep.capped_time, capped, "took {took:?}, timed out {timed_out}, cap {cap:?}");
+        assert_eq!(rep.list_error.as_deref(), Some("failed"));
+    }
 }
