@@ -66,6 +66,11 @@ fn schedule_refuses_nonsense() {
     assert!(Schedule::new(Duration::ZERO, s(1), s(1), s(1)).is_err());
     assert!(Schedule::new(s(2), s(1), s(1), s(10)).is_err(), "slow shorter than fast");
     assert!(Schedule::new(s(1), s(1), s(1), Duration::ZERO).is_err());
+    let sch = Schedule::new(s(2), s(60), s(30), s(3600)).unwrap();
+    assert_eq!(
+        (sch.fast_interval(), sch.fast_window(), sch.slow_interval(), sch.deadline()),
+        (s(2), s(60), s(30), s(3600))
+    );
 }
 
 /// A recovery command in virtual time that takes `cost`.
@@ -169,9 +174,25 @@ fn watchdog_healthy_probe_resets_failures_and_backoff() {
         n.set(n.get() + 1);
         if n.get().is_multiple_of(3) { Ok(()) } else { Err("flaky".to_owned()) }
     };
-    let rep = wd.run(&mut probe, &clock, &mut Vec::new(), &never);
+    let mut log: Vec<Event> = Vec::new();
+    let rep = wd.run(&mut probe, &clock, &mut log, &never);
     assert_eq!(rep.recoveries, 0, "two failures then a success never trigger a recovery");
     assert!(rep.probes > 100);
+    // Each success after failures is logged as the return to health.
+    let healthy = log.iter().filter(|e| matches!(e, Event::Healthy { .. })).count();
+    assert_eq!(healthy, rep.probes as usize / 3, "{} probes", rep.probes);
+
+    // A probe that never fails is never "healthy again"; the log here is a
+    // closure, as a caller's may be.
+    let clock = VirtualClock::new();
+    let runner = FakeRecovery { clock: &clock, cost: s(1), calls: RefCell::default() };
+    let mut wd = Watchdog::new(wd_config(RateLimit { burst: 100, window: s(60) }, Some(s(600))), &runner).unwrap();
+    let mut seen: Vec<Event> = Vec::new();
+    let mut log = |e: &Event| seen.push(e.clone());
+    let rep = wd.run(&mut || Ok(()), &clock, &mut log, &never);
+    assert!(rep.probes > 100);
+    assert!(!seen.is_empty(), "the closure got the events");
+    assert!(!seen.iter().any(|e| matches!(e, Event::Healthy { .. })), "{seen:?}");
 }
 
 #[test]

@@ -493,3 +493,14 @@ fn a_pass_is_capped_only_when_its_time_is_up() {
         assert_eq!(rep.list_error.as_deref(), Some("failed"));
     }
 }
+
+/// A failed approval says in the log whether it will be tried again
+/// (WATCH-2): a transient failure is, a permanent one is not.
+#[test]
+fn watch_2_a_failed_approval_says_whether_it_is_retried() {
+    let e = |outcome| {
+        Event::ApproveFailed { id: "r1".into(), client: "alice".into(), outcome, detail: "exit 75".into() }.to_string()
+    };
+    assert_eq!(e(Outcome::Transient), "approval of r1 for \"alice\" failed (transient, will retry): exit 75");
+    assert_eq!(e(Outcome::Permanent), "approval of r1 for \"alice\" failed (permanent, not retried): exit 75");
+}
