@@ -106,14 +106,24 @@ fn watchdog_backs_off_exponentially_with_jitter_then_hits_the_start_limit() {
     let clock = VirtualClock::new();
     let runner = FakeRecovery { clock: &clock, cost: s(2), calls: RefCell::default() };
     let mut wd = Watchdog::new(wd_config(RateLimit { burst: 5, window: s(600) }, None), &runner).unwrap();
-    let probes = Cell::new(0u32);
+    let probes = RefCell::new(Vec::new());
     let mut probe = || {
-        probes.set(probes.get() + 1);
+        probes.borrow_mut().push(clock.elapsed());
         Err("connection refused".to_owned())
     };
     let mut log: Vec<Event> = Vec::new();
     let rep = wd.run(&mut probe, &clock, &mut log, &never);
     assert_eq!(rep.exit, WatchdogExit::StartLimitHit);
+    // The first probe after each recovery waits out its backoff: recovery
+    // calls start at `calls` and take 2 s; the probe after the i-th comes
+    // at least its backoff after it ended.
+    let calls = runner.calls.borrow();
+    let probes = probes.borrow();
+    for (i, call) in calls.iter().enumerate() {
+        let after = probes.iter().find(|p| *p > call).expect("a probe after each recovery");
+        let waited = *after - (*call + s(2));
+        assert!(waited >= ms(rep.backoffs_ms[i]), "recovery {i}: the next probe came {waited:?} after it");
+    }
     assert_eq!(rep.recoveries, 5, "burst 5 within the window");
     // K = 3 failures before each recovery, and before the refused sixth.
     assert_eq!(rep.probe_failures, 18);
