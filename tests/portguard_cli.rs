@@ -89,6 +89,40 @@ fn port_5_cli_other_uid_checker_against_root_listener_is_unknown() {
     }
 }
 
+/// PORT-5 under `hidepid`: an unprivileged checker (uid 65534) of a uid-65534
+/// service whose `/proc` hides other users' processes (a procfs mounted
+/// with `hidepid=2` in a private mount namespace: the real kernel's option)
+/// cannot rule out a holder it cannot see, so the answer is unknown (3)
+/// naming hidepid — never owned. The same check with the ordinary `/proc`
+/// is owned, and so is root's under hidepid.
+#[test]
+fn port_5_cli_under_hidepid_an_unprivileged_checker_answers_unknown() {
+    assert!(rustix::process::geteuid().is_root(), "needs root for a mount namespace (run as root, as CI does)");
+    for src in SOURCES {
+        let svc = Svc::spawn(Spec { uid: Some(NOBODY), ..Spec::on(&["127.0.0.1"], 0) });
+        let (port, pid) = (svc.port.to_string(), svc.root.to_string());
+        let args = ["--json", "port", "verify", &port, "--pid", &pid, "--timeout", "10s", "--source", source_arg(src)];
+        let o = gw(&args, Some(NOBODY));
+        assert_eq!((o.status.code(), json(&o)["verdict"].as_str()), (Some(0), Some("owned")), "{}", stderr(&o));
+        for (who, want) in [(NOBODY, "unknown"), (0, "owned")] {
+            let script = format!(
+                "mount -t proc -o hidepid=2 proc /proc && exec setpriv --reuid {who} --regid {who} --clear-groups \"$0\" \"$@\""
+            );
+            let mut cmd = Command::new("unshare");
+            cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script, env!("CARGO_BIN_EXE_gw")]).args(args);
+            let o = gw_test_support::cli::Gw::wrapping(cmd).home("/nonexistent-gw-home").output();
+            let j = json(&o);
+            assert_eq!(j["verdict"].as_str(), Some(want), "uid {who} under hidepid: {j}");
+            if who == NOBODY {
+                assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+                assert!(stderr(&o).contains("/proc hides processes (hidepid)"), "{}", stderr(&o));
+            } else {
+                assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            }
+        }
+    }
+}
+
 #[test]
 fn port_1_cli_who_lists_every_listener() {
     for src in SOURCES {
@@ -188,6 +222,36 @@ fn port_6_cli_verify_names_the_other_holder_and_who_lists_every_holder_like_ss()
         let text = String::from_utf8_lossy(&gw(&["port", "who", &port, "--source", s], None).stdout).into_owned();
         assert_eq!(text.lines().count(), 2, "{text}");
     }
+}
+
+/// PORT-6's rule for what an unprivileged checker cannot read: a process it
+/// may not read (non-dumpable) could hold the listener only if it started
+/// no earlier than the service (so could have inherited it). One of the
+/// checker's uid that started before the service is no possible holder:
+/// owned (0). (`port_6_cli_as_another_uid_…` has one started after: unknown.)
+#[test]
+fn port_6_cli_an_unreadable_process_older_than_the_service_is_no_possible_holder() {
+    // The escaped grandchild of this one makes itself non-dumpable.
+    let older = Svc::spawn(Spec {
+        escape: true,
+        setsid: true,
+        nondumpable: true,
+        uid: Some(NOBODY),
+        ..Spec::on(&["127.0.0.1"], 0)
+    });
+    // Start times are in clock ticks (10 ms here): the service starts ticks
+    // later, after the grandchild has made itself non-dumpable.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let svc = Svc::spawn(Spec { uid: Some(NOBODY), ..Spec::on(&["127.0.0.1"], 0) });
+    let (port, pid) = (svc.port.to_string(), svc.root.to_string());
+    let o = gw(&["--json", "port", "verify", &port, "--pid", &pid, "--timeout", "10s"], Some(NOBODY));
+    assert_eq!((o.status.code(), json(&o)["verdict"].as_str()), (Some(0), Some("owned")), "{}", stderr(&o));
+    // The older process is unreadable to the checker: its own listener's
+    // other holder cannot be ruled out.
+    let args = ["--json", "port", "verify", &older.port.to_string(), "--pid", &older.root.to_string()];
+    let o = gw(&args, Some(NOBODY));
+    assert_eq!(json(&o)["verdict"].as_str(), Some("unknown"), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("process {} (uid {NOBODY}) could hold it", older.leaf)), "{}", stderr(&o));
 }
 
 /// PORT-6 as an unprivileged checker (uid 65534) of a uid-65534 service: the

@@ -205,10 +205,25 @@ pub(crate) fn scan(wanted: &HashSet<u64>, note: Option<u32>, deadline: Instant) 
     let kernel = &proc.kernel_threads()[..];
     // The work is the kernel's (a readlinkat per fd): split a long process
     // list across the CPUs. The result does not depend on the split.
-    if pids.len() < 256 {
-        return scan_pids(proc, pids, kernel, wanted, note, deadline);
-    }
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(4);
+    let workers = if pids.len() < 256 {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(4)
+    };
+    scan_split(proc, pids, kernel, wanted, note, deadline, workers)
+}
+
+/// [`scan_pids`] of `pids` in `workers` threads, each its share of the
+/// list, merged.
+fn scan_split(
+    proc: &Proc,
+    pids: &[u32],
+    kernel: &[u32],
+    wanted: &HashSet<u64>,
+    note: Option<u32>,
+    deadline: Instant,
+    workers: usize,
+) -> Scan {
     if workers < 2 {
         return scan_pids(proc, pids, kernel, wanted, note, deadline);
     }
@@ -500,6 +515,104 @@ mod tests {
         assert_eq!(s.holders.get(&inode), Some(&vec![std::process::id()]), "{s:?}");
         assert_eq!(s.holders.get(&u64::MAX), None);
         assert_eq!(read_uids(std::process::id()).unwrap().unwrap()[1], rustix::process::geteuid().as_raw());
+    }
+
+    /// A listener in another process (python3), for a scan to find: the
+    /// process and its socket's inode.
+    fn listener_elsewhere() -> (std::process::Child, u64) {
+        use std::io::BufRead;
+        let script = "import os, socket, time\n\
+                      s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n\
+                      print(os.fstat(s.fileno()).st_ino, flush=True); time.sleep(60)";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        (child, line.trim().parse().expect("an inode"))
+    }
+
+    /// A long process list is scanned in several threads: whatever the
+    /// split, the holders, the noted table and a deadline are what one
+    /// thread finds (every process in a chunk of its own included).
+    #[test]
+    fn a_scan_split_across_threads_finds_what_one_thread_finds() {
+        let far = Instant::now() + std::time::Duration::from_secs(10);
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let ours = rustix::fs::fstat(&l).unwrap().st_ino;
+        let (mut child, theirs) = listener_elsewhere();
+        let (me, them) = (std::process::id(), child.id());
+        let proc = proc().unwrap();
+        let pids = proc.pids().unwrap();
+        let kernel = proc.kernel_threads();
+        let wanted = HashSet::from([ours, theirs, u64::MAX]);
+        for workers in [1, 2, 3, 4, pids.len()] {
+            let s = scan_split(proc, &pids, &kernel, &wanted, Some(me), far, workers);
+            assert_eq!(s.incomplete, None, "{workers} threads");
+            assert_eq!(s.holders.len(), 2, "{workers} threads: {s:?}");
+            assert_eq!((&s.holders[&ours], &s.holders[&theirs]), (&vec![me], &vec![them]), "{workers} threads");
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&l) as u32;
+            assert!(s.noted.is_some_and(|t| t.sockets.contains(&(fd, ours))), "{workers} threads");
+            let late = scan_split(proc, &pids, &kernel, &wanted, Some(me), Instant::now(), workers);
+            let why = late.incomplete.expect("out of time");
+            assert!(why.contains("timed out"), "{workers} threads: {why}");
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// A descendant still is one while each link of its chain has the start
+    /// time and the parent it was listed with (pid reuse changes either).
+    #[test]
+    fn a_chain_is_unchanged_only_while_each_link_is_as_listed() {
+        let (mut child, _) = listener_elsewhere();
+        let (me, pid) = (std::process::id(), child.id());
+        let mine = read_stat(me).unwrap().unwrap().start_time;
+        let its = read_stat(pid).unwrap().unwrap().start_time;
+        let node = |pid, parent, start_time| Node { pid, parent, start_time };
+        let root = node(me, None, mine);
+        assert!(chain_unchanged(&[root, node(pid, Some(0), its)], 1));
+        assert!(!chain_unchanged(&[root, node(pid, Some(0), its + 1)], 1), "another start time: another process");
+        assert!(!chain_unchanged(&[node(1, None, 0), node(pid, Some(0), its)], 1), "another parent");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!chain_unchanged(&[root, node(pid, Some(0), its)], 1), "gone");
+    }
+
+    #[test]
+    fn a_process_s_uids_are_its_own() {
+        use std::os::unix::process::CommandExt;
+        assert!(
+            rustix::process::geteuid().is_root(),
+            "needs root to start a process as 65534 (run as root, as CI does)"
+        );
+        let mut child = std::process::Command::new("sleep").arg("60").uid(65534).gid(65534).spawn().unwrap();
+        assert_eq!(read_uids(child.id()).unwrap(), Some([65534; 4]));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(read_uids(child.id()).unwrap(), None, "gone");
+    }
+
+    /// Listing the tree's candidates (every process's parent) stops at the
+    /// deadline too: checked every 64 processes, so one past it is refused
+    /// on a machine of more than 64 (kernel threads included).
+    #[test]
+    fn listing_the_processes_parents_is_bounded() {
+        let pids = proc().unwrap().pids().unwrap();
+        assert!(pids.len() >= 64, "this test needs more than 63 processes: {}", pids.len());
+        let far = Instant::now() + std::time::Duration::from_secs(10);
+        let me = std::process::id();
+        let st = read_stat(me).unwrap().unwrap();
+        let map = children_map(0, far).unwrap();
+        assert!(map[&st.ppid].contains(&(me, st.start_time)), "we are our parent's child: {map:?}");
+        let map = children_map(me, far).unwrap();
+        assert!(!map.values().flatten().any(|&(pid, _)| pid == me), "the root is not its own descendant");
+        match children_map(me, Instant::now()) {
+            Err(Fail::Unknown(why)) => assert_eq!(why, "timed out listing processes"),
+            other => panic!("not bounded: {other:?}"),
+        }
     }
 
     #[test]

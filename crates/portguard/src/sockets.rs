@@ -292,6 +292,50 @@ mod tests {
         }
     }
 
+    /// A connection from `from` to `to`, made with `SO_REUSEADDR` so that one
+    /// client address can make two.
+    fn client(from: SocketAddr, to: SocketAddr) -> rustix::fd::OwnedFd {
+        let s = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        rustix::net::sockopt::set_socket_reuseaddr(&s, true).unwrap();
+        rustix::net::bind(&s, &from).unwrap();
+        rustix::net::connect(&s, &to).unwrap();
+        s
+    }
+
+    /// Connections that share a server port and a client port, and differ
+    /// only in the client's address or only in the server's: each lookup, by
+    /// every source, names the server side of its own connection (the dump
+    /// holds them all; only the whole 4-tuple tells them apart).
+    #[test]
+    fn a_lookup_names_only_the_connection_of_its_whole_tuple() {
+        let one = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = one.local_addr().unwrap().port();
+        let two = TcpListener::bind(("127.0.0.2", port)).unwrap();
+        let (a, b) = (SocketAddr::from(([127, 0, 0, 1], port)), SocketAddr::from(([127, 0, 0, 2], port)));
+        let first = client("127.0.0.1:0".parse().unwrap(), a);
+        let from = rustix::net::getsockname(&first).unwrap();
+        let from = SocketAddr::try_from(from).unwrap();
+        let other = SocketAddr::from(([127, 0, 0, 2], from.port()));
+        // from -> a (first), from -> b, other -> a: three connections.
+        let _second = client(from, b);
+        let _third = client(other, a);
+        let mut accepted = std::collections::HashMap::new();
+        for l in [&one, &one, &two] {
+            let (s, peer) = l.accept().unwrap();
+            accepted.insert((s.local_addr().unwrap(), peer), (inode_of(&s), s));
+        }
+        assert_eq!(accepted.len(), 3);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut lookups = Lookups::default();
+        for (server, peer) in [(a, from), (b, from), (a, other)] {
+            let want = accepted[&(server, peer)].0;
+            for source in [Source::Netlink, Source::ProcNet, Source::Auto] {
+                let e = lookups.established(server, peer, source, deadline).unwrap().expect("found");
+                assert_eq!((e.local, e.remote, e.inode), (server, peer, want), "{server} <- {peer} by {source:?}");
+            }
+        }
+    }
+
     fn sorted(mut v: Vec<SockEntry>) -> Vec<(SocketAddr, u64)> {
         let mut out: Vec<_> = v.drain(..).map(|e| (e.local, e.inode)).collect();
         out.sort();

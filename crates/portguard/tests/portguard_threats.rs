@@ -70,6 +70,7 @@ fn port_3_unrelated_same_uid_process_is_not_owned() {
         let foreign = assert_not_owned(&v);
         assert_eq!(foreign.len(), 1);
         assert_eq!(foreign[0].pid, Some(stranger.leaf), "the foreign listener is named: {v}");
+        assert_eq!(foreign[0].command.as_deref(), Some("python3"), "and its command: {v}");
         assert!(v.to_string().contains(&stranger.leaf.to_string()), "{v}");
         // and the stranger itself is not owned by the service's pid either way round
         assert!(verify(service.port, &Expected::new(stranger.root), &opts(src)).to_string().starts_with("not owned"));
