@@ -429,14 +429,27 @@ mod tests {
         assert_eq!(socket_inode(b"socket:[]"), None);
         assert_eq!(socket_inode(b"pipe:[123]"), None);
         assert_eq!(socket_inode(b"socket:[12a]"), None);
+        assert_eq!(socket_inode(b"socket:[+12]"), None, "digits only: Rust's parser takes a sign");
     }
 
     #[test]
     fn uid_line_parsing() {
         assert_eq!(parse_uid_line("Name:\tx\nUid:\t1000\t0\t65534\t7\nGid:\t1\t1\t1\t1\n"), Some([1000, 0, 65534, 7]));
         assert_eq!(parse_uid_line("Uid:\t1\t2\n"), None);
-        let me = Proc::get().unwrap().uids(std::process::id()).unwrap().unwrap();
+        let p = Proc::get().unwrap();
+        let me = p.uids(std::process::id()).unwrap().unwrap();
         assert_eq!(me[1], rustix::process::geteuid().as_raw());
+        assert_eq!(p.uids(u32::MAX).unwrap(), None, "no such process");
+        assert!(
+            rustix::process::geteuid().is_root(),
+            "needs root to start a process as 65534 (run as root, as CI does)"
+        );
+        let mut child = std::process::Command::new("sleep");
+        std::os::unix::process::CommandExt::uid(child.arg("60"), 65534);
+        let mut child = child.spawn().unwrap();
+        assert_eq!(p.uids(child.id()).unwrap(), Some([65534; 4]));
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     #[test]
@@ -501,6 +514,37 @@ mod tests {
         (it.next().unwrap_or(0), it.next().unwrap_or(0))
     }
 
+    /// The handle to `/proc` is not inherited by the programs gw starts, and
+    /// a file past the read bound is refused, not cut.
+    #[test]
+    fn the_handle_is_close_on_exec_and_reads_are_bounded() {
+        let p = Proc::get().unwrap();
+        let flags = rustix::io::fcntl_getfd(p.as_fd()).unwrap();
+        assert!(flags.contains(rustix::io::FdFlags::CLOEXEC), "{flags:?}");
+        assert_eq!(p.read("self/cmdline").unwrap(), std::fs::read("/proc/self/cmdline").unwrap());
+        let whole = std::fs::read("/proc/kallsyms").unwrap().len();
+        assert!(whole > MAX_READ, "this test needs a /proc/kallsyms over {MAX_READ} bytes: {whole}");
+        let e = p.read("kallsyms").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
+        assert_eq!(e.to_string(), format!("/proc/kallsyms is larger than {MAX_READ} bytes"));
+    }
+
+    /// A table of more than 64 fds is read whole in time, and stops at a
+    /// deadline already past (checked every 64 fds).
+    #[test]
+    fn a_long_fd_table_is_read_whole_and_stops_at_its_deadline() {
+        let p = Proc::get().unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let copies: Vec<std::os::fd::OwnedFd> = (0..100).map(|_| rustix::io::dup(&l).unwrap()).collect();
+        let me = std::process::id();
+        let table = p.fd_table(me, Instant::now() + std::time::Duration::from_secs(10)).unwrap();
+        let inode = rustix::fs::fstat(&l).unwrap().st_ino;
+        let held = table.sockets.iter().filter(|&&(_, i)| i == inode).count();
+        assert_eq!(held, 101, "the listener and its 100 copies");
+        assert!(matches!(p.fd_table(me, Instant::now()), Err(FdScanError::Timeout)));
+        drop(copies);
+    }
+
     #[test]
     fn fd_counts_skip_only_processes_without_fds() {
         let p = Proc::get().unwrap();
@@ -520,7 +564,11 @@ mod tests {
         let p = Proc::get().unwrap();
         let listed = p.kernel_threads();
         let two = p.stat(2).unwrap();
-        if !two.as_ref().is_some_and(ProcStat::is_kernel_thread) {
+        // Told apart without the flag under test: in the initial pid
+        // namespace pid 2 is `kthreadd`, whose parent is 0.
+        let initial = p.comm(2) == "kthreadd" && two.as_ref().is_some_and(|t| t.ppid == 0);
+        assert_eq!(two.as_ref().is_some_and(ProcStat::is_kernel_thread), initial, "pid 2: {two:?}");
+        if !initial {
             // Another pid namespace's view: pid 2 is someone's process, and
             // its children must not be skipped.
             assert!(listed.is_empty(), "pid 2 {two:?} is no kernel thread, yet {listed:?} were listed");

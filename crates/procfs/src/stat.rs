@@ -138,6 +138,76 @@ mod tests {
     use super::*;
 
     #[test]
+    fn kernel_threads_are_told_by_their_flag_and_names_are_shown_lossily() {
+        let s = ProcStat {
+            pid: 2,
+            comm: b"kthreadd".to_vec(),
+            state: b'S',
+            ppid: 0,
+            flags: ProcStat::PF_KTHREAD | 0x40,
+            start_time: 0,
+        };
+        assert!(s.is_kernel_thread());
+        assert!(!ProcStat { flags: 0x0040_0140, ..s.clone() }.is_kernel_thread(), "PF_KTHREAD's neighbours");
+        assert_eq!(s.comm_lossy(), "kthreadd");
+        assert_eq!(ProcStat { comm: b"a\xffb".to_vec(), ..s }.comm_lossy(), "a\u{fffd}b");
+    }
+
+    /// Each malformed line is refused with the byte offset and the reason.
+    #[test]
+    fn malformed_lines_are_refused_saying_where_and_why() {
+        let s = ProcStat { pid: 42, comm: b"sh".to_vec(), state: b'S', ppid: 7, flags: 64, start_time: 99 };
+        let good = String::from_utf8(format_stat(&s)).unwrap();
+        assert!(good.starts_with("42 (sh) S 7 "), "{good}");
+        // The line with field `n` (1-based, after the comm) set to `v`.
+        let with_field = |n: usize, v: &str| -> String {
+            let (head, tail) = good.split_once(") ").unwrap();
+            let mut fields: Vec<&str> = tail.split(' ').collect();
+            fields[n - 3] = v;
+            format!("{head}) {}", fields.join(" "))
+        };
+        let first_21: String = good.split(' ').take(21).collect::<Vec<_>>().join(" ");
+        let too_long = |len: usize| {
+            let comm = "c".repeat(len - good.len() + 2);
+            good.replacen("(sh)", &format!("({comm})"), 1)
+        };
+        let cases: Vec<(String, usize, &str)> = vec![
+            (good.replacen('(', "", 1), 0, "no '('"),
+            (good.replacen(')', "", 1), 0, "no ')'"),
+            (good.replacen("(sh)", ") (sh", 1), 5, "malformed 'pid (comm)'"),
+            (good.replacen("42 (", "42(", 1), 2, "malformed 'pid (comm)'"),
+            (good.replacen("42 (", "(", 1), 0, "malformed 'pid (comm)'"),
+            (good.replacen("(sh) ", "(sh)", 1), 7, "expected ' ' after comm"),
+            (first_21, 7, "19 fields after comm, need 20"),
+            (with_field(3, "SS"), 8, "bad state"),
+            (with_field(3, "1"), 8, "bad state"),
+            (with_field(4, "x"), 8, "not a number: \"x\""),
+            (with_field(4, ""), 8, "not a number: \"\""),
+            (with_field(4, &"1".repeat(21)), 8, "not a number"),
+            (with_field(4, &"9".repeat(20)), 8, "number out of range"),
+            (with_field(4, "4294967296"), 8, "ppid too large"),
+            (with_field(9, "-1"), 8, "not a number: \"-1\""),
+            (with_field(9, "4294967296"), 8, "flags too large"),
+            (with_field(22, "+99"), 8, "not a number: \"+99\""),
+            (good.replacen("42 (", "4294967296 (", 1), 0, "pid too large"),
+            (good.replacen("42 (", "x (", 1), 0, "not a number: \"x\""),
+            (too_long(4097), 4096, "longer than 4096 bytes"),
+        ];
+        for (line, at, why) in cases {
+            let e = parse_stat(line.as_bytes()).expect_err(&line);
+            assert!(e.at == at && e.message.starts_with(why), "{line:?}: {e:?}, want {why} at {at}");
+            assert_eq!(e.to_string(), format!("/proc/PID/stat at {at}: {}", e.message));
+        }
+        let first_22: String = good.split(' ').take(22).collect::<Vec<_>>().join(" ");
+        assert_eq!(parse_stat(first_22.as_bytes()).unwrap().start_time, 99, "a line ending at field 22");
+        let at_limit = too_long(4096);
+        assert_eq!(at_limit.len(), 4096);
+        assert_eq!(parse_stat(at_limit.as_bytes()).unwrap().ppid, 7, "4096 bytes are read");
+        assert_eq!(parse_stat(with_field(4, &"9".repeat(10)).as_bytes()).unwrap_err().message, "ppid too large");
+        assert_eq!(parse_stat(with_field(22, &u64::MAX.to_string()).as_bytes()).unwrap().start_time, u64::MAX);
+    }
+
+    #[test]
     fn comm_with_parens_and_spaces() {
         let s =
             ProcStat { pid: 42, comm: b"a) (b ) c".to_vec(), state: b'S', ppid: 7, flags: 4194560, start_time: 123456 };
