@@ -210,28 +210,30 @@ pub(crate) fn scan(wanted: &HashSet<u64>, note: Option<u32>, deadline: Instant) 
     } else {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(4)
     };
-    scan_split(proc, pids, kernel, wanted, note, deadline, workers)
+    scan_split(Ask { proc, kernel, wanted, note, deadline }, pids, workers)
+}
+
+/// What every part of one [`scan`] looks for, and where: the verified
+/// `/proc`, the kernel's processes to skip (sorted), the sockets wanted,
+/// the pid whose table to keep, the deadline.
+#[derive(Clone, Copy)]
+struct Ask<'a> {
+    proc: &'a Proc,
+    kernel: &'a [u32],
+    wanted: &'a HashSet<u64>,
+    note: Option<u32>,
+    deadline: Instant,
 }
 
 /// [`scan_pids`] of `pids` in `workers` threads, each its share of the
 /// list, merged.
-fn scan_split(
-    proc: &Proc,
-    pids: &[u32],
-    kernel: &[u32],
-    wanted: &HashSet<u64>,
-    note: Option<u32>,
-    deadline: Instant,
-    workers: usize,
-) -> Scan {
+fn scan_split(ask: Ask<'_>, pids: &[u32], workers: usize) -> Scan {
     if workers < 2 {
-        return scan_pids(proc, pids, kernel, wanted, note, deadline);
+        return scan_pids(ask, pids);
     }
     let parts: Vec<Scan> = std::thread::scope(|sc| {
-        let handles: Vec<_> = pids
-            .chunks(pids.len().div_ceil(workers))
-            .map(|chunk| sc.spawn(move || scan_pids(proc, chunk, kernel, wanted, note, deadline)))
-            .collect();
+        let handles: Vec<_> =
+            pids.chunks(pids.len().div_ceil(workers)).map(|chunk| sc.spawn(move || scan_pids(ask, chunk))).collect();
         handles
             .into_iter()
             .map(|h| {
@@ -256,15 +258,9 @@ fn scan_split(
     s
 }
 
-/// [`scan`] of `pids`, skipping `kernel` (sorted: the kernel's processes).
-fn scan_pids(
-    proc: &Proc,
-    pids: &[u32],
-    kernel: &[u32],
-    wanted: &HashSet<u64>,
-    note: Option<u32>,
-    deadline: Instant,
-) -> Scan {
+/// [`scan`] of `pids`, skipping the kernel's processes.
+fn scan_pids(ask: Ask<'_>, pids: &[u32]) -> Scan {
+    let Ask { proc, kernel, wanted, note, deadline } = ask;
     let mut s = Scan::default();
     for &pid in pids {
         if timed_out(deadline) {
@@ -549,13 +545,14 @@ mod tests {
         let kernel = proc.kernel_threads();
         let wanted = HashSet::from([ours, theirs, u64::MAX]);
         for workers in [1, 2, 3, 4, pids.len()] {
-            let s = scan_split(proc, &pids, &kernel, &wanted, Some(me), far, workers);
+            let ask = Ask { proc, kernel: &kernel, wanted: &wanted, note: Some(me), deadline: far };
+            let s = scan_split(ask, &pids, workers);
             assert_eq!(s.incomplete, None, "{workers} threads");
             assert_eq!(s.holders.len(), 2, "{workers} threads: {s:?}");
             assert_eq!((&s.holders[&ours], &s.holders[&theirs]), (&vec![me], &vec![them]), "{workers} threads");
             let fd = std::os::fd::AsRawFd::as_raw_fd(&l) as u32;
             assert!(s.noted.is_some_and(|t| t.sockets.contains(&(fd, ours))), "{workers} threads");
-            let late = scan_split(proc, &pids, &kernel, &wanted, Some(me), Instant::now(), workers);
+            let late = scan_split(Ask { deadline: Instant::now(), ..ask }, &pids, workers);
             let why = late.incomplete.expect("out of time");
             assert!(why.contains("timed out"), "{workers} threads: {why}");
         }
