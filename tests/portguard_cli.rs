@@ -15,6 +15,16 @@ fn gw(args: &[&str], uid: Option<u32>) -> Output {
     .output()
 }
 
+/// Held by the tests that start a non-dumpable process of uid 65534 or
+/// check as 65534 that nothing unreadable is about: one test's non-dumpable
+/// process, started after another's service, is a possible holder in that
+/// other test's check (the tests of one binary run in parallel).
+static UNREADABLE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn unreadable_serial() -> std::sync::MutexGuard<'static, ()> {
+    UNREADABLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn json(o: &Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&o.stdout);
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
@@ -97,6 +107,7 @@ fn port_5_cli_other_uid_checker_against_root_listener_is_unknown() {
 /// is owned, and so is root's under hidepid.
 #[test]
 fn port_5_cli_under_hidepid_an_unprivileged_checker_answers_unknown() {
+    let _serial = unreadable_serial();
     assert!(rustix::process::geteuid().is_root(), "needs root for a mount namespace (run as root, as CI does)");
     for src in SOURCES {
         let svc = Svc::spawn(Spec { uid: Some(NOBODY), ..Spec::on(&["127.0.0.1"], 0) });
@@ -231,6 +242,7 @@ fn port_6_cli_verify_names_the_other_holder_and_who_lists_every_holder_like_ss()
 /// owned (0). (`port_6_cli_as_another_uid_…` has one started after: unknown.)
 #[test]
 fn port_6_cli_an_unreadable_process_older_than_the_service_is_no_possible_holder() {
+    let _serial = unreadable_serial();
     // The escaped grandchild of this one makes itself non-dumpable.
     let older = Svc::spawn(Spec {
         escape: true,
@@ -260,6 +272,7 @@ fn port_6_cli_an_unreadable_process_older_than_the_service_is_no_possible_holder
 /// the answer is unknown (3) naming that process — root sees it (not_owned).
 #[test]
 fn port_6_cli_as_another_uid_outsider_is_not_owned_and_an_unreadable_one_is_unknown() {
+    let _serial = unreadable_serial();
     for nondumpable in [false, true] {
         let svc = Svc::spawn(Spec {
             escape: true,
