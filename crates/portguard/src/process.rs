@@ -500,6 +500,8 @@ pub(crate) fn proc_hides_processes() -> bool {
 
 #[cfg(test)]
 mod tests {
+    use gw_test_support::portguard::{Spec, Svc};
+
     use super::*;
 
     #[test]
@@ -513,21 +515,13 @@ mod tests {
         assert_eq!(read_uids(std::process::id()).unwrap().unwrap()[1], rustix::process::geteuid().as_raw());
     }
 
-    /// A listener in another process (python3), for a scan to find: the
-    /// process and its socket's inode.
-    fn listener_elsewhere() -> (std::process::Child, u64) {
-        use std::io::BufRead;
-        let script = "import os, socket, time\n\
-                      s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n\
-                      print(os.fstat(s.fileno()).st_ino, flush=True); time.sleep(60)";
-        let mut child = std::process::Command::new("python3")
-            .args(["-c", script])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        (child, line.trim().parse().expect("an inode"))
+    /// A listener in another process (gw-test-support's python3 helper,
+    /// killed on drop), for a scan to find, and its socket's inode.
+    fn listener_elsewhere() -> (Svc, u64) {
+        let svc = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
+        let ls = crate::listeners(svc.port, &crate::Options::default()).unwrap();
+        assert_eq!(ls.len(), 1, "{ls:?}");
+        (svc, ls[0].inode)
     }
 
     /// A long process list is scanned in several threads: whatever the
@@ -538,8 +532,8 @@ mod tests {
         let far = Instant::now() + std::time::Duration::from_secs(10);
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let ours = rustix::fs::fstat(&l).unwrap().st_ino;
-        let (mut child, theirs) = listener_elsewhere();
-        let (me, them) = (std::process::id(), child.id());
+        let (svc, theirs) = listener_elsewhere();
+        let (me, them) = (std::process::id(), svc.leaf);
         let proc = proc().unwrap();
         let pids = proc.pids().unwrap();
         let kernel = proc.kernel_threads();
@@ -556,16 +550,14 @@ mod tests {
             let why = late.incomplete.expect("out of time");
             assert!(why.contains("timed out"), "{workers} threads: {why}");
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
     }
 
     /// A descendant still is one while each link of its chain has the start
     /// time and the parent it was listed with (pid reuse changes either).
     #[test]
     fn a_chain_is_unchanged_only_while_each_link_is_as_listed() {
-        let (mut child, _) = listener_elsewhere();
-        let (me, pid) = (std::process::id(), child.id());
+        let (mut svc, _) = listener_elsewhere();
+        let (me, pid) = (std::process::id(), svc.root);
         let mine = read_stat(me).unwrap().unwrap().start_time;
         let its = read_stat(pid).unwrap().unwrap().start_time;
         let node = |pid, parent, start_time| Node { pid, parent, start_time };
@@ -573,8 +565,7 @@ mod tests {
         assert!(chain_unchanged(&[root, node(pid, Some(0), its)], 1));
         assert!(!chain_unchanged(&[root, node(pid, Some(0), its + 1)], 1), "another start time: another process");
         assert!(!chain_unchanged(&[node(1, None, 0), node(pid, Some(0), its)], 1), "another parent");
-        child.kill().unwrap();
-        child.wait().unwrap();
+        svc.kill();
         assert!(!chain_unchanged(&[root, node(pid, Some(0), its)], 1), "gone");
     }
 

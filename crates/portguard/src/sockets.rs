@@ -313,8 +313,7 @@ mod tests {
         let two = TcpListener::bind(("127.0.0.2", port)).unwrap();
         let (a, b) = (SocketAddr::from(([127, 0, 0, 1], port)), SocketAddr::from(([127, 0, 0, 2], port)));
         let first = client("127.0.0.1:0".parse().unwrap(), a);
-        let from = rustix::net::getsockname(&first).unwrap();
-        let from = SocketAddr::try_from(from).unwrap();
+        let from = SocketAddr::try_from(rustix::net::getsockname(&first).unwrap()).unwrap();
         let other = SocketAddr::from(([127, 0, 0, 2], from.port()));
         // from -> a (first), from -> b, other -> a: three connections.
         let _second = client(from, b);
