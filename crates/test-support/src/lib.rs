@@ -18,6 +18,8 @@ pub mod modes;
 pub mod portguard;
 pub mod race;
 pub mod unit;
+#[cfg(feature = "gateway")]
+pub mod ws;
 
 pub use cli::{gw_env_in, gw_in, gw_in_with};
 pub use helper::{helper_main, run_helper};
