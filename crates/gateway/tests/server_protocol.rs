@@ -588,3 +588,27 @@ fn a_refusal_reaches_a_client_that_sent_more_after_its_connect() {
         let _ = server.outcome();
     }
 }
+
+/// Resets the connection (SO_LINGER 0, then close): the peer sees ECONNRESET.
+fn reset(ws: WebSocket<TcpStream>) {
+    let s = ws.into_inner();
+    rustix::net::sockopt::set_socket_linger(&s, Some(Duration::ZERO)).unwrap();
+    drop(s);
+}
+
+#[test]
+fn a_client_that_resets_is_logged_as_a_reset_not_as_a_timeout() {
+    let server = Server::start(cfg());
+    // Before the connect.
+    let (ws, _) = server.open();
+    reset(ws);
+    let o = server.outcome();
+    assert!(!o.accepted);
+    assert!(o.lines[0].starts_with("dropped: ") && o.lines[0].contains("reset"), "{o:?}");
+    // After the hello.
+    let (ws, _, _) = server.connect(shared(), None).hello();
+    reset(ws);
+    let o = server.outcome();
+    assert!(o.accepted);
+    assert!(o.lines[1].starts_with("closed: ") && o.lines[1].contains("reset"), "{o:?}");
+}
