@@ -195,7 +195,10 @@ fn the_challenge_is_fresh_and_the_hello_ok_says_what_the_server_is() {
 
 #[test]
 fn each_credential_in_auth_is_taken_by_its_name() {
-    let server = Server::start(cfg());
+    // A dual-stack listener: a client on 127.0.0.1 is seen as
+    // ::ffff:127.0.0.1, which must count as loopback (the scoped token
+    // below may be used only from loopback).
+    let server = Server::on("[::]:0", cfg());
     let dev = DeviceIdentity::from_seed(&Secret::new(vec![3; 32])).unwrap();
     // A device token, issued to a signed device connecting with the shared token.
     let (ws, _, hello) = server.connect(shared(), Some(&dev)).hello();
@@ -239,9 +242,7 @@ fn each_credential_in_auth_is_taken_by_its_name() {
 
 #[test]
 fn a_bootstrap_connect_gets_a_device_token_for_each_bootstrap_role() {
-    // On a dual-stack listener a client on 127.0.0.1 is seen as
-    // ::ffff:127.0.0.1; the server takes it as the IPv4 loopback it is.
-    let server = Server::on("[::]:0", cfg());
+    let server = Server::start(cfg());
     let boot = String::from_utf8(server.bootstrap.expose().to_vec()).unwrap();
     let dev = DeviceIdentity::from_seed(&Secret::new(vec![4; 32])).unwrap();
     let (ws, _, hello) =
