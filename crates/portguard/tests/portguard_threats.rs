@@ -6,7 +6,10 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use gw_portguard::{ConnectError, Expected, Verdict, connect_verified, listeners, start_time_of, verify};
+use gw_portguard::{
+    ConnectError, Expected, Listener, Verdict, connect_verified, connect_verified_with_verdict, listeners,
+    start_time_of, verify, who,
+};
 use gw_test_support::portguard::{NOBODY, SOURCES, Spec, Svc, opts, record_dir};
 
 fn owned_pids(v: &Verdict) -> Vec<u32> {
@@ -402,4 +405,54 @@ fn port_5_every_inspection_is_bounded_and_out_of_time_is_unknown() {
         // and with time, the same check is owned
         assert!(verify(svc.port, &Expected::new(svc.root), &opts(src)).is_owned());
     }
+}
+
+/// What a verdict and a refusal say, which `gw port verify`, `gw port who`
+/// and `gw probe` print: the owner's pid and listeners, the reason, the fix
+/// for each kind of verdict; a refused connect's verdict, its text and no
+/// source; `who`'s holder and command. An expected uid that matches lets
+/// the connection through (the accepted socket's uid is checked as the
+/// listeners' was).
+#[test]
+fn port_1_verdicts_and_refusals_say_who_holds_what_and_how_to_fix_it() {
+    let svc = Svc::spawn(Spec::on(&["127.0.0.1"], 0));
+    let addr: SocketAddr = format!("127.0.0.1:{}", svc.port).parse().unwrap();
+    for src in SOURCES {
+        let v = verify(svc.port, &Expected::new(svc.root), &opts(src));
+        let Verdict::Owned { pid, listeners } = &v else { panic!("{src:?}: {v:?}") };
+        assert_eq!((*pid, listeners.len(), listeners[0].pid), (svc.root, 1, Some(svc.root)), "{src:?}");
+        assert_eq!(v.reason(), format!("owned by pid {}: {addr}", svc.root));
+        assert_eq!(v.to_string(), v.reason());
+        assert_eq!((v.as_str(), v.fix_hint()), ("owned", None));
+        let (_stream, v) = connect_verified_with_verdict(addr, &Expected::new(svc.root).with_uid(0), &opts(src))
+            .expect("the expected uid holds the listener and the accepted socket");
+        assert!(v.is_owned(), "{src:?}");
+        let ours = Expected::new(std::process::id()).descendants(false);
+        let e = connect_verified(addr, &ours, &opts(src)).expect_err("held by our child, not by us");
+        let v = e.verdict().expect("a refusal carries its verdict");
+        assert_eq!(v.as_str(), "not_owned");
+        assert_eq!(e.to_string(), format!("refused: not owned: {}", v.reason()));
+        assert!(std::error::Error::source(&e).is_none());
+        assert!(v.fix_hint().unwrap().starts_with("stop the process holding the foreign listener"), "{v:?}");
+        let who = who(svc.port, &opts(src)).unwrap();
+        assert_eq!(who.len(), 1, "{src:?}: {who:?}");
+        assert_eq!((who[0].pid, who[0].command.as_deref()), (Some(svc.root), Some("python3")));
+        assert_eq!(who[0].to_string(), format!("{addr} uid 0 pid {} (python3)", svc.root));
+    }
+    let l = |pid: Option<u32>, command: Option<&str>| {
+        Listener { addr, inode: 1, uid: 7, pid, command: command.map(str::to_owned) }.to_string()
+    };
+    assert_eq!(l(Some(9), Some("")), format!("{addr} uid 7 pid 9"), "an empty command is not shown");
+    assert_eq!(l(Some(9), None), format!("{addr} uid 7 pid 9"));
+    assert_eq!(l(None, Some("x")), format!("{addr} uid 7 pid ?"));
+    let nobody = Verdict::NotOwned { reason: "nothing listens".into(), foreign: Vec::new() };
+    assert!(nobody.fix_hint().unwrap().starts_with("start the service"), "{nobody:?}");
+    assert_eq!(nobody.reason(), "nothing listens");
+    let unknown = Verdict::Unknown { reason: "hidden".into() };
+    assert!(unknown.fix_hint().unwrap().contains("without hidepid"));
+    assert_eq!((unknown.to_string().as_str(), unknown.reason().as_str()), ("unknown: hidden", "hidden"));
+    let io = ConnectError::Io { op: "connect", addr, source: std::io::ErrorKind::ConnectionRefused.into() };
+    assert!(io.verdict().is_none());
+    assert!(std::error::Error::source(&io).is_some());
+    assert!(io.to_string().starts_with(&format!("connect {addr}: ")), "{io}");
 }
