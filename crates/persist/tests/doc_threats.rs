@@ -131,7 +131,7 @@ fn fingerprint(path: &Path) -> (Vec<u8>, u64) {
 /// file outside, for JSON and plist documents — makes `load_value`, `load`,
 /// `generation`, `update_value` and `save_value` fail with
 /// `Fs(Symlink)` naming the document. The link's target is neither read,
-/// written nor created, and the link stays as it was.
+/// written nor created, the link stays as it was, and no lock file is made.
 fn fs_1_symlink_at_document_path_is_refused(r: Resolver) {
     let sb = Sandbox::new();
     let cases = [
@@ -155,7 +155,10 @@ fn fs_1_symlink_at_document_path_is_refused(r: Resolver) {
         assert!(e.fix().is_some(), "a refusal says how to fix it: {e}");
         sb.assert_outside_unchanged(&out_before, &format!("FS-1 {name}"));
     }
-    assert_root_unchanged_but_locks(&sb.root, &root_before, "FS-1: the links are left as they were");
+    // Not even a lock file: a target that can never be a document is
+    // refused before `update` creates one.
+    let after = snapshot(&sb.root);
+    assert!(after == root_before, "FS-1: the links are left as they were, and nothing is added: {after:#?}");
     assert!(!sb.outside.join("created-by-attack").exists());
     assert!(!sb.outside.join("sub/created-by-attack").exists());
 }
@@ -1045,6 +1048,42 @@ both_resolvers! {
     /// THREATS CLI-2: a failed update writes nothing.
     cli_2_failed_update_writes_nothing =>
     cli_2_failed_update_writes_nothing_openat2, cli_2_failed_update_writes_nothing_walk
+}
+
+/// A typed `save` writes what `load` reads back, up to its size limit to the
+/// byte; a name ending in `/` names no document (it is not taken as the
+/// file before the slash).
+fn typed_save_reads_back_and_a_trailing_slash_names_no_document(r: Resolver) {
+    #[derive(serde::Deserialize, serde::Serialize, Debug, PartialEq)]
+    struct Profile {
+        name: String,
+        count: u64,
+    }
+    let sb = Sandbox::new();
+    let root = sb.open(r);
+    let doc = Document::new(&root, DOC);
+    let p = Profile { name: "main".into(), count: 3 };
+    doc.save(&p).unwrap();
+    assert_eq!(doc.load::<Profile>().unwrap().as_ref(), Some(&p));
+    // The size limit holds to the byte: a save exactly at it is written, one
+    // byte under it is refused and writes nothing.
+    let len = std::fs::metadata(sb.root.join(DOC)).unwrap().len();
+    let q = Profile { name: "niam".into(), count: 4 };
+    Document::new(&root, DOC).limits(Limits::new(len, 8)).save(&q).unwrap();
+    let e = Document::new(&root, DOC).limits(Limits::new(len - 1, 8)).save(&p).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
+    assert_eq!(doc.load::<Profile>().unwrap(), Some(q));
+    assert_eq!((gw_persist::Format::Json.as_str(), gw_persist::Format::Plist.as_str()), ("json", "plist"));
+    let slashed = format!("{DOC}/");
+    let e = Document::new(&root, &slashed).load_value().expect_err("a name ending in / is no document");
+    assert!(e.path().ends_with(DOC), "{e}");
+}
+
+both_resolvers! {
+    /// A typed save reads back; `NAME/` is not `NAME`.
+    typed_save_reads_back_and_a_trailing_slash_names_no_document =>
+    typed_save_reads_back_and_a_trailing_slash_names_no_document_openat2,
+    typed_save_reads_back_and_a_trailing_slash_names_no_document_walk
 }
 
 // ============================================================================
