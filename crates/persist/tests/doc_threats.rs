@@ -1065,8 +1065,8 @@ fn typed_save_reads_back_and_a_trailing_slash_names_no_document(r: Resolver) {
     let p = Profile { name: "main".into(), count: 3 };
     doc.save(&p).unwrap();
     assert_eq!(doc.load::<Profile>().unwrap().as_ref(), Some(&p));
-    // The size limit holds to the byte: a save exactly at it is written, one
-    // byte under it is refused and writes nothing.
+    // The size limit holds to the byte: a save exactly at it is written; with
+    // the limit one byte lower the same size is refused and writes nothing.
     let len = std::fs::metadata(sb.root.join(DOC)).unwrap().len();
     let q = Profile { name: "niam".into(), count: 4 };
     Document::new(&root, DOC).limits(Limits::new(len, 8)).save(&q).unwrap();
